@@ -1,0 +1,290 @@
+"""The event store on asyncpg: eventsourcing's stored-event model, asyncio I/O.
+
+Writers lock the events table in EXCLUSIVE mode for the (short) insert of a
+transaction, as eventsourcing's own PostgreSQL recorder does: notification ids
+are then issued and committed in the same order, so a reader tailing the log
+never passes a gap that a slower transaction fills later. Reads (ACCESS SHARE)
+are never blocked by that lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+    Tracking,
+)
+
+from infrastructure.migrations import Names, migrate
+
+
+class ConcurrencyConflict(IntegrityError):
+    """Another writer already recorded one of these (originator, version) pairs."""
+
+
+class TrackingConflict(IntegrityError):
+    """A projection tried to record a position it had already passed."""
+
+
+class Transaction:
+    """One database transaction: events, tracking and any other writes commit together."""
+
+    def __init__(self, store: EventStore, conn: asyncpg.Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.notification_ids: list[int] = []
+
+    async def insert_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert under the table lock; call it last in the transaction to keep the lock short."""
+        if not stored_events:
+            return []
+        s = self.store
+        await self.conn.execute(f"SET LOCAL lock_timeout = '{s.lock_timeout_s}s'")
+        await self.conn.execute(f"LOCK TABLE {s.events} IN EXCLUSIVE MODE")
+        await self.conn.execute(f'NOTIFY "{s.channel}"')
+        try:
+            rows = await self.conn.fetch(
+                s.sql_insert_events,
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            )
+        except asyncpg.UniqueViolationError as e:
+            raise ConcurrencyConflict(str(e)) from e
+        ids = [r[0] for r in rows]
+        self.notification_ids.extend(ids)
+        return ids
+
+    async def insert_tracking(self, tracking: Tracking) -> None:
+        s = self.store
+        done = await self.conn.fetchval(
+            f"""INSERT INTO {s.tracking} AS t (application_name, notification_id)
+                VALUES ($1, $2)
+                ON CONFLICT (application_name) DO UPDATE SET notification_id = $2
+                WHERE t.notification_id < $2
+                RETURNING notification_id""",
+            tracking.application_name,
+            tracking.notification_id,
+        )
+        if done is None:
+            raise TrackingConflict(
+                f"{tracking.application_name} already at or past {tracking.notification_id}"
+            )
+
+    async def insert_snapshot(self, snapshot: StoredEvent) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {self.store.snapshots}
+                (originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING""",
+            snapshot.originator_id,
+            snapshot.originator_version,
+            snapshot.topic,
+            snapshot.state,
+        )
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        originator_id=UUID(bytes=row[0].bytes),
+        originator_version=row[1],
+        topic=row[2],
+        state=row[3],
+    )
+
+
+class EventStore:
+    """Async application recorder, snapshot store and tracking recorder in one."""
+
+    def __init__(self, pool: asyncpg.Pool, names: Names, *, lock_timeout_s: int = 5) -> None:
+        self.pool = pool
+        self.names = names
+        self.lock_timeout_s = lock_timeout_s
+        self.events = names.q(names.events)
+        self.snapshots = names.q(names.snapshots)
+        self.tracking = names.q("projection_tracking")
+        self.channel = names.events
+        self.sql_insert_events = (
+            f"INSERT INTO {self.events} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[]) "
+            "RETURNING notification_id"
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        names: Names,
+        *,
+        lock_timeout_s: int = 5,
+        min_size: int = 2,
+        max_size: int = 10,
+    ) -> EventStore:
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        async with pool.acquire() as conn:
+            await migrate(conn, names)
+        return cls(pool, names, lock_timeout_s=lock_timeout_s)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield Transaction(self, conn)
+        except asyncpg.LockNotAvailableError as e:
+            raise OperationalError(f"events table lock not acquired: {e}") from e
+        except (asyncpg.PostgresConnectionError, ConnectionError, OSError) as e:
+            raise OperationalError(str(e)) from e
+
+    # --- writes (each its own transaction) -------------------------------------------
+
+    async def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, tracking: Tracking | None = None
+    ) -> list[int]:
+        async with self.transaction() as tx:
+            if tracking is not None:
+                await tx.insert_tracking(tracking)
+            return await tx.insert_events(stored_events)
+
+    async def insert_tracking(self, tracking: Tracking) -> None:
+        async with self.transaction() as tx:
+            await tx.insert_tracking(tracking)
+
+    async def insert_snapshot(self, snapshot: StoredEvent) -> None:
+        async with self.transaction() as tx:
+            await tx.insert_snapshot(snapshot)
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def select_events(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        snapshots: bool = False,
+    ) -> list[StoredEvent]:
+        table = self.snapshots if snapshots else self.events
+        sql = f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE originator_id = $1"
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            params.append(gt)
+            sql += f" AND originator_version > ${len(params)}"
+        if lte is not None:
+            params.append(lte)
+            sql += f" AND originator_version <= ${len(params)}"
+        sql += " ORDER BY originator_version" + (" DESC" if desc else " ASC")
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+        rows = await self.pool.fetch(sql, *params)
+        return [_stored(r) for r in rows]
+
+    async def latest_snapshot(self, originator_id: UUID, lte: int | None = None) -> StoredEvent | None:
+        rows = await self.select_events(originator_id, lte=lte, desc=True, limit=1, snapshots=True)
+        return rows[0] if rows else None
+
+    async def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        sql = (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self.events} WHERE true"
+        )
+        params: list[Any] = []
+        if start is not None:
+            params.append(start)
+            sql += f" AND notification_id {'>=' if inclusive_of_start else '>'} ${len(params)}"
+        if stop is not None:
+            params.append(stop)
+            sql += f" AND notification_id <= ${len(params)}"
+        if topics:
+            params.append(list(topics))
+            sql += f" AND topic = ANY(${len(params)}::text[])"
+        params.append(limit)
+        sql += f" ORDER BY notification_id LIMIT ${len(params)}"
+        rows = await self.pool.fetch(sql, *params)
+        return [
+            Notification(
+                id=r[0],
+                originator_id=UUID(bytes=r[1].bytes),
+                originator_version=r[2],
+                topic=r[3],
+                state=r[4],
+            )
+            for r in rows
+        ]
+
+    async def max_notification_id(self) -> int | None:
+        return await self.pool.fetchval(f"SELECT MAX(notification_id) FROM {self.events}")
+
+    async def max_tracking_id(self, application_name: str) -> int | None:
+        return await self.pool.fetchval(
+            f"SELECT notification_id FROM {self.tracking} WHERE application_name = $1",
+            application_name,
+        )
+
+    async def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
+        if notification_id is None:
+            return True
+        current = await self.max_tracking_id(application_name)
+        return current is not None and current >= notification_id
+
+    # --- subscriptions ---------------------------------------------------------------
+
+    async def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
+        poll_interval: float = 5.0,
+    ) -> AsyncIterator[Notification]:
+        """Yield every notification after ``gt``, forever, waking on NOTIFY.
+
+        The wake-up flag is cleared *before* each read, so a NOTIFY that lands
+        between an empty read and the wait is not lost. ``poll_interval`` is only
+        a safety net for a dropped listener connection.
+        """
+        woken = asyncio.Event()
+        conn: asyncpg.Connection = await self.pool.acquire()
+
+        def on_notify(*_: object) -> None:
+            woken.set()
+
+        await conn.add_listener(self.channel, on_notify)
+        try:
+            position = gt
+            while True:
+                woken.clear()
+                batch_rows = await self.select_notifications(
+                    position, batch, topics=topics, inclusive_of_start=False
+                )
+                for n in batch_rows:
+                    position = n.id
+                    yield n
+                if len(batch_rows) < batch:
+                    try:
+                        await asyncio.wait_for(woken.wait(), poll_interval)
+                    except TimeoutError:
+                        pass
+        finally:
+            try:
+                await conn.remove_listener(self.channel, on_notify)
+            finally:
+                await self.pool.release(conn)

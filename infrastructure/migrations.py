@@ -1,0 +1,97 @@
+"""Versioned, idempotent schema migrations.
+
+Each migration runs once, in its own transaction, under an advisory lock so
+several server processes starting together do not race. The stored-event
+tables keep the exact layout of eventsourcing's PostgreSQL module (same column
+names and types, same primary key, same notification-id index and composite
+type), so a stock ``eventsourcing`` Application can read and write them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+_ADVISORY_LOCK_KEY = 0x6C6F79616C7479  # "loyalty"
+
+
+@dataclass(frozen=True)
+class Names:
+    schema: str
+    events: str
+    snapshots: str
+
+    def q(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"'
+
+
+def _v1_event_store(n: Names) -> list[str]:
+    events, snapshots = n.q(n.events), n.q(n.snapshots)
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS "{n.schema}"',
+        f"""CREATE TABLE {events} (
+            originator_id uuid NOT NULL,
+            originator_version bigint NOT NULL,
+            topic text,
+            state bytea,
+            notification_id bigserial,
+            PRIMARY KEY (originator_id, originator_version))""",
+        f'CREATE UNIQUE INDEX "{n.events}_notification_id_idx" ON {events} (notification_id ASC)',
+        f"""CREATE TABLE {snapshots} (
+            originator_id uuid NOT NULL,
+            originator_version bigint NOT NULL,
+            topic text,
+            state bytea,
+            PRIMARY KEY (originator_id, originator_version))""",
+        f"""CREATE TABLE {n.q("projection_tracking")} (
+            application_name text PRIMARY KEY,
+            notification_id bigint)""",
+        # Idempotency: a mutating call's request id, the hash of its payload and
+        # the encoded response, written in the same transaction as its events.
+        f"""CREATE TABLE {n.q("request_log")} (
+            request_id text PRIMARY KEY,
+            method text NOT NULL,
+            payload_hash bytea NOT NULL,
+            response bytea NOT NULL,
+            notification_id bigint,
+            recorded_at timestamptz NOT NULL DEFAULT now())""",
+    ]
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
+    (1, "event store, snapshots, tracking, request log", _v1_event_store),
+]
+
+
+async def migrate(conn: asyncpg.Connection, names: Names) -> list[int]:
+    """Apply pending migrations; return the versions applied now."""
+    applied_now: list[int] = []
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{names.schema}"')
+    await conn.execute("SELECT pg_advisory_lock($1)", _ADVISORY_LOCK_KEY)
+    try:
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {names.q("schema_migrations")} (
+                version int PRIMARY KEY, name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {
+            r["version"]
+            for r in await conn.fetch(f'SELECT version FROM {names.q("schema_migrations")}')
+        }
+        for version, name, statements in MIGRATIONS:
+            if version in done:
+                continue
+            async with conn.transaction():
+                for sql in statements(names):
+                    await conn.execute(sql)
+                await conn.execute(
+                    f'INSERT INTO {names.q("schema_migrations")} (version, name) VALUES ($1, $2)',
+                    version,
+                    name,
+                )
+            applied_now.append(version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _ADVISORY_LOCK_KEY)
+    return applied_now

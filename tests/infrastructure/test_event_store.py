@@ -1,0 +1,158 @@
+"""The asyncpg event store against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+
+from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
+from infrastructure.migrations import migrate
+from tests.conftest import NAMES
+
+
+def ev(originator_id, version, topic="t:E", state=b"{}"):
+    return StoredEvent(originator_id, version, topic, state)
+
+
+async def test_inserted_events_are_selected_in_version_order(store: EventStore):
+    a = uuid4()
+    await store.insert_events([ev(a, 1, state=b"1"), ev(a, 2, state=b"2")])
+    await store.insert_events([ev(a, 3, state=b"3")])
+    got = await store.select_events(a)
+    assert [(e.originator_version, e.state) for e in got] == [(1, b"1"), (2, b"2"), (3, b"3")]
+    assert [e.originator_version for e in await store.select_events(a, gt=1, lte=2)] == [2]
+    assert [e.originator_version for e in await store.select_events(a, desc=True, limit=1)] == [3]
+
+
+async def test_notification_ids_are_contiguous_and_ascending(store: EventStore):
+    a, b = uuid4(), uuid4()
+    ids1 = await store.insert_events([ev(a, 1), ev(b, 1)])
+    ids2 = await store.insert_events([ev(a, 2)])
+    assert ids1 + ids2 == list(range(ids1[0], ids1[0] + 3))
+    notes = await store.select_notifications(start=None, limit=10)
+    assert [n.id for n in notes] == ids1 + ids2
+    assert await store.max_notification_id() == ids2[-1]
+
+
+async def test_events_of_several_aggregates_commit_or_fail_together(store: EventStore):
+    a, b = uuid4(), uuid4()
+    await store.insert_events([ev(b, 1)])
+    with pytest.raises(ConcurrencyConflict):
+        await store.insert_events([ev(a, 1), ev(b, 1)])
+    assert await store.select_events(a) == []
+    assert len(await store.select_events(b)) == 1
+
+
+async def test_two_writers_racing_on_one_version_exactly_one_wins(store: EventStore):
+    """The loser's whole transaction (its other aggregate and its tracking) is rolled back."""
+    contested = uuid4()
+    others = [uuid4(), uuid4()]
+    start = asyncio.Event()
+
+    async def writer(i: int):
+        await start.wait()
+        async with store.transaction() as tx:
+            await tx.insert_tracking(Tracking(f"writer-{i}", 7))
+            await tx.insert_events([ev(others[i], 1), ev(contested, 1, state=str(i).encode())])
+
+    tasks = [asyncio.create_task(writer(i)) for i in range(2)]
+    start.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], IntegrityError)
+    winner = results.index(None)
+    loser = 1 - winner
+    assert (await store.select_events(contested))[0].state == str(winner).encode()
+    assert len(await store.select_events(others[winner])) == 1
+    assert await store.select_events(others[loser]) == []
+    assert await store.max_tracking_id(f"writer-{winner}") == 7
+    assert await store.max_tracking_id(f"writer-{loser}") is None
+
+
+async def test_tracking_position_only_moves_forward(store: EventStore):
+    await store.insert_tracking(Tracking("proj", 5))
+    with pytest.raises(TrackingConflict):
+        await store.insert_tracking(Tracking("proj", 5))
+    with pytest.raises(IntegrityError):
+        await store.insert_tracking(Tracking("proj", 3))
+    await store.insert_tracking(Tracking("proj", 9))
+    assert await store.max_tracking_id("proj") == 9
+    assert await store.has_tracking_id("proj", 9)
+    assert not await store.has_tracking_id("proj", 10)
+
+
+async def test_a_tailing_reader_never_skips_an_event_that_commits_late(store: EventStore):
+    """Writers hold their transactions open for random times after inserting; a
+    reader polling the log concurrently must still see every id exactly once."""
+    rnd = random.Random(7)
+    done = asyncio.Event()
+
+    async def writer():
+        for _ in range(15):
+            async with store.transaction() as tx:
+                await tx.insert_events([ev(uuid4(), 1)])
+                await asyncio.sleep(rnd.random() * 0.01)
+
+    seen: list[int] = []
+
+    async def reader():
+        position = None
+        while True:
+            finished = done.is_set()
+            batch = await store.select_notifications(position, 100, inclusive_of_start=False)
+            for n in batch:
+                seen.append(n.id)
+                position = n.id
+            if finished and not batch:
+                return
+            await asyncio.sleep(0)
+
+    r = asyncio.create_task(reader())
+    await asyncio.gather(*(writer() for _ in range(6)))
+    done.set()
+    await r
+    everything = [n.id for n in await store.select_notifications(None, 1000)]
+    assert len(everything) == 90
+    assert seen == everything
+
+
+async def test_subscription_wakes_on_new_events_without_polling(store: EventStore):
+    a = uuid4()
+    await store.insert_events([ev(a, 1)])
+    got: list[int] = []
+
+    async def consume():
+        async for n in store.subscribe(gt=None, poll_interval=60):
+            got.append(n.originator_version)
+            if len(got) == 3:
+                return
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.1)
+    await store.insert_events([ev(a, 2)])
+    await store.insert_events([ev(a, 3)])
+    await asyncio.wait_for(task, timeout=5)  # would take 60 s if only polling
+    assert got == [1, 2, 3]
+
+
+async def test_snapshots_are_kept_apart_and_the_latest_up_to_a_version_is_found(store: EventStore):
+    a = uuid4()
+    await store.insert_snapshot(ev(a, 10, topic="t:Snapshot", state=b"s10"))
+    await store.insert_snapshot(ev(a, 20, topic="t:Snapshot", state=b"s20"))
+    assert (await store.latest_snapshot(a)).state == b"s20"
+    assert (await store.latest_snapshot(a, lte=15)).state == b"s10"
+    assert await store.select_events(a) == []
+
+
+async def test_migrations_run_once(fresh_dsn: str):
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await migrate(conn, NAMES) == [1]
+        assert await migrate(conn, NAMES) == []
+    finally:
+        await conn.close()
