@@ -1,0 +1,93 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StreamEventsRequest(_message.Message):
+    __slots__ = ("aggregate", "positions", "times")
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    aggregate: str
+    positions: PositionRange
+    times: TimeRange
+    def __init__(self, aggregate: _Optional[str] = ..., positions: _Optional[_Union[PositionRange, _Mapping]] = ..., times: _Optional[_Union[TimeRange, _Mapping]] = ...) -> None: ...
+
+class PositionRange(_message.Message):
+    __slots__ = ("after", "up_to")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_FIELD_NUMBER: _ClassVar[int]
+    after: int
+    up_to: int
+    def __init__(self, after: _Optional[int] = ..., up_to: _Optional[int] = ...) -> None: ...
+
+class TimeRange(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StoredEvent(_message.Message):
+    __slots__ = ("position", "originator_id", "originator_version", "topic", "recorded_at", "state_json")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATOR_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_JSON_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    recorded_at: _timestamp_pb2.Timestamp
+    state_json: str
+    def __init__(self, position: _Optional[int] = ..., originator_id: _Optional[str] = ..., originator_version: _Optional[int] = ..., topic: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_json: _Optional[str] = ...) -> None: ...
+
+class GetAggregateStateRequest(_message.Message):
+    __slots__ = ("aggregate", "version", "as_of")
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    aggregate: str
+    version: int
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, aggregate: _Optional[str] = ..., version: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AggregateState(_message.Message):
+    __slots__ = ("aggregate", "type", "version", "state_json")
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_JSON_FIELD_NUMBER: _ClassVar[int]
+    aggregate: str
+    type: str
+    version: int
+    state_json: str
+    def __init__(self, aggregate: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., state_json: _Optional[str] = ...) -> None: ...
+
+class VerifyEventLogRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VerifyEventLogResponse(_message.Message):
+    __slots__ = ("ok", "checked", "first_broken_position", "reason", "head_hash", "unchained")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BROKEN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    UNCHAINED_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    checked: int
+    first_broken_position: int
+    reason: str
+    head_hash: str
+    unchained: int
+    def __init__(self, ok: _Optional[bool] = ..., checked: _Optional[int] = ..., first_broken_position: _Optional[int] = ..., reason: _Optional[str] = ..., head_hash: _Optional[str] = ..., unchained: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,46 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CoordinateSystem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COORDINATE_SYSTEM_UNSPECIFIED: _ClassVar[CoordinateSystem]
+    WGS84: _ClassVar[CoordinateSystem]
+    GCJ02: _ClassVar[CoordinateSystem]
+    BD09: _ClassVar[CoordinateSystem]
+
+class FulfilmentMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FULFILMENT_MODE_UNSPECIFIED: _ClassVar[FulfilmentMode]
+    DELIVERY: _ClassVar[FulfilmentMode]
+    PICKUP: _ClassVar[FulfilmentMode]
+    IN_STORE: _ClassVar[FulfilmentMode]
+COORDINATE_SYSTEM_UNSPECIFIED: CoordinateSystem
+WGS84: CoordinateSystem
+GCJ02: CoordinateSystem
+BD09: CoordinateSystem
+FULFILMENT_MODE_UNSPECIFIED: FulfilmentMode
+DELIVERY: FulfilmentMode
+PICKUP: FulfilmentMode
+IN_STORE: FulfilmentMode
+
+class Location(_message.Message):
+    __slots__ = ("latitude", "longitude", "system")
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    latitude: float
+    longitude: float
+    system: CoordinateSystem
+    def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., system: _Optional[_Union[CoordinateSystem, str]] = ...) -> None: ...
+
+class PageRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...

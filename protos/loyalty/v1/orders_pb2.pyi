@@ -1,0 +1,208 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos.loyalty.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENTRY_KIND_UNSPECIFIED: _ClassVar[EntryKind]
+    STORE_QR: _ClassVar[EntryKind]
+    GUIDE_SHARE: _ClassVar[EntryKind]
+
+class OrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_STATE_UNSPECIFIED: _ClassVar[OrderState]
+    PLACED: _ClassVar[OrderState]
+    ALLOCATED: _ClassVar[OrderState]
+    UNALLOCATED: _ClassVar[OrderState]
+    PAID: _ClassVar[OrderState]
+    FULFILLED: _ClassVar[OrderState]
+    CANCELLED: _ClassVar[OrderState]
+    REFUNDED: _ClassVar[OrderState]
+ENTRY_KIND_UNSPECIFIED: EntryKind
+STORE_QR: EntryKind
+GUIDE_SHARE: EntryKind
+ORDER_STATE_UNSPECIFIED: OrderState
+PLACED: OrderState
+ALLOCATED: OrderState
+UNALLOCATED: OrderState
+PAID: OrderState
+FULFILLED: OrderState
+CANCELLED: OrderState
+REFUNDED: OrderState
+
+class OrderLine(_message.Message):
+    __slots__ = ("sku", "quantity", "unit_price_fen")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    quantity: int
+    unit_price_fen: int
+    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price_fen: _Optional[int] = ...) -> None: ...
+
+class EntryContext(_message.Message):
+    __slots__ = ("kind", "store", "guide")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    kind: EntryKind
+    store: str
+    guide: str
+    def __init__(self, kind: _Optional[_Union[EntryKind, str]] = ..., store: _Optional[str] = ..., guide: _Optional[str] = ...) -> None: ...
+
+class OrderDraft(_message.Message):
+    __slots__ = ("member", "lines", "fulfilment", "customer_location", "entry")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    FULFILMENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    member: str
+    lines: _containers.RepeatedCompositeFieldContainer[OrderLine]
+    fulfilment: _common_pb2.FulfilmentMode
+    customer_location: _common_pb2.Location
+    entry: EntryContext
+    def __init__(self, member: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., customer_location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., entry: _Optional[_Union[EntryContext, _Mapping]] = ...) -> None: ...
+
+class PlaceOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: OrderDraft
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[_Union[OrderDraft, _Mapping]] = ...) -> None: ...
+
+class SimulateOrderRequest(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: OrderDraft
+    def __init__(self, order: _Optional[_Union[OrderDraft, _Mapping]] = ...) -> None: ...
+
+class Candidate(_message.Message):
+    __slots__ = ("store", "distance_m", "rejected_because")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_BECAUSE_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    distance_m: float
+    rejected_because: str
+    def __init__(self, store: _Optional[str] = ..., distance_m: _Optional[float] = ..., rejected_because: _Optional[str] = ...) -> None: ...
+
+class AttributionStep(_message.Message):
+    __slots__ = ("source", "outcome")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    outcome: str
+    def __init__(self, source: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class GuideCredit(_message.Message):
+    __slots__ = ("guide", "guide_store")
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_STORE_FIELD_NUMBER: _ClassVar[int]
+    guide: str
+    guide_store: str
+    def __init__(self, guide: _Optional[str] = ..., guide_store: _Optional[str] = ...) -> None: ...
+
+class RoutingDecision(_message.Message):
+    __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback")
+    ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_CREDIT_FIELD_NUMBER: _ClassVar[int]
+    UNALLOCATED_REASON_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    allocated: bool
+    store: str
+    dealer: str
+    distance_m: float
+    candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
+    attribution: _containers.RepeatedCompositeFieldContainer[AttributionStep]
+    guide_credit: GuideCredit
+    unallocated_reason: str
+    fallback: str
+    def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[str] = ..., fallback: _Optional[str] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "points_earned", "placed_at", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    FULFILMENT_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_FIELD_NUMBER: _ClassVar[int]
+    POINTS_EARNED_FIELD_NUMBER: _ClassVar[int]
+    PLACED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    member: str
+    state: OrderState
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    fulfilment: _common_pb2.FulfilmentMode
+    routing: RoutingDecision
+    points_earned: int
+    placed_at: _timestamp_pb2.Timestamp
+    version: int
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., total_fen: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., routing: _Optional[_Union[RoutingDecision, _Mapping]] = ..., points_earned: _Optional[int] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class PayOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order", "paid_fen")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: str
+    paid_fen: int
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[str] = ..., paid_fen: _Optional[int] = ...) -> None: ...
+
+class FulfilOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: str
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...
+
+class CancelOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RefundOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order", "amount_fen", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: str
+    amount_fen: int
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[str] = ..., amount_fen: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,246 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos.loyalty.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STORE_STATUS_UNSPECIFIED: _ClassVar[StoreStatus]
+    OPEN: _ClassVar[StoreStatus]
+    SUSPENDED: _ClassVar[StoreStatus]
+    CLOSED: _ClassVar[StoreStatus]
+
+class GuideStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GUIDE_STATUS_UNSPECIFIED: _ClassVar[GuideStatus]
+    EMPLOYED: _ClassVar[GuideStatus]
+    LEFT: _ClassVar[GuideStatus]
+STORE_STATUS_UNSPECIFIED: StoreStatus
+OPEN: StoreStatus
+SUSPENDED: StoreStatus
+CLOSED: StoreStatus
+GUIDE_STATUS_UNSPECIFIED: GuideStatus
+EMPLOYED: GuideStatus
+LEFT: GuideStatus
+
+class OpeningHours(_message.Message):
+    __slots__ = ("weekday", "open_minute", "close_minute")
+    WEEKDAY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    weekday: int
+    open_minute: int
+    close_minute: int
+    def __init__(self, weekday: _Optional[int] = ..., open_minute: _Optional[int] = ..., close_minute: _Optional[int] = ...) -> None: ...
+
+class CloudStoreSpec(_message.Message):
+    __slots__ = ("code", "name", "dealer", "location", "service_radius_m", "modes", "hours", "time_zone", "daily_capacity", "online_orders_enabled")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_RADIUS_M_FIELD_NUMBER: _ClassVar[int]
+    MODES_FIELD_NUMBER: _ClassVar[int]
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    DAILY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_ORDERS_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    dealer: str
+    location: _common_pb2.Location
+    service_radius_m: int
+    modes: _containers.RepeatedScalarFieldContainer[_common_pb2.FulfilmentMode]
+    hours: _containers.RepeatedCompositeFieldContainer[OpeningHours]
+    time_zone: str
+    daily_capacity: int
+    online_orders_enabled: bool
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., dealer: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., service_radius_m: _Optional[int] = ..., modes: _Optional[_Iterable[_Union[_common_pb2.FulfilmentMode, str]]] = ..., hours: _Optional[_Iterable[_Union[OpeningHours, _Mapping]]] = ..., time_zone: _Optional[str] = ..., daily_capacity: _Optional[int] = ..., online_orders_enabled: _Optional[bool] = ...) -> None: ...
+
+class CloudStore(_message.Message):
+    __slots__ = ("name", "spec", "status", "revenue_fen", "refunded_fen", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    spec: CloudStoreSpec
+    status: StoreStatus
+    revenue_fen: int
+    refunded_fen: int
+    version: int
+    def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., revenue_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class OpenCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "brand", "store")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    brand: str
+    store: CloudStoreSpec
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., store: _Optional[_Union[CloudStoreSpec, _Mapping]] = ...) -> None: ...
+
+class ImportCloudStoresRequest(_message.Message):
+    __slots__ = ("request_id", "brand", "stores")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    brand: str
+    stores: _containers.RepeatedCompositeFieldContainer[CloudStoreSpec]
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[CloudStoreSpec, _Mapping]]] = ...) -> None: ...
+
+class ImportCloudStoresResponse(_message.Message):
+    __slots__ = ("stores",)
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
+    def __init__(self, stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ...) -> None: ...
+
+class RelocateCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store", "location")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    location: _common_pb2.Location
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ...) -> None: ...
+
+class SuspendCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReopenCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+
+class CloseCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+
+class TransferCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store", "to_dealer", "effective_time")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TO_DEALER_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    to_dealer: str
+    effective_time: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., to_dealer: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetCloudStoreRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Guide(_message.Message):
+    __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    WECOM_USERID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_FROZEN_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_SETTLED_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    store: str
+    wecom_userid: str
+    display_name: str
+    status: GuideStatus
+    customer_count: int
+    commission_frozen_fen: int
+    commission_settled_fen: int
+    commission_debt_fen: int
+    version: int
+    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class HireGuideRequest(_message.Message):
+    __slots__ = ("request_id", "brand", "store", "wecom_userid", "display_name")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    WECOM_USERID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    brand: str
+    store: str
+    wecom_userid: str
+    display_name: str
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class MoveGuideRequest(_message.Message):
+    __slots__ = ("request_id", "guide", "to_store")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    TO_STORE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    guide: str
+    to_store: str
+    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ..., to_store: _Optional[str] = ...) -> None: ...
+
+class ReleaseGuideRequest(_message.Message):
+    __slots__ = ("request_id", "guide")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    guide: str
+    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ...) -> None: ...
+
+class InheritCustomersRequest(_message.Message):
+    __slots__ = ("request_id", "from_guide", "to_guide", "members")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_GUIDE_FIELD_NUMBER: _ClassVar[int]
+    TO_GUIDE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    from_guide: str
+    to_guide: str
+    members: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., from_guide: _Optional[str] = ..., to_guide: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class InheritCustomersResponse(_message.Message):
+    __slots__ = ("handed_over", "refused", "refusals")
+    HANDED_OVER_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    handed_over: int
+    refused: int
+    refusals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, handed_over: _Optional[int] = ..., refused: _Optional[int] = ..., refusals: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetGuideRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
