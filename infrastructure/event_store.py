@@ -48,9 +48,8 @@ class Transaction:
         if not stored_events:
             return []
         s = self.store
-        await self.conn.execute(f"SET LOCAL lock_timeout = '{s.lock_timeout_s}s'")
-        await self.conn.execute(f"LOCK TABLE {s.events} IN EXCLUSIVE MODE")
-        await self.conn.execute(f'NOTIFY "{s.channel}"')
+        # One round trip (simple query protocol) for the three statements before the insert.
+        await self.conn.execute(s.sql_lock_and_notify)
         try:
             rows = await self.conn.fetch(
                 s.sql_insert_events,
@@ -113,6 +112,11 @@ class EventStore:
         self.snapshots = names.q(names.snapshots)
         self.tracking = names.q("projection_tracking")
         self.channel = names.events
+        self.sql_lock_and_notify = (
+            f"SET LOCAL lock_timeout = '{lock_timeout_s}s'; "
+            f"LOCK TABLE {self.events} IN EXCLUSIVE MODE; "
+            f'NOTIFY "{self.channel}"'
+        )
         self.sql_insert_events = (
             f"INSERT INTO {self.events} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[]) "
