@@ -1,0 +1,95 @@
+"""The event store's Mapper: OrjsonTranscoder, every domain value type, optional zlib and AES.
+
+Why the stock names: the cipher and compressor are read from the same environment
+variables (``COMPRESSOR_TOPIC``, ``CIPHER_TOPIC``, ``CIPHER_KEY``, optionally
+prefixed by the application's name) as eventsourcing's ``InfrastructureFactory``,
+so a stock ``Application`` given the same environment reads the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from eventsourcing.persistence import Cipher, Compressor, Mapper
+from eventsourcing.utils import Environment, resolve_topic
+
+from infrastructure.config import APPLICATION_NAME
+from infrastructure.transcoder import OrjsonTranscoder, register_value_types
+
+COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
+CIPHER_TOPIC = "CIPHER_TOPIC"
+CIPHER_KEY = "CIPHER_KEY"
+DEFAULT_CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
+
+DOMAIN_MODULES = (
+    "domain.points",
+    "domain.tiers",
+    "domain.identity",
+    "domain.programme",
+    "domain.member",
+    "domain.guide",
+    "domain.geo",
+    "domain.store_values",
+    "domain.attribution",
+    "domain.cloud_store",
+    "domain.routing",
+    "domain.order",
+)
+
+
+def domain_value_types() -> tuple[type[Any], ...]:
+    """Every domain module's ``VALUE_TYPES``, in module order, without duplicates."""
+    found: dict[type[Any], None] = {}
+    for module_name in DOMAIN_MODULES:
+        found.update(dict.fromkeys(importlib.import_module(module_name).VALUE_TYPES))
+    return tuple(found)
+
+
+def build_transcoder(value_types: Iterable[type[Any]] | None = None) -> OrjsonTranscoder:
+    """The transcoder with the built-ins and the value types (default: the domain's)."""
+    transcoder = OrjsonTranscoder()
+    register_value_types(
+        transcoder, domain_value_types() if value_types is None else value_types
+    )
+    return transcoder
+
+
+def build_mapper(
+    env: Mapping[str, str],
+    *,
+    app_name: str = APPLICATION_NAME,
+    value_types: Iterable[type[Any]] | None = None,
+) -> Mapper:
+    """A Mapper configured from ``env`` the way eventsourcing's factory would be.
+
+    As in a stock Application named ``app_name``, ``LOYALTYENGINE_CIPHER_KEY`` is
+    preferred to ``CIPHER_KEY`` (and likewise for the other two variables).
+    """
+    environment = Environment(app_name, dict(env))
+    return Mapper(
+        transcoder=build_transcoder(value_types),
+        compressor=compressor_from_env(environment),
+        cipher=cipher_from_env(environment),
+    )
+
+
+def compressor_from_env(env: Environment) -> Compressor | None:
+    """``COMPRESSOR_TOPIC`` names a compressor class (instantiated) or instance."""
+    topic = env.get(COMPRESSOR_TOPIC)
+    if not topic:
+        return None
+    compressor = resolve_topic(topic)
+    return compressor() if isinstance(compressor, type) else compressor
+
+
+def cipher_from_env(env: Environment) -> Cipher | None:
+    """``CIPHER_TOPIC`` names a cipher class; a ``CIPHER_KEY`` alone implies AES."""
+    topic = env.get(CIPHER_TOPIC)
+    if not topic and env.get(CIPHER_KEY):
+        topic = DEFAULT_CIPHER_TOPIC
+    if not topic:
+        return None
+    cipher_class: type[Cipher] = resolve_topic(topic)
+    return cipher_class(env)
