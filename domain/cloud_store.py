@@ -1,0 +1,394 @@
+"""CloudStore (云店): the online twin of one franchise store, and its revenue ledger.
+
+Ownership is a history, never an overwrite: a transfer to another dealer
+(经销商) takes effect at ``effective_at`` and orders belong to whoever owned the
+store when the store accepted them (``dealer_at``). Each order's revenue and
+its refunds are booked to that same dealer, even after a later transfer.
+
+Capacity is counted on the aggregate (accepted orders per local day), so two
+orders racing for the last slot collide on the store's version and one retries:
+the aggregate, not the router, is the consistency boundary.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import CoordSystem, Location, to_wgs84
+from domain.routing import StoreSnapshot
+from domain.store_values import (
+    DayHours,
+    FulfilmentMode,
+    OpeningHours,
+    StoreStatus,
+    require_int,
+    require_modes,
+    require_text,
+    require_utc,
+    require_uuid,
+)
+
+MAX_RADIUS_M = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class DealerTotals:
+    """One dealer's booked revenue at this store, in fen."""
+
+    revenue_fen: int = 0
+    refunds_fen: int = 0
+
+    @property
+    def net_fen(self) -> int:
+        return self.revenue_fen - self.refunds_fen
+
+
+@dataclass(slots=True)
+class _Booking:
+    dealer_id: str
+    amount_fen: int
+    refunded_fen: int = 0
+
+
+def _location(location: object) -> tuple[Location, Location]:
+    if not isinstance(location, Location):
+        raise InvalidArgument("location must be a Location", reason="INVALID_COORDINATE")
+    return to_wgs84(location), location
+
+
+def _radius(value: object) -> int:
+    return require_int(value, "service_radius_m", 1, MAX_RADIUS_M)
+
+
+def _hours(value: object) -> OpeningHours:
+    if not isinstance(value, OpeningHours):
+        raise InvalidArgument("hours must be OpeningHours", reason="INVALID_OPENING_HOURS")
+    return value
+
+
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be a bool", reason="INVALID_ARGUMENT", field=name)
+    return value
+
+
+class CloudStore(Aggregate):
+    """Commands validate first, then trigger one event (a refused command leaves no trace)."""
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        code: str,
+        name: str,
+        location: Location,
+        service_radius_m: int,
+        modes: Iterable[FulfilmentMode],
+        dealer_id: str,
+        hours: OpeningHours,
+        online_orders_enabled: bool = True,
+        daily_capacity: int = 0,
+        at: datetime,
+        id: UUID | None = None,  # noqa: A002
+    ) -> CloudStore:
+        wgs, original = _location(location)
+        return cls._create(
+            cls.Opened,
+            id=require_uuid(id, "id") if id is not None else None,
+            code=require_text(code, "code", 64),
+            name=require_text(name, "name"),
+            location=wgs,
+            original_location=original,
+            service_radius_m=_radius(service_radius_m),
+            modes=require_modes(modes),
+            dealer_id=require_text(dealer_id, "dealer_id", 64),
+            hours=_hours(hours),
+            online_orders_enabled=_bool(online_orders_enabled, "online_orders_enabled"),
+            daily_capacity=require_int(daily_capacity, "daily_capacity", 0, 10_000_000),
+            at=require_utc(at),
+        )
+
+    @event("Opened")
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        location: Location,
+        original_location: Location,
+        service_radius_m: int,
+        modes: tuple[FulfilmentMode, ...],
+        dealer_id: str,
+        hours: OpeningHours,
+        online_orders_enabled: bool,
+        daily_capacity: int,
+        at: datetime,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.location = location
+        self.original_location = original_location
+        self.service_radius_m = service_radius_m
+        self.modes = modes
+        self.hours = hours
+        self.online_orders_enabled = online_orders_enabled
+        self.daily_capacity = daily_capacity
+        self.status = StoreStatus.OPEN
+        self.opened_at = at
+        self.suspension_reason: str | None = None
+        self._ownership: list[tuple[datetime, str]] = [(at, dealer_id)]
+        self._accepted: dict[UUID, datetime] = {}
+        self._accepted_per_day: Counter[date] = Counter()
+        self._last_accepted_at: datetime | None = None
+        self._bookings: dict[UUID, _Booking] = {}
+
+    # ---- guards -------------------------------------------------------------------------
+
+    def _require_not_closed(self) -> None:
+        if self.status is StoreStatus.CLOSED:
+            raise RuleViolation("the store is closed", reason="STORE_CLOSED", store_id=self.id)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def relocate(self, location: Location, at: datetime) -> None:
+        wgs, original = _location(location)
+        require_utc(at)
+        self._require_not_closed()
+        self._relocated(location=wgs, original_location=original, at=at)
+
+    @event("Relocated")
+    def _relocated(self, location: Location, original_location: Location, at: datetime) -> None:
+        self.location = location
+        self.original_location = original_location
+
+    def suspend(self, reason: str, at: datetime) -> None:
+        require_text(reason, "reason")
+        require_utc(at)
+        if self.status is not StoreStatus.OPEN:
+            raise RuleViolation("only an open store can be suspended", reason="STORE_NOT_OPEN",
+                                status=self.status.value)
+        self._suspended(reason=reason, at=at)
+
+    @event("Suspended")
+    def _suspended(self, reason: str, at: datetime) -> None:
+        self.status = StoreStatus.SUSPENDED
+        self.suspension_reason = reason
+
+    def reopen(self, at: datetime) -> None:
+        require_utc(at)
+        if self.status is not StoreStatus.SUSPENDED:
+            raise RuleViolation("only a suspended store can reopen", reason="STORE_NOT_SUSPENDED",
+                                status=self.status.value)
+        self._reopened(at=at)
+
+    @event("Reopened")
+    def _reopened(self, at: datetime) -> None:
+        self.status = StoreStatus.OPEN
+        self.suspension_reason = None
+
+    def close(self, at: datetime) -> None:
+        require_utc(at)
+        self._require_not_closed()
+        self._closed(at=at)
+
+    @event("Closed")
+    def _closed(self, at: datetime) -> None:
+        self.status = StoreStatus.CLOSED
+
+    # ---- settings -----------------------------------------------------------------------
+
+    def change_hours(self, hours: OpeningHours, at: datetime) -> None:
+        _hours(hours)
+        require_utc(at)
+        self._require_not_closed()
+        self._hours_changed(hours=hours, at=at)
+
+    @event("HoursChanged")
+    def _hours_changed(self, hours: OpeningHours, at: datetime) -> None:
+        self.hours = hours
+
+    def change_capacity(self, daily_capacity: int, at: datetime) -> None:
+        require_int(daily_capacity, "daily_capacity", 0, 10_000_000)
+        require_utc(at)
+        self._require_not_closed()
+        self._capacity_changed(daily_capacity=daily_capacity, at=at)
+
+    @event("CapacityChanged")
+    def _capacity_changed(self, daily_capacity: int, at: datetime) -> None:
+        self.daily_capacity = daily_capacity
+
+    def change_service_area(self, service_radius_m: int, modes: Iterable[FulfilmentMode], at: datetime) -> None:
+        radius, checked = _radius(service_radius_m), require_modes(modes)
+        require_utc(at)
+        self._require_not_closed()
+        self._service_area_changed(service_radius_m=radius, modes=checked, at=at)
+
+    @event("ServiceAreaChanged")
+    def _service_area_changed(self, service_radius_m: int, modes: tuple[FulfilmentMode, ...], at: datetime) -> None:
+        self.service_radius_m = service_radius_m
+        self.modes = modes
+
+    def toggle_online_orders(self, enabled: bool, at: datetime) -> None:
+        _bool(enabled, "enabled")
+        require_utc(at)
+        self._require_not_closed()
+        if enabled == self.online_orders_enabled:
+            raise RuleViolation("online ordering is already in that state", reason="ONLINE_ORDERS_UNCHANGED",
+                                enabled=enabled)
+        self._online_orders_toggled(enabled=enabled, at=at)
+
+    @event("OnlineOrdersToggled")
+    def _online_orders_toggled(self, enabled: bool, at: datetime) -> None:
+        self.online_orders_enabled = enabled
+
+    # ---- ownership ----------------------------------------------------------------------
+
+    @property
+    def dealer_id(self) -> str:
+        """The latest owner (possibly from a transfer scheduled in the future)."""
+        return self._ownership[-1][1]
+
+    @property
+    def ownership_history(self) -> tuple[tuple[datetime, str], ...]:
+        return tuple(self._ownership)
+
+    def dealer_at(self, t: datetime) -> str:
+        """Owner at instant ``t``: a transfer owns from its effective instant inclusive."""
+        require_utc(t, "t")
+        i = bisect_right([start for start, _ in self._ownership], t)
+        return self._ownership[max(i - 1, 0)][1]
+
+    def transfer_to_dealer(self, to_dealer: str, effective_at: datetime, at: datetime) -> None:
+        """Never rewrites history: not before the last transfer, nor before an order already accepted."""
+        require_text(to_dealer, "to_dealer", 64)
+        require_utc(effective_at, "effective_at")
+        require_utc(at)
+        self._require_not_closed()
+        last_start, last_dealer = self._ownership[-1]
+        if effective_at < last_start:
+            raise RuleViolation("a transfer cannot take effect before the previous one",
+                                reason="TRANSFER_BEFORE_LAST_TRANSFER", last_effective_at=last_start)
+        if self._last_accepted_at is not None and effective_at <= self._last_accepted_at:
+            raise RuleViolation("a transfer cannot reassign orders already accepted",
+                                reason="TRANSFER_BEFORE_ACCEPTED_ORDER", last_accepted_at=self._last_accepted_at)
+        if to_dealer == last_dealer:
+            raise RuleViolation("the store already belongs to that dealer", reason="SAME_DEALER")
+        self._transferred(from_dealer=last_dealer, to_dealer=to_dealer, effective_at=effective_at, at=at)
+
+    @event("TransferredToDealer")
+    def _transferred(self, from_dealer: str, to_dealer: str, effective_at: datetime, at: datetime) -> None:
+        self._ownership.append((effective_at, to_dealer))
+
+    # ---- orders and the revenue ledger ---------------------------------------------------
+
+    def orders_on_local_day(self, day: date) -> int:
+        """Orders accepted on ``day`` of the store's local calendar (as it was at acceptance)."""
+        return self._accepted_per_day[day]
+
+    def has_accepted(self, order_id: UUID) -> bool:
+        return order_id in self._accepted
+
+    def accept_order(self, order_id: UUID, at: datetime) -> None:
+        """Take an order routed here; counts toward today's capacity; fixes its dealer (dealer_at(at))."""
+        require_uuid(order_id, "order_id")
+        require_utc(at)
+        if self.status is not StoreStatus.OPEN:
+            raise RuleViolation("the store is not open", reason="STORE_NOT_OPEN", status=self.status.value)
+        if not self.online_orders_enabled:
+            raise RuleViolation("online ordering is off", reason="ONLINE_ORDERS_DISABLED")
+        if order_id in self._accepted:
+            raise RuleViolation("order already accepted", reason="ORDER_ALREADY_ACCEPTED", order_id=order_id)
+        local_date = self.hours.local_date(at)
+        if self.daily_capacity and self._accepted_per_day[local_date] >= self.daily_capacity:
+            raise RuleViolation("daily capacity reached", reason="CAPACITY_REACHED", day=local_date)
+        self._order_accepted(order_id=order_id, dealer_id=self.dealer_at(at), local_date=local_date, at=at)
+
+    @event("OrderAccepted")
+    def _order_accepted(self, order_id: UUID, dealer_id: str, local_date: date, at: datetime) -> None:
+        self._accepted[order_id] = at
+        self._accepted_per_day[local_date] += 1
+        if self._last_accepted_at is None or at > self._last_accepted_at:
+            self._last_accepted_at = at
+
+    def attribute_order(self, order_id: UUID, amount_fen: int, at: datetime) -> None:
+        """Book a paid order's revenue to the dealer who owned the store when it accepted the order."""
+        require_uuid(order_id, "order_id")
+        require_int(amount_fen, "amount_fen", 1)
+        require_utc(at)
+        if order_id not in self._accepted:
+            raise RuleViolation("order was not accepted by this store", reason="ORDER_NOT_ACCEPTED",
+                                order_id=order_id)
+        if order_id in self._bookings:
+            raise RuleViolation("order revenue already attributed", reason="ORDER_ALREADY_ATTRIBUTED",
+                                order_id=order_id)
+        dealer = self.dealer_at(self._accepted[order_id])
+        self._order_attributed(order_id=order_id, dealer_id=dealer, amount_fen=amount_fen, at=at)
+
+    @event("OrderAttributed")
+    def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+        self._bookings[order_id] = _Booking(dealer_id, amount_fen)
+
+    def attribute_refund(self, order_id: UUID, amount_fen: int, at: datetime) -> None:
+        """Book a refund against the dealer the order's revenue went to, never more than that revenue."""
+        require_uuid(order_id, "order_id")
+        require_int(amount_fen, "amount_fen", 1)
+        require_utc(at)
+        booking = self._bookings.get(order_id)
+        if booking is None:
+            raise RuleViolation("order revenue was never attributed here", reason="ORDER_NOT_ATTRIBUTED",
+                                order_id=order_id)
+        if booking.refunded_fen + amount_fen > booking.amount_fen:
+            raise RuleViolation("refunds would exceed the order's attributed amount", reason="REFUND_EXCEEDS_ORDER",
+                                order_id=order_id, remaining_fen=booking.amount_fen - booking.refunded_fen)
+        self._refund_attributed(order_id=order_id, dealer_id=booking.dealer_id, amount_fen=amount_fen, at=at)
+
+    @event("RefundAttributed")
+    def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+        self._bookings[order_id].refunded_fen += amount_fen
+
+    def ledger(self) -> dict[str, DealerTotals]:
+        """Revenue, refunds and net per dealer, replayed from the booking events."""
+        totals: dict[str, DealerTotals] = {}
+        for b in self._bookings.values():
+            t = totals.get(b.dealer_id, DealerTotals())
+            totals[b.dealer_id] = DealerTotals(t.revenue_fen + b.amount_fen, t.refunds_fen + b.refunded_fen)
+        return totals
+
+    def revenue_fen(self, dealer_id: str | None = None) -> int:
+        return sum(b.amount_fen for b in self._bookings.values() if dealer_id in (None, b.dealer_id))
+
+    def refunds_fen(self, dealer_id: str | None = None) -> int:
+        return sum(b.refunded_fen for b in self._bookings.values() if dealer_id in (None, b.dealer_id))
+
+    def net_fen(self, dealer_id: str | None = None) -> int:
+        return self.revenue_fen(dealer_id) - self.refunds_fen(dealer_id)
+
+    # ---- routing view ------------------------------------------------------------------
+
+    def snapshot(self, at: datetime) -> StoreSnapshot:
+        """The router's view of this store at ``at``: owner then, orders on that local day."""
+        require_utc(at)
+        return StoreSnapshot(
+            store_id=self.id,
+            dealer_id=self.dealer_at(at),
+            lat=self.location.lat,
+            lng=self.location.lng,
+            service_radius_m=self.service_radius_m,
+            modes=self.modes,
+            status=self.status,
+            online_orders_enabled=self.online_orders_enabled,
+            hours=self.hours,
+            daily_capacity=self.daily_capacity,
+            orders_today=self.orders_on_local_day(self.hours.local_date(at)),
+        )
+
+
+# Value types carried by this aggregate's events (for the transcoder).
+VALUE_TYPES = (CoordSystem, Location, FulfilmentMode, DayHours, OpeningHours)

@@ -1,0 +1,254 @@
+"""Order: an online order from the mini-program, from placement to refund.
+
+State machine::
+
+    PLACED -> ALLOCATED | UNALLOCATED -> PAID -> FULFILLED
+    UNALLOCATED -> ALLOCATED             (re-routed once a store can take it)
+    PLACED | ALLOCATED | UNALLOCATED -> CANCELLED   (before payment only)
+    PAID | FULFILLED -> REFUNDED          (when refunds reach the paid amount)
+
+After payment an order is never cancelled: money goes back by refunds, partial
+or full, whose sum never exceeds what was paid. The routing decision is kept on
+the order as evidence of why it went where it went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.attribution import EntryContext
+from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
+from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import CoordSystem, Location, to_wgs84
+from domain.routing import VALUE_TYPES as _ROUTING_TYPES
+from domain.routing import RoutingDecision, UnallocatedReason
+from domain.store_values import FulfilmentMode, require_int, require_text, require_utc, require_uuid
+
+
+class OrderStatus(str, Enum):
+    PLACED = "PLACED"
+    ALLOCATED = "ALLOCATED"
+    UNALLOCATED = "UNALLOCATED"
+    PAID = "PAID"
+    FULFILLED = "FULFILLED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    qty: int
+    unit_fen: int
+
+    def __post_init__(self) -> None:
+        require_text(self.sku, "sku", 64)
+        require_int(self.qty, "qty", 1, 100_000)
+        require_int(self.unit_fen, "unit_fen", 0, 10**12)
+
+    @property
+    def amount_fen(self) -> int:
+        return self.qty * self.unit_fen
+
+
+def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
+    if lines:
+        total = sum(line.amount_fen for line in lines)
+        if total_fen is not None and total_fen != total:
+            raise InvalidArgument("total_fen differs from the sum of the lines", reason="TOTAL_MISMATCH",
+                                  total_fen=total_fen, lines_fen=total)
+        total_fen = total
+    if total_fen is None:
+        raise InvalidArgument("give lines or total_fen", reason="MISSING_AMOUNT")
+    return require_int(total_fen, "total_fen", 1, 10**12)
+
+
+class Order(Aggregate):
+    @classmethod
+    def place(
+        cls,
+        *,
+        member_id: UUID,
+        brand: str,
+        mode: FulfilmentMode,
+        customer_location: Location,
+        entry: EntryContext = EntryContext(),
+        lines: Iterable[OrderLine] = (),
+        total_fen: int | None = None,
+        at: datetime,
+        id: UUID | None = None,  # noqa: A002
+    ) -> Order:
+        lines = tuple(lines)
+        if not all(isinstance(line, OrderLine) for line in lines):
+            raise InvalidArgument("lines must be OrderLine values", reason="INVALID_LINES")
+        if not isinstance(mode, FulfilmentMode):
+            raise InvalidArgument("mode must be a FulfilmentMode", reason="INVALID_MODES")
+        if not isinstance(customer_location, Location):
+            raise InvalidArgument("customer_location must be a Location", reason="INVALID_COORDINATE")
+        if not isinstance(entry, EntryContext):
+            raise InvalidArgument("entry must be an EntryContext", reason="INVALID_ENTRY_CONTEXT")
+        return cls._create(
+            cls.Placed,
+            id=require_uuid(id, "id") if id is not None else None,
+            member_id=require_uuid(member_id, "member_id"),
+            brand=require_text(brand, "brand", 64),
+            lines=lines,
+            total_fen=_total(lines, total_fen),
+            mode=mode,
+            customer_location=to_wgs84(customer_location),
+            original_customer_location=customer_location,
+            entry=entry,
+            at=require_utc(at),
+        )
+
+    @event("Placed")
+    def __init__(
+        self,
+        member_id: UUID,
+        brand: str,
+        lines: tuple[OrderLine, ...],
+        total_fen: int,
+        mode: FulfilmentMode,
+        customer_location: Location,
+        original_customer_location: Location,
+        entry: EntryContext,
+        at: datetime,
+    ) -> None:
+        self.member_id = member_id
+        self.brand = brand
+        self.lines = lines
+        self.total_fen = total_fen
+        self.mode = mode
+        self.customer_location = customer_location
+        self.original_customer_location = original_customer_location
+        self.entry = entry
+        self.placed_at = at
+        self.status = OrderStatus.PLACED
+        self.decision: RoutingDecision | None = None
+        self.fallback_target: str | None = None
+        self.paid_at: datetime | None = None
+        self.paid_fen = 0
+        self.refunded_fen = 0
+        self.refund_ids: set[str] = set()
+
+    @property
+    def store_id(self) -> UUID | None:
+        return self.decision.store_id if self.decision else None
+
+    @property
+    def dealer_id(self) -> str | None:
+        return self.decision.dealer_id if self.decision else None
+
+    def _require(self, *allowed: OrderStatus, action: str) -> None:
+        if self.status not in allowed:
+            raise RuleViolation(
+                f"cannot {action} an order that is {self.status.value}",
+                reason=f"ORDER_{self.status.value}",
+                order_id=self.id,
+                action=action,
+            )
+
+    def _check_decision(self, decision: object) -> RoutingDecision:
+        if not isinstance(decision, RoutingDecision):
+            raise InvalidArgument("decision must be a RoutingDecision", reason="INVALID_DECISION")
+        if decision.order_id != self.id:
+            raise InvalidArgument("decision is for another order", reason="DECISION_ORDER_MISMATCH")
+        if decision.mode is not self.mode:
+            raise InvalidArgument("decision is for another fulfilment mode", reason="DECISION_MODE_MISMATCH")
+        return decision
+
+    def allocate(self, decision: RoutingDecision, at: datetime) -> None:
+        self._check_decision(decision)
+        require_utc(at)
+        if not decision.allocated:
+            raise InvalidArgument("an unallocated decision cannot allocate", reason="DECISION_NOT_ALLOCATED")
+        self._require(OrderStatus.PLACED, OrderStatus.UNALLOCATED, action="allocate")
+        self._allocated(decision=decision, at=at)
+
+    @event("Allocated")
+    def _allocated(self, decision: RoutingDecision, at: datetime) -> None:
+        self.decision = decision
+        self.fallback_target = None
+        self.status = OrderStatus.ALLOCATED
+
+    def leave_unallocated(self, decision: RoutingDecision, at: datetime) -> None:
+        self._check_decision(decision)
+        require_utc(at)
+        if decision.allocated or decision.unallocated_reason is None or decision.fallback_target is None:
+            raise InvalidArgument("decision is not an unallocated outcome", reason="DECISION_ALLOCATED")
+        self._require(OrderStatus.PLACED, action="leave unallocated")
+        self._unallocated(reason=decision.unallocated_reason, fallback_target=decision.fallback_target,
+                          decision=decision, at=at)
+
+    @event("Unallocated")
+    def _unallocated(self, reason: UnallocatedReason, fallback_target: str, decision: RoutingDecision,
+                     at: datetime) -> None:
+        self.decision = decision
+        self.fallback_target = fallback_target
+        self.status = OrderStatus.UNALLOCATED
+
+    def pay(self, paid_fen: int, at: datetime) -> None:
+        require_int(paid_fen, "paid_fen", 0)
+        require_utc(at)
+        self._require(OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="pay")
+        if paid_fen != self.total_fen:
+            raise RuleViolation("payment must equal the order total", reason="PAYMENT_AMOUNT_MISMATCH",
+                                paid_fen=paid_fen, total_fen=self.total_fen)
+        self._paid(paid_fen=paid_fen, at=at)
+
+    @event("Paid")
+    def _paid(self, paid_fen: int, at: datetime) -> None:
+        self.paid_fen = paid_fen
+        self.paid_at = at
+        self.status = OrderStatus.PAID
+
+    def fulfil(self, at: datetime) -> None:
+        require_utc(at)
+        self._require(OrderStatus.PAID, action="fulfil")
+        self._fulfilled(at=at)
+
+    @event("Fulfilled")
+    def _fulfilled(self, at: datetime) -> None:
+        self.status = OrderStatus.FULFILLED
+
+    def cancel(self, reason: str, at: datetime) -> None:
+        require_text(reason, "reason")
+        require_utc(at)
+        self._require(OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="cancel")
+        self._cancelled(reason=reason, at=at)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str, at: datetime) -> None:
+        self.status = OrderStatus.CANCELLED
+
+    def refund(self, refund_id: str, amount_fen: int, at: datetime) -> None:
+        """Partial or full; the order becomes REFUNDED when refunds reach the paid amount."""
+        require_text(refund_id, "refund_id", 64)
+        require_int(amount_fen, "amount_fen", 1)
+        require_utc(at)
+        self._require(OrderStatus.PAID, OrderStatus.FULFILLED, action="refund")
+        if refund_id in self.refund_ids:
+            raise RuleViolation("refund id already used", reason="DUPLICATE_REFUND", refund_id=refund_id)
+        if self.refunded_fen + amount_fen > self.paid_fen:
+            raise RuleViolation("refunds would exceed the paid amount", reason="REFUND_EXCEEDS_PAID",
+                                remaining_fen=self.paid_fen - self.refunded_fen)
+        self._refunded(refund_id=refund_id, amount_fen=amount_fen, at=at)
+
+    @event("Refunded")
+    def _refunded(self, refund_id: str, amount_fen: int, at: datetime) -> None:
+        self.refund_ids.add(refund_id)
+        self.refunded_fen += amount_fen
+        if self.refunded_fen == self.paid_fen:
+            self.status = OrderStatus.REFUNDED
+
+
+# Value types carried by this aggregate's events (for the transcoder).
+VALUE_TYPES = (
+    (OrderStatus, OrderLine, FulfilmentMode, CoordSystem, Location) + _ATTRIBUTION_TYPES + _ROUTING_TYPES
+)

@@ -1,0 +1,302 @@
+"""Store routing (就近分配) as one pure function: ``decide(facts, candidates, policy, at)``.
+
+No side effects and no clock: the same inputs give the same decision, so a
+what-if simulation is just a call. The caller (application) supplies the
+candidate stores: the nearby ones from the spatial index plus any store the
+order's facts name (QR store, bound guide's store, home store); a named store
+missing from the candidates is reported as NOT_A_CANDIDATE and skipped.
+
+Never raises for "no store": an Unallocated decision names the reason and the
+brand's fallback target. Ties (distances within ``policy.tie_tolerance_m`` of
+the nearest) are shared by a rotation keyed on a hash of the order id: the same
+order always lands on the same store, and many orders spread evenly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from domain.attribution import (
+    AttributionPolicy,
+    AttributionSource,
+    EntryContext,
+    EntryKind,
+    GuideCredit,
+    GuideCreditSource,
+    GuideRef,
+    guide_credit_for,
+)
+from domain.errors import InvalidArgument
+from domain.geo import Location, haversine_m, to_wgs84
+from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus, require_utc, require_uuid
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSnapshot:
+    """What the router needs to know about one cloud store at one instant (WGS-84 position).
+
+    ``dealer_id`` is the owner at the decision time and ``orders_today`` the
+    count on the store's local day of that time (``CloudStore.snapshot(at)``).
+    """
+
+    store_id: UUID
+    dealer_id: str
+    lat: float
+    lng: float
+    service_radius_m: int
+    modes: tuple[FulfilmentMode, ...]
+    status: StoreStatus
+    online_orders_enabled: bool
+    hours: OpeningHours
+    daily_capacity: int = 0  # 0 = unlimited
+    orders_today: int = 0
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lng <= 180.0):
+            raise InvalidArgument("snapshot position out of range", reason="INVALID_COORDINATE")
+
+
+class Rejection(str, Enum):
+    STORE_SUSPENDED = "STORE_SUSPENDED"
+    STORE_CLOSED = "STORE_CLOSED"
+    ONLINE_ORDERS_DISABLED = "ONLINE_ORDERS_DISABLED"
+    MODE_NOT_SUPPORTED = "MODE_NOT_SUPPORTED"
+    OUTSIDE_OPENING_HOURS = "OUTSIDE_OPENING_HOURS"
+    OUTSIDE_SERVICE_RADIUS = "OUTSIDE_SERVICE_RADIUS"
+    BEYOND_MAX_DISTANCE = "BEYOND_MAX_DISTANCE"
+    CAPACITY_REACHED = "CAPACITY_REACHED"
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateReport:
+    """One store considered: its distance (whole metres) and every reason it was refused."""
+
+    store_id: UUID
+    dealer_id: str
+    distance_m: int
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        return not self.rejections
+
+
+class StepOutcome(str, Enum):
+    CHOSEN = "CHOSEN"
+    SKIPPED = "SKIPPED"
+
+
+class StepReason(str, Enum):
+    ELIGIBLE = "ELIGIBLE"
+    NEAREST_ELIGIBLE = "NEAREST_ELIGIBLE"
+    TIE_ROTATION = "TIE_ROTATION"
+    NO_ENTRY_CONTEXT = "NO_ENTRY_CONTEXT"
+    NO_BOUND_GUIDE = "NO_BOUND_GUIDE"
+    NO_HOME_STORE = "NO_HOME_STORE"
+    NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
+    INELIGIBLE = "INELIGIBLE"
+    NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"
+
+
+@dataclass(frozen=True, slots=True)
+class ExplanationStep:
+    """One line of "why this store": a source tried, the store it named, and the verdict."""
+
+    source: AttributionSource
+    outcome: StepOutcome
+    reason: StepReason
+    store_id: UUID | None = None
+    rejections: tuple[Rejection, ...] = ()  # when INELIGIBLE
+    tied_store_ids: tuple[UUID, ...] = ()  # when TIE_ROTATION, sorted
+
+
+class UnallocatedReason(str, Enum):
+    NO_CANDIDATES = "NO_CANDIDATES"  # no store near enough was even offered
+    NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"  # all offered stores refused the order
+    PRECEDENCE_EXHAUSTED = "PRECEDENCE_EXHAUSTED"  # eligible stores exist but the policy names none of them
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What routing needs to know about an order (the member's bindings come from the application)."""
+
+    order_id: UUID
+    mode: FulfilmentMode
+    customer: Location
+    entry: EntryContext = EntryContext()
+    bound_guide: GuideRef | None = None
+    home_store_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """The router's verdict, kept on the order as evidence.
+
+    ``store_id`` is the fulfilling store and the only one booking revenue
+    (``revenue_store_id``), to ``dealer_id``. ``guide_credit`` is performance
+    credit for the guide (and the guide's store) who drove the order; when that
+    store differs from the revenue store the order is dual-credited (业绩双计).
+    """
+
+    order_id: UUID
+    decided_at: datetime
+    mode: FulfilmentMode
+    store_id: UUID | None
+    dealer_id: str | None
+    distance_m: int | None
+    attributed_by: AttributionSource | None
+    guide_credit: GuideCredit | None
+    candidates: tuple[CandidateReport, ...]
+    explanation: tuple[ExplanationStep, ...]
+    unallocated_reason: UnallocatedReason | None = None
+    fallback_target: str | None = None
+
+    @property
+    def allocated(self) -> bool:
+        return self.store_id is not None
+
+    @property
+    def revenue_store_id(self) -> UUID | None:
+        return self.store_id
+
+    @property
+    def dual_credit(self) -> bool:
+        return self.guide_credit is not None and self.guide_credit.guide_store_id != self.store_id
+
+
+def rejections_for(
+    store: StoreSnapshot, mode: FulfilmentMode, distance_m: float, at: datetime, policy: AttributionPolicy
+) -> tuple[Rejection, ...]:
+    """Every reason this store cannot take this order now (empty = eligible).
+
+    Distances are compared at millimetre resolution, so a customer exactly on
+    the service radius is inside.
+    """
+    out: list[Rejection] = []
+    if store.status is StoreStatus.SUSPENDED:
+        out.append(Rejection.STORE_SUSPENDED)
+    elif store.status is StoreStatus.CLOSED:
+        out.append(Rejection.STORE_CLOSED)
+    if not store.online_orders_enabled:
+        out.append(Rejection.ONLINE_ORDERS_DISABLED)
+    if mode not in store.modes:
+        out.append(Rejection.MODE_NOT_SUPPORTED)
+    if mode is not FulfilmentMode.DELIVERY and not store.hours.is_open_at(at):
+        out.append(Rejection.OUTSIDE_OPENING_HOURS)
+    metres = round(distance_m, 3)
+    if mode is FulfilmentMode.DELIVERY and metres > store.service_radius_m:
+        out.append(Rejection.OUTSIDE_SERVICE_RADIUS)
+    if policy.max_distance_m and metres > policy.max_distance_m:
+        out.append(Rejection.BEYOND_MAX_DISTANCE)
+    if store.daily_capacity and store.orders_today >= store.daily_capacity:
+        out.append(Rejection.CAPACITY_REACHED)
+    return tuple(out)
+
+
+def rotation_index(order_id: UUID, n: int) -> int:
+    """Deterministic per order, uniform across orders (a keyed hash, not Python's salted hash())."""
+    digest = hashlib.blake2b(order_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n
+
+
+_NAMED_MISSING = {
+    AttributionSource.ENTRY_CONTEXT: StepReason.NO_ENTRY_CONTEXT,
+    AttributionSource.BOUND_GUIDE_STORE: StepReason.NO_BOUND_GUIDE,
+    AttributionSource.HOME_STORE: StepReason.NO_HOME_STORE,
+}
+
+
+def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
+    if source is AttributionSource.ENTRY_CONTEXT:
+        return facts.entry.store_id if facts.entry.kind is not EntryKind.NONE else None
+    if source is AttributionSource.BOUND_GUIDE_STORE:
+        return facts.bound_guide.store_id if facts.bound_guide else None
+    return facts.home_store_id
+
+
+def decide(
+    facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime
+) -> RoutingDecision:
+    """Choose the fulfilling (= revenue) store for an order, explaining every step."""
+    require_utc(at)
+    if not isinstance(facts, OrderFacts) or not isinstance(policy, AttributionPolicy):
+        raise InvalidArgument("decide takes OrderFacts and an AttributionPolicy", reason="INVALID_ARGUMENT")
+    require_uuid(facts.order_id, "order_id")
+    if not isinstance(facts.mode, FulfilmentMode) or not isinstance(facts.customer, Location):
+        raise InvalidArgument("facts need a FulfilmentMode and a Location", reason="INVALID_ARGUMENT")
+    customer = to_wgs84(facts.customer)
+    stores: dict[UUID, tuple[StoreSnapshot, float, tuple[Rejection, ...]]] = {}
+    for store in candidates:
+        if store.store_id in stores:
+            continue
+        d = haversine_m(customer.lat, customer.lng, store.lat, store.lng)
+        stores[store.store_id] = (store, d, rejections_for(store, facts.mode, d, at, policy))
+    ordered = sorted(stores.values(), key=lambda t: (t[1], str(t[0].store_id)))
+    reports = tuple(CandidateReport(s.store_id, s.dealer_id, round(d), rej) for s, d, rej in ordered)
+
+    steps: list[ExplanationStep] = []
+    chosen: tuple[StoreSnapshot, float, AttributionSource] | None = None
+    for source in policy.precedence:
+        if source is AttributionSource.NEAREST:
+            eligible = [(s, d) for s, d, rej in ordered if not rej]
+            if not eligible:
+                steps.append(ExplanationStep(source, StepOutcome.SKIPPED, StepReason.NO_ELIGIBLE_STORE))
+                continue
+            limit = eligible[0][1] + policy.tie_tolerance_m
+            tied = sorted((p for p in eligible if p[1] <= limit), key=lambda p: str(p[0].store_id))
+            store, d = tied[rotation_index(facts.order_id, len(tied))]
+            reason = StepReason.TIE_ROTATION if len(tied) > 1 else StepReason.NEAREST_ELIGIBLE
+            tied_ids = tuple(s.store_id for s, _ in tied) if len(tied) > 1 else ()
+            steps.append(ExplanationStep(source, StepOutcome.CHOSEN, reason, store.store_id, (), tied_ids))
+            chosen = (store, d, source)
+            break
+        named = _named_store(source, facts)
+        if named is None:
+            steps.append(ExplanationStep(source, StepOutcome.SKIPPED, _NAMED_MISSING[source]))
+        elif named not in stores:
+            steps.append(ExplanationStep(source, StepOutcome.SKIPPED, StepReason.NOT_A_CANDIDATE, named))
+        elif stores[named][2]:
+            steps.append(ExplanationStep(source, StepOutcome.SKIPPED, StepReason.INELIGIBLE, named, stores[named][2]))
+        else:
+            steps.append(ExplanationStep(source, StepOutcome.CHOSEN, StepReason.ELIGIBLE, named))
+            chosen = (stores[named][0], stores[named][1], source)
+            break
+
+    credit = guide_credit_for(facts.entry, facts.bound_guide, policy)
+    if chosen is None:
+        if not stores:
+            why = UnallocatedReason.NO_CANDIDATES
+        elif all(rej for _, _, rej in ordered):
+            why = UnallocatedReason.NO_ELIGIBLE_STORE
+        else:
+            why = UnallocatedReason.PRECEDENCE_EXHAUSTED
+        return RoutingDecision(
+            facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
+            why, policy.fallback_target,
+        )
+    store, d, source = chosen
+    return RoutingDecision(
+        facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
+        tuple(steps),
+    )
+
+
+# Value types carried inside a RoutingDecision (for the transcoder), own and borrowed.
+VALUE_TYPES = (
+    FulfilmentMode,
+    AttributionSource,
+    GuideCreditSource,
+    GuideCredit,
+    Rejection,
+    CandidateReport,
+    StepOutcome,
+    StepReason,
+    ExplanationStep,
+    UnallocatedReason,
+    RoutingDecision,
+)

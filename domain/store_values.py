@@ -1,0 +1,147 @@
+"""Values shared by the cloud store, the order and the router: modes, status, hours.
+
+They live apart from the aggregates so the pure router can use them without
+importing an aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from functools import lru_cache
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.errors import InvalidArgument
+
+MINUTES_PER_DAY = 24 * 60
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+class FulfilmentMode(str, Enum):
+    DELIVERY = "DELIVERY"  # 外卖 / 到家
+    PICKUP = "PICKUP"  # 到店自提
+    IN_STORE = "IN_STORE"  # scanned and bought in the shop
+
+
+class StoreStatus(str, Enum):
+    OPEN = "OPEN"
+    SUSPENDED = "SUSPENDED"
+    CLOSED = "CLOSED"
+
+
+@dataclass(frozen=True, slots=True)
+class DayHours:
+    """One opening interval on a weekday (0 = Monday), in local minutes since midnight.
+
+    ``close_minute`` may exceed 1440 for a shift past midnight (18:00-02:00 is
+    1080..1560); the interval is [open, close).
+    """
+
+    weekday: int
+    open_minute: int
+    close_minute: int
+
+    def __post_init__(self) -> None:
+        _require_int(self.weekday, "weekday", 0, 6)
+        _require_int(self.open_minute, "open_minute", 0, MINUTES_PER_DAY - 1)
+        _require_int(self.close_minute, "close_minute", self.open_minute + 1, self.open_minute + MINUTES_PER_DAY)
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    """Weekly opening intervals in the store's own time zone; a weekday with none is closed."""
+
+    days: tuple[DayHours, ...] = ()
+    time_zone: str = DEFAULT_TIME_ZONE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.days, tuple) or not all(isinstance(d, DayHours) for d in self.days):
+            raise InvalidArgument("days must be a tuple of DayHours", reason="INVALID_OPENING_HOURS")
+        zone(self.time_zone)
+
+    @classmethod
+    def every_day(cls, open_minute: int, close_minute: int, time_zone: str = DEFAULT_TIME_ZONE) -> OpeningHours:
+        return cls(tuple(DayHours(d, open_minute, close_minute) for d in range(7)), time_zone)
+
+    @classmethod
+    def always(cls, time_zone: str = DEFAULT_TIME_ZONE) -> OpeningHours:
+        return cls.every_day(0, MINUTES_PER_DAY, time_zone)
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(zone(self.time_zone))
+
+    def local_date(self, at: datetime) -> date:
+        return self.local(at).date()
+
+    def is_open_at(self, at: datetime) -> bool:
+        """Whether ``at`` (aware) falls inside an interval, judged on the store's local clock."""
+        local = self.local(at)
+        minute = local.hour * 60 + local.minute
+        weekday = local.weekday()
+        yesterday = (weekday - 1) % 7
+        for d in self.days:
+            if d.weekday == weekday and d.open_minute <= minute < d.close_minute:
+                return True
+            if d.weekday == yesterday and minute + MINUTES_PER_DAY < d.close_minute:
+                return True
+        return False
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The tz database zone (read once, then cached: static reference data, not I/O per call)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("time zone must be a non-empty string", reason="INVALID_TIME_ZONE")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(f"unknown time zone {name!r}", reason="INVALID_TIME_ZONE") from None
+
+
+def require_utc(at: object, name: str = "at") -> datetime:
+    """Commands take explicit aware instants; naive ones are ambiguous across time zones."""
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidArgument(f"{name} must be a timezone-aware datetime", reason="INVALID_TIME", field=name)
+    if at.utcoffset() != timedelta(0):
+        raise InvalidArgument(f"{name} must be in UTC", reason="INVALID_TIME", field=name)
+    return at
+
+
+def require_uuid(value: object, name: str) -> UUID:
+    if not isinstance(value, UUID):
+        raise InvalidArgument(f"{name} must be a UUID", reason="INVALID_ID", field=name)
+    return value
+
+
+def require_text(value: object, name: str, max_len: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise InvalidArgument(f"{name} must be a non-empty string of at most {max_len} characters",
+                              reason="INVALID_TEXT", field=name)
+    return value
+
+
+def _require_int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"{name} must be an integer in [{low}, {high}]", reason="INVALID_ARGUMENT",
+                              field=name, value=value)
+    return value
+
+
+def require_int(value: object, name: str, low: int, high: int = 2**62) -> int:
+    return _require_int(value, name, low, high)
+
+
+def require_modes(modes: object) -> tuple[FulfilmentMode, ...]:
+    """A non-empty set of modes as a sorted tuple (stable in events)."""
+    try:
+        items = tuple(modes)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgument("modes must be an iterable of FulfilmentMode", reason="INVALID_MODES") from None
+    if not items or not all(isinstance(m, FulfilmentMode) for m in items):
+        raise InvalidArgument("modes must be a non-empty set of FulfilmentMode", reason="INVALID_MODES")
+    return tuple(sorted(set(items), key=lambda m: m.value))
+
+
+VALUE_TYPES = (FulfilmentMode, StoreStatus, DayHours, OpeningHours)

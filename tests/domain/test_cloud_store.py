@@ -1,0 +1,267 @@
+from datetime import date, datetime, timedelta, timezone
+from uuid import uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.cloud_store import CloudStore
+from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import CoordSystem, Location, convert
+from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus
+
+T0 = datetime(2024, 3, 4, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 Shanghai
+SHANGHAI_WGS = Location(31.2304, 121.4737)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+def open_store(**changes) -> CloudStore:
+    args = dict(
+        code="SH-001",
+        name="Nanjing Road",
+        location=SHANGHAI_WGS,
+        service_radius_m=3000,
+        modes=[FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP],
+        dealer_id="dealer-a",
+        hours=OpeningHours.every_day(9 * 60, 22 * 60),
+        daily_capacity=0,
+        at=T0,
+    )
+    args.update(changes)
+    return CloudStore.open(**args)
+
+
+def event_names(store: CloudStore) -> list[str]:
+    return [type(e).__name__ for e in store.collect_events()]
+
+
+def replayed(events) -> CloudStore:
+    store = None
+    for e in events:
+        store = e.mutate(store)
+    return store
+
+
+def test_opening_converts_the_location_to_wgs84_and_keeps_the_original():
+    gcj = convert(SHANGHAI_WGS, CoordSystem.GCJ02)
+    store = open_store(location=gcj)
+    assert store.location.system is CoordSystem.WGS84
+    assert store.location.lat == pytest.approx(SHANGHAI_WGS.lat, abs=1e-7)
+    assert store.original_location == gcj
+    assert store.status is StoreStatus.OPEN
+    assert event_names(store) == ["Opened"]
+
+
+def test_opening_with_an_explicit_id_uses_it():
+    sid = uuid4()
+    assert open_store(id=sid).id == sid
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"service_radius_m": 0},
+        {"service_radius_m": 1.5},
+        {"modes": []},
+        {"modes": ["DELIVERY"]},
+        {"dealer_id": ""},
+        {"daily_capacity": -1},
+        {"location": (31.0, 121.0)},
+        {"at": datetime(2024, 1, 1)},
+        {"online_orders_enabled": "yes"},
+    ],
+)
+def test_opening_rejects_malformed_arguments(bad):
+    with pytest.raises(InvalidArgument):
+        open_store(**bad)
+
+
+def test_suspend_reopen_close_lifecycle():
+    store = open_store()
+    store.suspend("renovation", T0 + hours(1))
+    assert store.status is StoreStatus.SUSPENDED and store.suspension_reason == "renovation"
+    store.reopen(T0 + hours(2))
+    store.close(T0 + hours(3))
+    assert store.status is StoreStatus.CLOSED
+    assert event_names(store) == ["Opened", "Suspended", "Reopened", "Closed"]
+
+
+def test_a_closed_store_refuses_every_change_and_records_nothing():
+    store = open_store()
+    store.close(T0)
+    store.collect_events()
+    attempts = [
+        lambda: store.suspend("x", T0),
+        lambda: store.reopen(T0),
+        lambda: store.close(T0),
+        lambda: store.relocate(SHANGHAI_WGS, T0),
+        lambda: store.change_hours(OpeningHours.always(), T0),
+        lambda: store.change_capacity(5, T0),
+        lambda: store.toggle_online_orders(False, T0),
+        lambda: store.transfer_to_dealer("dealer-b", T0 + hours(1), T0),
+        lambda: store.accept_order(uuid4(), T0),
+    ]
+    for attempt in attempts:
+        with pytest.raises(RuleViolation):
+            attempt()
+    assert store.collect_events() == []
+
+
+def test_reopening_an_open_store_is_refused():
+    with pytest.raises(RuleViolation) as e:
+        open_store().reopen(T0)
+    assert e.value.reason == "STORE_NOT_SUSPENDED"
+
+
+def test_settings_changes_are_recorded():
+    store = open_store()
+    store.relocate(Location(31.3, 121.5, CoordSystem.BD09), T0)
+    store.change_hours(OpeningHours.always(), T0)
+    store.change_capacity(100, T0)
+    store.change_service_area(5000, [FulfilmentMode.IN_STORE], T0)
+    store.toggle_online_orders(False, T0)
+    assert store.location.system is CoordSystem.WGS84
+    assert store.daily_capacity == 100 and store.service_radius_m == 5000
+    assert store.modes == (FulfilmentMode.IN_STORE,)
+    assert not store.online_orders_enabled
+    assert event_names(store)[1:] == [
+        "Relocated", "HoursChanged", "CapacityChanged", "ServiceAreaChanged", "OnlineOrdersToggled"
+    ]
+
+
+def test_toggling_online_orders_to_the_current_state_is_refused():
+    with pytest.raises(RuleViolation):
+        open_store().toggle_online_orders(True, T0)
+
+
+def test_dealer_at_follows_the_ownership_history():
+    store = open_store()
+    store.transfer_to_dealer("dealer-b", T0 + hours(10), T0 + hours(1))
+    assert store.dealer_at(T0 + hours(5)) == "dealer-a"
+    assert store.dealer_at(T0 + hours(10)) == "dealer-b"  # effective instant inclusive
+    assert store.dealer_at(T0 - hours(5)) == "dealer-a"
+    assert store.dealer_id == "dealer-b"
+
+
+def test_a_transfer_cannot_be_backdated_before_the_last_transfer():
+    store = open_store()
+    store.transfer_to_dealer("dealer-b", T0 + hours(10), T0)
+    with pytest.raises(RuleViolation) as e:
+        store.transfer_to_dealer("dealer-c", T0 + hours(9), T0)
+    assert e.value.reason == "TRANSFER_BEFORE_LAST_TRANSFER"
+
+
+def test_a_transfer_cannot_reassign_an_order_already_accepted():
+    store = open_store()
+    store.accept_order(uuid4(), T0 + hours(5))
+    with pytest.raises(RuleViolation) as e:
+        store.transfer_to_dealer("dealer-b", T0 + hours(4), T0 + hours(6))
+    assert e.value.reason == "TRANSFER_BEFORE_ACCEPTED_ORDER"
+
+
+def test_a_transfer_to_the_current_owner_is_refused():
+    with pytest.raises(RuleViolation):
+        open_store().transfer_to_dealer("dealer-a", T0 + hours(1), T0)
+
+
+def test_revenue_goes_to_the_dealer_owning_the_store_when_the_order_was_accepted():
+    store = open_store()
+    before, after = uuid4(), uuid4()
+    store.accept_order(before, T0 + hours(1))
+    store.transfer_to_dealer("dealer-b", T0 + hours(2), T0 + hours(1.5))
+    store.accept_order(after, T0 + hours(3))
+    store.attribute_order(before, 10_000, T0 + hours(4))  # paid after the transfer
+    store.attribute_order(after, 3_000, T0 + hours(4))
+    assert store.revenue_fen("dealer-a") == 10_000
+    assert store.revenue_fen("dealer-b") == 3_000
+
+
+def test_a_refund_after_a_transfer_goes_to_the_original_orders_dealer():
+    store = open_store()
+    order = uuid4()
+    store.accept_order(order, T0 + hours(1))
+    store.attribute_order(order, 10_000, T0 + hours(1))
+    store.transfer_to_dealer("dealer-b", T0 + hours(2), T0 + hours(2))
+    store.attribute_refund(order, 4_000, T0 + hours(5))
+    ledger = store.ledger()
+    assert ledger["dealer-a"].net_fen == 6_000
+    assert "dealer-b" not in ledger
+    refund_event = store.collect_events()[-1]
+    assert type(refund_event).__name__ == "RefundAttributed" and refund_event.dealer_id == "dealer-a"
+
+
+def test_refunds_never_exceed_the_orders_attributed_amount():
+    store = open_store()
+    order = uuid4()
+    store.accept_order(order, T0)
+    store.attribute_order(order, 1_000, T0)
+    store.attribute_refund(order, 600, T0)
+    with pytest.raises(RuleViolation) as e:
+        store.attribute_refund(order, 401, T0)
+    assert e.value.reason == "REFUND_EXCEEDS_ORDER"
+    store.attribute_refund(order, 400, T0)
+    assert store.net_fen() == 0
+
+
+def test_revenue_needs_an_accepted_order_and_is_booked_once():
+    store = open_store()
+    with pytest.raises(RuleViolation):
+        store.attribute_order(uuid4(), 100, T0)
+    order = uuid4()
+    store.accept_order(order, T0)
+    store.attribute_order(order, 100, T0)
+    with pytest.raises(RuleViolation):
+        store.attribute_order(order, 100, T0)
+    with pytest.raises(RuleViolation):
+        store.attribute_refund(uuid4(), 1, T0)
+
+
+def test_capacity_counts_orders_per_local_day_and_refuses_the_overflow():
+    store = open_store(daily_capacity=2)
+    late_monday_local = datetime(2024, 3, 4, 15, 30, tzinfo=timezone.utc)  # 23:30 Monday Shanghai
+    store.accept_order(uuid4(), late_monday_local)
+    store.accept_order(uuid4(), late_monday_local)
+    with pytest.raises(RuleViolation) as e:
+        store.accept_order(uuid4(), late_monday_local)
+    assert e.value.reason == "CAPACITY_REACHED"
+    tuesday_local = late_monday_local + hours(1)  # 00:30 Tuesday Shanghai, still Monday in UTC
+    store.accept_order(uuid4(), tuesday_local)
+    assert store.orders_on_local_day(date(2024, 3, 4)) == 2
+    assert store.orders_on_local_day(date(2024, 3, 5)) == 1
+    assert store.snapshot(tuesday_local).orders_today == 1
+
+
+def test_a_suspended_store_does_not_accept_orders():
+    store = open_store()
+    store.suspend("stocktake", T0)
+    with pytest.raises(RuleViolation):
+        store.accept_order(uuid4(), T0)
+
+
+def test_snapshot_carries_the_dealer_at_that_time():
+    store = open_store()
+    store.transfer_to_dealer("dealer-b", T0 + hours(10), T0)
+    assert store.snapshot(T0 + hours(1)).dealer_id == "dealer-a"
+    assert store.snapshot(T0 + hours(11)).dealer_id == "dealer-b"
+    assert store.snapshot(T0).store_id == store.id
+
+
+@given(st.lists(st.tuples(st.integers(1, 10_000), st.lists(st.integers(1, 5_000), max_size=4)), max_size=8))
+def test_the_ledger_replays_to_the_same_totals_and_refunds_never_exceed_revenue(orders):
+    store = open_store()
+    for i, (amount, refunds) in enumerate(orders):
+        oid = uuid4()
+        store.accept_order(oid, T0 + timedelta(minutes=i))
+        store.attribute_order(oid, amount, T0 + timedelta(minutes=i))
+        for r in refunds:
+            try:
+                store.attribute_refund(oid, r, T0 + timedelta(minutes=i))
+            except RuleViolation:
+                pass
+    assert 0 <= store.refunds_fen() <= store.revenue_fen()
+    again = replayed(store.collect_events())
+    assert again.ledger() == store.ledger()
+    assert again.net_fen() == store.net_fen()
