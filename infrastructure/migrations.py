@@ -60,8 +60,18 @@ def _v1_event_store(n: Names) -> list[str]:
     ]
 
 
+def _v2_event_chain(n: Names) -> list[str]:
+    # Tamper evidence: one SHA-256 link per notification id (infrastructure/hash_chain.py).
+    return [
+        f"""CREATE TABLE {n.q("event_chain")} (
+            notification_id bigint PRIMARY KEY,
+            hash bytea NOT NULL)""",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     (1, "event store, snapshots, tracking, request log", _v1_event_store),
+    (2, "event hash chain", _v2_event_chain),
 ]
 
 

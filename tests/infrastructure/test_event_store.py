@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
-from infrastructure.migrations import migrate
+from infrastructure.migrations import MIGRATIONS, migrate
 from tests.conftest import NAMES
 
 
@@ -152,7 +152,9 @@ async def test_snapshots_are_kept_apart_and_the_latest_up_to_a_version_is_found(
 async def test_migrations_run_once(fresh_dsn: str):
     conn = await asyncpg.connect(fresh_dsn)
     try:
-        assert await migrate(conn, NAMES) == [1]
+        versions = [version for version, _, _ in MIGRATIONS]
+        assert versions == list(range(1, len(versions) + 1))  # consecutive, none reused
+        assert await migrate(conn, NAMES) == versions
         assert await migrate(conn, NAMES) == []
     finally:
         await conn.close()

@@ -1,0 +1,184 @@
+"""Tamper evidence: a SHA-256 hash chain over the global event log.
+
+For each notification id n (in order), ``h_n = SHA-256(h_prev || n ||
+originator_id || originator_version || len(topic) || topic || len(state) ||
+state)``, with ``h_prev`` the previous chained link (32 zero bytes before the
+first). Numbers are 8-byte big-endian, lengths are prefixed so no two events
+share an encoding. The links live in ``event_chain`` and are appended by
+:class:`HashChainer`, an ordinary projection over raw notifications, so the
+chain advances exactly once per event, in commit order.
+
+What :func:`verify` catches, by recomputing the chain from the stored events:
+an altered state, topic, originator or version (the link at that position no
+longer matches), a deleted event (a chained id with no event), an event slipped
+in between chained ones (an event id with no link), events reordered by
+renumbering. Someone who can write to the database could rewrite the chain
+too; :func:`head` exports the latest link so an auditor can keep it off-site
+and later pass it to ``verify(..., anchor=...)``, which then also catches a
+rewritten or truncated chain.
+
+Gaps in notification ids that are in neither table are normal: a rolled-back
+insert consumes ids from the sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from infrastructure.event_store import EventStore
+
+GENESIS = bytes(32)
+CHAIN_TABLE = "event_chain"
+
+
+def link(prev: bytes, notification_id: int, originator_id: UUID, originator_version: int,
+         topic: str, state: bytes) -> bytes:
+    """The chain link of one stored event after the link ``prev``."""
+    topic_bytes = topic.encode("utf-8")
+    h = hashlib.sha256(prev)
+    h.update(struct.pack(">q", notification_id))
+    h.update(originator_id.bytes)
+    h.update(struct.pack(">qI", originator_version, len(topic_bytes)))
+    h.update(topic_bytes)
+    h.update(struct.pack(">Q", len(state)))
+    h.update(state)
+    return h.digest()
+
+
+def link_notification(prev: bytes, n: Notification) -> bytes:
+    return link(prev, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+
+
+class HashChainer:
+    """The projection that appends one link per notification (a NotificationProjection)."""
+
+    name = "event_chain"
+    topics: Sequence[str] = ()
+
+    def __init__(self, store: EventStore) -> None:
+        self.table = store.names.q(CHAIN_TABLE)
+
+    async def setup(self, conn: Any) -> None:
+        """The table comes from migration 2; nothing to create here."""
+
+    async def reset(self, conn: Any) -> None:
+        """Forget the chain. Rebuilding re-chains the log *as it is now*: only after an audit."""
+        await conn.execute(f"TRUNCATE {self.table}")
+
+    async def handle_notifications(self, conn: Any, notifications: Sequence[Notification]) -> None:
+        prev = await conn.fetchval(
+            f"SELECT hash FROM {self.table} ORDER BY notification_id DESC LIMIT 1"
+        )
+        prev = GENESIS if prev is None else bytes(prev)
+        ids, hashes = [], []
+        for n in notifications:
+            prev = link_notification(prev, n)
+            ids.append(n.id)
+            hashes.append(prev)
+        await conn.execute(
+            f"INSERT INTO {self.table} (notification_id, hash) "
+            "SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            ids,
+            hashes,
+        )
+
+
+def projections(store: EventStore) -> list[HashChainer]:
+    """Factory for ``python -m infrastructure.projection_runner infrastructure.hash_chain:projections``."""
+    return [HashChainer(store)]
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    notification_id: int
+    hash_hex: str
+
+    def __str__(self) -> str:
+        return f"{self.notification_id}:{self.hash_hex}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChainHead:
+        """The ``id:hex`` form of ``str(head)``, e.g. from an auditor's note."""
+        position, _, hex_ = text.strip().partition(":")
+        return cls(int(position), bytes.fromhex(hex_).hex())
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    """Links recomputed and matched before the first break (or in all)."""
+    first_broken_position: int | None
+    reason: str | None
+    unchained: int = 0
+    """Events after the chain's head, not yet chained: not an error."""
+    head: ChainHead | None = None
+    """The last matching link: the anchor to keep off-site."""
+
+
+async def head(store: EventStore) -> ChainHead | None:
+    """The latest link, to export (hex) and keep off-site."""
+    row = await store.pool.fetchrow(
+        f"SELECT notification_id, hash FROM {store.names.q(CHAIN_TABLE)} "
+        "ORDER BY notification_id DESC LIMIT 1"
+    )
+    return None if row is None else ChainHead(row[0], bytes(row[1]).hex())
+
+
+async def verify(store: EventStore, *, anchor: ChainHead | None = None, page: int = 1000) -> VerifyResult:
+    """Recompute the chain from the stored events; report the FIRST broken position.
+
+    Reads both tables in one repeatable-read snapshot (consistent while the
+    chainer keeps appending), through server-side cursors (constant memory).
+    """
+    chain_table = store.names.q(CHAIN_TABLE)
+    async with store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        events = _rows(conn.cursor(
+            f"SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {store.events} ORDER BY notification_id", prefetch=page))
+        chain = _rows(conn.cursor(
+            f"SELECT notification_id, hash FROM {chain_table} ORDER BY notification_id", prefetch=page))
+        prev, checked, last_id = GENESIS, 0, None
+        anchor_seen = anchor is None
+        e, c = await anext(events, None), await anext(chain, None)
+
+        def broken(position: int, reason: str) -> VerifyResult:
+            good = ChainHead(last_id, prev.hex()) if last_id is not None else None
+            return VerifyResult(False, checked, position, reason, head=good)
+
+        while c is not None:
+            if e is None or c[0] < e[0]:
+                return broken(c[0], "event missing: chained but not stored (deleted?)")
+            if e[0] < c[0]:
+                return broken(e[0], "event not chained though later ones are (inserted?)")
+            computed = link(prev, e[0], UUID(bytes=e[1].bytes), e[2], e[3], e[4])
+            if computed != bytes(c[1]):
+                return broken(e[0], "hash mismatch: event altered, renumbered or chain rewritten")
+            if not anchor_seen and e[0] > anchor.notification_id:
+                return broken(anchor.notification_id, "the anchor's position is not in the chain")
+            if anchor is not None and e[0] == anchor.notification_id:
+                if computed.hex() != anchor.hash_hex:
+                    return broken(e[0], "chain differs from the anchor kept off-site (rewritten?)")
+                anchor_seen = True
+            prev, last_id, checked = computed, e[0], checked + 1
+            e, c = await anext(events, None), await anext(chain, None)
+        if not anchor_seen:
+            assert anchor is not None
+            return broken(anchor.notification_id, "chain ends before the anchor (truncated?)")
+        unchained = await conn.fetchval(
+            f"SELECT count(*) FROM {store.events} WHERE notification_id > $1", last_id or 0
+        )
+    good = ChainHead(last_id, prev.hex()) if last_id is not None else None
+    return VerifyResult(True, checked, None, None, unchained=unchained, head=good)
+
+
+async def _rows(cursor: Any) -> AsyncIterator[Any]:
+    async for row in cursor:
+        yield row

@@ -1,0 +1,341 @@
+"""Feeds projections from the global event log, exactly once, woken by NOTIFY.
+
+Each batch is one transaction holding the projection's writes and its new
+tracking position, so a crash, a failing ``handle`` or a cancelled task rolls
+the whole batch back and the next run resumes from the last committed position.
+
+The transaction first takes an advisory lock on the projection's name and
+re-reads its position: two runners of one projection (the server and a worker
+process, or a rebuild) then take turns batch by batch instead of writing the
+same batch twice.
+
+A projection with ``topics`` reads only those events, but its position still
+advances over the events it skipped: the log head is read *before* the batch,
+and the event store commits notification ids in order (it locks the table for
+inserts), so every id up to that head is already visible.
+
+Run as a worker process: ``python -m infrastructure.projection_runner
+module:factory [...]`` where ``factory(store)`` returns projections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Tracking
+
+from application.projection import AnyProjection, NotificationProjection
+from infrastructure.event_store import EventStore
+
+log = logging.getLogger(__name__)
+
+OnBatch = Callable[[AnyProjection, int, int], None]
+"""Called after each committed batch with (projection, events handled, new position)."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        store: EventStore,
+        projections: Iterable[AnyProjection],
+        mapper: Mapper | None = None,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 30.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.projections = list(projections)
+        names = [p.name for p in self.projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"projection names must be unique: {names}")
+        if mapper is None and any(not isinstance(p, NotificationProjection) for p in self.projections):
+            raise ValueError("a mapper is needed to decode events for these projections")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.mapper = mapper
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.errors: dict[str, BaseException] = {}
+        """The last failure of each projection that is currently failing (for health checks)."""
+        self._woken = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._ready = False
+        self._retry_at: dict[str, tuple[float, float]] = {}  # name -> (loop time, last delay)
+
+    # --- one batch -----------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Create the projections' tables (once per runner; ``catch_up`` calls it)."""
+        async with self.store.transaction() as tx:
+            for p in self.projections:
+                await p.setup(tx.conn)
+        self._ready = True
+
+    async def position(self, projection: AnyProjection) -> int | None:
+        return await self.store.max_tracking_id(projection.name)
+
+    async def step(self, projection: AnyProjection) -> int | None:
+        """Handle one batch; the number of events handled, or None when caught up."""
+        position = await self.position(projection)
+        head = await self.store.max_notification_id() if projection.topics else None
+        batch = await self.store.select_notifications(
+            position, self.batch_size, stop=head, topics=projection.topics, inclusive_of_start=False
+        )
+        if len(batch) == self.batch_size or not projection.topics:
+            new_position = batch[-1].id if batch else None
+        else:
+            new_position = head  # every event up to the head was scanned
+        if new_position is None or (position is not None and new_position <= position):
+            return None
+        decoded = self._decode(projection, batch)
+        async with self.store.transaction() as tx:
+            if not await _hold(tx.conn, self.store, projection.name, position):
+                return 0  # another runner moved it meanwhile; re-read and go on
+            if batch:
+                if isinstance(projection, NotificationProjection):
+                    await projection.handle_notifications(tx.conn, batch)
+                else:
+                    for event, n in decoded:
+                        await projection.handle(tx.conn, event, n.id)
+            await tx.insert_tracking(Tracking(projection.name, new_position))
+        return len(batch)
+
+    def _decode(self, projection: AnyProjection, batch: Sequence[Notification]) -> list[tuple[Any, Notification]]:
+        """Decode before the transaction opens, to keep it short."""
+        if isinstance(projection, NotificationProjection):
+            return []
+        assert self.mapper is not None
+        return [(self.mapper.to_domain_event(n), n) for n in batch]
+
+    async def catch_up(self, on_batch: OnBatch | None = None, *, honour_backoff: bool = False) -> int:
+        """Feed every projection up to the current log head; the number of events handled.
+
+        A failing projection is logged and recorded in ``errors``; the others go
+        on. The first failure is re-raised at the end, so callers (tests, the
+        rebuild tool) see it. With ``honour_backoff`` (the background loop), a
+        failing projection is skipped until its retry time, doubling up to
+        ``max_backoff``, so a poison event is not retried on every NOTIFY.
+        """
+        if not self._ready:
+            await self.setup()
+        total = 0
+        first_error: BaseException | None = None
+        now = asyncio.get_running_loop().time()
+        for p in self.projections:
+            if honour_backoff and self._retry_at.get(p.name, (0.0, 0.0))[0] > now:
+                continue
+            try:
+                while not self._stopping:
+                    handled = await self.step(p)
+                    if handled is None:
+                        break
+                    total += handled
+                    if on_batch is not None:
+                        on_batch(p, handled, await self.position(p) or 0)
+                self.errors.pop(p.name, None)
+                self._retry_at.pop(p.name, None)
+            except Exception as e:  # noqa: BLE001 - isolate one projection's failure
+                self.errors[p.name] = e
+                delay = min(self.max_backoff, max(0.1, 2 * self._retry_at.get(p.name, (0.0, 0.0))[1]))
+                self._retry_at[p.name] = (now + delay, delay)
+                log.exception("projection %s failed; retry in %.1f s", p.name, delay)
+                first_error = first_error or e
+        if first_error is not None:
+            raise first_error
+        return total
+
+    async def run_until(self, position: int, *, timeout: float = 10.0) -> None:
+        """Return once every projection has passed ``position`` (tests, tools).
+
+        Drives ``catch_up`` itself unless the background task is running, in
+        which case it only watches the positions.
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                if self._task is None or self._task.done():
+                    await self.catch_up()
+                positions = [await self.position(p) for p in self.projections]
+                if all(p is not None and p >= position for p in positions):
+                    return
+                await asyncio.sleep(0.02)
+
+    # --- as a task in the server ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in the background until :meth:`stop`; call from a running loop."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="projection-runner")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the batch in flight commit (up to ``grace`` s), then cancel; safe either way."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._woken.set()
+        try:
+            await asyncio.wait_for(task, grace)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            self._stopping = False
+
+    async def _run(self) -> None:
+        async with _Listener(self.store, self._woken.set):
+            while not self._stopping:
+                self._woken.clear()
+                try:
+                    await self.catch_up(honour_backoff=True)
+                except Exception:  # noqa: BLE001 - logged per projection; retried after backoff
+                    if not self._ready:
+                        log.exception("projection setup failed")
+                if self._stopping:
+                    return
+                wait = self.poll_interval if self._ready else min(self.poll_interval, 1.0)
+                if self._retry_at:
+                    soonest = min(t for t, _ in self._retry_at.values())
+                    wait = max(0.0, min(wait, soonest - asyncio.get_running_loop().time()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), wait)
+
+
+async def _hold(conn: asyncpg.Connection, store: EventStore, name: str, expected: int | None) -> bool:
+    """Lock the projection for this transaction; False if its position is no longer ``expected``."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "projection:" + name)
+    current = await conn.fetchval(
+        f"SELECT notification_id FROM {store.tracking} WHERE application_name = $1", name
+    )
+    return current == expected
+
+
+async def lock_projection(conn: asyncpg.Connection, name: str) -> None:
+    """The same transaction-scoped lock the runner takes per batch (for the rebuild tool)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "projection:" + name)
+
+
+class _Listener:
+    """LISTEN on the event store's channel on a pooled connection while the runner lives."""
+
+    def __init__(self, store: EventStore, on_notify: Callable[[], None]) -> None:
+        self.store = store
+        self.on_notify = on_notify
+        self.conn: asyncpg.Connection | None = None
+
+    def _callback(self, *_: object) -> None:
+        self.on_notify()
+
+    async def __aenter__(self) -> _Listener:
+        try:
+            self.conn = await self.store.pool.acquire()
+            await self.conn.add_listener(self.store.channel, self._callback)
+        except Exception:  # noqa: BLE001 - fall back to polling rather than not running
+            log.exception("LISTEN failed; projections will only poll")
+            if self.conn is not None:
+                await self.store.pool.release(self.conn)
+                self.conn = None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.conn is None:
+            return
+        try:
+            await self.conn.remove_listener(self.store.channel, self._callback)
+        except Exception:  # noqa: BLE001 - the connection may be gone already
+            pass
+        finally:
+            await self.store.pool.release(self.conn)
+
+
+# --- worker process -------------------------------------------------------------------------
+
+
+def stock_mapper() -> Mapper:
+    """eventsourcing's JSONTranscoder with its built-in transcodings."""
+    from eventsourcing.application import Application
+
+    transcoder = JSONTranscoder()
+    Application.register_transcodings(None, transcoder)  # type: ignore[arg-type]
+    return Mapper(transcoder=transcoder)
+
+
+def load_mapper() -> Mapper:
+    """The project's mapper (``infrastructure.mapper.build_mapper``) if present, else the stock one."""
+    try:
+        module = importlib.import_module("infrastructure.mapper")
+    except ModuleNotFoundError:
+        log.warning("infrastructure.mapper not found; decoding with the stock JSONTranscoder")
+        return stock_mapper()
+    return module.build_mapper(os.environ)
+
+
+def load_factories(specs: Sequence[str]) -> list[Callable[[EventStore], Iterable[AnyProjection]]]:
+    """``module:callable`` strings to projection factories."""
+    factories = []
+    for spec in specs:
+        module_name, _, attr = spec.partition(":")
+        if not attr:
+            raise SystemExit(f"expected module:factory, got {spec!r}")
+        factories.append(getattr(importlib.import_module(module_name), attr))
+    return factories
+
+
+async def open_store_from_env() -> tuple[EventStore, Callable[[], None]]:
+    """The event store from the same settings the server uses; and how to release it."""
+    from infrastructure.config import load_settings
+    from infrastructure.embedded_postgres import EmbeddedPostgres
+    from infrastructure.migrations import Names
+
+    settings = load_settings()
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
+    names = Names(settings.schema, settings.events_table, settings.snapshots_table)
+    store = await EventStore.open(dsn, names, lock_timeout_s=settings.lock_timeout_s)
+    return store, (embedded.stop if embedded is not None else (lambda: None))
+
+
+async def _worker(specs: Sequence[str], batch_size: int) -> None:
+    store, release = await open_store_from_env()
+    try:
+        projections = [p for f in load_factories(specs) for p in f(store)]
+        runner = ProjectionRunner(store, projections, load_mapper(), batch_size=batch_size)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner.start()
+        log.info("projection worker running: %s", ", ".join(p.name for p in projections))
+        await stop.wait()
+        await runner.stop()
+    finally:
+        await store.close()
+        release()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run projections as a separate process.")
+    parser.add_argument("factories", nargs="+", help="module:callable returning projections for a store, "
+                        "e.g. infrastructure.hash_chain:projections")
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_worker(args.factories, args.batch_size))
+
+
+if __name__ == "__main__":
+    main()
