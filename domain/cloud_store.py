@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
 
@@ -51,8 +51,13 @@ class DealerTotals:
         return self.revenue_fen - self.refunds_fen
 
 
-@dataclass(slots=True)
-class _Booking:
+@dataclass(frozen=True, slots=True)
+class OrderBooking:
+    """State only: one order's revenue booked to a dealer, and its refunds so far.
+
+    Frozen and replaced on change, so snapshots store it as a value type.
+    """
+
     dealer_id: str
     amount_fen: int
     refunded_fen: int = 0
@@ -147,7 +152,7 @@ class CloudStore(Aggregate):
         self._accepted: dict[UUID, datetime] = {}
         self._accepted_per_day: Counter[date] = Counter()
         self._last_accepted_at: datetime | None = None
-        self._bookings: dict[UUID, _Booking] = {}
+        self._bookings: dict[UUID, OrderBooking] = {}
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -333,7 +338,7 @@ class CloudStore(Aggregate):
 
     @event("OrderAttributed")
     def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
-        self._bookings[order_id] = _Booking(dealer_id, amount_fen)
+        self._bookings[order_id] = OrderBooking(dealer_id, amount_fen)
 
     def attribute_refund(self, order_id: UUID, amount_fen: int, at: datetime) -> None:
         """Book a refund against the dealer the order's revenue went to, never more than that revenue."""
@@ -351,7 +356,8 @@ class CloudStore(Aggregate):
 
     @event("RefundAttributed")
     def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
-        self._bookings[order_id].refunded_fen += amount_fen
+        booking = self._bookings[order_id]
+        self._bookings[order_id] = replace(booking, refunded_fen=booking.refunded_fen + amount_fen)
 
     def ledger(self) -> dict[str, DealerTotals]:
         """Revenue, refunds and net per dealer, replayed from the booking events."""
@@ -390,5 +396,5 @@ class CloudStore(Aggregate):
         )
 
 
-# Value types carried by this aggregate's events (for the transcoder).
-VALUE_TYPES = (CoordSystem, Location, FulfilmentMode, DayHours, OpeningHours)
+# Value types carried by this aggregate's events and state (for the transcoder; state: snapshots).
+VALUE_TYPES = (CoordSystem, Location, FulfilmentMode, StoreStatus, DayHours, OpeningHours, OrderBooking)

@@ -22,7 +22,7 @@ as debt, offset against later settlements).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -54,9 +54,13 @@ class IncomingTransfer:
     due_at: datetime
 
 
-@dataclass(slots=True)
-class _Sale:
-    """Mutable state only (never in events)."""
+@dataclass(frozen=True, slots=True)
+class SaleCommission:
+    """State only (never in events): one credited sale's commission so far.
+
+    Frozen and replaced on change like every value, so a snapshot stores it as
+    a value type and a shared cached guide can never be changed in place.
+    """
 
     paid_fen: int
     commission_fen: int
@@ -92,7 +96,7 @@ class Guide(Aggregate):
         self.incoming: dict[UUID, IncomingTransfer] = {}
         self.credits = 0
         self._credit_refs: set[tuple[CreditKind, str]] = set()
-        self._sales: dict[str, _Sale] = {}
+        self._sales: dict[str, SaleCommission] = {}
         self.frozen_fen = 0
         self.settled_fen = 0
         self.debt_fen = 0
@@ -333,14 +337,18 @@ class Guide(Aggregate):
     def _sale_credited(
         self, order_id: str, store_id: UUID, paid_fen: int, commission_fen: int, settle_after: datetime, programme_version: int, at: datetime
     ) -> None:
-        self._sales[order_id] = _Sale(paid_fen, commission_fen, settle_after)
+        self._sales[order_id] = SaleCommission(paid_fen, commission_fen, settle_after)
         self.frozen_fen += commission_fen
 
-    def _check_sale(self, order_id: str) -> _Sale:
+    def _check_sale(self, order_id: str) -> SaleCommission:
         check_text("order_id", order_id)
         if order_id not in self._sales:
             raise NotFound("no sale credited for this order", reason="SALE_NOT_FOUND", order_id=order_id)
         return self._sales[order_id]
+
+    def unsettled_orders(self) -> tuple[str, ...]:
+        """Orders whose commission is credited and not settled yet."""
+        return tuple(order_id for order_id, sale in self._sales.items() if not sale.settled)
 
     def settle_commission(self, order_id: str, at: datetime) -> int:
         """Releases what is still frozen once the return window passed; repays debt first."""
@@ -357,7 +365,7 @@ class Guide(Aggregate):
 
     @event("CommissionSettled")
     def _commission_settled(self, order_id: str, commission_fen: int, debt_offset_fen: int, at: datetime) -> None:
-        self._sales[order_id].settled = True
+        self._sales[order_id] = replace(self._sales[order_id], settled=True)
         self.frozen_fen -= commission_fen
         self.settled_fen += commission_fen - debt_offset_fen
         self.debt_fen -= debt_offset_fen
@@ -379,10 +387,12 @@ class Guide(Aggregate):
     @event("CommissionClawedBack")
     def _commission_clawed_back(self, order_id: str, refunded_fen: int, commission_fen: int, debt_fen: int, at: datetime) -> None:
         sale = self._sales[order_id]
-        sale.refunded_fen += refunded_fen
-        sale.clawed_back_fen += commission_fen
+        self._sales[order_id] = replace(
+            sale, refunded_fen=sale.refunded_fen + refunded_fen, clawed_back_fen=sale.clawed_back_fen + commission_fen
+        )
         self.frozen_fen -= commission_fen - debt_fen
         self.debt_fen += debt_fen
 
 
-VALUE_TYPES = (HandoverKind, CreditKind, IncomingTransfer)
+# Value types in this aggregate's events and state (state: for snapshots).
+VALUE_TYPES = (HandoverKind, CreditKind, IncomingTransfer, SaleCommission)

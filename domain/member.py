@@ -594,6 +594,10 @@ class Member(Aggregate):
     def invitees(self) -> tuple[UUID, ...]:
         return tuple(self._invitees)
 
+    def referral_pending(self, invitee_id: UUID) -> bool:
+        """Invited by this member and neither rewarded nor forfeited yet."""
+        return invitee_id in self._invitees and invitee_id not in self._rewarded
+
     def release_referral_reward(
         self, invitee_id: UUID, order_id: str, paid_at: datetime, programme: LoyaltyProgramme, at: datetime
     ) -> PointsLot | None:

@@ -13,12 +13,24 @@ it changed. (Tagging datetimes and dataclasses in the same walk measured faster
 than leaving them to orjson's ``default=`` callback.) The pass-through options
 stay on as a safety net. ``decode`` skips its restoring walk when the bytes hold
 no ``"_type_"`` key at all.
+
+Aggregate snapshots carry what events never do: sets, Counters and dicts keyed
+by UUIDs, dates or Enums. They get tagged transcodings of their own
+(``set_as_list``, ``frozenset_as_list``, ``counter_as_items``, ``dict_as_items``),
+registered by default, so snapshots round-trip with exact types and a stock
+``JSONTranscoder`` given ``default_transcodings()`` still reads every byte. Sets
+are written sorted when their elements sort, so equal states encode to equal
+bytes in every process (str hashing is salted per process). A dict goes the
+tagged way only when one of its keys is not exactly ``str``; the walk checks
+the keys of the dicts it meets but trusts the field dicts of value objects, so
+an event pays a few type checks (see ``_preparer``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
 from enum import Enum
@@ -34,7 +46,6 @@ from eventsourcing.persistence import (
     TranscodingNotRegisteredError,
     UUIDAsHex,
 )
-from eventsourcing.utils import get_topic
 
 _OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATETIME
@@ -88,12 +99,87 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+def _sorted_if_possible(items: Iterable[Any]) -> list[Any]:
+    """Sorted, so equal sets give equal bytes; iteration order when elements don't sort."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return list(items)
+
+
+class SetAsList(Transcoding):
+    """Sets as tagged lists, sorted when their elements sort (deterministic bytes)."""
+
+    type = set
+    name = "set_as_list"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return _sorted_if_possible(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
+class FrozensetAsList(Transcoding):
+    """Frozensets as tagged lists, sorted when their elements sort."""
+
+    type = frozenset
+    name = "frozenset_as_list"
+
+    def encode(self, obj: frozenset[Any]) -> list[Any]:
+        return _sorted_if_possible(obj)
+
+    def decode(self, data: list[Any]) -> frozenset[Any]:
+        return frozenset(data)
+
+
+class CounterAsItems(Transcoding):
+    """A Counter as a list of [key, count] pairs, so keys of any type keep their type.
+
+    Insertion order is kept (it is deterministic: replay builds it), as are
+    zero and negative counts.
+    """
+
+    type = Counter
+    name = "counter_as_items"
+
+    def encode(self, obj: Counter[Any]) -> list[list[Any]]:
+        return [[key, count] for key, count in obj.items()]
+
+    def decode(self, data: list[list[Any]]) -> Counter[Any]:
+        return Counter(dict(data))  # from a mapping: copied as is, not counted
+
+
+class DictAsItems(Transcoding):
+    """A dict with a key that is not exactly ``str`` as a list of [key, value] pairs.
+
+    JSON object keys are strings only, so UUID, date, int or str-Enum keys would
+    be refused (orjson) or silently turned into strings (json). Our walk applies
+    this only to such dicts (``type`` is nominal); a stock ``JSONTranscoder`` never
+    writes it but decodes it once registered.
+    """
+
+    type = dict
+    name = "dict_as_items"
+
+    def encode(self, obj: dict[Any, Any]) -> list[list[Any]]:
+        return [[key, value] for key, value in obj.items()]
+
+    def decode(self, data: list[list[Any]]) -> dict[Any, Any]:
+        return dict(data)
+
+
+def type_name(cls: type[Any]) -> str:
+    """``module:qualname``: where the class lives, which is stored data (never a TOPIC alias)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 class DataclassAsDict(Transcoding):
     """A frozen dataclass value object as a dict of its init fields; decoded by calling it."""
 
     def __init__(self, cls: type[Any], name: str | None = None) -> None:
         self.type = cls
-        self.name = name or get_topic(cls)
+        self.name = name or type_name(cls)
         self._fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
     def encode(self, obj: Any) -> dict[str, Any]:
@@ -108,7 +194,7 @@ class EnumAsValue(Transcoding):
 
     def __init__(self, cls: type[Enum], name: str | None = None) -> None:
         self.type = cls
-        self.name = name or get_topic(cls)
+        self.name = name or type_name(cls)
 
     def encode(self, obj: Enum) -> Any:
         return obj.value
@@ -118,11 +204,21 @@ class EnumAsValue(Transcoding):
 
 
 def default_transcodings() -> list[Transcoding]:
-    """What the stock Application registers, plus dates and tuples.
+    """What the stock Application registers, plus dates, tuples and the snapshot containers.
 
     Register these on a stock ``JSONTranscoder`` to read what we write.
     """
-    return [FastUUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), TupleAsList()]
+    return [
+        FastUUIDAsHex(),
+        DecimalAsStr(),
+        DatetimeAsISO(),
+        DateAsISO(),
+        TupleAsList(),
+        SetAsList(),
+        FrozensetAsList(),
+        CounterAsItems(),
+        DictAsItems(),
+    ]
 
 
 def register_value_types(transcoder: Any, types: Iterable[type[Any]]) -> None:
@@ -135,7 +231,7 @@ def register_value_types(transcoder: Any, types: Iterable[type[Any]]) -> None:
             transcoder.register(EnumAsValue(cls))
         elif dataclasses.is_dataclass(cls) and isinstance(cls, type):
             if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
-                msg = f"Value type {get_topic(cls)} must be a frozen dataclass"
+                msg = f"Value type {type_name(cls)} must be a frozen dataclass"
                 raise TypeError(msg)
             transcoder.register(DataclassAsDict(cls))
         else:
@@ -147,10 +243,11 @@ class OrjsonTranscoder(Transcoder):
     """Drop-in for eventsourcing's ``JSONTranscoder``, same bytes, using orjson.
 
     Differences from the stock transcoder, all in the direction of not losing data:
-    tuples, Enums and subclasses of str/int/dict/list are tagged (the stock one
-    writes them as plain JSON values) so they need a registered transcoding;
-    NaN/Infinity floats, integers beyond 64 bits and non-str dict keys are refused
-    rather than written (orjson would write null, or read a big int back as a float).
+    tuples, Enums, Counters, dicts with non-str keys and subclasses of
+    str/int/dict/list are tagged (the stock one writes them as plain JSON values,
+    or stringifies the keys) so they need a registered transcoding; NaN/Infinity
+    floats and integers beyond 64 bits are refused rather than written (orjson
+    would write null, or read a big int back as a float).
     """
 
     def __init__(self, *, register_defaults: bool = True) -> None:
@@ -209,16 +306,22 @@ def _not_registered(t: type) -> TranscodingNotRegisteredError:
 def _preparer(types: dict[type, Transcoding]) -> Callable[[Any], Any]:
     """A walk that returns its argument, or a copy with every non-JSON value tagged.
 
-    Containers are copied only when something inside them changed.
+    Containers are copied only when something inside them changed. A dict met in
+    the object graph has its keys checked (one type check per key) and goes to
+    ``dict_as_items`` if one is not exactly ``str``; a dict a transcoding returns
+    (a dataclass's fields, the bulk of an event's dicts) is trusted, since orjson
+    refuses a non-str key anyway.
     """
 
     def prepare(o: Any) -> Any:
         t = type(o)
         if t in _LEAVES:
             return o
-        if t is dict:
+        if t is dict:  # values_of, plus the key check (inline: the hot path)
             copy = None
             for key, value in o.items():
+                if type(key) is not str:
+                    return items_of(o)
                 if type(value) in _LEAVES:
                     continue
                 prepared = prepare(value)
@@ -247,9 +350,34 @@ def _preparer(types: dict[type, Transcoding]) -> Callable[[Any], Any]:
         if transcoding is None:
             raise _not_registered(t)
         data = transcoding.encode(o)
-        if type(data) not in _LEAVES:
+        t = type(data)
+        if t is dict:
+            data = values_of(data)
+        elif t not in _LEAVES:
             data = prepare(data)
         return {"_type_": transcoding.name, "_data_": data}
+
+    def values_of(o: dict[str, Any]) -> dict[str, Any]:
+        """A str-keyed dict with its values prepared."""
+        copy = None
+        for key, value in o.items():
+            if type(value) in _LEAVES:
+                continue
+            prepared = prepare(value)
+            if prepared is not value:
+                if copy is None:
+                    copy = dict(o)
+                copy[key] = prepared
+        return o if copy is None else copy
+
+    def items_of(o: dict[Any, Any]) -> dict[str, Any]:
+        """A dict with a non-str key, tagged as its [key, value] pairs."""
+        transcoding = types.get(dict)
+        if transcoding is None:
+            key = next(k for k in o if type(k) is not str)
+            msg = f"Dict key {key!r} of type {type(key)} is not a str; register DictAsItems."
+            raise TranscodingNotRegisteredError(msg)
+        return {"_type_": transcoding.name, "_data_": prepare(transcoding.encode(o))}
 
     return prepare
 
