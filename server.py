@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass
 
@@ -11,10 +12,42 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from application.clock import Clock, SystemClock
+from application.guides import GuideService
+from application.members import MemberService
+from application.orders import OrderService
+from application.programmes import ProgrammeCatalog
+from application.repository import Repository
+from application.store_directory import StoreDirectory
+from application.stores import StoreService
+from application.unit_of_work import CommandRunner
+from domain.attribution import AttributionPolicy
+from infrastructure.api.attribution import AttributionServicer
+from infrastructure.api.audit import AuditServicer
+from infrastructure.api.auth import TokenAuthenticator, development_tokens
+from infrastructure.api.members import MemberServicer
+from infrastructure.api.orders import OrderServicer
+from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.config import Settings, load_settings
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
+from infrastructure.hash_chain import HashChainer
+from infrastructure.mapper import build_mapper
 from infrastructure.migrations import Names
+from infrastructure.projection_runner import ProjectionRunner
+from infrastructure.projections.dealer_ledger import DealerLedger
+from protos.loyalty.v1 import (
+    attribution_pb2,
+    attribution_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    members_pb2,
+    members_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    stores_pb2,
+    stores_pb2_grpc,
+)
 
 log = logging.getLogger("loyalty")
 
@@ -25,18 +58,27 @@ class Running:
     port: int
     store: EventStore
     health: health.aio.HealthServicer
+    directory: StoreDirectory
+    projections: ProjectionRunner
     embedded: EmbeddedPostgres | None
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Refuse new calls, let in-flight ones finish, then release the database."""
+        """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.directory.stop()
+        await self.projections.stop()
         await self.store.close()
         if self.embedded is not None:
             self.embedded.stop()
 
 
-async def start(settings: Settings) -> Running:
+async def start(
+    settings: Settings, *, clock: Clock | None = None, tokens: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Running:
+    env = dict(os.environ) if env is None else env
+    clock = clock or SystemClock()
     embedded = None
     dsn = settings.database_url
     if dsn is None:
@@ -47,16 +89,49 @@ async def start(settings: Settings) -> Running:
         dsn, names, lock_timeout_s=settings.lock_timeout_s,
         min_size=settings.pool_min, max_size=settings.pool_max,
     )
+    mapper = build_mapper(env)
+    repository = Repository(store, mapper, snapshot_interval=settings.snapshot_interval)
+    runner = CommandRunner(repository)
+    programmes = ProgrammeCatalog()
+    directory = StoreDirectory(store, mapper)
+    await directory.load()
+    directory.start()
+    projections = ProjectionRunner(store, [HashChainer(store), DealerLedger()], mapper)
+    await projections.setup()  # read models exist before the first query
+    projections.start()
+
+    if tokens is None:
+        tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
+    auth = TokenAuthenticator.parse(tokens)
     server = grpc.aio.server()
+    members_pb2_grpc.add_MemberServiceServicer_to_server(
+        MemberServicer(auth, MemberService(runner, clock, programmes)), server)
+    stores_pb2_grpc.add_StoreServiceServicer_to_server(
+        StoreServicer(auth, StoreService(runner, clock, programmes)), server)
+    stores_pb2_grpc.add_GuideServiceServicer_to_server(
+        GuideServicer(auth, GuideService(runner, clock, programmes)), server)
+    orders = OrderService(runner, clock, programmes, directory, AttributionPolicy())
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
+    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(AttributionServicer(auth, store.pool, orders), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    service_names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    service_names = [
+        members_pb2.DESCRIPTOR.services_by_name["MemberService"].full_name,
+        stores_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
+        stores_pb2.DESCRIPTOR.services_by_name["GuideService"].full_name,
+        orders_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+        attribution_pb2.DESCRIPTOR.services_by_name["AttributionService"].full_name,
+        audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+    ]
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
     port = server.add_insecure_port(settings.grpc_address)
     await server.start()
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    for name in ["", *service_names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}")
-    return Running(server, port, store, health_servicer, embedded)
+    return Running(server, port, store, health_servicer, directory, projections, embedded)
 
 
 async def main() -> None:

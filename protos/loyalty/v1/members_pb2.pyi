@@ -158,18 +158,18 @@ class PointsChange(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., points: _Optional[int] = ...) -> None: ...
 
 class PointsEntry(_message.Message):
-    __slots__ = ("version", "kind", "points", "reference", "at")
-    VERSION_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("kind", "points", "reference", "at", "shortfall")
     KIND_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
-    version: int
+    SHORTFALL_FIELD_NUMBER: _ClassVar[int]
     kind: str
     points: int
     reference: str
     at: _timestamp_pb2.Timestamp
-    def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., points: _Optional[int] = ..., reference: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    shortfall: int
+    def __init__(self, kind: _Optional[str] = ..., points: _Optional[int] = ..., reference: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shortfall: _Optional[int] = ...) -> None: ...
 
 class ListPointsHistoryRequest(_message.Message):
     __slots__ = ("member", "page_size", "page_token")

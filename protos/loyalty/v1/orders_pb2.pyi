@@ -106,12 +106,16 @@ class AttributionStep(_message.Message):
     def __init__(self, source: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class GuideCredit(_message.Message):
-    __slots__ = ("guide", "guide_store")
+    __slots__ = ("guide", "guide_store", "source", "dual_credit")
     GUIDE_FIELD_NUMBER: _ClassVar[int]
     GUIDE_STORE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DUAL_CREDIT_FIELD_NUMBER: _ClassVar[int]
     guide: str
     guide_store: str
-    def __init__(self, guide: _Optional[str] = ..., guide_store: _Optional[str] = ...) -> None: ...
+    source: str
+    dual_credit: bool
+    def __init__(self, guide: _Optional[str] = ..., guide_store: _Optional[str] = ..., source: _Optional[str] = ..., dual_credit: _Optional[bool] = ...) -> None: ...
 
 class RoutingDecision(_message.Message):
     __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback")
@@ -136,7 +140,7 @@ class RoutingDecision(_message.Message):
     def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[str] = ..., fallback: _Optional[str] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "points_earned", "placed_at", "version")
+    __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "placed_at", "version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -145,7 +149,6 @@ class Order(_message.Message):
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     FULFILMENT_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
-    POINTS_EARNED_FIELD_NUMBER: _ClassVar[int]
     PLACED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
@@ -156,10 +159,9 @@ class Order(_message.Message):
     refunded_fen: int
     fulfilment: _common_pb2.FulfilmentMode
     routing: RoutingDecision
-    points_earned: int
     placed_at: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., total_fen: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., routing: _Optional[_Union[RoutingDecision, _Mapping]] = ..., points_earned: _Optional[int] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., total_fen: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., routing: _Optional[_Union[RoutingDecision, _Mapping]] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class PayOrderRequest(_message.Message):
     __slots__ = ("request_id", "order", "paid_fen")
@@ -206,3 +208,11 @@ class GetOrderRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SettleOrderRequest(_message.Message):
+    __slots__ = ("request_id", "order")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    order: str
+    def __init__(self, request_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...

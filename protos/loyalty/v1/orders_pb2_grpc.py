@@ -71,6 +71,11 @@ class OrderServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
+        self.SettleOrder = channel.unary_unary(
+                '/loyalty.v1.OrderService/SettleOrder',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -121,6 +126,14 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SettleOrder(self, request, context):
+        """After the return window: settle the guide's commission and release the referrer's
+        reward for an invitee's first order. Called by the brand's scheduler.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+            ),
+            'SettleOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleOrder,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
     }
@@ -350,6 +368,33 @@ class OrderService:
             target,
             '/loyalty.v1.OrderService/GetOrder',
             protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.OrderService/SettleOrder',
+            protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,

@@ -162,13 +162,14 @@ class GetCloudStoreRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Guide(_message.Message):
-    __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version")
+    __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "pending_handovers", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     WECOM_USERID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_HANDOVERS_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_FROZEN_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_SETTLED_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
@@ -179,11 +180,12 @@ class Guide(_message.Message):
     display_name: str
     status: GuideStatus
     customer_count: int
+    pending_handovers: int
     commission_frozen_fen: int
     commission_settled_fen: int
     commission_debt_fen: int
     version: int
-    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., pending_handovers: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class HireGuideRequest(_message.Message):
     __slots__ = ("request_id", "brand", "store", "wecom_userid", "display_name")
@@ -230,14 +232,36 @@ class InheritCustomersRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., from_guide: _Optional[str] = ..., to_guide: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InheritCustomersResponse(_message.Message):
-    __slots__ = ("handed_over", "refused", "refusals")
-    HANDED_OVER_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("offered", "refused", "refusals")
+    OFFERED_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     REFUSALS_FIELD_NUMBER: _ClassVar[int]
-    handed_over: int
+    offered: int
     refused: int
     refusals: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, handed_over: _Optional[int] = ..., refused: _Optional[int] = ..., refusals: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, offered: _Optional[int] = ..., refused: _Optional[int] = ..., refusals: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConcludeHandoverRequest(_message.Message):
+    __slots__ = ("request_id", "guide", "member", "accept", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    guide: str
+    member: str
+    accept: bool
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ..., member: _Optional[str] = ..., accept: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CompleteDueHandoversRequest(_message.Message):
+    __slots__ = ("request_id", "guide")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    guide: str
+    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ...) -> None: ...
 
 class GetGuideRequest(_message.Message):
     __slots__ = ("name",)

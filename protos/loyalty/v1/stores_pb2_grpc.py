@@ -432,6 +432,16 @@ class GuideServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
                 _registered_method=True)
+        self.ConcludeHandover = channel.unary_unary(
+                '/loyalty.v1.GuideService/ConcludeHandover',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                _registered_method=True)
+        self.CompleteDueHandovers = channel.unary_unary(
+                '/loyalty.v1.GuideService/CompleteDueHandovers',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                _registered_method=True)
         self.GetGuide = channel.unary_unary(
                 '/loyalty.v1.GuideService/GetGuide',
                 request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
@@ -468,6 +478,20 @@ class GuideServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConcludeHandover(self, request, context):
+        """The receiving guide accepts or refuses one offered customer (as in WeCom).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteDueHandovers(self, request, context):
+        """Offers past the waiting period complete automatically (WeCom: 24 hours).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetGuide(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -496,6 +520,16 @@ def add_GuideServiceServicer_to_server(servicer, server):
                     servicer.InheritCustomers,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.SerializeToString,
+            ),
+            'ConcludeHandover': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConcludeHandover,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+            ),
+            'CompleteDueHandovers': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteDueHandovers,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'GetGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGuide,
@@ -612,6 +646,60 @@ class GuideService:
             '/loyalty.v1.GuideService/InheritCustomers',
             protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConcludeHandover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/ConcludeHandover',
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteDueHandovers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/CompleteDueHandovers',
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,

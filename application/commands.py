@@ -1,0 +1,34 @@
+"""Shared base of the use-case services: a clock, the programmes, the command runner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from application.clock import Clock
+from application.programmes import ProgrammeCatalog
+from application.repository import Repository
+from application.unit_of_work import CommandRunner, Idempotency, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Call:
+    """An API call's idempotency key and how to encode its response for the request log."""
+
+    idempotency: Idempotency
+    encode: Callable[[Any], bytes]
+
+
+class Service:
+    def __init__(self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog) -> None:
+        self.runner = runner
+        self.repository: Repository = runner.repository
+        self.clock = clock
+        self.programmes = programmes
+
+    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[Any]], call: Call | None) -> Any:
+        """The handler's result, or with a ``call`` its encoded (possibly stored) response."""
+        if call is None:
+            return await self.runner.run(handler)
+        return await self.runner.run_idempotent(handler, call.idempotency, call.encode)

@@ -1,0 +1,165 @@
+"""Member use cases: registration with identity resolution, points, tiers, referral, binding."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID, uuid5
+
+from application.commands import Call, Service
+from application.unit_of_work import UnitOfWork
+from domain.errors import InvalidArgument, RuleViolation
+from domain.guide import Guide
+from domain.identity import IdentityIndex, IdentityKind, normalise, resolve
+from domain.member import Member, merge
+
+MAX_UPLINE = 32
+
+
+def member_id_for(brand: str, openid: str) -> UUID:
+    """Deterministic: a retried first registration cannot create a second member."""
+    return uuid5(IdentityIndex.create_id(brand, IdentityKind.OPENID, openid), "member")
+
+
+class MemberService(Service):
+    async def register(
+        self, brand: str, openid: str, *, unionid: str | None = None, phone: str | None = None,
+        referrer_id: UUID | None = None, call: Call | None = None,
+    ):
+        async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
+            keys = [(IdentityKind.OPENID, normalise(IdentityKind.OPENID, openid))]
+            if unionid:
+                keys.append((IdentityKind.UNIONID, normalise(IdentityKind.UNIONID, unionid)))
+            if phone:
+                keys.append((IdentityKind.PHONE, normalise(IdentityKind.PHONE, phone)))
+            owners = []
+            for kind, value in keys:
+                index_id = IdentityIndex.create_id(brand, kind, value)
+                owner = None
+                if await uow.exists(index_id):
+                    owner = (await self.repository.get(index_id, IdentityIndex)).owner_id
+                owners.append((kind, owner))
+            existing = resolve(owners)
+            if existing is not None:
+                return await self.repository.get(existing, Member)
+            member = Member.register(
+                brand, openid, at, unionid=unionid or None, phone=phone or None,
+                referrer_id=referrer_id, member_id=member_id_for(brand, keys[0][1]),
+            )
+            await uow.add(member)
+            for kind, value in keys:
+                await uow.add(IdentityIndex.claim(brand, kind, value, member.id, at))
+            if referrer_id is not None:
+                referrer = await uow.get(referrer_id, Member)
+                if referrer.brand != brand:
+                    raise RuleViolation("referrer belongs to another brand", reason="BRAND_MISMATCH")
+                referrer.record_referral(member.id, at, upline=await self._upline(referrer))
+            return member
+
+        return await self.execute(handler, call)
+
+    async def _upline(self, member: Member) -> tuple[UUID, ...]:
+        chain: list[UUID] = []
+        current = member.referred_by
+        while current is not None and len(chain) < MAX_UPLINE and current not in chain:
+            chain.append(current)
+            current = (await self.repository.get(current, Member)).referred_by
+        return tuple(chain)
+
+    async def get(self, member_id: UUID) -> Member:
+        return await self.repository.get(member_id, Member)
+
+    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Member:
+            survivor = await uow.get(survivor_id, Member)
+            absorbed = await uow.get(absorbed_id, Member)
+            at = self.clock.now()
+            merge(survivor, absorbed, at)
+            for key in absorbed.identity_keys():  # the absorbed logins now find the survivor
+                index = await uow.get(IdentityIndex.create_id(absorbed.brand, key.kind, key.value), IdentityIndex)
+                if index.owner_id == absorbed.id:
+                    index.reassign(survivor.id, at)
+            return survivor
+
+        return await self.execute(handler, call)
+
+    async def bind_guide(self, member_id: UUID, guide_id: UUID, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
+            member = await uow.get(member_id, Member)
+            guide = await uow.get(guide_id, Guide)
+            programme = self.programmes.current(member.brand)
+            previous = member.guide_id
+            member.bind_guide(guide.id, guide.store_id, programme, at)
+            if previous is not None and previous != guide.id:
+                (await uow.get(previous, Guide)).release_customer(member.id, "REBOUND", at)
+            guide.add_customer(member.id, programme, at)
+            if member.home_store_id is None:
+                member.set_home_store(guide.store_id, at)
+            return member
+
+        return await self.execute(handler, call)
+
+    async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Member:
+            referrer = await uow.get(referrer_id, Member)
+            invitee = await self.repository.get(invitee_id, Member)
+            if invitee.brand != referrer.brand:
+                raise RuleViolation("members of different brands", reason="BRAND_MISMATCH")
+            if invitee.referred_by not in (None, referrer_id):
+                raise RuleViolation("invitee was referred by another member", reason="ALREADY_REFERRED")
+            referrer.record_referral(invitee_id, self.clock.now(), upline=await self._upline(referrer))
+            return referrer
+
+        return await self.execute(handler, call)
+
+    async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> tuple[Member, int]:
+            member = await uow.get(member_id, Member)
+            lot = member.earn_points(rule, points, self.programmes.current(member.brand), self.clock.now())
+            return member, lot.points
+
+        return await self.execute(handler, call)
+
+    async def redeem_points(self, member_id: UUID, points: int, reference: str, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> tuple[Member, int]:
+            member = await uow.get(member_id, Member)
+            at = self.clock.now()
+            member.expire_due(at)
+            member.redeem(points, reference, at)
+            return member, -points
+
+        return await self.execute(handler, call)
+
+    async def adjust_points(
+        self, member_id: UUID, points: int, reason: str, operator: str, corrects: str | None,
+        *, call: Call | None = None,
+    ):
+        async def handler(uow: UnitOfWork) -> tuple[Member, int]:
+            member = await uow.get(member_id, Member)
+            member.adjust(
+                points, reason, operator, self.programmes.current(member.brand), self.clock.now(),
+                corrects=corrects,
+            )
+            return member, points
+
+        return await self.execute(handler, call)
+
+    async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Member:
+            member = await uow.get(member_id, Member)
+            member.evaluate_tier(self.programmes.current(member.brand), self.clock.now())
+            return member
+
+        return await self.execute(handler, call)
+
+    async def expiring(self, member_id: UUID, within_days: int):
+        if not 1 <= within_days <= 366:
+            raise InvalidArgument("within_days must be 1..366", reason="OUT_OF_RANGE", field="within_days")
+        member = await self.get(member_id)
+        now = self.clock.now()
+        end = now + timedelta(days=within_days)
+        return [
+            (lot, remaining) for lot, remaining in member.lots()
+            if remaining > 0 and lot.expires_at is not None and now <= lot.expires_at < end
+        ]

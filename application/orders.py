@@ -1,0 +1,191 @@
+"""Order use cases: place (route + attribute), simulate, pay, fulfil, cancel, refund, settle.
+
+Placing an order routes it to the nearest eligible cloud store and books it on
+that store in the same transaction; if the store turns out full or closed
+when locked (another process got there first), routing runs again with that
+store's fresh state. Paying earns the member's points, books revenue to the
+store's dealer as of acceptance, and freezes the guide's commission;
+refunding reverses all three in proportion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+from application.commands import Call, Service
+from application.store_directory import StoreDirectory
+from application.unit_of_work import UnitOfWork
+from domain.attribution import AttributionPolicy, EntryContext, EntryKind, GuideRef
+from domain.cloud_store import CloudStore
+from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import Location
+from domain.guide import Guide
+from domain.member import Member
+from domain.order import Order, OrderLine, OrderStatus
+from domain.routing import OrderFacts, RoutingDecision
+from domain.store_values import FulfilmentMode
+
+MAX_REROUTES = 3
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    member_id: UUID
+    lines: tuple[OrderLine, ...]
+    mode: FulfilmentMode
+    customer: Location
+    entry_kind: EntryKind = EntryKind.NONE
+    entry_store_id: UUID | None = None
+    entry_guide_id: UUID | None = None
+
+
+class OrderService(Service):
+    def __init__(self, runner, clock, programmes, directory: StoreDirectory, policy: AttributionPolicy) -> None:
+        super().__init__(runner, clock, programmes)
+        self.directory = directory
+        self.policy = policy
+
+    async def _facts(self, order_id: UUID, draft: OrderDraft) -> tuple[Member, OrderFacts, EntryContext]:
+        member = await self.repository.get(draft.member_id, Member)
+        if member.merged_into is not None:
+            raise RuleViolation("member was merged into another", reason="MEMBER_MERGED")
+        if draft.entry_kind is EntryKind.STORE_QR:
+            if draft.entry_store_id is None:
+                raise InvalidArgument("a store QR entry names its store", reason="FIELD_REQUIRED", field="entry.store")
+            await self.repository.get(draft.entry_store_id, CloudStore)
+            entry = EntryContext.store_qr(draft.entry_store_id)
+        elif draft.entry_kind is EntryKind.GUIDE_SHARE:
+            if draft.entry_guide_id is None:
+                raise InvalidArgument("a guide share entry names its guide", reason="FIELD_REQUIRED", field="entry.guide")
+            guide = await self.repository.get(draft.entry_guide_id, Guide)
+            entry = EntryContext.guide_share(guide.id, guide.store_id)
+        else:
+            entry = EntryContext.none()
+        bound = GuideRef(member.guide_id, member.guide_store_id) if member.guide_id and member.guide_store_id else None
+        facts = OrderFacts(order_id, draft.mode, draft.customer, entry, bound, member.home_store_id)
+        return member, facts, entry
+
+    async def simulate(self, draft: OrderDraft) -> RoutingDecision:
+        """What-if: the decision an order would get now. Writes nothing."""
+        _, facts, _ = await self._facts(uuid4(), draft)
+        return self.directory.route(facts, self.policy, self.clock.now())
+
+    async def place(self, draft: OrderDraft, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
+            member, facts, entry = await self._facts(uuid4(), draft)
+            order = Order.place(
+                member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
+                entry=entry, lines=draft.lines, at=at, id=facts.order_id,
+            )
+            overrides = {}
+            for _ in range(MAX_REROUTES):
+                decision = self.directory.route(facts, self.policy, at, overrides)
+                if not decision.allocated:
+                    order.leave_unallocated(decision, at)
+                    break
+                store = await uow.get(decision.store_id, CloudStore)
+                try:
+                    store.accept_order(order.id, at)
+                except RuleViolation:
+                    overrides[store.id] = store.snapshot(at)  # full or closed meanwhile: route again
+                    continue
+                order.allocate(decision, at)
+                break
+            else:
+                order.leave_unallocated(self.directory.route(facts, self.policy, at, overrides), at)
+            await uow.add(order)
+            return order
+
+        return await self.execute(handler, call)
+
+    async def get(self, order_id: UUID) -> Order:
+        return await self.repository.get(order_id, Order)
+
+    async def pay(self, order_id: UUID, paid_fen: int, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
+            order = await uow.get(order_id, Order)
+            order.pay(paid_fen, at)
+            member = await uow.get(order.member_id, Member)
+            programme = self.programmes.current(member.brand)
+            member.earn_points_for_order(str(order.id), paid_fen, programme, at)
+            member.evaluate_tier(programme, at)
+            if order.store_id is not None:
+                store = await uow.get(order.store_id, CloudStore)
+                store.attribute_order(order.id, paid_fen, at)
+            credit = order.decision.guide_credit if order.decision else None
+            if credit is not None and paid_fen > 0:
+                guide = await uow.get(credit.guide_id, Guide)
+                guide.credit_sale(
+                    str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme, at
+                )
+            return order
+
+        return await self.execute(handler, call)
+
+    async def fulfil(self, order_id: UUID, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Order:
+            order = await uow.get(order_id, Order)
+            order.fulfil(self.clock.now())
+            return order
+
+        return await self.execute(handler, call)
+
+    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Order:
+            order = await uow.get(order_id, Order)
+            order.cancel(reason or "CANCELLED_BY_CUSTOMER", self.clock.now())
+            return order
+
+        return await self.execute(handler, call)
+
+    async def refund(self, order_id: UUID, refund_id: str, amount_fen: int, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
+            order = await uow.get(order_id, Order)
+            order.refund(refund_id, amount_fen, at)
+            member = await uow.get(order.member_id, Member)
+            member.reverse_order_points(str(order.id), amount_fen, at)
+            if order.store_id is not None:
+                (await uow.get(order.store_id, CloudStore)).attribute_refund(order.id, amount_fen, at)
+            credit = order.decision.guide_credit if order.decision else None
+            if credit is not None:
+                (await uow.get(credit.guide_id, Guide)).claw_back(str(order.id), amount_fen, at)
+            return order
+
+        return await self.execute(handler, call)
+
+    async def settle(self, order_id: UUID, *, call: Call | None = None):
+        """After the return window: settle the guide's commission and release a referral reward."""
+
+        async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
+            order = await uow.get(order_id, Order)
+            if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.REFUNDED):
+                raise RuleViolation("only paid orders settle", reason=f"ORDER_{order.status.value}")
+            member = await self.repository.get(order.member_id, Member)
+            programme = self.programmes.current(member.brand)
+            due = order.paid_at + timedelta(days=programme.return_window_days)
+            if at < due:
+                raise RuleViolation("order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat())
+            credit = order.decision.guide_credit if order.decision else None
+            if credit is not None:
+                guide = await uow.get(credit.guide_id, Guide)
+                if str(order.id) in guide.unsettled_orders():
+                    guide.settle_commission(str(order.id), at)
+            first = member.first_paid_order
+            if (
+                member.referred_by is not None and first is not None and first.order_id == str(order.id)
+                and order.refunded_fen < order.paid_fen
+            ):
+                referrer = await uow.get(member.referred_by, Member)
+                if referrer.referral_pending(member.id):
+                    referrer.release_referral_reward(member.id, first.order_id, first.paid_at, programme, at)
+                    if member.guide_id is not None:
+                        (await uow.get(member.guide_id, Guide)).credit_referral(member.id, programme, at)
+            return order
+
+        return await self.execute(handler, call)

@@ -1,0 +1,146 @@
+"""The live directory of cloud stores that routing reads, in every server process.
+
+It keeps a read-only replica of every CloudStore (applied from the event log,
+so stores opened, moved, suspended, transferred or filling up in another
+process show here within a NOTIFY round trip) and a spatial index of their
+positions. Routing asks for the nearest stores, builds each one's snapshot
+*at the order's time* from its replica (owner then, orders on that local day),
+and lets the pure router decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+
+from application.store_index import StoreIndex
+from domain.attribution import AttributionPolicy
+from domain.cloud_store import CloudStore
+from domain.geo import to_wgs84
+from domain.routing import OrderFacts, RoutingDecision, StoreSnapshot, decide, rejections_for
+from domain.store_values import StoreStatus
+
+log = logging.getLogger(__name__)
+
+STORE_TOPICS = tuple(
+    get_topic(v) for v in vars(CloudStore).values()
+    if isinstance(v, type) and issubclass(v, Aggregate.Event)
+)
+
+ELIGIBLE_WANTED = 8      # eligible stores to hand the router (ties and fallbacks need a few)
+MAX_SCANNED = 400        # stop walking outwards after this many stores
+
+
+class StoreDirectory:
+    def __init__(self, store, mapper) -> None:
+        self._store = store
+        self._mapper = mapper
+        self.replicas: dict[UUID, CloudStore] = {}
+        self.index = StoreIndex()
+        self.position: int | None = None
+        self._task: asyncio.Task | None = None
+
+    # --- keeping current --------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Replay every store event up to now (at start-up)."""
+        while True:
+            batch = await self._store.select_notifications(
+                self.position, 5000, topics=STORE_TOPICS, inclusive_of_start=False
+            )
+            if not batch:
+                break
+            self._apply(batch)
+        self.index.rebuild(self._index_entry(s) for s in self.replicas.values() if s.status is not StoreStatus.CLOSED)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="store-directory")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for n in self._store.subscribe(gt=self.position, topics=STORE_TOPICS):
+                    self._apply([n], reindex=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("store directory follower failed; resuming in 1 s")
+                await asyncio.sleep(1)
+
+    def _apply(self, notifications: Iterable, *, reindex: bool = False) -> None:
+        for n in notifications:
+            self.position = n.id
+            event = self._mapper.to_domain_event(n)
+            replica = self.replicas.get(n.originator_id)
+            if replica is not None and replica.version >= n.originator_version:
+                continue  # already applied
+            replica = event.mutate(replica)
+            self.replicas[replica.id] = replica
+            if reindex:
+                if replica.status is StoreStatus.CLOSED:
+                    self.index.remove(replica.id)
+                else:
+                    self.index.upsert(self._index_entry(replica))
+
+    async def catch_up(self) -> None:
+        """Apply whatever is committed now (tests, and before answering what-ifs)."""
+        while True:
+            batch = await self._store.select_notifications(
+                self.position, 5000, topics=STORE_TOPICS, inclusive_of_start=False
+            )
+            if not batch:
+                return
+            self._apply(batch, reindex=True)
+
+    @staticmethod
+    def _index_entry(store: CloudStore) -> StoreSnapshot:
+        return store.snapshot(store.opened_at)  # only the position and id matter to the index
+
+    # --- routing --------------------------------------------------------------------
+
+    def candidates(
+        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
+        overrides: dict[UUID, StoreSnapshot] | None = None,
+    ) -> list[StoreSnapshot]:
+        """The nearest eligible stores (and the ineligible ones passed on the way), plus named stores."""
+        overrides = overrides or {}
+        customer = to_wgs84(facts.customer)
+        found: dict[UUID, StoreSnapshot] = {}
+        eligible = 0
+        for scanned, neighbour in enumerate(
+            self.index.iter_nearest(customer.lat, customer.lng, policy.max_distance_m or None)
+        ):
+            if scanned >= MAX_SCANNED or eligible >= ELIGIBLE_WANTED:
+                break
+            snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
+            found[snapshot.store_id] = snapshot
+            if not rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy):
+                eligible += 1
+        named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
+        for store_id in named:
+            if store_id is not None and store_id not in found and store_id in self.replicas:
+                found[store_id] = self._snapshot(store_id, at, overrides)
+        return list(found.values())
+
+    def _snapshot(self, store_id: UUID, at: datetime, overrides: dict[UUID, StoreSnapshot]) -> StoreSnapshot:
+        return overrides.get(store_id) or self.replicas[store_id].snapshot(at)
+
+    def route(
+        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
+        overrides: dict[UUID, StoreSnapshot] | None = None,
+    ) -> RoutingDecision:
+        return decide(facts, self.candidates(facts, policy, at, overrides), policy, at)

@@ -1,0 +1,101 @@
+"""Cloud store (云店) use cases for brand operators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from application.commands import Call, Service
+from application.unit_of_work import UnitOfWork
+from domain.cloud_store import CloudStore
+from domain.errors import AlreadyExists, InvalidArgument
+from domain.geo import Location
+from domain.identity import NAMESPACE
+from domain.store_values import FulfilmentMode, OpeningHours
+
+MAX_IMPORT = 1000
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    code: str
+    name: str
+    dealer_id: str
+    location: Location
+    service_radius_m: int
+    modes: tuple[FulfilmentMode, ...]
+    hours: OpeningHours
+    daily_capacity: int = 0
+    online_orders_enabled: bool = True
+
+
+def store_id_for(brand: str, code: str) -> UUID:
+    """Deterministic per brand and store code: a store code is opened once."""
+    return uuid5(NAMESPACE, f"{brand}:store:{code}")
+
+
+class StoreService(Service):
+    async def open(self, brand: str, spec: StoreSpec, *, call: Call | None = None):
+        async def handler(uow: UnitOfWork) -> CloudStore:
+            return await self._open(uow, brand, spec, self.clock.now())
+
+        return await self.execute(handler, call)
+
+    async def import_many(self, brand: str, specs: Sequence[StoreSpec], *, call: Call | None = None):
+        """All or nothing: one transaction for the whole batch."""
+        if not 1 <= len(specs) <= MAX_IMPORT:
+            raise InvalidArgument(f"import 1..{MAX_IMPORT} stores per call", reason="OUT_OF_RANGE", field="stores")
+        codes = [s.code for s in specs]
+        if len(set(codes)) != len(codes):
+            raise InvalidArgument("store codes repeat within the batch", reason="DUPLICATE_CODE")
+
+        async def handler(uow: UnitOfWork) -> list[CloudStore]:
+            at = self.clock.now()
+            return [await self._open(uow, brand, spec, at) for spec in specs]
+
+        return await self.execute(handler, call)
+
+    async def _open(self, uow: UnitOfWork, brand: str, spec: StoreSpec, at: datetime) -> CloudStore:
+        if not brand:
+            raise InvalidArgument("brand is required", reason="FIELD_REQUIRED", field="brand")
+        store_id = store_id_for(brand, spec.code)
+        if await uow.exists(store_id):
+            raise AlreadyExists(f"store code {spec.code} is already open", reason="STORE_CODE_EXISTS", code=spec.code)
+        store = CloudStore.open(
+            code=spec.code, name=spec.name, location=spec.location, service_radius_m=spec.service_radius_m,
+            modes=spec.modes, dealer_id=spec.dealer_id, hours=spec.hours,
+            online_orders_enabled=spec.online_orders_enabled, daily_capacity=spec.daily_capacity,
+            at=at, id=store_id,
+        )
+        await uow.add(store)
+        return store
+
+    async def get(self, store_id: UUID) -> CloudStore:
+        return await self.repository.get(store_id, CloudStore)
+
+    async def _change(self, store_id: UUID, change, call: Call | None):
+        async def handler(uow: UnitOfWork) -> CloudStore:
+            store = await uow.get(store_id, CloudStore)
+            change(store, self.clock.now())
+            return store
+
+        return await self.execute(handler, call)
+
+    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None):
+        return await self._change(store_id, lambda s, at: s.relocate(location, at), call)
+
+    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None):
+        return await self._change(store_id, lambda s, at: s.suspend(reason, at), call)
+
+    async def reopen(self, store_id: UUID, *, call: Call | None = None):
+        return await self._change(store_id, lambda s, at: s.reopen(at), call)
+
+    async def close(self, store_id: UUID, *, call: Call | None = None):
+        return await self._change(store_id, lambda s, at: s.close(at), call)
+
+    async def transfer(self, store_id: UUID, to_dealer: str, effective_at: datetime | None, *, call: Call | None = None):
+        return await self._change(
+            store_id, lambda s, at: s.transfer_to_dealer(to_dealer, effective_at or at, at), call
+        )

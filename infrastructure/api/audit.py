@@ -1,0 +1,112 @@
+"""AuditService: read-only access to the history, as-of state, and the tamper-evident chain."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+from application.auth import Role
+from application.repository import Repository
+from domain.errors import InvalidArgument
+from infrastructure import hash_chain
+from infrastructure.api import convert
+from infrastructure.api.rpc import Servicer, streaming, unary
+from infrastructure.event_store import EventStore
+from infrastructure.export import dumps, event_record
+from protos.loyalty.v1 import audit_pb2 as pb
+from protos.loyalty.v1 import audit_pb2_grpc
+
+AUDITORS = (Role.AUDITOR, Role.OPERATOR)
+COLLECTIONS = ("members", "cloudStores", "guides", "orders")
+PAGE = 500
+
+
+def aggregate_id(name: str) -> UUID:
+    collection, _, raw = name.partition("/")
+    try:
+        if collection not in COLLECTIONS:
+            raise ValueError
+        return UUID(raw)
+    except ValueError:
+        raise InvalidArgument(
+            "aggregate must look like members/{uuid}, cloudStores/{uuid}, guides/{uuid} or orders/{uuid}",
+            reason="INVALID_RESOURCE_NAME", field="aggregate",
+        ) from None
+
+
+class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, auth, store: EventStore, repository: Repository) -> None:
+        super().__init__(auth)
+        self.store = store
+        self.repository = repository
+
+    def _message(self, n, position: int) -> pb.StoredEvent:
+        record = event_record(self.repository.mapper, n)
+        return pb.StoredEvent(
+            position=position, originator_id=str(n.originator_id), originator_version=n.originator_version,
+            topic=n.topic, recorded_at=convert.timestamp(record["timestamp"]),
+            state_json=dumps(record["state"]).decode(),
+        )
+
+    @streaming(*AUDITORS)
+    async def StreamEvents(self, request: pb.StreamEventsRequest, principal):
+        which = request.WhichOneof("selector")
+        if which == "aggregate":
+            ident = aggregate_id(request.aggregate)
+            gt = None
+            while True:
+                events = await self.store.select_events(ident, gt=gt, limit=PAGE)
+                for e in events:
+                    yield self._message(_as_notification(e), 0)
+                if len(events) < PAGE:
+                    return
+                gt = events[-1].originator_version
+        elif which in ("positions", "times"):
+            after = request.positions.after if which == "positions" else 0
+            stop = request.positions.up_to or None if which == "positions" else None
+            start = convert.from_timestamp(request.times.start) if which == "times" else None
+            end = convert.from_timestamp(request.times.end) if which == "times" and request.times.HasField("end") else None
+            if after < 0 or (stop is not None and stop < after):
+                raise InvalidArgument("positions must satisfy 0 <= after <= up_to", reason="OUT_OF_RANGE")
+            position = after
+            while True:
+                batch = await self.store.select_notifications(position, PAGE, stop=stop, inclusive_of_start=False)
+                for n in batch:
+                    if start is not None:
+                        ts = self.repository.mapper.to_domain_event(n).timestamp
+                        if ts < start or (end is not None and ts >= end):
+                            continue
+                    yield self._message(n, n.id)
+                if len(batch) < PAGE:
+                    return
+                position = batch[-1].id
+        else:
+            raise InvalidArgument("choose aggregate, positions or times", reason="FIELD_REQUIRED", field="selector")
+
+    @unary(*AUDITORS)
+    async def GetAggregateState(self, request: pb.GetAggregateStateRequest, principal):
+        ident = aggregate_id(request.aggregate)
+        if request.version < 0:
+            raise InvalidArgument("version must not be negative", reason="OUT_OF_RANGE", field="version")
+        at = convert.from_timestamp(request.as_of) if request.HasField("as_of") else None
+        aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
+        state = {k: v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
+        return pb.AggregateState(
+            aggregate=request.aggregate, type=type(aggregate).__name__, version=aggregate.version,
+            state_json=dumps(state).decode(),
+        )
+
+    @unary(*AUDITORS)
+    async def VerifyEventLog(self, request, principal):
+        result = await hash_chain.verify(self.store)
+        return pb.VerifyEventLogResponse(
+            ok=result.ok, checked=result.checked, first_broken_position=result.first_broken_position or 0,
+            reason=result.reason or "", head_hash=result.head.hash_hex if result.head else "",
+            unchained=result.unchained,
+        )
+
+
+def _as_notification(e: StoredEvent) -> Notification:
+    return Notification(id=0, originator_id=e.originator_id, originator_version=e.originator_version,
+                        topic=e.topic, state=e.state)

@@ -1,0 +1,71 @@
+"""Bearer tokens from configuration, mapped to principals.
+
+``LOYALTY_API_TOKENS`` lists ``token=role`` pairs separated by commas; a dealer's
+token names its dealer: ``token=dealer:D001``. Only SHA-256 digests of the tokens
+are kept in memory, and lookups compare digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from application.auth import Principal, Role, Unauthenticated
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenAuthenticator:
+    def __init__(self, tokens: Mapping[str, Principal]) -> None:
+        self._principals = {_digest(t): p for t, p in tokens.items()}
+
+    @classmethod
+    def parse(cls, spec: str) -> TokenAuthenticator:
+        tokens: dict[str, Principal] = {}
+        for entry in filter(None, (e.strip() for e in spec.split(","))):
+            token, sep, who = entry.partition("=")
+            role, _, dealer = who.partition(":")
+            if not sep or len(token) < 16 or role not in {r.value for r in Role}:
+                raise ValueError(
+                    "LOYALTY_API_TOKENS entries are token=role (token of 16+ chars; role one of "
+                    f"{', '.join(r.value for r in Role)}; dealer:ID for dealers)"
+                )
+            if (role == Role.DEALER) != bool(dealer):
+                raise ValueError("a dealer token names its dealer (token=dealer:ID), and only dealer tokens do")
+            tokens[token] = Principal(Role(role), dealer or None)
+        return cls(tokens)
+
+    def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
+        for key, value in metadata or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                principal = self._principals.get(_digest(value[len("Bearer "):].strip()))
+                if principal is None:
+                    break
+                return principal
+        raise Unauthenticated("a valid bearer token is required in the authorization metadata")
+
+
+def development_tokens(data_dir: Path) -> str:
+    """Random per-role tokens for a server started without ``LOYALTY_API_TOKENS``.
+
+    They are written once to ``<data dir>/api-tokens.json`` (mode 0600) so a
+    developer can call the local server; nothing is open without a token.
+    """
+    path = data_dir / "api-tokens.json"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tokens = {
+            "miniprogram": secrets.token_urlsafe(24),
+            "operator": secrets.token_urlsafe(24),
+            "auditor": secrets.token_urlsafe(24),
+            "dealer:DEV-DEALER": secrets.token_urlsafe(24),
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(tokens, indent=2))
+    tokens = json.loads(path.read_text())
+    return ",".join(f"{token}={role}" for role, token in tokens.items())

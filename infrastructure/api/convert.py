@@ -1,0 +1,75 @@
+"""Wire values to domain values and back: enums by name, locations, hours, timestamps."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from domain.errors import InvalidArgument
+from domain.geo import CoordSystem, Location
+from domain.store_values import DayHours, FulfilmentMode, OpeningHours
+from protos.loyalty.v1 import common_pb2, stores_pb2
+
+
+def location(msg: common_pb2.Location, *, field: str) -> Location:
+    if msg.system == common_pb2.COORDINATE_SYSTEM_UNSPECIFIED:
+        raise InvalidArgument(
+            f"{field}.system is required: WGS84, GCJ02 (mini-program and Chinese map SDKs) or BD09",
+            reason="COORDINATE_SYSTEM_REQUIRED", field=field,
+        )
+    if not (math.isfinite(msg.latitude) and math.isfinite(msg.longitude)):
+        raise InvalidArgument(f"{field} must be finite", reason="INVALID_COORDINATE", field=field)
+    return Location(msg.latitude, msg.longitude, CoordSystem[common_pb2.CoordinateSystem.Name(msg.system)])
+
+
+def location_message(loc: Location) -> common_pb2.Location:
+    return common_pb2.Location(
+        latitude=loc.lat, longitude=loc.lng, system=common_pb2.CoordinateSystem.Value(loc.system.name)
+    )
+
+
+def mode(value: int, *, field: str = "fulfilment") -> FulfilmentMode:
+    if value == common_pb2.FULFILMENT_MODE_UNSPECIFIED or value not in common_pb2.FulfilmentMode.values():
+        raise InvalidArgument(f"{field} must be DELIVERY, PICKUP or IN_STORE", reason="FULFILMENT_MODE_REQUIRED", field=field)
+    return FulfilmentMode[common_pb2.FulfilmentMode.Name(value)]
+
+
+def mode_value(m: FulfilmentMode) -> int:
+    return common_pb2.FulfilmentMode.Value(m.name)
+
+
+def hours(entries, time_zone: str) -> OpeningHours:
+    tz = time_zone or "Asia/Shanghai"
+    if not entries:
+        return OpeningHours.always(tz)
+    days = []
+    for h in entries:
+        if not 1 <= h.weekday <= 7:
+            raise InvalidArgument("hours.weekday is 1 (Monday) to 7 (Sunday)", reason="OUT_OF_RANGE", field="hours")
+        days.append(DayHours(h.weekday - 1, h.open_minute, h.close_minute))
+    return OpeningHours(tuple(days), tz)
+
+
+def hours_messages(value: OpeningHours) -> list[stores_pb2.OpeningHours]:
+    return [stores_pb2.OpeningHours(weekday=d.weekday + 1, open_minute=d.open_minute, close_minute=d.close_minute)
+            for d in value.days]
+
+
+def timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+def from_timestamp(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def non_negative(value: int, field: str) -> int:
+    if value < 0:
+        raise InvalidArgument(f"{field} must not be negative", reason="OUT_OF_RANGE", field=field)
+    return value

@@ -1,0 +1,54 @@
+"""Domain and application errors as gRPC statuses with a google.rpc.ErrorInfo (AIP-193)."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from application.auth import PermissionDenied, Unauthenticated
+from application.unit_of_work import Conflict
+from domain.errors import AlreadyExists, DomainError, InvalidArgument, NotFound, RuleViolation
+
+log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "loyalty.v1"
+
+_CODES: list[tuple[type[DomainError], int]] = [
+    (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (NotFound, code_pb2.NOT_FOUND),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (RuleViolation, code_pb2.FAILED_PRECONDITION),
+    (Conflict, code_pb2.ABORTED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+]
+
+
+def code_of(error: DomainError) -> int:
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return code_pb2.FAILED_PRECONDITION
+
+
+def to_status(error: DomainError) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_of(error), message=error.message, details=[detail])
+    )
+
+
+def internal_status() -> grpc.Status:
+    """What a client sees for a bug of ours: no internals leak."""
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[detail])
+    )

@@ -1,0 +1,176 @@
+"""MemberService: the mini-program backend's calls for members and points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from application.auth import Role
+from application.commands import Call
+from application.members import MemberService
+from domain.errors import InvalidArgument
+from domain.member import Member
+from infrastructure.api import names
+from infrastructure.api.names import GUIDES, MEMBERS, STORES
+from infrastructure.api.rpc import Servicer, idempotency, unary
+from protos.loyalty.v1 import members_pb2 as pb
+from protos.loyalty.v1 import members_pb2_grpc
+
+WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
+READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
+MAX_PAGE = 1000
+
+
+def timestamp(at: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+def member_message(member: Member, now: datetime) -> pb.Member:
+    return pb.Member(
+        name=names.name(MEMBERS, member.id),
+        brand=member.brand,
+        openid=member.openid,
+        unionid=member.unionid or "",
+        phone=member.phone or "",
+        tier=pb.Tier.Value(member.tier.name),
+        available_points=member.balance(now),
+        pending_points=member.pending(now),
+        points_debt=member.debt,
+        guide=names.name(GUIDES, member.guide_id),
+        home_store=names.name(STORES, member.home_store_id),
+        referrer=names.name(MEMBERS, member.referred_by),
+        merged_into=names.name(MEMBERS, member.merged_into),
+        version=member.version,
+    )
+
+
+def page_bounds(page_size: int, page_token: str) -> tuple[int, int]:
+    if page_size < 0 or page_size > MAX_PAGE:
+        raise InvalidArgument(f"page_size must be 0..{MAX_PAGE}", reason="OUT_OF_RANGE", field="page_size")
+    try:
+        offset = int(page_token) if page_token else 0
+        if offset < 0:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN") from None
+    return offset, page_size or 50
+
+
+class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
+    def __init__(self, auth, members: MemberService) -> None:
+        super().__init__(auth)
+        self.members = members
+
+    def _call(self, request, method: str, build) -> Call:
+        now = self.members.clock.now
+        return Call(idempotency(request, method), lambda result: build(result, now()).SerializeToString())
+
+    def _member_call(self, request, method: str) -> Call:
+        return self._call(request, method, member_message)
+
+    def _points_call(self, request, method: str) -> Call:
+        return self._call(
+            request, method,
+            lambda result, now: pb.PointsChange(member=member_message(result[0], now), points=result[1]),
+        )
+
+    @unary(*WRITE)
+    async def RegisterMember(self, request: pb.RegisterMemberRequest, principal) -> pb.Member:
+        call = self._member_call(request, "RegisterMember")
+        if not request.brand or not request.openid:
+            raise InvalidArgument("brand and openid are required", reason="FIELD_REQUIRED")
+        data = await self.members.register(
+            request.brand, request.openid, unionid=request.unionid or None, phone=request.phone or None,
+            referrer_id=names.parse(request.referrer, MEMBERS, field="referrer", required=False), call=call,
+        )
+        return pb.Member.FromString(data)
+
+    @unary(*READ)
+    async def GetMember(self, request: pb.GetMemberRequest, principal) -> pb.Member:
+        member = await self.members.get(names.parse(request.name, MEMBERS, field="name"))
+        return member_message(member, self.members.clock.now())
+
+    @unary(Role.OPERATOR)
+    async def MergeMembers(self, request: pb.MergeMembersRequest, principal) -> pb.Member:
+        call = self._member_call(request, "MergeMembers")
+        data = await self.members.merge(
+            names.parse(request.survivor, MEMBERS, field="survivor"),
+            names.parse(request.absorbed, MEMBERS, field="absorbed"), call=call,
+        )
+        return pb.Member.FromString(data)
+
+    @unary(*WRITE)
+    async def BindGuide(self, request: pb.BindGuideRequest, principal) -> pb.Member:
+        call = self._member_call(request, "BindGuide")
+        data = await self.members.bind_guide(
+            names.parse(request.member, MEMBERS, field="member"),
+            names.parse(request.guide, GUIDES, field="guide"), call=call,
+        )
+        return pb.Member.FromString(data)
+
+    @unary(*WRITE)
+    async def RecordReferral(self, request: pb.RecordReferralRequest, principal) -> pb.Member:
+        call = self._member_call(request, "RecordReferral")
+        data = await self.members.record_referral(
+            names.parse(request.referrer, MEMBERS, field="referrer"),
+            names.parse(request.invitee, MEMBERS, field="invitee"), call=call,
+        )
+        return pb.Member.FromString(data)
+
+    @unary(*WRITE)
+    async def EarnPoints(self, request: pb.EarnPointsRequest, principal) -> pb.PointsChange:
+        call = self._points_call(request, "EarnPoints")
+        data = await self.members.earn_points(
+            names.parse(request.member, MEMBERS, field="member"), request.rule, request.points, call=call
+        )
+        return pb.PointsChange.FromString(data)
+
+    @unary(*WRITE)
+    async def RedeemPoints(self, request: pb.RedeemPointsRequest, principal) -> pb.PointsChange:
+        call = self._points_call(request, "RedeemPoints")
+        data = await self.members.redeem_points(
+            names.parse(request.member, MEMBERS, field="member"), request.points, request.reference, call=call
+        )
+        return pb.PointsChange.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def AdjustPoints(self, request: pb.AdjustPointsRequest, principal) -> pb.PointsChange:
+        call = self._points_call(request, "AdjustPoints")
+        data = await self.members.adjust_points(
+            names.parse(request.member, MEMBERS, field="member"), request.points, request.reason,
+            request.operator, request.corrects or None, call=call,
+        )
+        return pb.PointsChange.FromString(data)
+
+    @unary(*READ)
+    async def ListPointsHistory(self, request: pb.ListPointsHistoryRequest, principal):
+        offset, size = page_bounds(request.page_size, request.page_token)
+        member = await self.members.get(names.parse(request.member, MEMBERS, field="member"))
+        history = member.history()
+        page = history[offset:offset + size]
+        return pb.ListPointsHistoryResponse(
+            entries=[
+                pb.PointsEntry(kind=m.kind, points=m.points, reference=m.reference, at=timestamp(m.at))
+                for m in page
+            ],
+            next_page_token=str(offset + size) if offset + size < len(history) else "",
+        )
+
+    @unary(*READ)
+    async def ListExpiringPoints(self, request: pb.ListExpiringPointsRequest, principal):
+        lots = await self.members.expiring(
+            names.parse(request.member, MEMBERS, field="member"), request.within_days
+        )
+        return pb.ListExpiringPointsResponse(
+            lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expires_at=timestamp(lot.expires_at)) for lot, r in lots],
+            total_points=sum(r for _, r in lots),
+        )
+
+    @unary(*WRITE)
+    async def EvaluateTier(self, request: pb.EvaluateTierRequest, principal) -> pb.Member:
+        call = self._member_call(request, "EvaluateTier")
+        data = await self.members.evaluate_tier(names.parse(request.member, MEMBERS, field="member"), call=call)
+        return pb.Member.FromString(data)

@@ -1,0 +1,142 @@
+"""OrderService: the mini-program backend places and pays orders; routing is explained on each."""
+
+from __future__ import annotations
+
+from application.auth import Role
+from application.commands import Call
+from application.orders import OrderDraft, OrderService
+from domain.attribution import EntryKind
+from domain.errors import InvalidArgument
+from domain.order import Order, OrderLine
+from domain.routing import RoutingDecision
+from infrastructure.api import convert, names
+from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
+from infrastructure.api.rpc import Servicer, idempotency, unary
+from protos.loyalty.v1 import orders_pb2 as pb
+from protos.loyalty.v1 import orders_pb2_grpc
+
+WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
+READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
+MAX_LINES = 200
+
+
+def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
+    if d is None:
+        return pb.RoutingDecision()
+    credit = None
+    if d.guide_credit is not None:
+        credit = pb.GuideCredit(
+            guide=names.name(GUIDES, d.guide_credit.guide_id),
+            guide_store=names.name(STORES, d.guide_credit.guide_store_id),
+            source=d.guide_credit.source.value, dual_credit=d.dual_credit,
+        )
+    return pb.RoutingDecision(
+        allocated=d.allocated,
+        store=names.name(STORES, d.store_id),
+        dealer=f"dealers/{d.dealer_id}" if d.dealer_id else "",
+        distance_m=float(d.distance_m or 0),
+        candidates=[
+            pb.Candidate(store=names.name(STORES, c.store_id), distance_m=float(c.distance_m),
+                         rejected_because=",".join(r.value for r in c.rejections))
+            for c in d.candidates
+        ],
+        attribution=[
+            pb.AttributionStep(
+                source=s.source.value,
+                outcome=s.outcome.value if s.outcome.value == "CHOSEN" else
+                f"{s.outcome.value}: {s.reason.value}" + (f" ({','.join(r.value for r in s.rejections)})" if s.rejections else ""),
+            )
+            for s in d.explanation
+        ],
+        guide_credit=credit,
+        unallocated_reason=d.unallocated_reason.value if d.unallocated_reason else "",
+        fallback=d.fallback_target or "",
+    )
+
+
+def order_message(order: Order) -> pb.Order:
+    return pb.Order(
+        name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
+        state=pb.OrderState.Value(order.status.name), total_fen=order.total_fen, paid_fen=order.paid_fen,
+        refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
+        routing=decision_message(order.decision), placed_at=convert.timestamp(order.placed_at),
+        version=order.version,
+    )
+
+
+def draft(msg: pb.OrderDraft) -> OrderDraft:
+    if not msg.lines:
+        raise InvalidArgument("an order has at least one line", reason="FIELD_REQUIRED", field="order.lines")
+    if len(msg.lines) > MAX_LINES:
+        raise InvalidArgument(f"at most {MAX_LINES} lines", reason="OUT_OF_RANGE", field="order.lines")
+    if not msg.HasField("customer_location"):
+        raise InvalidArgument("customer_location is required for routing", reason="FIELD_REQUIRED",
+                              field="order.customer_location")
+    entry_kind = EntryKind.NONE
+    if msg.entry.kind == pb.STORE_QR:
+        entry_kind = EntryKind.STORE_QR
+    elif msg.entry.kind == pb.GUIDE_SHARE:
+        entry_kind = EntryKind.GUIDE_SHARE
+    elif msg.entry.kind != pb.ENTRY_KIND_UNSPECIFIED:
+        raise InvalidArgument("unknown entry kind", reason="OUT_OF_RANGE", field="order.entry.kind")
+    return OrderDraft(
+        member_id=names.parse(msg.member, MEMBERS, field="order.member"),
+        lines=tuple(OrderLine(line.sku, line.quantity, line.unit_price_fen) for line in msg.lines),
+        mode=convert.mode(msg.fulfilment, field="order.fulfilment"),
+        customer=convert.location(msg.customer_location, field="order.customer_location"),
+        entry_kind=entry_kind,
+        entry_store_id=names.parse(msg.entry.store, STORES, field="order.entry.store", required=False),
+        entry_guide_id=names.parse(msg.entry.guide, GUIDES, field="order.entry.guide", required=False),
+    )
+
+
+def _call(request, method: str) -> Call:
+    return Call(idempotency(request, method), lambda order: order_message(order).SerializeToString())
+
+
+class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
+    def __init__(self, auth, orders: OrderService) -> None:
+        super().__init__(auth)
+        self.orders = orders
+
+    def _order(self, request):
+        return names.parse(request.order, ORDERS, field="order")
+
+    @unary(*WRITE)
+    async def PlaceOrder(self, request, principal):
+        call = _call(request, "PlaceOrder")
+        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call))
+
+    @unary(*WRITE)
+    async def SimulateOrder(self, request, principal):
+        return decision_message(await self.orders.simulate(draft(request.order)))
+
+    @unary(*WRITE)
+    async def PayOrder(self, request, principal):
+        call = _call(request, "PayOrder")
+        return pb.Order.FromString(await self.orders.pay(self._order(request), request.paid_fen, call=call))
+
+    @unary(*WRITE)
+    async def FulfilOrder(self, request, principal):
+        call = _call(request, "FulfilOrder")
+        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call))
+
+    @unary(*WRITE)
+    async def CancelOrder(self, request, principal):
+        call = _call(request, "CancelOrder")
+        return pb.Order.FromString(await self.orders.cancel(self._order(request), request.reason, call=call))
+
+    @unary(*WRITE)
+    async def RefundOrder(self, request, principal):
+        call = _call(request, "RefundOrder")
+        data = await self.orders.refund(self._order(request), request.request_id, request.amount_fen, call=call)
+        return pb.Order.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def SettleOrder(self, request, principal):
+        call = _call(request, "SettleOrder")
+        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call))
+
+    @unary(*READ)
+    async def GetOrder(self, request, principal):
+        return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name")))

@@ -1,0 +1,191 @@
+"""StoreService and GuideService: brand operations."""
+
+from __future__ import annotations
+
+from application.auth import Role
+from application.commands import Call
+from application.guides import GuideService
+from application.stores import StoreService, StoreSpec
+from domain.cloud_store import CloudStore
+from domain.errors import InvalidArgument
+from domain.guide import Guide
+from infrastructure.api import convert, names
+from infrastructure.api.names import GUIDES, MEMBERS, STORES
+from infrastructure.api.rpc import Servicer, idempotency, unary
+from protos.loyalty.v1 import stores_pb2 as pb
+from protos.loyalty.v1 import stores_pb2_grpc
+
+READ = (Role.OPERATOR, Role.AUDITOR, Role.MINIPROGRAM)
+
+
+def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
+    if not msg.code or not msg.name:
+        raise InvalidArgument("store code and name are required", reason="FIELD_REQUIRED", field="store")
+    if not msg.modes:
+        raise InvalidArgument("a store offers at least one fulfilment mode", reason="FIELD_REQUIRED", field="modes")
+    return StoreSpec(
+        code=msg.code, name=msg.name, dealer_id=names.dealer_id(msg.dealer, field="dealer"),
+        location=convert.location(msg.location, field="location"),
+        service_radius_m=convert.non_negative(msg.service_radius_m, "service_radius_m"),
+        modes=tuple(convert.mode(m, field="modes") for m in msg.modes),
+        hours=convert.hours(msg.hours, msg.time_zone),
+        daily_capacity=convert.non_negative(msg.daily_capacity, "daily_capacity"),
+        online_orders_enabled=msg.online_orders_enabled,
+    )
+
+
+def store_message(store: CloudStore) -> pb.CloudStore:
+    return pb.CloudStore(
+        name=names.name(STORES, store.id),
+        spec=pb.CloudStoreSpec(
+            code=store.code, name=store.name, dealer=f"dealers/{store.dealer_id}",
+            location=convert.location_message(store.location), service_radius_m=store.service_radius_m,
+            modes=[convert.mode_value(m) for m in store.modes], hours=convert.hours_messages(store.hours),
+            time_zone=store.hours.time_zone, daily_capacity=store.daily_capacity,
+            online_orders_enabled=store.online_orders_enabled,
+        ),
+        status=pb.StoreStatus.Value(store.status.name),
+        revenue_fen=store.revenue_fen(), refunded_fen=store.refunds_fen(), version=store.version,
+    )
+
+
+def guide_message(guide: Guide) -> pb.Guide:
+    return pb.Guide(
+        name=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id),
+        wecom_userid=guide.wecom_userid, display_name=guide.name,
+        status=pb.EMPLOYED if guide.employed else pb.LEFT,
+        customer_count=len(guide.customers), pending_handovers=len(guide.incoming),
+        commission_frozen_fen=guide.frozen_fen, commission_settled_fen=guide.settled_fen,
+        commission_debt_fen=guide.debt_fen, version=guide.version,
+    )
+
+
+def _call(request, method: str, build) -> Call:
+    return Call(idempotency(request, method), lambda result: build(result).SerializeToString())
+
+
+class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
+    def __init__(self, auth, stores: StoreService) -> None:
+        super().__init__(auth)
+        self.stores = stores
+
+    def _store(self, request) -> object:
+        return names.parse(request.store, STORES, field="store")
+
+    @unary(Role.OPERATOR)
+    async def OpenCloudStore(self, request, principal):
+        call = _call(request, "OpenCloudStore", store_message)
+        return pb.CloudStore.FromString(await self.stores.open(request.brand, store_spec(request.store), call=call))
+
+    @unary(Role.OPERATOR)
+    async def ImportCloudStores(self, request, principal):
+        call = _call(request, "ImportCloudStores",
+                     lambda stores: pb.ImportCloudStoresResponse(stores=[store_message(s) for s in stores]))
+        specs = [store_spec(s) for s in request.stores]
+        return pb.ImportCloudStoresResponse.FromString(await self.stores.import_many(request.brand, specs, call=call))
+
+    @unary(Role.OPERATOR)
+    async def RelocateCloudStore(self, request, principal):
+        call = _call(request, "RelocateCloudStore", store_message)
+        data = await self.stores.relocate(
+            self._store(request), convert.location(request.location, field="location"), call=call
+        )
+        return pb.CloudStore.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def SuspendCloudStore(self, request, principal):
+        call = _call(request, "SuspendCloudStore", store_message)
+        return pb.CloudStore.FromString(
+            await self.stores.suspend(self._store(request), request.reason or "SUSPENDED", call=call)
+        )
+
+    @unary(Role.OPERATOR)
+    async def ReopenCloudStore(self, request, principal):
+        call = _call(request, "ReopenCloudStore", store_message)
+        return pb.CloudStore.FromString(await self.stores.reopen(self._store(request), call=call))
+
+    @unary(Role.OPERATOR)
+    async def CloseCloudStore(self, request, principal):
+        call = _call(request, "CloseCloudStore", store_message)
+        return pb.CloudStore.FromString(await self.stores.close(self._store(request), call=call))
+
+    @unary(Role.OPERATOR)
+    async def TransferCloudStore(self, request, principal):
+        call = _call(request, "TransferCloudStore", store_message)
+        effective = convert.from_timestamp(request.effective_time) if request.HasField("effective_time") else None
+        data = await self.stores.transfer(
+            self._store(request), names.dealer_id(request.to_dealer, field="to_dealer"), effective, call=call
+        )
+        return pb.CloudStore.FromString(data)
+
+    @unary(*READ)
+    async def GetCloudStore(self, request, principal):
+        return store_message(await self.stores.get(names.parse(request.name, STORES, field="name")))
+
+
+class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
+    def __init__(self, auth, guides: GuideService) -> None:
+        super().__init__(auth)
+        self.guides = guides
+
+    @unary(Role.OPERATOR)
+    async def HireGuide(self, request, principal):
+        call = _call(request, "HireGuide", guide_message)
+        if not request.brand or not request.wecom_userid or not request.display_name:
+            raise InvalidArgument("brand, wecom_userid and display_name are required", reason="FIELD_REQUIRED")
+        data = await self.guides.hire(
+            request.brand, names.parse(request.store, STORES, field="store"), request.wecom_userid,
+            request.display_name, call=call,
+        )
+        return pb.Guide.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def MoveGuide(self, request, principal):
+        call = _call(request, "MoveGuide", guide_message)
+        data = await self.guides.move(
+            names.parse(request.guide, GUIDES, field="guide"),
+            names.parse(request.to_store, STORES, field="to_store"), call=call,
+        )
+        return pb.Guide.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def ReleaseGuide(self, request, principal):
+        call = _call(request, "ReleaseGuide", guide_message)
+        return pb.Guide.FromString(await self.guides.release(names.parse(request.guide, GUIDES, field="guide"), call=call))
+
+    @unary(Role.OPERATOR)
+    async def InheritCustomers(self, request, principal):
+        def build(result) -> pb.InheritCustomersResponse:
+            offered, refusals = result
+            return pb.InheritCustomersResponse(
+                offered=offered, refused=len(refusals),
+                refusals=[f"{names.name(MEMBERS, m)}: {why}" for m, why in refusals],
+            )
+
+        call = _call(request, "InheritCustomers", build)
+        members = tuple(names.parse(m, MEMBERS, field="members") for m in request.members)
+        data = await self.guides.inherit(
+            names.parse(request.from_guide, GUIDES, field="from_guide"),
+            names.parse(request.to_guide, GUIDES, field="to_guide"), members, call=call,
+        )
+        return pb.InheritCustomersResponse.FromString(data)
+
+    @unary(Role.OPERATOR, Role.MINIPROGRAM)
+    async def ConcludeHandover(self, request, principal):
+        call = _call(request, "ConcludeHandover", guide_message)
+        data = await self.guides.conclude(
+            names.parse(request.guide, GUIDES, field="guide"), names.parse(request.member, MEMBERS, field="member"),
+            request.accept, request.reason, call=call,
+        )
+        return pb.Guide.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def CompleteDueHandovers(self, request, principal):
+        call = _call(request, "CompleteDueHandovers", guide_message)
+        return pb.Guide.FromString(
+            await self.guides.complete_due(names.parse(request.guide, GUIDES, field="guide"), call=call)
+        )
+
+    @unary(*READ)
+    async def GetGuide(self, request, principal):
+        return guide_message(await self.guides.get(names.parse(request.name, GUIDES, field="name")))

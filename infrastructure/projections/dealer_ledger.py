@@ -1,0 +1,68 @@
+"""Dealer attribution ledger: orders, revenue and refunds per dealer, store and local day.
+
+Fed by the cloud stores' booking events, which already name the dealer that
+owned the store when it accepted the order, so a later transfer never moves
+past revenue, and a refund lands on the same dealer as its order.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta, timezone
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from domain.cloud_store import CloudStore
+
+SHANGHAI = timezone(timedelta(hours=8))  # the stores' reporting day; China has no DST
+
+
+class DealerLedger:
+    name = "dealer_ledger"
+    topics = (get_topic(CloudStore.OrderAttributed), get_topic(CloudStore.RefundAttributed))
+
+    async def setup(self, conn: Any) -> None:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS dealer_ledger (
+                dealer_id text NOT NULL, store_id uuid NOT NULL, day date NOT NULL,
+                orders bigint NOT NULL DEFAULT 0, revenue_fen bigint NOT NULL DEFAULT 0,
+                refunds bigint NOT NULL DEFAULT 0, refunded_fen bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (dealer_id, day, store_id))"""
+        )
+
+    async def reset(self, conn: Any) -> None:
+        await conn.execute("DROP TABLE IF EXISTS dealer_ledger")
+
+    async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        day = event.at.astimezone(SHANGHAI).date()
+        paid = isinstance(event, CloudStore.OrderAttributed)
+        await conn.execute(
+            """INSERT INTO dealer_ledger AS l (dealer_id, store_id, day, orders, revenue_fen, refunds, refunded_fen)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (dealer_id, day, store_id) DO UPDATE SET
+                 orders = l.orders + EXCLUDED.orders, revenue_fen = l.revenue_fen + EXCLUDED.revenue_fen,
+                 refunds = l.refunds + EXCLUDED.refunds, refunded_fen = l.refunded_fen + EXCLUDED.refunded_fen""",
+            event.dealer_id, event.originator_id, day,
+            1 if paid else 0, event.amount_fen if paid else 0,
+            0 if paid else 1, 0 if paid else event.amount_fen,
+        )
+
+
+async def store_days(pool: Any, dealer_id: str, first: date, last: date):
+    """Rows of one dealer's ledger, by day then store, streamed in pages (constant memory)."""
+    after: tuple[date, Any] | None = None
+    while True:
+        if after is None:
+            rows = await pool.fetch(
+                """SELECT * FROM dealer_ledger WHERE dealer_id = $1 AND day BETWEEN $2 AND $3
+                   ORDER BY day, store_id LIMIT 500""", dealer_id, first, last)
+        else:
+            rows = await pool.fetch(
+                """SELECT * FROM dealer_ledger WHERE dealer_id = $1 AND day BETWEEN $2 AND $3
+                   AND (day, store_id) > ($4, $5) ORDER BY day, store_id LIMIT 500""",
+                dealer_id, first, last, *after)
+        for row in rows:
+            yield row
+        if len(rows) < 500:
+            return
+        after = (rows[-1]["day"], rows[-1]["store_id"])
