@@ -8,7 +8,6 @@ stays correct when another process writes.
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,30 +36,56 @@ class Repository:
         self.mapper = mapper
         self.snapshot_interval = snapshot_interval
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._checked_out: set[UUID] = set()
         self._cache_size = cache_size
 
     # --- reading --------------------------------------------------------------------
 
     async def get(self, aggregate_id: UUID, kind: type[A] | None = None, *, for_update: bool = False) -> A:
-        """The current aggregate. ``for_update`` returns a private copy to mutate."""
-        aggregate = await self._current(aggregate_id)
+        """The current aggregate.
+
+        ``for_update`` (only under the unit of work's per-aggregate lock) checks the
+        cached object out to its one writer, to change in place: no copy, which
+        matters for hot aggregates with long histories. Until the writer commits or
+        releases it, readers load their own copy instead of seeing its uncommitted
+        changes.
+        """
+        if for_update:
+            aggregate = await self._for_writer(aggregate_id)
+        else:
+            aggregate = await self._for_reader(aggregate_id)
         if aggregate is None or (kind is not None and not isinstance(aggregate, kind)):
             what = kind.__name__ if kind else "aggregate"
             raise NotFound(f"{what} {aggregate_id} not found", reason=f"{what.upper()}_NOT_FOUND", id=aggregate_id)
-        return copy.deepcopy(aggregate) if for_update else aggregate  # type: ignore[return-value]
+        if for_update:
+            self._checked_out.add(aggregate_id)
+        return aggregate  # type: ignore[return-value]
 
     async def exists(self, aggregate_id: UUID) -> bool:
-        return await self._current(aggregate_id) is not None
+        return await self._for_reader(aggregate_id) is not None
 
-    async def _current(self, aggregate_id: UUID) -> Aggregate | None:
+    async def _for_writer(self, aggregate_id: UUID) -> Aggregate | None:
         cached = self._cache.get(aggregate_id)
-        if cached is not None:
-            newer = await self.store.select_events(aggregate_id, gt=cached.version)
-            aggregate = self._apply(copy.deepcopy(cached) if newer else cached, newer)
-        else:
+        if cached is None:
             aggregate = await self._load(aggregate_id, lte=None)
+        else:  # catch up with other processes' writes, in place: this writer holds the lock
+            aggregate = self._apply(cached, await self.store.select_events(aggregate_id, gt=cached.version))
         if aggregate is not None:
             self._remember(aggregate)
+        return aggregate
+
+    async def _for_reader(self, aggregate_id: UUID) -> Aggregate | None:
+        cached = self._cache.get(aggregate_id)
+        if cached is not None and aggregate_id not in self._checked_out:
+            version = cached.version
+            newer = await self.store.select_events(aggregate_id, gt=version, limit=1)
+            if not newer and aggregate_id not in self._checked_out and cached.version == version:
+                return cached
+        aggregate = await self._load(aggregate_id, lte=None)
+        if aggregate is not None and aggregate_id not in self._checked_out:
+            current = self._cache.get(aggregate_id)
+            if current is None or current.version <= aggregate.version:
+                self._remember(aggregate)
         return aggregate
 
     async def _load(self, aggregate_id: UUID, lte: int | None) -> Aggregate | None:
@@ -102,8 +127,15 @@ class Repository:
             self._cache.popitem(last=False)
 
     def forget(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Drop from the cache (a writer failed: its in-place changes are not committed)."""
         for i in aggregate_ids:
             self._cache.pop(i, None)
+            self._checked_out.discard(i)
+
+    def check_in(self, aggregate_ids: Sequence[UUID]) -> None:
+        """The writer is done with these (committed, or never changed)."""
+        for i in aggregate_ids:
+            self._checked_out.discard(i)
 
     # --- writing --------------------------------------------------------------------
 
@@ -133,6 +165,7 @@ class Repository:
     def committed(self, aggregates: Sequence[Aggregate]) -> None:
         for aggregate in aggregates:
             self._remember(aggregate)
+            self._checked_out.discard(aggregate.id)
 
     async def save(self, *aggregates: Aggregate) -> list[Any]:
         async with self.store.transaction() as tx:

@@ -84,7 +84,7 @@ class UnitOfWork:
         self._aggregates: dict[UUID, Aggregate] = {}
 
     async def get(self, aggregate_id: UUID, kind: type[A]) -> A:
-        """A private, locked copy of the aggregate to change."""
+        """The aggregate, locked for this command and checked out to it to change in place."""
         if aggregate_id in self._aggregates:
             return self._aggregates[aggregate_id]  # type: ignore[return-value]
         await self._lock(aggregate_id)
@@ -109,7 +109,16 @@ class UnitOfWork:
     def changed(self) -> list[Aggregate]:
         return [a for a in self._aggregates.values() if a.pending_events]
 
-    def release(self) -> None:
+    def release(self, *, committed: bool, write_attempted: bool) -> None:
+        """Unlock; aggregates that may hold uncommitted changes leave the cache."""
+        loaded = list(self._aggregates)
+        if committed:
+            self.repository.check_in(loaded)
+        elif write_attempted:  # events were collected but not stored: every loaded state is suspect
+            self.repository.forget(loaded)
+        else:
+            self.repository.forget([i for i, a in self._aggregates.items() if a.pending_events])
+            self.repository.check_in([i for i, a in self._aggregates.items() if not a.pending_events])
         for key in self._held:
             self._locks.release(key)
         self._held.clear()
@@ -166,21 +175,23 @@ class CommandRunner:
             if idem is not None and (previous := await self._previous(idem)) is not None:
                 return None, previous
             uow = UnitOfWork(self.repository, self.locks, self.lock_timeout)
+            committed = write_attempted = False
             try:
                 result = await handler(uow)
                 changed = uow.changed
                 response = encode(result) if encode is not None else None
+                write_attempted = True
                 async with self.store.transaction() as tx:
                     if idem is not None:
                         await self._record(tx.conn, idem, response)
                     await self.repository.write(tx, changed)
                 self.repository.committed(changed)
+                committed = True
                 return result, response
             except (IntegrityError, OperationalError, _LockTimeout, asyncpg.UniqueViolationError):
-                self.repository.forget(list(uow._aggregates))
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
             finally:
-                uow.release()
+                uow.release(committed=committed, write_attempted=write_attempted)
         raise Conflict(
             f"gave up after {self.max_attempts} attempts: concurrent writers kept colliding",
             attempts=self.max_attempts,

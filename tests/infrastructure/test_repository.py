@@ -184,3 +184,40 @@ async def test_concurrent_duplicates_of_one_request_apply_once(repo: Repository)
     )
     assert set(results) == {b"1"}
     assert (await repo.get(c.id, Counter)).count == 1
+
+
+async def test_readers_never_see_a_writers_uncommitted_changes(repo: Repository):
+    c = Counter("a")
+    await repo.save(c)
+    runner = CommandRunner(repo)
+    inside = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow_writer(uow):
+        counter = await uow.get(c.id, Counter)
+        counter.increment(5)
+        inside.set()
+        await go_on.wait()  # changed in place, not yet committed
+
+    task = asyncio.create_task(runner.run(slow_writer))
+    await inside.wait()
+    assert (await repo.get(c.id, Counter)).count == 0
+    go_on.set()
+    await task
+    assert (await repo.get(c.id, Counter)).count == 5
+
+
+async def test_a_failed_command_leaves_no_trace_in_the_cache(repo: Repository):
+    c = Counter("a")
+    await repo.save(c)
+    runner = CommandRunner(repo)
+
+    async def fails_half_way(uow):
+        counter = await uow.get(c.id, Counter)
+        counter.increment(7)
+        raise RuleViolation("changed my mind", reason="NOPE")
+
+    with pytest.raises(RuleViolation):
+        await runner.run(fails_half_way)
+    assert (await repo.get(c.id, Counter)).count == 0
+    assert await _increment(runner, c.id) == 1
