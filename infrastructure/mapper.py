@@ -36,6 +36,7 @@ DOMAIN_MODULES = (
     "domain.cloud_store",
     "domain.routing",
     "domain.order",
+    "domain.settlement",
 )
 
 

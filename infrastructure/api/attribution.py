@@ -5,18 +5,24 @@ from __future__ import annotations
 from datetime import date
 
 from application.auth import Principal, Role, dealer_scope
+from application.commands import Call
 from application.orders import OrderService
+from application.settlements import MAX_PAGE, SettlementService, Statement
 from domain.errors import InvalidArgument, NotFound
+from domain.settlement import Month
 from infrastructure.api import convert, names
-from infrastructure.api.names import ORDERS, STORES
+from infrastructure.api.names import GUIDES, ORDERS, STORES
 from infrastructure.api.orders import decision_message
-from infrastructure.api.rpc import Servicer, streaming, unary
+from infrastructure.api.rpc import Servicer, idempotency, streaming, unary
+from infrastructure.export import export_csv
 from infrastructure.projections.dealer_ledger import store_days
+from infrastructure.projections.settlement import SettlementReadModel
 from protos.loyalty.v1 import attribution_pb2 as pb
 from protos.loyalty.v1 import attribution_pb2_grpc
 
 READERS = (Role.DEALER, Role.OPERATOR, Role.AUDITOR)
 MAX_DAYS = 3660
+LEDGER_COLUMNS = ("dealer", "store", "day", "orders", "revenue_fen", "refunds", "refunded_fen", "net_fen")
 
 
 def _day(value: str, field: str) -> date:
@@ -26,25 +32,104 @@ def _day(value: str, field: str) -> date:
         raise InvalidArgument(f"{field} must be YYYY-MM-DD", reason="INVALID_DATE", field=field) from None
 
 
+def _days(request) -> tuple[date, date]:
+    first, last = _day(request.from_day, "from_day"), _day(request.to_day, "to_day")
+    if last < first or (last - first).days > MAX_DAYS:
+        raise InvalidArgument("to_day must be on or after from_day, within ten years", reason="OUT_OF_RANGE")
+    return first, last
+
+
+def _dealer(request, principal: Principal) -> str:
+    """The dealer named in the request, or the caller's own; a dealer never reads another's."""
+    return dealer_scope(principal, names.dealer_id(request.dealer, required=principal.role is not Role.DEALER))
+
+
+def _page_after(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidArgument("page_token is not one this server gave", reason="INVALID_PAGE_TOKEN",
+                              field="page_token")
+    return int(token)
+
+
+def statement_message(s: Statement) -> pb.SettlementStatement:
+    t = s.totals
+    return pb.SettlementStatement(
+        dealer=f"dealers/{s.dealer_id}", month=str(s.month), closed=s.closed,
+        revenue_fen=t.revenue_fen, refunds_fen=t.refunds_fen, net_fen=t.net_fen, commission_fen=t.commission_fen,
+        order_count=t.order_count, line_count=t.line_count, lines_sha256=t.lines_sha256,
+        closed_at=convert.timestamp(s.closed_at), reproduced=s.reproduced,
+        next_page_token=str(s.next_after) if s.next_after else "",
+        lines=[
+            pb.SettlementLine(
+                order=names.name(ORDERS, line.order_id), store=names.name(STORES, line.store_id),
+                kind=pb.SettlementLineKind.Value(f"SETTLEMENT_LINE_KIND_{line.kind.value}"),
+                amount_fen=line.amount_fen, original_month=str(line.original_month),
+                at=convert.timestamp(line.at), guide=names.name(GUIDES, line.guide_id),
+            )
+            for line in s.lines
+        ],
+    )
+
+
 class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServicer):
-    def __init__(self, auth, pool, orders: OrderService) -> None:
+    def __init__(self, auth, pool, orders: OrderService, settlements: SettlementService | None = None) -> None:
         super().__init__(auth)
         self.pool = pool
         self.orders = orders
+        if settlements is None:  # built from the order service's runner, store and mapper
+            repository = orders.repository
+            settlements = SettlementService(
+                orders.runner, orders.clock, orders.programmes,
+                SettlementReadModel(repository.store, repository.mapper),
+            )
+        self.settlements = settlements
 
     @streaming(*READERS)
     async def StreamStoreRevenue(self, request: pb.StreamStoreRevenueRequest, principal: Principal):
-        requested = names.dealer_id(request.dealer, required=principal.role is not Role.DEALER)
-        dealer = dealer_scope(principal, requested)
-        first, last = _day(request.from_day, "from_day"), _day(request.to_day, "to_day")
-        if last < first or (last - first).days > MAX_DAYS:
-            raise InvalidArgument("to_day must be on or after from_day, within ten years", reason="OUT_OF_RANGE")
+        dealer = _dealer(request, principal)
+        first, last = _days(request)
         async for row in store_days(self.pool, dealer, first, last):
             yield pb.StoreDayRevenue(
                 dealer=f"dealers/{dealer}", store=names.name(STORES, row["store_id"]), day=row["day"].isoformat(),
                 orders=row["orders"], revenue_fen=row["revenue_fen"], refunds=row["refunds"],
                 refunded_fen=row["refunded_fen"], net_fen=row["revenue_fen"] - row["refunded_fen"],
             )
+
+    @streaming(*READERS)
+    async def ExportLedgerCsv(self, request: pb.ExportLedgerCsvRequest, principal: Principal):
+        dealer = _dealer(request, principal)
+        first, last = _days(request)
+
+        async def rows():
+            async for row in store_days(self.pool, dealer, first, last):
+                yield {
+                    "dealer": f"dealers/{dealer}", "store": names.name(STORES, row["store_id"]), "day": row["day"],
+                    "orders": row["orders"], "revenue_fen": row["revenue_fen"], "refunds": row["refunds"],
+                    "refunded_fen": row["refunded_fen"], "net_fen": row["revenue_fen"] - row["refunded_fen"],
+                }
+
+        async for chunk in export_csv(rows(), columns=LEDGER_COLUMNS):
+            yield pb.CsvChunk(data=chunk)
+
+    @unary(*READERS)
+    async def GetSettlementStatement(self, request: pb.GetSettlementStatementRequest, principal: Principal):
+        dealer = _dealer(request, principal)
+        month = Month.parse(request.month)
+        if not 0 <= request.page_size <= MAX_PAGE:
+            raise InvalidArgument(f"page_size must be 0..{MAX_PAGE}", reason="OUT_OF_RANGE", field="page_size")
+        statement = await self.settlements.statement(
+            dealer, month, page_size=request.page_size or 1000, after=_page_after(request.page_token))
+        return statement_message(statement)
+
+    @unary(Role.OPERATOR)
+    async def CloseSettlementPeriod(self, request: pb.CloseSettlementPeriodRequest, principal: Principal):
+        call = Call(idempotency(request, "CloseSettlementPeriod"),
+                    lambda statement: statement_message(statement).SerializeToString())
+        dealer = names.dealer_id(request.dealer)
+        data = await self.settlements.close(dealer, Month.parse(request.month), call=call)
+        return pb.SettlementStatement.FromString(data)
 
     @unary(*READERS)
     async def GetOrderAttribution(self, request: pb.GetOrderAttributionRequest, principal: Principal):

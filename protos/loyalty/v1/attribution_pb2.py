@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.loyalty.v1 import orders_pb2 as protos_dot_loyalty_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protos/loyalty/v1/attribution.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/orders.proto\"M\n\x19StreamStoreRevenueRequest\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_day\x18\x02 \x01(\t\x12\x0e\n\x06to_day\x18\x03 \x01(\t\"\x9a\x01\n\x0fStoreDayRevenue\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\x0e\n\x06orders\x18\x04 \x01(\x03\x12\x13\n\x0brevenue_fen\x18\x05 \x01(\x03\x12\x0f\n\x07refunds\x18\x06 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x07 \x01(\x03\x12\x0f\n\x07net_fen\x18\x08 \x01(\x03\"+\n\x1aGetOrderAttributionRequest\x12\r\n\x05order\x18\x01 \x01(\t\"\xc3\x01\n\x10OrderAttribution\x12\r\n\x05order\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12\x10\n\x08paid_fen\x18\x04 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x05 \x01(\x03\x12,\n\x07routing\x18\x06 \x01(\x0b\x32\x1b.loyalty.v1.RoutingDecision\x12+\n\x07paid_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xcd\x01\n\x12\x41ttributionService\x12Z\n\x12StreamStoreRevenue\x12%.loyalty.v1.StreamStoreRevenueRequest\x1a\x1b.loyalty.v1.StoreDayRevenue0\x01\x12[\n\x13GetOrderAttribution\x12&.loyalty.v1.GetOrderAttributionRequest\x1a\x1c.loyalty.v1.OrderAttributionB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protos/loyalty/v1/attribution.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/orders.proto\"M\n\x19StreamStoreRevenueRequest\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_day\x18\x02 \x01(\t\x12\x0e\n\x06to_day\x18\x03 \x01(\t\"\x9a\x01\n\x0fStoreDayRevenue\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\t\x12\x0e\n\x06orders\x18\x04 \x01(\x03\x12\x13\n\x0brevenue_fen\x18\x05 \x01(\x03\x12\x0f\n\x07refunds\x18\x06 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x07 \x01(\x03\x12\x0f\n\x07net_fen\x18\x08 \x01(\x03\"+\n\x1aGetOrderAttributionRequest\x12\r\n\x05order\x18\x01 \x01(\t\"\xc3\x01\n\x10OrderAttribution\x12\r\n\x05order\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12\x10\n\x08paid_fen\x18\x04 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x05 \x01(\x03\x12,\n\x07routing\x18\x06 \x01(\x0b\x32\x1b.loyalty.v1.RoutingDecision\x12+\n\x07paid_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x1dGetSettlementStatementRequest\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xbf\x01\n\x0eSettlementLine\x12\r\n\x05order\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.loyalty.v1.SettlementLineKind\x12\x12\n\namount_fen\x18\x04 \x01(\x03\x12\x16\n\x0eoriginal_month\x18\x05 \x01(\t\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05guide\x18\x07 \x01(\t\"\xdd\x02\n\x13SettlementStatement\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\x12\x0e\n\x06\x63losed\x18\x03 \x01(\x08\x12\x13\n\x0brevenue_fen\x18\x04 \x01(\x03\x12\x13\n\x0brefunds_fen\x18\x05 \x01(\x03\x12\x0f\n\x07net_fen\x18\x06 \x01(\x03\x12\x16\n\x0e\x63ommission_fen\x18\x07 \x01(\x03\x12\x13\n\x0border_count\x18\x08 \x01(\x03\x12)\n\x05lines\x18\t \x03(\x0b\x32\x1a.loyalty.v1.SettlementLine\x12\x17\n\x0fnext_page_token\x18\n \x01(\t\x12-\n\tclosed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nline_count\x18\x0c \x01(\x03\x12\x14\n\x0clines_sha256\x18\r \x01(\t\x12\x12\n\nreproduced\x18\x0e \x01(\x08\"Q\n\x1c\x43loseSettlementPeriodRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x02 \x01(\t\x12\r\n\x05month\x18\x03 \x01(\t\"J\n\x16\x45xportLedgerCsvRequest\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_day\x18\x02 \x01(\t\x12\x0e\n\x06to_day\x18\x03 \x01(\t\"\x18\n\x08\x43svChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*\x99\x02\n\x12SettlementLineKind\x12$\n SETTLEMENT_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSETTLEMENT_LINE_KIND_ORDER\x10\x01\x12\x1f\n\x1bSETTLEMENT_LINE_KIND_REFUND\x10\x02\x12$\n SETTLEMENT_LINE_KIND_LATE_REFUND\x10\x03\x12#\n\x1fSETTLEMENT_LINE_KIND_LATE_ORDER\x10\x04\x12#\n\x1fSETTLEMENT_LINE_KIND_COMMISSION\x10\x05\x12,\n(SETTLEMENT_LINE_KIND_COMMISSION_CLAWBACK\x10\x06\x32\xe6\x03\n\x12\x41ttributionService\x12Z\n\x12StreamStoreRevenue\x12%.loyalty.v1.StreamStoreRevenueRequest\x1a\x1b.loyalty.v1.StoreDayRevenue0\x01\x12[\n\x13GetOrderAttribution\x12&.loyalty.v1.GetOrderAttributionRequest\x1a\x1c.loyalty.v1.OrderAttribution\x12\x64\n\x16GetSettlementStatement\x12).loyalty.v1.GetSettlementStatementRequest\x1a\x1f.loyalty.v1.SettlementStatement\x12\x62\n\x15\x43loseSettlementPeriod\x12(.loyalty.v1.CloseSettlementPeriodRequest\x1a\x1f.loyalty.v1.SettlementStatement\x12M\n\x0f\x45xportLedgerCsv\x12\".loyalty.v1.ExportLedgerCsvRequest\x1a\x14.loyalty.v1.CsvChunk0\x01\x42\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.loyalty.v1.attributi
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\024loyalty/v1;loyaltyv1'
+  _globals['_SETTLEMENTLINEKIND']._serialized_start=1430
+  _globals['_SETTLEMENTLINEKIND']._serialized_end=1711
   _globals['_STREAMSTOREREVENUEREQUEST']._serialized_start=116
   _globals['_STREAMSTOREREVENUEREQUEST']._serialized_end=193
   _globals['_STOREDAYREVENUE']._serialized_start=196
@@ -42,6 +44,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETORDERATTRIBUTIONREQUEST']._serialized_end=395
   _globals['_ORDERATTRIBUTION']._serialized_start=398
   _globals['_ORDERATTRIBUTION']._serialized_end=593
-  _globals['_ATTRIBUTIONSERVICE']._serialized_start=596
-  _globals['_ATTRIBUTIONSERVICE']._serialized_end=801
+  _globals['_GETSETTLEMENTSTATEMENTREQUEST']._serialized_start=595
+  _globals['_GETSETTLEMENTSTATEMENTREQUEST']._serialized_end=696
+  _globals['_SETTLEMENTLINE']._serialized_start=699
+  _globals['_SETTLEMENTLINE']._serialized_end=890
+  _globals['_SETTLEMENTSTATEMENT']._serialized_start=893
+  _globals['_SETTLEMENTSTATEMENT']._serialized_end=1242
+  _globals['_CLOSESETTLEMENTPERIODREQUEST']._serialized_start=1244
+  _globals['_CLOSESETTLEMENTPERIODREQUEST']._serialized_end=1325
+  _globals['_EXPORTLEDGERCSVREQUEST']._serialized_start=1327
+  _globals['_EXPORTLEDGERCSVREQUEST']._serialized_end=1401
+  _globals['_CSVCHUNK']._serialized_start=1403
+  _globals['_CSVCHUNK']._serialized_end=1427
+  _globals['_ATTRIBUTIONSERVICE']._serialized_start=1714
+  _globals['_ATTRIBUTIONSERVICE']._serialized_end=2200
 # @@protoc_insertion_point(module_scope)

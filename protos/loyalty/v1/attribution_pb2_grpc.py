@@ -46,6 +46,21 @@ class AttributionServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
                 _registered_method=True)
+        self.GetSettlementStatement = channel.unary_unary(
+                '/loyalty.v1.AttributionService/GetSettlementStatement',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+                _registered_method=True)
+        self.CloseSettlementPeriod = channel.unary_unary(
+                '/loyalty.v1.AttributionService/CloseSettlementPeriod',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+                _registered_method=True)
+        self.ExportLedgerCsv = channel.unary_stream(
+                '/loyalty.v1.AttributionService/ExportLedgerCsv',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
+                _registered_method=True)
 
 
 class AttributionServiceServicer:
@@ -66,6 +81,30 @@ class AttributionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSettlementStatement(self, request, context):
+        """A dealer's monthly settlement statement (月结对账单): totals of the whole month and
+        one page of its lines. A closed month's totals are frozen; open months are live.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSettlementPeriod(self, request, context):
+        """Operators only. Freezes the month's totals as an event; the month must have ended,
+        months close once and in order. Returns the statement without lines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportLedgerCsv(self, request, context):
+        """The dealer ledger (one row per store and local day) as CSV, streamed in chunks:
+        dealer,store,day,orders,revenue_fen,refunds,refunded_fen,net_fen (UTF-8, CRLF, header first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AttributionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +117,21 @@ def add_AttributionServiceServicer_to_server(servicer, server):
                     servicer.GetOrderAttribution,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.SerializeToString,
+            ),
+            'GetSettlementStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettlementStatement,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
+            ),
+            'CloseSettlementPeriod': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSettlementPeriod,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
+            ),
+            'ExportLedgerCsv': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportLedgerCsv,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -136,6 +190,87 @@ class AttributionService:
             '/loyalty.v1.AttributionService/GetOrderAttribution',
             protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettlementStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.AttributionService/GetSettlementStatement',
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSettlementPeriod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.AttributionService/CloseSettlementPeriod',
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportLedgerCsv(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/loyalty.v1.AttributionService/ExportLedgerCsv',
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
             options,
             channel_credentials,
             insecure,
