@@ -66,3 +66,18 @@ async def store_days(pool: Any, dealer_id: str, first: date, last: date):
         if len(rows) < 500:
             return
         after = (rows[-1]["day"], rows[-1]["store_id"])
+
+
+async def ledger_as_of(pool: Any, dealer_id: str, day: date) -> list[Any]:
+    """One dealer's ledger as it stood at the end of local ``day``: totals per store, all days up to it.
+
+    Each row: store_id, orders, revenue_fen, refunds, refunded_fen, net_fen. Refunds
+    count on the day they were made, so a late refund does not change an earlier date.
+    """
+    return await pool.fetch(
+        """SELECT store_id, sum(orders)::bigint AS orders, sum(revenue_fen)::bigint AS revenue_fen,
+                  sum(refunds)::bigint AS refunds, sum(refunded_fen)::bigint AS refunded_fen,
+                  (sum(revenue_fen) - sum(refunded_fen))::bigint AS net_fen
+           FROM dealer_ledger WHERE dealer_id = $1 AND day <= $2 GROUP BY store_id ORDER BY store_id""",
+        dealer_id, day,
+    )
