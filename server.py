@@ -31,11 +31,11 @@ from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.config import Settings, load_settings
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
-from infrastructure.hash_chain import HashChainer
+from infrastructure.logging import configure_logging
 from infrastructure.mapper import build_mapper
 from infrastructure.migrations import Names
 from infrastructure.projection_runner import ProjectionRunner
-from infrastructure.projections.dealer_ledger import DealerLedger
+from infrastructure.projections import all_projections
 from protos.loyalty.v1 import (
     attribution_pb2,
     attribution_pb2_grpc,
@@ -96,7 +96,7 @@ async def start(
     directory = StoreDirectory(store, mapper)
     await directory.load()
     directory.start()
-    projections = ProjectionRunner(store, [HashChainer(store), DealerLedger()], mapper)
+    projections = ProjectionRunner(store, all_projections(store), mapper)
     await projections.setup()  # read models exist before the first query
     projections.start()
 
@@ -126,17 +126,29 @@ async def start(
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     ]
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(settings.grpc_address)
+    port = _listen(server, settings)
     await server.start()
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}")
+    log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
+             extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca)})
     return Running(server, port, store, health_servicer, directory, projections, embedded)
 
 
+def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    """TLS when configured (mutual TLS with a client CA); else plaintext, for loopback or behind a TLS proxy."""
+    if settings.tls is None:
+        return server.add_insecure_port(settings.grpc_address)
+    cert, key, client_ca = settings.tls.read()
+    credentials = grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None)
+    return server.add_secure_port(settings.grpc_address, credentials)
+
+
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    running = await start(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    running = await start(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -62,6 +62,9 @@ class KeyedLocks:
         except TimeoutError:
             self._drop(key)
             raise _LockTimeout(key) from None
+        except BaseException:  # cancelled (the client's deadline passed): no longer a user
+            self._drop(key)
+            raise
 
     def release(self, key: UUID) -> None:
         self._locks[key][0].release()

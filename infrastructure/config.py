@@ -1,4 +1,12 @@
-"""Configuration: small functions over the environment, read once at start-up."""
+"""Configuration: small functions over the environment, read once at start-up.
+
+Besides the database and address: ``GRPC_TLS_CERT_FILE`` and ``GRPC_TLS_KEY_FILE``
+(PEM) serve gRPC over TLS, and ``GRPC_TLS_CLIENT_CA_FILE`` additionally requires
+client certificates signed by that CA (mutual TLS); without them the port is
+plaintext, for loopback or a TLS-terminating proxy only. ``LOG_FORMAT`` is
+``json`` (the default: one JSON object per line for log shippers) or ``text``
+for a developer's terminal; ``LOG_LEVEL`` is debug, info, warning or error.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,18 @@ module names them (``loyaltyengine_events``), so a stock Application called
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for serving gRPC over TLS; with ``client_ca`` clients must present a certificate it signed."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    def read(self) -> tuple[bytes, bytes, bytes | None]:
+        return self.cert.read_bytes(), self.key.read_bytes(), self.client_ca.read_bytes() if self.client_ca else None
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None
     data_dir: Path
@@ -23,6 +43,9 @@ class Settings:
     lock_timeout_s: int
     pool_min: int
     pool_max: int
+    tls: TlsFiles | None = None
+    log_format: str = "json"
+    log_level: str = "INFO"
 
     @property
     def events_table(self) -> str:
@@ -46,6 +69,29 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _tls(env: Mapping[str, str]) -> TlsFiles | None:
+    names = ("GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "GRPC_TLS_CLIENT_CA_FILE")
+    cert, key, ca = (env.get(n, "").strip() for n in names)
+    if not cert and not key:
+        if ca:
+            raise ValueError("GRPC_TLS_CLIENT_CA_FILE needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
+        return None
+    if not cert or not key:
+        raise ValueError("GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are set together")
+    files = TlsFiles(Path(cert).expanduser(), Path(key).expanduser(), Path(ca).expanduser() if ca else None)
+    for path in filter(None, (files.cert, files.key, files.client_ca)):
+        if not path.is_file():
+            raise ValueError(f"TLS file {path} does not exist")
+    return files
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name, "").strip() or default).lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
@@ -57,4 +103,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lock_timeout_s=_int(env, "POSTGRES_LOCK_TIMEOUT", 5, minimum=0),
         pool_min=_int(env, "POSTGRES_POOL_MIN", 2, minimum=1),
         pool_max=_int(env, "POSTGRES_POOL_MAX", 10, minimum=1),
+        tls=_tls(env),
+        log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
+        log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
     )

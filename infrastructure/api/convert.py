@@ -14,7 +14,7 @@ from protos.loyalty.v1 import common_pb2, stores_pb2
 
 
 def location(msg: common_pb2.Location, *, field: str) -> Location:
-    if msg.system == common_pb2.COORDINATE_SYSTEM_UNSPECIFIED:
+    if msg.system not in (common_pb2.WGS84, common_pb2.GCJ02, common_pb2.BD09):  # unset, or a number from a newer client
         raise InvalidArgument(
             f"{field}.system is required: WGS84, GCJ02 (mini-program and Chinese map SDKs) or BD09",
             reason="COORDINATE_SYSTEM_REQUIRED", field=field,
@@ -65,8 +65,12 @@ def timestamp(at: datetime | None) -> Timestamp | None:
     return ts
 
 
-def from_timestamp(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+def from_timestamp(ts: Timestamp, *, field: str = "timestamp") -> datetime:
+    # Any int64 travels on the wire; only 0001-01-01..9999-12-31 with 0 <= nanos < 1e9 is a time.
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidArgument(f"{field} is not a valid timestamp", reason="INVALID_TIMESTAMP", field=field) from None
 
 
 def non_negative(value: int, field: str) -> int:

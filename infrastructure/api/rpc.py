@@ -1,4 +1,15 @@
-"""Servicer plumbing: authentication, role checks, error mapping, idempotency keys."""
+"""Servicer plumbing: authentication, role checks, error mapping, call logs, idempotency keys.
+
+Deadlines and cancellation: when a client's deadline passes (or it cancels), grpc.aio
+cancels the handler's task. The cancellation interrupts whatever the call is awaiting:
+the in-process lock of an aggregate, a query, the events-table lock. The transaction is
+then rolled back, so a call that ends in DEADLINE_EXCEEDED or CANCELLED normally has
+written nothing. It may still have completed when the cancellation coincides with its
+COMMIT (or, on Python 3.11, with the grant of an aggregate lock, where asyncio.wait_for
+can swallow the cancellation): then its events are committed together with its request
+id. Either way a retry with the same request id is safe: it returns the stored response
+or does the work once.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +17,23 @@ import asyncio
 import functools
 import hashlib
 import logging
+import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
+from google.rpc import code_pb2
 
 from application.auth import Principal, Role, require
 from application.unit_of_work import Idempotency
 from domain.errors import DomainError, InvalidArgument
 from infrastructure.api.auth import TokenAuthenticator
-from infrastructure.api.errors import internal_status, to_status
+from infrastructure.api.errors import code_of, internal_status, to_status
 
 log = logging.getLogger("loyalty.api")
+access_log = logging.getLogger("loyalty.api.rpc")
 
 
 class Servicer:
@@ -28,10 +43,56 @@ class Servicer:
         self.auth = auth
 
 
-def _principal(self: Servicer, context: grpc.aio.ServicerContext, roles: tuple[Role, ...]) -> Principal:
-    principal = self.auth.authenticate(context.invocation_metadata())
-    require(principal, *roles)
-    return principal
+@functools.cache
+def _method_path(cls: type, rpc: str) -> str:
+    """``/loyalty.v1.MemberService/RegisterMember``, as grpcurl and the access logs of proxies spell it."""
+    for base in cls.__mro__:
+        if base.__module__.endswith("_pb2_grpc") and base.__name__.endswith("Servicer"):
+            package = sys.modules[base.__module__.removesuffix("_grpc")].DESCRIPTOR.package
+            return f"/{package}.{base.__name__.removesuffix('Servicer')}/{rpc}"
+    return f"/{cls.__name__}/{rpc}"
+
+
+class _CallLog:
+    """One structured record per call: method, code, reason, duration, role. Never tokens or request fields
+    other than the client's request id (checked printable), so no personal data reaches the logs."""
+
+    def __init__(self, servicer: Servicer, rpc: str, request: Message, context: grpc.aio.ServicerContext) -> None:
+        self.method = _method_path(type(servicer), rpc)
+        self.auth = servicer.auth
+        self.context = context
+        self.started = time.perf_counter()
+        self.role: str | None = None
+        self.code = "CANCELLED"
+        self.reason: str | None = None
+        self.messages: int | None = None
+        rid = request.request_id if "request_id" in request.DESCRIPTOR.fields_by_name else ""
+        self.request_id = rid if rid and len(rid) <= 128 and rid.isprintable() else None
+
+    def principal(self, roles: tuple[Role, ...]) -> Principal:
+        principal = self.auth.authenticate(self.context.invocation_metadata())
+        self.role = principal.role.value
+        require(principal, *roles)
+        return principal
+
+    def failed(self, error: DomainError) -> grpc.Status:
+        self.code, self.reason = code_pb2.Code.Name(code_of(error)), error.reason
+        return to_status(error)
+
+    def cancelled(self) -> None:
+        remaining = self.context.time_remaining()
+        self.code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+
+    def emit(self) -> None:
+        fields = {"rpc": self.method, "code": self.code,
+                  "duration_ms": round((time.perf_counter() - self.started) * 1000, 2), "role": self.role}
+        if self.reason:
+            fields["reason"] = self.reason
+        if self.request_id:
+            fields["request_id"] = self.request_id
+        if self.messages is not None:
+            fields["messages"] = self.messages
+        access_log.log(logging.ERROR if self.code == "INTERNAL" else logging.INFO, "rpc", extra=fields)
 
 
 def unary(*roles: Role) -> Callable:
@@ -40,15 +101,24 @@ def unary(*roles: Role) -> Callable:
     def decorate(method: Callable[..., Awaitable[Message]]) -> Callable:
         @functools.wraps(method)
         async def handler(self: Servicer, request: Message, context: grpc.aio.ServicerContext) -> Message:
+            call = _CallLog(self, method.__name__, request, context)
             try:
-                return await method(self, request, _principal(self, context, roles))
+                response = await method(self, request, call.principal(roles))
+                call.code = "OK"
+                return response
             except DomainError as e:
-                await context.abort_with_status(to_status(e))
-            except (asyncio.CancelledError, grpc.aio.AbortError):
+                await context.abort_with_status(call.failed(e))
+            except asyncio.CancelledError:
+                call.cancelled()
+                raise
+            except grpc.aio.AbortError:
                 raise
             except Exception:
-                log.exception("unexpected error in %s", method.__name__)
+                call.code = "INTERNAL"
+                log.exception("unexpected error in %s", call.method)
                 await context.abort_with_status(internal_status())
+            finally:
+                call.emit()
             raise AssertionError("unreachable")
 
         return handler
@@ -62,16 +132,26 @@ def streaming(*roles: Role) -> Callable:
     def decorate(method: Callable[..., AsyncIterator[Message]]) -> Callable:
         @functools.wraps(method)
         async def handler(self: Servicer, request: Message, context: grpc.aio.ServicerContext):
+            call = _CallLog(self, method.__name__, request, context)
+            call.messages = 0
             try:
-                async for item in method(self, request, _principal(self, context, roles)):
+                async for item in method(self, request, call.principal(roles)):
                     yield item
+                    call.messages += 1
+                call.code = "OK"
             except DomainError as e:
-                await context.abort_with_status(to_status(e))
-            except (asyncio.CancelledError, grpc.aio.AbortError):
+                await context.abort_with_status(call.failed(e))
+            except (asyncio.CancelledError, GeneratorExit):
+                call.cancelled()
+                raise
+            except grpc.aio.AbortError:
                 raise
             except Exception:
-                log.exception("unexpected error in %s", method.__name__)
+                call.code = "INTERNAL"
+                log.exception("unexpected error in %s", call.method)
                 await context.abort_with_status(internal_status())
+            finally:
+                call.emit()
 
         return handler
 
@@ -81,8 +161,13 @@ def streaming(*roles: Role) -> Callable:
 def idempotency(request: Any, method: str) -> Idempotency:
     """The request id and a digest of everything else in the request."""
     request_id = request.request_id
-    if not request_id or len(request_id) > 128:
-        raise InvalidArgument("request_id is required (1-128 characters)", reason="REQUEST_ID_REQUIRED")
+    if not request_id:
+        raise InvalidArgument("request_id is required (1-128 printable characters)", reason="REQUEST_ID_REQUIRED",
+                              field="request_id")
+    if len(request_id) > 128 or not request_id.isprintable():
+        # PostgreSQL text cannot hold NUL, and ids are echoed in logs: printable only.
+        raise InvalidArgument("request_id must be 1-128 printable characters", reason="INVALID_REQUEST_ID",
+                              field="request_id")
     payload = type(request)()
     payload.CopyFrom(request)
     payload.ClearField("request_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,20 +55,33 @@ class Api:
         await self.running.directory.catch_up()
 
 
+@asynccontextmanager
+async def serving(
+    dsn: str, data_dir: Path, clock: ManualClock | None = None, *, env: dict[str, str] | None = None,
+    credentials: grpc.ChannelCredentials | None = None, stop: bool = True,
+) -> AsyncIterator[tuple[server.Running, grpc.aio.Channel]]:
+    """A server process's worth of state on ``dsn`` (settings from ``env``): start, yield, stop."""
+    settings = load_settings({"DATABASE_URL": dsn, "GRPC_ADDRESS": "127.0.0.1:0", "LOYALTY_DATA_DIR": str(data_dir),
+                              **(env or {})})
+    running = await server.start(settings, clock=clock or ManualClock(START),
+                                 tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()), env={})
+    target = f"127.0.0.1:{running.port}"
+    channel = grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
+    try:
+        yield running, channel
+    finally:
+        await channel.close()
+        if stop:
+            await running.stop(grace=1)
+
+
 @pytest.fixture
 async def api(fresh_dsn: str, tmp_path: Path) -> AsyncIterator[Api]:
-    settings = load_settings({"DATABASE_URL": fresh_dsn, "GRPC_ADDRESS": "127.0.0.1:0", "LOYALTY_DATA_DIR": str(tmp_path)})
     clock = ManualClock(START)
-    tokens = ",".join(f"{token}={role}" for role, token in TOKENS.items())
-    running = await server.start(settings, clock=clock, tokens=tokens, env={})
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
+    async with serving(fresh_dsn, tmp_path, clock) as (running, channel):
         yield Api(
             channel, clock, running,
             members_pb2_grpc.MemberServiceStub(channel), stores_pb2_grpc.StoreServiceStub(channel),
             stores_pb2_grpc.GuideServiceStub(channel), orders_pb2_grpc.OrderServiceStub(channel),
             attribution_pb2_grpc.AttributionServiceStub(channel), audit_pb2_grpc.AuditServiceStub(channel),
         )
-    finally:
-        await channel.close()
-        await running.stop(grace=1)

@@ -9,15 +9,13 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-import server
-from infrastructure.config import load_settings
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import orders_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
-from tests.api.conftest import TOKENS, auth
+from tests.api.conftest import auth, serving
 
 OP, MP, D1, D2 = auth("operator"), auth("miniprogram"), auth("dealer:D1"), auth("dealer:D2")
 
@@ -76,12 +74,7 @@ async def test_a_full_store_overflows_to_the_next_eligible_one(api):
 
 
 async def test_a_store_opened_through_one_server_routes_orders_in_another_without_restart(api, fresh_dsn, tmp_path):
-    settings = load_settings({"DATABASE_URL": fresh_dsn, "GRPC_ADDRESS": "127.0.0.1:0",
-                              "LOYALTY_DATA_DIR": str(tmp_path / "second")})
-    tokens = ",".join(f"{token}={role}" for role, token in TOKENS.items())
-    second = await server.start(settings, clock=api.clock, tokens=tokens, env={})
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{second.port}")
-    try:
+    async with serving(fresh_dsn, tmp_path / "second", api.clock) as (_, channel):
         other_orders = orders_pb2_grpc.OrderServiceStub(channel)
         member = await _member(api)
         store = await _open(api, "NEW", 31.2310, 121.4740)
@@ -92,9 +85,6 @@ async def test_a_store_opened_through_one_server_routes_orders_in_another_withou
                 break
             await asyncio.sleep(0.05)
         assert decision.store == store.name
-    finally:
-        await channel.close()
-        await second.stop(grace=1)
 
 
 async def test_revenue_stays_with_the_dealer_of_the_order_time_after_a_transfer(api):
