@@ -17,6 +17,7 @@ from application.guides import GuideService
 from application.members import MemberService
 from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
+from application.settlements import SettlementService
 from application.repository import Repository
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
@@ -36,6 +37,7 @@ from infrastructure.mapper import build_mapper
 from infrastructure.migrations import Names
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.projections import all_projections
+from infrastructure.projections.settlement import SettlementReadModel
 from protos.loyalty.v1 import (
     attribution_pb2,
     attribution_pb2_grpc,
@@ -112,8 +114,10 @@ async def start(
         GuideServicer(auth, GuideService(runner, clock, programmes)), server)
     orders = OrderService(runner, clock, programmes, directory, AttributionPolicy())
     orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
-    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(AttributionServicer(auth, store.pool, orders), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository), server)
+    settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
+    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
+        AttributionServicer(auth, store.pool, orders, settlements), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository, clock), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [

@@ -16,7 +16,6 @@ from infrastructure.api.orders import decision_message
 from infrastructure.api.rpc import Servicer, idempotency, streaming, unary
 from infrastructure.export import export_csv
 from infrastructure.projections.dealer_ledger import store_days
-from infrastructure.projections.settlement import SettlementReadModel
 from protos.loyalty.v1 import attribution_pb2 as pb
 from protos.loyalty.v1 import attribution_pb2_grpc
 
@@ -74,16 +73,10 @@ def statement_message(s: Statement) -> pb.SettlementStatement:
 
 
 class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServicer):
-    def __init__(self, auth, pool, orders: OrderService, settlements: SettlementService | None = None) -> None:
+    def __init__(self, auth, pool, orders: OrderService, settlements: SettlementService) -> None:
         super().__init__(auth)
         self.pool = pool
         self.orders = orders
-        if settlements is None:  # built from the order service's runner, store and mapper
-            repository = orders.repository
-            settlements = SettlementService(
-                orders.runner, orders.clock, orders.programmes,
-                SettlementReadModel(repository.store, repository.mapper),
-            )
         self.settlements = settlements
 
     @streaming(*READERS)

@@ -7,6 +7,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 from application.auth import Role
+from application.clock import Clock
 from application.repository import Repository
 from domain.errors import InvalidArgument
 from infrastructure import hash_chain
@@ -14,6 +15,7 @@ from infrastructure.api import convert
 from infrastructure.api.rpc import Servicer, streaming, unary
 from infrastructure.event_store import EventStore
 from infrastructure.export import dumps, event_record
+from infrastructure.projections.points_liability import points_liability
 from protos.loyalty.v1 import audit_pb2 as pb
 from protos.loyalty.v1 import audit_pb2_grpc
 
@@ -36,10 +38,11 @@ def aggregate_id(name: str) -> UUID:
 
 
 class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, auth, store: EventStore, repository: Repository) -> None:
+    def __init__(self, auth, store: EventStore, repository: Repository, clock: Clock) -> None:
         super().__init__(auth)
         self.store = store
         self.repository = repository
+        self.clock = clock
 
     def _message(self, n, position: int) -> pb.StoredEvent:
         record = event_record(self.repository.mapper, n)
@@ -95,6 +98,19 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         return pb.AggregateState(
             aggregate=request.aggregate, type=type(aggregate).__name__, version=aggregate.version,
             state_json=dumps(state).decode(),
+        )
+
+    @unary(*AUDITORS)
+    async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal):
+        if not request.brand:
+            raise InvalidArgument("brand is required", reason="FIELD_REQUIRED", field="brand")
+        as_of = convert.from_timestamp(request.as_of, field="as_of") if request.HasField("as_of") else self.clock.now()
+        liability = await points_liability(self.store.pool, request.brand, as_of)
+        return pb.PointsLiability(
+            brand=liability.brand, as_of=convert.timestamp(liability.as_of),
+            available_points=liability.available, pending_points=liability.pending, debt_points=liability.debt,
+            expiring=[pb.ExpiryBucket(last_usable_month=month or "", points=points)
+                      for month, points in liability.expiring],
         )
 
     @unary(*AUDITORS)

@@ -99,3 +99,22 @@ async def test_an_order_goes_to_the_nearest_store_and_money_points_and_credit_fo
     assert orjson.loads(now.state_json)["_totals"]["reversed"] == 64
     verified = await api.audit.VerifyEventLog(au.VerifyEventLogRequest(), metadata=AU)
     assert verified.ok and verified.checked > 10 and verified.unchained == 0
+
+
+async def test_finance_reads_the_points_liability_as_of_a_date(api):
+    member = await api.members.RegisterMember(
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+    await api.members.EarnPoints(
+        m.EarnPointsRequest(request_id=api.rid(), member=member.name, rule="sign-in", points=30), metadata=MP)
+    before = api.clock.now()
+    api.clock.advance(days=1)
+    await api.members.EarnPoints(
+        m.EarnPointsRequest(request_id=api.rid(), member=member.name, rule="birthday", points=70), metadata=MP)
+    await api.settled()
+    now = await api.audit.GetPointsLiability(au.GetPointsLiabilityRequest(brand="acme"), metadata=AU)
+    assert (now.available_points, now.pending_points) == (100, 0)
+    assert sum(b.points for b in now.expiring) == 100
+    as_of = au.GetPointsLiabilityRequest(brand="acme")
+    as_of.as_of.FromDatetime(before)
+    then = await api.audit.GetPointsLiability(as_of, metadata=AU)
+    assert then.available_points == 30

@@ -1,9 +1,10 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -91,3 +92,35 @@ class VerifyEventLogResponse(_message.Message):
     head_hash: str
     unchained: int
     def __init__(self, ok: _Optional[bool] = ..., checked: _Optional[int] = ..., first_broken_position: _Optional[int] = ..., reason: _Optional[str] = ..., head_hash: _Optional[str] = ..., unchained: _Optional[int] = ...) -> None: ...
+
+class GetPointsLiabilityRequest(_message.Message):
+    __slots__ = ("brand", "as_of")
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    brand: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, brand: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ExpiryBucket(_message.Message):
+    __slots__ = ("last_usable_month", "points")
+    LAST_USABLE_MONTH_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    last_usable_month: str
+    points: int
+    def __init__(self, last_usable_month: _Optional[str] = ..., points: _Optional[int] = ...) -> None: ...
+
+class PointsLiability(_message.Message):
+    __slots__ = ("brand", "as_of", "available_points", "pending_points", "debt_points", "expiring")
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_POINTS_FIELD_NUMBER: _ClassVar[int]
+    DEBT_POINTS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRING_FIELD_NUMBER: _ClassVar[int]
+    brand: str
+    as_of: _timestamp_pb2.Timestamp
+    available_points: int
+    pending_points: int
+    debt_points: int
+    expiring: _containers.RepeatedCompositeFieldContainer[ExpiryBucket]
+    def __init__(self, brand: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., available_points: _Optional[int] = ..., pending_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., expiring: _Optional[_Iterable[_Union[ExpiryBucket, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class AuditServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
                 _registered_method=True)
+        self.GetPointsLiability = channel.unary_unary(
+                '/loyalty.v1.AuditService/GetPointsLiability',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -76,6 +81,13 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPointsLiability(self, request, context):
+        """Outstanding points (what finance books as deferred revenue) and when they expire, as of a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +105,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.VerifyEventLog,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.SerializeToString,
+            ),
+            'GetPointsLiability': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPointsLiability,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +194,33 @@ class AuditService:
             '/loyalty.v1.AuditService/VerifyEventLog',
             protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPointsLiability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.AuditService/GetPointsLiability',
+            protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
             options,
             channel_credentials,
             insecure,
