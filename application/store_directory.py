@@ -24,7 +24,7 @@ from domain.attribution import AttributionPolicy
 from domain.cloud_store import CloudStore
 from domain.geo import to_wgs84
 from domain.routing import OrderFacts, RoutingDecision, StoreSnapshot, decide, rejections_for
-from domain.store_values import StoreStatus
+from domain.store_values import FulfilmentMode, StoreStatus
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ STORE_TOPICS = tuple(
 )
 
 ELIGIBLE_WANTED = 8      # eligible stores to hand the router (ties and fallbacks need a few)
+REJECTED_KEPT = 8        # the nearest refused stores, kept as evidence on the decision
 MAX_SCANNED = 400        # stop walking outwards after this many stores
 
 
@@ -44,6 +45,7 @@ class StoreDirectory:
         self.replicas: dict[UUID, CloudStore] = {}
         self.index = StoreIndex()
         self.position: int | None = None
+        self.widest_radius_m = 0  # an upper bound: the widest service radius any store ever had
         self._task: asyncio.Task | None = None
 
     # --- keeping current --------------------------------------------------------------
@@ -90,6 +92,7 @@ class StoreDirectory:
                 continue  # already applied
             replica = event.mutate(replica)
             self.replicas[replica.id] = replica
+            self.widest_radius_m = max(self.widest_radius_m, replica.service_radius_m)
             if reindex:
                 if replica.status is StoreStatus.CLOSED:
                     self.index.remove(replica.id)
@@ -116,20 +119,29 @@ class StoreDirectory:
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
         overrides: dict[UUID, StoreSnapshot] | None = None,
     ) -> list[StoreSnapshot]:
-        """The nearest eligible stores (and the ineligible ones passed on the way), plus named stores."""
+        """The nearest eligible stores, the nearest few refused on the way (as evidence), and named stores.
+
+        Delivery never looks beyond the widest service radius; the decision keeps a
+        bounded list of candidates, so order events stay small in dense cities.
+        """
         overrides = overrides or {}
         customer = to_wgs84(facts.customer)
         found: dict[UUID, StoreSnapshot] = {}
-        eligible = 0
-        for scanned, neighbour in enumerate(
-            self.index.iter_nearest(customer.lat, customer.lng, policy.max_distance_m or None)
-        ):
+        eligible = rejected = 0
+        reach = policy.max_distance_m or None
+        if facts.mode is FulfilmentMode.DELIVERY:  # nobody delivers beyond the widest service radius
+            reach = min(reach, self.widest_radius_m) if reach else self.widest_radius_m
+        for scanned, neighbour in enumerate(self.index.iter_nearest(customer.lat, customer.lng, reach)):
             if scanned >= MAX_SCANNED or eligible >= ELIGIBLE_WANTED:
                 break
             snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
-            found[snapshot.store_id] = snapshot
             if not rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy):
                 eligible += 1
+            elif rejected < REJECTED_KEPT:
+                rejected += 1
+            else:
+                continue
+            found[snapshot.store_id] = snapshot
         named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
         for store_id in named:
             if store_id is not None and store_id not in found and store_id in self.replicas:

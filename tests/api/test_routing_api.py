@@ -33,7 +33,8 @@ async def _open(api, code, lat, lng, dealer="D1", **kw):
 
 async def test_simulating_an_order_explains_the_choice_and_writes_nothing(api):
     near = await _open(api, "A", 31.2310, 121.4740)
-    await _open(api, "B", 31.2600, 121.5200)
+    await _open(api, "B", 31.2400, 121.4800)
+    await _open(api, "FAR", 31.3500, 121.6000)  # beyond every store's delivery radius: not considered
     member = await _member(api)
     await api.settled()
     before = await api.running.store.max_notification_id()
@@ -119,3 +120,19 @@ def _ts(at):
     ts = Timestamp()
     ts.FromDatetime(at)
     return ts
+
+
+async def test_the_decision_keeps_the_nearest_few_refused_stores_not_every_store_passed(api):
+    for i in range(12):
+        store = await _open(api, f"S{i}", 31.2310 + i * 0.001, 121.4740)
+        await api.stores.SuspendCloudStore(
+            s.SuspendCloudStoreRequest(request_id=api.rid(), store=store.name, reason="stocktake"), metadata=OP)
+    open_one = await _open(api, "OPEN", 31.2500, 121.4740)
+    member = await _member(api)
+    await api.settled()
+    decision = await api.orders.SimulateOrder(
+        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+    assert decision.store == open_one.name
+    refused = [c for c in decision.candidates if c.rejected_because]
+    assert len(refused) == 8 and all(c.rejected_because == "STORE_SUSPENDED" for c in refused)
+    assert max(c.distance_m for c in refused) < decision.distance_m
