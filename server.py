@@ -22,12 +22,12 @@ from application.repository import Repository
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner
-from domain.attribution import AttributionPolicy
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
 from infrastructure.api.members import MemberServicer
 from infrastructure.api.orders import OrderServicer
+from infrastructure.api.programmes import ProgrammeServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.config import Settings, load_settings
 from infrastructure.embedded_postgres import EmbeddedPostgres
@@ -47,6 +47,8 @@ from protos.loyalty.v1 import (
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    programmes_pb2,
+    programmes_pb2_grpc,
     stores_pb2,
     stores_pb2_grpc,
 )
@@ -94,7 +96,7 @@ async def start(
     mapper = build_mapper(env)
     repository = Repository(store, mapper, snapshot_interval=settings.snapshot_interval)
     runner = CommandRunner(repository)
-    programmes = ProgrammeCatalog()
+    programmes = ProgrammeCatalog(runner, clock)
     directory = StoreDirectory(store, mapper)
     await directory.load()
     directory.start()
@@ -112,12 +114,13 @@ async def start(
         StoreServicer(auth, StoreService(runner, clock, programmes)), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
         GuideServicer(auth, GuideService(runner, clock, programmes)), server)
-    orders = OrderService(runner, clock, programmes, directory, AttributionPolicy())
+    orders = OrderService(runner, clock, programmes, directory)
     orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
     settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
     attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
         AttributionServicer(auth, store.pool, orders, settlements), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository, clock), server)
+    programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server(ProgrammeServicer(auth, programmes), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
@@ -127,6 +130,7 @@ async def start(
         orders_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
         attribution_pb2.DESCRIPTOR.services_by_name["AttributionService"].full_name,
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     ]
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)

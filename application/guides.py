@@ -65,7 +65,7 @@ class GuideService(Service):
             at = self.clock.now()
             giver = await uow.get(from_guide_id, Guide)
             receiver = await uow.get(to_guide_id, Guide)
-            programme = self.programmes.current(giver.brand)
+            programme = await self.programmes.current(giver.brand)
             wanted = members or tuple(sorted(giver.customers, key=str))
             if not wanted:
                 raise RuleViolation("the guide has no customers to hand over", reason="NO_CUSTOMERS")
@@ -126,4 +126,4 @@ class GuideService(Service):
         giver = await uow.get(giver_id, Guide)
         giver.conclude_handover(member_id, True, "ACCEPTED", at)
         member = await uow.get(member_id, Member)
-        member.hand_over(giver.id, receiver.id, receiver.store_id, self.programmes.current(member.brand), at)
+        member.hand_over(giver.id, receiver.id, receiver.store_id, await self.programmes.current(member.brand), at)

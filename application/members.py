@@ -88,7 +88,7 @@ class MemberService(Service):
             at = self.clock.now()
             member = await uow.get(member_id, Member)
             guide = await uow.get(guide_id, Guide)
-            programme = self.programmes.current(member.brand)
+            programme = await self.programmes.current(member.brand)
             previous = member.guide_id
             member.bind_guide(guide.id, guide.store_id, programme, at)
             if previous is not None and previous != guide.id:
@@ -116,7 +116,7 @@ class MemberService(Service):
     async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = await uow.get(member_id, Member)
-            lot = member.earn_points(rule, points, self.programmes.current(member.brand), self.clock.now())
+            lot = member.earn_points(rule, points, await self.programmes.current(member.brand), self.clock.now())
             return member, lot.points
 
         return await self.execute(handler, call)
@@ -138,7 +138,7 @@ class MemberService(Service):
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = await uow.get(member_id, Member)
             member.adjust(
-                points, reason, operator, self.programmes.current(member.brand), self.clock.now(),
+                points, reason, operator, await self.programmes.current(member.brand), self.clock.now(),
                 corrects=corrects,
             )
             return member, points
@@ -148,7 +148,7 @@ class MemberService(Service):
     async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Member:
             member = await uow.get(member_id, Member)
-            member.evaluate_tier(self.programmes.current(member.brand), self.clock.now())
+            member.evaluate_tier(await self.programmes.current(member.brand), self.clock.now())
             return member
 
         return await self.execute(handler, call)

@@ -6,6 +6,10 @@ when locked (another process got there first), routing runs again with that
 store's fresh state. Paying earns the member's points, books revenue to the
 store's dealer as of acceptance, and freezes the guide's commission;
 refunding reverses all three in proportion.
+
+Routing follows the attribution precedence of the member's brand
+(``programme.attribution`` of the programme in force), so brands tune it by
+publishing a programme rather than by configuring the server.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from uuid import UUID, uuid4
 from application.commands import Call, Service
 from application.store_directory import StoreDirectory
 from application.unit_of_work import UnitOfWork
-from domain.attribution import AttributionPolicy, EntryContext, EntryKind, GuideRef
+from domain.attribution import EntryContext, EntryKind, GuideRef
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import Location
@@ -42,10 +46,9 @@ class OrderDraft:
 
 
 class OrderService(Service):
-    def __init__(self, runner, clock, programmes, directory: StoreDirectory, policy: AttributionPolicy) -> None:
+    def __init__(self, runner, clock, programmes, directory: StoreDirectory) -> None:
         super().__init__(runner, clock, programmes)
         self.directory = directory
-        self.policy = policy
 
     async def _facts(self, order_id: UUID, draft: OrderDraft) -> tuple[Member, OrderFacts, EntryContext]:
         member = await self.repository.get(draft.member_id, Member)
@@ -69,20 +72,22 @@ class OrderService(Service):
 
     async def simulate(self, draft: OrderDraft) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
-        _, facts, _ = await self._facts(uuid4(), draft)
-        return self.directory.route(facts, self.policy, self.clock.now())
+        member, facts, _ = await self._facts(uuid4(), draft)
+        policy = (await self.programmes.current(member.brand)).attribution
+        return self.directory.route(facts, policy, self.clock.now())
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             member, facts, entry = await self._facts(uuid4(), draft)
+            policy = (await self.programmes.current(member.brand)).attribution
             order = Order.place(
                 member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
                 entry=entry, lines=draft.lines, at=at, id=facts.order_id,
             )
             overrides = {}
             for _ in range(MAX_REROUTES):
-                decision = self.directory.route(facts, self.policy, at, overrides)
+                decision = self.directory.route(facts, policy, at, overrides)
                 if not decision.allocated:
                     order.leave_unallocated(decision, at)
                     break
@@ -95,7 +100,7 @@ class OrderService(Service):
                 order.allocate(decision, at)
                 break
             else:
-                order.leave_unallocated(self.directory.route(facts, self.policy, at, overrides), at)
+                order.leave_unallocated(self.directory.route(facts, policy, at, overrides), at)
             await uow.add(order)
             return order
 
@@ -110,7 +115,7 @@ class OrderService(Service):
             order = await uow.get(order_id, Order)
             order.pay(paid_fen, at)
             member = await uow.get(order.member_id, Member)
-            programme = self.programmes.current(member.brand)
+            programme = await self.programmes.current(member.brand)
             member.earn_points_for_order(str(order.id), paid_fen, programme, at)
             member.evaluate_tier(programme, at)
             if order.store_id is not None:
@@ -167,7 +172,7 @@ class OrderService(Service):
             if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.REFUNDED):
                 raise RuleViolation("only paid orders settle", reason=f"ORDER_{order.status.value}")
             member = await self.repository.get(order.member_id, Member)
-            programme = self.programmes.current(member.brand)
+            programme = await self.programmes.current(member.brand)
             due = order.paid_at + timedelta(days=programme.return_window_days)
             if at < due:
                 raise RuleViolation("order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat())

@@ -22,11 +22,13 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from domain.attribution import AttributionPolicy, AttributionSource
 from domain.errors import InvalidArgument
 from domain.loyalty_args import check_enum, check_int, check_text, check_utc
 from domain.tiers import RULED_TIERS, DowngradePolicy, Tier, TierRule
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+DEFAULT_VERSION = 1  # LoyaltyProgramme.default: in force for every brand until it publishes its own
 
 
 class ExpiryPolicy(str, enum.Enum):
@@ -89,10 +91,11 @@ class LoyaltyProgramme:
     guide_credit_referral: int = 5
     guide_credit_per_yuan_sales: int = 1
     return_window_days: int = 7
+    attribution: AttributionPolicy = AttributionPolicy()
 
     @classmethod
     def default(cls, brand: str) -> LoyaltyProgramme:
-        return cls(brand=brand, version=1)
+        return cls(brand=brand, version=DEFAULT_VERSION)
 
     def __post_init__(self) -> None:
         check_text("brand", self.brand)
@@ -120,6 +123,8 @@ class LoyaltyProgramme:
         check_int("guide_credit_referral", self.guide_credit_referral, maximum=1_000_000)
         check_int("guide_credit_per_yuan_sales", self.guide_credit_per_yuan_sales, maximum=10_000)
         check_int("return_window_days", self.return_window_days, maximum=365)
+        if not isinstance(self.attribution, AttributionPolicy):
+            raise InvalidArgument("attribution must be an AttributionPolicy", reason="INVALID_POLICY", field="attribution")
 
     def _check_tier_rules(self) -> None:
         rules = self.tier_rules
@@ -159,4 +164,7 @@ class LoyaltyProgramme:
         return end.astimezone(timezone.utc)
 
 
-VALUE_TYPES = (ExpiryPolicy, BindingMode, CapPeriod, Tier, DowngradePolicy, TierRule, LoyaltyProgramme)
+VALUE_TYPES = (
+    ExpiryPolicy, BindingMode, CapPeriod, Tier, DowngradePolicy, TierRule, AttributionSource, AttributionPolicy,
+    LoyaltyProgramme,
+)

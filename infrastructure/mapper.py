@@ -28,6 +28,7 @@ DOMAIN_MODULES = (
     "domain.tiers",
     "domain.identity",
     "domain.programme",
+    "domain.brand_programme",
     "domain.member",
     "domain.guide",
     "domain.geo",

@@ -31,6 +31,7 @@ from protos.loyalty.v1 import audit_pb2, members_pb2_grpc
 from protos.loyalty.v1 import common_pb2 as c
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
+from protos.loyalty.v1 import programmes_pb2
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import START, TOKENS, auth
@@ -264,9 +265,10 @@ class CompetingRepository(Repository):
 async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
     """A real conflict on a real database: a rival writer commits between each load and save."""
     store, mapper, clock = api.running.store, build_mapper({}), ManualClock(START)
-    rival = MemberService(CommandRunner(Repository(store, mapper)), clock, ProgrammeCatalog())
+    rival_runner = CommandRunner(Repository(store, mapper))
+    rival = MemberService(rival_runner, clock, ProgrammeCatalog(rival_runner, clock))
     runner = CommandRunner(CompetingRepository(store, mapper, rival), max_attempts=2)
-    members = MemberService(runner, clock, ProgrammeCatalog())
+    members = MemberService(runner, clock, ProgrammeCatalog(runner, clock))
     member = await register(api)
 
     server = grpc.aio.server()
@@ -290,7 +292,8 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
 
 SERVICES = [m.DESCRIPTOR.services_by_name["MemberService"], s.DESCRIPTOR.services_by_name["StoreService"],
             s.DESCRIPTOR.services_by_name["GuideService"], o.DESCRIPTOR.services_by_name["OrderService"],
-            a.DESCRIPTOR.services_by_name["AttributionService"], audit_pb2.DESCRIPTOR.services_by_name["AuditService"]]
+            a.DESCRIPTOR.services_by_name["AttributionService"], audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
+            programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"]]
 CALLERS = [OP, OP, MP, AU, D1]
 F = FieldDescriptor
 INT32 = (0, 1, -1, 3, 7, 1000, 2**31 - 1, -(2**31))

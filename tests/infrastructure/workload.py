@@ -27,7 +27,7 @@ from application.repository import Repository
 from application.store_directory import StoreDirectory
 from application.stores import StoreService, StoreSpec
 from application.unit_of_work import CommandRunner
-from domain.attribution import AttributionPolicy, EntryKind
+from domain.attribution import EntryKind
 from domain.cloud_store import CloudStore
 from domain.errors import DomainError
 from domain.geo import Location
@@ -86,14 +86,14 @@ class World:
         repository = Repository(store, mapper, snapshot_interval=10)
         runner = CommandRunner(repository)
         clock = ManualClock(START)
-        programmes = ProgrammeCatalog({p.brand: p for p in PROGRAMMES})
+        programmes = ProgrammeCatalog(runner, clock, PROGRAMMES)
         directory = StoreDirectory(store, mapper)
         await directory.load()
         return cls(
             store, clock, repository, directory,
             MemberService(runner, clock, programmes), StoreService(runner, clock, programmes),
             GuideService(runner, clock, programmes),
-            OrderService(runner, clock, programmes, directory, AttributionPolicy()),
+            OrderService(runner, clock, programmes, directory),
             random.Random(seed),
         )
 
