@@ -95,6 +95,23 @@ class _CallLog:
         access_log.log(logging.ERROR if self.code == "INTERNAL" else logging.INFO, "rpc", extra=fields)
 
 
+def check_text(message: Message, prefix: str = "") -> None:
+    """No string anywhere in a request may hold NUL: PostgreSQL text cannot store it.
+
+    (``request_id`` has its own, stricter check in :func:`idempotency`.)
+    """
+    for field, value in message.ListFields():
+        name = f"{prefix}{field.name}"
+        if field.type == field.TYPE_STRING and name != "request_id":
+            values = value if field.is_repeated else (value,)
+            if any("\x00" in v for v in values):
+                raise InvalidArgument(f"{name} must not contain NUL characters", reason="INVALID_TEXT", field=name)
+        elif field.type == field.TYPE_MESSAGE:
+            children = value if field.is_repeated else (value,)
+            for child in children:
+                check_text(child, f"{name}.")
+
+
 def unary(*roles: Role) -> Callable:
     """Wrap ``async def m(self, request, principal) -> response`` as a unary RPC."""
 
@@ -103,7 +120,9 @@ def unary(*roles: Role) -> Callable:
         async def handler(self: Servicer, request: Message, context: grpc.aio.ServicerContext) -> Message:
             call = _CallLog(self, method.__name__, request, context)
             try:
-                response = await method(self, request, call.principal(roles))
+                principal = call.principal(roles)
+                check_text(request)
+                response = await method(self, request, principal)
                 call.code = "OK"
                 return response
             except DomainError as e:
@@ -135,7 +154,9 @@ def streaming(*roles: Role) -> Callable:
             call = _CallLog(self, method.__name__, request, context)
             call.messages = 0
             try:
-                async for item in method(self, request, call.principal(roles)):
+                principal = call.principal(roles)
+                check_text(request)
+                async for item in method(self, request, principal):
                     yield item
                     call.messages += 1
                 call.code = "OK"

@@ -99,6 +99,19 @@ async def test_a_mutating_call_without_a_request_id_is_invalid(api):
             INVALID, "INVALID_REQUEST_ID")
 
 
+async def test_text_holding_a_nul_character_is_invalid_wherever_it_is(api):
+    meta = await expect(api.audit.GetPointsLiability(audit_pb2.GetPointsLiabilityRequest(brand="ac\x00me"),
+                                                     metadata=auth("auditor")), INVALID, "INVALID_TEXT")
+    assert meta["field"] == "brand"
+    member = await api.members.RegisterMember(
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+    bad = draft(member.name, 31.23, 121.47)
+    bad.lines[0].sku = "SKU\x00"
+    meta = await expect(api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=bad), metadata=MP),
+                        INVALID, "INVALID_TEXT")
+    assert meta["field"] == "order.lines.sku"
+
+
 async def test_a_malformed_resource_name_is_invalid_and_names_the_field(api):
     for bad in ("orders/123", "members/not-a-uuid", f"members{uuid4()}", "members/"):
         meta = await expect(api.members.GetMember(m.GetMemberRequest(name=bad), metadata=MP),
