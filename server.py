@@ -30,11 +30,11 @@ from infrastructure.api.orders import OrderServicer
 from infrastructure.api.programmes import ProgrammeServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.config import Settings, load_settings
+from infrastructure.database import open_event_store
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.logging import configure_logging
 from infrastructure.mapper import build_mapper
-from infrastructure.migrations import Names
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
@@ -83,16 +83,7 @@ async def start(
 ) -> Running:
     env = dict(os.environ) if env is None else env
     clock = clock or SystemClock()
-    embedded = None
-    dsn = settings.database_url
-    if dsn is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        dsn = embedded.start()
-    names = Names(settings.schema, settings.events_table, settings.snapshots_table)
-    store = await EventStore.open(
-        dsn, names, lock_timeout_s=settings.lock_timeout_s,
-        min_size=settings.pool_min, max_size=settings.pool_max,
-    )
+    store, embedded = await open_event_store(settings)
     mapper = build_mapper(env)
     repository = Repository(store, mapper, snapshot_interval=settings.snapshot_interval)
     runner = CommandRunner(repository)

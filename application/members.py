@@ -93,9 +93,7 @@ class MemberService(Service):
             member.bind_guide(guide.id, guide.store_id, programme, at)
             if previous is not None and previous != guide.id:
                 (await uow.get(previous, Guide)).release_customer(member.id, "REBOUND", at)
-            guide.add_customer(member.id, programme, at)
-            if member.home_store_id is None:
-                member.set_home_store(guide.store_id, at)
+            guide.add_customer(member.id, programme, at)  # binding also sets the home store
             return member
 
         return await self.execute(handler, call)

@@ -295,17 +295,9 @@ def load_factories(specs: Sequence[str]) -> list[Callable[[EventStore], Iterable
 async def open_store_from_env() -> tuple[EventStore, Callable[[], None]]:
     """The event store from the same settings the server uses; and how to release it."""
     from infrastructure.config import load_settings
-    from infrastructure.embedded_postgres import EmbeddedPostgres
-    from infrastructure.migrations import Names
+    from infrastructure.database import open_event_store
 
-    settings = load_settings()
-    embedded = None
-    dsn = settings.database_url
-    if dsn is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        dsn = embedded.start()
-    names = Names(settings.schema, settings.events_table, settings.snapshots_table)
-    store = await EventStore.open(dsn, names, lock_timeout_s=settings.lock_timeout_s)
+    store, embedded = await open_event_store(load_settings())
     return store, (embedded.stop if embedded is not None else (lambda: None))
 
 

@@ -79,6 +79,12 @@ class _CallLog:
         self.code, self.reason = code_pb2.Code.Name(code_of(error)), error.reason
         return to_status(error)
 
+    async def unexpected(self) -> None:
+        """A bug of ours: log it with its traceback; the client sees a bare INTERNAL."""
+        self.code = "INTERNAL"
+        log.exception("unexpected error in %s", self.method)
+        await self.context.abort_with_status(internal_status())
+
     def cancelled(self) -> None:
         remaining = self.context.time_remaining()
         self.code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
@@ -133,9 +139,7 @@ def unary(*roles: Role) -> Callable:
             except grpc.aio.AbortError:
                 raise
             except Exception:
-                call.code = "INTERNAL"
-                log.exception("unexpected error in %s", call.method)
-                await context.abort_with_status(internal_status())
+                await call.unexpected()
             finally:
                 call.emit()
             raise AssertionError("unreachable")
@@ -168,9 +172,7 @@ def streaming(*roles: Role) -> Callable:
             except grpc.aio.AbortError:
                 raise
             except Exception:
-                call.code = "INTERNAL"
-                log.exception("unexpected error in %s", call.method)
-                await context.abort_with_status(internal_status())
+                await call.unexpected()
             finally:
                 call.emit()
 

@@ -1,0 +1,23 @@
+"""Opening the event store the configuration names: a real server, or the embedded one."""
+
+from __future__ import annotations
+
+from infrastructure.config import Settings
+from infrastructure.embedded_postgres import EmbeddedPostgres
+from infrastructure.event_store import EventStore
+from infrastructure.migrations import Names
+
+
+async def open_event_store(settings: Settings) -> tuple[EventStore, EmbeddedPostgres | None]:
+    """The migrated store, and the embedded server started for it (None with ``DATABASE_URL``)."""
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
+    names = Names(settings.schema, settings.events_table, settings.snapshots_table)
+    store = await EventStore.open(
+        dsn, names, lock_timeout_s=settings.lock_timeout_s,
+        min_size=settings.pool_min, max_size=settings.pool_max,
+    )
+    return store, embedded
