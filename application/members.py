@@ -100,13 +100,13 @@ class MemberService(Service):
 
     async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
             referrer = await uow.get(referrer_id, Member)
-            invitee = await self.repository.get(invitee_id, Member)
+            invitee = await uow.get(invitee_id, Member)
             if invitee.brand != referrer.brand:
                 raise RuleViolation("members of different brands", reason="BRAND_MISMATCH")
-            if invitee.referred_by not in (None, referrer_id):
-                raise RuleViolation("invitee was referred by another member", reason="ALREADY_REFERRED")
-            referrer.record_referral(invitee_id, self.clock.now(), upline=await self._upline(referrer))
+            referrer.record_referral(invitee_id, at, upline=await self._upline(referrer))
+            invitee.accept_referrer(referrer_id, at)
             return referrer
 
         return await self.execute(handler, call)

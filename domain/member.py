@@ -571,6 +571,28 @@ class Member(Aggregate):
         self.tier_floor = tier
 
     # ------------------------------------------------------------------ referral (老带新)
+    def accept_referrer(self, referrer_id: UUID, at: datetime) -> None:
+        """On the invitee, when a referral is recorded after registration (e.g. a share link seen later).
+
+        Only a member with no referrer and no paid order yet can still be someone's invitee:
+        the referral reward is for bringing a *new* customer.
+        """
+        self._check_active()
+        check_uuid("referrer_id", referrer_id)
+        check_utc("at", at)
+        if referrer_id == self.id:
+            raise RuleViolation("a member cannot refer itself", reason="SELF_REFERRAL")
+        if self.referred_by is not None:
+            raise RuleViolation("member already has a referrer", reason="ALREADY_REFERRED",
+                                referrer_id=self.referred_by)
+        if self.first_paid_order is not None:
+            raise RuleViolation("member already paid an order: no longer a new customer", reason="REFERRAL_TOO_LATE")
+        self._referrer_accepted(referrer_id=referrer_id, at=at)
+
+    @event("ReferrerAccepted")
+    def _referrer_accepted(self, referrer_id: UUID, at: datetime) -> None:
+        self.referred_by = referrer_id
+
     def record_referral(self, invitee_id: UUID, at: datetime, *, upline: tuple[UUID, ...] = ()) -> None:
         """On the referrer, when ``invitee_id`` registered with this member as referrer."""
         self._check_active()

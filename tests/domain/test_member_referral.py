@@ -106,3 +106,24 @@ def test_rewards_beyond_the_monthly_cap_are_forfeited():
     assert [type(e).__name__ for e in events] == ["ReferralRewarded", "ReferralRewardForfeited"]
     assert events[1].reason == "REFERRAL_CAP_REACHED" and events[1].programme_version == 4
     assert referrer.release_referral_reward(third, "o3", T0, capped, T0 + 40 * DAY) is not None  # next month
+
+
+def test_a_referral_recorded_after_registration_gives_the_invitee_its_referrer():
+    invitee = Member.register("acme", "o-late", T0)
+    referrer_id = uuid4()
+    invitee.accept_referrer(referrer_id, T0)
+    assert invitee.referred_by == referrer_id
+    with pytest.raises(RuleViolation) as e:
+        invitee.accept_referrer(uuid4(), T0)
+    assert e.value.reason == "ALREADY_REFERRED"
+
+
+def test_a_member_who_already_paid_cannot_become_an_invitee():
+    member = Member.register("acme", "o-paid", T0)
+    member.earn_points_for_order("order-1", 10_000, LoyaltyProgramme.default("acme"), T0)
+    with pytest.raises(RuleViolation) as e:
+        member.accept_referrer(uuid4(), T0)
+    assert e.value.reason == "REFERRAL_TOO_LATE"
+    with pytest.raises(RuleViolation) as e:
+        member.accept_referrer(member.id, T0)
+    assert e.value.reason == "SELF_REFERRAL"

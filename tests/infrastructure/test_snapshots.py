@@ -152,6 +152,7 @@ def member_workload() -> list[Aggregate]:
     member.expire_due(datetime(2026, 1, 2, tzinfo=UTC))
     member.earn_points_for_order("order-2", 9_900, p, datetime(2026, 1, 3, tzinfo=UTC))
     duplicate = Member.register(BRAND, "openid-dup", T0 + HOUR)
+    duplicate.accept_referrer(ids("late-referrer"), T0 + HOUR)
     duplicate.earn_points_for_order("order-9", 5_000, p, T0 + HOUR)
     duplicate.reverse_order_points("order-9", 5_000, T0 + 2 * HOUR)
     merge(member, duplicate, datetime(2026, 1, 4, tzinfo=UTC))
