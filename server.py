@@ -38,6 +38,7 @@ from infrastructure.mapper import build_mapper
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
+from infrastructure.scheduler import Scheduler
 from protos.loyalty.v1 import (
     attribution_pb2,
     attribution_pb2_grpc,
@@ -64,12 +65,14 @@ class Running:
     health: health.aio.HealthServicer
     directory: StoreDirectory
     projections: ProjectionRunner
+    scheduler: Scheduler
     embedded: EmbeddedPostgres | None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.scheduler.stop()
         await self.directory.stop()
         await self.projections.stop()
         await self.store.close()
@@ -99,8 +102,8 @@ async def start(
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
     auth = TokenAuthenticator.parse(tokens)
     server = grpc.aio.server()
-    members_pb2_grpc.add_MemberServiceServicer_to_server(
-        MemberServicer(auth, MemberService(runner, clock, programmes)), server)
+    members = MemberService(runner, clock, programmes)
+    members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(auth, members), server)
     stores_pb2_grpc.add_StoreServiceServicer_to_server(
         StoreServicer(auth, StoreService(runner, clock, programmes)), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
@@ -131,7 +134,10 @@ async def start(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
              extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca)})
-    return Running(server, port, store, health_servicer, directory, projections, embedded)
+    scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
+    if settings.scheduler_interval_s:
+        scheduler.start()
+    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

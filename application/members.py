@@ -143,6 +143,15 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
+    async def expire_points(self, member_id: UUID, *, call: Call | None = None):
+        """Record the expiry of every lot past its date (balances already ignore them)."""
+
+        async def handler(uow: UnitOfWork) -> tuple[Member, int]:
+            member = await uow.get(member_id, Member)
+            return member, -member.expire_due(self.clock.now())
+
+        return await self.execute(handler, call)
+
     async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Member:
             member = await uow.get(member_id, Member)

@@ -40,6 +40,7 @@ class Settings:
     grpc_address: str
     schema: str
     snapshot_interval: int
+    scheduler_interval_s: int
     lock_timeout_s: int
     pool_min: int
     pool_max: int
@@ -100,6 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         grpc_address=env.get("GRPC_ADDRESS") or "127.0.0.1:50051",
         schema=env.get("POSTGRES_SCHEMA") or "public",
         snapshot_interval=_int(env, "SNAPSHOT_INTERVAL", 50, minimum=0),
+        scheduler_interval_s=_int(env, "SCHEDULER_INTERVAL", 60, minimum=0),
         lock_timeout_s=_int(env, "POSTGRES_LOCK_TIMEOUT", 5, minimum=0),
         pool_min=_int(env, "POSTGRES_POOL_MIN", 2, minimum=1),
         pool_max=_int(env, "POSTGRES_POOL_MAX", 10, minimum=1),

@@ -62,7 +62,7 @@ async def serving(
 ) -> AsyncIterator[tuple[server.Running, grpc.aio.Channel]]:
     """A server process's worth of state on ``dsn`` (settings from ``env``): start, yield, stop."""
     settings = load_settings({"DATABASE_URL": dsn, "GRPC_ADDRESS": "127.0.0.1:0", "LOYALTY_DATA_DIR": str(data_dir),
-                              **(env or {})})
+                              "SCHEDULER_INTERVAL": "0", **(env or {})})  # tests run scheduled work by hand
     running = await server.start(settings, clock=clock or ManualClock(START),
                                  tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()), env={})
     target = f"127.0.0.1:{running.port}"

@@ -35,6 +35,7 @@ def tables_of(store: EventStore) -> dict[str, tuple[str, ...]]:
         "member_points": MEMBER_TABLES,
         "guide_performance": ("guide_performance", "guide_customers"),
         "settlement_lines": ("settlement_lines", "settlement_closes"),
+        "due_settlements": ("due_settlements",),
     }
 
 

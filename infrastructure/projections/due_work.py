@@ -1,0 +1,74 @@
+"""Work that falls due with time: paid orders waiting for their return window to pass.
+
+The scheduler (application/scheduler.py) picks due rows with ``FOR UPDATE SKIP
+LOCKED``, so several server processes share the work without doing it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from domain.order import Order
+
+
+class DueSettlements:
+    name = "due_settlements"
+    topics = (get_topic(Order.Placed), get_topic(Order.Paid))
+
+    async def setup(self, conn: Any) -> None:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS due_settlements (
+                order_id uuid PRIMARY KEY, brand text NOT NULL, paid_at timestamptz,
+                settled_at timestamptz, outcome text)"""
+        )
+        await conn.execute(
+            "CREATE INDEX IF NOT EXISTS due_settlements_open ON due_settlements (paid_at) WHERE settled_at IS NULL"
+        )
+
+    async def reset(self, conn: Any) -> None:
+        await conn.execute("DROP TABLE IF EXISTS due_settlements")
+
+    async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        if isinstance(event, Order.Placed):
+            await conn.execute(
+                "INSERT INTO due_settlements (order_id, brand) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                event.originator_id, event.brand,
+            )
+        else:
+            await conn.execute("UPDATE due_settlements SET paid_at = $2 WHERE order_id = $1",
+                               event.originator_id, event.at)
+
+
+async def claim_due(conn: Any, brand: str, paid_before: datetime, limit: int) -> list[UUID]:
+    """Lock up to ``limit`` unsettled orders of a brand paid before the cut-off (inside a transaction)."""
+    rows = await conn.fetch(
+        """SELECT order_id FROM due_settlements
+           WHERE brand = $1 AND settled_at IS NULL AND paid_at <= $2
+           ORDER BY paid_at LIMIT $3 FOR UPDATE SKIP LOCKED""",
+        brand, paid_before, limit,
+    )
+    return [r["order_id"] for r in rows]
+
+
+async def mark_settled(conn: Any, order_id: UUID, at: datetime, outcome: str) -> None:
+    await conn.execute("UPDATE due_settlements SET settled_at = $2, outcome = $3 WHERE order_id = $1",
+                       order_id, at, outcome)
+
+
+async def brands_with_open_work(pool: Any) -> list[str]:
+    rows = await pool.fetch("SELECT DISTINCT brand FROM due_settlements WHERE settled_at IS NULL AND paid_at IS NOT NULL")
+    return [r["brand"] for r in rows]
+
+
+async def members_with_expired_lots(pool: Any, now: datetime, limit: int) -> list[UUID]:
+    """From the member points read model: members holding lots past their expiry, not yet swept."""
+    rows = await pool.fetch(
+        """SELECT DISTINCT member_id FROM points_lots
+           WHERE points_remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2""",
+        now, limit,
+    )
+    return [r["member_id"] for r in rows]

@@ -1,0 +1,102 @@
+"""Work that falls due with time, done by the server itself.
+
+- Paid orders past their brand's return window are settled: the guide's commission
+  is released and an invitee's first order releases the referrer's reward.
+- Points lots past their expiry are swept into ``PointsExpired`` events (balances
+  already ignore them; the events put the expiry on the ledger).
+
+Every server process runs it; claimed rows are locked with ``FOR UPDATE SKIP LOCKED``
+and both jobs are idempotent, so processes share the work and a crash only delays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from application.clock import Clock
+from application.members import MemberService
+from application.orders import OrderService
+from application.programmes import ProgrammeCatalog
+from application.unit_of_work import Conflict
+from domain.errors import DomainError
+from infrastructure.event_store import EventStore
+from infrastructure.projections.due_work import (
+    brands_with_open_work,
+    claim_due,
+    mark_settled,
+    members_with_expired_lots,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(
+        self, store: EventStore, orders: OrderService, members: MemberService, programmes: ProgrammeCatalog,
+        clock: Clock, *, interval: float = 60.0, batch: int = 200,
+    ) -> None:
+        self.store = store
+        self.orders = orders
+        self.members = members
+        self.programmes = programmes
+        self.clock = clock
+        self.interval = interval
+        self.batch = batch
+        self._task: asyncio.Task | None = None
+
+    async def run_once(self) -> tuple[int, int]:
+        """Settle what is due and sweep expired points; returns (orders settled, members swept)."""
+        return await self._settle_due(), await self._sweep_expired()
+
+    async def _settle_due(self) -> int:
+        settled = 0
+        now = self.clock.now()
+        for brand in await brands_with_open_work(self.store.pool):
+            window = timedelta(days=(await self.programmes.current(brand)).return_window_days)
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                for order_id in await claim_due(conn, brand, now - window, self.batch):
+                    try:
+                        await self.orders.settle(order_id)
+                        outcome = "SETTLED"
+                    except Conflict:
+                        continue  # busy aggregates: the next round takes it
+                    except DomainError as e:
+                        outcome = e.reason
+                    await mark_settled(conn, order_id, now, outcome)
+                    settled += 1
+        return settled
+
+    async def _sweep_expired(self) -> int:
+        swept = 0
+        for member_id in await members_with_expired_lots(self.store.pool, self.clock.now(), self.batch):
+            try:
+                await self.members.expire_points(member_id)
+                swept += 1
+            except (Conflict, DomainError) as e:
+                log.info("points expiry of %s deferred: %s", member_id, getattr(e, "reason", e))
+        return swept
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                settled, swept = await self.run_once()
+                if settled or swept:
+                    log.info("scheduled work done", extra={"orders_settled": settled, "members_swept": swept})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduled work failed; retrying next round")
+            await asyncio.sleep(self.interval)
