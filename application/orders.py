@@ -4,12 +4,14 @@ Placing an order routes it to the nearest eligible cloud store and books it on
 that store in the same transaction; if the store turns out full or closed
 when locked (another process got there first), routing runs again with that
 store's fresh state. Paying earns the member's points, books revenue to the
-store's dealer as of acceptance, and freezes the guide's commission;
-refunding reverses all three in proportion.
+store's dealer as of acceptance (the order's ``dealer_id``, fixed by its
+routing decision), and freezes the guide's commission; refunding reverses all
+three in proportion, the store's part against that same dealer.
 
 Routing follows the attribution precedence of the member's brand
 (``programme.attribution`` of the programme in force), so brands tune it by
-publishing a programme rather than by configuring the server.
+publishing a programme rather than by configuring the server; each decision
+records that programme's version.
 """
 
 from __future__ import annotations
@@ -73,25 +75,30 @@ class OrderService(Service):
     async def simulate(self, draft: OrderDraft) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
         member, facts, _ = await self._facts(uuid4(), draft)
-        policy = (await self.programmes.current(member.brand)).attribution
-        return self.directory.route(facts, policy, self.clock.now())
+        programme = await self.programmes.current(member.brand)
+        at = self.clock.now()
+        return self.directory.route(facts, programme.attribution, at, programme_version=programme.version)
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             member, facts, entry = await self._facts(uuid4(), draft)
-            policy = (await self.programmes.current(member.brand)).attribution
+            programme = await self.programmes.current(member.brand)
+            policy, version = programme.attribution, programme.version
             order = Order.place(
                 member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
                 entry=entry, lines=draft.lines, at=at, id=facts.order_id,
             )
             overrides = {}
             for _ in range(MAX_REROUTES):
-                decision = self.directory.route(facts, policy, at, overrides)
+                decision = self.directory.route(facts, policy, at, overrides, programme_version=version)
                 if not decision.allocated:
                     order.leave_unallocated(decision, at)
                     break
                 store = await uow.get(decision.store_id, CloudStore)
+                if store.dealer_at(at) != decision.dealer_id:  # transferred meanwhile: the order's dealer
+                    overrides[store.id] = store.snapshot(at)   # must be the one the store records
+                    continue
                 try:
                     store.accept_order(order.id, at)
                 except RuleViolation:
@@ -100,7 +107,8 @@ class OrderService(Service):
                 order.allocate(decision, at)
                 break
             else:
-                order.leave_unallocated(self.directory.route(facts, policy, at, overrides), at)
+                last = self.directory.route(facts, policy, at, overrides, programme_version=version)
+                order.leave_unallocated(last, at)
             await uow.add(order)
             return order
 
@@ -120,7 +128,7 @@ class OrderService(Service):
             member.evaluate_tier(programme, at)
             if order.store_id is not None:
                 store = await uow.get(order.store_id, CloudStore)
-                store.attribute_order(order.id, paid_fen, at)
+                store.attribute_order(order.id, order.dealer_id, paid_fen, at)
             credit = order.decision.guide_credit if order.decision else None
             if credit is not None and paid_fen > 0:
                 guide = await uow.get(credit.guide_id, Guide)
@@ -155,7 +163,8 @@ class OrderService(Service):
             member = await uow.get(order.member_id, Member)
             member.reverse_order_points(str(order.id), amount_fen, at)
             if order.store_id is not None:
-                (await uow.get(order.store_id, CloudStore)).attribute_refund(order.id, amount_fen, at)
+                store = await uow.get(order.store_id, CloudStore)
+                store.attribute_refund(order.id, order.dealer_id, amount_fen, at)
             credit = order.decision.guide_credit if order.decision else None
             if credit is not None:
                 (await uow.get(credit.guide_id, Guide)).claw_back(str(order.id), amount_fen, at)

@@ -153,6 +153,7 @@ class StoreDirectory:
 
     def route(
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
-        overrides: dict[UUID, StoreSnapshot] | None = None,
+        overrides: dict[UUID, StoreSnapshot] | None = None, *, programme_version: int = 1,
     ) -> RoutingDecision:
-        return decide(facts, self.candidates(facts, policy, at, overrides), policy, at)
+        """The decision, stamped with the version of the programme ``policy`` comes from."""
+        return decide(facts, self.candidates(facts, policy, at, overrides), policy, at, programme_version)

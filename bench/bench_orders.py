@@ -339,7 +339,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 
 def snapshot_costs() -> str:
-    """A CloudStore snapshot carries every order it ever accepted and booked: its size and cost by history."""
+    """A hot CloudStore snapshot's size and cost by history (bounded: counts, per-dealer totals, no per-order state)."""
     from datetime import UTC, datetime, timedelta
 
     from eventsourcing.domain import Snapshot
@@ -361,7 +361,7 @@ def snapshot_costs() -> str:
         while done < target:
             oid, t = uuid4(), at + timedelta(seconds=done)
             store.accept_order(oid, t)
-            store.attribute_order(oid, FEN, t)
+            store.attribute_order(oid, "D", FEN, t)
             done += 1
         store.collect_events()
         t0 = time.perf_counter()

@@ -169,14 +169,14 @@ def simulate(seed: int = 7) -> list[Aggregate.Event]:
             chosen.accept_order(order.id, at)
             paid_at = at + timedelta(minutes=rng.randint(1, 15))
             order.pay(order.total_fen, paid_at)
-            chosen.attribute_order(order.id, order.total_fen, paid_at)
+            chosen.attribute_order(order.id, order.dealer_id, order.total_fen, paid_at)
             member.earn_points_for_order(str(order.id), order.total_fen, PROGRAMME, paid_at)
             order.fulfil(paid_at + timedelta(hours=1))
             if rng.random() < 0.1:
                 refund_at = paid_at + timedelta(days=rng.randint(1, 6))
                 amount = rng.randint(1, order.total_fen)
                 order.refund(f"refund-{order.id.hex[:12]}", amount, refund_at)
-                chosen.attribute_refund(order.id, amount, refund_at)
+                chosen.attribute_refund(order.id, order.dealer_id, amount, refund_at)
                 member.reverse_order_points(str(order.id), amount, refund_at)
             emit(order, chosen, member)
     return events

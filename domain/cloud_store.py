@@ -2,8 +2,20 @@
 
 Ownership is a history, never an overwrite: a transfer to another dealer
 (经销商) takes effect at ``effective_at`` and orders belong to whoever owned the
-store when the store accepted them (``dealer_at``). Each order's revenue and
-its refunds are booked to that same dealer, even after a later transfer.
+store when the store accepted them (``dealer_at``, recorded on the
+``OrderAccepted`` event and on the order's routing decision). Each order's
+revenue and its refunds are booked to that same dealer, even after a later
+transfer: the caller names the dealer from the order (``order.dealer_id``).
+
+The store is the hot aggregate of a flash sale, so its state is bounded, not a
+history: order counts for the latest two local days (capacity), one revenue and
+refund total per dealer (the ledger), the last acceptance time (transfers may
+not reassign accepted orders) and the ownership history. Per-order facts live on
+the Order aggregate, which enforces them (paid once, refunds never above the
+paid amount); the store keeps the weaker per-dealer bound (refunds never above
+that dealer's revenue here). Snapshots therefore stay a few kilobytes however
+many orders the store has taken. Version-1 snapshots (with per-order state) are
+upcast on load (``upcast_v1_v2``); the event classes are unchanged.
 
 Capacity is counted on the aggregate (accepted orders per local day), so two
 orders racing for the last slot collide on the store's version and one retries:
@@ -15,8 +27,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -37,6 +50,7 @@ from domain.store_values import (
 )
 
 MAX_RADIUS_M = 200_000
+COUNTED_DAYS = 2  # the latest local day with an acceptance and the one before (clock skew around midnight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +67,9 @@ class DealerTotals:
 
 @dataclass(frozen=True, slots=True)
 class OrderBooking:
-    """State only: one order's revenue booked to a dealer, and its refunds so far.
+    """Only in version-1 snapshots (per-order state, before the store's state was bounded).
 
-    Frozen and replaced on change, so snapshots store it as a value type.
+    Kept so those snapshots still decode; ``CloudStore.upcast_v1_v2`` folds them into the ledger.
     """
 
     dealer_id: str
@@ -87,6 +101,21 @@ def _bool(value: object, name: str) -> bool:
 
 class CloudStore(Aggregate):
     """Commands validate first, then trigger one event (a refused command leaves no trace)."""
+
+    class_version = 2  # snapshots: v1 held every order (accepted, bookings); v2 is bounded
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A v1 snapshot's per-order state, folded into the bounded v2 state it replays to."""
+        state.pop("_accepted")
+        per_day: Counter[date] = state.pop("_accepted_per_day")
+        bookings: dict[UUID, OrderBooking] = state.pop("_bookings")
+        state["_recent_days"] = _recent(per_day)
+        ledger: dict[str, DealerTotals] = {}
+        for b in bookings.values():
+            t = ledger.get(b.dealer_id, DealerTotals())
+            ledger[b.dealer_id] = DealerTotals(t.revenue_fen + b.amount_fen, t.refunds_fen + b.refunded_fen)
+        state["_ledger"] = ledger
 
     @classmethod
     def open(
@@ -149,10 +178,9 @@ class CloudStore(Aggregate):
         self.opened_at = at
         self.suspension_reason: str | None = None
         self._ownership: list[tuple[datetime, str]] = [(at, dealer_id)]
-        self._accepted: dict[UUID, datetime] = {}
-        self._accepted_per_day: Counter[date] = Counter()
+        self._recent_days: Counter[date] = Counter()  # orders per local day, latest COUNTED_DAYS only
         self._last_accepted_at: datetime | None = None
-        self._bookings: dict[UUID, OrderBooking] = {}
+        self._ledger: dict[str, DealerTotals] = {}
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -294,84 +322,97 @@ class CloudStore(Aggregate):
     # ---- orders and the revenue ledger ---------------------------------------------------
 
     def orders_on_local_day(self, day: date) -> int:
-        """Orders accepted on ``day`` of the store's local calendar (as it was at acceptance)."""
-        return self._accepted_per_day[day]
+        """Orders accepted on ``day`` of the store's local calendar (as it was at acceptance).
 
-    def has_accepted(self, order_id: UUID) -> bool:
-        return order_id in self._accepted
+        Only the latest two local days with acceptances are counted; earlier days read 0.
+        """
+        return self._recent_days[day]
+
+    def _forgotten(self, day: date) -> bool:
+        """A day before the counted window: its orders are no longer counted."""
+        return bool(self._recent_days) and day < max(self._recent_days) - timedelta(days=COUNTED_DAYS - 1)
 
     def accept_order(self, order_id: UUID, at: datetime) -> None:
-        """Take an order routed here; counts toward today's capacity; fixes its dealer (dealer_at(at))."""
+        """Take an order routed here; counts toward today's capacity; fixes its dealer (dealer_at(at)).
+
+        Accepting each order once is the Order's job (it is allocated once, in the
+        same transaction); the store only counts.
+        """
         require_uuid(order_id, "order_id")
         require_utc(at)
         if self.status is not StoreStatus.OPEN:
             raise RuleViolation("the store is not open", reason="STORE_NOT_OPEN", status=self.status.value)
         if not self.online_orders_enabled:
             raise RuleViolation("online ordering is off", reason="ONLINE_ORDERS_DISABLED")
-        if order_id in self._accepted:
-            raise RuleViolation("order already accepted", reason="ORDER_ALREADY_ACCEPTED", order_id=order_id)
         local_date = self.hours.local_date(at)
-        if self.daily_capacity and self._accepted_per_day[local_date] >= self.daily_capacity:
-            raise RuleViolation("daily capacity reached", reason="CAPACITY_REACHED", day=local_date)
+        if self.daily_capacity:
+            if self._forgotten(local_date):
+                raise RuleViolation("the store no longer counts that day's orders", reason="CAPACITY_DAY_PAST",
+                                    day=local_date)
+            if self._recent_days[local_date] >= self.daily_capacity:
+                raise RuleViolation("daily capacity reached", reason="CAPACITY_REACHED", day=local_date)
         self._order_accepted(order_id=order_id, dealer_id=self.dealer_at(at), local_date=local_date, at=at)
 
     @event("OrderAccepted")
     def _order_accepted(self, order_id: UUID, dealer_id: str, local_date: date, at: datetime) -> None:
-        self._accepted[order_id] = at
-        self._accepted_per_day[local_date] += 1
+        if not self._forgotten(local_date):
+            new_day = local_date not in self._recent_days
+            self._recent_days[local_date] += 1
+            if new_day:  # a later day may push older ones out of the window
+                self._recent_days = _recent(self._recent_days)
         if self._last_accepted_at is None or at > self._last_accepted_at:
             self._last_accepted_at = at
 
-    def attribute_order(self, order_id: UUID, amount_fen: int, at: datetime) -> None:
-        """Book a paid order's revenue to the dealer who owned the store when it accepted the order."""
+    def _require_owner(self, dealer_id: str) -> None:
+        if all(dealer != dealer_id for _, dealer in self._ownership):
+            raise RuleViolation("that dealer never owned this store", reason="DEALER_NEVER_OWNED_STORE",
+                                dealer_id=dealer_id)
+
+    def attribute_order(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+        """Book a paid order's revenue to ``dealer_id``: the store's owner when it accepted the order
+        (the order's ``dealer_id``, fixed at allocation). The Order makes sure it is paid once."""
         require_uuid(order_id, "order_id")
+        require_text(dealer_id, "dealer_id", 64)
         require_int(amount_fen, "amount_fen", 1)
         require_utc(at)
-        if order_id not in self._accepted:
-            raise RuleViolation("order was not accepted by this store", reason="ORDER_NOT_ACCEPTED",
-                                order_id=order_id)
-        if order_id in self._bookings:
-            raise RuleViolation("order revenue already attributed", reason="ORDER_ALREADY_ATTRIBUTED",
-                                order_id=order_id)
-        dealer = self.dealer_at(self._accepted[order_id])
-        self._order_attributed(order_id=order_id, dealer_id=dealer, amount_fen=amount_fen, at=at)
+        self._require_owner(dealer_id)
+        self._order_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, at=at)
 
     @event("OrderAttributed")
     def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
-        self._bookings[order_id] = OrderBooking(dealer_id, amount_fen)
+        t = self._ledger.get(dealer_id, DealerTotals())
+        self._ledger[dealer_id] = DealerTotals(t.revenue_fen + amount_fen, t.refunds_fen)
 
-    def attribute_refund(self, order_id: UUID, amount_fen: int, at: datetime) -> None:
-        """Book a refund against the dealer the order's revenue went to, never more than that revenue."""
+    def attribute_refund(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+        """Book a refund against the dealer the order's revenue went to (the order's ``dealer_id``).
+
+        The Order keeps each order's refunds within its paid amount; the store keeps
+        each dealer's refunds within that dealer's revenue here.
+        """
         require_uuid(order_id, "order_id")
+        require_text(dealer_id, "dealer_id", 64)
         require_int(amount_fen, "amount_fen", 1)
         require_utc(at)
-        booking = self._bookings.get(order_id)
-        if booking is None:
-            raise RuleViolation("order revenue was never attributed here", reason="ORDER_NOT_ATTRIBUTED",
-                                order_id=order_id)
-        if booking.refunded_fen + amount_fen > booking.amount_fen:
-            raise RuleViolation("refunds would exceed the order's attributed amount", reason="REFUND_EXCEEDS_ORDER",
-                                order_id=order_id, remaining_fen=booking.amount_fen - booking.refunded_fen)
-        self._refund_attributed(order_id=order_id, dealer_id=booking.dealer_id, amount_fen=amount_fen, at=at)
+        totals = self._ledger.get(dealer_id, DealerTotals())
+        if totals.refunds_fen + amount_fen > totals.revenue_fen:
+            raise RuleViolation("refunds would exceed the dealer's revenue at this store",
+                                reason="REFUND_EXCEEDS_REVENUE", dealer_id=dealer_id, remaining_fen=totals.net_fen)
+        self._refund_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, at=at)
 
     @event("RefundAttributed")
     def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
-        booking = self._bookings[order_id]
-        self._bookings[order_id] = replace(booking, refunded_fen=booking.refunded_fen + amount_fen)
+        t = self._ledger.get(dealer_id, DealerTotals())
+        self._ledger[dealer_id] = DealerTotals(t.revenue_fen, t.refunds_fen + amount_fen)
 
     def ledger(self) -> dict[str, DealerTotals]:
         """Revenue, refunds and net per dealer, replayed from the booking events."""
-        totals: dict[str, DealerTotals] = {}
-        for b in self._bookings.values():
-            t = totals.get(b.dealer_id, DealerTotals())
-            totals[b.dealer_id] = DealerTotals(t.revenue_fen + b.amount_fen, t.refunds_fen + b.refunded_fen)
-        return totals
+        return dict(self._ledger)
 
     def revenue_fen(self, dealer_id: str | None = None) -> int:
-        return sum(b.amount_fen for b in self._bookings.values() if dealer_id in (None, b.dealer_id))
+        return sum(t.revenue_fen for d, t in self._ledger.items() if dealer_id in (None, d))
 
     def refunds_fen(self, dealer_id: str | None = None) -> int:
-        return sum(b.refunded_fen for b in self._bookings.values() if dealer_id in (None, b.dealer_id))
+        return sum(t.refunds_fen for d, t in self._ledger.items() if dealer_id in (None, d))
 
     def net_fen(self, dealer_id: str | None = None) -> int:
         return self.revenue_fen(dealer_id) - self.refunds_fen(dealer_id)
@@ -396,5 +437,14 @@ class CloudStore(Aggregate):
         )
 
 
-# Value types carried by this aggregate's events and state (for the transcoder; state: snapshots).
-VALUE_TYPES = (CoordSystem, Location, FulfilmentMode, StoreStatus, DayHours, OpeningHours, OrderBooking)
+def _recent(per_day: Counter[date]) -> Counter[date]:
+    """The counts of the latest COUNTED_DAYS local days, in their original order."""
+    if not per_day:
+        return Counter()
+    oldest = max(per_day) - timedelta(days=COUNTED_DAYS - 1)
+    return Counter({day: n for day, n in per_day.items() if day >= oldest})
+
+
+# Value types carried by this aggregate's events and state (for the transcoder; state: snapshots;
+# OrderBooking: version-1 snapshots only).
+VALUE_TYPES = (CoordSystem, Location, FulfilmentMode, StoreStatus, DayHours, OpeningHours, DealerTotals, OrderBooking)

@@ -33,7 +33,7 @@ from domain.attribution import (
 )
 from domain.errors import InvalidArgument
 from domain.geo import Location, haversine_m, to_wgs84
-from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus, require_utc, require_uuid
+from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus, require_int, require_utc, require_uuid
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +141,9 @@ class RoutingDecision:
     (``revenue_store_id``), to ``dealer_id``. ``guide_credit`` is performance
     credit for the guide (and the guide's store) who drove the order; when that
     store differs from the revenue store the order is dual-credited (业绩双计).
+    ``programme_version`` names the brand programme whose attribution policy
+    decided, so the decision can be replayed with the rules of that day
+    (decisions stored before the field existed decode as version 1).
     """
 
     order_id: UUID
@@ -155,6 +158,7 @@ class RoutingDecision:
     explanation: tuple[ExplanationStep, ...]
     unallocated_reason: UnallocatedReason | None = None
     fallback_target: str | None = None
+    programme_version: int = 1
 
     @property
     def allocated(self) -> bool:
@@ -220,12 +224,18 @@ def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
 
 
 def decide(
-    facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime
+    facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime,
+    programme_version: int = 1,
 ) -> RoutingDecision:
-    """Choose the fulfilling (= revenue) store for an order, explaining every step."""
+    """Choose the fulfilling (= revenue) store for an order, explaining every step.
+
+    ``programme_version`` is the version of the brand programme ``policy`` comes
+    from; the decision records it.
+    """
     require_utc(at)
     if not isinstance(facts, OrderFacts) or not isinstance(policy, AttributionPolicy):
         raise InvalidArgument("decide takes OrderFacts and an AttributionPolicy", reason="INVALID_ARGUMENT")
+    require_int(programme_version, "programme_version", 1)
     require_uuid(facts.order_id, "order_id")
     if not isinstance(facts.mode, FulfilmentMode) or not isinstance(facts.customer, Location):
         raise InvalidArgument("facts need a FulfilmentMode and a Location", reason="INVALID_ARGUMENT")
@@ -277,12 +287,12 @@ def decide(
             why = UnallocatedReason.PRECEDENCE_EXHAUSTED
         return RoutingDecision(
             facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
-            why, policy.fallback_target,
+            why, policy.fallback_target, programme_version=programme_version,
         )
     store, d, source = chosen
     return RoutingDecision(
         facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
-        tuple(steps),
+        tuple(steps), programme_version=programme_version,
     )
 
 

@@ -32,6 +32,7 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         )
     return pb.RoutingDecision(
         allocated=d.allocated,
+        programme_version=d.programme_version,
         store=names.name(STORES, d.store_id),
         dealer=f"dealers/{d.dealer_id}" if d.dealer_id else "",
         distance_m=float(d.distance_m or 0),

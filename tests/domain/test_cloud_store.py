@@ -167,56 +167,68 @@ def test_a_transfer_to_the_current_owner_is_refused():
         open_store().transfer_to_dealer("dealer-a", T0 + hours(1), T0)
 
 
-def test_revenue_goes_to_the_dealer_owning_the_store_when_the_order_was_accepted():
+def test_accepting_an_order_records_the_dealer_owning_the_store_then():
     store = open_store()
     before, after = uuid4(), uuid4()
     store.accept_order(before, T0 + hours(1))
     store.transfer_to_dealer("dealer-b", T0 + hours(2), T0 + hours(1.5))
     store.accept_order(after, T0 + hours(3))
-    store.attribute_order(before, 10_000, T0 + hours(4))  # paid after the transfer
-    store.attribute_order(after, 3_000, T0 + hours(4))
-    assert store.revenue_fen("dealer-a") == 10_000
-    assert store.revenue_fen("dealer-b") == 3_000
+    accepted = [e for e in store.collect_events() if type(e).__name__ == "OrderAccepted"]
+    assert [(e.order_id, e.dealer_id) for e in accepted] == [(before, "dealer-a"), (after, "dealer-b")]
 
 
-def test_a_refund_after_a_transfer_goes_to_the_original_orders_dealer():
+def test_revenue_and_refunds_are_booked_to_the_dealer_named_even_after_a_transfer():
     store = open_store()
     order = uuid4()
     store.accept_order(order, T0 + hours(1))
-    store.attribute_order(order, 10_000, T0 + hours(1))
-    store.transfer_to_dealer("dealer-b", T0 + hours(2), T0 + hours(2))
-    store.attribute_refund(order, 4_000, T0 + hours(5))
-    ledger = store.ledger()
-    assert ledger["dealer-a"].net_fen == 6_000
-    assert "dealer-b" not in ledger
+    store.transfer_to_dealer("dealer-b", T0 + hours(2), T0 + hours(1.5))
+    store.attribute_order(order, "dealer-a", 10_000, T0 + hours(4))  # paid after the transfer
+    store.attribute_order(uuid4(), "dealer-b", 3_000, T0 + hours(4))
+    store.attribute_refund(order, "dealer-a", 4_000, T0 + hours(5))
+    assert store.ledger()["dealer-a"].net_fen == 6_000
+    assert store.revenue_fen("dealer-b") == 3_000 and store.refunds_fen("dealer-b") == 0
+    assert store.revenue_fen() == 13_000 and store.net_fen() == 9_000
     refund_event = store.collect_events()[-1]
     assert type(refund_event).__name__ == "RefundAttributed" and refund_event.dealer_id == "dealer-a"
 
 
-def test_refunds_never_exceed_the_orders_attributed_amount():
+def test_revenue_for_a_dealer_who_never_owned_the_store_is_refused_and_records_nothing():
     store = open_store()
-    order = uuid4()
-    store.accept_order(order, T0)
-    store.attribute_order(order, 1_000, T0)
-    store.attribute_refund(order, 600, T0)
+    store.collect_events()
     with pytest.raises(RuleViolation) as e:
-        store.attribute_refund(order, 401, T0)
-    assert e.value.reason == "REFUND_EXCEEDS_ORDER"
-    store.attribute_refund(order, 400, T0)
-    assert store.net_fen() == 0
+        store.attribute_order(uuid4(), "dealer-z", 100, T0)
+    assert e.value.reason == "DEALER_NEVER_OWNED_STORE"
+    assert store.collect_events() == [] and store.ledger() == {}
 
 
-def test_revenue_needs_an_accepted_order_and_is_booked_once():
+def test_a_dealers_refunds_never_exceed_that_dealers_revenue_here():
     store = open_store()
-    with pytest.raises(RuleViolation):
-        store.attribute_order(uuid4(), 100, T0)
+    store.transfer_to_dealer("dealer-b", T0 + hours(1), T0)
+    store.attribute_order(uuid4(), "dealer-a", 1_000, T0)
+    store.attribute_order(uuid4(), "dealer-b", 5_000, T0 + hours(2))
     order = uuid4()
-    store.accept_order(order, T0)
-    store.attribute_order(order, 100, T0)
-    with pytest.raises(RuleViolation):
-        store.attribute_order(order, 100, T0)
-    with pytest.raises(RuleViolation):
-        store.attribute_refund(uuid4(), 1, T0)
+    store.attribute_refund(order, "dealer-a", 600, T0)
+    with pytest.raises(RuleViolation) as e:
+        store.attribute_refund(order, "dealer-a", 401, T0)  # dealer-b's revenue does not cover it
+    assert e.value.reason == "REFUND_EXCEEDS_REVENUE" and e.value.details["remaining_fen"] == "400"
+    store.attribute_refund(order, "dealer-a", 400, T0)
+    assert store.net_fen("dealer-a") == 0 and store.net_fen() == 5_000
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        lambda s: s.attribute_order("not-a-uuid", "dealer-a", 100, T0),
+        lambda s: s.attribute_order(uuid4(), "", 100, T0),
+        lambda s: s.attribute_order(uuid4(), "dealer-a", 0, T0),
+        lambda s: s.attribute_order(uuid4(), "dealer-a", 100, datetime(2024, 3, 4)),
+        lambda s: s.attribute_refund(uuid4(), None, 1, T0),
+        lambda s: s.attribute_refund(uuid4(), "dealer-a", -1, T0),
+    ],
+)
+def test_booking_rejects_malformed_arguments(attempt):
+    with pytest.raises(InvalidArgument):
+        attempt(open_store())
 
 
 def test_capacity_counts_orders_per_local_day_and_refuses_the_overflow():
@@ -234,6 +246,39 @@ def test_capacity_counts_orders_per_local_day_and_refuses_the_overflow():
     assert store.snapshot(tuesday_local).orders_today == 1
 
 
+def test_only_the_latest_two_local_days_are_counted():
+    store = open_store()
+    for day in range(5):
+        store.accept_order(uuid4(), T0 + timedelta(days=day))
+    assert store.orders_on_local_day(date(2024, 3, 8)) == 1
+    assert store.orders_on_local_day(date(2024, 3, 7)) == 1
+    assert store.orders_on_local_day(date(2024, 3, 6)) == 0  # forgotten
+    assert len(store._recent_days) == 2
+
+
+def test_a_late_acceptance_for_yesterday_still_counts():
+    store = open_store(daily_capacity=1)
+    store.accept_order(uuid4(), T0 + timedelta(days=1))
+    with pytest.raises(RuleViolation) as e:  # yesterday (another process's clock) is still counted
+        store.accept_order(uuid4(), T0 + timedelta(days=1) - hours(1))
+    assert e.value.reason == "CAPACITY_REACHED"
+    store.accept_order(uuid4(), T0 - hours(1))
+    assert store.orders_on_local_day(date(2024, 3, 4)) == 1
+
+
+def test_an_acceptance_for_a_forgotten_day_is_refused_when_capacity_is_limited_and_not_counted_otherwise():
+    capped = open_store(daily_capacity=5)
+    capped.accept_order(uuid4(), T0 + timedelta(days=3))
+    with pytest.raises(RuleViolation) as e:
+        capped.accept_order(uuid4(), T0)
+    assert e.value.reason == "CAPACITY_DAY_PAST"
+    unlimited = open_store()
+    unlimited.accept_order(uuid4(), T0 + timedelta(days=3))
+    unlimited.accept_order(uuid4(), T0)
+    assert unlimited.orders_on_local_day(date(2024, 3, 4)) == 0
+    assert unlimited.orders_on_local_day(date(2024, 3, 7)) == 1
+
+
 def test_a_suspended_store_does_not_accept_orders():
     store = open_store()
     store.suspend("stocktake", T0)
@@ -249,19 +294,35 @@ def test_snapshot_carries_the_dealer_at_that_time():
     assert store.snapshot(T0).store_id == store.id
 
 
-@given(st.lists(st.tuples(st.integers(1, 10_000), st.lists(st.integers(1, 5_000), max_size=4)), max_size=8))
-def test_the_ledger_replays_to_the_same_totals_and_refunds_never_exceed_revenue(orders):
+ACCEPTANCES = st.lists(st.integers(0, 10 * 24 * 60), max_size=40)  # minutes after T0, any order
+BOOKINGS = st.lists(
+    st.tuples(st.sampled_from(["dealer-a", "dealer-b"]), st.integers(1, 10_000), st.lists(st.integers(1, 5_000), max_size=3)),
+    max_size=8,
+)
+
+
+@given(ACCEPTANCES, BOOKINGS)
+def test_the_state_stays_bounded_and_replays_to_the_same_counts_and_ledger(minutes, bookings):
     store = open_store()
-    for i, (amount, refunds) in enumerate(orders):
+    store.transfer_to_dealer("dealer-b", T0 + timedelta(days=20), T0)
+    for m in minutes:
+        store.accept_order(uuid4(), T0 + timedelta(minutes=m))
+    for i, (dealer, amount, refunds) in enumerate(bookings):
         oid = uuid4()
-        store.accept_order(oid, T0 + timedelta(minutes=i))
-        store.attribute_order(oid, amount, T0 + timedelta(minutes=i))
+        store.attribute_order(oid, dealer, amount, T0 + timedelta(minutes=i))
         for r in refunds:
             try:
-                store.attribute_refund(oid, r, T0 + timedelta(minutes=i))
+                store.attribute_refund(oid, dealer, r, T0 + timedelta(minutes=i))
             except RuleViolation:
                 pass
-    assert 0 <= store.refunds_fen() <= store.revenue_fen()
+    assert len(store._recent_days) <= 2 and len(store.ledger()) <= 2
+    for dealer, totals in store.ledger().items():
+        assert 0 <= totals.refunds_fen <= totals.revenue_fen
+    days = [store.hours.local_date(T0 + timedelta(minutes=m)) for m in minutes]
+    for day in set(days):  # the latest day and the one before count every acceptance, whatever its order
+        expected = days.count(day) if day >= max(days) - timedelta(days=1) else 0
+        assert store.orders_on_local_day(day) == expected
     again = replayed(store.collect_events())
+    assert again._recent_days == store._recent_days
     assert again.ledger() == store.ledger()
     assert again.net_fen() == store.net_fen()

@@ -15,6 +15,7 @@ from domain.attribution import (
     GuideCreditSource,
     GuideRef,
 )
+from domain.errors import InvalidArgument
 from domain.geo import EARTH_MEAN_RADIUS_M, CoordSystem, Location, convert, haversine_m
 from domain.routing import (
     OrderFacts,
@@ -266,6 +267,22 @@ def test_the_customer_location_is_converted_from_gcj02_before_measuring():
 def test_the_decision_names_the_dealer_of_the_snapshot():
     store = store_at(100, dealer_id="dealer-z")
     assert decide(facts(), [store], POLICY, NOON_SHANGHAI).dealer_id == "dealer-z"
+
+
+def test_the_decision_records_the_programme_version_that_decided_it_allocated_or_not():
+    assert decide(facts(), [store_at(100)], POLICY, NOON_SHANGHAI, programme_version=7).programme_version == 7
+    unallocated = decide(facts(), [], POLICY, NOON_SHANGHAI, programme_version=3)
+    assert not unallocated.allocated and unallocated.programme_version == 3
+
+
+def test_without_a_programme_version_the_decision_is_of_the_default_programme():
+    assert decide(facts(), [store_at(100)], POLICY, NOON_SHANGHAI).programme_version == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "2", None])
+def test_a_malformed_programme_version_is_refused(bad):
+    with pytest.raises(InvalidArgument):
+        decide(facts(), [store_at(100)], POLICY, NOON_SHANGHAI, programme_version=bad)
 
 
 @given(st.lists(st.tuples(st.floats(0, 5000), st.sampled_from(list(StoreStatus)), st.booleans()), max_size=12))

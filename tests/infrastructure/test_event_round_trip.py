@@ -4,22 +4,34 @@ A bare JSON round trip hands datetimes back as strings and tuples back as lists
 without complaint; only a comparison of types, field by field and recursively,
 catches that. The workloads come from test_snapshots; a new event class that no
 workload triggers fails ``test_the_workloads_trigger_every_event_class``.
+
+Stored events outlive the code: ``recorded/v1_store_and_orders.jsonl`` holds
+CloudStore and Order events and snapshots exactly as the code of commit 893f56b
+wrote them (a store whose state still held every order; routing decisions
+without a programme version). They must keep replaying to the right state.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 
+from domain.cloud_store import CloudStore, DealerTotals
+from domain.errors import RuleViolation
 from domain.member import Member
-from domain.order import Order
+from domain.order import Order, OrderStatus
 from infrastructure.event_store import EventStore
 from infrastructure.mapper import build_mapper
-from tests.infrastructure.test_snapshots import WORKLOADS, difference
+from tests.infrastructure.test_snapshots import WORKLOADS, difference, state_of
 
 AGGREGATE_MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order")
 
@@ -94,3 +106,66 @@ async def test_every_event_reloads_from_the_store_with_exact_field_types(store: 
         original = originals[(copy.originator_id, copy.originator_version)]
         assert type(copy) is type(original)
         assert difference(fields_of(copy), fields_of(original), type(original).__qualname__) is None
+
+
+# --- events and snapshots recorded by older code -----------------------------------------
+
+RECORDED = Path(__file__).parent / "recorded" / "v1_store_and_orders.jsonl"
+RECORDED_T0 = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+RECORDED_STORE = UUID("3d8dc0db-7a1e-5fdf-879a-86a079aca5d2")
+RECORDED_ORDERS = (UUID("13635d84-cbac-558a-8475-e77c8affb501"), UUID("a0bd4b66-0b6b-51a1-b42b-440e81411c7d"))
+
+
+def recorded(kind: str, originator_id: UUID) -> list[StoredEvent]:
+    rows = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    return [
+        StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode())
+        for r in rows if r["kind"] == kind and UUID(r["originator_id"]) == originator_id
+    ]
+
+
+def replayed(stored: list[StoredEvent], aggregate: Aggregate | None = None) -> Any:
+    mapper = build_mapper({})
+    for s in stored:
+        aggregate = mapper.to_domain_event(s).mutate(aggregate)
+    return aggregate
+
+
+def test_cloud_store_events_recorded_by_the_older_code_replay_to_the_right_ledger_and_counts() -> None:
+    """Mon: o1 (paid 12,800, refunded 2,800) and o2 accepted; dealer-b owns from Tue; Tue: o3 (paid 5,000,
+    refunded 5,000), o4; o2 paid 7,000 on Tue (dealer-a's), refunded 1,000; Wed: o5 (3,000); Thu: o6."""
+    store = replayed(recorded("event", RECORDED_STORE))
+    assert store.version == 15
+    assert store.ledger() == {"dealer-a": DealerTotals(19_800, 3_800), "dealer-b": DealerTotals(8_000, 5_000)}
+    assert dict(store._recent_days) == {date(2024, 3, 6): 1, date(2024, 3, 7): 1}
+    assert store.ownership_history == ((RECORDED_T0, "dealer-a"), (RECORDED_T0 + timedelta(days=1), "dealer-b"))
+    assert not {"_accepted", "_accepted_per_day", "_bookings"} & set(vars(store))
+    last_accepted = RECORDED_T0 + timedelta(days=3, hours=1)
+    with pytest.raises(RuleViolation) as e:
+        store.transfer_to_dealer("dealer-c", last_accepted, last_accepted)
+    assert e.value.reason == "TRANSFER_BEFORE_ACCEPTED_ORDER"
+
+
+def test_a_store_snapshot_with_per_order_state_upcasts_to_the_state_its_events_replay_to() -> None:
+    (snapshot,) = recorded("snapshot", RECORDED_STORE)
+    assert b'"_bookings"' in snapshot.state and b'"class_version"' not in snapshot.state  # a version-1 snapshot
+    later = [s for s in recorded("event", RECORDED_STORE) if s.originator_version > snapshot.originator_version]
+    from_snapshot = replayed(later, replayed([snapshot]))
+    from_events = replayed(recorded("event", RECORDED_STORE))
+    assert type(from_snapshot) is CloudStore
+    assert difference(state_of(from_snapshot), state_of(from_events)) is None
+    assert difference(state_of(replayed([snapshot])), state_of(replayed(recorded("event", RECORDED_STORE)[:10]))) is None
+
+
+def test_routing_decisions_recorded_without_a_programme_version_decode_as_version_1() -> None:
+    for order_id in RECORDED_ORDERS:
+        stored = recorded("event", order_id)
+        assert not any(b"programme_version" in s.state for s in stored)
+        order = replayed(stored)
+        decisions = [e.decision for e in map(build_mapper({}).to_domain_event, stored) if hasattr(e, "decision")]
+        assert decisions and all(d.programme_version == 1 for d in decisions)
+        assert order.decision.programme_version == 1
+        (snapshot,) = recorded("snapshot", order_id)
+        assert difference(state_of(replayed([snapshot])), state_of(order)) is None
+    shared = replayed(recorded("event", RECORDED_ORDERS[0]))
+    assert shared.status is OrderStatus.REFUNDED and shared.dealer_id == "dealer-a"

@@ -118,7 +118,7 @@ class GuideCredit(_message.Message):
     def __init__(self, guide: _Optional[str] = ..., guide_store: _Optional[str] = ..., source: _Optional[str] = ..., dual_credit: _Optional[bool] = ...) -> None: ...
 
 class RoutingDecision(_message.Message):
-    __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback")
+    __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback", "programme_version")
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     DEALER_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,7 @@ class RoutingDecision(_message.Message):
     GUIDE_CREDIT_FIELD_NUMBER: _ClassVar[int]
     UNALLOCATED_REASON_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    PROGRAMME_VERSION_FIELD_NUMBER: _ClassVar[int]
     allocated: bool
     store: str
     dealer: str
@@ -137,7 +138,8 @@ class RoutingDecision(_message.Message):
     guide_credit: GuideCredit
     unallocated_reason: str
     fallback: str
-    def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[str] = ..., fallback: _Optional[str] = ...) -> None: ...
+    programme_version: int
+    def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[str] = ..., fallback: _Optional[str] = ..., programme_version: _Optional[int] = ...) -> None: ...
 
 class Order(_message.Message):
     __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "placed_at", "version")
