@@ -10,6 +10,7 @@ are never blocked by that lock.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,9 @@ from eventsourcing.persistence import (
 )
 
 from infrastructure.migrations import Names, migrate
+
+
+log = logging.getLogger(__name__)
 
 
 class ConcurrencyConflict(IntegrityError):
@@ -138,8 +142,17 @@ class EventStore:
             await migrate(conn, names)
         return cls(pool, names, lock_timeout_s=lock_timeout_s)
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the pool; connections still held after ``timeout`` are terminated.
+
+        asyncpg's graceful close waits for every acquired connection, forever if one
+        is never released (an abandoned subscription, a stuck call): shutdown must not.
+        """
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout)
+        except TimeoutError:
+            log.warning("event store pool did not close within %s s; terminating its connections", timeout)
+            self.pool.terminate()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import gc
 import os
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +20,32 @@ from infrastructure.config import APPLICATION_NAME
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.migrations import Names
+
+HANG_SECONDS = 240  # far above any test here; CI must fail fast and say where, not hang for 90 minutes
+
+
+def _dump_and_exit(test: str, config: pytest.Config) -> None:
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)  # write to the real stderr, not pytest's buffer
+    print(f"\n*** {test} still running after {HANG_SECONDS} s: asyncio tasks and threads follow ***",
+          file=sys.stderr, flush=True)
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.Task) and not obj.done():
+            obj.print_stack(file=sys.stderr)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(3)
+
+
+@pytest.fixture(autouse=True)
+def hang_watchdog(request: pytest.FixtureRequest) -> Iterator[None]:
+    timer = threading.Timer(HANG_SECONDS, _dump_and_exit, args=(request.node.nodeid, request.config))
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
+
 
 NAMES = Names(
     schema="public",
