@@ -184,3 +184,42 @@ async def write_stream(chunks: AsyncIterable[bytes], sink: Any) -> int:
         if drain is not None:
             await drain()
     return written
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+async def _export_command(argv: Sequence[str] | None = None) -> int:
+    """``python -m infrastructure.export [--after N] [--up-to N] [--since ISO] [--until ISO] > events.jsonl``."""
+    import argparse
+    import os
+    import sys
+
+    from infrastructure.config import load_settings
+    from infrastructure.database import open_event_store
+    from infrastructure.mapper import build_mapper
+
+    parser = argparse.ArgumentParser(description="Stream stored events as JSON Lines to standard output.")
+    parser.add_argument("--after", type=int, default=None, help="first position, exclusive")
+    parser.add_argument("--up-to", type=int, default=None, help="last position, inclusive")
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None, help="event time, inclusive (ISO 8601)")
+    parser.add_argument("--until", type=datetime.fromisoformat, default=None, help="event time, exclusive (ISO 8601)")
+    args = parser.parse_args(argv)
+    store, embedded = await open_event_store(load_settings())
+    try:
+        start = None if args.after is None else args.after + 1
+        chunks = export_events_jsonl(store, build_mapper(os.environ), start, args.up_to,
+                                     since=args.since, until=args.until)
+        await write_stream(chunks, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    finally:
+        await store.close()
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    raise SystemExit(asyncio.run(_export_command()))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +23,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from infrastructure.event_store import EventStore
 from infrastructure.export import dumps, export_csv, export_events_jsonl, write_stream
 from infrastructure.projection_runner import stock_mapper
+from tests.conftest import NAMES
 
 
 class Account(Aggregate):
@@ -174,3 +179,22 @@ async def test_a_stream_is_written_to_a_file_object(store: EventStore, mapper: M
     sink = io.BytesIO()
     written = await write_stream(export_events_jsonl(store, mapper), sink)
     assert written == len(sink.getvalue()) and len(lines(sink.getvalue())) == 5
+
+
+def test_the_export_command_streams_events_as_json_lines(fresh_dsn: str, tmp_path) -> None:
+    async def seed() -> None:
+        store = await EventStore.open(fresh_dsn, NAMES)
+        try:
+            await store.insert_events([StoredEvent(uuid4(), v, "tests:Unknown", b"{}") for v in (1, 2, 3)])
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-m", "infrastructure.export", "--after", "1"], cwd=root, capture_output=True, timeout=60,
+        env={**os.environ, "DATABASE_URL": fresh_dsn, "LOYALTY_DATA_DIR": str(tmp_path)}, check=True,
+    ).stdout
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert [line["notification_id"] for line in lines] == [2, 3]
+    assert all(line["topic"] == "tests:Unknown" for line in lines)
