@@ -31,6 +31,16 @@ class StoreSpec:
     online_orders_enabled: bool = True
 
 
+@dataclass(frozen=True)
+class StoreChanges:
+    """What an operator changes on a store; None leaves it as it is."""
+
+    hours: OpeningHours | None = None
+    daily_capacity: int | None = None
+    service_area: tuple[int, tuple[FulfilmentMode, ...]] | None = None
+    online_orders_enabled: bool | None = None
+
+
 def store_id_for(brand: str, code: str) -> UUID:
     """Deterministic per brand and store code: a store code is opened once."""
     return uuid5(NAMESPACE, f"{brand}:store:{code}")
@@ -85,6 +95,23 @@ class StoreService(Service):
 
     async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None):
         return await self._change(store_id, lambda s, at: s.relocate(location, at), call)
+
+    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None):
+        """Apply the given changes in one transaction (each one its own event)."""
+
+        def change(store: CloudStore, at: datetime) -> None:
+            if changes.hours is not None:
+                store.change_hours(changes.hours, at)
+            if changes.daily_capacity is not None:
+                store.change_capacity(changes.daily_capacity, at)
+            if changes.service_area is not None:
+                store.change_service_area(*changes.service_area, at)
+            if changes.online_orders_enabled is not None:
+                store.toggle_online_orders(changes.online_orders_enabled, at)
+
+        if changes == StoreChanges():
+            raise InvalidArgument("nothing to change", reason="EMPTY_UPDATE")
+        return await self._change(store_id, change, call)
 
     async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None):
         return await self._change(store_id, lambda s, at: s.suspend(reason, at), call)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from application.auth import Role
 from application.commands import Call
 from application.guides import GuideService
-from application.stores import StoreService, StoreSpec
+from application.stores import StoreChanges, StoreService, StoreSpec
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument
 from domain.guide import Guide
@@ -31,6 +31,32 @@ def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
         hours=convert.hours(msg.hours, msg.time_zone),
         daily_capacity=convert.non_negative(msg.daily_capacity, "daily_capacity"),
         online_orders_enabled=msg.online_orders_enabled,
+    )
+
+
+UPDATABLE = {"hours", "time_zone", "daily_capacity", "service_radius_m", "modes", "online_orders_enabled"}
+
+
+def store_changes(request: pb.UpdateCloudStoreRequest) -> StoreChanges:
+    paths = set(request.update_mask.paths)
+    if not paths:
+        raise InvalidArgument("update_mask names no field", reason="FIELD_REQUIRED", field="update_mask")
+    if unknown := paths - UPDATABLE:
+        raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}", reason="FIELD_NOT_UPDATABLE",
+                              field="update_mask")
+    c = request.changes
+    area = None
+    if paths & {"service_radius_m", "modes"}:
+        if not paths >= {"service_radius_m", "modes"} or not c.modes:
+            raise InvalidArgument("the service area changes as service_radius_m and modes together",
+                                  reason="FIELD_REQUIRED", field="modes")
+        area = (convert.non_negative(c.service_radius_m, "service_radius_m"),
+                tuple(convert.mode(m, field="modes") for m in c.modes))
+    return StoreChanges(
+        hours=convert.hours(c.hours, c.time_zone) if paths & {"hours", "time_zone"} else None,
+        daily_capacity=convert.non_negative(c.daily_capacity, "daily_capacity") if "daily_capacity" in paths else None,
+        service_area=area,
+        online_orders_enabled=c.online_orders_enabled if "online_orders_enabled" in paths else None,
     )
 
 
@@ -91,6 +117,13 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
             self._store(request), convert.location(request.location, field="location"), call=call
         )
         return pb.CloudStore.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def UpdateCloudStore(self, request, principal):
+        call = _call(request, "UpdateCloudStore", store_message)
+        return pb.CloudStore.FromString(
+            await self.stores.update(self._store(request), store_changes(request), call=call)
+        )
 
     @unary(Role.OPERATOR)
     async def SuspendCloudStore(self, request, principal):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
@@ -184,3 +185,27 @@ async def test_an_order_is_fulfilled_or_cancelled_only_from_the_right_state(api)
         await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=kept.name), metadata=MP)
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert (await api.orders.GetOrder(o.GetOrderRequest(name=kept.name), metadata=MP)).state == o.FULFILLED
+
+
+async def test_an_operator_changes_hours_capacity_service_area_and_online_ordering(api):
+    store = await _store(api)
+    changes = store_spec("S-1", 31.2310, 121.4740, radius=3000, daily_capacity=50, online=False)
+    changes.hours.add(weekday=1, open_minute=600, close_minute=1320)
+    updated = await api.stores.UpdateCloudStore(s.UpdateCloudStoreRequest(
+        request_id=api.rid(), store=store.name, changes=changes,
+        update_mask=FieldMask(paths=["hours", "daily_capacity", "service_radius_m", "modes",
+                                     "online_orders_enabled"])), metadata=OP)
+    assert (updated.spec.daily_capacity, updated.spec.service_radius_m) == (50, 3000)
+    assert not updated.spec.online_orders_enabled
+    assert [(h.weekday, h.open_minute, h.close_minute) for h in updated.spec.hours] == [(1, 600, 1320)]
+    for mask in ([], ["name"], ["modes"]):
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await api.stores.UpdateCloudStore(s.UpdateCloudStoreRequest(
+                request_id=api.rid(), store=store.name, changes=changes, update_mask=FieldMask(paths=mask)),
+                metadata=OP)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    member = await _member(api, "o-1")
+    await api.settled()
+    decision = await api.orders.SimulateOrder(
+        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+    assert not decision.allocated and decision.candidates[0].rejected_because == "ONLINE_ORDERS_DISABLED"

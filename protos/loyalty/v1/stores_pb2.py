@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from protos.loyalty.v1 import common_pb2 as protos_dot_loyalty_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/loyalty/v1/stores.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/common.proto\"J\n\x0cOpeningHours\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x13\n\x0bopen_minute\x18\x02 \x01(\x05\x12\x14\n\x0c\x63lose_minute\x18\x03 \x01(\x05\"\x9c\x02\n\x0e\x43loudStoreSpec\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12&\n\x08location\x18\x04 \x01(\x0b\x32\x14.loyalty.v1.Location\x12\x18\n\x10service_radius_m\x18\x05 \x01(\x05\x12)\n\x05modes\x18\x06 \x03(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12\'\n\x05hours\x18\x07 \x03(\x0b\x32\x18.loyalty.v1.OpeningHours\x12\x11\n\ttime_zone\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x61ily_capacity\x18\t \x01(\x05\x12\x1d\n\x15online_orders_enabled\x18\n \x01(\x08\"\xa9\x01\n\nCloudStore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04spec\x18\x02 \x01(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.loyalty.v1.StoreStatus\x12\x13\n\x0brevenue_fen\x18\x04 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x03\"e\n\x15OpenCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12)\n\x05store\x18\x03 \x01(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\"i\n\x18ImportCloudStoresRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12*\n\x06stores\x18\x03 \x03(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\"C\n\x19ImportCloudStoresResponse\x12&\n\x06stores\x18\x01 \x03(\x0b\x32\x16.loyalty.v1.CloudStore\"f\n\x19RelocateCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12&\n\x08location\x18\x03 \x01(\x0b\x32\x14.loyalty.v1.Location\"M\n\x18SuspendCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x17ReopenCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\";\n\x16\x43loseCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\"\x85\x01\n\x19TransferCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x11\n\tto_dealer\x18\x03 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x14GetCloudStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x99\x02\n\x05Guide\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x14\n\x0cwecom_userid\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\'\n\x06status\x18\x05 \x01(\x0e\x32\x17.loyalty.v1.GuideStatus\x12\x16\n\x0e\x63ustomer_count\x18\x06 \x01(\x05\x12\x19\n\x11pending_handovers\x18\x0b \x01(\x05\x12\x1d\n\x15\x63ommission_frozen_fen\x18\x07 \x01(\x03\x12\x1e\n\x16\x63ommission_settled_fen\x18\x08 \x01(\x03\x12\x1b\n\x13\x63ommission_debt_fen\x18\t \x01(\x03\x12\x0f\n\x07version\x18\n \x01(\x03\"p\n\x10HireGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\r\n\x05store\x18\x03 \x01(\t\x12\x14\n\x0cwecom_userid\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\"G\n\x10MoveGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\x12\x10\n\x08to_store\x18\x03 \x01(\t\"8\n\x13ReleaseGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\"d\n\x17InheritCustomersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nfrom_guide\x18\x02 \x01(\t\x12\x10\n\x08to_guide\x18\x03 \x01(\t\x12\x0f\n\x07members\x18\x04 \x03(\t\"N\n\x18InheritCustomersResponse\x12\x0f\n\x07offered\x18\x01 \x01(\x05\x12\x0f\n\x07refused\x18\x02 \x01(\x05\x12\x10\n\x08refusals\x18\x03 \x03(\t\"l\n\x17\x43oncludeHandoverRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\x12\x0e\n\x06member\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"@\n\x1b\x43ompleteDueHandoversRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\"\x1f\n\x0fGetGuideRequest\x12\x0c\n\x04name\x18\x01 \x01(\t*P\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x08\n\x04OPEN\x10\x01\x12\r\n\tSUSPENDED\x10\x02\x12\n\n\x06\x43LOSED\x10\x03*C\n\x0bGuideStatus\x12\x1c\n\x18GUIDE_STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45MPLOYED\x10\x01\x12\x08\n\x04LEFT\x10\x02\x32\xa5\x05\n\x0cStoreService\x12K\n\x0eOpenCloudStore\x12!.loyalty.v1.OpenCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12`\n\x11ImportCloudStores\x12$.loyalty.v1.ImportCloudStoresRequest\x1a%.loyalty.v1.ImportCloudStoresResponse\x12S\n\x12RelocateCloudStore\x12%.loyalty.v1.RelocateCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12Q\n\x11SuspendCloudStore\x12$.loyalty.v1.SuspendCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12O\n\x10ReopenCloudStore\x12#.loyalty.v1.ReopenCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12M\n\x0f\x43loseCloudStore\x12\".loyalty.v1.CloseCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12S\n\x12TransferCloudStore\x12%.loyalty.v1.TransferCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12I\n\rGetCloudStore\x12 .loyalty.v1.GetCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore2\x89\x04\n\x0cGuideService\x12<\n\tHireGuide\x12\x1c.loyalty.v1.HireGuideRequest\x1a\x11.loyalty.v1.Guide\x12<\n\tMoveGuide\x12\x1c.loyalty.v1.MoveGuideRequest\x1a\x11.loyalty.v1.Guide\x12\x42\n\x0cReleaseGuide\x12\x1f.loyalty.v1.ReleaseGuideRequest\x1a\x11.loyalty.v1.Guide\x12]\n\x10InheritCustomers\x12#.loyalty.v1.InheritCustomersRequest\x1a$.loyalty.v1.InheritCustomersResponse\x12J\n\x10\x43oncludeHandover\x12#.loyalty.v1.ConcludeHandoverRequest\x1a\x11.loyalty.v1.Guide\x12R\n\x14\x43ompleteDueHandovers\x12\'.loyalty.v1.CompleteDueHandoversRequest\x1a\x11.loyalty.v1.Guide\x12:\n\x08GetGuide\x12\x1b.loyalty.v1.GetGuideRequest\x1a\x11.loyalty.v1.GuideB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/loyalty/v1/stores.proto\x12\nloyalty.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/common.proto\"J\n\x0cOpeningHours\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x13\n\x0bopen_minute\x18\x02 \x01(\x05\x12\x14\n\x0c\x63lose_minute\x18\x03 \x01(\x05\"\x9c\x02\n\x0e\x43loudStoreSpec\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12&\n\x08location\x18\x04 \x01(\x0b\x32\x14.loyalty.v1.Location\x12\x18\n\x10service_radius_m\x18\x05 \x01(\x05\x12)\n\x05modes\x18\x06 \x03(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12\'\n\x05hours\x18\x07 \x03(\x0b\x32\x18.loyalty.v1.OpeningHours\x12\x11\n\ttime_zone\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x61ily_capacity\x18\t \x01(\x05\x12\x1d\n\x15online_orders_enabled\x18\n \x01(\x08\"\xa9\x01\n\nCloudStore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04spec\x18\x02 \x01(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.loyalty.v1.StoreStatus\x12\x13\n\x0brevenue_fen\x18\x04 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x03\"e\n\x15OpenCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12)\n\x05store\x18\x03 \x01(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\"i\n\x18ImportCloudStoresRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12*\n\x06stores\x18\x03 \x03(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\"C\n\x19ImportCloudStoresResponse\x12&\n\x06stores\x18\x01 \x03(\x0b\x32\x16.loyalty.v1.CloudStore\"f\n\x19RelocateCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12&\n\x08location\x18\x03 \x01(\x0b\x32\x14.loyalty.v1.Location\"\x9a\x01\n\x17UpdateCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12+\n\x07\x63hanges\x18\x03 \x01(\x0b\x32\x1a.loyalty.v1.CloudStoreSpec\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"M\n\x18SuspendCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x17ReopenCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\";\n\x16\x43loseCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\"\x85\x01\n\x19TransferCloudStoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x11\n\tto_dealer\x18\x03 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x14GetCloudStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x99\x02\n\x05Guide\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x14\n\x0cwecom_userid\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\'\n\x06status\x18\x05 \x01(\x0e\x32\x17.loyalty.v1.GuideStatus\x12\x16\n\x0e\x63ustomer_count\x18\x06 \x01(\x05\x12\x19\n\x11pending_handovers\x18\x0b \x01(\x05\x12\x1d\n\x15\x63ommission_frozen_fen\x18\x07 \x01(\x03\x12\x1e\n\x16\x63ommission_settled_fen\x18\x08 \x01(\x03\x12\x1b\n\x13\x63ommission_debt_fen\x18\t \x01(\x03\x12\x0f\n\x07version\x18\n \x01(\x03\"p\n\x10HireGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\r\n\x05store\x18\x03 \x01(\t\x12\x14\n\x0cwecom_userid\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\"G\n\x10MoveGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\x12\x10\n\x08to_store\x18\x03 \x01(\t\"8\n\x13ReleaseGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\"d\n\x17InheritCustomersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nfrom_guide\x18\x02 \x01(\t\x12\x10\n\x08to_guide\x18\x03 \x01(\t\x12\x0f\n\x07members\x18\x04 \x03(\t\"N\n\x18InheritCustomersResponse\x12\x0f\n\x07offered\x18\x01 \x01(\x05\x12\x0f\n\x07refused\x18\x02 \x01(\x05\x12\x10\n\x08refusals\x18\x03 \x03(\t\"l\n\x17\x43oncludeHandoverRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\x12\x0e\n\x06member\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"@\n\x1b\x43ompleteDueHandoversRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05guide\x18\x02 \x01(\t\"\x1f\n\x0fGetGuideRequest\x12\x0c\n\x04name\x18\x01 \x01(\t*P\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x08\n\x04OPEN\x10\x01\x12\r\n\tSUSPENDED\x10\x02\x12\n\n\x06\x43LOSED\x10\x03*C\n\x0bGuideStatus\x12\x1c\n\x18GUIDE_STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45MPLOYED\x10\x01\x12\x08\n\x04LEFT\x10\x02\x32\xf6\x05\n\x0cStoreService\x12K\n\x0eOpenCloudStore\x12!.loyalty.v1.OpenCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12`\n\x11ImportCloudStores\x12$.loyalty.v1.ImportCloudStoresRequest\x1a%.loyalty.v1.ImportCloudStoresResponse\x12S\n\x12RelocateCloudStore\x12%.loyalty.v1.RelocateCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12O\n\x10UpdateCloudStore\x12#.loyalty.v1.UpdateCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12Q\n\x11SuspendCloudStore\x12$.loyalty.v1.SuspendCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12O\n\x10ReopenCloudStore\x12#.loyalty.v1.ReopenCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12M\n\x0f\x43loseCloudStore\x12\".loyalty.v1.CloseCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12S\n\x12TransferCloudStore\x12%.loyalty.v1.TransferCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore\x12I\n\rGetCloudStore\x12 .loyalty.v1.GetCloudStoreRequest\x1a\x16.loyalty.v1.CloudStore2\x89\x04\n\x0cGuideService\x12<\n\tHireGuide\x12\x1c.loyalty.v1.HireGuideRequest\x1a\x11.loyalty.v1.Guide\x12<\n\tMoveGuide\x12\x1c.loyalty.v1.MoveGuideRequest\x1a\x11.loyalty.v1.Guide\x12\x42\n\x0cReleaseGuide\x12\x1f.loyalty.v1.ReleaseGuideRequest\x1a\x11.loyalty.v1.Guide\x12]\n\x10InheritCustomers\x12#.loyalty.v1.InheritCustomersRequest\x1a$.loyalty.v1.InheritCustomersResponse\x12J\n\x10\x43oncludeHandover\x12#.loyalty.v1.ConcludeHandoverRequest\x1a\x11.loyalty.v1.Guide\x12R\n\x14\x43ompleteDueHandovers\x12\'.loyalty.v1.CompleteDueHandoversRequest\x1a\x11.loyalty.v1.Guide\x12:\n\x08GetGuide\x12\x1b.loyalty.v1.GetGuideRequest\x1a\x11.loyalty.v1.GuideB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,54 +35,56 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.loyalty.v1.stores_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\024loyalty/v1;loyaltyv1'
-  _globals['_STORESTATUS']._serialized_start=2325
-  _globals['_STORESTATUS']._serialized_end=2405
-  _globals['_GUIDESTATUS']._serialized_start=2407
-  _globals['_GUIDESTATUS']._serialized_end=2474
-  _globals['_OPENINGHOURS']._serialized_start=111
-  _globals['_OPENINGHOURS']._serialized_end=185
-  _globals['_CLOUDSTORESPEC']._serialized_start=188
-  _globals['_CLOUDSTORESPEC']._serialized_end=472
-  _globals['_CLOUDSTORE']._serialized_start=475
-  _globals['_CLOUDSTORE']._serialized_end=644
-  _globals['_OPENCLOUDSTOREREQUEST']._serialized_start=646
-  _globals['_OPENCLOUDSTOREREQUEST']._serialized_end=747
-  _globals['_IMPORTCLOUDSTORESREQUEST']._serialized_start=749
-  _globals['_IMPORTCLOUDSTORESREQUEST']._serialized_end=854
-  _globals['_IMPORTCLOUDSTORESRESPONSE']._serialized_start=856
-  _globals['_IMPORTCLOUDSTORESRESPONSE']._serialized_end=923
-  _globals['_RELOCATECLOUDSTOREREQUEST']._serialized_start=925
-  _globals['_RELOCATECLOUDSTOREREQUEST']._serialized_end=1027
-  _globals['_SUSPENDCLOUDSTOREREQUEST']._serialized_start=1029
-  _globals['_SUSPENDCLOUDSTOREREQUEST']._serialized_end=1106
-  _globals['_REOPENCLOUDSTOREREQUEST']._serialized_start=1108
-  _globals['_REOPENCLOUDSTOREREQUEST']._serialized_end=1168
-  _globals['_CLOSECLOUDSTOREREQUEST']._serialized_start=1170
-  _globals['_CLOSECLOUDSTOREREQUEST']._serialized_end=1229
-  _globals['_TRANSFERCLOUDSTOREREQUEST']._serialized_start=1232
-  _globals['_TRANSFERCLOUDSTOREREQUEST']._serialized_end=1365
-  _globals['_GETCLOUDSTOREREQUEST']._serialized_start=1367
-  _globals['_GETCLOUDSTOREREQUEST']._serialized_end=1403
-  _globals['_GUIDE']._serialized_start=1406
-  _globals['_GUIDE']._serialized_end=1687
-  _globals['_HIREGUIDEREQUEST']._serialized_start=1689
-  _globals['_HIREGUIDEREQUEST']._serialized_end=1801
-  _globals['_MOVEGUIDEREQUEST']._serialized_start=1803
-  _globals['_MOVEGUIDEREQUEST']._serialized_end=1874
-  _globals['_RELEASEGUIDEREQUEST']._serialized_start=1876
-  _globals['_RELEASEGUIDEREQUEST']._serialized_end=1932
-  _globals['_INHERITCUSTOMERSREQUEST']._serialized_start=1934
-  _globals['_INHERITCUSTOMERSREQUEST']._serialized_end=2034
-  _globals['_INHERITCUSTOMERSRESPONSE']._serialized_start=2036
-  _globals['_INHERITCUSTOMERSRESPONSE']._serialized_end=2114
-  _globals['_CONCLUDEHANDOVERREQUEST']._serialized_start=2116
-  _globals['_CONCLUDEHANDOVERREQUEST']._serialized_end=2224
-  _globals['_COMPLETEDUEHANDOVERSREQUEST']._serialized_start=2226
-  _globals['_COMPLETEDUEHANDOVERSREQUEST']._serialized_end=2290
-  _globals['_GETGUIDEREQUEST']._serialized_start=2292
-  _globals['_GETGUIDEREQUEST']._serialized_end=2323
-  _globals['_STORESERVICE']._serialized_start=2477
-  _globals['_STORESERVICE']._serialized_end=3154
-  _globals['_GUIDESERVICE']._serialized_start=3157
-  _globals['_GUIDESERVICE']._serialized_end=3678
+  _globals['_STORESTATUS']._serialized_start=2516
+  _globals['_STORESTATUS']._serialized_end=2596
+  _globals['_GUIDESTATUS']._serialized_start=2598
+  _globals['_GUIDESTATUS']._serialized_end=2665
+  _globals['_OPENINGHOURS']._serialized_start=145
+  _globals['_OPENINGHOURS']._serialized_end=219
+  _globals['_CLOUDSTORESPEC']._serialized_start=222
+  _globals['_CLOUDSTORESPEC']._serialized_end=506
+  _globals['_CLOUDSTORE']._serialized_start=509
+  _globals['_CLOUDSTORE']._serialized_end=678
+  _globals['_OPENCLOUDSTOREREQUEST']._serialized_start=680
+  _globals['_OPENCLOUDSTOREREQUEST']._serialized_end=781
+  _globals['_IMPORTCLOUDSTORESREQUEST']._serialized_start=783
+  _globals['_IMPORTCLOUDSTORESREQUEST']._serialized_end=888
+  _globals['_IMPORTCLOUDSTORESRESPONSE']._serialized_start=890
+  _globals['_IMPORTCLOUDSTORESRESPONSE']._serialized_end=957
+  _globals['_RELOCATECLOUDSTOREREQUEST']._serialized_start=959
+  _globals['_RELOCATECLOUDSTOREREQUEST']._serialized_end=1061
+  _globals['_UPDATECLOUDSTOREREQUEST']._serialized_start=1064
+  _globals['_UPDATECLOUDSTOREREQUEST']._serialized_end=1218
+  _globals['_SUSPENDCLOUDSTOREREQUEST']._serialized_start=1220
+  _globals['_SUSPENDCLOUDSTOREREQUEST']._serialized_end=1297
+  _globals['_REOPENCLOUDSTOREREQUEST']._serialized_start=1299
+  _globals['_REOPENCLOUDSTOREREQUEST']._serialized_end=1359
+  _globals['_CLOSECLOUDSTOREREQUEST']._serialized_start=1361
+  _globals['_CLOSECLOUDSTOREREQUEST']._serialized_end=1420
+  _globals['_TRANSFERCLOUDSTOREREQUEST']._serialized_start=1423
+  _globals['_TRANSFERCLOUDSTOREREQUEST']._serialized_end=1556
+  _globals['_GETCLOUDSTOREREQUEST']._serialized_start=1558
+  _globals['_GETCLOUDSTOREREQUEST']._serialized_end=1594
+  _globals['_GUIDE']._serialized_start=1597
+  _globals['_GUIDE']._serialized_end=1878
+  _globals['_HIREGUIDEREQUEST']._serialized_start=1880
+  _globals['_HIREGUIDEREQUEST']._serialized_end=1992
+  _globals['_MOVEGUIDEREQUEST']._serialized_start=1994
+  _globals['_MOVEGUIDEREQUEST']._serialized_end=2065
+  _globals['_RELEASEGUIDEREQUEST']._serialized_start=2067
+  _globals['_RELEASEGUIDEREQUEST']._serialized_end=2123
+  _globals['_INHERITCUSTOMERSREQUEST']._serialized_start=2125
+  _globals['_INHERITCUSTOMERSREQUEST']._serialized_end=2225
+  _globals['_INHERITCUSTOMERSRESPONSE']._serialized_start=2227
+  _globals['_INHERITCUSTOMERSRESPONSE']._serialized_end=2305
+  _globals['_CONCLUDEHANDOVERREQUEST']._serialized_start=2307
+  _globals['_CONCLUDEHANDOVERREQUEST']._serialized_end=2415
+  _globals['_COMPLETEDUEHANDOVERSREQUEST']._serialized_start=2417
+  _globals['_COMPLETEDUEHANDOVERSREQUEST']._serialized_end=2481
+  _globals['_GETGUIDEREQUEST']._serialized_start=2483
+  _globals['_GETGUIDEREQUEST']._serialized_end=2514
+  _globals['_STORESERVICE']._serialized_start=2668
+  _globals['_STORESERVICE']._serialized_end=3426
+  _globals['_GUIDESERVICE']._serialized_start=3429
+  _globals['_GUIDESERVICE']._serialized_end=3950
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from protos.loyalty.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -116,6 +117,18 @@ class RelocateCloudStoreRequest(_message.Message):
     store: str
     location: _common_pb2.Location
     def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ...) -> None: ...
+
+class UpdateCloudStoreRequest(_message.Message):
+    __slots__ = ("request_id", "store", "changes", "update_mask")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    store: str
+    changes: CloudStoreSpec
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., changes: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class SuspendCloudStoreRequest(_message.Message):
     __slots__ = ("request_id", "store", "reason")

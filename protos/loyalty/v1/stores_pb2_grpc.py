@@ -50,6 +50,11 @@ class StoreServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
+        self.UpdateCloudStore = channel.unary_unary(
+                '/loyalty.v1.StoreService/UpdateCloudStore',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                _registered_method=True)
         self.SuspendCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/SuspendCloudStore',
                 request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.SerializeToString,
@@ -95,6 +100,14 @@ class StoreServiceServicer:
 
     def RelocateCloudStore(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCloudStore(self, request, context):
+        """Change what the update_mask names (AIP-134): hours (with time_zone), daily_capacity,
+        service_radius_m and modes (the service area, together), online_orders_enabled.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -146,6 +159,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
             'RelocateCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.RelocateCloudStore,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+            ),
+            'UpdateCloudStore': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCloudStore,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'SuspendCloudStore': grpc.unary_unary_rpc_method_handler(
@@ -255,6 +273,33 @@ class StoreService:
             target,
             '/loyalty.v1.StoreService/RelocateCloudStore',
             protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCloudStore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.StoreService/UpdateCloudStore',
+            protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
