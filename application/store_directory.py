@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from application.background import stop_task
 from application.store_index import StoreIndex
 from domain.attribution import AttributionPolicy
 from domain.cloud_store import CloudStore
@@ -65,12 +66,7 @@ class StoreDirectory:
         self._task = asyncio.create_task(self._follow(), name="store-directory")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await stop_task(self._task)
 
     async def _follow(self) -> None:
         while True:

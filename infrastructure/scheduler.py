@@ -15,6 +15,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from application.background import stop_task
 from application.clock import Clock
 from application.members import MemberService
 from application.orders import OrderService
@@ -82,12 +83,7 @@ class Scheduler:
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:
