@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from application.commands import Call, Service
 from application.unit_of_work import UnitOfWork
-from domain.errors import InvalidArgument, RuleViolation
+from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.guide import Guide
 from domain.identity import IdentityIndex, IdentityKind, normalise, resolve
 from domain.member import Member, merge
+from domain.tiers import Tier
 
 MAX_UPLINE = 32
 
@@ -65,6 +66,51 @@ class MemberService(Service):
             chain.append(current)
             current = (await self.repository.get(current, Member)).referred_by
         return tuple(chain)
+
+    async def update_profile(
+        self, member_id: UUID, *, phone: str | None = None, unionid: str | None = None,
+        nickname: str | None = None, birthday: date | None = None, call: Call | None = None,
+    ):
+        async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
+            member = await uow.get(member_id, Member)
+            for kind, new, old in ((IdentityKind.PHONE, phone, member.phone),
+                                   (IdentityKind.UNIONID, unionid, member.unionid)):
+                if new is not None and (value := normalise(kind, new)) != old:
+                    await self._move_identity(uow, member, kind, value, old, at)
+            member.update_profile(at, phone=phone, unionid=unionid, nickname=nickname, birthday=birthday)
+            return member
+
+        return await self.execute(handler, call)
+
+    async def _move_identity(self, uow: UnitOfWork, member: Member, kind: IdentityKind, value: str,
+                             old: str | None, at: datetime) -> None:
+        """Claim the new identity for the member and free the old one: identities stay unique."""
+        index_id = IdentityIndex.create_id(member.brand, kind, value)
+        if not await uow.exists(index_id):
+            await uow.add(IdentityIndex.claim(member.brand, kind, value, member.id, at))
+        else:
+            index = await uow.get(index_id, IdentityIndex)
+            if index.owner_id is not None:
+                raise AlreadyExists(f"that {kind.value} belongs to another member", reason="IDENTITY_TAKEN",
+                                    kind=kind.value)
+            index.reclaim(member.id, at)
+        if old is not None:
+            previous = await uow.get(IdentityIndex.create_id(member.brand, kind, old), IdentityIndex)
+            if previous.owner_id == member.id:
+                previous.release(at)
+
+    async def assign_tier_floor(
+        self, member_id: UUID, tier: Tier | None, reason: str, operator: str, *, call: Call | None = None
+    ):
+        async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
+            member = await uow.get(member_id, Member)
+            member.assign_tier_floor(tier, operator, reason, at)
+            member.evaluate_tier(await self.programmes.current(member.brand), at)
+            return member
+
+        return await self.execute(handler, call)
 
     async def get(self, member_id: UUID) -> Member:
         return await self.repository.get(member_id, Member)

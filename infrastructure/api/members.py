@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -11,6 +11,7 @@ from application.commands import Call
 from application.members import MemberService
 from domain.errors import InvalidArgument
 from domain.member import Member
+from domain.tiers import Tier
 from infrastructure.api import names
 from infrastructure.api.names import GUIDES, MEMBERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
@@ -92,6 +93,32 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def GetMember(self, request: pb.GetMemberRequest, principal) -> pb.Member:
         member = await self.members.get(names.parse(request.name, MEMBERS, field="name"))
         return member_message(member, self.members.clock.now())
+
+    @unary(*WRITE)
+    async def UpdateMemberProfile(self, request: pb.UpdateMemberProfileRequest, principal) -> pb.Member:
+        call = self._member_call(request, "UpdateMemberProfile")
+        birthday = None
+        if request.HasField("birthday"):
+            try:
+                birthday = date.fromisoformat(request.birthday)
+            except ValueError:
+                raise InvalidArgument("birthday must be YYYY-MM-DD", reason="INVALID_DATE", field="birthday") from None
+        text = {f: getattr(request, f) if request.HasField(f) else None for f in ("phone", "unionid", "nickname")}
+        data = await self.members.update_profile(
+            names.parse(request.member, MEMBERS, field="member"), birthday=birthday, call=call, **text
+        )
+        return pb.Member.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def AssignTierFloor(self, request: pb.AssignTierFloorRequest, principal) -> pb.Member:
+        call = self._member_call(request, "AssignTierFloor")
+        if request.tier not in pb.Tier.values():
+            raise InvalidArgument("unknown tier", reason="INVALID_ENUM", field="tier")
+        tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier)]
+        data = await self.members.assign_tier_floor(
+            names.parse(request.member, MEMBERS, field="member"), tier, request.reason, request.operator, call=call
+        )
+        return pb.Member.FromString(data)
 
     @unary(Role.OPERATOR)
     async def MergeMembers(self, request: pb.MergeMembersRequest, principal) -> pb.Member:

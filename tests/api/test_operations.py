@@ -209,3 +209,38 @@ async def test_an_operator_changes_hours_capacity_service_area_and_online_orderi
     decision = await api.orders.SimulateOrder(
         o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
     assert not decision.allocated and decision.candidates[0].rejected_because == "ONLINE_ORDERS_DISABLED"
+
+
+async def test_a_new_phone_is_claimed_for_the_member_and_the_old_one_freed(api):
+    first = await _member(api, "o-1", phone="13800138000")
+    other = await _member(api, "o-2")
+    updated = await api.members.UpdateMemberProfile(m.UpdateMemberProfileRequest(
+        request_id=api.rid(), member=first.name, phone="+86 139-0013-9000", nickname="小王", birthday="1990-05-01"),
+        metadata=MP)
+    assert updated.phone == "13900139000"
+    with pytest.raises(grpc.aio.AioRpcError) as e:  # the new number is taken now
+        await api.members.UpdateMemberProfile(
+            m.UpdateMemberProfileRequest(request_id=api.rid(), member=other.name, phone="13900139000"), metadata=MP)
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    freed = await api.members.UpdateMemberProfile(  # the old one is free for someone else
+        m.UpdateMemberProfileRequest(request_id=api.rid(), member=other.name, phone="13800138000"), metadata=MP)
+    assert freed.phone == "13800138000"
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await api.members.UpdateMemberProfile(m.UpdateMemberProfileRequest(
+            request_id=api.rid(), member=first.name, birthday="1990-13-01"), metadata=MP)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_an_operator_tier_floor_applies_at_once_and_can_be_removed(api):
+    member = await _member(api, "o-1")
+    vip = await api.members.AssignTierFloor(m.AssignTierFloorRequest(
+        request_id=api.rid(), member=member.name, tier=m.VALUE, reason="VIP list", operator="ops-1"), metadata=OP)
+    assert vip.tier == m.VALUE
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await api.members.AssignTierFloor(m.AssignTierFloorRequest(
+            request_id=api.rid(), member=member.name, tier=m.CORE, reason="x", operator="ops-1"), metadata=MP)
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    removed = await api.members.AssignTierFloor(m.AssignTierFloorRequest(
+        request_id=api.rid(), member=member.name, tier=m.TIER_UNSPECIFIED, reason="left the list",
+        operator="ops-1"), metadata=OP)
+    assert removed.tier != m.VALUE

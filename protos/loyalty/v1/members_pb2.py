@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/loyalty/v1/members.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x02\n\x06Member\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\x0e\n\x06openid\x18\x03 \x01(\t\x12\x0f\n\x07unionid\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x1e\n\x04tier\x18\x06 \x01(\x0e\x32\x10.loyalty.v1.Tier\x12\x18\n\x10\x61vailable_points\x18\x07 \x01(\x03\x12\x16\n\x0epending_points\x18\x08 \x01(\x03\x12\x13\n\x0bpoints_debt\x18\t \x01(\x03\x12\r\n\x05guide\x18\n \x01(\t\x12\x12\n\nhome_store\x18\x0b \x01(\t\x12\x10\n\x08referrer\x18\x0c \x01(\t\x12\x13\n\x0bmerged_into\x18\r \x01(\t\x12\x0f\n\x07version\x18\x0e \x01(\x03\"|\n\x15RegisterMemberRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\x0e\n\x06openid\x18\x03 \x01(\t\x12\x0f\n\x07unionid\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x10\n\x08referrer\x18\x06 \x01(\t\" \n\x10GetMemberRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x13MergeMembersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08survivor\x18\x02 \x01(\t\x12\x10\n\x08\x61\x62sorbed\x18\x03 \x01(\t\"E\n\x10\x42indGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\r\n\x05guide\x18\x03 \x01(\t\"N\n\x15RecordReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08referrer\x18\x02 \x01(\t\x12\x0f\n\x07invitee\x18\x03 \x01(\t\"U\n\x11\x45\x61rnPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\"\\\n\x13RedeemPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\"}\n\x13\x41\x64justPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x63orrects\x18\x05 \x01(\t\x12\x10\n\x08operator\x18\x06 \x01(\t\"B\n\x0cPointsChange\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x0e\n\x06points\x18\x02 \x01(\x03\"y\n\x0bPointsEntry\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tshortfall\x18\x06 \x01(\x03\"Q\n\x18ListPointsHistoryRequest\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"^\n\x19ListPointsHistoryResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.PointsEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x19ListExpiringPointsRequest\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x13\n\x0bwithin_days\x18\x02 \x01(\x05\"Z\n\x0b\x45xpiringLot\x12\x0b\n\x03lot\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x03\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x1aListExpiringPointsResponse\x12%\n\x04lots\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.ExpiringLot\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x03\"9\n\x13\x45valuateTierRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t*R\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x07\n\x03NEW\x10\x01\x12\x0c\n\x08ORDINARY\x10\x02\x12\x08\n\x04SEED\x10\x03\x12\t\n\x05VALUE\x10\x04\x12\x08\n\x04\x43ORE\x10\x05\x32\xcd\x06\n\rMemberService\x12G\n\x0eRegisterMember\x12!.loyalty.v1.RegisterMemberRequest\x1a\x12.loyalty.v1.Member\x12=\n\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x12.loyalty.v1.Member\x12\x43\n\x0cMergeMembers\x12\x1f.loyalty.v1.MergeMembersRequest\x1a\x12.loyalty.v1.Member\x12=\n\tBindGuide\x12\x1c.loyalty.v1.BindGuideRequest\x1a\x12.loyalty.v1.Member\x12G\n\x0eRecordReferral\x12!.loyalty.v1.RecordReferralRequest\x1a\x12.loyalty.v1.Member\x12\x45\n\nEarnPoints\x12\x1d.loyalty.v1.EarnPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12I\n\x0cRedeemPoints\x12\x1f.loyalty.v1.RedeemPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12I\n\x0c\x41\x64justPoints\x12\x1f.loyalty.v1.AdjustPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12`\n\x11ListPointsHistory\x12$.loyalty.v1.ListPointsHistoryRequest\x1a%.loyalty.v1.ListPointsHistoryResponse\x12\x63\n\x12ListExpiringPoints\x12%.loyalty.v1.ListExpiringPointsRequest\x1a&.loyalty.v1.ListExpiringPointsResponse\x12\x43\n\x0c\x45valuateTier\x12\x1f.loyalty.v1.EvaluateTierRequest\x1a\x12.loyalty.v1.MemberB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/loyalty/v1/members.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x02\n\x06Member\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\x0e\n\x06openid\x18\x03 \x01(\t\x12\x0f\n\x07unionid\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x1e\n\x04tier\x18\x06 \x01(\x0e\x32\x10.loyalty.v1.Tier\x12\x18\n\x10\x61vailable_points\x18\x07 \x01(\x03\x12\x16\n\x0epending_points\x18\x08 \x01(\x03\x12\x13\n\x0bpoints_debt\x18\t \x01(\x03\x12\r\n\x05guide\x18\n \x01(\t\x12\x12\n\nhome_store\x18\x0b \x01(\t\x12\x10\n\x08referrer\x18\x0c \x01(\t\x12\x13\n\x0bmerged_into\x18\r \x01(\t\x12\x0f\n\x07version\x18\x0e \x01(\x03\"|\n\x15RegisterMemberRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\x0e\n\x06openid\x18\x03 \x01(\t\x12\x0f\n\x07unionid\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x10\n\x08referrer\x18\x06 \x01(\t\" \n\x10GetMemberRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xc8\x01\n\x1aUpdateMemberProfileRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x12\n\x05phone\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07unionid\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08nickname\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08\x62irthday\x18\x06 \x01(\tH\x03\x88\x01\x01\x42\x08\n\x06_phoneB\n\n\x08_unionidB\x0b\n\t_nicknameB\x0b\n\t_birthday\"~\n\x16\x41ssignTierFloorRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x1e\n\x04tier\x18\x03 \x01(\x0e\x32\x10.loyalty.v1.Tier\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08operator\x18\x05 \x01(\t\"M\n\x13MergeMembersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08survivor\x18\x02 \x01(\t\x12\x10\n\x08\x61\x62sorbed\x18\x03 \x01(\t\"E\n\x10\x42indGuideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\r\n\x05guide\x18\x03 \x01(\t\"N\n\x15RecordReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08referrer\x18\x02 \x01(\t\x12\x0f\n\x07invitee\x18\x03 \x01(\t\"U\n\x11\x45\x61rnPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x0e\n\x06points\x18\x04 \x01(\x03\"\\\n\x13RedeemPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\"}\n\x13\x41\x64justPointsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x63orrects\x18\x05 \x01(\t\x12\x10\n\x08operator\x18\x06 \x01(\t\"B\n\x0cPointsChange\x12\"\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.Member\x12\x0e\n\x06points\x18\x02 \x01(\x03\"y\n\x0bPointsEntry\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tshortfall\x18\x06 \x01(\x03\"Q\n\x18ListPointsHistoryRequest\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"^\n\x19ListPointsHistoryResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.PointsEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x19ListExpiringPointsRequest\x12\x0e\n\x06member\x18\x01 \x01(\t\x12\x13\n\x0bwithin_days\x18\x02 \x01(\x05\"Z\n\x0b\x45xpiringLot\x12\x0b\n\x03lot\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x03\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x1aListExpiringPointsResponse\x12%\n\x04lots\x18\x01 \x03(\x0b\x32\x17.loyalty.v1.ExpiringLot\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x03\"9\n\x13\x45valuateTierRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t*R\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x07\n\x03NEW\x10\x01\x12\x0c\n\x08ORDINARY\x10\x02\x12\x08\n\x04SEED\x10\x03\x12\t\n\x05VALUE\x10\x04\x12\x08\n\x04\x43ORE\x10\x05\x32\xeb\x07\n\rMemberService\x12G\n\x0eRegisterMember\x12!.loyalty.v1.RegisterMemberRequest\x1a\x12.loyalty.v1.Member\x12=\n\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x12.loyalty.v1.Member\x12Q\n\x13UpdateMemberProfile\x12&.loyalty.v1.UpdateMemberProfileRequest\x1a\x12.loyalty.v1.Member\x12I\n\x0f\x41ssignTierFloor\x12\".loyalty.v1.AssignTierFloorRequest\x1a\x12.loyalty.v1.Member\x12\x43\n\x0cMergeMembers\x12\x1f.loyalty.v1.MergeMembersRequest\x1a\x12.loyalty.v1.Member\x12=\n\tBindGuide\x12\x1c.loyalty.v1.BindGuideRequest\x1a\x12.loyalty.v1.Member\x12G\n\x0eRecordReferral\x12!.loyalty.v1.RecordReferralRequest\x1a\x12.loyalty.v1.Member\x12\x45\n\nEarnPoints\x12\x1d.loyalty.v1.EarnPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12I\n\x0cRedeemPoints\x12\x1f.loyalty.v1.RedeemPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12I\n\x0c\x41\x64justPoints\x12\x1f.loyalty.v1.AdjustPointsRequest\x1a\x18.loyalty.v1.PointsChange\x12`\n\x11ListPointsHistory\x12$.loyalty.v1.ListPointsHistoryRequest\x1a%.loyalty.v1.ListPointsHistoryResponse\x12\x63\n\x12ListExpiringPoints\x12%.loyalty.v1.ListExpiringPointsRequest\x1a&.loyalty.v1.ListExpiringPointsResponse\x12\x43\n\x0c\x45valuateTier\x12\x1f.loyalty.v1.EvaluateTierRequest\x1a\x12.loyalty.v1.MemberB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,42 +33,46 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.loyalty.v1.members_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\024loyalty/v1;loyaltyv1'
-  _globals['_TIER']._serialized_start=1738
-  _globals['_TIER']._serialized_end=1820
+  _globals['_TIER']._serialized_start=2069
+  _globals['_TIER']._serialized_end=2151
   _globals['_MEMBER']._serialized_start=81
   _globals['_MEMBER']._serialized_end=360
   _globals['_REGISTERMEMBERREQUEST']._serialized_start=362
   _globals['_REGISTERMEMBERREQUEST']._serialized_end=486
   _globals['_GETMEMBERREQUEST']._serialized_start=488
   _globals['_GETMEMBERREQUEST']._serialized_end=520
-  _globals['_MERGEMEMBERSREQUEST']._serialized_start=522
-  _globals['_MERGEMEMBERSREQUEST']._serialized_end=599
-  _globals['_BINDGUIDEREQUEST']._serialized_start=601
-  _globals['_BINDGUIDEREQUEST']._serialized_end=670
-  _globals['_RECORDREFERRALREQUEST']._serialized_start=672
-  _globals['_RECORDREFERRALREQUEST']._serialized_end=750
-  _globals['_EARNPOINTSREQUEST']._serialized_start=752
-  _globals['_EARNPOINTSREQUEST']._serialized_end=837
-  _globals['_REDEEMPOINTSREQUEST']._serialized_start=839
-  _globals['_REDEEMPOINTSREQUEST']._serialized_end=931
-  _globals['_ADJUSTPOINTSREQUEST']._serialized_start=933
-  _globals['_ADJUSTPOINTSREQUEST']._serialized_end=1058
-  _globals['_POINTSCHANGE']._serialized_start=1060
-  _globals['_POINTSCHANGE']._serialized_end=1126
-  _globals['_POINTSENTRY']._serialized_start=1128
-  _globals['_POINTSENTRY']._serialized_end=1249
-  _globals['_LISTPOINTSHISTORYREQUEST']._serialized_start=1251
-  _globals['_LISTPOINTSHISTORYREQUEST']._serialized_end=1332
-  _globals['_LISTPOINTSHISTORYRESPONSE']._serialized_start=1334
-  _globals['_LISTPOINTSHISTORYRESPONSE']._serialized_end=1428
-  _globals['_LISTEXPIRINGPOINTSREQUEST']._serialized_start=1430
-  _globals['_LISTEXPIRINGPOINTSREQUEST']._serialized_end=1494
-  _globals['_EXPIRINGLOT']._serialized_start=1496
-  _globals['_EXPIRINGLOT']._serialized_end=1586
-  _globals['_LISTEXPIRINGPOINTSRESPONSE']._serialized_start=1588
-  _globals['_LISTEXPIRINGPOINTSRESPONSE']._serialized_end=1677
-  _globals['_EVALUATETIERREQUEST']._serialized_start=1679
-  _globals['_EVALUATETIERREQUEST']._serialized_end=1736
-  _globals['_MEMBERSERVICE']._serialized_start=1823
-  _globals['_MEMBERSERVICE']._serialized_end=2668
+  _globals['_UPDATEMEMBERPROFILEREQUEST']._serialized_start=523
+  _globals['_UPDATEMEMBERPROFILEREQUEST']._serialized_end=723
+  _globals['_ASSIGNTIERFLOORREQUEST']._serialized_start=725
+  _globals['_ASSIGNTIERFLOORREQUEST']._serialized_end=851
+  _globals['_MERGEMEMBERSREQUEST']._serialized_start=853
+  _globals['_MERGEMEMBERSREQUEST']._serialized_end=930
+  _globals['_BINDGUIDEREQUEST']._serialized_start=932
+  _globals['_BINDGUIDEREQUEST']._serialized_end=1001
+  _globals['_RECORDREFERRALREQUEST']._serialized_start=1003
+  _globals['_RECORDREFERRALREQUEST']._serialized_end=1081
+  _globals['_EARNPOINTSREQUEST']._serialized_start=1083
+  _globals['_EARNPOINTSREQUEST']._serialized_end=1168
+  _globals['_REDEEMPOINTSREQUEST']._serialized_start=1170
+  _globals['_REDEEMPOINTSREQUEST']._serialized_end=1262
+  _globals['_ADJUSTPOINTSREQUEST']._serialized_start=1264
+  _globals['_ADJUSTPOINTSREQUEST']._serialized_end=1389
+  _globals['_POINTSCHANGE']._serialized_start=1391
+  _globals['_POINTSCHANGE']._serialized_end=1457
+  _globals['_POINTSENTRY']._serialized_start=1459
+  _globals['_POINTSENTRY']._serialized_end=1580
+  _globals['_LISTPOINTSHISTORYREQUEST']._serialized_start=1582
+  _globals['_LISTPOINTSHISTORYREQUEST']._serialized_end=1663
+  _globals['_LISTPOINTSHISTORYRESPONSE']._serialized_start=1665
+  _globals['_LISTPOINTSHISTORYRESPONSE']._serialized_end=1759
+  _globals['_LISTEXPIRINGPOINTSREQUEST']._serialized_start=1761
+  _globals['_LISTEXPIRINGPOINTSREQUEST']._serialized_end=1825
+  _globals['_EXPIRINGLOT']._serialized_start=1827
+  _globals['_EXPIRINGLOT']._serialized_end=1917
+  _globals['_LISTEXPIRINGPOINTSRESPONSE']._serialized_start=1919
+  _globals['_LISTEXPIRINGPOINTSRESPONSE']._serialized_end=2008
+  _globals['_EVALUATETIERREQUEST']._serialized_start=2010
+  _globals['_EVALUATETIERREQUEST']._serialized_end=2067
+  _globals['_MEMBERSERVICE']._serialized_start=2154
+  _globals['_MEMBERSERVICE']._serialized_end=3157
 # @@protoc_insertion_point(module_scope)

@@ -79,6 +79,36 @@ class GetMemberRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class UpdateMemberProfileRequest(_message.Message):
+    __slots__ = ("request_id", "member", "phone", "unionid", "nickname", "birthday")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    UNIONID_FIELD_NUMBER: _ClassVar[int]
+    NICKNAME_FIELD_NUMBER: _ClassVar[int]
+    BIRTHDAY_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    member: str
+    phone: str
+    unionid: str
+    nickname: str
+    birthday: str
+    def __init__(self, request_id: _Optional[str] = ..., member: _Optional[str] = ..., phone: _Optional[str] = ..., unionid: _Optional[str] = ..., nickname: _Optional[str] = ..., birthday: _Optional[str] = ...) -> None: ...
+
+class AssignTierFloorRequest(_message.Message):
+    __slots__ = ("request_id", "member", "tier", "reason", "operator")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    member: str
+    tier: Tier
+    reason: str
+    operator: str
+    def __init__(self, request_id: _Optional[str] = ..., member: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., reason: _Optional[str] = ..., operator: _Optional[str] = ...) -> None: ...
+
 class MergeMembersRequest(_message.Message):
     __slots__ = ("request_id", "survivor", "absorbed")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,16 @@ class MemberServiceStub:
                 request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
                 response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
+        self.UpdateMemberProfile = channel.unary_unary(
+                '/loyalty.v1.MemberService/UpdateMemberProfile',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                _registered_method=True)
+        self.AssignTierFloor = channel.unary_unary(
+                '/loyalty.v1.MemberService/AssignTierFloor',
+                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
+                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                _registered_method=True)
         self.MergeMembers = channel.unary_unary(
                 '/loyalty.v1.MemberService/MergeMembers',
                 request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.SerializeToString,
@@ -105,6 +115,20 @@ class MemberServiceServicer:
 
     def GetMember(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMemberProfile(self, request, context):
+        """Profile fields; a new phone or unionid is claimed for this member (and the old one freed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignTierFloor(self, request, context):
+        """Operator floor for the tier (e.g. a VIP list); TIER_UNSPECIFIED removes it. Applied at once.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -176,6 +200,16 @@ def add_MemberServiceServicer_to_server(servicer, server):
             'GetMember': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMember,
                     request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+            ),
+            'UpdateMemberProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMemberProfile,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.FromString,
+                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+            ),
+            'AssignTierFloor': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignTierFloor,
+                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.FromString,
                     response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'MergeMembers': grpc.unary_unary_rpc_method_handler(
@@ -278,6 +312,60 @@ class MemberService:
             target,
             '/loyalty.v1.MemberService/GetMember',
             protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMemberProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.MemberService/UpdateMemberProfile',
+            protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
+            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignTierFloor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.MemberService/AssignTierFloor',
+            protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
             protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
