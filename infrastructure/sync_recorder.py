@@ -128,6 +128,7 @@ class SyncRecorder(ProcessRecorder):
         self._runner = runner
         self._owns_store = owns_store
         self._closed = False
+        self.poll_interval = 5.0  # subscriptions' safety-net poll; NOTIFY wakes them sooner
 
     @classmethod
     def open(cls, dsn: str, names: Names, **store_options: Any) -> SyncRecorder:
@@ -270,7 +271,9 @@ class SyncSubscription(Subscription[SyncRecorder]):
         self, recorder: SyncRecorder, gt: int | None = None, topics: Sequence[str] = ()
     ) -> None:
         super().__init__(recorder=recorder, gt=gt, topics=topics)
-        self._agen: AsyncIterator[Notification] = recorder.store.subscribe(gt, list(topics))
+        self._agen: AsyncIterator[Notification] = recorder.store.subscribe(
+            gt, list(topics), poll_interval=recorder.poll_interval
+        )
         self._step_task: asyncio.Task[Any] | None = None
         self._close_lock = threading.Lock()
         self._closed = False

@@ -79,7 +79,7 @@ async def test_a_store_opened_through_one_server_routes_orders_in_another_withou
         other_orders = orders_pb2_grpc.OrderServiceStub(channel)
         member = await _member(api)
         store = await _open(api, "NEW", 31.2310, 121.4740)
-        for _ in range(100):  # the second process learns of the store by NOTIFY, not by restarting
+        for _ in range(400):  # the second process learns of the store by NOTIFY, not by restarting
             decision = await other_orders.SimulateOrder(
                 o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
             if decision.allocated:
