@@ -136,7 +136,7 @@ async def test_subscription_wakes_on_new_events_without_polling(store: EventStor
     await asyncio.sleep(0.1)
     await store.insert_events([ev(a, 2)])
     await store.insert_events([ev(a, 3)])
-    await asyncio.wait_for(task, timeout=5)  # would take 60 s if only polling
+    await asyncio.wait_for(task, timeout=20)  # would take 60 s if only polling
     assert got == [1, 2, 3]
 
 

@@ -193,7 +193,7 @@ async def test_cancelling_the_runner_mid_transaction_loses_and_repeats_nothing(
     hanging = HangsAt(store, k)
     runner = ProjectionRunner(store, [hanging], mapper, batch_size=5)
     runner.start()
-    await asyncio.wait_for(hanging.reached.wait(), 5)
+    await asyncio.wait_for(hanging.reached.wait(), 20)
     await runner.stop(grace=0.1)  # cancels the task inside handle, inside the transaction
     assert await runner.position(hanging) == (None if k <= 5 else (k - 1) // 5 * 5)
     partial = sum(r[2] for r in await hanging.rows(store))
@@ -220,7 +220,7 @@ async def test_the_running_runner_retries_a_failed_projection_after_a_backoff(st
     runner = ProjectionRunner(store, [flaky, healthy], mapper, poll_interval=60)
     runner.start()
     try:
-        await runner.run_until(await store.max_notification_id(), timeout=5)
+        await runner.run_until(await store.max_notification_id(), timeout=20)
     finally:
         await runner.stop()
     assert flaky.seen > 1 and runner.errors == {}
@@ -242,7 +242,7 @@ async def test_the_running_runner_wakes_on_notify_without_polling(store: EventSt
             while await runner.position(counts) != head:
                 await asyncio.sleep(0.02)
 
-        await asyncio.wait_for(projected(), 5)  # would take 60 s if it only polled
+        await asyncio.wait_for(projected(), 20)  # would take 60 s if it only polled
     finally:
         await runner.stop()
     assert await counts.rows(store) == await recomputed(store)
