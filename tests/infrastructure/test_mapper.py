@@ -21,6 +21,7 @@ from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import Environment, get_topic
 from hypothesis import strategies as st
 
+from domain.programme import ExpiryPolicy, LoyaltyProgramme
 from infrastructure import mapper as mapper_module
 from infrastructure.config import APPLICATION_NAME
 from infrastructure.mapper import build_mapper, build_transcoder, domain_value_types
@@ -202,9 +203,23 @@ _INTS = st.integers(0, 10) | st.integers(0, 3000) | st.integers(-(2**63), 2**63 
 _DATETIMES = st.datetimes(timezones=st.just(UTC))
 
 
+def _programmes() -> st.SearchStrategy[Any]:
+    """A programme's fields constrain one another (tiers ascend, expiry after availability...):
+    vary the defaults within the rules instead of hoping random fields agree."""
+    return st.builds(
+        lambda brand, version, per_yuan, pending, policy: dataclasses.replace(
+            LoyaltyProgramme.default(brand), version=version, points_per_yuan=per_yuan, pending_days=pending,
+            expiry_policy=policy),
+        st.text(alphabet="abcdefghij-", min_size=1, max_size=8), st.integers(1, 10**6), st.integers(0, 100),
+        st.integers(0, 28), st.sampled_from(ExpiryPolicy),
+    )
+
+
 def value_strategy(hint: Any) -> st.SearchStrategy[Any]:
     """Values of a type hint, as the domain's rules allow: aware UTC times, finite floats."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is LoyaltyProgramme:
+        return _programmes()
     if hint is datetime:
         return _DATETIMES
     if hint is float:
