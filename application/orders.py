@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 from application.commands import Call, Service
 from application.store_directory import StoreDirectory
-from application.unit_of_work import UnitOfWork
+from application.unit_of_work import Conflict, UnitOfWork
 from domain.attribution import EntryContext, EntryKind, GuideRef
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
@@ -33,7 +33,7 @@ from domain.order import Order, OrderLine, OrderStatus
 from domain.routing import OrderFacts, RoutingDecision
 from domain.store_values import FulfilmentMode
 
-MAX_REROUTES = 3
+MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
 
 
 @dataclass(frozen=True)
@@ -96,19 +96,17 @@ class OrderService(Service):
                     order.leave_unallocated(decision, at)
                     break
                 store = await uow.get(decision.store_id, CloudStore)
-                if store.dealer_at(at) != decision.dealer_id:  # transferred meanwhile: the order's dealer
-                    overrides[store.id] = store.snapshot(at)   # must be the one the store records
-                    continue
-                try:
-                    store.accept_order(order.id, at)
-                except RuleViolation:
-                    overrides[store.id] = store.snapshot(at)  # full or closed meanwhile: route again
-                    continue
-                order.allocate(decision, at)
-                break
+                if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
+                    try:
+                        store.accept_order(order.id, at)
+                    except RuleViolation:
+                        pass  # full or closed meanwhile
+                    else:
+                        order.allocate(decision, at)
+                        break
+                overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
             else:
-                last = self.directory.route(facts, policy, at, overrides, programme_version=version)
-                order.leave_unallocated(last, at)
+                raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
             await uow.add(order)
             return order
 
