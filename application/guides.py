@@ -26,9 +26,8 @@ class GuideService(Service):
             at = self.clock.now()
             await self.repository.get(store_id, CloudStore)  # the store must exist
             index_id = IdentityIndex.create_id(brand, IdentityKind.WECOM, wecom_userid)
-            if await uow.exists(index_id):
-                owner = (await self.repository.get(index_id, IdentityIndex)).owner_id
-                return await self.repository.get(owner, Guide)  # idempotent on the WeCom id
+            if (index := await self.repository.find(index_id, IdentityIndex)) is not None:
+                return await self.repository.get(index.owner_id, Guide)  # idempotent on the WeCom id
             guide = Guide.hire(brand, store_id, wecom_userid, name, at)
             await uow.add(guide)
             await uow.add(IdentityIndex.claim(brand, IdentityKind.WECOM, wecom_userid, guide.id, at))

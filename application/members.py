@@ -36,10 +36,8 @@ class MemberService(Service):
             owners = []
             for kind, value in keys:
                 index_id = IdentityIndex.create_id(brand, kind, value)
-                owner = None
-                if await uow.exists(index_id):
-                    owner = (await self.repository.get(index_id, IdentityIndex)).owner_id
-                owners.append((kind, owner))
+                index = await self.repository.find(index_id, IdentityIndex)
+                owners.append((kind, index.owner_id if index else None))
             existing = resolve(owners)
             if existing is not None:
                 return await self.repository.get(existing, Member)

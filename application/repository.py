@@ -64,6 +64,11 @@ class Repository:
     async def exists(self, aggregate_id: UUID) -> bool:
         return await self._for_reader(aggregate_id) is not None
 
+    async def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate if there is one of that kind (one read, where ``exists`` + ``get`` took two)."""
+        aggregate = await self._for_reader(aggregate_id)
+        return aggregate if isinstance(aggregate, kind) else None
+
     async def _for_writer(self, aggregate_id: UUID) -> Aggregate | None:
         cached = self._cache.get(aggregate_id)
         if cached is None:
