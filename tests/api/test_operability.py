@@ -214,11 +214,12 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
     try:
         earn = m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=5)
         # Blocked at its insert, inside its transaction:
-        in_tx = asyncio.ensure_future(api.members.EarnPoints(earn, metadata=MP, timeout=0.5))
+        # Deadlines leave room for a loaded machine: the first call must reach the table before its own.
+        in_tx = asyncio.ensure_future(api.members.EarnPoints(earn, metadata=MP, timeout=4))
         await waiting_for_locks(fresh_dsn, 1)
         # Blocked behind the first on the member's in-process lock:
         queued = api.members.EarnPoints(m.EarnPointsRequest(
-            request_id="earn-2", member=member.name, rule="sign-in", points=7), metadata=MP, timeout=0.3)
+            request_id="earn-2", member=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
         for call in (queued, in_tx):
             with pytest.raises(grpc.aio.AioRpcError) as late:
                 await call
