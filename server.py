@@ -6,7 +6,12 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import dataclass
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -82,8 +87,10 @@ class Running:
 
 async def start(
     settings: Settings, *, clock: Clock | None = None, tokens: str | None = None,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, background: bool = True,
 ) -> Running:
+    """Serve; ``background`` False skips the projection runner and scheduler tasks (worker processes
+    other than the first: the first keeps the read models and due work going for all of them)."""
     env = dict(os.environ) if env is None else env
     clock = clock or SystemClock()
     store, embedded = await open_event_store(settings)
@@ -96,12 +103,14 @@ async def start(
     directory.start()
     projections = ProjectionRunner(store, all_projections(store), mapper)
     await projections.setup()  # read models exist before the first query
-    projections.start()
+    if background:
+        projections.start()
 
     if tokens is None:
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
     auth = TokenAuthenticator.parse(tokens)
-    server = grpc.aio.server()
+    # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
     members = MemberService(runner, clock, programmes)
     members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(auth, members), server)
     stores_pb2_grpc.add_StoreServiceServicer_to_server(
@@ -135,7 +144,7 @@ async def start(
     log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
              extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca)})
     scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
-    if settings.scheduler_interval_s:
+    if settings.scheduler_interval_s and background:
         scheduler.start()
     return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded)
 
@@ -153,7 +162,10 @@ def _listen(server: grpc.aio.Server, settings: Settings) -> int:
 async def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    running = await start(settings)
+    worker = os.environ.get(WORKER_ENV)
+    if worker is not None:
+        _tag_worker_logs(int(worker))
+    running = await start(settings, background=worker in (None, "0"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,5 +176,153 @@ async def main() -> None:
     log.info("stopped")
 
 
+# --- several worker processes on one address ---------------------------------------------
+
+WORKER_ENV = "LOYALTY_WORKER"
+"""Set by the parent in each worker's environment: the worker's index (0 runs the background tasks)."""
+RESTARTS_ALLOWED = 5
+"""A worker that dies is restarted; more than this many deaths within RESTART_WINDOW_S stop the parent."""
+RESTART_WINDOW_S = 60.0
+STOP_GRACE_S = 15.0
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index, self.pid = index, os.getpid()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker, record.pid = self.index, self.pid
+        return True
+
+
+def _tag_worker_logs(index: int) -> None:
+    """Every log line of a worker names it (``worker``, ``pid``): several processes share one output."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_WorkerTag(index))
+
+
+async def _prepare_database(settings: Settings) -> None:
+    """Migrations and the read models' tables, once, before the workers race to create them."""
+    store, _ = await open_event_store(settings)
+    try:
+        await ProjectionRunner(store, all_projections(store), build_mapper(os.environ)).setup()
+    finally:
+        await store.close()
+
+
+def _address(settings: Settings) -> str:
+    """The address every worker binds; port 0 becomes one free port chosen here, shared by all."""
+    host, _, port = settings.grpc_address.rpartition(":")
+    if port != "0":
+        return settings.grpc_address
+    family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host.strip("[]") or "0.0.0.0", 0))
+        return f"{host}:{s.getsockname()[1]}"
+
+
+def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
+    """Run ``settings.workers`` server processes on one address (SO_REUSEPORT) over one database.
+
+    The parent starts the embedded PostgreSQL (when no ``DATABASE_URL``), migrates it and creates
+    the read models once, then starts the workers with its DSN: each is ``python server.py`` with
+    ``GRPC_WORKERS=1``. The kernel spreads incoming connections over the workers. A worker that
+    dies is restarted; if workers die more than ``RESTARTS_ALLOWED`` times within
+    ``RESTART_WINDOW_S`` the parent gives up, stops the others and exits 1. SIGTERM or SIGINT to
+    the parent stops every worker (each drains its calls) and then the database; exit status 0.
+    """
+    env = dict(os.environ) if env is None else dict(env)
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
+    procs: dict[int, subprocess.Popen] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    status = 0
+    try:
+        asyncio.run(_prepare_database(replace(settings, database_url=dsn)))
+        address = _address(settings)
+        worker_env = {
+            **env, "DATABASE_URL": dsn, "GRPC_ADDRESS": address, "GRPC_WORKERS": "1",
+            "LOYALTY_API_TOKENS": env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir),
+        }
+
+        def spawn(index: int) -> None:
+            procs[index] = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
+                                            env={**worker_env, WORKER_ENV: str(index)})
+
+        for i in range(settings.workers if not stopping else 0):
+            spawn(i)
+        log.info("started %d worker processes on %s", settings.workers, address,
+                 extra={"pids": [p.pid for p in procs.values()]})
+        deaths: list[float] = []
+        while not stopping:
+            time.sleep(0.2)
+            for i, proc in list(procs.items()):
+                if stopping or proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                deaths = [t for t in deaths if now - t < RESTART_WINDOW_S] + [now]
+                if len(deaths) > RESTARTS_ALLOWED:
+                    log.error("worker %d exited with %s; too many worker deaths, stopping", i, proc.returncode)
+                    stopping, status = True, 1
+                    break
+                log.warning("worker %d exited with %s; restarting it", i, proc.returncode)
+                spawn(i)
+        log.info("shutting down %d workers", len(procs))
+    finally:
+        _stop_all(procs.values())
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if embedded is not None:
+            embedded.stop()
+    log.info("stopped")
+    return status
+
+
+def _stop_all(procs) -> None:
+    """SIGTERM every live worker, wait for them to drain, kill what is left."""
+    procs = [p for p in procs if p.poll() is None]
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("worker pid %d did not stop in time; killing it", p.pid)
+            p.kill()
+            p.wait()
+
+
+def run() -> None:
+    """``python server.py``: one process, or a parent of ``GRPC_WORKERS`` worker processes."""
+    settings = load_settings()
+    if settings.workers > 1 and WORKER_ENV not in os.environ:
+        configure_logging(settings.log_format, settings.log_level)
+        raise SystemExit(serve_workers(settings))
+    _event_loop_runner()(main())
+
+
+def _event_loop_runner():
+    """``LOYALTY_EVENT_LOOP``: ``asyncio`` (the default) or ``uvloop`` (if installed)."""
+    choice = os.environ.get("LOYALTY_EVENT_LOOP", "asyncio").strip().lower() or "asyncio"
+    if choice == "uvloop":
+        import uvloop
+
+        return uvloop.run
+    if choice != "asyncio":
+        raise SystemExit(f"LOYALTY_EVENT_LOOP must be asyncio or uvloop, got {choice!r}")
+    return asyncio.run
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    run()

@@ -47,6 +47,8 @@ class Settings:
     tls: TlsFiles | None = None
     log_format: str = "json"
     log_level: str = "INFO"
+    workers: int = 1
+    """Server processes on one address (SO_REUSEPORT), sharing one database; 1 serves in this process."""
 
     @property
     def events_table(self) -> str:
@@ -108,4 +110,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tls=_tls(env),
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+        workers=_int(env, "GRPC_WORKERS", 1, minimum=1),
     )
