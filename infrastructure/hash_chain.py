@@ -73,14 +73,19 @@ class HashChainer:
         await conn.execute(f"TRUNCATE {self.table}")
 
     async def handle_notifications(self, conn: Any, notifications: Sequence[Notification]) -> None:
+        await self.handle_bulk(conn, [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                                      for n in notifications], None)
+
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Any) -> None:
+        """Rows (id, originator_id, version, topic, state) as stored: the chain covers the stored bytes."""
         prev = await conn.fetchval(
             f"SELECT hash FROM {self.table} ORDER BY notification_id DESC LIMIT 1"
         )
         prev = GENESIS if prev is None else bytes(prev)
         ids, hashes = [], []
-        for n in notifications:
-            prev = link_notification(prev, n)
-            ids.append(n.id)
+        for row in rows:
+            prev = link(prev, *row)
+            ids.append(row[0])
             hashes.append(prev)
         await conn.execute(
             f"INSERT INTO {self.table} (notification_id, hash) "

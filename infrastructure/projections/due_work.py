@@ -6,6 +6,7 @@ LOCKED``, so several server processes share the work without doing it twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -41,6 +42,29 @@ class DueSettlements:
         else:
             await conn.execute("UPDATE due_settlements SET paid_at = $2 WHERE order_id = $1",
                                event.originator_id, event.at)
+
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
+        """A rebuild batch: every order placed in it inserted at once, then every payment set at once.
+
+        An order's Paid follows its Placed in the log, so inserting first is what one-by-one does.
+        """
+        placed_topic = self.topics[0]
+        placed: list[tuple[Any, str]] = []
+        paid: dict[Any, datetime] = {}
+        for _, order_id, _, topic, state in rows:
+            e = loads(state)
+            if topic == placed_topic:
+                placed.append((order_id, e["brand"]))
+            else:
+                paid[order_id] = datetime.fromisoformat(e["at"]["_data_"])
+        if placed:
+            await conn.execute(
+                "INSERT INTO due_settlements (order_id, brand) SELECT * FROM unnest($1::uuid[], $2::text[]) "
+                "ON CONFLICT DO NOTHING", [p[0] for p in placed], [p[1] for p in placed])
+        if paid:
+            await conn.execute(
+                "UPDATE due_settlements d SET paid_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) "
+                "WHERE d.order_id = u.id", list(paid), list(paid.values()))
 
 
 async def claim_due(conn: Any, brand: str, paid_before: datetime, limit: int) -> list[UUID]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.persistence import Mapper
+
 from application.clock import ManualClock
 from application.guides import GuideService
 from application.members import MemberService
@@ -81,8 +83,8 @@ class World:
     refused: int = 0
 
     @classmethod
-    async def build(cls, store: EventStore, seed: int) -> World:
-        mapper = build_mapper({})
+    async def build(cls, store: EventStore, seed: int, mapper: Mapper | None = None) -> World:
+        mapper = mapper or build_mapper({})
         repository = Repository(store, mapper, snapshot_interval=10)
         runner = CommandRunner(repository)
         clock = ManualClock(START)
