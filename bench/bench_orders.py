@@ -74,6 +74,8 @@ NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyalty
 
 MP_TOKEN = "bench-mp-token-0123456789"
 OP_TOKEN = "bench-op-token-0123456789"
+TOKEN_SPEC = f"{MP_TOKEN}=miniprogram,{OP_TOKEN}=operator"
+"""The server's LOYALTY_API_TOKENS for every benchmark (bench/run too): the one place its format lives."""
 MP = (("authorization", f"Bearer {MP_TOKEN}"),)
 OP = (("authorization", f"Bearer {OP_TOKEN}"),)
 
@@ -138,7 +140,7 @@ def start_server(dsn: str, data_dir: Path, port: int, log_path: Path) -> subproc
         "DATABASE_URL": dsn,
         "GRPC_ADDRESS": f"127.0.0.1:{port}",
         "LOYALTY_DATA_DIR": str(data_dir),
-        "LOYALTY_API_TOKENS": f"{MP_TOKEN}=miniprogram,{OP_TOKEN}=operator",
+        "LOYALTY_API_TOKENS": TOKEN_SPEC,
         "POSTGRES_POOL_MAX": str(POOL_MAX),
     }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
