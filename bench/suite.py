@@ -632,15 +632,18 @@ def replay_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
                        + (" (time-boxed)" if f["stock_ledger_time_boxed"] else ""))
     report.figure(f"DueSettlements bulk rebuild, log events/s ({n})", f["rebuild_due_log_ev_s"], "events/s",
                   baseline="read + decode ceiling", baseline_value=f["ceiling_bulk_read_decode_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_due_log_ev_s"] >= 300_000)
+                  target=">= 300,000/s", met=f["rebuild_due_log_ev_s"] >= 300_000,
+                  note="26% of the log: every Order.Placed and Order.Paid parsed whole")
     report.figure(f"hash chain bulk rebuild ({n}, every event)", f["rebuild_chain_ev_s"], "events/s",
                   baseline="read + decode ceiling", baseline_value=f["ceiling_bulk_read_decode_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_chain_ev_s"] >= 300_000)
+                  target=">= 300,000/s", met=f["rebuild_chain_ev_s"] >= 300_000,
+                  note="reads every event whole and hashes it; no JSON decode")
     report.figure(f"decode-every-event projection rebuild ({n})", f["rebuild_decode_all_ev_s"], "events/s",
                   baseline="stock eventsourcing, same projection", baseline_value=f["stock_decode_all_ev_s"],
                   target=">= 300,000/s", met=f["rebuild_decode_all_ev_s"] >= 300_000,
-                  note="full domain objects through the mapper: bounded by the mapper read+decode "
-                       f"({f['ours_mapper_read_decode_ev_s']:,.0f}/s; stock {f['stock_read_decode_ev_s']:,.0f}/s)")
+                  note="every event to a domain object through the mapper, the ordinary runner; bounded by the "
+                       f"mapper's read+decode, {f['ours_mapper_read_decode_ev_s']:,.0f}/s (stock "
+                       f"{f['stock_read_decode_ev_s']:,.0f}/s)")
 
 
 def other_benches(args: argparse.Namespace, report: Report) -> None:

@@ -36,6 +36,8 @@ from infrastructure.event_store import EventStore
 
 GENESIS = bytes(32)
 CHAIN_TABLE = "event_chain"
+COPY_FROM = 2_000
+"""Batches of at least this many links are written with COPY."""
 
 
 def link(prev: bytes, notification_id: int, originator_id: UUID, originator_version: int,
@@ -64,6 +66,7 @@ class HashChainer:
 
     def __init__(self, store: EventStore) -> None:
         self.table = store.names.q(CHAIN_TABLE)
+        self.schema = store.names.schema
 
     async def setup(self, conn: Any) -> None:
         """The table comes from migration 2; nothing to create here."""
@@ -87,6 +90,10 @@ class HashChainer:
             prev = link(prev, *row)
             ids.append(row[0])
             hashes.append(prev)
+        if len(ids) >= COPY_FROM:  # a rebuild's batch: COPY is several times faster than an INSERT of arrays
+            await conn.copy_records_to_table(CHAIN_TABLE, records=zip(ids, hashes), schema_name=self.schema,
+                                             columns=("notification_id", "hash"))
+            return
         await conn.execute(
             f"INSERT INTO {self.table} (notification_id, hash) "
             "SELECT * FROM unnest($1::bigint[], $2::bytea[])",
