@@ -613,7 +613,7 @@ def replay_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     out = tmp / "replay.json"
     argv = ["--json", str(out)]
     if args.quick:
-        argv += ["--quick", "--events", "200000", "--stock-budget", "10", "--stock-counter-seconds", "5"]
+        argv += ["--quick", "--events", "100000", "--stock-budget", "10", "--stock-counter-seconds", "5"]
     else:
         argv += ["--events", "1000000", "--stock-budget", "40", "--stock-counter-seconds", "15"]
     result = run_script("bench_replay.py", argv, timeout=1200)
@@ -705,14 +705,14 @@ def write_readme(result: dict[str, Any]) -> None:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run the whole benchmark suite; write JSON results and the README table.")
     p.add_argument("--quick", action="store_true", help="small and short: everything in a few minutes")
-    p.add_argument("--duration", type=float, default=None, help="seconds per closed-loop scenario (20; 5 quick)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per closed-loop scenario (15; 5 quick)")
     p.add_argument("--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick)")
     p.add_argument("--only", choices=("orders", "replay", "other"), action="append", default=None,
                    help="run only these parts (repeatable)")
     p.add_argument("--readme", action=argparse.BooleanOptionalAction, default=None,
                    help="rewrite the README's table (default: yes, except with --quick or --only)")
     args = p.parse_args(argv)
-    args.duration = args.duration or (5.0 if args.quick else 20.0)
+    args.duration = args.duration or (5.0 if args.quick else 15.0)
     args.rss_minutes = args.rss_minutes if args.rss_minutes is not None else (0.5 if args.quick else 10.0)
     if args.readme is None:
         args.readme = not args.quick and not args.only
