@@ -99,3 +99,39 @@ def test_two_workers_share_one_port_both_answer_calls_and_a_sigterm_stops_every_
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its parent"
     assert not processes_using(tmp_path / "pgdata"), "the embedded PostgreSQL outlived the parent"
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+
+
+def serving_pids(log: Path) -> list[int]:
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [e["pid"] for e in entries if e.get("msg", "").startswith("serving gRPC") and "pid" in e]
+
+
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path):
+    port = free_port()
+    env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path),
+           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram",
+           "SCHEDULER_INTERVAL": "0"}
+    env.pop("DATABASE_URL", None)
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_serving(port, proc)
+        deadline = time.monotonic() + 60
+        while len(serving_pids(log)) < 2:
+            assert time.monotonic() < deadline, "the second worker never served"
+            time.sleep(0.2)
+        first = serving_pids(log)
+        os.kill(first[0], signal.SIGKILL)
+        while len(serving_pids(log)) < 3:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        register_on_fresh_connections(port)  # every connection answered, whichever worker gets it
+        replacement = serving_pids(log)[2]
+        assert replacement not in first and alive(replacement) and proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not [pid for pid in serving_pids(log) if alive(pid)]
