@@ -499,7 +499,7 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         report.figure("uvloop server", None, "orders/s", note="uvloop not installed (pip install uvloop to measure)")
     else:
         loops: dict[str, list[Load]] = {"uvloop": [], "asyncio": []}
-        order = ("uvloop", "asyncio") if args.quick else ("uvloop", "asyncio", "asyncio", "uvloop")
+        order = ("uvloop", "asyncio", "asyncio", "uvloop")  # neither loop always runs first
         for i, loop in enumerate(order):
             s = Server(dsn, tmp, f"{loop}-{i}", {"LOYALTY_EVENT_LOOP": loop})
             try:
