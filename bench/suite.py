@@ -483,16 +483,17 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
                       met=after.orders_per_s >= 0.8 * full.orders_per_s)
 
         # --- memory under steady load ---
-        rss = await steady_rss(orders, server, args.rss_minutes * 60)
+        rss = await steady_rss(orders, server, args.rss_minutes * 60) if args.rss_minutes > 0 else None
+    finally:
+        await server.stop()
+    if rss is not None:
         report.details["memory"] = rss
         report.figure(f"server RSS growth after warm-up, {args.rss_minutes:g} min steady load",
                       rss["growth_after_warmup_pct"], "%", target="flat (within 10%)",
                       met=abs(rss["growth_after_warmup_pct"]) <= 10,
                       note=f"RSS {rss['start_mb']:.0f} -> {rss['warm_mb']:.0f} (warm) -> {rss['end_mb']:.0f} MB, "
                            f"{rss['orders_per_s']:.0f} orders/s")
-        report.details["server_errors"] = server.error_lines()[:5]
-    finally:
-        await server.stop()
+    report.details["server_errors"] = server.error_lines()[:5]
 
     # --- event loop: uvloop vs asyncio, interleaved (A B B A) so drift on a busy host cancels ---
     if importlib.util.find_spec("uvloop") is None:
@@ -708,7 +709,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run the whole benchmark suite; write JSON results and the README table.")
     p.add_argument("--quick", action="store_true", help="small and short: everything in a few minutes")
     p.add_argument("--duration", type=float, default=None, help="seconds per closed-loop scenario (15; 5 quick)")
-    p.add_argument("--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick)")
+    p.add_argument("--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick; 0 skips it)")
     p.add_argument("--only", choices=("orders", "replay", "other"), action="append", default=None,
                    help="run only these parts (repeatable)")
     p.add_argument("--readme", action=argparse.BooleanOptionalAction, default=None,
