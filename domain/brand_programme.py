@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain import programme as programme_values
+from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, NotFound, RuleViolation
 from domain.identity import NAMESPACE
 from domain.loyalty_args import check_int, check_text, check_utc

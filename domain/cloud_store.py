@@ -32,8 +32,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location, to_wgs84
 from domain.routing import StoreSnapshot

@@ -26,8 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import IdentityKind, normalise
 from domain.loyalty_args import check_enum, check_int, check_optional_uuid, check_text, check_utc, check_uuid

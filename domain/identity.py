@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Iterable
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, RuleViolation
 from domain.loyalty_args import check_enum, check_text, check_utc, check_uuid
 

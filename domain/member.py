@@ -33,8 +33,9 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import VALUE_TYPES as _IDENTITY_VALUE_TYPES
 from domain.identity import IdentityKey, IdentityKind, normalise

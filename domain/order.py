@@ -20,8 +20,9 @@ from datetime import datetime
 from enum import Enum
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.attribution import EntryContext
 from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
 from domain.errors import InvalidArgument, RuleViolation

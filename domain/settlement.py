@@ -30,8 +30,9 @@ from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.store_values import require_int, require_text, require_utc
 

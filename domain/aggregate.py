@@ -1,0 +1,34 @@
+"""The base of every aggregate here: an event happens at the time its command was given.
+
+Every command takes ``at`` and records it on its event; this base also makes it the
+event's ``timestamp`` (eventsourcing stamps ``datetime.now()`` only when no
+``timestamp`` is passed to ``_create`` / ``trigger_event``). So the time the API
+reports for a fact (``placed_at``, ``paid_at``) and the time the history records for
+it are the same instant, and an auditor asking for the state as of ``paid_at`` sees
+the order paid. The aggregate's ``created_on`` / ``modified_on`` follow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing import domain
+
+
+def _at_as_timestamp(kwargs: dict[str, Any]) -> dict[str, Any]:
+    at = kwargs.get("at")
+    if kwargs.get("timestamp") is None and isinstance(at, datetime):
+        return {**kwargs, "timestamp": at}
+    return kwargs
+
+
+class Aggregate(domain.Aggregate):
+    """eventsourcing's ``Aggregate`` whose events are timestamped with their ``at``."""
+
+    @classmethod
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        return super()._create(event_class, id=id, **_at_as_timestamp(kwargs))
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, **_at_as_timestamp(kwargs))
