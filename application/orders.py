@@ -56,6 +56,7 @@ class OrderService(Service):
         member = await self.repository.get(draft.member_id, Member)
         if member.merged_into is not None:
             raise RuleViolation("member was merged into another", reason="MEMBER_MERGED")
+        departed: set[UUID] = set()
         if draft.entry_kind is EntryKind.STORE_QR:
             if draft.entry_store_id is None:
                 raise InvalidArgument("a store QR entry names its store", reason="FIELD_REQUIRED", field="entry.store")
@@ -66,10 +67,17 @@ class OrderService(Service):
                 raise InvalidArgument("a guide share entry names its guide", reason="FIELD_REQUIRED", field="entry.guide")
             guide = await self.repository.get(draft.entry_guide_id, Guide)
             entry = EntryContext.guide_share(guide.id, guide.store_id)
+            if not guide.employed:
+                departed.add(guide.id)
         else:
             entry = EntryContext.none()
-        bound = GuideRef(member.guide_id, member.guide_store_id) if member.guide_id and member.guide_store_id else None
-        facts = OrderFacts(order_id, draft.mode, draft.customer, entry, bound, member.home_store_id)
+        bound = None
+        if member.guide_id is not None:  # the guide's store now, not the one cached at binding (MoveGuide)
+            guide = await self.repository.get(member.guide_id, Guide)
+            bound = GuideRef(guide.id, guide.store_id)
+            if not guide.employed:
+                departed.add(guide.id)
+        facts = OrderFacts(order_id, draft.mode, draft.customer, entry, bound, member.home_store_id, frozenset(departed))
         return member, facts, entry
 
     async def simulate(self, draft: OrderDraft) -> RoutingDecision:
@@ -128,8 +136,8 @@ class OrderService(Service):
                 store = await uow.get(order.store_id, CloudStore)
                 store.attribute_order(order.id, order.dealer_id, paid_fen, at)
             credit = order.decision.guide_credit if order.decision else None
-            if credit is not None and paid_fen > 0:
-                guide = await uow.get(credit.guide_id, Guide)
+            guide = await uow.get(credit.guide_id, Guide) if credit is not None and paid_fen > 0 else None
+            if guide is not None and guide.employed:  # a guide who left since the order was placed earns nothing
                 guide.credit_sale(
                     str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme, at
                 )
@@ -164,8 +172,9 @@ class OrderService(Service):
                 store = await uow.get(order.store_id, CloudStore)
                 store.attribute_refund(order.id, order.dealer_id, amount_fen, at)
             credit = order.decision.guide_credit if order.decision else None
-            if credit is not None:
-                (await uow.get(credit.guide_id, Guide)).claw_back(str(order.id), amount_fen, at)
+            guide = await uow.get(credit.guide_id, Guide) if credit is not None else None
+            if guide is not None and guide.has_sale(str(order.id)):  # none when the guide had left by payment
+                guide.claw_back(str(order.id), amount_fen, at)
             return order
 
         return await self.execute(handler, call)
@@ -196,8 +205,9 @@ class OrderService(Service):
                 referrer = await uow.get(member.referred_by, Member)
                 if referrer.referral_pending(member.id):
                     referrer.release_referral_reward(member.id, first.order_id, first.paid_at, programme, at)
-                    if member.guide_id is not None:
-                        (await uow.get(member.guide_id, Guide)).credit_referral(member.id, programme, at)
+                    guide = await uow.get(member.guide_id, Guide) if member.guide_id is not None else None
+                    if guide is not None and guide.employed:  # a guide earns nothing after leaving
+                        guide.credit_referral(member.id, programme, at)
             return order
 
         return await self.execute(handler, call)

@@ -87,7 +87,7 @@ class EntryContext:
 
 @dataclass(frozen=True, slots=True)
 class GuideRef:
-    """A member's bound guide (导购) and the store that guide works in."""
+    """A member's bound guide (导购) and the store that guide works in now (looked up at order time)."""
 
     guide_id: UUID
     store_id: UUID
@@ -149,13 +149,17 @@ class AttributionPolicy:
 
 
 def guide_credit_for(
-    entry: EntryContext, bound_guide: GuideRef | None, policy: AttributionPolicy
+    entry: EntryContext, bound_guide: GuideRef | None, policy: AttributionPolicy,
+    departed: frozenset[UUID] = frozenset(),
 ) -> GuideCredit | None:
-    """The share link's guide wins (they drove this order); else the bound guide if the brand credits them."""
-    if entry.kind is EntryKind.GUIDE_SHARE:
+    """The share link's guide wins (they drove this order); else the bound guide if the brand credits them.
+
+    A guide in ``departed`` (who has left) is never credited: a guide earns nothing after leaving.
+    """
+    if entry.kind is EntryKind.GUIDE_SHARE and entry.guide_id not in departed:
         assert entry.guide_id is not None and entry.store_id is not None
         return GuideCredit(entry.guide_id, entry.store_id, GuideCreditSource.GUIDE_SHARE)
-    if bound_guide is not None and policy.credit_bound_guide:
+    if bound_guide is not None and policy.credit_bound_guide and bound_guide.guide_id not in departed:
         return GuideCredit(bound_guide.guide_id, bound_guide.store_id, GuideCreditSource.BOUND_GUIDE)
     return None
 

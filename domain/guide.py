@@ -295,6 +295,7 @@ class Guide(Aggregate):
     # ------------------------------------------------------------------ credits
     def credit_referral(self, invitee_id: UUID, programme: LoyaltyProgramme, at: datetime) -> None:
         """One of this guide's customers brought a new member (老带新)."""
+        self._check_employed()
         check_uuid("invitee_id", invitee_id)
         self._check_programme(programme)
         check_utc("at", at)
@@ -319,7 +320,9 @@ class Guide(Aggregate):
 
         ``commission_fen`` is decided by the caller (``programme.commission_fen(paid_fen)``
         or a campaign rate); the programme gives the return window and sales credits.
+        A guide who has left earns nothing (``GUIDE_LEFT``).
         """
+        self._check_employed()
         check_text("order_id", order_id)
         check_uuid("store_id", store_id)
         check_int("paid_fen", paid_fen, minimum=1, maximum=MAX_FEN)
@@ -346,6 +349,10 @@ class Guide(Aggregate):
         if order_id not in self._sales:
             raise NotFound("no sale credited for this order", reason="SALE_NOT_FOUND", order_id=order_id)
         return self._sales[order_id]
+
+    def has_sale(self, order_id: str) -> bool:
+        """A sale was credited to this guide for the order (so a refund claws it back)."""
+        return order_id in self._sales
 
     def unsettled_orders(self) -> tuple[str, ...]:
         """Orders whose commission is credited and not settled yet."""

@@ -101,6 +101,7 @@ class StepReason(str, Enum):
     NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
     INELIGIBLE = "INELIGIBLE"
     NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"
+    GUIDE_LEFT = "GUIDE_LEFT"  # the share link's or the bound guide has left: they name no store, earn nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,11 @@ class UnallocatedReason(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class OrderFacts:
-    """What routing needs to know about an order (the member's bindings come from the application)."""
+    """What routing needs to know about an order (the member's bindings come from the application).
+
+    ``departed_guides`` holds the guides named here (share link, bound guide) who
+    have left: routing skips them (``GUIDE_LEFT``) and never credits them.
+    """
 
     order_id: UUID
     mode: FulfilmentMode
@@ -131,6 +136,7 @@ class OrderFacts:
     entry: EntryContext = EntryContext()
     bound_guide: GuideRef | None = None
     home_store_id: UUID | None = None
+    departed_guides: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +221,15 @@ _NAMED_MISSING = {
 }
 
 
+def _departed_guide(source: AttributionSource, facts: OrderFacts) -> bool:
+    """The source names its store through a guide who has left."""
+    if source is AttributionSource.ENTRY_CONTEXT:
+        return facts.entry.kind is EntryKind.GUIDE_SHARE and facts.entry.guide_id in facts.departed_guides
+    if source is AttributionSource.BOUND_GUIDE_STORE:
+        return facts.bound_guide is not None and facts.bound_guide.guide_id in facts.departed_guides
+    return False
+
+
 def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
     if source is AttributionSource.ENTRY_CONTEXT:
         return facts.entry.store_id if facts.entry.kind is not EntryKind.NONE else None
@@ -266,7 +281,9 @@ def decide(
             chosen = (store, d, source)
             break
         named = _named_store(source, facts)
-        if named is None:
+        if _departed_guide(source, facts):
+            steps.append(ExplanationStep(source, StepOutcome.SKIPPED, StepReason.GUIDE_LEFT, named))
+        elif named is None:
             steps.append(ExplanationStep(source, StepOutcome.SKIPPED, _NAMED_MISSING[source]))
         elif named not in stores:
             steps.append(ExplanationStep(source, StepOutcome.SKIPPED, StepReason.NOT_A_CANDIDATE, named))
@@ -277,7 +294,7 @@ def decide(
             chosen = (stores[named][0], stores[named][1], source)
             break
 
-    credit = guide_credit_for(facts.entry, facts.bound_guide, policy)
+    credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
     if chosen is None:
         if not stores:
             why = UnallocatedReason.NO_CANDIDATES

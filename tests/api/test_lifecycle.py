@@ -64,3 +64,82 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
     assert paid["status"] == "PAID"
     events = [e async for e in api.audit.StreamEvents(au.StreamEventsRequest(aggregate=order.name), metadata=AU)]
     assert [e.recorded_at for e in events] == [order.placed_at, order.placed_at, attribution.paid_at]
+
+
+# --- guides who move or leave ------------------------------------------------------------------------------
+
+
+async def _guide(api, store, wecom):
+    return await api.guides.HireGuide(
+        s.HireGuideRequest(request_id=api.rid(), brand="acme", store=store.name, wecom_userid=wecom,
+                           display_name=wecom), metadata=OP)
+
+
+async def _bind(api, member, guide):
+    return await api.members.BindGuide(
+        m.BindGuideRequest(request_id=api.rid(), member=member.name, guide=guide.name), metadata=MP)
+
+
+async def _get_guide(api, guide):
+    return await api.guides.GetGuide(s.GetGuideRequest(name=guide.name), metadata=OP)
+
+
+async def test_orders_after_a_guide_moved_credit_the_guides_new_store(api):
+    first, second = await _store(api, "S-1"), await _store(api, "S-2", 31.2320, 121.4750)
+    guide = await _guide(api, first, "wx-mover")
+    member = await _bind(api, await _member(api, "o-1"), guide)
+    await api.guides.MoveGuide(s.MoveGuideRequest(request_id=api.rid(), guide=guide.name, to_store=second.name),
+                               metadata=OP)
+
+    order = await _place(api, member)
+    assert order.routing.store == second.name  # the bound guide's store is where the guide works now
+    assert (order.routing.guide_credit.guide_store, order.routing.guide_credit.dual_credit) == (second.name, False)
+
+
+async def test_a_departed_guide_whose_handover_was_refused_earns_nothing_and_the_customer_stays_with_the_store(api):
+    home, near = await _store(api, "S-HOME", 31.2330, 121.4760), await _store(api, "S-NEAR")
+    leaving, taking = await _guide(api, home, "wx-leaving"), await _guide(api, home, "wx-taking")
+    member = await _bind(api, await _member(api, "o-1"), leaving)
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=leaving.name), metadata=OP)
+    await api.guides.InheritCustomers(
+        s.InheritCustomersRequest(request_id=api.rid(), from_guide=leaving.name, to_guide=taking.name), metadata=OP)
+    await api.guides.ConcludeHandover(s.ConcludeHandoverRequest(
+        request_id=api.rid(), guide=taking.name, member=member.name, accept=False, reason="NOT_MY_AREA"),
+        metadata=OP)
+
+    order = await _place(api, member)
+    assert order.routing.store == home.name and not order.routing.HasField("guide_credit")
+    assert [(x.source, x.outcome) for x in order.routing.attribution][:3] == [
+        ("ENTRY_CONTEXT", "SKIPPED: NO_ENTRY_CONTEXT"), ("BOUND_GUIDE_STORE", "SKIPPED: GUIDE_LEFT"),
+        ("HOME_STORE", "CHOSEN")]
+    await _pay(api, order)
+    gone = await _get_guide(api, leaving)
+    assert (gone.commission_frozen_fen, gone.commission_settled_fen) == (0, 0)
+
+
+async def test_an_old_share_link_of_a_departed_guide_credits_nobody(api):
+    store = await _store(api)
+    sharer = await _guide(api, store, "wx-sharer")
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=sharer.name), metadata=OP)
+
+    link = o.EntryContext(kind=o.GUIDE_SHARE, guide=sharer.name)
+    order = await _place(api, await _member(api, "o-1"), entry=link)
+    assert not order.routing.HasField("guide_credit")
+    assert (order.routing.attribution[0].source, order.routing.attribution[0].outcome) == (
+        "ENTRY_CONTEXT", "SKIPPED: GUIDE_LEFT")
+    await _pay(api, order)
+    assert (await _get_guide(api, sharer)).commission_frozen_fen == 0
+
+
+async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_and_the_refund_still_works(api):
+    store = await _store(api)
+    guide = await _guide(api, store, "wx-1")
+    order = await _place(api, await _bind(api, await _member(api, "o-1"), guide))
+    assert order.routing.guide_credit.guide == guide.name
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=guide.name), metadata=OP)
+
+    await _pay(api, order)
+    assert (await _get_guide(api, guide)).commission_frozen_fen == 0
+    refunded = await api.orders.RefundOrder(
+        o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=10_000), metadata=MP)
+    assert refunded.state == o.REFUNDED
