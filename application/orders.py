@@ -34,6 +34,7 @@ from domain.routing import OrderFacts, RoutingDecision
 from domain.store_values import FulfilmentMode
 
 MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
+MAX_MERGE_CHAIN = 32  # A merged into B merged into C...: far beyond any real chain of merges
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,21 @@ class OrderDraft:
     entry_guide_id: UUID | None = None
 
 
+async def surviving_member(uow: UnitOfWork, member_id: UUID) -> Member:
+    """The member an order's points and rewards go to: its own member, or whoever absorbed it in a merge.
+
+    An order placed before a merge keeps naming the absorbed member; paying,
+    refunding and settling it act on the survivor, which carried the absorbed
+    member's order lots over (``Member.absorb``).
+    """
+    for _ in range(MAX_MERGE_CHAIN):
+        member = await uow.get(member_id, Member)
+        if member.merged_into is None:
+            return member
+        member_id = member.merged_into
+    raise RuleViolation("member merged too many times over", reason="MERGE_CHAIN_TOO_LONG")
+
+
 class OrderService(Service):
     def __init__(self, runner, clock, programmes, directory: StoreDirectory) -> None:
         super().__init__(runner, clock, programmes)
@@ -54,8 +70,9 @@ class OrderService(Service):
 
     async def _facts(self, order_id: UUID, draft: OrderDraft) -> tuple[Member, OrderFacts, EntryContext]:
         member = await self.repository.get(draft.member_id, Member)
-        if member.merged_into is not None:
-            raise RuleViolation("member was merged into another", reason="MEMBER_MERGED")
+        if member.merged_into is not None:  # new orders name the survivor; orders placed before still work
+            raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
+                                survivor_id=member.merged_into)
         departed: set[UUID] = set()
         if draft.entry_kind is EntryKind.STORE_QR:
             if draft.entry_store_id is None:
@@ -79,6 +96,13 @@ class OrderService(Service):
                 departed.add(guide.id)
         facts = OrderFacts(order_id, draft.mode, draft.customer, entry, bound, member.home_store_id, frozenset(departed))
         return member, facts, entry
+
+    async def _merge_chain(self, member_id: UUID) -> list[Member]:
+        """The member, then whoever absorbed it, and so on to the surviving member (read only)."""
+        chain = [await self.repository.get(member_id, Member)]
+        while chain[-1].merged_into is not None and len(chain) <= MAX_MERGE_CHAIN:
+            chain.append(await self.repository.get(chain[-1].merged_into, Member))
+        return chain
 
     async def simulate(self, draft: OrderDraft) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
@@ -128,7 +152,7 @@ class OrderService(Service):
             at = self.clock.now()
             order = await uow.get(order_id, Order)
             order.pay(paid_fen, at)
-            member = await uow.get(order.member_id, Member)
+            member = await surviving_member(uow, order.member_id)
             programme = await self.programmes.current(member.brand)
             member.earn_points_for_order(str(order.id), paid_fen, programme, at)
             member.evaluate_tier(programme, at)
@@ -166,7 +190,7 @@ class OrderService(Service):
             at = self.clock.now()
             order = await uow.get(order_id, Order)
             order.refund(refund_id, amount_fen, at)
-            member = await uow.get(order.member_id, Member)
+            member = await surviving_member(uow, order.member_id)
             member.reverse_order_points(str(order.id), amount_fen, at)
             if order.store_id is not None:
                 store = await uow.get(order.store_id, CloudStore)
@@ -187,8 +211,8 @@ class OrderService(Service):
             order = await uow.get(order_id, Order)
             if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.REFUNDED):
                 raise RuleViolation("only paid orders settle", reason=f"ORDER_{order.status.value}")
-            member = await self.repository.get(order.member_id, Member)
-            programme = await self.programmes.current(member.brand)
+            members = await self._merge_chain(order.member_id)
+            programme = await self.programmes.current(members[0].brand)
             due = order.paid_at + timedelta(days=programme.return_window_days)
             if at < due:
                 raise RuleViolation("order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat())
@@ -197,17 +221,19 @@ class OrderService(Service):
                 guide = await uow.get(credit.guide_id, Guide)
                 if str(order.id) in guide.unsettled_orders():
                     guide.settle_commission(str(order.id), at)
-            first = member.first_paid_order
-            if (
-                member.referred_by is not None and first is not None and first.order_id == str(order.id)
-                and order.refunded_fen < order.paid_fen
-            ):
-                referrer = await uow.get(member.referred_by, Member)
-                if referrer.referral_pending(member.id):
-                    referrer.release_referral_reward(member.id, first.order_id, first.paid_at, programme, at)
-                    guide = await uow.get(member.guide_id, Guide) if member.guide_id is not None else None
-                    if guide is not None and guide.employed:  # a guide earns nothing after leaving
-                        guide.credit_referral(member.id, programme, at)
+            # The invitee whose first paid order this is: the order's member if paid before a merge, else the survivor.
+            for member in members:
+                first = member.first_paid_order
+                if (
+                    member.referred_by is not None and first is not None and first.order_id == str(order.id)
+                    and order.refunded_fen < order.paid_fen
+                ):
+                    referrer = await uow.get(member.referred_by, Member)
+                    if referrer.merged_into is None and referrer.referral_pending(member.id):
+                        referrer.release_referral_reward(member.id, first.order_id, first.paid_at, programme, at)
+                        guide = await uow.get(member.guide_id, Guide) if member.guide_id is not None else None
+                        if guide is not None and guide.employed:  # a guide earns nothing after leaving
+                            guide.credit_referral(member.id, programme, at)
             return order
 
         return await self.execute(handler, call)

@@ -13,6 +13,7 @@ from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import auth
+from tests.api.test_errors import PRECONDITION, expect
 
 OP, MP, AU, D1 = auth("operator"), auth("miniprogram"), auth("auditor"), auth("dealer:D1")
 CUSTOMER = (31.2305, 121.4738)
@@ -143,3 +144,53 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
     refunded = await api.orders.RefundOrder(
         o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=10_000), metadata=MP)
     assert refunded.state == o.REFUNDED
+
+
+# --- merged members ----------------------------------------------------------------------------------------
+
+
+async def _merge(api, survivor, absorbed):
+    return await api.members.MergeMembers(
+        m.MergeMembersRequest(request_id=api.rid(), survivor=survivor.name, absorbed=absorbed.name), metadata=OP)
+
+
+async def _points(api, member):
+    got = await api.members.GetMember(m.GetMemberRequest(name=member.name), metadata=MP)
+    return got.pending_points, got.available_points
+
+
+async def test_orders_placed_before_a_merge_pay_refund_and_settle_on_the_surviving_member(api):
+    await _store(api)
+    referrer = await _member(api, "o-referrer")
+    survivor = await _member(api, "o-app")
+    absorbed = await _member(api, "o-mini", referrer=referrer.name)
+    paid_before = await _place(api, absorbed, fen=10_000)
+    await _pay(api, paid_before, fen=10_000)
+    unpaid_before = await _place(api, absorbed, fen=5_000)
+    await _merge(api, survivor, absorbed)
+    assert await _points(api, survivor) == (100, 0)
+
+    await _pay(api, unpaid_before, fen=5_000)  # earns on the survivor
+    assert await _points(api, survivor) == (150, 0)
+    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), order=paid_before.name,
+                                                      amount_fen=4_000), metadata=MP)
+    assert await _points(api, survivor) == (110, 0)  # 40 of the first order's 100 points reversed
+    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), order=unpaid_before.name,
+                                                      amount_fen=1_000), metadata=MP)
+    assert await _points(api, survivor) == (100, 0)
+
+    api.clock.advance(days=7, minutes=1)
+    for order in (paid_before, unpaid_before):
+        await api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), order=order.name), metadata=OP)
+    assert await _points(api, survivor) == (0, 100)
+    assert (await _points(api, referrer))[1] == 200  # the absorbed member's first order still rewards its referrer
+    assert (await _points(api, absorbed)) == (0, 0)
+
+
+async def test_a_new_order_for_a_merged_away_member_is_refused_and_names_the_survivor(api):
+    await _store(api)
+    survivor, absorbed = await _member(api, "o-app"), await _member(api, "o-mini")
+    await _merge(api, survivor, absorbed)
+    request = o.PlaceOrderRequest(request_id=api.rid(), order=draft(absorbed.name, *CUSTOMER))
+    refused = await expect(api.orders.PlaceOrder(request, metadata=MP), PRECONDITION, "MEMBER_MERGED")
+    assert refused["survivor_id"] == survivor.name.removeprefix("members/")
