@@ -17,7 +17,7 @@ records that programme's version.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.commands import Call, Service
@@ -104,6 +104,18 @@ class OrderService(Service):
             chain.append(await self.repository.get(chain[-1].merged_into, Member))
         return chain
 
+    async def settle_due_at(self, order: Order) -> datetime:
+        """When a paid order settles: fixed at payment (``Order.Paid.settle_due_at``).
+
+        Orders paid before the event carried it are derived once, the same way, from
+        the programme that was in force when they were paid.
+        """
+        if order.settle_due_at is not None:
+            return order.settle_due_at
+        assert order.paid_at is not None
+        programme = await self.programmes.in_force_at(order.brand, order.paid_at)
+        return order.paid_at + timedelta(days=programme.return_window_days)
+
     async def simulate(self, draft: OrderDraft) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
         member, facts, _ = await self._facts(uuid4(), draft)
@@ -151,9 +163,9 @@ class OrderService(Service):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             order = await uow.get(order_id, Order)
-            order.pay(paid_fen, at)
+            programme = await self.programmes.current(order.brand)
+            order.pay(paid_fen, programme, at)  # fixes settle_due_at from the programme in force now
             member = await surviving_member(uow, order.member_id)
-            programme = await self.programmes.current(member.brand)
             member.earn_points_for_order(str(order.id), paid_fen, programme, at)
             member.evaluate_tier(programme, at)
             if order.store_id is not None:
@@ -163,7 +175,8 @@ class OrderService(Service):
             guide = await uow.get(credit.guide_id, Guide) if credit is not None and paid_fen > 0 else None
             if guide is not None and guide.employed:  # a guide who left since the order was placed earns nothing
                 guide.credit_sale(
-                    str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme, at
+                    str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme, at,
+                    settle_after=order.settle_due_at,
                 )
             return order
 
@@ -212,8 +225,8 @@ class OrderService(Service):
             if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.REFUNDED):
                 raise RuleViolation("only paid orders settle", reason=f"ORDER_{order.status.value}")
             members = await self._merge_chain(order.member_id)
-            programme = await self.programmes.current(members[0].brand)
-            due = order.paid_at + timedelta(days=programme.return_window_days)
+            programme = await self.programmes.current(members[0].brand)  # for the reward's size and cap
+            due = await self.settle_due_at(order)
             if at < due:
                 raise RuleViolation("order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat())
             credit = order.decision.guide_credit if order.decision else None
@@ -230,7 +243,7 @@ class OrderService(Service):
                 ):
                     referrer = await uow.get(member.referred_by, Member)
                     if referrer.merged_into is None and referrer.referral_pending(member.id):
-                        referrer.release_referral_reward(member.id, first.order_id, first.paid_at, programme, at)
+                        referrer.release_referral_reward(member.id, first.order_id, due, programme, at)
                         guide = await uow.get(member.guide_id, Guide) if member.guide_id is not None else None
                         if guide is not None and guide.employed:  # a guide earns nothing after leaving
                             guide.credit_referral(member.id, programme, at)

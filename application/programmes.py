@@ -9,6 +9,7 @@ query). A brand that never published runs on its default programme, version 1.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -61,6 +62,12 @@ class ProgrammeCatalog:
     async def current(self, brand: str) -> LoyaltyProgramme:
         published = await self._published(brand)
         return published.current if published is not None else self.default(brand)
+
+    async def in_force_at(self, brand: str, at: datetime) -> LoyaltyProgramme:
+        """The programme that was in force at ``at`` (the defaults before the first publication)."""
+        published = await self._published(brand)
+        in_force = published.in_force_at(at) if published is not None else None
+        return in_force or self.default(brand)
 
     async def version(self, brand: str, version: int) -> LoyaltyProgramme:
         """The rules of ``version`` (what a decision event's ``programme_version`` refers to)."""

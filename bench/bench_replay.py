@@ -170,7 +170,7 @@ def simulate(seed: int = 7) -> list[Aggregate.Event]:
             order.allocate(decision, at)
             chosen.accept_order(order.id, at)
             paid_at = at + timedelta(minutes=rng.randint(1, 15))
-            order.pay(order.total_fen, paid_at)
+            order.pay(order.total_fen, PROGRAMME, paid_at)
             chosen.attribute_order(order.id, order.dealer_id, order.total_fen, paid_at)
             member.earn_points_for_order(str(order.id), order.total_fen, PROGRAMME, paid_at)
             order.fulfil(paid_at + timedelta(hours=1))

@@ -97,6 +97,12 @@ class BrandProgramme(Aggregate):
             raise NotFound(f"brand {self.brand} published no programme", reason="PROGRAMME_NOT_FOUND")
         return self.publications[-1].programme
 
+    def in_force_at(self, at: datetime) -> LoyaltyProgramme | None:
+        """The programme in force at ``at``: the last published at or before it (None: the defaults)."""
+        check_utc("at", at)
+        before = [p.programme for p in self.publications if p.published_at <= at]
+        return before[-1] if before else None
+
     def programme_at(self, version: int) -> LoyaltyProgramme:
         """The programme published as ``version`` (the defaults' version 1 is not stored here)."""
         check_int("version", version, minimum=1)

@@ -314,12 +314,14 @@ class Guide(Aggregate):
 
     # ------------------------------------------------------------------ commission
     def credit_sale(
-        self, order_id: str, store_id: UUID, paid_fen: int, commission_fen: int, programme: LoyaltyProgramme, at: datetime
+        self, order_id: str, store_id: UUID, paid_fen: int, commission_fen: int, programme: LoyaltyProgramme,
+        at: datetime, *, settle_after: datetime,
     ) -> None:
-        """Frozen commission for a sale the guide drove; settles after the return window.
+        """Frozen commission for a sale the guide drove; settles at ``settle_after``.
 
         ``commission_fen`` is decided by the caller (``programme.commission_fen(paid_fen)``
-        or a campaign rate); the programme gives the return window and sales credits.
+        or a campaign rate); ``settle_after`` is the order's ``settle_due_at``, fixed
+        when it was paid; the programme gives the sales credits.
         A guide who has left earns nothing (``GUIDE_LEFT``).
         """
         self._check_employed()
@@ -329,11 +331,12 @@ class Guide(Aggregate):
         check_int("commission_fen", commission_fen, maximum=paid_fen)
         self._check_programme(programme)
         check_utc("at", at)
+        check_utc("settle_after", settle_after)
         if order_id in self._sales:
             raise AlreadyExists("sale already credited", reason="SALE_EXISTS", order_id=order_id)
         self._sale_credited(
             order_id=order_id, store_id=store_id, paid_fen=paid_fen, commission_fen=commission_fen,
-            settle_after=at + timedelta(days=programme.return_window_days), programme_version=programme.version, at=at,
+            settle_after=settle_after, programme_version=programme.version, at=at,
         )
         self._earn_credit(CreditKind.SALES, order_id, programme.sales_credits(paid_fen), programme, at)
 

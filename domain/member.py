@@ -622,28 +622,29 @@ class Member(Aggregate):
         return invitee_id in self._invitees and invitee_id not in self._rewarded
 
     def release_referral_reward(
-        self, invitee_id: UUID, order_id: str, paid_at: datetime, programme: LoyaltyProgramme, at: datetime
+        self, invitee_id: UUID, order_id: str, due_at: datetime, programme: LoyaltyProgramme, at: datetime
     ) -> PointsLot | None:
         """Rewards the referrer once the invitee's FIRST paid order is past its return window.
 
-        The application passes the invitee's ``first_paid_order`` (and should
-        skip it if that order was refunded). Beyond the period cap the reward is
+        The application passes the invitee's ``first_paid_order`` and that order's
+        ``settle_due_at`` (fixed when it was paid) as ``due_at`` (and should skip
+        it if that order was refunded). Beyond the period cap the reward is
         forfeited (ReferralRewardForfeited), a decision, so nobody retries it.
         Returns the reward lot, or None when forfeited.
         """
         self._check_active()
         check_uuid("invitee_id", invitee_id)
         check_text("order_id", order_id)
-        check_utc("paid_at", paid_at)
+        check_utc("due_at", due_at)
         self._check_programme(programme)
         check_utc("at", at)
         if invitee_id not in self._invitees:
             raise NotFound("not an invitee of this member", reason="REFERRAL_NOT_FOUND", invitee_id=invitee_id)
         if invitee_id in self._rewarded:
             raise AlreadyExists("referral already settled", reason="REFERRAL_ALREADY_SETTLED", invitee_id=invitee_id)
-        due = paid_at + timedelta(days=programme.return_window_days)
-        if at < due:
-            raise RuleViolation("first order still inside its return window", reason="REWARD_NOT_YET_DUE", due_at=due.isoformat())
+        if at < due_at:
+            raise RuleViolation("first order still inside its return window", reason="REWARD_NOT_YET_DUE",
+                                due_at=due_at.isoformat())
         period = period_key(programme.referral_cap_period, at)
         if self._rewards_per_period.get(period, 0) >= programme.referral_cap_per_period:
             self._referral_reward_forfeited(

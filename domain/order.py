@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -27,6 +28,7 @@ from domain.attribution import EntryContext
 from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location, to_wgs84
+from domain.programme import LoyaltyProgramme
 from domain.routing import VALUE_TYPES as _ROUTING_TYPES
 from domain.routing import RoutingDecision, UnallocatedReason
 from domain.store_values import FulfilmentMode, require_int, require_text, require_utc, require_uuid
@@ -71,6 +73,8 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
 
 
 class Order(Aggregate):
+    settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
+
     @classmethod
     def place(
         cls,
@@ -194,19 +198,53 @@ class Order(Aggregate):
         self.fallback_target = fallback_target
         self.status = OrderStatus.UNALLOCATED
 
-    def pay(self, paid_fen: int, at: datetime) -> None:
+    def pay(self, paid_fen: int, programme: LoyaltyProgramme, at: datetime) -> None:
+        """Paid under ``programme`` (the brand's, in force now): it fixes when the order settles.
+
+        ``settle_due_at`` = ``at`` + the programme's return window, recorded on the
+        event; the guide's commission and a referral reward fall due then, whatever
+        the brand publishes later.
+        """
         require_int(paid_fen, "paid_fen", 0)
+        if not isinstance(programme, LoyaltyProgramme):
+            raise InvalidArgument("programme must be a LoyaltyProgramme", reason="INVALID_PROGRAMME")
+        if programme.brand != self.brand:
+            raise InvalidArgument("programme of another brand", reason="PROGRAMME_BRAND_MISMATCH",
+                                  brand=programme.brand)
         require_utc(at)
         self._require(OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="pay")
         if paid_fen != self.total_fen:
             raise RuleViolation("payment must equal the order total", reason="PAYMENT_AMOUNT_MISMATCH",
                                 paid_fen=paid_fen, total_fen=self.total_fen)
-        self._paid(paid_fen=paid_fen, at=at)
+        self._paid(paid_fen=paid_fen, settle_due_at=at + timedelta(days=programme.return_window_days),
+                   programme_version=programme.version, at=at)
 
-    @event("Paid")
-    def _paid(self, paid_fen: int, at: datetime) -> None:
+    class Paid(Aggregate.Event):
+        """Version 2 added ``settle_due_at`` and ``programme_version``.
+
+        A version-1 event cannot know its programme's return window, so it decodes
+        with both ``None``; the application derives the due time once from the
+        programme in force at ``at`` (``ProgrammeCatalog.in_force_at``).
+        """
+
+        class_version = 2
+        paid_fen: int
+        settle_due_at: datetime | None
+        programme_version: int | None
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["settle_due_at"] = None
+            state["programme_version"] = None
+
+    @event(Paid)
+    def _paid(self, paid_fen: int, settle_due_at: datetime | None, programme_version: int | None,
+              at: datetime) -> None:
         self.paid_fen = paid_fen
         self.paid_at = at
+        if settle_due_at is not None:  # else the class default: state as the code before it left it
+            self.settle_due_at = settle_due_at
         self.status = OrderStatus.PAID
 
     def fulfil(self, at: datetime) -> None:

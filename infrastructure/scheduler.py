@@ -1,7 +1,9 @@
 """Work that falls due with time, done by the server itself.
 
-- Paid orders past their brand's return window are settled: the guide's commission
-  is released and an invitee's first order releases the referrer's reward.
+- Paid orders past the return window fixed when they were paid (``settle_due_at``) are
+  settled: the guide's commission is released and an invitee's first order releases the
+  referrer's reward. A refusal for "not yet due" never closes the work: it is tried again
+  at the due time the refusal names.
 - Points lots past their expiry are swept into ``PointsExpired`` events (balances
   already ignore them; the events put the expiry on the ledger).
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime
 
 from application.background import stop_task
 from application.clock import Clock
@@ -23,12 +25,7 @@ from application.programmes import ProgrammeCatalog
 from application.unit_of_work import Conflict
 from domain.errors import DomainError
 from infrastructure.event_store import EventStore
-from infrastructure.projections.due_work import (
-    brands_with_open_work,
-    claim_due,
-    mark_settled,
-    members_with_expired_lots,
-)
+from infrastructure.projections.due_work import claim_due, mark_settled, members_with_expired_lots, reschedule
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +51,20 @@ class Scheduler:
     async def _settle_due(self) -> int:
         settled = 0
         now = self.clock.now()
-        for brand in await brands_with_open_work(self.store.pool):
-            window = timedelta(days=(await self.programmes.current(brand)).return_window_days)
-            async with self.store.pool.acquire() as conn, conn.transaction():
-                for order_id in await claim_due(conn, brand, now - window, self.batch):
-                    try:
-                        await self.orders.settle(order_id)
-                        outcome = "SETTLED"
-                    except Conflict:
-                        continue  # busy aggregates: the next round takes it
-                    except DomainError as e:
-                        outcome = e.reason
-                    await mark_settled(conn, order_id, now, outcome)
-                    settled += 1
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            for order_id in await claim_due(conn, now, self.batch):
+                try:
+                    await self.orders.settle(order_id)
+                    outcome = "SETTLED"
+                except Conflict:
+                    continue  # busy aggregates: the next round takes it
+                except DomainError as e:
+                    if e.reason.endswith("NOT_YET_DUE") and "due_at" in e.details:
+                        await reschedule(conn, order_id, datetime.fromisoformat(e.details["due_at"]))
+                        continue
+                    outcome = e.reason
+                await mark_settled(conn, order_id, now, outcome)
+                settled += 1
         return settled
 
     async def _sweep_expired(self) -> int:

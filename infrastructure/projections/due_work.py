@@ -1,5 +1,10 @@
 """Work that falls due with time: paid orders waiting for their return window to pass.
 
+Each paid order is due at the ``settle_due_at`` its ``Order.Paid`` event fixed (the
+programme in force at payment decided it). Orders paid before the event carried it
+have ``due_at`` NULL and are first tried at ``paid_at``; their settlement answers
+``NOT_YET_DUE`` with the derived due time, which the scheduler records here.
+
 The scheduler (application/scheduler.py) picks due rows with ``FOR UPDATE SKIP
 LOCKED``, so several server processes share the work without doing it twice.
 """
@@ -26,8 +31,11 @@ class DueSettlements:
                 order_id uuid PRIMARY KEY, brand text NOT NULL, paid_at timestamptz,
                 settled_at timestamptz, outcome text)"""
         )
+        await conn.execute("ALTER TABLE due_settlements ADD COLUMN IF NOT EXISTS due_at timestamptz")
+        await conn.execute("DROP INDEX IF EXISTS due_settlements_open")
         await conn.execute(
-            "CREATE INDEX IF NOT EXISTS due_settlements_open ON due_settlements (paid_at) WHERE settled_at IS NULL"
+            "CREATE INDEX IF NOT EXISTS due_settlements_due ON due_settlements ((COALESCE(due_at, paid_at)))"
+            " WHERE settled_at IS NULL"
         )
 
     async def reset(self, conn: Any) -> None:
@@ -40,8 +48,8 @@ class DueSettlements:
                 event.originator_id, event.brand,
             )
         else:
-            await conn.execute("UPDATE due_settlements SET paid_at = $2 WHERE order_id = $1",
-                               event.originator_id, event.at)
+            await conn.execute("UPDATE due_settlements SET paid_at = $2, due_at = $3 WHERE order_id = $1",
+                               event.originator_id, event.at, event.settle_due_at)
 
     async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
         """A rebuild batch: every order placed in it inserted at once, then every payment set at once.
@@ -67,25 +75,25 @@ class DueSettlements:
                 "WHERE d.order_id = u.id", list(paid), list(paid.values()))
 
 
-async def claim_due(conn: Any, brand: str, paid_before: datetime, limit: int) -> list[UUID]:
-    """Lock up to ``limit`` unsettled orders of a brand paid before the cut-off (inside a transaction)."""
+async def claim_due(conn: Any, now: datetime, limit: int) -> list[UUID]:
+    """Lock up to ``limit`` unsettled orders due by ``now`` (inside a transaction)."""
     rows = await conn.fetch(
         """SELECT order_id FROM due_settlements
-           WHERE brand = $1 AND settled_at IS NULL AND paid_at <= $2
-           ORDER BY paid_at LIMIT $3 FOR UPDATE SKIP LOCKED""",
-        brand, paid_before, limit,
+           WHERE settled_at IS NULL AND COALESCE(due_at, paid_at) <= $1
+           ORDER BY COALESCE(due_at, paid_at) LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now, limit,
     )
     return [r["order_id"] for r in rows]
+
+
+async def reschedule(conn: Any, order_id: UUID, due_at: datetime) -> None:
+    """The order is not due yet (its due time was derived at settlement): try again then."""
+    await conn.execute("UPDATE due_settlements SET due_at = $2 WHERE order_id = $1", order_id, due_at)
 
 
 async def mark_settled(conn: Any, order_id: UUID, at: datetime, outcome: str) -> None:
     await conn.execute("UPDATE due_settlements SET settled_at = $2, outcome = $3 WHERE order_id = $1",
                        order_id, at, outcome)
-
-
-async def brands_with_open_work(pool: Any) -> list[str]:
-    rows = await pool.fetch("SELECT DISTINCT brand FROM due_settlements WHERE settled_at IS NULL AND paid_at IS NOT NULL")
-    return [r["brand"] for r in rows]
 
 
 async def members_with_expired_lots(pool: Any, now: datetime, limit: int) -> list[UUID]:

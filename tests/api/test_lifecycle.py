@@ -194,3 +194,48 @@ async def test_a_new_order_for_a_merged_away_member_is_refused_and_names_the_sur
     request = o.PlaceOrderRequest(request_id=api.rid(), order=draft(absorbed.name, *CUSTOMER))
     refused = await expect(api.orders.PlaceOrder(request, metadata=MP), PRECONDITION, "MEMBER_MERGED")
     assert refused["survivor_id"] == survivor.name.removeprefix("members/")
+
+
+# --- the return window -------------------------------------------------------------------------------------
+
+
+async def _publish(api, version, **rules):
+    from protos.loyalty.v1 import programmes_pb2 as p
+    from tests.api.test_programmes import publish
+    return await publish(api, p.Programme(brand="acme", version=version, **rules))
+
+
+async def test_a_window_shortened_after_payment_neither_settles_early_nor_leaves_the_order_frozen_for_good(api):
+    store = await _store(api)
+    guide = await _guide(api, store, "wx-1")
+    referrer = await _member(api, "o-referrer")
+    member = await _bind(api, await _member(api, "o-new", referrer=referrer.name), guide)
+    await _publish(api, 2, return_window_days=30)
+    order = await _place(api, member)
+    await _pay(api, order)
+    await _publish(api, 3, return_window_days=7)  # the brand shortens the window after the payment
+    await api.settled()
+    scheduler = api.running.scheduler
+
+    api.clock.advance(days=8)
+    assert await scheduler.run_once() == (0, 0)  # due 30 days after payment, as the programme then said
+    await expect(api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), order=order.name), metadata=OP),
+                 PRECONDITION, "NOT_YET_DUE")
+    api.clock.advance(days=22, minutes=1)
+    assert await scheduler.run_once() == (1, 0)
+    g = await _get_guide(api, guide)
+    assert (g.commission_frozen_fen, g.commission_settled_fen) == (0, 300)
+    assert (await _points(api, referrer))[1] == 200
+
+
+async def test_a_window_lengthened_after_payment_settles_when_the_payment_said(api):
+    store = await _store(api)
+    guide = await _guide(api, store, "wx-1")
+    order = await _place(api, await _bind(api, await _member(api, "o-1"), guide))
+    await _pay(api, order)  # the defaults: 7 days
+    await _publish(api, 2, return_window_days=30)
+    await api.settled()
+
+    api.clock.advance(days=7, minutes=1)
+    assert await api.running.scheduler.run_once() == (1, 0)
+    assert (await _get_guide(api, guide)).commission_settled_fen == 300

@@ -75,7 +75,7 @@ def test_no_decision_ever_credits_a_departed_guide(share, bind, share_left, boun
 def hired_and_left() -> tuple[Guide, object]:
     at = NOON_SHANGHAI
     guide = Guide.hire("acme", uuid4(), "wx-gone", "Gone", at)
-    guide.credit_sale("o-before", guide.store_id, 10_000, 300, PROGRAMME, at)
+    guide.credit_sale("o-before", guide.store_id, 10_000, 300, PROGRAMME, at, settle_after=at + timedelta(days=7))
     guide.leave(at + timedelta(days=1))
     return guide, at + timedelta(days=2)
 
@@ -83,7 +83,7 @@ def hired_and_left() -> tuple[Guide, object]:
 def test_a_guide_who_left_refuses_sales_and_referral_credit():
     guide, later = hired_and_left()
     with pytest.raises(RuleViolation) as sale:
-        guide.credit_sale("o-after", guide.store_id, 10_000, 300, PROGRAMME, later)
+        guide.credit_sale("o-after", guide.store_id, 10_000, 300, PROGRAMME, later, settle_after=later)
     with pytest.raises(RuleViolation) as referral:
         guide.credit_referral(uuid4(), PROGRAMME, later)
     assert sale.value.reason == referral.value.reason == "GUIDE_LEFT"

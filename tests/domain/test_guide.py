@@ -179,7 +179,7 @@ def invariant(guide, credited, clawed):
 
 def test_a_sale_is_frozen_then_settled_after_the_return_window():
     guide = hired()
-    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0)
+    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
     events = guide.collect_events()
     assert [type(e).__name__ for e in events] == ["SaleCredited", "CreditEarned"]
     assert events[1].kind is CreditKind.SALES and guide.frozen_fen == 300
@@ -192,7 +192,7 @@ def test_a_sale_is_frozen_then_settled_after_the_return_window():
 
 def test_claw_back_before_settlement_reduces_the_frozen_amount():
     guide = hired()
-    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0)
+    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
     assert guide.claw_back("order-1", 5_000, T0 + DAY) == 150
     assert guide.settle_commission("order-1", T0 + 7 * DAY) == 150
     assert invariant(guide, 300, 150)
@@ -200,8 +200,8 @@ def test_claw_back_before_settlement_reduces_the_frozen_amount():
 
 def test_claw_back_after_settlement_becomes_debt_offset_by_later_settlements():
     guide = hired()
-    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0)
-    guide.credit_sale("order-2", STORE_1, 10_000, 300, PROGRAMME, T0 + DAY)
+    guide.credit_sale("order-1", STORE_1, 10_000, 300, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
+    guide.credit_sale("order-2", STORE_1, 10_000, 300, PROGRAMME, T0 + DAY, settle_after=T0 + 8 * DAY)
     guide.settle_commission("order-1", T0 + 7 * DAY)
     guide.collect_events()
     assert guide.claw_back("order-1", 10_000, T0 + 8 * DAY) == 300
@@ -214,10 +214,10 @@ def test_claw_back_after_settlement_becomes_debt_offset_by_later_settlements():
 
 def test_commission_commands_are_checked():
     guide = hired()
-    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100, 101, PROGRAMME, T0)
-    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100.0, 1, PROGRAMME, T0)
-    guide.credit_sale("order-1", STORE_1, 100, 3, PROGRAMME, T0)
+    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100, 101, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
+    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100.0, 1, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
+    guide.credit_sale("order-1", STORE_1, 100, 3, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
     guide.collect_events()
-    rejects(guide, AlreadyExists, guide.credit_sale, "order-1", STORE_1, 100, 3, PROGRAMME, T0)
+    rejects(guide, AlreadyExists, guide.credit_sale, "order-1", STORE_1, 100, 3, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
     rejects(guide, NotFound, guide.settle_commission, "order-x", T0)
     rejects(guide, RuleViolation, guide.claw_back, "order-1", 101, T0)

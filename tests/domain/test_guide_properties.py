@@ -33,7 +33,8 @@ def test_commission_credited_minus_clawed_equals_frozen_plus_settled_minus_debt(
         try:
             if op[0] == "sale":
                 commission = op[1] * op[2] // 10_000
-                guide.credit_sale(f"o{step}", STORE, op[1], commission, PROGRAMME, at)
+                guide.credit_sale(f"o{step}", STORE, op[1], commission, PROGRAMME, at,
+                                  settle_after=at + timedelta(days=PROGRAMME.return_window_days))
                 orders.append(f"o{step}")
             elif op[0] == "settle" and orders:
                 guide.settle_commission(orders[op[1] % len(orders)], at)

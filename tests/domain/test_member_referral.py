@@ -74,8 +74,8 @@ def test_reward_waits_for_the_first_orders_return_window():
     invitee.earn_points_for_order("order-1", 5_000, PROGRAMME, T0)
     first = invitee.first_paid_order
     assert [type(e).__name__ for e in invitee.collect_events()][-1] == "FirstOrderPaid"
-    rejects(referrer, RuleViolation, referrer.release_referral_reward, invitee.id, first.order_id, first.paid_at, PROGRAMME, T0 + 6 * DAY)
-    lot = referrer.release_referral_reward(invitee.id, first.order_id, first.paid_at, PROGRAMME, T0 + 7 * DAY)
+    rejects(referrer, RuleViolation, referrer.release_referral_reward, invitee.id, first.order_id, first.paid_at + 7 * DAY, PROGRAMME, T0 + 6 * DAY)
+    lot = referrer.release_referral_reward(invitee.id, first.order_id, first.paid_at + 7 * DAY, PROGRAMME, T0 + 7 * DAY)
     assert lot.source is LotSource.REFERRAL and lot.points == PROGRAMME.referral_reward_points
     assert referrer.balance(T0 + 7 * DAY) == lot.points
     assert [type(e).__name__ for e in referrer.collect_events()] == ["ReferralRewarded"]
@@ -83,14 +83,14 @@ def test_reward_waits_for_the_first_orders_return_window():
 
 def test_a_referral_is_rewarded_once():
     referrer, invitee = referrer_with_invitee()
-    referrer.release_referral_reward(invitee.id, "order-1", T0, PROGRAMME, T0 + 8 * DAY)
+    referrer.release_referral_reward(invitee.id, "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 8 * DAY)
     referrer.collect_events()
-    rejects(referrer, AlreadyExists, referrer.release_referral_reward, invitee.id, "order-1", T0, PROGRAMME, T0 + 9 * DAY)
+    rejects(referrer, AlreadyExists, referrer.release_referral_reward, invitee.id, "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 9 * DAY)
 
 
 def test_rewarding_a_stranger_is_not_found():
     referrer, _ = referrer_with_invitee()
-    rejects(referrer, NotFound, referrer.release_referral_reward, uuid4(), "order-1", T0, PROGRAMME, T0 + 8 * DAY)
+    rejects(referrer, NotFound, referrer.release_referral_reward, uuid4(), "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 8 * DAY)
 
 
 def test_rewards_beyond_the_monthly_cap_are_forfeited():
@@ -100,12 +100,12 @@ def test_rewards_beyond_the_monthly_cap_are_forfeited():
     for invitee in (first, second, third):
         referrer.record_referral(invitee, T0)
     referrer.collect_events()
-    assert referrer.release_referral_reward(first, "o1", T0, capped, T0 + 8 * DAY) is not None
-    assert referrer.release_referral_reward(second, "o2", T0, capped, T0 + 9 * DAY) is None
+    assert referrer.release_referral_reward(first, "o1", T0 + 7 * DAY, capped, T0 + 8 * DAY) is not None
+    assert referrer.release_referral_reward(second, "o2", T0 + 7 * DAY, capped, T0 + 9 * DAY) is None
     events = referrer.collect_events()
     assert [type(e).__name__ for e in events] == ["ReferralRewarded", "ReferralRewardForfeited"]
     assert events[1].reason == "REFERRAL_CAP_REACHED" and events[1].programme_version == 4
-    assert referrer.release_referral_reward(third, "o3", T0, capped, T0 + 40 * DAY) is not None  # next month
+    assert referrer.release_referral_reward(third, "o3", T0 + 7 * DAY, capped, T0 + 40 * DAY) is not None  # next month
 
 
 def test_a_referral_recorded_after_registration_gives_the_invitee_its_referrer():

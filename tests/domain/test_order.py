@@ -10,11 +10,13 @@ from domain.attribution import AttributionPolicy, EntryContext
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location
 from domain.order import Order, OrderLine, OrderStatus
+from domain.programme import LoyaltyProgramme
 from domain.routing import OrderFacts, StoreSnapshot, UnallocatedReason, decide
 from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus
 
 T0 = datetime(2024, 3, 4, 4, 0, tzinfo=timezone.utc)
 CUSTOMER = Location(31.2304, 121.4737)
+PROGRAMME = LoyaltyProgramme.default("brand-x")
 STORE = StoreSnapshot(uuid4(), "dealer-a", 31.2310, 121.4740, 3000, tuple(FulfilmentMode), StoreStatus.OPEN, True,
                       OpeningHours.always())
 
@@ -39,7 +41,7 @@ def allocated_order(**changes) -> Order:
 
 def paid_order() -> Order:
     order = allocated_order()
-    order.pay(order.total_fen, T0)
+    order.pay(order.total_fen, PROGRAMME, T0)
     return order
 
 
@@ -79,7 +81,7 @@ def test_the_customer_location_is_stored_in_wgs84_with_the_original():
 
 def test_the_happy_path_places_allocates_pays_and_fulfils():
     order = allocated_order(entry=EntryContext.store_qr(STORE.store_id))
-    order.pay(3_900, T0)
+    order.pay(3_900, PROGRAMME, T0)
     order.fulfil(T0)
     assert order.status is OrderStatus.FULFILLED
     assert order.store_id == STORE.store_id and order.dealer_id == "dealer-a"
@@ -92,7 +94,7 @@ def test_an_unallocated_order_records_the_reason_and_fallback_and_can_still_be_p
     order.leave_unallocated(decision, T0)
     assert order.status is OrderStatus.UNALLOCATED
     assert order.fallback_target == "brand-x-online"
-    order.pay(order.total_fen, T0)
+    order.pay(order.total_fen, PROGRAMME, T0)
     events = order.collect_events()
     assert events[1].reason is UnallocatedReason.NO_ELIGIBLE_STORE
 
@@ -112,21 +114,21 @@ def test_a_decision_for_another_order_is_refused():
 
 def test_payment_before_routing_is_refused():
     with pytest.raises(RuleViolation) as e:
-        place().pay(3_900, T0)
+        place().pay(3_900, PROGRAMME, T0)
     assert e.value.reason == "ORDER_PLACED"
 
 
 def test_payment_must_equal_the_total():
     order = allocated_order()
     with pytest.raises(RuleViolation) as e:
-        order.pay(3_899, T0)
+        order.pay(3_899, PROGRAMME, T0)
     assert e.value.reason == "PAYMENT_AMOUNT_MISMATCH"
 
 
 def test_an_order_is_paid_only_once():
     order = paid_order()
     with pytest.raises(RuleViolation):
-        order.pay(order.total_fen, T0)
+        order.pay(order.total_fen, PROGRAMME, T0)
 
 
 def test_cancel_is_allowed_before_payment_only():

@@ -169,3 +169,17 @@ def test_routing_decisions_recorded_without_a_programme_version_decode_as_versio
         assert difference(state_of(replayed([snapshot])), state_of(order)) is None
     shared = replayed(recorded("event", RECORDED_ORDERS[0]))
     assert shared.status is OrderStatus.REFUNDED and shared.dealer_id == "dealer-a"
+
+
+def test_payments_recorded_before_they_carried_a_due_time_replay_without_one() -> None:
+    """``Order.Paid`` version 1 had no ``settle_due_at``: it decodes as None (the application derives it
+    from the programme in force at payment), and a new payment event says it is version 2."""
+    mapper = build_mapper({})
+    stored = recorded("event", RECORDED_ORDERS[0])
+    (paid,) = [e for e in map(mapper.to_domain_event, stored) if isinstance(e, Order.Paid)]
+    assert (paid.settle_due_at, paid.programme_version) == (None, None)
+    order = replayed(stored)
+    assert order.paid_at == paid.at and order.settle_due_at is None
+    new = next(e for e in workload_events() if isinstance(e, Order.Paid))
+    assert b'"class_version":2' in mapper.to_stored_event(new).state
+    assert mapper.to_domain_event(mapper.to_stored_event(new)).settle_due_at == new.at + timedelta(days=7)

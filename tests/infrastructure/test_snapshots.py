@@ -135,8 +135,8 @@ def member_workload() -> list[Aggregate]:
     first, second = ids("invitee-1"), ids("invitee-2")
     member.record_referral(first, T0 + HOUR)
     member.record_referral(second, T0 + HOUR, upline=(ids("grand-referrer"),))
-    member.release_referral_reward(first, "invitee-order-1", T0, p, T0 + 8 * DAY)
-    member.release_referral_reward(second, "invitee-order-2", T0, p, T0 + 9 * DAY)  # over the cap
+    member.release_referral_reward(first, "invitee-order-1", T0 + 7 * DAY, p, T0 + 8 * DAY)
+    member.release_referral_reward(second, "invitee-order-2", T0 + 7 * DAY, p, T0 + 9 * DAY)  # over the cap
     member.redeem(300, "coupon-1", T0 + 8 * DAY)
     member.reverse_order_points("order-1", 28_800, T0 + 10 * DAY)
     member.adjust(20, "goodwill", "ops-1", p, T0 + 10 * DAY)
@@ -170,7 +170,8 @@ def guide_workload() -> list[Aggregate]:
     giver.release_customer(customers[3], "CUSTOMER_LEFT", T0 + 2 * HOUR)
     giver.credit_referral(ids("invitee-1"), p, T0 + 2 * HOUR)
     for n, order_id in enumerate(("order-1", "order-2", "order-3")):
-        giver.credit_sale(order_id, ids("store-1"), 100_000 + n, p.commission_fen(100_000 + n), p, T0 + 3 * HOUR)
+        giver.credit_sale(order_id, ids("store-1"), 100_000 + n, p.commission_fen(100_000 + n), p, T0 + 3 * HOUR,
+                          settle_after=T0 + 3 * HOUR + 7 * DAY)
     giver.settle_commission("order-1", T0 + 8 * DAY)
     giver.claw_back("order-1", 40_000, T0 + 9 * DAY)  # after settlement: debt
     giver.claw_back("order-2", 10_000, T0 + 9 * DAY)
@@ -258,7 +259,7 @@ def order_workload() -> list[Aggregate]:
     )
     facts = OrderFacts(shared.id, shared.mode, customer, shared.entry, GuideRef(ids("guide-2"), near.id), near.id)
     shared.allocate(decide(facts, [near.snapshot(at), pickup_only.snapshot(at)], policy, at), at)
-    shared.pay(shared.total_fen, at + HOUR)
+    shared.pay(shared.total_fen, PROGRAMME, at + HOUR)
     shared.fulfil(at + 2 * HOUR)
     shared.refund("refund-1", 1_000, at + DAY)
     shared.refund("refund-2", shared.total_fen - 1_000, at + 2 * DAY)
