@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import grpc
+from datetime import timedelta
+from types import SimpleNamespace
+
 import orjson
-import pytest
 
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2 as au
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
+from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
-from tests.api.conftest import auth
+from tests.api.conftest import START, auth
 from tests.api.test_errors import PRECONDITION, expect
+from tests.api.test_programmes import publish
 
 OP, MP, AU, D1 = auth("operator"), auth("miniprogram"), auth("auditor"), auth("dealer:D1")
 CUSTOMER = (31.2305, 121.4738)
@@ -200,8 +203,6 @@ async def test_a_new_order_for_a_merged_away_member_is_refused_and_names_the_sur
 
 
 async def _publish(api, version, **rules):
-    from protos.loyalty.v1 import programmes_pb2 as p
-    from tests.api.test_programmes import publish
     return await publish(api, p.Programme(brand="acme", version=version, **rules))
 
 
@@ -239,3 +240,34 @@ async def test_a_window_lengthened_after_payment_settles_when_the_payment_said(a
     api.clock.advance(days=7, minutes=1)
     assert await api.running.scheduler.run_once() == (1, 0)
     assert (await _get_guide(api, guide)).commission_settled_fen == 300
+
+
+async def test_a_settlement_tried_before_it_is_due_waits_for_its_due_time_instead_of_closing(api):
+    """As for an order paid before Paid carried its due time: the scheduler tries it at payment."""
+    store = await _store(api)
+    guide = await _guide(api, store, "wx-1")
+    order = await _place(api, await _bind(api, await _member(api, "o-1"), guide))
+    await _pay(api, order)
+    await api.settled()
+    await api.running.store.pool.execute("UPDATE due_settlements SET due_at = NULL")
+    scheduler = api.running.scheduler
+
+    assert await scheduler.run_once() == (0, 0)  # tried, refused as not yet due, rescheduled
+    api.clock.advance(days=7, minutes=1)
+    assert await scheduler.run_once() == (1, 0)
+    assert (await _get_guide(api, guide)).commission_settled_fen == 300
+
+
+async def test_an_order_paid_before_payments_carried_a_due_time_is_due_by_the_programme_in_force_when_paid(api):
+    api.clock.advance(hours=1)
+    await _publish(api, 2, return_window_days=30)
+    api.clock.advance(days=1)
+    await _publish(api, 3, return_window_days=10)
+    orders = api.running.scheduler.orders
+
+    async def due(paid_at):  # what a version-1 Paid event replays to: no settle_due_at
+        return await orders.settle_due_at(SimpleNamespace(brand="acme", paid_at=paid_at, settle_due_at=None))
+
+    assert await due(START) == START + timedelta(days=7)  # the defaults, before the first publication
+    assert await due(START + timedelta(hours=2)) == START + timedelta(hours=2, days=30)
+    assert await due(START + timedelta(days=2)) == START + timedelta(days=12)
