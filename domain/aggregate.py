@@ -6,6 +6,11 @@ event's ``timestamp`` (eventsourcing stamps ``datetime.now()`` only when no
 reports for a fact (``placed_at``, ``paid_at``) and the time the history records for
 it are the same instant, and an auditor asking for the state as of ``paid_at`` sees
 the order paid. The aggregate's ``created_on`` / ``modified_on`` follow.
+
+Events stay ordered by version. Two commands that took their time and then queued
+for the same aggregate can record times a few milliseconds out of that order (they
+always could in ``at``); a state "as of" a time is the history up to the first event
+after it.
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ Handover is a conversation between two guides, mirrored on each:
   "at most N handovers in D days" rule; the application checks
   ``Member.can_be_handed_over`` before offering a customer.
 
-Commission (业绩提成): a sale is credited frozen, settles after the return
-window, and a refund claws back proportionally, even after settlement (then
-as debt, offset against later settlements).
+Commission (业绩提成): a sale is credited frozen, settles at the order's
+``settle_due_at`` (fixed when it was paid), and a refund claws back
+proportionally, even after settlement (then as debt, offset against later
+settlements). A guide who has left earns nothing new (``GUIDE_LEFT``); what was
+credited before still settles and claws back.
 """
 
 from __future__ import annotations
