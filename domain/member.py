@@ -151,7 +151,7 @@ class Member(Aggregate):
         self._rewards_per_period: dict[str, int] = {}
         # guide
         self.guide_id: UUID | None = None
-        self.guide_store_id: UUID | None = None
+        self.guide_store_id: UUID | None = None  # the guide's store at binding; attribution asks the Guide
         self.bound_at: datetime | None = None
         self.home_store_id: UUID | None = None
         self._handovers: list[datetime] = []
