@@ -58,21 +58,25 @@ class DueSettlements:
         """
         placed_topic = self.topics[0]
         placed: list[tuple[Any, str]] = []
-        paid: dict[Any, datetime] = {}
+        paid: dict[Any, tuple[datetime, datetime | None]] = {}
         for _, order_id, _, topic, state in rows:
             e = loads(state)
             if topic == placed_topic:
                 placed.append((order_id, e["brand"]))
             else:
-                paid[order_id] = datetime.fromisoformat(e["at"]["_data_"])
+                due = e.get("settle_due_at")  # absent (version 1) or null: derived when settled
+                paid[order_id] = (datetime.fromisoformat(e["at"]["_data_"]),
+                                  datetime.fromisoformat(due["_data_"]) if due else None)
         if placed:
             await conn.execute(
                 "INSERT INTO due_settlements (order_id, brand) SELECT * FROM unnest($1::uuid[], $2::text[]) "
                 "ON CONFLICT DO NOTHING", [p[0] for p in placed], [p[1] for p in placed])
         if paid:
             await conn.execute(
-                "UPDATE due_settlements d SET paid_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) "
-                "WHERE d.order_id = u.id", list(paid), list(paid.values()))
+                "UPDATE due_settlements d SET paid_at = u.at, due_at = u.due"
+                " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(id, at, due)"
+                " WHERE d.order_id = u.id",
+                list(paid), [p[0] for p in paid.values()], [p[1] for p in paid.values()])
 
 
 async def claim_due(conn: Any, now: datetime, limit: int) -> list[UUID]:
