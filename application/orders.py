@@ -198,11 +198,13 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def refund(self, order_id: UUID, refund_id: str, amount_fen: int, *, call: Call | None = None):
+    async def refund(
+        self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None
+    ):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             order = await uow.get(order_id, Order)
-            order.refund(refund_id, amount_fen, at)
+            order.refund(refund_id, amount_fen, at, reason)
             member = await surviving_member(uow, order.member_id)
             member.reverse_order_points(str(order.id), amount_fen, at)
             if order.store_id is not None:

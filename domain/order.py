@@ -60,6 +60,16 @@ class OrderLine:
         return self.qty * self.unit_fen
 
 
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """One refund as the order shows it: its id, amount, the reason given (may be empty) and when."""
+
+    refund_id: str
+    amount_fen: int
+    reason: str
+    at: datetime
+
+
 def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
     if lines:
         total = sum(line.amount_fen for line in lines)
@@ -74,6 +84,7 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
 
 class Order(Aggregate):
     settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
+    refunds: tuple[RefundRecord, ...] = ()  # class default: state saved before refunds were kept reads as none
 
     @classmethod
     def place(
@@ -266,9 +277,14 @@ class Order(Aggregate):
     def _cancelled(self, reason: str, at: datetime) -> None:
         self.status = OrderStatus.CANCELLED
 
-    def refund(self, refund_id: str, amount_fen: int, at: datetime) -> None:
-        """Partial or full; the order becomes REFUNDED when refunds reach the paid amount."""
+    def refund(self, refund_id: str, amount_fen: int, at: datetime, reason: str = "") -> None:
+        """Partial or full; the order becomes REFUNDED when refunds reach the paid amount.
+
+        ``reason`` is optional (empty: none given) and recorded on the event as given.
+        """
         require_text(refund_id, "refund_id", 64)
+        if reason != "":
+            require_text(reason, "reason")
         require_int(amount_fen, "amount_fen", 1)
         require_utc(at)
         self._require(OrderStatus.PAID, OrderStatus.FULFILLED, action="refund")
@@ -277,10 +293,12 @@ class Order(Aggregate):
         if self.refunded_fen + amount_fen > self.paid_fen:
             raise RuleViolation("refunds would exceed the paid amount", reason="REFUND_EXCEEDS_PAID",
                                 remaining_fen=self.paid_fen - self.refunded_fen)
-        self._refunded(refund_id=refund_id, amount_fen=amount_fen, at=at)
+        self._refunded(refund_id=refund_id, amount_fen=amount_fen, reason=reason, at=at)
 
     @event("Refunded")
-    def _refunded(self, refund_id: str, amount_fen: int, at: datetime) -> None:
+    def _refunded(self, refund_id: str, amount_fen: int, at: datetime, reason: str = "") -> None:
+        # ``reason`` defaults for Refunded events stored before it was recorded.
+        self.refunds = self.refunds + (RefundRecord(refund_id, amount_fen, reason, at),)
         self.refund_ids.add(refund_id)
         self.refunded_fen += amount_fen
         if self.refunded_fen == self.paid_fen:
@@ -289,5 +307,5 @@ class Order(Aggregate):
 
 # Value types carried by this aggregate's events (for the transcoder).
 VALUE_TYPES = (
-    (OrderStatus, OrderLine, FulfilmentMode, CoordSystem, Location) + _ATTRIBUTION_TYPES + _ROUTING_TYPES
+    (OrderStatus, OrderLine, RefundRecord, FulfilmentMode, CoordSystem, Location) + _ATTRIBUTION_TYPES + _ROUTING_TYPES
 )

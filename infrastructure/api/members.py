@@ -180,7 +180,8 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         page = history[offset:offset + size]
         return pb.ListPointsHistoryResponse(
             entries=[
-                pb.PointsEntry(kind=m.kind, points=m.points, reference=m.reference, at=timestamp(m.at))
+                pb.PointsEntry(kind=m.kind, points=m.points, reference=m.reference, at=timestamp(m.at),
+                              shortfall=m.shortfall)
                 for m in page
             ],
             next_page_token=str(offset + size) if offset + size < len(history) else "",

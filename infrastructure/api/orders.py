@@ -62,6 +62,8 @@ def order_message(order: Order) -> pb.Order:
         refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
         routing=decision_message(order.decision), placed_at=convert.timestamp(order.placed_at),
         version=order.version,
+        refunds=[pb.Refund(refund_id=r.refund_id, amount_fen=r.amount_fen, reason=r.reason,
+                           at=convert.timestamp(r.at)) for r in order.refunds],
     )
 
 
@@ -130,7 +132,8 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     @unary(*WRITE)
     async def RefundOrder(self, request, principal):
         call = _call(request, "RefundOrder")
-        data = await self.orders.refund(self._order(request), request.request_id, request.amount_fen, call=call)
+        data = await self.orders.refund(self._order(request), request.request_id, request.amount_fen, request.reason,
+                                        call=call)
         return pb.Order.FromString(data)
 
     @unary(Role.OPERATOR)

@@ -30,7 +30,8 @@ def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
         modes=tuple(convert.mode(m, field="modes") for m in msg.modes),
         hours=convert.hours(msg.hours, msg.time_zone),
         daily_capacity=convert.non_negative(msg.daily_capacity, "daily_capacity"),
-        online_orders_enabled=msg.online_orders_enabled,
+        online_orders_enabled=(msg.online_orders_enabled if msg.HasField("online_orders_enabled")
+                               else StoreSpec.online_orders_enabled),  # unset: the application's default
     )
 
 

@@ -191,3 +191,12 @@ def test_cumulative_refunds_never_exceed_the_paid_amount(amounts):
     for e in order.collect_events():
         replay = e.mutate(replay)
     assert replay.refunded_fen == order.refunded_fen and replay.status is order.status
+
+
+def test_a_refund_keeps_the_reason_given_and_an_empty_one_means_none() -> None:
+    order = paid_order()
+    order.refund("r-1", 100, T0, "arrived damaged")
+    order.refund("r-2", 100, T0)
+    assert [(r.refund_id, r.amount_fen, r.reason) for r in order.refunds] == [
+        ("r-1", 100, "arrived damaged"), ("r-2", 100, "")]
+    assert order.collect_events()[-2].reason == "arrived damaged"

@@ -166,7 +166,10 @@ def test_routing_decisions_recorded_without_a_programme_version_decode_as_versio
         assert decisions and all(d.programme_version == 1 for d in decisions)
         assert order.decision.programme_version == 1
         (snapshot,) = recorded("snapshot", order_id)
-        assert difference(state_of(replayed([snapshot])), state_of(order)) is None
+        # Refund records (with their reasons) were not kept before: an older snapshot reads with none of them,
+        # everything else equal to the replayed events.
+        from_events = {k: v for k, v in state_of(order).items() if k != "refunds"}
+        assert difference(state_of(replayed([snapshot])), from_events) is None
     shared = replayed(recorded("event", RECORDED_ORDERS[0]))
     assert shared.status is OrderStatus.REFUNDED and shared.dealer_id == "dealer-a"
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.loyalty.v1 import common_pb2 as protos_dot_loyalty_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/loyalty/v1/orders.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/common.proto\"B\n\tOrderLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x16\n\x0eunit_price_fen\x18\x03 \x01(\x03\"Q\n\x0c\x45ntryContext\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.loyalty.v1.EntryKind\x12\r\n\x05store\x18\x02 \x01(\t\x12\r\n\x05guide\x18\x03 \x01(\t\"\xcc\x01\n\nOrderDraft\x12\x0e\n\x06member\x18\x01 \x01(\t\x12$\n\x05lines\x18\x02 \x03(\x0b\x32\x15.loyalty.v1.OrderLine\x12.\n\nfulfilment\x18\x03 \x01(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12/\n\x11\x63ustomer_location\x18\x04 \x01(\x0b\x32\x14.loyalty.v1.Location\x12\'\n\x05\x65ntry\x18\x05 \x01(\x0b\x32\x18.loyalty.v1.EntryContext\"N\n\x11PlaceOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x05order\x18\x02 \x01(\x0b\x32\x16.loyalty.v1.OrderDraft\"=\n\x14SimulateOrderRequest\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.OrderDraft\"H\n\tCandidate\x12\r\n\x05store\x18\x01 \x01(\t\x12\x12\n\ndistance_m\x18\x02 \x01(\x01\x12\x18\n\x10rejected_because\x18\x03 \x01(\t\"2\n\x0f\x41ttributionStep\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\"V\n\x0bGuideCredit\x12\r\n\x05guide\x18\x01 \x01(\t\x12\x13\n\x0bguide_store\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x13\n\x0b\x64ual_credit\x18\x04 \x01(\x08\"\xac\x02\n\x0fRoutingDecision\x12\x11\n\tallocated\x18\x01 \x01(\x08\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12\x12\n\ndistance_m\x18\x04 \x01(\x01\x12)\n\ncandidates\x18\x05 \x03(\x0b\x32\x15.loyalty.v1.Candidate\x12\x30\n\x0b\x61ttribution\x18\x06 \x03(\x0b\x32\x1b.loyalty.v1.AttributionStep\x12-\n\x0cguide_credit\x18\x07 \x01(\x0b\x32\x17.loyalty.v1.GuideCredit\x12\x1a\n\x12unallocated_reason\x18\x08 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\t \x01(\t\x12\x19\n\x11programme_version\x18\n \x01(\x03\"\xab\x02\n\x05Order\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.loyalty.v1.OrderState\x12\x11\n\ttotal_fen\x18\x04 \x01(\x03\x12\x10\n\x08paid_fen\x18\x05 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x06 \x01(\x03\x12.\n\nfulfilment\x18\x07 \x01(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12,\n\x07routing\x18\x08 \x01(\x0b\x32\x1b.loyalty.v1.RoutingDecision\x12-\n\tplaced_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0b \x01(\x03J\x04\x08\t\x10\n\"F\n\x0fPayOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x10\n\x08paid_fen\x18\x03 \x01(\x03\"7\n\x12\x46ulfilOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\"G\n\x12\x43\x61ncelOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"[\n\x12RefundOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1f\n\x0fGetOrderRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x12SettleOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t*F\n\tEntryKind\x12\x1a\n\x16\x45NTRY_KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08STORE_QR\x10\x01\x12\x0f\n\x0bGUIDE_SHARE\x10\x02*\x8b\x01\n\nOrderState\x12\x1b\n\x17ORDER_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06PLACED\x10\x01\x12\r\n\tALLOCATED\x10\x02\x12\x0f\n\x0bUNALLOCATED\x10\x03\x12\x08\n\x04PAID\x10\x04\x12\r\n\tFULFILLED\x10\x05\x12\r\n\tCANCELLED\x10\x06\x12\x0c\n\x08REFUNDED\x10\x07\x32\x9e\x04\n\x0cOrderService\x12>\n\nPlaceOrder\x12\x1d.loyalty.v1.PlaceOrderRequest\x1a\x11.loyalty.v1.Order\x12N\n\rSimulateOrder\x12 .loyalty.v1.SimulateOrderRequest\x1a\x1b.loyalty.v1.RoutingDecision\x12:\n\x08PayOrder\x12\x1b.loyalty.v1.PayOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0b\x46ulfilOrder\x12\x1e.loyalty.v1.FulfilOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0b\x43\x61ncelOrder\x12\x1e.loyalty.v1.CancelOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0bRefundOrder\x12\x1e.loyalty.v1.RefundOrderRequest\x1a\x11.loyalty.v1.Order\x12:\n\x08GetOrder\x12\x1b.loyalty.v1.GetOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0bSettleOrder\x12\x1e.loyalty.v1.SettleOrderRequest\x1a\x11.loyalty.v1.OrderB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/loyalty/v1/orders.proto\x12\nloyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/loyalty/v1/common.proto\"B\n\tOrderLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x16\n\x0eunit_price_fen\x18\x03 \x01(\x03\"Q\n\x0c\x45ntryContext\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.loyalty.v1.EntryKind\x12\r\n\x05store\x18\x02 \x01(\t\x12\r\n\x05guide\x18\x03 \x01(\t\"\xcc\x01\n\nOrderDraft\x12\x0e\n\x06member\x18\x01 \x01(\t\x12$\n\x05lines\x18\x02 \x03(\x0b\x32\x15.loyalty.v1.OrderLine\x12.\n\nfulfilment\x18\x03 \x01(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12/\n\x11\x63ustomer_location\x18\x04 \x01(\x0b\x32\x14.loyalty.v1.Location\x12\'\n\x05\x65ntry\x18\x05 \x01(\x0b\x32\x18.loyalty.v1.EntryContext\"N\n\x11PlaceOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x05order\x18\x02 \x01(\x0b\x32\x16.loyalty.v1.OrderDraft\"=\n\x14SimulateOrderRequest\x12%\n\x05order\x18\x01 \x01(\x0b\x32\x16.loyalty.v1.OrderDraft\"H\n\tCandidate\x12\r\n\x05store\x18\x01 \x01(\t\x12\x12\n\ndistance_m\x18\x02 \x01(\x01\x12\x18\n\x10rejected_because\x18\x03 \x01(\t\"2\n\x0f\x41ttributionStep\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\"V\n\x0bGuideCredit\x12\r\n\x05guide\x18\x01 \x01(\t\x12\x13\n\x0bguide_store\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x13\n\x0b\x64ual_credit\x18\x04 \x01(\x08\"\xac\x02\n\x0fRoutingDecision\x12\x11\n\tallocated\x18\x01 \x01(\x08\x12\r\n\x05store\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65\x61ler\x18\x03 \x01(\t\x12\x12\n\ndistance_m\x18\x04 \x01(\x01\x12)\n\ncandidates\x18\x05 \x03(\x0b\x32\x15.loyalty.v1.Candidate\x12\x30\n\x0b\x61ttribution\x18\x06 \x03(\x0b\x32\x1b.loyalty.v1.AttributionStep\x12-\n\x0cguide_credit\x18\x07 \x01(\x0b\x32\x17.loyalty.v1.GuideCredit\x12\x1a\n\x12unallocated_reason\x18\x08 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\t \x01(\t\x12\x19\n\x11programme_version\x18\n \x01(\x03\"\xd0\x02\n\x05Order\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.loyalty.v1.OrderState\x12\x11\n\ttotal_fen\x18\x04 \x01(\x03\x12\x10\n\x08paid_fen\x18\x05 \x01(\x03\x12\x14\n\x0crefunded_fen\x18\x06 \x01(\x03\x12.\n\nfulfilment\x18\x07 \x01(\x0e\x32\x1a.loyalty.v1.FulfilmentMode\x12,\n\x07routing\x18\x08 \x01(\x0b\x32\x1b.loyalty.v1.RoutingDecision\x12-\n\tplaced_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0b \x01(\x03\x12#\n\x07refunds\x18\x0c \x03(\x0b\x32\x12.loyalty.v1.RefundJ\x04\x08\t\x10\n\"g\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x0fPayOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x10\n\x08paid_fen\x18\x03 \x01(\x03\"7\n\x12\x46ulfilOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\"G\n\x12\x43\x61ncelOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"[\n\x12RefundOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1f\n\x0fGetOrderRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x12SettleOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t*F\n\tEntryKind\x12\x1a\n\x16\x45NTRY_KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08STORE_QR\x10\x01\x12\x0f\n\x0bGUIDE_SHARE\x10\x02*\x8b\x01\n\nOrderState\x12\x1b\n\x17ORDER_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06PLACED\x10\x01\x12\r\n\tALLOCATED\x10\x02\x12\x0f\n\x0bUNALLOCATED\x10\x03\x12\x08\n\x04PAID\x10\x04\x12\r\n\tFULFILLED\x10\x05\x12\r\n\tCANCELLED\x10\x06\x12\x0c\n\x08REFUNDED\x10\x07\x32\x9e\x04\n\x0cOrderService\x12>\n\nPlaceOrder\x12\x1d.loyalty.v1.PlaceOrderRequest\x1a\x11.loyalty.v1.Order\x12N\n\rSimulateOrder\x12 .loyalty.v1.SimulateOrderRequest\x1a\x1b.loyalty.v1.RoutingDecision\x12:\n\x08PayOrder\x12\x1b.loyalty.v1.PayOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0b\x46ulfilOrder\x12\x1e.loyalty.v1.FulfilOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0b\x43\x61ncelOrder\x12\x1e.loyalty.v1.CancelOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0bRefundOrder\x12\x1e.loyalty.v1.RefundOrderRequest\x1a\x11.loyalty.v1.Order\x12:\n\x08GetOrder\x12\x1b.loyalty.v1.GetOrderRequest\x1a\x11.loyalty.v1.Order\x12@\n\x0bSettleOrder\x12\x1e.loyalty.v1.SettleOrderRequest\x1a\x11.loyalty.v1.OrderB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.loyalty.v1.orders_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\024loyalty/v1;loyaltyv1'
-  _globals['_ENTRYKIND']._serialized_start=1816
-  _globals['_ENTRYKIND']._serialized_end=1886
-  _globals['_ORDERSTATE']._serialized_start=1889
-  _globals['_ORDERSTATE']._serialized_end=2028
+  _globals['_ENTRYKIND']._serialized_start=1958
+  _globals['_ENTRYKIND']._serialized_end=2028
+  _globals['_ORDERSTATE']._serialized_start=2031
+  _globals['_ORDERSTATE']._serialized_end=2170
   _globals['_ORDERLINE']._serialized_start=111
   _globals['_ORDERLINE']._serialized_end=177
   _globals['_ENTRYCONTEXT']._serialized_start=179
@@ -57,19 +57,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTINGDECISION']._serialized_start=827
   _globals['_ROUTINGDECISION']._serialized_end=1127
   _globals['_ORDER']._serialized_start=1130
-  _globals['_ORDER']._serialized_end=1429
-  _globals['_PAYORDERREQUEST']._serialized_start=1431
-  _globals['_PAYORDERREQUEST']._serialized_end=1501
-  _globals['_FULFILORDERREQUEST']._serialized_start=1503
-  _globals['_FULFILORDERREQUEST']._serialized_end=1558
-  _globals['_CANCELORDERREQUEST']._serialized_start=1560
-  _globals['_CANCELORDERREQUEST']._serialized_end=1631
-  _globals['_REFUNDORDERREQUEST']._serialized_start=1633
-  _globals['_REFUNDORDERREQUEST']._serialized_end=1724
-  _globals['_GETORDERREQUEST']._serialized_start=1726
-  _globals['_GETORDERREQUEST']._serialized_end=1757
-  _globals['_SETTLEORDERREQUEST']._serialized_start=1759
-  _globals['_SETTLEORDERREQUEST']._serialized_end=1814
-  _globals['_ORDERSERVICE']._serialized_start=2031
-  _globals['_ORDERSERVICE']._serialized_end=2573
+  _globals['_ORDER']._serialized_end=1466
+  _globals['_REFUND']._serialized_start=1468
+  _globals['_REFUND']._serialized_end=1571
+  _globals['_PAYORDERREQUEST']._serialized_start=1573
+  _globals['_PAYORDERREQUEST']._serialized_end=1643
+  _globals['_FULFILORDERREQUEST']._serialized_start=1645
+  _globals['_FULFILORDERREQUEST']._serialized_end=1700
+  _globals['_CANCELORDERREQUEST']._serialized_start=1702
+  _globals['_CANCELORDERREQUEST']._serialized_end=1773
+  _globals['_REFUNDORDERREQUEST']._serialized_start=1775
+  _globals['_REFUNDORDERREQUEST']._serialized_end=1866
+  _globals['_GETORDERREQUEST']._serialized_start=1868
+  _globals['_GETORDERREQUEST']._serialized_end=1899
+  _globals['_SETTLEORDERREQUEST']._serialized_start=1901
+  _globals['_SETTLEORDERREQUEST']._serialized_end=1956
+  _globals['_ORDERSERVICE']._serialized_start=2173
+  _globals['_ORDERSERVICE']._serialized_end=2715
 # @@protoc_insertion_point(module_scope)

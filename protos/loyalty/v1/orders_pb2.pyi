@@ -142,7 +142,7 @@ class RoutingDecision(_message.Message):
     def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[str] = ..., fallback: _Optional[str] = ..., programme_version: _Optional[int] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "placed_at", "version")
+    __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "placed_at", "version", "refunds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +153,7 @@ class Order(_message.Message):
     ROUTING_FIELD_NUMBER: _ClassVar[int]
     PLACED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     member: str
     state: OrderState
@@ -163,7 +164,20 @@ class Order(_message.Message):
     routing: RoutingDecision
     placed_at: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., total_fen: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., routing: _Optional[_Union[RoutingDecision, _Mapping]] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    refunds: _containers.RepeatedCompositeFieldContainer[Refund]
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., total_fen: _Optional[int] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., routing: _Optional[_Union[RoutingDecision, _Mapping]] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., refunds: _Optional[_Iterable[_Union[Refund, _Mapping]]] = ...) -> None: ...
+
+class Refund(_message.Message):
+    __slots__ = ("refund_id", "amount_fen", "reason", "at")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    amount_fen: int
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, refund_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PayOrderRequest(_message.Message):
     __slots__ = ("request_id", "order", "paid_fen")
