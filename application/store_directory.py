@@ -24,7 +24,7 @@ from application.store_index import StoreIndex
 from domain.attribution import AttributionPolicy
 from domain.cloud_store import CloudStore
 from domain.geo import to_wgs84
-from domain.routing import OrderFacts, RoutingDecision, StoreSnapshot, decide, rejections_for
+from domain.routing import OrderFacts, Rejection, RoutingDecision, StoreSnapshot, decide, rejections_for
 from domain.store_values import FulfilmentMode, StoreStatus
 
 log = logging.getLogger(__name__)
@@ -131,13 +131,16 @@ class StoreDirectory:
             if scanned >= MAX_SCANNED or eligible >= ELIGIBLE_WANTED:
                 break
             snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
-            if not rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy):
+            refused = rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy)
+            if not refused:
                 eligible += 1
             elif rejected < REJECTED_KEPT:
                 rejected += 1
             else:
                 continue
             found[snapshot.store_id] = snapshot
+            if Rejection.BEYOND_PICKUP_DISTANCE in refused:
+                break  # every store after this one is farther still: one is kept as evidence
         named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
         for store_id in named:
             if store_id is not None and store_id not in found and store_id in self.replicas:

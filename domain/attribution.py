@@ -111,6 +111,10 @@ class GuideCredit:
     source: GuideCreditSource
 
 
+DEFAULT_PICKUP_MAX_DISTANCE_M = 10_000  # nobody is sent 64 km to collect an order
+MAX_PICKUP_DISTANCE_M = 1_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class AttributionPolicy:
     """A brand's tunable routing rules (a value the programme can hold).
@@ -119,6 +123,14 @@ class AttributionPolicy:
     own online store); ``max_distance_m`` bounds every candidate's distance
     (0 = unlimited; delivery is further bound by each store's radius);
     ``tie_tolerance_m`` makes near-equal distances share orders by rotation.
+
+    Eligibility rules for the fulfilment modes: ``pickup_max_distance_m`` is
+    how far a customer is sent to collect an order (default 10 km, 0 =
+    unlimited; a store beyond it is rejected as BEYOND_PICKUP_DISTANCE).
+    Delivery respects the store's opening hours (OUTSIDE_OPENING_HOURS) unless
+    ``delivery_ignores_opening_hours`` (for brands whose stores take delivery
+    orders around the clock to prepare later). Pickup and in-store orders
+    always respect them.
     """
 
     precedence: tuple[AttributionSource, ...] = DEFAULT_PRECEDENCE
@@ -126,6 +138,8 @@ class AttributionPolicy:
     credit_bound_guide: bool = True
     max_distance_m: int = 0
     tie_tolerance_m: int = 1
+    pickup_max_distance_m: int = DEFAULT_PICKUP_MAX_DISTANCE_M
+    delivery_ignores_opening_hours: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -146,6 +160,13 @@ class AttributionPolicy:
             0 <= self.tie_tolerance_m <= 1000
         ):
             raise InvalidArgument("tie_tolerance_m must be an int within [0, 1000]", reason="INVALID_POLICY")
+        if isinstance(self.pickup_max_distance_m, bool) or not isinstance(self.pickup_max_distance_m, int) or not (
+            0 <= self.pickup_max_distance_m <= MAX_PICKUP_DISTANCE_M
+        ):
+            raise InvalidArgument(f"pickup_max_distance_m must be an int within [0, {MAX_PICKUP_DISTANCE_M}]",
+                                  reason="INVALID_POLICY")
+        if not isinstance(self.delivery_ignores_opening_hours, bool):
+            raise InvalidArgument("delivery_ignores_opening_hours must be a bool", reason="INVALID_POLICY")
 
 
 def guide_credit_for(

@@ -69,6 +69,7 @@ class Rejection(str, Enum):
     OUTSIDE_OPENING_HOURS = "OUTSIDE_OPENING_HOURS"
     OUTSIDE_SERVICE_RADIUS = "OUTSIDE_SERVICE_RADIUS"
     BEYOND_MAX_DISTANCE = "BEYOND_MAX_DISTANCE"
+    BEYOND_PICKUP_DISTANCE = "BEYOND_PICKUP_DISTANCE"
     CAPACITY_REACHED = "CAPACITY_REACHED"
 
 
@@ -185,7 +186,8 @@ def rejections_for(
     """Every reason this store cannot take this order now (empty = eligible).
 
     Distances are compared at millimetre resolution, so a customer exactly on
-    the service radius is inside.
+    the service radius is inside. Opening hours bind every mode (delivery too,
+    unless the policy relaxes it); pickup is bound by the policy's pickup distance.
     """
     out: list[Rejection] = []
     if store.status is StoreStatus.SUSPENDED:
@@ -196,11 +198,14 @@ def rejections_for(
         out.append(Rejection.ONLINE_ORDERS_DISABLED)
     if mode not in store.modes:
         out.append(Rejection.MODE_NOT_SUPPORTED)
-    if mode is not FulfilmentMode.DELIVERY and not store.hours.is_open_at(at):
+    hours_bind = mode is not FulfilmentMode.DELIVERY or not policy.delivery_ignores_opening_hours
+    if hours_bind and not store.hours.is_open_at(at):
         out.append(Rejection.OUTSIDE_OPENING_HOURS)
     metres = round(distance_m, 3)
     if mode is FulfilmentMode.DELIVERY and metres > store.service_radius_m:
         out.append(Rejection.OUTSIDE_SERVICE_RADIUS)
+    if mode is FulfilmentMode.PICKUP and policy.pickup_max_distance_m and metres > policy.pickup_max_distance_m:
+        out.append(Rejection.BEYOND_PICKUP_DISTANCE)
     if policy.max_distance_m and metres > policy.max_distance_m:
         out.append(Rejection.BEYOND_MAX_DISTANCE)
     if store.daily_capacity and store.orders_today >= store.daily_capacity:

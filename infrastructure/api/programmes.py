@@ -65,7 +65,8 @@ def _attribution(msg: pb.AttributionRules) -> AttributionPolicy:
     kwargs: dict[str, Any] = {}
     if msg.precedence:
         kwargs["precedence"] = tuple(_enum(v, SOURCE, "attribution.precedence") for v in msg.precedence)
-    for name in ("fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m"):
+    for name in ("fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m",
+                 "pickup_max_distance_m", "delivery_ignores_opening_hours"):
         if msg.HasField(name):
             kwargs[name] = getattr(msg, name)
     if "fallback_target" in kwargs:
@@ -99,6 +100,8 @@ def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
             precedence=[_enum_value(s, SOURCE) for s in policy.precedence],
             fallback_target=policy.fallback_target, credit_bound_guide=policy.credit_bound_guide,
             max_distance_m=policy.max_distance_m, tie_tolerance_m=policy.tie_tolerance_m,
+            pickup_max_distance_m=policy.pickup_max_distance_m,
+            delivery_ignores_opening_hours=policy.delivery_ignores_opening_hours,
         ),
         **{name: getattr(programme, name) for name in INT_FIELDS},
         **{name: _enum_value(getattr(programme, name), kind) for name, kind in ENUM_FIELDS.items()},

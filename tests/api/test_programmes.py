@@ -134,7 +134,8 @@ async def test_every_field_published_reads_back_unchanged(api):
         guide_credit_per_yuan_sales=3, return_window_days=14,
         attribution=p.AttributionRules(
             precedence=[p.ATTRIBUTION_SOURCE_HOME_STORE, p.ATTRIBUTION_SOURCE_NEAREST], fallback_target="acme-online",
-            credit_bound_guide=False, max_distance_m=20_000, tie_tolerance_m=0),
+            credit_bound_guide=False, max_distance_m=20_000, tie_tolerance_m=0, pickup_max_distance_m=3_000,
+            delivery_ignores_opening_hours=True),
     )
     assert await publish(api, programme) == programme
     assert await get(api, version=7, metadata=MP) == programme

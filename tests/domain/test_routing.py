@@ -97,8 +97,9 @@ def test_a_customer_one_centimetre_beyond_the_radius_is_outside():
 
 def test_pickup_ignores_the_delivery_radius_but_respects_policy_max_distance():
     far = store_at(20_000)
-    assert decide(facts(FulfilmentMode.PICKUP), [far], POLICY, NOON_SHANGHAI).store_id == far.store_id
-    capped = AttributionPolicy(max_distance_m=10_000)
+    unlimited_pickup = AttributionPolicy(pickup_max_distance_m=0)
+    assert decide(facts(FulfilmentMode.PICKUP), [far], unlimited_pickup, NOON_SHANGHAI).store_id == far.store_id
+    capped = AttributionPolicy(max_distance_m=10_000, pickup_max_distance_m=0)
     d = decide(facts(FulfilmentMode.PICKUP), [far], capped, NOON_SHANGHAI)
     assert d.candidates[0].rejections == (Rejection.BEYOND_MAX_DISTANCE,)
 
@@ -132,12 +133,47 @@ def test_no_candidates_at_all_is_unallocated_not_an_exception():
     assert d.store_id is None and d.dealer_id is None
 
 
-def test_pickup_outside_opening_hours_is_refused_but_delivery_is_not():
+def test_pickup_outside_opening_hours_is_refused():
     night = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)  # 23:00 in Shanghai, store shut at 22:00
     store = store_at(100)
     pickup = decide(facts(FulfilmentMode.PICKUP), [store], POLICY, night)
     assert pickup.candidates[0].rejections == (Rejection.OUTSIDE_OPENING_HOURS,)
-    assert decide(facts(FulfilmentMode.DELIVERY), [store], POLICY, night).allocated
+
+
+def test_delivery_goes_to_an_open_store_rather_than_a_nearer_closed_one():
+    ten_am = datetime(2024, 3, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+    evening_only = store_at(200, hours=OpeningHours.every_day(18 * 60, 23 * 60))
+    open_now = store_at(2_900)
+    d = decide(facts(FulfilmentMode.DELIVERY), [evening_only, open_now], POLICY, ten_am)
+    assert d.store_id == open_now.store_id
+    assert d.candidates[0].rejections == (Rejection.OUTSIDE_OPENING_HOURS,)
+
+
+def test_a_brand_may_let_delivery_ignore_opening_hours():
+    night = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)  # 23:00 in Shanghai, store shut at 22:00
+    relaxed = AttributionPolicy(delivery_ignores_opening_hours=True)
+    assert decide(facts(FulfilmentMode.DELIVERY), [store_at(100)], relaxed, night).allocated
+    assert not decide(facts(FulfilmentMode.PICKUP), [store_at(100)], relaxed, night).allocated
+
+
+def test_pickup_is_refused_beyond_the_pickup_distance_and_the_explanation_says_so():
+    far = store_at(10_500, service_radius_m=200_000)
+    d = decide(facts(FulfilmentMode.PICKUP), [far], POLICY, NOON_SHANGHAI)
+    assert POLICY.pickup_max_distance_m == 10_000
+    assert not d.allocated and d.candidates[0].rejections == (Rejection.BEYOND_PICKUP_DISTANCE,)
+    assert d.explanation[-1].reason is StepReason.NO_ELIGIBLE_STORE
+    assert decide(facts(FulfilmentMode.PICKUP), [store_at(9_900)], POLICY, NOON_SHANGHAI).allocated
+    unlimited = AttributionPolicy(pickup_max_distance_m=0)
+    assert decide(facts(FulfilmentMode.PICKUP), [far], unlimited, NOON_SHANGHAI).allocated
+    assert decide(facts(FulfilmentMode.DELIVERY), [store_at(10_500, service_radius_m=20_000)], POLICY,
+                  NOON_SHANGHAI).allocated
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, 1_000_001])
+def test_the_pickup_distance_is_a_bounded_whole_number_of_metres(bad):
+    with pytest.raises(InvalidArgument) as e:
+        AttributionPolicy(pickup_max_distance_m=bad)
+    assert e.value.reason == "INVALID_POLICY"
 
 
 def test_opening_hours_are_judged_on_the_local_day_across_utc_midnight():

@@ -72,18 +72,22 @@ class TierRule(_message.Message):
     def __init__(self, tier: _Optional[_Union[_members_pb2.Tier, str]] = ..., min_paid_fen: _Optional[int] = ..., min_points_earned: _Optional[int] = ...) -> None: ...
 
 class AttributionRules(_message.Message):
-    __slots__ = ("precedence", "fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m")
+    __slots__ = ("precedence", "fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m", "pickup_max_distance_m", "delivery_ignores_opening_hours")
     PRECEDENCE_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_TARGET_FIELD_NUMBER: _ClassVar[int]
     CREDIT_BOUND_GUIDE_FIELD_NUMBER: _ClassVar[int]
     MAX_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
     TIE_TOLERANCE_M_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_MAX_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_IGNORES_OPENING_HOURS_FIELD_NUMBER: _ClassVar[int]
     precedence: _containers.RepeatedScalarFieldContainer[AttributionSource]
     fallback_target: str
     credit_bound_guide: bool
     max_distance_m: int
     tie_tolerance_m: int
-    def __init__(self, precedence: _Optional[_Iterable[_Union[AttributionSource, str]]] = ..., fallback_target: _Optional[str] = ..., credit_bound_guide: _Optional[bool] = ..., max_distance_m: _Optional[int] = ..., tie_tolerance_m: _Optional[int] = ...) -> None: ...
+    pickup_max_distance_m: int
+    delivery_ignores_opening_hours: bool
+    def __init__(self, precedence: _Optional[_Iterable[_Union[AttributionSource, str]]] = ..., fallback_target: _Optional[str] = ..., credit_bound_guide: _Optional[bool] = ..., max_distance_m: _Optional[int] = ..., tie_tolerance_m: _Optional[int] = ..., pickup_max_distance_m: _Optional[int] = ..., delivery_ignores_opening_hours: _Optional[bool] = ...) -> None: ...
 
 class Programme(_message.Message):
     __slots__ = ("brand", "version", "points_per_yuan", "pending_days", "expiry_policy", "expiry_days", "tier_window_days", "tier_rules", "downgrade_policy", "referral_reward_points", "referral_cap_per_period", "referral_cap_period", "binding_mode", "protection_days", "handover_waiting_hours", "handover_max_per_customer", "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added", "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "attribution")
