@@ -377,10 +377,13 @@ class CloudStore(Aggregate):
         require_int(amount_fen, "amount_fen", 1)
         require_utc(at)
         self._require_owner(dealer_id)
-        self._order_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, at=at)
+        self._order_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen,
+                               local_date=self.hours.local_date(at), at=at)
 
     @event("OrderAttributed")
-    def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+    def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime,
+                          local_date: date | None = None) -> None:
+        # ``local_date``: the store's day of the booking (its revenue day); None on events recorded before it.
         t = self._ledger.get(dealer_id, DealerTotals())
         self._ledger[dealer_id] = DealerTotals(t.revenue_fen + amount_fen, t.refunds_fen)
 
@@ -398,10 +401,12 @@ class CloudStore(Aggregate):
         if totals.refunds_fen + amount_fen > totals.revenue_fen:
             raise RuleViolation("refunds would exceed the dealer's revenue at this store",
                                 reason="REFUND_EXCEEDS_REVENUE", dealer_id=dealer_id, remaining_fen=totals.net_fen)
-        self._refund_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, at=at)
+        self._refund_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen,
+                                local_date=self.hours.local_date(at), at=at)
 
     @event("RefundAttributed")
-    def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
+    def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime,
+                           local_date: date | None = None) -> None:
         t = self._ledger.get(dealer_id, DealerTotals())
         self._ledger[dealer_id] = DealerTotals(t.revenue_fen, t.refunds_fen + amount_fen)
 

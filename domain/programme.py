@@ -5,9 +5,9 @@ thresholds, referral rewards or guide rules: commands take the programme, and
 every decision event records ``programme.version`` so history stays
 explainable after the brand changes its rules.
 
-Local calendar: China has had no daylight saving since 1991, so Asia/Shanghai
-is the fixed offset UTC+08:00. Using the fixed offset keeps the domain free of
-a tz database (and of tzdata versions changing stored results).
+Local calendar: the brand's periods (expiry, referral caps) are on
+``domain.calendar.BRAND_CALENDAR`` (Asia/Shanghai, the fixed offset UTC+08:00),
+so the domain needs no tz database (and tzdata versions never change stored results).
 
 Expiry (积分有效期): END_OF_MONTH / END_OF_YEAR lots live until the end of the
 period *after* the one they were earned in (points earned on 31 December do
@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from domain.attribution import AttributionPolicy, AttributionSource
+from domain.calendar import BRAND_CALENDAR
 from domain.errors import InvalidArgument
 from domain.loyalty_args import check_enum, check_int, check_text, check_utc
 from domain.tiers import RULED_TIERS, DowngradePolicy, Tier, TierRule
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for readers of this name; the calendar module decides
 DEFAULT_VERSION = 1  # LoyaltyProgramme.default: in force for every brand until it publishes its own
 
 
@@ -53,7 +54,7 @@ class CapPeriod(str, enum.Enum):
 
 
 def period_key(period: CapPeriod, at: datetime) -> str:
-    local = at.astimezone(SHANGHAI)
+    local = BRAND_CALENDAR.local(at)
     return f"{local.year:04d}" if period is CapPeriod.CALENDAR_YEAR else f"{local.year:04d}-{local.month:02d}"
 
 
@@ -155,13 +156,11 @@ class LoyaltyProgramme:
             return None
         if self.expiry_policy is ExpiryPolicy.ROLLING_DAYS:
             return earned_at + timedelta(days=self.expiry_days)
-        local = earned_at.astimezone(SHANGHAI)
+        local = BRAND_CALENDAR.local(earned_at)
         if self.expiry_policy is ExpiryPolicy.END_OF_YEAR:
-            end = datetime(local.year + 2, 1, 1, tzinfo=SHANGHAI)
-        else:
-            months = local.year * 12 + (local.month - 1) + 2
-            end = datetime(months // 12, months % 12 + 1, 1, tzinfo=SHANGHAI)
-        return end.astimezone(timezone.utc)
+            return BRAND_CALENDAR.start_of(date(local.year + 2, 1, 1))
+        months = local.year * 12 + (local.month - 1) + 2
+        return BRAND_CALENDAR.start_of(date(months // 12, months % 12 + 1, 1))
 
 
 VALUE_TYPES = (

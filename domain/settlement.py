@@ -1,6 +1,7 @@
 """Dealer settlement (经销商月结): monthly statements and closing a month.
 
-A statement is the dealer's money for one Asia/Shanghai calendar month: the
+A statement is the dealer's money for one month of the brand calendar
+(``domain.calendar.BRAND_CALENDAR``, Asia/Shanghai): the
 revenue of orders booked to its stores, their refunds, and the guide
 commission on those orders. Each booking event becomes one *line* of the
 month it falls in. Closing the month freezes the statement: the
@@ -33,10 +34,11 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate
+from domain.calendar import BRAND_CALENDAR
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.store_values import require_int, require_text, require_utc
 
-SHANGHAI = timezone(timedelta(hours=8))  # China has no DST: a fixed offset is exact
+SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for readers of this name; the calendar module decides
 NAMESPACE = UUID("5b0f3c62-58a4-4c55-9d43-1f2a7c3e9e01")  # stored data: never change
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -61,7 +63,7 @@ class Month:
 
     @classmethod
     def of(cls, at: datetime) -> Month:
-        local = require_utc(at).astimezone(SHANGHAI)
+        local = BRAND_CALENDAR.local(require_utc(at))
         return cls(local.year, local.month)
 
     @classmethod
@@ -75,7 +77,7 @@ class Month:
     @property
     def starts_at(self) -> datetime:
         """The first instant of the month, in UTC."""
-        return datetime(self.year, self.month, 1, tzinfo=SHANGHAI).astimezone(timezone.utc)
+        return BRAND_CALENDAR.start_of(self.first_day)
 
     @property
     def ends_at(self) -> datetime:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
-from functools import lru_cache
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.calendar import BRAND_CALENDAR, BRAND_TIME_ZONE, LocalCalendar, check_offset
 from domain.errors import InvalidArgument
 
 MINUTES_PER_DAY = 24 * 60
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
+DEFAULT_TIME_ZONE = BRAND_TIME_ZONE
 
 
 class FulfilmentMode(str, Enum):
@@ -51,29 +50,49 @@ class DayHours:
 
 @dataclass(frozen=True, slots=True)
 class OpeningHours:
-    """Weekly opening intervals in the store's own time zone; a weekday with none is closed."""
+    """Weekly opening intervals on the store's own calendar; a weekday with none is closed.
+
+    ``time_zone`` is the zone's name (shown back to operators); ``utc_offset_minutes``
+    is what the domain computes with (``domain/calendar.py``): the edge resolves the
+    name and accepts only fixed-offset zones. Left out, it is known only for the
+    default zone (Asia/Shanghai, +08:00); any other name must come with its offset.
+    """
 
     days: tuple[DayHours, ...] = ()
     time_zone: str = DEFAULT_TIME_ZONE
+    utc_offset_minutes: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.days, tuple) or not all(isinstance(d, DayHours) for d in self.days):
             raise InvalidArgument("days must be a tuple of DayHours", reason="INVALID_OPENING_HOURS")
-        zone(self.time_zone)
+        if not isinstance(self.time_zone, str) or not self.time_zone or len(self.time_zone) > 64:
+            raise InvalidArgument("time zone must be a zone name", reason="INVALID_TIME_ZONE", field="time_zone")
+        if self.utc_offset_minutes is None:
+            if self.time_zone != DEFAULT_TIME_ZONE:
+                raise InvalidArgument(f"the offset of {self.time_zone!r} must be resolved at the edge",
+                                      reason="INVALID_TIME_ZONE", field="time_zone")
+            object.__setattr__(self, "utc_offset_minutes", BRAND_CALENDAR.utc_offset_minutes)
+        check_offset(self.utc_offset_minutes)
 
     @classmethod
-    def every_day(cls, open_minute: int, close_minute: int, time_zone: str = DEFAULT_TIME_ZONE) -> OpeningHours:
-        return cls(tuple(DayHours(d, open_minute, close_minute) for d in range(7)), time_zone)
+    def every_day(cls, open_minute: int, close_minute: int, time_zone: str = DEFAULT_TIME_ZONE,
+                  utc_offset_minutes: int | None = None) -> OpeningHours:
+        return cls(tuple(DayHours(d, open_minute, close_minute) for d in range(7)), time_zone, utc_offset_minutes)
 
     @classmethod
-    def always(cls, time_zone: str = DEFAULT_TIME_ZONE) -> OpeningHours:
-        return cls.every_day(0, MINUTES_PER_DAY, time_zone)
+    def always(cls, time_zone: str = DEFAULT_TIME_ZONE, utc_offset_minutes: int | None = None) -> OpeningHours:
+        return cls.every_day(0, MINUTES_PER_DAY, time_zone, utc_offset_minutes)
+
+    @property
+    def calendar(self) -> LocalCalendar:
+        """The store's calendar: its local days for hours, capacity and revenue."""
+        return LocalCalendar(self.utc_offset_minutes)  # type: ignore[arg-type]
 
     def local(self, at: datetime) -> datetime:
-        return at.astimezone(zone(self.time_zone))
+        return self.calendar.local(at)
 
     def local_date(self, at: datetime) -> date:
-        return self.local(at).date()
+        return self.calendar.day(at)
 
     def is_open_at(self, at: datetime) -> bool:
         """Whether ``at`` (aware) falls inside an interval, judged on the store's local clock."""
@@ -87,17 +106,6 @@ class OpeningHours:
             if d.weekday == yesterday and minute + MINUTES_PER_DAY < d.close_minute:
                 return True
         return False
-
-
-@lru_cache(maxsize=64)
-def zone(name: str) -> ZoneInfo:
-    """The tz database zone (read once, then cached: static reference data, not I/O per call)."""
-    if not isinstance(name, str) or not name:
-        raise InvalidArgument("time zone must be a non-empty string", reason="INVALID_TIME_ZONE")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidArgument(f"unknown time zone {name!r}", reason="INVALID_TIME_ZONE") from None
 
 
 def require_utc(at: object, name: str = "at") -> datetime:

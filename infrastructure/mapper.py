@@ -15,8 +15,10 @@ from typing import Any
 from eventsourcing.persistence import Cipher, Compressor, Mapper
 from eventsourcing.utils import Environment, resolve_topic
 
+from domain.store_values import OpeningHours
 from infrastructure.config import APPLICATION_NAME
-from infrastructure.transcoder import OrjsonTranscoder, register_value_types
+from infrastructure.time_zones import recorded_offset_minutes
+from infrastructure.transcoder import DataclassAsDict, OrjsonTranscoder, register_value_types
 
 COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
 CIPHER_TOPIC = "CIPHER_TOPIC"
@@ -49,12 +51,23 @@ def domain_value_types() -> tuple[type[Any], ...]:
     return tuple(found)
 
 
+class OpeningHoursAsDict(DataclassAsDict):
+    """Opening hours recorded before their UTC offset was stored get it from their zone name here,
+    at the edge, because the domain does not read the tz database."""
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        if data.get("utc_offset_minutes") is None and "time_zone" in data:
+            data = {**data, "utc_offset_minutes": recorded_offset_minutes(data["time_zone"])}
+        return super().decode(data)
+
+
 def build_transcoder(value_types: Iterable[type[Any]] | None = None) -> OrjsonTranscoder:
     """The transcoder with the built-ins and the value types (default: the domain's)."""
     transcoder = OrjsonTranscoder()
-    register_value_types(
-        transcoder, domain_value_types() if value_types is None else value_types
-    )
+    types = tuple(domain_value_types() if value_types is None else value_types)
+    register_value_types(transcoder, types)
+    if OpeningHours in types:
+        transcoder.register(OpeningHoursAsDict(OpeningHours))
     return transcoder
 
 

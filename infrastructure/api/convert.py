@@ -9,7 +9,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain.errors import InvalidArgument
 from domain.geo import CoordSystem, Location
-from domain.store_values import DayHours, FulfilmentMode, OpeningHours
+from domain.store_values import DEFAULT_TIME_ZONE, DayHours, FulfilmentMode, OpeningHours
+from infrastructure.time_zones import fixed_offset_minutes
 from protos.loyalty.v1 import common_pb2, stores_pb2
 
 
@@ -41,15 +42,16 @@ def mode_value(m: FulfilmentMode) -> int:
 
 
 def hours(entries, time_zone: str) -> OpeningHours:
-    tz = time_zone or "Asia/Shanghai"
+    tz = time_zone or DEFAULT_TIME_ZONE
+    offset = fixed_offset_minutes(tz)  # the domain computes with the offset; only fixed-offset zones pass
     if not entries:
-        return OpeningHours.always(tz)
+        return OpeningHours.always(tz, offset)
     days = []
     for h in entries:
         if not 1 <= h.weekday <= 7:
             raise InvalidArgument("hours.weekday is 1 (Monday) to 7 (Sunday)", reason="OUT_OF_RANGE", field="hours")
         days.append(DayHours(h.weekday - 1, h.open_minute, h.close_minute))
-    return OpeningHours(tuple(days), tz)
+    return OpeningHours(tuple(days), tz, offset)
 
 
 def hours_messages(value: OpeningHours) -> list[stores_pb2.OpeningHours]:

@@ -1,5 +1,10 @@
 """Dealer attribution ledger: orders, revenue and refunds per dealer, store and local day.
 
+The day is the store's own local day (``domain/calendar.py``), recorded on the
+booking event by the store, the same calendar that counts its daily capacity.
+Events recorded before the day was stored fall back to the brand calendar,
+which is how they were bucketed then.
+
 Fed by the cloud stores' booking events, which already name the dealer that
 owned the store when it accepted the order, so a later transfer never moves
 past revenue, and a refund lands on the same dealer as its order.
@@ -8,14 +13,15 @@ past revenue, and a refund lands on the same dealer as its order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from domain.calendar import BRAND_CALENDAR
 from domain.cloud_store import CloudStore
 
-SHANGHAI = timezone(timedelta(hours=8))  # the stores' reporting day; China has no DST
+SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for bench/bench_replay.py; days come from the events
 
 
 class DealerLedger:
@@ -35,7 +41,7 @@ class DealerLedger:
         await conn.execute("DROP TABLE IF EXISTS dealer_ledger")
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
-        day = event.at.astimezone(SHANGHAI).date()
+        day = getattr(event, "local_date", None) or BRAND_CALENDAR.day(event.at)
         paid = isinstance(event, CloudStore.OrderAttributed)
         await conn.execute(
             _UPSERT_ONE, event.dealer_id, event.originator_id, day,
@@ -50,8 +56,13 @@ class DealerLedger:
         days: dict[str, date] = {}
         for _, store_id, _, topic, state in rows:
             e = loads(state)
-            at = e["at"]["_data_"]  # datetime_iso; one conversion per distinct instant
-            day = days.get(at) or days.setdefault(at, datetime.fromisoformat(at).astimezone(SHANGHAI).date())
+            recorded = e.get("local_date")  # date_iso: the store's own day, as handle() reads it
+            if recorded:
+                text = recorded["_data_"]
+                day = days.get(text) or days.setdefault(text, date.fromisoformat(text))
+            else:  # recorded before the store's day was: the brand calendar, one conversion per instant
+                at = e["at"]["_data_"]
+                day = days.get(at) or days.setdefault(at, BRAND_CALENDAR.day(datetime.fromisoformat(at)))
             key = (e["dealer_id"], store_id, day)
             row = sums.get(key) or sums.setdefault(key, [0, 0, 0, 0])
             if topic == paid_topic:

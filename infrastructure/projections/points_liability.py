@@ -15,7 +15,7 @@ so they come from ``points_lots``. Cost: one scan of the brand's moves up to
 ``T`` (indexed by brand and time); if that ever grows too slow, monthly
 checkpoints of the remainders would bound it without changing the answer.
 
-Expiry profile: outstanding points per *last usable month* (Asia/Shanghai),
+Expiry profile: outstanding points per *last usable month* (brand calendar, ``domain/calendar.py``),
 i.e. the local month of the last instant before ``expires_at``: points of a
 lot that expires at local midnight of 1 January show under December, the
 month a reminder would name. Never-expiring points show under ``None``.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.programme import SHANGHAI
+from domain.calendar import BRAND_CALENDAR
 
 _OUTSTANDING = """
     WITH lots AS (
@@ -37,7 +37,8 @@ _OUTSTANDING = """
         GROUP BY m.member_id, m.lot_id, l.available_at, l.expires_at
     )
     SELECT available_at <= $2 AS available,
-           to_char((expires_at - interval '1 microsecond') AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
+           to_char((expires_at - interval '1 microsecond' + make_interval(mins => $3)) AT TIME ZONE 'UTC',
+                   'YYYY-MM') AS month,
            sum(remaining)::bigint AS points
     FROM lots WHERE remaining > 0 AND (expires_at IS NULL OR $2 < expires_at)
     GROUP BY 1, 2
@@ -62,7 +63,7 @@ def last_usable_month(expires_at: datetime | None) -> str | None:
     """The bucket of the expiry profile, computed in Python (for callers and tests)."""
     if expires_at is None:
         return None
-    local = (expires_at - timedelta(microseconds=1)).astimezone(SHANGHAI)
+    local = BRAND_CALENDAR.local(expires_at - timedelta(microseconds=1))
     return f"{local.year:04d}-{local.month:02d}"
 
 
@@ -70,7 +71,7 @@ async def points_liability(pool: Any, brand: str, as_of: datetime) -> PointsLiab
     """Outstanding available and pending points, debt and expiry profile of ``brand`` at ``as_of``."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    rows = await pool.fetch(_OUTSTANDING, brand, as_of)
+    rows = await pool.fetch(_OUTSTANDING, brand, as_of, BRAND_CALENDAR.utc_offset_minutes)
     debt = await pool.fetchval(
         "SELECT coalesce(sum(delta), 0)::bigint FROM points_debt_moves WHERE brand = $1 AND at <= $2", brand, as_of
     )
