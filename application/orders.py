@@ -131,7 +131,8 @@ class OrderService(Service):
             policy, version = programme.attribution, programme.version
             order = Order.place(
                 member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
-                entry=entry, lines=draft.lines, at=at, id=facts.order_id,
+                entry=entry, lines=draft.lines, at=at, payment_due_at=programme.payment_due_at(at),
+                id=facts.order_id,
             )
             overrides = {}
             for _ in range(MAX_REROUTES):
@@ -191,12 +192,34 @@ class OrderService(Service):
         return await self.execute(handler, call)
 
     async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None):
+        """The customer cancels before paying; the store's capacity is released in the same transaction."""
+
         async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
             order = await uow.get(order_id, Order)
-            order.cancel(reason or "CANCELLED_BY_CUSTOMER", self.clock.now())
+            order.cancel(reason or "CANCELLED_BY_CUSTOMER", at)
+            await self._release_capacity(uow, order, at)
             return order
 
         return await self.execute(handler, call)
+
+    async def cancel_unpaid(self, order_id: UUID, *, call: Call | None = None):
+        """The scheduler cancels an order left unpaid past its payment time, releasing its capacity."""
+
+        async def handler(uow: UnitOfWork) -> Order:
+            at = self.clock.now()
+            order = await uow.get(order_id, Order)
+            order.cancel_unpaid(at)
+            await self._release_capacity(uow, order, at)
+            return order
+
+        return await self.execute(handler, call)
+
+    @staticmethod
+    async def _release_capacity(uow: UnitOfWork, order: Order, at) -> None:
+        if order.store_id is not None:  # an allocated order was accepted by (and counted on) its store
+            store = await uow.get(order.store_id, CloudStore)
+            store.release_order(order.id, order.decision.decided_at, at)
 
     async def refund(
         self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None

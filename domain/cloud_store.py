@@ -17,7 +17,8 @@ that dealer's revenue here). Snapshots therefore stay a few kilobytes however
 many orders the store has taken. Version-1 snapshots (with per-order state) are
 upcast on load (``upcast_v1_v2``); the event classes are unchanged.
 
-Capacity is counted on the aggregate (accepted orders per local day), so two
+Capacity is counted on the aggregate (accepted orders per local day, less the
+ones released by a cancellation: ``OrderReleased``), so two
 orders racing for the last slot collide on the store's version and one retries:
 the aggregate, not the router, is the consistency boundary.
 """
@@ -363,6 +364,20 @@ class CloudStore(Aggregate):
                 self._recent_days = _recent(self._recent_days)
         if self._last_accepted_at is None or at > self._last_accepted_at:
             self._last_accepted_at = at
+
+    def release_order(self, order_id: UUID, accepted_at: datetime, at: datetime) -> None:
+        """An accepted order was cancelled (by the customer or the payment timeout): it no longer uses
+        the capacity of the local day it was accepted on. The Order cancels once, in the same transaction,
+        so each order is released at most once; a day no longer counted has nothing left to release."""
+        require_uuid(order_id, "order_id")
+        require_utc(accepted_at, "accepted_at")
+        require_utc(at)
+        self._order_released(order_id=order_id, local_date=self.hours.local_date(accepted_at), at=at)
+
+    @event("OrderReleased")
+    def _order_released(self, order_id: UUID, local_date: date, at: datetime) -> None:
+        if self._recent_days.get(local_date, 0) > 0:
+            self._recent_days[local_date] -= 1
 
     def _require_owner(self, dealer_id: str) -> None:
         if all(dealer != dealer_id for _, dealer in self._ownership):

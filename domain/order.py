@@ -4,7 +4,8 @@ State machine::
 
     PLACED -> ALLOCATED | UNALLOCATED -> PAID -> FULFILLED
     UNALLOCATED -> ALLOCATED             (re-routed once a store can take it)
-    PLACED | ALLOCATED | UNALLOCATED -> CANCELLED   (before payment only)
+    PLACED | ALLOCATED | UNALLOCATED -> CANCELLED   (before payment only; by the customer, or by the
+                                                     server once ``payment_due_at`` has passed)
     PAID | FULFILLED -> REFUNDED          (when refunds reach the paid amount)
 
 After payment an order is never cancelled: money goes back by refunds, partial
@@ -32,6 +33,9 @@ from domain.programme import LoyaltyProgramme
 from domain.routing import VALUE_TYPES as _ROUTING_TYPES
 from domain.routing import RoutingDecision, UnallocatedReason
 from domain.store_values import FulfilmentMode, require_int, require_text, require_utc, require_uuid
+
+
+PAYMENT_TIMED_OUT = "PAYMENT_TIMED_OUT"  # the reason of a cancellation by the payment timeout
 
 
 class OrderStatus(str, Enum):
@@ -85,6 +89,7 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
 class Order(Aggregate):
     settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
     refunds: tuple[RefundRecord, ...] = ()  # class default: state saved before refunds were kept reads as none
+    payment_due_at: datetime | None = None  # class default: no payment timeout (and state saved before it)
 
     @classmethod
     def place(
@@ -98,8 +103,10 @@ class Order(Aggregate):
         lines: Iterable[OrderLine] = (),
         total_fen: int | None = None,
         at: datetime,
+        payment_due_at: datetime | None = None,
         id: UUID | None = None,  # noqa: A002
     ) -> Order:
+        """``payment_due_at`` (from the programme's payment timeout): after it, the order cannot be paid."""
         lines = tuple(lines)
         if not all(isinstance(line, OrderLine) for line in lines):
             raise InvalidArgument("lines must be OrderLine values", reason="INVALID_LINES")
@@ -121,6 +128,7 @@ class Order(Aggregate):
             original_customer_location=customer_location,
             entry=entry,
             at=require_utc(at),
+            payment_due_at=require_utc(payment_due_at, "payment_due_at") if payment_due_at is not None else None,
         )
 
     @event("Placed")
@@ -135,8 +143,11 @@ class Order(Aggregate):
         original_customer_location: Location,
         entry: EntryContext,
         at: datetime,
+        payment_due_at: datetime | None = None,  # None: no timeout (and Placed events recorded before it)
     ) -> None:
         self.member_id = member_id
+        if payment_due_at is not None:  # else the class default: state without a timeout reads the same
+            self.payment_due_at = payment_due_at
         self.brand = brand
         self.lines = lines
         self.total_fen = total_fen
@@ -224,6 +235,9 @@ class Order(Aggregate):
                                   brand=programme.brand)
         require_utc(at)
         self._require(OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="pay")
+        if self._payment_timed_out(at):
+            raise RuleViolation("the time to pay this order has run out", reason="PAYMENT_TIMED_OUT",
+                                order_id=self.id, payment_due_at=self.payment_due_at)
         if paid_fen != self.total_fen:
             raise RuleViolation("payment must equal the order total", reason="PAYMENT_AMOUNT_MISMATCH",
                                 paid_fen=paid_fen, total_fen=self.total_fen)
@@ -272,6 +286,18 @@ class Order(Aggregate):
         require_utc(at)
         self._require(OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="cancel")
         self._cancelled(reason=reason, at=at)
+
+    def _payment_timed_out(self, at: datetime) -> bool:
+        return self.payment_due_at is not None and at >= self.payment_due_at
+
+    def cancel_unpaid(self, at: datetime) -> None:
+        """The server's cancellation of an order left unpaid past ``payment_due_at``."""
+        require_utc(at)
+        self._require(OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="cancel")
+        if not self._payment_timed_out(at):
+            raise RuleViolation("the order may still be paid", reason="PAYMENT_NOT_YET_DUE",
+                                payment_due_at=self.payment_due_at)
+        self._cancelled(reason=PAYMENT_TIMED_OUT, at=at)
 
     @event("Cancelled")
     def _cancelled(self, reason: str, at: datetime) -> None:

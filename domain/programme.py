@@ -93,6 +93,7 @@ class LoyaltyProgramme:
     guide_credit_per_yuan_sales: int = 1
     return_window_days: int = 7
     attribution: AttributionPolicy = AttributionPolicy()
+    payment_timeout_minutes: int = 120  # unpaid this long after placing: no longer payable, cancelled (0: never)
 
     @classmethod
     def default(cls, brand: str) -> LoyaltyProgramme:
@@ -124,6 +125,7 @@ class LoyaltyProgramme:
         check_int("guide_credit_referral", self.guide_credit_referral, maximum=1_000_000)
         check_int("guide_credit_per_yuan_sales", self.guide_credit_per_yuan_sales, maximum=10_000)
         check_int("return_window_days", self.return_window_days, maximum=365)
+        check_int("payment_timeout_minutes", self.payment_timeout_minutes, maximum=7 * 24 * 60)
         if not isinstance(self.attribution, AttributionPolicy):
             raise InvalidArgument("attribution must be an AttributionPolicy", reason="INVALID_POLICY", field="attribution")
 
@@ -149,6 +151,11 @@ class LoyaltyProgramme:
 
     def sales_credits(self, paid_fen: int) -> int:
         return paid_fen * self.guide_credit_per_yuan_sales // 100
+
+    def payment_due_at(self, placed_at: datetime) -> datetime | None:
+        """When an order placed at ``placed_at`` stops being payable (None: never)."""
+        check_utc("placed_at", placed_at)
+        return placed_at + timedelta(minutes=self.payment_timeout_minutes) if self.payment_timeout_minutes else None
 
     def lot_expires_at(self, earned_at: datetime) -> datetime | None:
         check_utc("earned_at", earned_at)

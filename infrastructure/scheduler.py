@@ -4,6 +4,8 @@
   settled: the guide's commission is released and an invitee's first order releases the
   referrer's reward. A refusal for "not yet due" never closes the work: it is tried again
   at the due time the refusal names.
+- Unpaid orders past their payment time (the programme's ``payment_timeout_minutes``, fixed on
+  the order when placed) are cancelled, releasing the store's daily capacity.
 - Points lots past their expiry are swept into ``PointsExpired`` events (balances
   already ignore them; the events put the expiry on the ledger).
 
@@ -25,7 +27,14 @@ from application.programmes import ProgrammeCatalog
 from application.unit_of_work import Conflict
 from domain.errors import DomainError
 from infrastructure.event_store import EventStore
-from infrastructure.projections.due_work import claim_due, mark_settled, members_with_expired_lots, reschedule
+from infrastructure.projections.due_work import (
+    claim_due,
+    claim_unpaid,
+    forget_payment,
+    mark_settled,
+    members_with_expired_lots,
+    reschedule,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +54,29 @@ class Scheduler:
         self._task: asyncio.Task | None = None
 
     async def run_once(self) -> tuple[int, int]:
-        """Settle what is due and sweep expired points; returns (orders settled, members swept)."""
+        """Cancel orders unpaid past their time, settle what is due and sweep expired points;
+        returns (orders settled, members swept)."""
+        cancelled = await self.cancel_unpaid()
+        if cancelled:
+            log.info("unpaid orders cancelled", extra={"orders_cancelled": cancelled})
         return await self._settle_due(), await self._sweep_expired()
+
+    async def cancel_unpaid(self) -> int:
+        """Cancel the orders whose payment time ran out (releasing capacity); returns how many."""
+        cancelled = 0
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            for order_id in await claim_unpaid(conn, self.clock.now(), self.batch):
+                try:
+                    await self.orders.cancel_unpaid(order_id)
+                    cancelled += 1
+                except Conflict:
+                    continue  # busy aggregates: the next round takes it
+                except DomainError as e:
+                    if e.reason == "PAYMENT_NOT_YET_DUE":
+                        continue
+                    log.info("unpaid order %s not cancelled: %s", order_id, e.reason)  # paid or cancelled meanwhile
+                await forget_payment(conn, order_id)
+        return cancelled
 
     async def _settle_due(self) -> int:
         settled = 0

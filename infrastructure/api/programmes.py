@@ -31,7 +31,7 @@ INT_FIELDS = (
     "points_per_yuan", "pending_days", "expiry_days", "tier_window_days", "referral_reward_points",
     "referral_cap_per_period", "protection_days", "handover_waiting_hours", "handover_max_per_customer",
     "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added",
-    "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days",
+    "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "payment_timeout_minutes",
 )
 # field -> (domain enum, proto enum, value-name prefix)
 ENUM_FIELDS: dict[str, tuple[type[Enum], Any, str]] = {

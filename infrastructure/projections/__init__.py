@@ -11,7 +11,7 @@ from typing import Any
 from infrastructure.event_store import EventStore
 from infrastructure.hash_chain import HashChainer
 from infrastructure.projections.dealer_ledger import DealerLedger
-from infrastructure.projections.due_work import DueSettlements
+from infrastructure.projections.due_work import DuePayments, DueSettlements
 from infrastructure.projections.guide_performance import GuidePerformance
 from infrastructure.projections.member_points import MemberPoints
 from infrastructure.projections.settlement import SettlementLines
@@ -19,4 +19,5 @@ from infrastructure.projections.settlement import SettlementLines
 
 def all_projections(store: EventStore) -> list[Any]:
     """The tamper-evident chain first, then the read models (names are their tracking keys)."""
-    return [HashChainer(store), DealerLedger(), MemberPoints(), GuidePerformance(), SettlementLines(), DueSettlements()]
+    return [HashChainer(store), DealerLedger(), MemberPoints(), GuidePerformance(), SettlementLines(), DueSettlements(),
+            DuePayments()]

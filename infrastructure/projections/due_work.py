@@ -1,4 +1,5 @@
-"""Work that falls due with time: paid orders waiting for their return window to pass.
+"""Work that falls due with time: paid orders waiting for their return window to pass, and
+unpaid orders waiting for their payment time to run out (``DuePayments``).
 
 Each paid order is due at the ``settle_due_at`` its ``Order.Paid`` event fixed (the
 programme in force at payment decided it). Orders paid before the event carried it
@@ -108,3 +109,40 @@ async def members_with_expired_lots(pool: Any, now: datetime, limit: int) -> lis
         now, limit,
     )
     return [r["member_id"] for r in rows]
+
+
+class DuePayments:
+    """Orders placed with a payment time and neither paid nor cancelled yet (one row each, deleted when done)."""
+
+    name = "due_payments"
+    topics = (get_topic(Order.Placed), get_topic(Order.Paid), get_topic(Order.Cancelled))
+
+    async def setup(self, conn: Any) -> None:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS due_payments (order_id uuid PRIMARY KEY, due_at timestamptz NOT NULL)")
+        await conn.execute("CREATE INDEX IF NOT EXISTS due_payments_due ON due_payments (due_at)")
+
+    async def reset(self, conn: Any) -> None:
+        await conn.execute("DROP TABLE IF EXISTS due_payments")
+
+    async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        if isinstance(event, Order.Placed):
+            due = getattr(event, "payment_due_at", None)
+            if due is not None:
+                await conn.execute("INSERT INTO due_payments VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                   event.originator_id, due)
+        else:
+            await forget_payment(conn, event.originator_id)
+
+
+async def claim_unpaid(conn: Any, now: datetime, limit: int) -> list[UUID]:
+    """Lock up to ``limit`` orders whose payment time has run out (inside a transaction)."""
+    rows = await conn.fetch(
+        "SELECT order_id FROM due_payments WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now, limit,
+    )
+    return [r["order_id"] for r in rows]
+
+
+async def forget_payment(conn: Any, order_id: UUID) -> None:
+    await conn.execute("DELETE FROM due_payments WHERE order_id = $1", order_id)

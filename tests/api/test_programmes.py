@@ -131,7 +131,7 @@ async def test_every_field_published_reads_back_unchanged(api):
         referral_cap_period=p.REFERRAL_CAP_PERIOD_CALENDAR_YEAR, binding_mode=p.BINDING_MODE_FIRST_GUIDE_KEEPS,
         protection_days=0, handover_waiting_hours=12, handover_max_per_customer=1, handover_limit_days=30,
         guide_customer_limit=100, guide_commission_bps=0, guide_credit_customer_added=2, guide_credit_referral=0,
-        guide_credit_per_yuan_sales=3, return_window_days=14,
+        guide_credit_per_yuan_sales=3, return_window_days=14, payment_timeout_minutes=45,
         attribution=p.AttributionRules(
             precedence=[p.ATTRIBUTION_SOURCE_HOME_STORE, p.ATTRIBUTION_SOURCE_NEAREST], fallback_target="acme-online",
             credit_bound_guide=False, max_distance_m=20_000, tie_tolerance_m=0, pickup_max_distance_m=3_000,

@@ -326,3 +326,22 @@ def test_the_state_stays_bounded_and_replays_to_the_same_counts_and_ledger(minut
     assert again._recent_days == store._recent_days
     assert again.ledger() == store.ledger()
     assert again.net_fen() == store.net_fen()
+
+
+def test_a_cancelled_order_releases_its_slot_on_the_day_it_was_accepted():
+    store = open_store(daily_capacity=1)
+    first = uuid4()
+    store.accept_order(first, T0)
+    with pytest.raises(RuleViolation):
+        store.accept_order(uuid4(), T0 + hours(1))
+    store.release_order(first, T0, T0 + hours(1))
+    store.accept_order(uuid4(), T0 + hours(2))
+    assert event_names(store)[-2:] == ["OrderReleased", "OrderAccepted"]
+    assert store.orders_on_local_day(store.hours.local_date(T0)) == 1
+
+
+def test_releasing_on_a_day_no_longer_counted_changes_nothing_and_never_goes_below_zero():
+    store = open_store(daily_capacity=5)
+    store.release_order(uuid4(), T0, T0)
+    assert store.orders_on_local_day(store.hours.local_date(T0)) == 0
+    assert replayed(store.collect_events()).orders_on_local_day(store.hours.local_date(T0)) == 0

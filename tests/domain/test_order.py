@@ -200,3 +200,29 @@ def test_a_refund_keeps_the_reason_given_and_an_empty_one_means_none() -> None:
     assert [(r.refund_id, r.amount_fen, r.reason) for r in order.refunds] == [
         ("r-1", 100, "arrived damaged"), ("r-2", 100, "")]
     assert order.collect_events()[-2].reason == "arrived damaged"
+
+
+def test_an_order_past_its_payment_time_cannot_be_paid_and_the_server_may_cancel_it() -> None:
+    order = place(payment_due_at=T0 + timedelta(minutes=120))
+    order.allocate(routed(order), T0)
+    order.collect_events()
+    with pytest.raises(RuleViolation) as e:
+        order.cancel_unpaid(T0 + timedelta(minutes=119))
+    assert e.value.reason == "PAYMENT_NOT_YET_DUE"
+    with pytest.raises(RuleViolation) as e:
+        order.pay(order.total_fen, PROGRAMME, T0 + timedelta(minutes=120))
+    assert e.value.reason == "PAYMENT_TIMED_OUT"
+    order.cancel_unpaid(T0 + timedelta(minutes=121))
+    assert order.status is OrderStatus.CANCELLED
+    assert [(type(e).__name__, e.reason) for e in order.collect_events()] == [("Cancelled", "PAYMENT_TIMED_OUT")]
+
+
+def test_an_order_paid_in_time_is_paid_and_one_without_a_timeout_is_never_cancelled_by_it() -> None:
+    order = place(payment_due_at=T0 + timedelta(minutes=120))
+    order.allocate(routed(order), T0)
+    order.pay(order.total_fen, PROGRAMME, T0 + timedelta(minutes=119))
+    assert order.status is OrderStatus.PAID
+    forever = allocated_order()
+    with pytest.raises(RuleViolation) as e:
+        forever.cancel_unpaid(T0 + timedelta(days=3650))
+    assert e.value.reason == "PAYMENT_NOT_YET_DUE"

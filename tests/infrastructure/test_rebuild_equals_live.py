@@ -39,6 +39,7 @@ def tables_of(store: EventStore) -> dict[str, tuple[str, ...]]:
         "guide_performance": ("guide_performance", "guide_customers"),
         "settlement_lines": ("settlement_lines", "settlement_closes"),
         "due_settlements": ("due_settlements",),
+        "due_payments": ("due_payments",),
     }
 
 

@@ -225,6 +225,8 @@ def cloud_store_workload() -> list[Aggregate]:
     store.accept_order(after, T0 + DAY + HOUR)
     store.accept_order(ids("order-unpaid"), T0 + DAY + HOUR)
     store.accept_order(ids("order-next-day"), T0 + 2 * DAY + HOUR)  # the first day leaves the count
+    store.accept_order(ids("order-cancelled"), T0 + 2 * DAY + HOUR)
+    store.release_order(ids("order-cancelled"), T0 + 2 * DAY + HOUR, T0 + 2 * DAY + 2 * HOUR)
     store.attribute_order(after, "dealer-b", 5_000, T0 + DAY + 2 * HOUR)
     store.attribute_refund(before, "dealer-a", 2_800, T0 + 2 * DAY)
     store.attribute_refund(after, "dealer-b", 5_000, T0 + 2 * DAY)

@@ -162,7 +162,7 @@ class World:
             entry_guide_id=self._pick(self.guide_ids[brand]) if entry is EntryKind.GUIDE_SHARE else None,
         )
         order = await self.orders.place(draft)
-        if order.status is OrderStatus.ALLOCATED:
+        if order.status is OrderStatus.ALLOCATED and self.rng.random() < 0.9:  # some stay unpaid (due payments)
             await self.orders.pay(order.id, order.total_fen)
             self.order_ids.append(order.id)
         await self.directory.catch_up()

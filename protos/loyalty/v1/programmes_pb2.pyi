@@ -90,7 +90,7 @@ class AttributionRules(_message.Message):
     def __init__(self, precedence: _Optional[_Iterable[_Union[AttributionSource, str]]] = ..., fallback_target: _Optional[str] = ..., credit_bound_guide: _Optional[bool] = ..., max_distance_m: _Optional[int] = ..., tie_tolerance_m: _Optional[int] = ..., pickup_max_distance_m: _Optional[int] = ..., delivery_ignores_opening_hours: _Optional[bool] = ...) -> None: ...
 
 class Programme(_message.Message):
-    __slots__ = ("brand", "version", "points_per_yuan", "pending_days", "expiry_policy", "expiry_days", "tier_window_days", "tier_rules", "downgrade_policy", "referral_reward_points", "referral_cap_per_period", "referral_cap_period", "binding_mode", "protection_days", "handover_waiting_hours", "handover_max_per_customer", "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added", "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "attribution")
+    __slots__ = ("brand", "version", "points_per_yuan", "pending_days", "expiry_policy", "expiry_days", "tier_window_days", "tier_rules", "downgrade_policy", "referral_reward_points", "referral_cap_per_period", "referral_cap_period", "binding_mode", "protection_days", "handover_waiting_hours", "handover_max_per_customer", "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added", "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "attribution", "payment_timeout_minutes")
     BRAND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     POINTS_PER_YUAN_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class Programme(_message.Message):
     GUIDE_CREDIT_PER_YUAN_SALES_FIELD_NUMBER: _ClassVar[int]
     RETURN_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_TIMEOUT_MINUTES_FIELD_NUMBER: _ClassVar[int]
     brand: str
     version: int
     points_per_yuan: int
@@ -139,7 +140,8 @@ class Programme(_message.Message):
     guide_credit_per_yuan_sales: int
     return_window_days: int
     attribution: AttributionRules
-    def __init__(self, brand: _Optional[str] = ..., version: _Optional[int] = ..., points_per_yuan: _Optional[int] = ..., pending_days: _Optional[int] = ..., expiry_policy: _Optional[_Union[ExpiryPolicy, str]] = ..., expiry_days: _Optional[int] = ..., tier_window_days: _Optional[int] = ..., tier_rules: _Optional[_Iterable[_Union[TierRule, _Mapping]]] = ..., downgrade_policy: _Optional[_Union[DowngradePolicy, str]] = ..., referral_reward_points: _Optional[int] = ..., referral_cap_per_period: _Optional[int] = ..., referral_cap_period: _Optional[_Union[ReferralCapPeriod, str]] = ..., binding_mode: _Optional[_Union[BindingMode, str]] = ..., protection_days: _Optional[int] = ..., handover_waiting_hours: _Optional[int] = ..., handover_max_per_customer: _Optional[int] = ..., handover_limit_days: _Optional[int] = ..., guide_customer_limit: _Optional[int] = ..., guide_commission_bps: _Optional[int] = ..., guide_credit_customer_added: _Optional[int] = ..., guide_credit_referral: _Optional[int] = ..., guide_credit_per_yuan_sales: _Optional[int] = ..., return_window_days: _Optional[int] = ..., attribution: _Optional[_Union[AttributionRules, _Mapping]] = ...) -> None: ...
+    payment_timeout_minutes: int
+    def __init__(self, brand: _Optional[str] = ..., version: _Optional[int] = ..., points_per_yuan: _Optional[int] = ..., pending_days: _Optional[int] = ..., expiry_policy: _Optional[_Union[ExpiryPolicy, str]] = ..., expiry_days: _Optional[int] = ..., tier_window_days: _Optional[int] = ..., tier_rules: _Optional[_Iterable[_Union[TierRule, _Mapping]]] = ..., downgrade_policy: _Optional[_Union[DowngradePolicy, str]] = ..., referral_reward_points: _Optional[int] = ..., referral_cap_per_period: _Optional[int] = ..., referral_cap_period: _Optional[_Union[ReferralCapPeriod, str]] = ..., binding_mode: _Optional[_Union[BindingMode, str]] = ..., protection_days: _Optional[int] = ..., handover_waiting_hours: _Optional[int] = ..., handover_max_per_customer: _Optional[int] = ..., handover_limit_days: _Optional[int] = ..., guide_customer_limit: _Optional[int] = ..., guide_commission_bps: _Optional[int] = ..., guide_credit_customer_added: _Optional[int] = ..., guide_credit_referral: _Optional[int] = ..., guide_credit_per_yuan_sales: _Optional[int] = ..., return_window_days: _Optional[int] = ..., attribution: _Optional[_Union[AttributionRules, _Mapping]] = ..., payment_timeout_minutes: _Optional[int] = ...) -> None: ...
 
 class PublishProgrammeRequest(_message.Message):
     __slots__ = ("request_id", "programme")
