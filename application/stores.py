@@ -13,6 +13,7 @@ from domain.cloud_store import CloudStore
 from domain.errors import AlreadyExists, InvalidArgument
 from domain.geo import Location
 from domain.identity import NAMESPACE
+from domain.loyalty_args import check_brand
 from domain.store_values import FulfilmentMode, OpeningHours
 
 MAX_IMPORT = 1000
@@ -68,8 +69,7 @@ class StoreService(Service):
         return await self.execute(handler, call)
 
     async def _open(self, uow: UnitOfWork, brand: str, spec: StoreSpec, at: datetime) -> CloudStore:
-        if not brand:
-            raise InvalidArgument("brand is required", reason="FIELD_REQUIRED", field="brand")
+        check_brand(brand)  # one rule for brands everywhere (the store does not record it)
         store_id = store_id_for(brand, spec.code)
         if await uow.exists(store_id):
             raise AlreadyExists(f"store code {spec.code} is already open", reason="STORE_CODE_EXISTS", code=spec.code)

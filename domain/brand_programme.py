@@ -26,7 +26,7 @@ from domain import programme as programme_values
 from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, NotFound, RuleViolation
 from domain.identity import NAMESPACE
-from domain.loyalty_args import check_int, check_text, check_utc
+from domain.loyalty_args import check_brand, check_int, check_text, check_utc
 from domain.programme import DEFAULT_VERSION, LoyaltyProgramme
 
 
@@ -117,7 +117,7 @@ class BrandProgramme(Aggregate):
 
 def programme_id(brand: str) -> UUID:
     """The id of ``brand``'s BrandProgramme (brands are validated like the programme's own)."""
-    check_text("brand", brand)
+    check_brand(brand)
     return BrandProgramme.create_id(brand)
 
 

@@ -33,7 +33,16 @@ from eventsourcing.domain import event
 from domain.aggregate import Aggregate
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import IdentityKind, normalise
-from domain.loyalty_args import check_enum, check_int, check_optional_uuid, check_text, check_utc, check_uuid
+from domain.loyalty_args import (
+    MAX_REASON_LENGTH,
+    check_brand,
+    check_enum,
+    check_int,
+    check_optional_uuid,
+    check_text,
+    check_utc,
+    check_uuid,
+)
 from domain.programme import LoyaltyProgramme
 
 MAX_FEN = 10**13
@@ -78,7 +87,7 @@ class Guide(Aggregate):
     def hire(
         cls, brand: str, store_id: UUID, wecom_userid: str, name: str, at: datetime, *, guide_id: UUID | None = None
     ) -> Guide:
-        check_text("brand", brand)
+        check_brand(brand)
         check_uuid("store_id", store_id)
         wecom_userid = normalise(IdentityKind.WECOM, wecom_userid)
         check_text("name", name, max_length=64)
@@ -163,7 +172,7 @@ class Guide(Aggregate):
 
     def release_customer(self, member_id: UUID, reason: str, at: datetime) -> None:
         check_uuid("member_id", member_id)
-        check_text("reason", reason, max_length=64)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_utc("at", at)
         self._check_customer(member_id)
         if member_id in self.outgoing:
@@ -211,7 +220,7 @@ class Guide(Aggregate):
         check_uuid("member_id", member_id)
         if not isinstance(accepted, bool):
             raise InvalidArgument("accepted must be a bool", reason="INVALID_BOOL")
-        check_text("reason", reason, max_length=64)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_utc("at", at)
         if member_id not in self.outgoing:
             raise NotFound("no handover pending for this customer", reason="HANDOVER_NOT_FOUND", member_id=member_id)
@@ -277,7 +286,7 @@ class Guide(Aggregate):
 
     def refuse_handover(self, member_id: UUID, reason: str, at: datetime) -> None:
         check_uuid("member_id", member_id)
-        check_text("reason", reason, max_length=64)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_utc("at", at)
         transfer = self._check_incoming(member_id)
         self._handover_refused(member_id=member_id, from_guide_id=transfer.from_guide_id, reason=reason, at=at)

@@ -23,7 +23,7 @@ from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, RuleViolation
-from domain.loyalty_args import check_enum, check_text, check_utc, check_uuid
+from domain.loyalty_args import check_brand, check_enum, check_text, check_utc, check_uuid
 
 NAMESPACE = UUID("6f1b7b1e-2f0a-5c3e-9d4a-7c1e0b9a4d21")
 
@@ -81,7 +81,7 @@ class IdentityIndex(Aggregate):
 
     @classmethod
     def claim(cls, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime) -> IdentityIndex:
-        check_text("brand", brand)
+        check_brand(brand)
         value = normalise(kind, value)
         check_uuid("owner_id", owner_id)
         check_utc("at", at)

@@ -39,7 +39,11 @@ from domain.aggregate import Aggregate
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import VALUE_TYPES as _IDENTITY_VALUE_TYPES
 from domain.identity import IdentityKey, IdentityKind, normalise
+from domain.calendar import BRAND_CALENDAR
 from domain.loyalty_args import (
+    MAX_REASON_LENGTH,
+    check_brand,
+    check_date,
     check_enum,
     check_int,
     check_optional_text,
@@ -64,6 +68,7 @@ from domain.tiers import Tier, TierChangeReason, TierFact, next_tier, qualified_
 
 MAX_POINTS = 10**12
 MAX_FEN = 10**13
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,7 @@ class Member(Aggregate):
         member_id: UUID | None = None,
     ) -> Member:
         """Registers a member; pass ``member_id`` for a deterministic id, else a uuid4."""
-        check_text("brand", brand)
+        check_brand(brand)
         openid = normalise(IdentityKind.OPENID, openid)
         unionid = None if unionid is None else normalise(IdentityKind.UNIONID, unionid)
         phone = None if phone is None else normalise(IdentityKind.PHONE, phone)
@@ -182,8 +187,8 @@ class Member(Aggregate):
         phone = None if phone is None else normalise(IdentityKind.PHONE, phone)
         unionid = None if unionid is None else normalise(IdentityKind.UNIONID, unionid)
         check_optional_text("nickname", nickname, max_length=64)
-        if birthday is not None and (not isinstance(birthday, date) or isinstance(birthday, datetime)):
-            raise InvalidArgument("birthday must be a date", reason="INVALID_DATE")
+        if birthday is not None:  # nobody was born in the future, or before 1900
+            check_date("birthday", birthday, earliest=EARLIEST_BIRTHDAY, latest=BRAND_CALENDAR.day(at))
         if all(v is None for v in (phone, unionid, nickname, birthday)):
             raise InvalidArgument("nothing to update", reason="EMPTY_UPDATE")
         self._profile_updated(phone=phone, unionid=unionid, nickname=nickname, birthday=birthday, at=at)
@@ -408,7 +413,7 @@ class Member(Aggregate):
         check_int("points", points, minimum=-MAX_POINTS, maximum=MAX_POINTS)
         if points == 0:
             raise InvalidArgument("adjustment of zero points", reason="OUT_OF_RANGE", field="points")
-        check_text("reason", reason, max_length=256)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_text("operator", operator, max_length=64)
         self._check_programme(programme)
         check_utc("at", at)
@@ -561,7 +566,7 @@ class Member(Aggregate):
         if tier is not None:
             check_enum("tier", tier, Tier)
         check_text("operator", operator, max_length=64)
-        check_text("reason", reason, max_length=256)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_utc("at", at)
         if tier == self.tier_floor:
             raise RuleViolation("tier floor unchanged", reason="TIER_FLOOR_UNCHANGED")
@@ -717,7 +722,7 @@ class Member(Aggregate):
     def unbind_guide(self, reason: str, programme: LoyaltyProgramme, at: datetime) -> None:
         """E.g. the customer deleted the guide in WeCom, or the guide released them."""
         self._check_active()
-        check_text("reason", reason, max_length=64)
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         self._check_programme(programme)
         check_utc("at", at)
         if self.guide_id is None:

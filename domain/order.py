@@ -29,6 +29,7 @@ from domain.attribution import EntryContext
 from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location, to_wgs84
+from domain.loyalty_args import check_brand
 from domain.programme import LoyaltyProgramme
 from domain.routing import VALUE_TYPES as _ROUTING_TYPES
 from domain.routing import RoutingDecision, UnallocatedReason
@@ -120,7 +121,7 @@ class Order(Aggregate):
             cls.Placed,
             id=require_uuid(id, "id") if id is not None else None,
             member_id=require_uuid(member_id, "member_id"),
-            brand=require_text(brand, "brand", 64),
+            brand=check_brand(brand),
             lines=lines,
             total_fen=_total(lines, total_fen),
             mode=mode,

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from domain.attribution import AttributionPolicy, AttributionSource
 from domain.calendar import BRAND_CALENDAR
 from domain.errors import InvalidArgument
-from domain.loyalty_args import check_enum, check_int, check_text, check_utc
+from domain.loyalty_args import check_brand, check_enum, check_int, check_text, check_utc
 from domain.tiers import RULED_TIERS, DowngradePolicy, Tier, TierRule
 
 SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for readers of this name; the calendar module decides
@@ -100,7 +100,7 @@ class LoyaltyProgramme:
         return cls(brand=brand, version=DEFAULT_VERSION)
 
     def __post_init__(self) -> None:
-        check_text("brand", self.brand)
+        check_brand(self.brand)
         check_int("version", self.version, minimum=1)
         check_int("points_per_yuan", self.points_per_yuan, maximum=10_000)
         check_enum("expiry_policy", self.expiry_policy, ExpiryPolicy)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.calendar import BRAND_CALENDAR, BRAND_TIME_ZONE, LocalCalendar, check_offset
 from domain.errors import InvalidArgument
+from domain.loyalty_args import MAX_REASON_LENGTH, check_int, check_text, check_utc, check_uuid
 
 MINUTES_PER_DAY = 24 * 60
 DEFAULT_TIME_ZONE = BRAND_TIME_ZONE
@@ -108,37 +109,28 @@ class OpeningHours:
         return False
 
 
+# The domain's checks (domain/loyalty_args.py), value first: the same reasons for the same failures.
+
+
 def require_utc(at: object, name: str = "at") -> datetime:
     """Commands take explicit aware instants; naive ones are ambiguous across time zones."""
-    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidArgument(f"{name} must be a timezone-aware datetime", reason="INVALID_TIME", field=name)
-    if at.utcoffset() != timedelta(0):
-        raise InvalidArgument(f"{name} must be in UTC", reason="INVALID_TIME", field=name)
-    return at
+    return check_utc(name, at)
 
 
 def require_uuid(value: object, name: str) -> UUID:
-    if not isinstance(value, UUID):
-        raise InvalidArgument(f"{name} must be a UUID", reason="INVALID_ID", field=name)
-    return value
+    return check_uuid(name, value)
 
 
-def require_text(value: object, name: str, max_len: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
-        raise InvalidArgument(f"{name} must be a non-empty string of at most {max_len} characters",
-                              reason="INVALID_TEXT", field=name)
-    return value
+def require_text(value: object, name: str, max_len: int = MAX_REASON_LENGTH) -> str:
+    return check_text(name, value, max_length=max_len)
 
 
 def _require_int(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"{name} must be an integer in [{low}, {high}]", reason="INVALID_ARGUMENT",
-                              field=name, value=value)
-    return value
+    return check_int(name, value, minimum=low, maximum=high)
 
 
 def require_int(value: object, name: str, low: int, high: int = 2**62) -> int:
-    return _require_int(value, name, low, high)
+    return check_int(name, value, minimum=low, maximum=high)
 
 
 def require_modes(modes: object) -> tuple[FulfilmentMode, ...]:

@@ -10,6 +10,7 @@ from application.auth import Role
 from application.clock import Clock
 from application.repository import Repository
 from domain.errors import InvalidArgument
+from domain.loyalty_args import check_brand
 from infrastructure import hash_chain
 from infrastructure.api import convert
 from infrastructure.api.rpc import Servicer, streaming, unary
@@ -102,8 +103,7 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
 
     @unary(*AUDITORS)
     async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal):
-        if not request.brand:
-            raise InvalidArgument("brand is required", reason="FIELD_REQUIRED", field="brand")
+        check_brand(request.brand)
         as_of = convert.from_timestamp(request.as_of, field="as_of") if request.HasField("as_of") else self.clock.now()
         liability = await points_liability(self.store.pool, request.brand, as_of)
         return pb.PointsLiability(

@@ -17,7 +17,7 @@ from application.commands import Call
 from application.programmes import ProgrammeCatalog
 from domain.attribution import AttributionPolicy, AttributionSource
 from domain.errors import InvalidArgument
-from domain.loyalty_args import check_text
+from domain.loyalty_args import check_brand, check_text
 from domain.programme import BindingMode, CapPeriod, ExpiryPolicy, LoyaltyProgramme
 from domain.tiers import DowngradePolicy, Tier, TierRule
 from infrastructure.api.rpc import Servicer, idempotency, unary
@@ -123,7 +123,7 @@ class ProgrammeServicer(Servicer, programmes_pb2_grpc.ProgrammeServiceServicer):
 
     @unary(*READ)
     async def GetProgramme(self, request: pb.GetProgrammeRequest, principal) -> pb.Programme:
-        brand = check_text("brand", request.brand)
+        brand = check_brand(request.brand)
         if request.version < 0:
             raise InvalidArgument("version is 0 (current) or a version number", reason="OUT_OF_RANGE",
                                   field="version")

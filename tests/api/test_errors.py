@@ -152,7 +152,7 @@ async def test_negative_amounts_are_invalid(api):
     order = await paid_order(api)
     meta = await expect(api.orders.RefundOrder(
         o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=-1), metadata=MP),
-        INVALID, "INVALID_ARGUMENT")
+        INVALID, "OUT_OF_RANGE")  # the same reason as a negative number of points
     assert meta["field"] == "amount_fen"
 
 

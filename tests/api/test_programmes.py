@@ -111,7 +111,8 @@ async def test_invalid_rules_are_invalid_arguments_and_publish_nothing(api):
             p.ATTRIBUTION_SOURCE_NEAREST, p.ATTRIBUTION_SOURCE_NEAREST])),
         "EXPIRY_BEFORE_AVAILABLE": p.Programme(
             brand="acme", version=2, expiry_policy=p.EXPIRY_POLICY_ROLLING_DAYS, expiry_days=3, pending_days=7),
-        "INVALID_TEXT": p.Programme(version=2),
+        "FIELD_REQUIRED": p.Programme(version=2),  # no brand: missing, as everywhere a brand is missing
+        "INVALID_TEXT": p.Programme(brand="b" * 129, version=2),
     }
     for reason, programme in cases.items():
         await expect(publish(api, programme), INVALID, reason)
