@@ -26,7 +26,7 @@ from domain import programme as programme_values
 from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, NotFound, RuleViolation
 from domain.identity import NAMESPACE
-from domain.loyalty_args import check_brand, check_int, check_text, check_utc
+from domain.loyalty_args import check_brand, check_int, check_utc
 from domain.programme import DEFAULT_VERSION, LoyaltyProgramme
 
 

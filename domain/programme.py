@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from domain.attribution import AttributionPolicy, AttributionSource
 from domain.calendar import BRAND_CALENDAR
 from domain.errors import InvalidArgument
-from domain.loyalty_args import check_brand, check_enum, check_int, check_text, check_utc
+from domain.loyalty_args import check_brand, check_enum, check_int, check_utc
 from domain.tiers import RULED_TIERS, DowngradePolicy, Tier, TierRule
 
 SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for readers of this name; the calendar module decides

@@ -7,7 +7,7 @@ importing an aggregate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from uuid import UUID
 
