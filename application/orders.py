@@ -30,7 +30,7 @@ from domain.geo import Location
 from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
-from domain.routing import OrderFacts, RoutingDecision
+from domain.routing import OrderFacts, Rejection, RoutingDecision
 from domain.store_values import FulfilmentMode
 
 MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
@@ -138,6 +138,8 @@ class OrderService(Service):
             for _ in range(MAX_REROUTES):
                 decision = self.directory.route(facts, policy, at, overrides, programme_version=version)
                 if not decision.allocated:
+                    if await self._refresh_full_stores(decision, overrides, at):
+                        continue  # the router's copy may lag a release: route again on fresh counts
                     order.leave_unallocated(decision, at)
                     break
                 store = await uow.get(decision.store_id, CloudStore)
@@ -156,6 +158,15 @@ class OrderService(Service):
             return order
 
         return await self.execute(handler, call)
+
+    async def _refresh_full_stores(self, decision: RoutingDecision, overrides: dict, at) -> bool:
+        """Before leaving an order unallocated: re-read the stores the router found full and nothing else
+        wrong with (a cancellation may have released a slot the directory has not seen yet)."""
+        full = [c.store_id for c in decision.candidates
+                if c.rejections == (Rejection.CAPACITY_REACHED,) and c.store_id not in overrides][:MAX_REROUTES]
+        for store_id in full:
+            overrides[store_id] = (await self.repository.get(store_id, CloudStore)).snapshot(at)
+        return bool(full)
 
     async def get(self, order_id: UUID) -> Order:
         return await self.repository.get(order_id, Order)

@@ -78,3 +78,15 @@ async def test_an_order_paid_in_time_is_not_cancelled_by_the_timeout(api):
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0
     assert (await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)).state == o.PAID
+
+
+async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_directory_sees_it(api):
+    store = await _one_slot_store(api)
+    member = await _member(api)
+    order = await _place(api, member)
+    await api.settled()
+    await api.running.directory.stop()  # the directory keeps believing the store is full
+    await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=order.name), metadata=MP)
+    again = await _place(api, member)
+    assert again.state == o.ALLOCATED and again.routing.store == store.name
+    assert (await _place(api, member)).state == o.UNALLOCATED
