@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from infrastructure.mapper import build_mapper
+from infrastructure.projections.dealer_ledger import DealerLedger
+from infrastructure.rebuild import rebuild
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
@@ -34,6 +37,12 @@ async def test_an_order_late_in_a_utc_stores_day_is_counted_and_booked_on_that_d
     rows = [r async for r in api.attribution.StreamStoreRevenue(
         a.StreamStoreRevenueRequest(from_day="2026-11-01", to_day="2026-11-30"), metadata=D1)]
     assert [(r.day, r.orders, r.revenue_fen) for r in rows] == [("2026-11-02", 1, 12_800)]
+
+    # Rebuilt from history, the ledger puts the revenue on the same local day.
+    pool = api.running.store.pool
+    live = [tuple(r) for r in await pool.fetch("SELECT * FROM dealer_ledger ORDER BY day, store_id")]
+    await rebuild(api.running.store, DealerLedger(), build_mapper({}), batch_size=10, out=None)
+    assert [tuple(r) for r in await pool.fetch("SELECT * FROM dealer_ledger ORDER BY day, store_id")] == live
 
 
 async def test_a_store_in_a_zone_with_daylight_saving_is_refused(api):
