@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from application.admission import Admission, Budget
 from application.clock import Clock, SystemClock
 from application.guides import GuideService
 from application.members import MemberService
@@ -26,7 +27,7 @@ from application.settlements import SettlementService
 from application.repository import Repository
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
-from application.unit_of_work import CommandRunner
+from application.unit_of_work import CommandRunner, RememberedRequests
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
@@ -95,8 +96,14 @@ async def start(
     clock = clock or SystemClock()
     store, embedded = await open_event_store(settings)
     mapper = build_mapper(env)
-    repository = Repository(store, mapper, snapshot_interval=settings.snapshot_interval)
-    runner = CommandRunner(repository)
+    repository = Repository(
+        store, mapper, snapshot_interval=settings.snapshot_interval,
+        cache_size=settings.aggregate_cache_entries, cache_bytes=settings.aggregate_cache_mb * 2**20)
+    admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
+                                 settings.retry_after_ms / 1000))
+    runner = CommandRunner(repository, lock_timeout=settings.lock_timeout_s, admission=admission,
+                           max_batch=settings.max_batch,
+                           requests=RememberedRequests(max_bytes=settings.request_cache_mb * 2**20))
     programmes = ProgrammeCatalog(runner, clock)
     directory = StoreDirectory(store, mapper)
     await directory.load()

@@ -25,7 +25,8 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from infrastructure.migrations import Names, migrate
+from application.ports import CommitOutcome, LoggedRequest, Write
+from infrastructure.migrations import Names, commit_function, migrate
 
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,23 @@ def _stored(row: asyncpg.Record) -> StoredEvent:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (one round trip per release): nothing here needs resetting.
+
+    asyncpg itself still rolls back an open transaction and drops listener callbacks. The
+    rest of what its reset query undoes is never left behind by this code base: settings
+    are only ``SET LOCAL`` (transaction-scoped), advisory locks are transaction-scoped or
+    released explicitly (migrations), cursors live inside transactions, and listeners are
+    removed (UNLISTEN) before their connection goes back.
+    """
+
+
 class EventStore:
-    """Async application recorder, snapshot store and tracking recorder in one."""
+    """Async application recorder, snapshot store, tracking recorder and request log in one.
+
+    Implements the application's ports (``application.ports``): ``EventStore``,
+    ``RequestLog`` and ``Notifications``.
+    """
 
     def __init__(self, pool: asyncpg.Pool, names: Names, *, lock_timeout_s: int = 5) -> None:
         self.pool = pool
@@ -120,6 +136,13 @@ class EventStore:
             f"SET LOCAL lock_timeout = '{lock_timeout_s}s'; "
             f"LOCK TABLE {self.events} IN EXCLUSIVE MODE; "
             f'NOTIFY "{self.channel}"'
+        )
+        types = ("text", "uuid[]", "bigint[]", "text[]", "text[]", "bytea[]", "bytea[]",
+                 "uuid[]", "bigint[]", "text[]", "bytea[]", "uuid[]", "bigint[]", "text[]", "bytea[]")
+        params = ", ".join(f"${i}::{t}" for i, t in enumerate(types, 1))
+        self.sql_commit = f"SELECT stale, duplicate FROM {commit_function(names)}({params})"
+        self.sql_logged = (
+            f'SELECT request_id, method, payload_hash, response FROM {names.q("request_log")} WHERE request_id = $1'
         )
         self.sql_insert_events = (
             f"INSERT INTO {self.events} (originator_id, originator_version, topic, state) "
@@ -137,7 +160,7 @@ class EventStore:
         min_size: int = 2,
         max_size: int = 10,
     ) -> EventStore:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
         async with pool.acquire() as conn:
             await migrate(conn, names)
         return cls(pool, names, lock_timeout_s=lock_timeout_s)
@@ -163,6 +186,59 @@ class EventStore:
             raise OperationalError(f"events table lock not acquired: {e}") from e
         except (asyncpg.PostgresConnectionError, ConnectionError, OSError) as e:
             raise OperationalError(str(e)) from e
+
+    # --- group commit (the application's EventStore port) --------------------------
+
+    async def commit(self, writes: Sequence[Write]) -> CommitOutcome:
+        """Every write in one transaction, one round trip, under the events-table lock; or nothing.
+
+        Nothing is written when an aggregate has events newer than a write expected
+        (``stale``) or a request id is already logged (``duplicates``): the caller answers
+        those commands alone and commits the others again. A lock timeout is an
+        ``OperationalError`` (nothing written). A connection lost during the call leaves
+        the outcome unknown: that error propagates, never to be retried blindly.
+        """
+        checks: dict[UUID, int] = {}
+        requests: list[LoggedRequest] = []
+        events: list[StoredEvent] = []
+        snapshots: list[StoredEvent] = []
+        for w in writes:
+            for aggregate_id, version in w.expected.items():
+                if aggregate_id not in checks or version < checks[aggregate_id]:
+                    checks[aggregate_id] = version
+            if w.request is not None:
+                requests.append(w.request)
+            events.extend(w.events)
+            snapshots.extend(w.snapshots)
+        try:
+            rows = await self.pool.fetch(
+                self.sql_commit, f"{self.lock_timeout_s}s",
+                list(checks), list(checks.values()),
+                [r.request_id for r in requests], [r.method for r in requests],
+                [r.payload_hash for r in requests], [r.response for r in requests],
+                [e.originator_id for e in snapshots], [e.originator_version for e in snapshots],
+                [e.topic for e in snapshots], [e.state for e in snapshots],
+                [e.originator_id for e in events], [e.originator_version for e in events],
+                [e.topic for e in events], [e.state for e in events],
+            )
+        except asyncpg.LockNotAvailableError as e:
+            raise OperationalError(f"events table lock not acquired: {e}") from e
+        except asyncpg.UniqueViolationError as e:
+            raise ConcurrencyConflict(str(e)) from e
+        if not rows:
+            return CommitOutcome(True)
+        return CommitOutcome(
+            False,
+            stale=frozenset(UUID(bytes=r[0].bytes) for r in rows if r[0] is not None),
+            duplicates=frozenset(r[1] for r in rows if r[1] is not None),
+        )
+
+    async def logged(self, request_id: str) -> LoggedRequest | None:
+        """The request log's row for ``request_id`` (the application's RequestLog port)."""
+        row = await self.pool.fetchrow(self.sql_logged, request_id)
+        if row is None:
+            return None
+        return LoggedRequest(row[0], row[1], bytes(row[2]), bytes(row[3]))
 
     # --- writes (each its own transaction) -------------------------------------------
 

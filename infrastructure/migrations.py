@@ -69,9 +69,55 @@ def _v2_event_chain(n: Names) -> list[str]:
     ]
 
 
+def _v3_group_commit(n: Names) -> list[str]:
+    # One round trip per group commit: lock, check every write's expected versions and request ids,
+    # and only if nothing is stale or already logged, insert request-log rows, snapshots and events.
+    events, snapshots, requests = n.q(n.events), n.q(n.snapshots), n.q("request_log")
+    return [
+        f"""CREATE OR REPLACE FUNCTION {commit_function(n)}(
+            lock_timeout text,
+            check_ids uuid[], check_versions bigint[],
+            request_ids text[], request_methods text[], request_hashes bytea[], request_responses bytea[],
+            snapshot_ids uuid[], snapshot_versions bigint[], snapshot_topics text[], snapshot_states bytea[],
+            event_ids uuid[], event_versions bigint[], event_topics text[], event_states bytea[])
+        RETURNS TABLE (stale uuid, duplicate text)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM set_config('lock_timeout', lock_timeout, true);
+            LOCK TABLE {events} IN EXCLUSIVE MODE;
+            RETURN QUERY
+                SELECT c.id, NULL::text FROM unnest(check_ids, check_versions) AS c(id, version)
+                WHERE EXISTS (SELECT 1 FROM {events} e
+                              WHERE e.originator_id = c.id AND e.originator_version > c.version)
+                UNION ALL
+                SELECT NULL::uuid, r.id FROM unnest(request_ids) AS r(id)
+                WHERE EXISTS (SELECT 1 FROM {requests} l WHERE l.request_id = r.id);
+            IF FOUND THEN
+                RETURN;
+            END IF;
+            INSERT INTO {requests} (request_id, method, payload_hash, response)
+                SELECT * FROM unnest(request_ids, request_methods, request_hashes, request_responses);
+            INSERT INTO {snapshots} (originator_id, originator_version, topic, state)
+                SELECT * FROM unnest(snapshot_ids, snapshot_versions, snapshot_topics, snapshot_states)
+                ON CONFLICT DO NOTHING;
+            INSERT INTO {events} (originator_id, originator_version, topic, state)
+                SELECT * FROM unnest(event_ids, event_versions, event_topics, event_states);
+            IF cardinality(event_ids) > 0 THEN
+                PERFORM pg_notify('{n.events}', '');
+            END IF;
+        END
+        $$""",
+    ]
+
+
+def commit_function(n: Names) -> str:
+    return f'"{n.schema}"."{n.events}_commit"'
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     (1, "event store, snapshots, tracking, request log", _v1_event_store),
     (2, "event hash chain", _v2_event_chain),
+    (3, "group commit function", _v3_group_commit),
 ]
 
 

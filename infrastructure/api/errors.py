@@ -9,6 +9,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from application.admission import Overloaded
 from application.auth import PermissionDenied, Unauthenticated
 from application.unit_of_work import Conflict
 from domain.errors import AlreadyExists, DomainError, InvalidArgument, NotFound, RuleViolation
@@ -23,6 +24,7 @@ _CODES: list[tuple[type[DomainError], int]] = [
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (RuleViolation, code_pb2.FAILED_PRECONDITION),
     (Conflict, code_pb2.ABORTED),
+    (Overloaded, code_pb2.RESOURCE_EXHAUSTED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
 ]
@@ -39,8 +41,14 @@ def to_status(error: DomainError) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details)
     detail = any_pb2.Any()
     detail.Pack(info)
+    details = [detail]
+    if isinstance(error, Overloaded):  # google.rpc.RetryInfo: when the client may try again
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
+        details.append(any_pb2.Any())
+        details[-1].Pack(retry)
     return rpc_status.to_status(
-        status_pb2.Status(code=code_of(error), message=error.message, details=[detail])
+        status_pb2.Status(code=code_of(error), message=error.message, details=details)
     )
 
 

@@ -2,13 +2,17 @@
 
 Deadlines and cancellation: when a client's deadline passes (or it cancels), grpc.aio
 cancels the handler's task. The cancellation interrupts whatever the call is awaiting:
-the in-process lock of an aggregate, a query, the events-table lock. The transaction is
-then rolled back, so a call that ends in DEADLINE_EXCEEDED or CANCELLED normally has
-written nothing. It may still have completed when the cancellation coincides with its
-COMMIT (or, on Python 3.11, with the grant of an aggregate lock, where asyncio.wait_for
-can swallow the cancellation): then its events are committed together with its request
-id. Either way a retry with the same request id is safe: it returns the stored response
-or does the work once.
+the in-process lock of an aggregate, a query, or its turn in the group commit, from which
+it is withdrawn (commands that built on its changes run again). A batch already being
+written is cancelled only when every call in it has given up, so a call that ends in
+DEADLINE_EXCEEDED or CANCELLED normally has written nothing. It may still have completed
+when its batch was written with other calls, or the cancellation coincides with the
+COMMIT: then its events are committed together with its request id. Either way a retry
+with the same request id is safe: it returns the stored response or does the work once.
+
+The call's remaining deadline goes into the application as a plain number
+(``application.admission.deadline_scope``): a command that cannot finish in time is not
+started, and waits for an aggregate end with the deadline.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import code_pb2
 
+from application.admission import deadline_scope
 from application.auth import Principal, Role, require
 from application.unit_of_work import Idempotency
 from domain.errors import DomainError, InvalidArgument
@@ -131,7 +136,8 @@ def unary(*roles: Role) -> Callable:
             try:
                 principal = call.principal(roles)
                 check_text(request)
-                response = await method(self, request, principal)
+                with deadline_scope(context.time_remaining()):
+                    response = await method(self, request, principal)
                 call.code = "OK"
                 return response
             except DomainError as e:

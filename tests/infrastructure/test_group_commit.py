@@ -1,0 +1,202 @@
+"""Group commit on a real PostgreSQL: commands ready together commit together, each with its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import JSONTranscoder, Mapper
+
+from application.repository import Repository
+from application.unit_of_work import CommandRunner, Idempotency
+from domain.errors import RuleViolation
+from infrastructure.event_store import EventStore
+from tests.infrastructure.test_repository import Counter
+
+
+def mapper() -> Mapper:
+    transcoder = JSONTranscoder()
+    Application.register_transcodings(None, transcoder)
+    return Mapper(transcoder=transcoder)
+
+
+class GatedStore:
+    """The real store, whose first commit waits at a gate, so later commands queue up into one batch."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.gate = asyncio.Event()
+        self.in_commit = asyncio.Event()
+        self.batch_sizes: list[int] = []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def commit(self, writes):
+        self.batch_sizes.append(len(writes))
+        if len(self.batch_sizes) == 1:
+            self.in_commit.set()
+            await self.gate.wait()
+        return await self.store.commit(writes)
+
+
+def increment(cid, by: int = 1):
+    async def handler(uow):
+        counter = await uow.get(cid, Counter)
+        counter.increment(by)
+        return counter.count
+
+    return handler
+
+
+async def saved_counter(repo: Repository, name: str = "c") -> Counter:
+    c = Counter(name)
+    await repo.save(c)
+    return c
+
+
+async def count_rows(store: EventStore, table: str, where: str = "true") -> int:
+    return await store.pool.fetchval(f"SELECT count(*) FROM {store.names.q(table)} WHERE {where}")
+
+
+async def test_many_concurrent_commands_on_one_aggregate_commit_exactly_once_each_in_few_transactions(
+        store: EventStore):
+    repo = Repository(store, mapper())
+    c = await saved_counter(repo)
+    runner = CommandRunner(repo)
+    n = 200
+    replies = await asyncio.gather(*(
+        runner.run_idempotent(increment(c.id), Idempotency(f"r-{i}", "Increment", b"h"), lambda v: str(v).encode())
+        for i in range(n)))
+    assert sorted(int(r) for r in replies) == list(range(1, n + 1))  # each saw the one before it
+    versions = await store.pool.fetch(f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 "
+                                      "ORDER BY 1", c.id)
+    assert [r[0] for r in versions] == list(range(1, n + 2))
+    assert await count_rows(store, "request_log") == n
+    assert runner.committer.batches < n / 4  # grouped, not one transaction per command
+    assert (await Repository(store, mapper()).get(c.id, Counter)).count == n
+
+
+async def test_many_concurrent_commands_on_many_aggregates_commit_exactly_once_each(store: EventStore):
+    repo = Repository(store, mapper())
+    counters = [await saved_counter(repo, f"c{i}") for i in range(40)]
+    runners = [CommandRunner(repo), CommandRunner(Repository(store, mapper()))]  # two processes' worth
+    await asyncio.gather(*(runners[k % 2].run_idempotent(increment(c.id), Idempotency(f"r-{i}-{k}", "I", b"h"),
+                                                         lambda v: b"")
+                           for i, c in enumerate(counters) for k in range(5)))
+    fresh = Repository(store, mapper())
+    assert [(await fresh.get(c.id, Counter)).count for c in counters] == [5] * 40
+    assert await count_rows(store, "request_log") == 200
+
+
+async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore):
+    other = Repository(store, mapper())
+    hot, stale, first = [await saved_counter(other, n) for n in ("hot", "stale", "first")]
+    gated = GatedStore(store)
+    repo = Repository(gated, mapper())
+    await repo.get(stale.id, Counter)  # cached here; now another process moves it on:
+    theirs = await other.get(stale.id, Counter, for_update=True)
+    theirs.increment(10)
+    await other.save(theirs)
+    done_elsewhere = Idempotency("done-elsewhere", "Increment", b"h")
+    await CommandRunner(other).run_idempotent(increment(hot.id, 100), done_elsewhere, lambda v: f"stored {v}".encode())
+    runner = CommandRunner(repo)
+
+    blocker = asyncio.ensure_future(runner.run(increment(first.id)))
+    await gated.in_commit.wait()  # the first batch is being written: everything below queues up behind it
+    mates = [asyncio.ensure_future(runner.run_idempotent(increment(hot.id), Idempotency(f"ok-{i}", "Increment", b"h"),
+                                                         lambda v: str(v).encode())) for i in range(10)]
+    rejected = asyncio.ensure_future(runner.run(increment(hot.id, by=0)))  # a rule violation
+    retried = asyncio.ensure_future(runner.run(increment(stale.id)))  # stale in this process's cache
+    duplicate = asyncio.ensure_future(runner.run_idempotent(increment(hot.id), done_elsewhere,
+                                                            lambda v: str(v).encode()))
+    await asyncio.sleep(0.05)
+    gated.gate.set()
+    await blocker
+    assert gated.batch_sizes[1] >= 12  # the mates, the stale one and the duplicate were written as one batch
+
+    assert sorted(int(r) for r in await asyncio.gather(*mates)) == list(range(101, 111))
+    with pytest.raises(RuleViolation):
+        await rejected
+    assert await retried == 11  # refused as stale, run again alone on fresh state
+    assert await duplicate == b"stored 100"  # the other process's response, and no second increment
+    fresh = Repository(store, mapper())
+    assert (await fresh.get(hot.id, Counter)).count == 110
+    assert (await fresh.get(stale.id, Counter)).count == 11
+
+
+async def test_a_reader_tailing_the_log_sees_every_notification_in_order_without_gaps(store: EventStore):
+    repos = [Repository(store, mapper()), Repository(store, mapper())]
+    counters = [await saved_counter(repos[0], f"c{i}") for i in range(5)]
+    runners = [CommandRunner(r) for r in repos]
+    start = await store.max_notification_id()
+    seen: list[int] = []
+    total = 300
+
+    async def tail():
+        async for n in store.subscribe(gt=start, poll_interval=0.05):
+            seen.append(n.id)
+            if len(seen) == total:
+                return
+
+    reader = asyncio.ensure_future(tail())
+    await asyncio.gather(*(runners[i % 2].run(increment(counters[i % 5].id)) for i in range(total)))
+    await asyncio.wait_for(reader, 30)
+    ids = [r[0] for r in await store.pool.fetch(
+        f"SELECT notification_id FROM {store.events} WHERE notification_id > $1 ORDER BY 1", start)]
+    assert seen == ids  # in order, none skipped
+    assert ids == list(range(ids[0], ids[0] + total))
+
+
+async def test_idempotent_retries_return_the_original_response_from_memory_and_after_a_restart(store: EventStore):
+    repo = Repository(store, mapper())
+    c = await saved_counter(repo)
+    idem = Idempotency("once", "Increment", b"h")
+
+    def once(cid):
+        async def handler(uow):
+            counter = await uow.get(cid, Counter)
+            if counter.count:  # a retry after the first one succeeded would be refused
+                raise RuleViolation("already counted", reason="ALREADY")
+            counter.increment(1)
+            return counter.count
+        return handler
+
+    first = await CommandRunner(repo).run_idempotent(once(c.id), idem, lambda v: f"count {v}".encode())
+    head = await store.max_notification_id()
+    again = await CommandRunner(repo).run_idempotent(once(c.id), idem, lambda v: b"new")
+    restarted = await CommandRunner(Repository(store, mapper())).run_idempotent(
+        increment(c.id), idem, lambda v: b"new")  # would succeed again: the request log says it is done
+    assert first == again == restarted == b"count 1"
+    assert await store.max_notification_id() == head
+    assert (await Repository(store, mapper()).get(c.id, Counter)).count == 1
+
+
+class Named(Aggregate):
+    """An aggregate whose id follows from its name, as a member's follows from its openid."""
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return uuid5(NAMESPACE_URL, name)
+
+    @event("Named")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+async def test_a_new_aggregate_created_by_concurrent_commands_is_created_once(store: EventStore):
+    runner = CommandRunner(Repository(store, mapper()))
+    name = f"n-{uuid4()}"
+
+    async def create(uow):
+        if await uow.exists(Named.create_id(name)):
+            return "exists"
+        await uow.add(Named(name))
+        return "created"
+
+    results = await asyncio.gather(*(runner.run(create) for _ in range(5)))
+    assert sorted(results) == ["created"] + ["exists"] * 4
+    assert await count_rows(store, "loyaltyengine_events", f"originator_id = '{Named.create_id(name)}'") == 1
