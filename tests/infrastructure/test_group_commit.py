@@ -107,24 +107,42 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
 
     blocker = asyncio.ensure_future(runner.run(increment(first.id)))
     await gated.in_commit.wait()  # the first batch is being written: everything below queues up behind it
-    mates = [asyncio.ensure_future(runner.run_idempotent(increment(hot.id), Idempotency(f"ok-{i}", "Increment", b"h"),
-                                                         lambda v: str(v).encode())) for i in range(10)]
-    rejected = asyncio.ensure_future(runner.run(increment(hot.id, by=0)))  # a rule violation
-    retried = asyncio.ensure_future(runner.run(increment(stale.id)))  # stale in this process's cache
+    runs: list[int] = []
+
+    def mate(i: int):
+        async def handler(uow):
+            runs.append(i)
+            return await increment(hot.id)(uow)
+        return handler
+
+    def mates(numbers):
+        return [asyncio.ensure_future(runner.run_idempotent(mate(i), Idempotency(f"ok-{i}", "Increment", b"h"),
+                                                            lambda v: str(v).encode())) for i in numbers]
+
+    before = mates(range(5))
     duplicate = asyncio.ensure_future(runner.run_idempotent(increment(hot.id), done_elsewhere,
                                                             lambda v: str(v).encode()))
+    after = mates(range(5, 10))  # these build on the duplicate's change, which will not be written
+    rejected = asyncio.ensure_future(runner.run(increment(hot.id, by=0)))  # a rule violation
+    retried = asyncio.ensure_future(runner.run(increment(stale.id)))  # stale in this process's cache
     await asyncio.sleep(0.05)
     gated.gate.set()
     await blocker
     assert gated.batch_sizes[1] >= 12  # the mates, the stale one and the duplicate were written as one batch
 
-    assert sorted(int(r) for r in await asyncio.gather(*mates)) == list(range(101, 111))
+    assert sorted(int(r) for r in await asyncio.gather(*before, *after)) == list(range(101, 111))
+    # Those before the duplicate ran once: committed in the next round, not run again. Those after it
+    # had built on its change and ran again on the stored state.
+    assert sorted(runs) == [0, 1, 2, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]
     with pytest.raises(RuleViolation):
         await rejected
     assert await retried == 11  # refused as stale, run again alone on fresh state
     assert await duplicate == b"stored 100"  # the other process's response, and no second increment
     fresh = Repository(store, mapper())
     assert (await fresh.get(hot.id, Counter)).count == 110
+    versions = [r[0] for r in await store.pool.fetch(
+        f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 ORDER BY 1", hot.id)]
+    assert versions == list(range(1, 13))  # no gap where the duplicate's change would have been
     assert (await fresh.get(stale.id, Counter)).count == 11
 
 
