@@ -43,7 +43,7 @@ class Verdict(enum.Enum):
 class Ticket:
     """One finished command's writes, waiting for the group commit."""
 
-    __slots__ = ("write", "changes", "touched", "deps", "future", "taken", "failed", "abandoned")
+    __slots__ = ("write", "changes", "touched", "deps", "future", "taken", "failed", "abandoned", "reads", "on_fail")
 
     def __init__(
         self,
@@ -60,6 +60,8 @@ class Ticket:
         self.taken = False  # in a batch being written: can no longer be withdrawn
         self.failed = False
         self.abandoned = False  # its caller gave up while it was being written
+        self.reads: list[UUID] = []  # aggregates read from memory, checked at commit, not changed
+        self.on_fail: list = []  # run when the ticket fails: whatever was read from memory is read again
 
     @property
     def done(self) -> bool:
@@ -169,6 +171,8 @@ class GroupCommitter:
     def _fail(self, ticket: Ticket, why: Verdict | BaseException) -> None:
         ticket.failed = True
         self.repository.drop(ticket)  # its in-place changes were never stored
+        for callback in ticket.on_fail:
+            callback()
         if isinstance(why, Verdict):
             ticket.future.set_result(why)
         else:

@@ -3,7 +3,11 @@
 Programmes are event-sourced (``domain.brand_programme.BrandProgramme``), so
 every process sees a publication without a restart: each lookup goes through
 the repository, whose cache asks the store for newer events (one indexed
-query). A brand that never published runs on its default programme, version 1.
+query). Inside a command the lookup costs no query: the programme (or the fact
+that the brand has none) is read from memory and its version is checked when
+the command commits, so a publication by another process makes the command
+run again on the new rules. A brand that never published runs on its default
+programme, version 1.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from application.clock import Clock
-from application.unit_of_work import CommandRunner, UnitOfWork
+from application.unit_of_work import CommandRunner, UnitOfWork, active_unit_of_work
 from domain.brand_programme import BrandProgramme, programme_id
 from domain.errors import InvalidArgument, NotFound
 from domain.loyalty_args import check_int
@@ -48,6 +52,14 @@ class ProgrammeCatalog:
 
     async def _published(self, brand: str) -> BrandProgramme | None:
         aggregate_id = programme_id(brand)
+        uow = active_unit_of_work()
+        if uow is not None:  # inside a command: read from memory, checked at its commit
+            if aggregate_id in self._unpublished:
+                uow.expect(aggregate_id, 0, lambda: self._unpublished.discard(aggregate_id))
+                return None
+            if isinstance(cached := self.repository.cached(aggregate_id), BrandProgramme):
+                uow.expect(aggregate_id, cached.version)
+                return cached
         if aggregate_id in self._unpublished:  # most brands never publish: one query, not a full load
             if not await self.repository.store.select_events(aggregate_id, limit=1):
                 return None

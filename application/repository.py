@@ -228,8 +228,16 @@ class Repository:
             if self.pending.get(i) is ticket:
                 del self.pending[i]
 
+    def cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The cached aggregate if no writer has it and no change to it waits for its commit (no query)."""
+        aggregate = self._cache.get(aggregate_id)
+        return None if aggregate is None or self._busy(aggregate_id) else aggregate
+
     def drop(self, ticket: Ticket) -> None:
-        """``ticket`` failed: the aggregates it loaded may hold its uncommitted changes."""
+        """``ticket`` failed: the aggregates it loaded may hold its uncommitted changes, its reads be stale."""
+        for i in ticket.reads:
+            if self._cache.pop(i, None) is not None:
+                self._cached_bytes -= self._sizes.pop(i, 0)
         for i in ticket.touched:
             if self._cache.pop(i, None) is not None:
                 self._cached_bytes -= self._sizes.pop(i, 0)

@@ -18,6 +18,7 @@ duplicates of one request in this process wait for the first.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import time
 from collections import OrderedDict
@@ -88,6 +89,14 @@ class KeyedLocks:
             self._locks[key] = (lock, users - 1)
 
 
+_active: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("unit_of_work", default=None)
+
+
+def active_unit_of_work() -> UnitOfWork | None:
+    """The unit of work of the command running in this task, if any (for checked reads)."""
+    return _active.get()
+
+
 class _Busy(Exception):
     """A new aggregate's id is taken, or is being created by a command not yet committed."""
 
@@ -105,6 +114,19 @@ class UnitOfWork:
         self._expected: dict[UUID, int] = {}
         self._new: list[Aggregate] = []
         self._deps: set[Ticket] = set()
+        self._reads: dict[UUID, int] = {}
+        self._on_stale: list[Callable[[], None]] = []
+
+    def expect(self, aggregate_id: UUID, version: int, on_stale: Callable[[], None] | None = None) -> None:
+        """A read from memory this command relies on: its write is refused if a newer event exists.
+
+        ``version`` 0 relies on the aggregate not existing. ``on_stale`` runs if the write
+        fails, so the next attempt reads afresh.
+        """
+        if aggregate_id not in self._expected and aggregate_id not in self._reads:
+            self._reads[aggregate_id] = version
+        if on_stale is not None:
+            self._on_stale.append(on_stale)
 
     async def get(self, aggregate_id: UUID, kind: type[A]) -> A:
         """The aggregate, locked for this command and checked out to it to change in place."""
@@ -141,7 +163,7 @@ class UnitOfWork:
         for aggregate in self._new:
             if self.repository.known(aggregate.id):  # found in memory before any query
                 raise _Busy(self.repository.pending_ticket(aggregate.id))
-        write = Write(request=request, expected=self._expected)
+        write = Write(request=request, expected={**self._reads, **self._expected})
         changes = []
         for aggregate in self._aggregates.values():
             events, snapshot = self.repository.collect(aggregate)
@@ -156,6 +178,8 @@ class UnitOfWork:
             self._aggregates.clear()
             return None
         ticket = Ticket(write, changes, list(self._aggregates), deps)
+        ticket.reads = [i for i in self._reads if i not in self._expected]
+        ticket.on_fail = self._on_stale
         self.repository.hand_over(ticket, self._new)
         self._aggregates.clear()
         return ticket
@@ -283,7 +307,11 @@ class CommandRunner:
         uow = UnitOfWork(self.repository, self.locks, self.lock_timeout)
         try:
             try:
-                result = await handler(uow)
+                token = _active.set(uow)
+                try:
+                    result = await handler(uow)
+                finally:
+                    _active.reset(token)
                 response = encode(result) if encode is not None else None
                 request = None if idem is None else LoggedRequest(
                     idem.request_id, idem.method, idem.payload_hash, response)

@@ -218,3 +218,31 @@ async def test_a_new_aggregate_created_by_concurrent_commands_is_created_once(st
     results = await asyncio.gather(*(runner.run(create) for _ in range(5)))
     assert sorted(results) == ["created"] + ["exists"] * 4
     assert await count_rows(store, "loyaltyengine_events", f"originator_id = '{Named.create_id(name)}'") == 1
+
+
+async def test_a_command_reading_the_programme_from_memory_runs_again_when_another_process_published(
+        store: EventStore):
+    from dataclasses import replace
+
+    from application.clock import ManualClock
+    from application.programmes import ProgrammeCatalog
+    from domain.programme import LoyaltyProgramme
+    from infrastructure.mapper import build_mapper
+    from tests.application.conftest import START
+
+    clock = ManualClock(START)
+    here = CommandRunner(Repository(store, build_mapper({})))
+    there = CommandRunner(Repository(store, build_mapper({})))
+    catalog_here, catalog_there = ProgrammeCatalog(here, clock), ProgrammeCatalog(there, clock)
+    c = await saved_counter(here.repository)
+    assert (await catalog_here.current("acme")).version == 1  # now known here as never published
+    await catalog_there.publish(replace(LoyaltyProgramme.default("acme"), version=2))
+
+    seen = []
+
+    async def count_under_the_rules_in_force(uow):
+        seen.append((await catalog_here.current("acme")).version)
+        (await uow.get(c.id, Counter)).increment(1)
+
+    await here.run(count_under_the_rules_in_force)
+    assert seen == [1, 2]  # read from memory, refused at commit, run again on the published rules
