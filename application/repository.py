@@ -7,9 +7,10 @@ bytes (each aggregate's size estimated from its stored snapshot and events).
 Writers (``get(..., for_update=True)``, under the unit of work's per-aggregate
 lock) are served from the cache without a query: if another process wrote
 meanwhile, the group commit's version check refuses the write, the aggregate
-leaves the cache and the command runs again on fresh state. Readers still ask
-the store for events after the cached version (one indexed query), so a read
-sees another process's committed writes.
+leaves the cache and the command runs again on fresh state. So are reads made
+inside a command: their versions are checked at its commit the same way.
+Other readers (queries) still ask the store for events after the cached
+version (one indexed query), so a read sees another process's committed writes.
 
 Between a command's end and its commit, the cached aggregate holds changes not
 yet committed (the next command on a hot aggregate builds on them). Such an
@@ -21,6 +22,7 @@ fails with it if that commit fails.
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextvars import ContextVar
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 from domain.errors import NotFound
 
 A = TypeVar("A", bound=Aggregate)
+checked_reads: ContextVar = ContextVar("checked_reads", default=None)
+"""The unit of work of the command running in this task: reads inside it are served from memory and checked
+at its commit (``UnitOfWork.expect``)."""
 OVERHEAD_BYTES = 512  # per cached aggregate, beside its stored size
 
 
@@ -115,6 +120,10 @@ class Repository:
     async def _for_reader(self, aggregate_id: UUID) -> Aggregate | None:
         cached = self._cache.get(aggregate_id)
         if cached is not None and not self._busy(aggregate_id):
+            if (command := checked_reads.get()) is not None:  # no query: the commit checks the version
+                command.expect(aggregate_id, cached.version)
+                self._cache.move_to_end(aggregate_id)
+                return cached
             version = cached.version
             newer = await self.store.select_events(aggregate_id, gt=version, limit=1)
             if not newer and not self._busy(aggregate_id) and cached.version == version:

@@ -18,7 +18,6 @@ duplicates of one request in this process wait for the first.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 import time
 from collections import OrderedDict
@@ -32,7 +31,7 @@ from eventsourcing.domain import Aggregate
 from application.admission import Admission, Overloaded, remaining
 from application.group_commit import GroupCommitter, Ticket, Verdict
 from application.ports import LoggedRequest, RequestLog, Write
-from application.repository import Repository
+from application.repository import Repository, checked_reads
 from domain.errors import DomainError, InvalidArgument
 
 R = TypeVar("R")
@@ -89,7 +88,7 @@ class KeyedLocks:
             self._locks[key] = (lock, users - 1)
 
 
-_active: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("unit_of_work", default=None)
+_active = checked_reads
 
 
 def active_unit_of_work() -> UnitOfWork | None:

@@ -246,3 +246,21 @@ async def test_a_command_reading_the_programme_from_memory_runs_again_when_anoth
 
     await here.run(count_under_the_rules_in_force)
     assert seen == [1, 2]  # read from memory, refused at commit, run again on the published rules
+
+
+async def test_a_read_inside_a_command_comes_from_memory_and_is_checked_at_its_commit(store: EventStore):
+    here = Repository(store, mapper())
+    runner = CommandRunner(here)
+    a, b = await saved_counter(here, "a"), await saved_counter(here, "b")
+    other = Repository(store, mapper())
+    theirs = await other.get(b.id, Counter, for_update=True)
+    theirs.increment(5)
+    await other.save(theirs)  # this process's cached copy of b is now behind
+    seen = []
+
+    async def copy_b_onto_a(uow):
+        seen.append((await here.get(b.id, Counter)).count)
+        (await uow.get(a.id, Counter)).increment(1)
+
+    await runner.run(copy_b_onto_a)
+    assert seen == [0, 5]  # the stale read was refused at commit and the command ran again
