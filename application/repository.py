@@ -197,7 +197,7 @@ class Repository:
         self._remember(aggregate, size)
 
     @property
-    def cached(self) -> tuple[int, int]:
+    def cache_usage(self) -> tuple[int, int]:
         """Entries and estimated bytes in the cache."""
         return len(self._cache), self._cached_bytes
 
