@@ -167,12 +167,15 @@ class GroupCommitter:
             self.repository.committed(aggregate, events, snapshot)
         self.repository.settle(ticket)
         ticket.future.set_result(Verdict.COMMITTED)
+        ticket.deps = set()  # decided: a hot aggregate's tickets must not keep a chain of every earlier one alive
+        ticket.changes = []
 
     def _fail(self, ticket: Ticket, why: Verdict | BaseException) -> None:
         ticket.failed = True
         self.repository.drop(ticket)  # its in-place changes were never stored
         for callback in ticket.on_fail:
             callback()
+        ticket.deps, ticket.changes, ticket.on_fail = set(), [], []
         if isinstance(why, Verdict):
             ticket.future.set_result(why)
         else:

@@ -339,6 +339,7 @@ class CommandRunner:
             uow.release()
         if ticket is None:
             return result, response
+        had_deps = bool(ticket.deps)
         try:
             await asyncio.shield(ticket.future)
         except asyncio.CancelledError:
@@ -355,7 +356,7 @@ class CommandRunner:
             previous = self._answer(idem, await self.request_log.logged(idem.request_id))
             if previous is not None:
                 return None, previous
-        raise _Again(pause=not ticket.deps)
+        raise _Again(pause=not had_deps)
 
 
 def _consume(future: asyncio.Future) -> None:
