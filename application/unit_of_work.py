@@ -224,7 +224,7 @@ class CommandRunner:
         self,
         repository: Repository,
         *,
-        max_attempts: int = 6,
+        max_attempts: int = 30,
         lock_timeout: float = 5.0,
         admission: Admission | None = None,
         max_batch: int = 256,
@@ -295,8 +295,8 @@ class CommandRunner:
             try:
                 return await self._attempt(handler, idem, encode)
             except _Again as again:
-                if again.pause:
-                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                if again.pause:  # another process wrote first: back off a little (never long: it made progress)
+                    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.05)))
         raise Conflict(
             f"gave up after {self.max_attempts} attempts: concurrent writers kept colliding",
             attempts=self.max_attempts,

@@ -264,3 +264,17 @@ async def test_a_read_inside_a_command_comes_from_memory_and_is_checked_at_its_c
 
     await runner.run(copy_b_onto_a)
     assert seen == [0, 5]  # the stale read was refused at commit and the command ran again
+
+
+async def test_two_processes_batching_on_one_hot_aggregate_lose_nothing_and_abort_nothing(store: EventStore):
+    repos = [Repository(store, mapper()), Repository(store, mapper())]
+    c = await saved_counter(repos[0])
+    runners = [CommandRunner(r) for r in repos]  # the default retry bound
+
+    async def client(k: int) -> None:
+        for j in range(20):
+            await runners[k % 2].run_idempotent(increment(c.id), Idempotency(f"{k}-{j}", "I", b"h"), lambda v: b"")
+
+    await asyncio.gather(*(client(k) for k in range(32)))
+    assert (await Repository(store, mapper()).get(c.id, Counter)).count == 640
+    assert await count_rows(store, "request_log") == 640
