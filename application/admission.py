@@ -54,8 +54,8 @@ def remaining() -> float | None:
 
 @dataclass(frozen=True)
 class Budget:
-    max_in_flight: int = 512
-    max_queue_per_aggregate: int = 256
+    max_in_flight: int = 64
+    max_queue_per_aggregate: int = 32
     retry_after: float = 0.1
 
 

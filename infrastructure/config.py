@@ -45,8 +45,8 @@ class Settings:
     pool_min: int
     pool_max: int
     tls: TlsFiles | None = None
-    max_in_flight: int = 512
-    max_queue_per_aggregate: int = 256
+    max_in_flight: int = 64
+    max_queue_per_aggregate: int = 32
     retry_after_ms: int = 100
     max_batch: int = 256
     aggregate_cache_entries: int = 10_000
@@ -115,8 +115,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pool_min=_int(env, "POSTGRES_POOL_MIN", 2, minimum=1),
         pool_max=_int(env, "POSTGRES_POOL_MAX", 10, minimum=1),
         tls=_tls(env),
-        max_in_flight=_int(env, "MAX_IN_FLIGHT", 512, minimum=1),
-        max_queue_per_aggregate=_int(env, "MAX_QUEUE_PER_AGGREGATE", 256, minimum=0),
+        max_in_flight=_int(env, "MAX_IN_FLIGHT", 64, minimum=1),
+        max_queue_per_aggregate=_int(env, "MAX_QUEUE_PER_AGGREGATE", 32, minimum=0),
         retry_after_ms=_int(env, "RETRY_AFTER_MS", 100, minimum=0),
         max_batch=_int(env, "GROUP_COMMIT_MAX", 256, minimum=1),
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),

@@ -10,6 +10,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder, Mapper
 
+from application.admission import Admission, Budget
 from application.repository import Repository
 from application.unit_of_work import CommandRunner, Idempotency
 from domain.errors import RuleViolation
@@ -43,6 +44,11 @@ class GatedStore:
         return await self.store.commit(writes)
 
 
+def runner_for(repo: Repository) -> CommandRunner:
+    """A runner whose admission budget these tests do not reach: they fire hundreds of commands at once."""
+    return CommandRunner(repo, admission=Admission(Budget(max_in_flight=100_000, max_queue_per_aggregate=100_000)))
+
+
 def increment(cid, by: int = 1):
     async def handler(uow):
         counter = await uow.get(cid, Counter)
@@ -66,7 +72,7 @@ async def test_many_concurrent_commands_on_one_aggregate_commit_exactly_once_eac
         store: EventStore):
     repo = Repository(store, mapper())
     c = await saved_counter(repo)
-    runner = CommandRunner(repo)
+    runner = runner_for(repo)
     n = 200
     replies = await asyncio.gather(*(
         runner.run_idempotent(increment(c.id), Idempotency(f"r-{i}", "Increment", b"h"), lambda v: str(v).encode())
@@ -83,7 +89,7 @@ async def test_many_concurrent_commands_on_one_aggregate_commit_exactly_once_eac
 async def test_many_concurrent_commands_on_many_aggregates_commit_exactly_once_each(store: EventStore):
     repo = Repository(store, mapper())
     counters = [await saved_counter(repo, f"c{i}") for i in range(40)]
-    runners = [CommandRunner(repo), CommandRunner(Repository(store, mapper()))]  # two processes' worth
+    runners = [runner_for(repo), runner_for(Repository(store, mapper()))]  # two processes' worth
     await asyncio.gather(*(runners[k % 2].run_idempotent(increment(c.id), Idempotency(f"r-{i}-{k}", "I", b"h"),
                                                          lambda v: b"")
                            for i, c in enumerate(counters) for k in range(5)))
@@ -102,8 +108,8 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
     theirs.increment(10)
     await other.save(theirs)
     done_elsewhere = Idempotency("done-elsewhere", "Increment", b"h")
-    await CommandRunner(other).run_idempotent(increment(hot.id, 100), done_elsewhere, lambda v: f"stored {v}".encode())
-    runner = CommandRunner(repo)
+    await runner_for(other).run_idempotent(increment(hot.id, 100), done_elsewhere, lambda v: f"stored {v}".encode())
+    runner = runner_for(repo)
 
     blocker = asyncio.ensure_future(runner.run(increment(first.id)))
     await gated.in_commit.wait()  # the first batch is being written: everything below queues up behind it
@@ -149,7 +155,7 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
 async def test_a_reader_tailing_the_log_sees_every_notification_in_order_without_gaps(store: EventStore):
     repos = [Repository(store, mapper()), Repository(store, mapper())]
     counters = [await saved_counter(repos[0], f"c{i}") for i in range(5)]
-    runners = [CommandRunner(r) for r in repos]
+    runners = [runner_for(r) for r in repos]
     start = await store.max_notification_id()
     seen: list[int] = []
     total = 300
@@ -183,10 +189,10 @@ async def test_idempotent_retries_return_the_original_response_from_memory_and_a
             return counter.count
         return handler
 
-    first = await CommandRunner(repo).run_idempotent(once(c.id), idem, lambda v: f"count {v}".encode())
+    first = await runner_for(repo).run_idempotent(once(c.id), idem, lambda v: f"count {v}".encode())
     head = await store.max_notification_id()
-    again = await CommandRunner(repo).run_idempotent(once(c.id), idem, lambda v: b"new")
-    restarted = await CommandRunner(Repository(store, mapper())).run_idempotent(
+    again = await runner_for(repo).run_idempotent(once(c.id), idem, lambda v: b"new")
+    restarted = await runner_for(Repository(store, mapper())).run_idempotent(
         increment(c.id), idem, lambda v: b"new")  # would succeed again: the request log says it is done
     assert first == again == restarted == b"count 1"
     assert await store.max_notification_id() == head
@@ -206,7 +212,7 @@ class Named(Aggregate):
 
 
 async def test_a_new_aggregate_created_by_concurrent_commands_is_created_once(store: EventStore):
-    runner = CommandRunner(Repository(store, mapper()))
+    runner = runner_for(Repository(store, mapper()))
     name = f"n-{uuid4()}"
 
     async def create(uow):
@@ -231,8 +237,8 @@ async def test_a_command_reading_the_programme_from_memory_runs_again_when_anoth
     from tests.application.conftest import START
 
     clock = ManualClock(START)
-    here = CommandRunner(Repository(store, build_mapper({})))
-    there = CommandRunner(Repository(store, build_mapper({})))
+    here = runner_for(Repository(store, build_mapper({})))
+    there = runner_for(Repository(store, build_mapper({})))
     catalog_here, catalog_there = ProgrammeCatalog(here, clock), ProgrammeCatalog(there, clock)
     c = await saved_counter(here.repository)
     assert (await catalog_here.current("acme")).version == 1  # now known here as never published
@@ -250,7 +256,7 @@ async def test_a_command_reading_the_programme_from_memory_runs_again_when_anoth
 
 async def test_a_read_inside_a_command_comes_from_memory_and_is_checked_at_its_commit(store: EventStore):
     here = Repository(store, mapper())
-    runner = CommandRunner(here)
+    runner = runner_for(here)
     a, b = await saved_counter(here, "a"), await saved_counter(here, "b")
     other = Repository(store, mapper())
     theirs = await other.get(b.id, Counter, for_update=True)
@@ -269,7 +275,7 @@ async def test_a_read_inside_a_command_comes_from_memory_and_is_checked_at_its_c
 async def test_two_processes_batching_on_one_hot_aggregate_lose_nothing_and_abort_nothing(store: EventStore):
     repos = [Repository(store, mapper()), Repository(store, mapper())]
     c = await saved_counter(repos[0])
-    runners = [CommandRunner(r) for r in repos]  # the default retry bound
+    runners = [runner_for(r) for r in repos]  # the default retry bound
 
     async def client(k: int) -> None:
         for j in range(20):
