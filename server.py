@@ -39,6 +39,7 @@ from infrastructure.config import Settings, load_settings
 from infrastructure.database import open_event_store
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
+from infrastructure.health import DatabaseHealth
 from infrastructure.logging import configure_logging
 from infrastructure.mapper import build_mapper
 from infrastructure.projection_runner import ProjectionRunner
@@ -73,10 +74,13 @@ class Running:
     projections: ProjectionRunner
     scheduler: Scheduler
     embedded: EmbeddedPostgres | None
+    database_health: DatabaseHealth | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
         await self.health.enter_graceful_shutdown()
+        if self.database_health is not None:
+            await self.database_health.stop()
         await self.server.stop(grace)
         await self.scheduler.stop()
         await self.directory.stop()
@@ -148,12 +152,14 @@ async def start(
     await server.start()
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    database_health = DatabaseHealth(store.dsn, health_servicer, ["", *service_names])  # NOT_SERVING while it is away
+    database_health.start()
     log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
              extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca)})
     scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
     if settings.scheduler_interval_s and background:
         scheduler.start()
-    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded)
+    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

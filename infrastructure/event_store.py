@@ -10,8 +10,9 @@ are never blocked by that lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -25,11 +26,36 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
+from application.availability import CommitOutcomeUnknown, Unavailable
+from application.background import stop_task
 from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names, commit_function, migrate
 
 
 log = logging.getLogger(__name__)
+
+
+_UNREACHABLE = (
+    OSError,  # refused, reset, socket file gone, timed out (TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.ConnectionDoesNotExistError,  # "connection was closed in the middle of operation"
+    asyncpg.AdminShutdownError,  # 57P01: fast or smart shutdown
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed, the server is resetting
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def connection_failure(error: BaseException | None) -> bool:
+    """True when ``error`` (or what caused it) means the database could not be reached or the link dropped."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, (Unavailable, *_UNREACHABLE)):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+            return True  # "connection is closed": a pooled connection the server already dropped
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 class ConcurrencyConflict(IntegrityError):
@@ -150,6 +176,9 @@ class EventStore:
             "RETURNING notification_id"
         )
 
+    dsn: str | None = None
+    """Where the pool connects (set by :meth:`open`), for connections of their own (the health probe)."""
+
     @classmethod
     async def open(
         cls,
@@ -163,7 +192,9 @@ class EventStore:
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
         async with pool.acquire() as conn:
             await migrate(conn, names)
-        return cls(pool, names, lock_timeout_s=lock_timeout_s)
+        store = cls(pool, names, lock_timeout_s=lock_timeout_s)
+        store.dsn = dsn
+        return store
 
     async def close(self, timeout: float = 10.0) -> None:
         """Close the pool; connections still held after ``timeout`` are terminated.
@@ -179,13 +210,37 @@ class EventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
+        """One transaction on a pooled connection.
+
+        A database that cannot be reached, or a link that drops before COMMIT, raises
+        :class:`Unavailable` (nothing was stored); a link that drops *during* COMMIT raises
+        :class:`CommitOutcomeUnknown` (it may have been stored). Either way a retry with
+        the same request id is safe. A lock not granted in time stays an ``OperationalError``.
+        """
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                yield Transaction(self, conn)
+            async with self.pool.acquire() as conn:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    yield Transaction(self, conn)
+                except BaseException:
+                    with contextlib.suppress(Exception):  # a dropped link cannot roll back, nor needs to
+                        await tx.rollback()
+                    raise
+                try:
+                    await tx.commit()
+                except Exception as e:
+                    if connection_failure(e):
+                        raise CommitOutcomeUnknown() from e
+                    raise
         except asyncpg.LockNotAvailableError as e:
             raise OperationalError(f"events table lock not acquired: {e}") from e
-        except (asyncpg.PostgresConnectionError, ConnectionError, OSError) as e:
-            raise OperationalError(str(e)) from e
+        except Unavailable:
+            raise
+        except Exception as e:
+            if connection_failure(e):
+                raise Unavailable() from e
+            raise
 
     # --- group commit (the application's EventStore port) --------------------------
 
@@ -195,8 +250,10 @@ class EventStore:
         Nothing is written when an aggregate has events newer than a write expected
         (``stale``) or a request id is already logged (``duplicates``): the caller answers
         those commands alone and commits the others again. A lock timeout is an
-        ``OperationalError`` (nothing written). A connection lost during the call leaves
-        the outcome unknown: that error propagates, never to be retried blindly.
+        ``OperationalError`` (nothing written). An unreachable database is :class:`Unavailable`
+        (nothing sent); a connection lost during the call leaves the outcome unknown:
+        :class:`CommitOutcomeUnknown`, which the runner hands to every caller of the batch and
+        never retries blindly (the client's retry with its request id is safe).
         """
         checks: dict[UUID, int] = {}
         requests: list[LoggedRequest] = []
@@ -211,7 +268,13 @@ class EventStore:
             events.extend(w.events)
             snapshots.extend(w.snapshots)
         try:
-            rows = await self.pool.fetch(
+            conn = await self.pool.acquire()
+        except Exception as e:
+            if connection_failure(e):
+                raise Unavailable() from e  # nothing was sent
+            raise
+        try:
+            rows = await conn.fetch(
                 self.sql_commit, f"{self.lock_timeout_s}s",
                 list(checks), list(checks.values()),
                 [r.request_id for r in requests], [r.method for r in requests],
@@ -225,6 +288,13 @@ class EventStore:
             raise OperationalError(f"events table lock not acquired: {e}") from e
         except asyncpg.UniqueViolationError as e:
             raise ConcurrencyConflict(str(e)) from e
+        except Exception as e:
+            if connection_failure(e):
+                raise CommitOutcomeUnknown() from e  # the one statement may have committed
+            raise
+        finally:
+            with contextlib.suppress(Exception):  # a dropped link is terminated by the pool; the error above stands
+                await self.pool.release(conn)
         if not rows:
             return CommitOutcome(True)
         return CommitOutcome(
@@ -235,7 +305,12 @@ class EventStore:
 
     async def logged(self, request_id: str) -> LoggedRequest | None:
         """The request log's row for ``request_id`` (the application's RequestLog port)."""
-        row = await self.pool.fetchrow(self.sql_logged, request_id)
+        try:
+            row = await self.pool.fetchrow(self.sql_logged, request_id)
+        except Exception as e:
+            if connection_failure(e):
+                raise Unavailable() from e
+            raise
         if row is None:
             return None
         return LoggedRequest(row[0], row[1], bytes(row[2]), bytes(row[3]))
@@ -355,29 +430,101 @@ class EventStore:
         a safety net for a dropped listener connection.
         """
         woken = asyncio.Event()
-        conn: asyncpg.Connection = await self.pool.acquire()
-
-        def on_notify(*_: object) -> None:
-            woken.set()
-
-        await conn.add_listener(self.channel, on_notify)
-        try:
+        async with Listener(self, woken.set):
             position = gt
             while True:
                 woken.clear()
-                batch_rows = await self.select_notifications(
-                    position, batch, topics=topics, inclusive_of_start=False
-                )
+                try:
+                    batch_rows = await self.select_notifications(
+                        position, batch, topics=topics, inclusive_of_start=False
+                    )
+                except Exception as e:
+                    if not connection_failure(e):
+                        raise
+                    # The database is away: wait for the listener to reconnect (it wakes us) or a second.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), min(poll_interval, 1.0))
+                    continue
                 for n in batch_rows:
                     position = n.id
                     yield n
                 if len(batch_rows) < batch:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), poll_interval)
-                    except TimeoutError:
-                        pass
-        finally:
+
+
+class Listener:
+    """LISTEN on the event store's channel while open, across database restarts.
+
+    It holds a pooled connection with the listener. When that connection drops (the
+    database restarted, crashed or went away) it reconnects, retrying after
+    ``min_backoff`` seconds, doubling up to ``max_backoff``. ``on_notify`` runs for
+    every NOTIFY; ``on_connect`` (default: ``on_notify``) runs after every
+    (re)connection, so its owner catches up at once on whatever committed while
+    nobody was listening, instead of waiting for its next poll.
+    """
+
+    def __init__(
+        self, store: EventStore, on_notify: Callable[[], None], *, on_connect: Callable[[], None] | None = None,
+        min_backoff: float = 0.05, max_backoff: float = 1.0, check_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.on_notify = on_notify
+        self.on_connect = on_connect or on_notify
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.check_interval = check_interval
+        self.connected = False
+        self.connections = 0
+        """How many times it has (re)connected (tests watch it)."""
+        self._task: asyncio.Task | None = None
+
+    def _callback(self, *_: object) -> None:
+        self.on_notify()
+
+    async def __aenter__(self) -> Listener:
+        self._task = asyncio.create_task(self._run(), name="event-store-listener")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await stop_task(self._task)
+        self._task = None
+
+    async def _run(self) -> None:
+        delay = self.min_backoff
+        while True:
+            conn: asyncpg.Connection | None = None
             try:
-                await conn.remove_listener(self.channel, on_notify)
+                conn = await self.store.pool.acquire()
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _: lost.set())
+                await conn.add_listener(self.store.channel, self._callback)
+                self.connected, delay = True, self.min_backoff
+                self.connections += 1
+                if self.connections > 1:
+                    log.info("LISTEN reconnected")
+                self.on_connect()
+                while not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self.check_interval)
+                log.warning("LISTEN connection lost; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the database is away: retry after the backoff
+                log.warning("LISTEN failed (%s); retrying in %.2f s", type(e).__name__, delay)
             finally:
-                await self.pool.release(conn)
+                self.connected = False
+                if conn is not None:
+                    await self._release(conn)
+            await asyncio.sleep(delay)
+            delay = min(self.max_backoff, delay * 2)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        try:
+            if not conn.is_closed():
+                await conn.remove_listener(self.store.channel, self._callback)
+        except Exception:  # noqa: BLE001 - the connection may be gone already
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await self.store.pool.release(conn)

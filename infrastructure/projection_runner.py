@@ -34,7 +34,7 @@ import asyncpg
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Tracking
 
 from application.projection import AnyProjection, NotificationProjection
-from infrastructure.event_store import EventStore
+from infrastructure.event_store import EventStore, Listener, connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,13 @@ class ProjectionRunner:
                 self._retry_at.pop(p.name, None)
             except Exception as e:  # noqa: BLE001 - isolate one projection's failure
                 self.errors[p.name] = e
-                delay = min(self.max_backoff, max(0.1, 2 * self._retry_at.get(p.name, (0.0, 0.0))[1]))
+                if connection_failure(e):  # the database is away: no backoff to grow, no traceback to log
+                    delay = 0.5
+                    log.warning("projection %s: database unavailable; retry in %.1f s", p.name, delay)
+                else:
+                    delay = min(self.max_backoff, max(0.1, 2 * self._retry_at.get(p.name, (0.0, 0.0))[1]))
+                    log.exception("projection %s failed; retry in %.1f s", p.name, delay)
                 self._retry_at[p.name] = (now + delay, delay)
-                log.exception("projection %s failed; retry in %.1f s", p.name, delay)
                 first_error = first_error or e
         if first_error is not None:
             raise first_error
@@ -193,8 +197,13 @@ class ProjectionRunner:
         finally:
             self._stopping = False
 
+    def _reconnected(self) -> None:
+        """The listener is back after the database went away: retry every projection now, not after backoff."""
+        self._retry_at.clear()
+        self._woken.set()
+
     async def _run(self) -> None:
-        async with _Listener(self.store, self._woken.set):
+        async with Listener(self.store, self._woken.set, on_connect=self._reconnected):
             while not self._stopping:
                 self._woken.clear()
                 try:
@@ -224,39 +233,6 @@ async def _hold(conn: asyncpg.Connection, store: EventStore, name: str, expected
 async def lock_projection(conn: asyncpg.Connection, name: str) -> None:
     """The same transaction-scoped lock the runner takes per batch (for the rebuild tool)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "projection:" + name)
-
-
-class _Listener:
-    """LISTEN on the event store's channel on a pooled connection while the runner lives."""
-
-    def __init__(self, store: EventStore, on_notify: Callable[[], None]) -> None:
-        self.store = store
-        self.on_notify = on_notify
-        self.conn: asyncpg.Connection | None = None
-
-    def _callback(self, *_: object) -> None:
-        self.on_notify()
-
-    async def __aenter__(self) -> _Listener:
-        try:
-            self.conn = await self.store.pool.acquire()
-            await self.conn.add_listener(self.store.channel, self._callback)
-        except Exception:  # noqa: BLE001 - fall back to polling rather than not running
-            log.exception("LISTEN failed; projections will only poll")
-            if self.conn is not None:
-                await self.store.pool.release(self.conn)
-                self.conn = None
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.conn is None:
-            return
-        try:
-            await self.conn.remove_listener(self.store.channel, self._callback)
-        except Exception:  # noqa: BLE001 - the connection may be gone already
-            pass
-        finally:
-            await self.store.pool.release(self.conn)
 
 
 # --- worker process -------------------------------------------------------------------------

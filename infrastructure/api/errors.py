@@ -11,8 +11,10 @@ from grpc_status import rpc_status
 
 from application.admission import Overloaded
 from application.auth import PermissionDenied, Unauthenticated
+from application.availability import Unavailable
 from application.unit_of_work import Conflict
 from domain.errors import AlreadyExists, DomainError, InvalidArgument, NotFound, RuleViolation
+from infrastructure.event_store import connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -59,4 +61,28 @@ def internal_status() -> grpc.Status:
     detail.Pack(info)
     return rpc_status.to_status(
         status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[detail])
+    )
+
+
+def as_unavailable(error: BaseException) -> Unavailable | None:
+    """The database failure behind ``error`` as :class:`Unavailable`, or None if it is something else.
+
+    Reads go to the pool directly from many places; any of them that meets a
+    database it cannot reach ends here rather than as INTERNAL.
+    """
+    if isinstance(error, Unavailable):
+        return error
+    return Unavailable() if connection_failure(error) else None
+
+
+def unavailable_status(error: Unavailable) -> grpc.Status:
+    """UNAVAILABLE with its reason and a RetryInfo: gRPC clients treat it as retryable."""
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details)
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromMilliseconds(int(error.retry_after_s * 1000))
+    details = [any_pb2.Any(), any_pb2.Any()]
+    details[0].Pack(info)
+    details[1].Pack(retry)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.UNAVAILABLE, message=error.message, details=details)
     )

@@ -35,7 +35,8 @@ from application.auth import Principal, Role, require
 from application.unit_of_work import Idempotency
 from domain.errors import DomainError, InvalidArgument
 from infrastructure.api.auth import TokenAuthenticator
-from infrastructure.api.errors import code_of, internal_status, to_status
+from infrastructure.api.errors import as_unavailable, code_of, internal_status, to_status, unavailable_status
+from infrastructure.health import database_unreachable_seen
 
 log = logging.getLogger("loyalty.api")
 access_log = logging.getLogger("loyalty.api.rpc")
@@ -85,8 +86,17 @@ class _CallLog:
         self.code, self.reason = code_pb2.Code.Name(code_of(error)), error.reason
         return to_status(error)
 
-    async def unexpected(self) -> None:
-        """A bug of ours: log it with its traceback; the client sees a bare INTERNAL."""
+    async def unexpected(self, error: Exception) -> None:
+        """A bug of ours: log it with its traceback; the client sees a bare INTERNAL.
+
+        Unless the database could not be reached or a commit's outcome is unknown:
+        that is UNAVAILABLE (retry with the same request id), and the health
+        service is told at once.
+        """
+        if (unavailable := as_unavailable(error)) is not None:
+            self.code, self.reason = "UNAVAILABLE", unavailable.reason
+            database_unreachable_seen()
+            await self.context.abort_with_status(unavailable_status(unavailable))
         self.code = "INTERNAL"
         log.exception("unexpected error in %s", self.method)
         await self.context.abort_with_status(internal_status())
@@ -147,8 +157,8 @@ def unary(*roles: Role) -> Callable:
                 raise
             except grpc.aio.AbortError:
                 raise
-            except Exception:
-                await call.unexpected()
+            except Exception as e:
+                await call.unexpected(e)
             finally:
                 call.emit()
             raise AssertionError("unreachable")
@@ -180,8 +190,8 @@ def streaming(*roles: Role) -> Callable:
                 raise
             except grpc.aio.AbortError:
                 raise
-            except Exception:
-                await call.unexpected()
+            except Exception as e:
+                await call.unexpected(e)
             finally:
                 call.emit()
 
