@@ -43,6 +43,9 @@ _UNREACHABLE = (
     asyncpg.CrashShutdownError,  # 57P02: another backend crashed, the server is resetting
     asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
     asyncpg.TooManyConnectionsError,
+    # A server that shuts down sends FATAL to idle connections; asyncpg's protocol then refuses the next
+    # query ("cannot switch to state ...; another operation is in progress") and the pool drops the connection.
+    asyncpg.InternalClientError,
 )
 
 
