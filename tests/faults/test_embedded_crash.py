@@ -40,11 +40,12 @@ def postmasters(pgdata: Path) -> list[int]:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        """server.py on the embedded default, unless ``env`` names a ``DATABASE_URL``."""
         self.port = free_port()
-        env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{self.port}", "LOYALTY_DATA_DIR": str(data_dir),
-               "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram", "SCHEDULER_INTERVAL": "0"}
-        env.pop("DATABASE_URL", None)
+        base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env = {**base, "GRPC_ADDRESS": f"127.0.0.1:{self.port}", "LOYALTY_DATA_DIR": str(data_dir),
+               "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram", "SCHEDULER_INTERVAL": "0", **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
