@@ -55,8 +55,10 @@ def connection_failure(error: BaseException | None) -> bool:
     while error is not None and seen < 8:
         if isinstance(error, (Unavailable, *_UNREACHABLE)):
             return True
-        if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
-            return True  # "connection is closed": a pooled connection the server already dropped
+        if isinstance(error, asyncpg.InterfaceError) and ("closed" in str(error) or "released" in str(error)):
+            # "connection is closed", or "... released back to the pool": the pool detaches a connection
+            # the server dropped from whoever still held it
+            return True
         error, seen = error.__cause__ or error.__context__, seen + 1
     return False
 
