@@ -1,23 +1,36 @@
-"""Callers, their roles, and what each role may do."""
+"""Callers, their roles and brands, and what each may do.
+
+Every caller acts for exactly one brand (its token's ``@brand``): requests that
+name a brand may only name the caller's own (empty means the caller's), and a
+resource of another brand is answered as if it did not exist (:func:`owned`).
+"""
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+from typing import TypeVar
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidArgument, NotFound
+
+BRAND_RULE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A brand: 1-64 characters, lower-case letters, digits, ``_`` and ``-``, starting with a letter or digit."""
+
+T = TypeVar("T")
 
 
 class Role(enum.StrEnum):
     MINIPROGRAM = "miniprogram"   # the mini-program backend: members and orders
     OPERATOR = "operator"         # brand operations: stores, guides, corrections
     DEALER = "dealer"             # a franchise dealer: its own stores' figures only
-    AUDITOR = "auditor"           # read-only, whole history
+    AUDITOR = "auditor"           # read-only, whole history of its brand
 
 
 @dataclass(frozen=True)
 class Principal:
     role: Role
+    brand: str
     dealer_id: str | None = None  # set for dealers
 
 
@@ -29,12 +42,42 @@ class PermissionDenied(DomainError):
     reason = "PERMISSION_DENIED"
 
 
+def is_brand(value: str) -> bool:
+    return BRAND_RULE.fullmatch(value) is not None
+
+
 def require(principal: Principal, *roles: Role) -> None:
     if principal.role not in roles:
         raise PermissionDenied(
             f"role {principal.role} may not call this", role=principal.role,
             allowed=",".join(sorted(roles)),
         )
+
+
+def brand_scope(principal: Principal, requested: str) -> str:
+    """The brand a request acts on: the caller's own (empty means the caller's); never another."""
+    if not requested:
+        return principal.brand
+    if requested != principal.brand:
+        if not is_brand(requested):
+            raise InvalidArgument("brand must be 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9",
+                                  reason="INVALID_BRAND", field="brand")
+        raise PermissionDenied("this token acts for another brand", reason="BRAND_OUT_OF_SCOPE",
+                               brand=principal.brand)
+    return requested
+
+
+def owned(aggregate: T, brand: str | None) -> T:
+    """``aggregate`` if it belongs to ``brand`` (None: a trusted internal caller, any brand).
+
+    Another brand's aggregate answers exactly as a missing one does (the repository's
+    ``{TYPE}_NOT_FOUND``), so a caller learns nothing about other brands.
+    """
+    if brand is not None and getattr(aggregate, "brand", None) != brand:
+        what = type(aggregate).__name__
+        raise NotFound(f"{what} {aggregate.id} not found", reason=f"{what.upper()}_NOT_FOUND",  # type: ignore[attr-defined]
+                       id=aggregate.id)  # type: ignore[attr-defined]
+    return aggregate
 
 
 def dealer_scope(principal: Principal, requested_dealer: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from application.auth import owned
 from application.commands import Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
@@ -24,7 +25,7 @@ class GuideService(Service):
     async def hire(self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None):
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
-            await self.repository.get(store_id, CloudStore)  # the store must exist
+            owned(await self.repository.get(store_id, CloudStore), brand)  # the brand's store must exist
             index_id = IdentityIndex.create_id(brand, IdentityKind.WECOM, wecom_userid)
             if (index := await self.repository.find(index_id, IdentityIndex)) is not None:
                 return await self.repository.get(index.owner_id, Guide)  # idempotent on the WeCom id
@@ -35,35 +36,36 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def get(self, guide_id: UUID) -> Guide:
-        return await self.repository.get(guide_id, Guide)
+    async def get(self, guide_id: UUID, *, brand: str | None = None) -> Guide:
+        return owned(await self.repository.get(guide_id, Guide), brand)
 
-    async def move(self, guide_id: UUID, store_id: UUID, *, call: Call | None = None):
+    async def move(self, guide_id: UUID, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Guide:
-            await self.repository.get(store_id, CloudStore)
-            guide = await uow.get(guide_id, Guide)
+            guide = owned(await uow.get(guide_id, Guide), brand)
+            owned(await self.repository.get(store_id, CloudStore), guide.brand)  # only within the guide's brand
             guide.move_to_store(store_id, self.clock.now())
             return guide
 
         return await self.execute(handler, call)
 
-    async def release(self, guide_id: UUID, *, call: Call | None = None):
+    async def release(self, guide_id: UUID, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Guide:
-            guide = await uow.get(guide_id, Guide)
+            guide = owned(await uow.get(guide_id, Guide), brand)
             guide.leave(self.clock.now())
             return guide
 
         return await self.execute(handler, call)
 
     async def inherit(
-        self, from_guide_id: UUID, to_guide_id: UUID, members: tuple[UUID, ...], *, call: Call | None = None
+        self, from_guide_id: UUID, to_guide_id: UUID, members: tuple[UUID, ...], *, call: Call | None = None,
+        brand: str | None = None,
     ):
         """Offer the giver's customers (all when ``members`` is empty) to the receiver."""
 
         async def handler(uow: UnitOfWork) -> tuple[int, list[tuple[UUID, str]]]:
             at = self.clock.now()
-            giver = await uow.get(from_guide_id, Guide)
-            receiver = await uow.get(to_guide_id, Guide)
+            giver = owned(await uow.get(from_guide_id, Guide), brand)
+            receiver = owned(await uow.get(to_guide_id, Guide), giver.brand)  # customers stay in their brand
             programme = await self.programmes.current(giver.brand)
             wanted = members or tuple(sorted(giver.customers, key=str))
             if not wanted:
@@ -73,7 +75,7 @@ class GuideService(Service):
             refusals: list[tuple[UUID, str]] = []
             offered = []
             for member_id in wanted:
-                member = await self.repository.get(member_id, Member)
+                member = owned(await self.repository.get(member_id, Member), giver.brand)
                 if not member.can_be_handed_over(programme, at):
                     refusals.append((member_id, "HANDOVER_LIMIT_REACHED"))
                 else:
@@ -88,12 +90,15 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def conclude(self, to_guide_id: UUID, member_id: UUID, accept: bool, reason: str, *, call: Call | None = None):
+    async def conclude(
+        self, to_guide_id: UUID, member_id: UUID, accept: bool, reason: str, *, call: Call | None = None,
+        brand: str | None = None,
+    ):
         """The receiving guide accepts or refuses one customer."""
 
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
-            receiver = await uow.get(to_guide_id, Guide)
+            receiver = owned(await uow.get(to_guide_id, Guide), brand)
             transfer = receiver.incoming.get(member_id)
             if transfer is None:
                 raise RuleViolation("no handover offered for this customer", reason="HANDOVER_NOT_FOUND")
@@ -108,12 +113,12 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def complete_due(self, to_guide_id: UUID, *, call: Call | None = None):
+    async def complete_due(self, to_guide_id: UUID, *, call: Call | None = None, brand: str | None = None):
         """Auto-accept every offer past the waiting period (WeCom's 24 hours by default)."""
 
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
-            receiver = await uow.get(to_guide_id, Guide)
+            receiver = owned(await uow.get(to_guide_id, Guide), brand)
             givers = {m: t.from_guide_id for m, t in receiver.incoming.items()}
             for member_id in receiver.complete_due_handovers(at):
                 await self._move_customer(uow, givers[member_id], receiver, member_id, at)

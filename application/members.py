@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
+from application.auth import owned
 from application.commands import Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
@@ -49,9 +50,7 @@ class MemberService(Service):
             for kind, value in keys:
                 await uow.add(IdentityIndex.claim(brand, kind, value, member.id, at))
             if referrer_id is not None:
-                referrer = await uow.get(referrer_id, Member)
-                if referrer.brand != brand:
-                    raise RuleViolation("referrer belongs to another brand", reason="BRAND_MISMATCH")
+                referrer = owned(await uow.get(referrer_id, Member), brand)  # another brand's: not found
                 referrer.record_referral(member.id, at, upline=await self._upline(referrer))
             return member
 
@@ -68,10 +67,11 @@ class MemberService(Service):
     async def update_profile(
         self, member_id: UUID, *, phone: str | None = None, unionid: str | None = None,
         nickname: str | None = None, birthday: date | None = None, call: Call | None = None,
+        brand: str | None = None,
     ):
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             for kind, new, old in ((IdentityKind.PHONE, phone, member.phone),
                                    (IdentityKind.UNIONID, unionid, member.unionid)):
                 if new is not None and (value := normalise(kind, new)) != old:
@@ -99,24 +99,25 @@ class MemberService(Service):
                 previous.release(at)
 
     async def assign_tier_floor(
-        self, member_id: UUID, tier: Tier | None, reason: str, operator: str, *, call: Call | None = None
+        self, member_id: UUID, tier: Tier | None, reason: str, operator: str, *, call: Call | None = None,
+        brand: str | None = None,
     ):
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             member.assign_tier_floor(tier, operator, reason, at)
             member.evaluate_tier(await self.programmes.current(member.brand), at)
             return member
 
         return await self.execute(handler, call)
 
-    async def get(self, member_id: UUID) -> Member:
-        return await self.repository.get(member_id, Member)
+    async def get(self, member_id: UUID, *, brand: str | None = None) -> Member:
+        return owned(await self.repository.get(member_id, Member), brand)
 
-    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None):
+    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Member:
-            survivor = await uow.get(survivor_id, Member)
-            absorbed = await uow.get(absorbed_id, Member)
+            survivor = owned(await uow.get(survivor_id, Member), brand)
+            absorbed = owned(await uow.get(absorbed_id, Member), brand)
             at = self.clock.now()
             merge(survivor, absorbed, at)
             for key in absorbed.identity_keys():  # the absorbed logins now find the survivor
@@ -127,11 +128,12 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def bind_guide(self, member_id: UUID, guide_id: UUID, *, call: Call | None = None):
+    async def bind_guide(self, member_id: UUID, guide_id: UUID, *, call: Call | None = None,
+                         brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
-            member = await uow.get(member_id, Member)
-            guide = await uow.get(guide_id, Guide)
+            member = owned(await uow.get(member_id, Member), brand)
+            guide = owned(await uow.get(guide_id, Guide), brand)
             programme = await self.programmes.current(member.brand)
             previous = member.guide_id
             member.bind_guide(guide.id, guide.store_id, programme, at)
@@ -142,11 +144,12 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None):
+    async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None,
+                              brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
-            referrer = await uow.get(referrer_id, Member)
-            invitee = await uow.get(invitee_id, Member)
+            referrer = owned(await uow.get(referrer_id, Member), brand)
+            invitee = owned(await uow.get(invitee_id, Member), brand)
             if invitee.brand != referrer.brand:
                 raise RuleViolation("members of different brands", reason="BRAND_MISMATCH")
             referrer.record_referral(invitee_id, at, upline=await self._upline(referrer))
@@ -155,17 +158,19 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None):
+    async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None,
+                          brand: str | None = None):
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             lot = member.earn_points(rule, points, await self.programmes.current(member.brand), self.clock.now())
             return member, lot.points
 
         return await self.execute(handler, call)
 
-    async def redeem_points(self, member_id: UUID, points: int, reference: str, *, call: Call | None = None):
+    async def redeem_points(self, member_id: UUID, points: int, reference: str, *, call: Call | None = None,
+                            brand: str | None = None):
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             at = self.clock.now()
             member.expire_due(at)
             member.redeem(points, reference, at)
@@ -175,10 +180,10 @@ class MemberService(Service):
 
     async def adjust_points(
         self, member_id: UUID, points: int, reason: str, operator: str, corrects: str | None,
-        *, call: Call | None = None,
+        *, call: Call | None = None, brand: str | None = None,
     ):
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             member.adjust(
                 points, reason, operator, await self.programmes.current(member.brand), self.clock.now(),
                 corrects=corrects,
@@ -196,18 +201,18 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None):
+    async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Member:
-            member = await uow.get(member_id, Member)
+            member = owned(await uow.get(member_id, Member), brand)
             member.evaluate_tier(await self.programmes.current(member.brand), self.clock.now())
             return member
 
         return await self.execute(handler, call)
 
-    async def expiring(self, member_id: UUID, within_days: int):
+    async def expiring(self, member_id: UUID, within_days: int, *, brand: str | None = None):
         if not 1 <= within_days <= 366:
             raise InvalidArgument("within_days must be 1..366", reason="OUT_OF_RANGE", field="within_days")
-        member = await self.get(member_id)
+        member = await self.get(member_id, brand=brand)
         now = self.clock.now()
         end = now + timedelta(days=within_days)
         return [

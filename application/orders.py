@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from application.auth import owned
 from application.commands import Call, Service
 from application.store_directory import StoreDirectory
 from application.unit_of_work import Conflict, UnitOfWork
@@ -68,8 +69,11 @@ class OrderService(Service):
         super().__init__(runner, clock, programmes)
         self.directory = directory
 
-    async def _facts(self, order_id: UUID, draft: OrderDraft) -> tuple[Member, OrderFacts, EntryContext]:
-        member = await self.repository.get(draft.member_id, Member)
+    async def _facts(
+        self, order_id: UUID, draft: OrderDraft, brand: str | None
+    ) -> tuple[Member, OrderFacts, EntryContext]:
+        """The member and its entry (store QR, guide share) must belong to ``brand`` (the caller's)."""
+        member = owned(await self.repository.get(draft.member_id, Member), brand)
         if member.merged_into is not None:  # new orders name the survivor; orders placed before still work
             raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
                                 survivor_id=member.merged_into)
@@ -77,12 +81,12 @@ class OrderService(Service):
         if draft.entry_kind is EntryKind.STORE_QR:
             if draft.entry_store_id is None:
                 raise InvalidArgument("a store QR entry names its store", reason="FIELD_REQUIRED", field="entry.store")
-            await self.repository.get(draft.entry_store_id, CloudStore)
+            owned(await self.repository.get(draft.entry_store_id, CloudStore), member.brand)
             entry = EntryContext.store_qr(draft.entry_store_id)
         elif draft.entry_kind is EntryKind.GUIDE_SHARE:
             if draft.entry_guide_id is None:
                 raise InvalidArgument("a guide share entry names its guide", reason="FIELD_REQUIRED", field="entry.guide")
-            guide = await self.repository.get(draft.entry_guide_id, Guide)
+            guide = owned(await self.repository.get(draft.entry_guide_id, Guide), member.brand)
             entry = EntryContext.guide_share(guide.id, guide.store_id)
             if not guide.employed:
                 departed.add(guide.id)
@@ -116,17 +120,18 @@ class OrderService(Service):
         programme = await self.programmes.in_force_at(order.brand, order.paid_at)
         return order.paid_at + timedelta(days=programme.return_window_days)
 
-    async def simulate(self, draft: OrderDraft) -> RoutingDecision:
+    async def simulate(self, draft: OrderDraft, *, brand: str | None = None) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
-        member, facts, _ = await self._facts(uuid4(), draft)
+        member, facts, _ = await self._facts(uuid4(), draft, brand)
         programme = await self.programmes.current(member.brand)
         at = self.clock.now()
-        return self.directory.route(facts, programme.attribution, at, programme_version=programme.version)
+        return self.directory.route(facts, programme.attribution, at, programme_version=programme.version,
+                                    brand=member.brand)
 
-    async def place(self, draft: OrderDraft, *, call: Call | None = None):
+    async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
-            member, facts, entry = await self._facts(uuid4(), draft)
+            member, facts, entry = await self._facts(uuid4(), draft, brand)
             programme = await self.programmes.current(member.brand)
             policy, version = programme.attribution, programme.version
             order = Order.place(
@@ -136,7 +141,8 @@ class OrderService(Service):
             )
             overrides = {}
             for _ in range(MAX_REROUTES):
-                decision = self.directory.route(facts, policy, at, overrides, programme_version=version)
+                decision = self.directory.route(facts, policy, at, overrides, programme_version=version,
+                                                brand=member.brand)
                 if not decision.allocated:
                     if await self._refresh_full_stores(decision, overrides, at):
                         continue  # the router's copy may lag a release: route again on fresh counts
@@ -168,13 +174,13 @@ class OrderService(Service):
             overrides[store_id] = (await self.repository.get(store_id, CloudStore)).snapshot(at)
         return bool(full)
 
-    async def get(self, order_id: UUID) -> Order:
-        return await self.repository.get(order_id, Order)
+    async def get(self, order_id: UUID, *, brand: str | None = None) -> Order:
+        return owned(await self.repository.get(order_id, Order), brand)
 
-    async def pay(self, order_id: UUID, paid_fen: int, *, call: Call | None = None):
+    async def pay(self, order_id: UUID, paid_fen: int, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
-            order = await uow.get(order_id, Order)
+            order = owned(await uow.get(order_id, Order), brand)
             programme = await self.programmes.current(order.brand)
             order.pay(paid_fen, programme, at)  # fixes settle_due_at from the programme in force now
             member = await surviving_member(uow, order.member_id)
@@ -194,20 +200,20 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def fulfil(self, order_id: UUID, *, call: Call | None = None):
+    async def fulfil(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None):
         async def handler(uow: UnitOfWork) -> Order:
-            order = await uow.get(order_id, Order)
+            order = owned(await uow.get(order_id, Order), brand)
             order.fulfil(self.clock.now())
             return order
 
         return await self.execute(handler, call)
 
-    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None):
+    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None):
         """The customer cancels before paying; the store's capacity is released in the same transaction."""
 
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
-            order = await uow.get(order_id, Order)
+            order = owned(await uow.get(order_id, Order), brand)
             order.cancel(reason or "CANCELLED_BY_CUSTOMER", at)
             await self._release_capacity(uow, order, at)
             return order
@@ -233,11 +239,12 @@ class OrderService(Service):
             store.release_order(order.id, order.decision.decided_at, at)
 
     async def refund(
-        self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None
+        self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None,
+        brand: str | None = None,
     ):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
-            order = await uow.get(order_id, Order)
+            order = owned(await uow.get(order_id, Order), brand)
             order.refund(refund_id, amount_fen, at, reason)
             member = await surviving_member(uow, order.member_id)
             member.reverse_order_points(str(order.id), amount_fen, at)
@@ -252,12 +259,12 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def settle(self, order_id: UUID, *, call: Call | None = None):
+    async def settle(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None):
         """After the return window: settle the guide's commission and release a referral reward."""
 
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
-            order = await uow.get(order_id, Order)
+            order = owned(await uow.get(order_id, Order), brand)
             if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.REFUNDED):
                 raise RuleViolation("only paid orders settle", reason=f"ORDER_{order.status.value}")
             members = await self._merge_chain(order.member_id)

@@ -28,11 +28,11 @@ class SettlementLines(Protocol):
 
     async def catch_up(self) -> int: ...
 
-    async def last_closed(self, dealer_id: str) -> Month | None: ...
+    async def last_closed(self, brand: str, dealer_id: str) -> Month | None: ...
 
-    async def open_month_before(self, dealer_id: str, month: Month) -> Month | None: ...
+    async def open_month_before(self, brand: str, dealer_id: str, month: Month) -> Month | None: ...
 
-    def lines(self, dealer_id: str, month: Month, *, through: int, after: int = 0,
+    def lines(self, brand: str, dealer_id: str, month: Month, *, through: int, after: int = 0,
               limit: int | None = None) -> AsyncIterator[tuple[int, SettlementLine]]: ...
 
 
@@ -53,26 +53,28 @@ class SettlementService(Service):
         super().__init__(runner, clock, programmes)
         self.read_model = read_model
 
-    async def _tally(self, dealer_id: str, month: Month, through: int) -> StatementTotals:
+    async def _tally(self, brand: str, dealer_id: str, month: Month, through: int) -> StatementTotals:
         tally = Tally()
-        async for _, line in self.read_model.lines(dealer_id, month, through=through):
+        async for _, line in self.read_model.lines(brand, dealer_id, month, through=through):
             tally.add(line)
         return tally.totals()
 
-    async def _closed(self, dealer_id: str, month: Month) -> SettlementPeriod | None:
+    async def _closed(self, brand: str, dealer_id: str, month: Month) -> SettlementPeriod | None:
         try:
-            return await self.repository.get(period_id(dealer_id, month), SettlementPeriod)
+            return await self.repository.get(period_id(brand, dealer_id, month), SettlementPeriod)
         except NotFound:
             return None
 
-    async def statement(self, dealer_id: str, month: Month, *, page_size: int = 1000, after: int = 0) -> Statement:
-        """Totals of the whole month and one page of its lines after log position ``after``."""
+    async def statement(
+        self, brand: str, dealer_id: str, month: Month, *, page_size: int = 1000, after: int = 0
+    ) -> Statement:
+        """Totals of the brand's dealer's whole month and one page of its lines after log position ``after``."""
         position = await self.read_model.catch_up()
-        period = await self._closed(dealer_id, month)
+        period = await self._closed(brand, dealer_id, month)
         through = period.through_position if period is not None else position
-        computed = await self._tally(dealer_id, month, through)
+        computed = await self._tally(brand, dealer_id, month, through)
         page = [x async for x in self.read_model.lines(
-            dealer_id, month, through=through, after=after, limit=page_size + 1)]
+            brand, dealer_id, month, through=through, after=after, limit=page_size + 1)]
         more = len(page) > page_size
         lines = tuple(line for _, line in page[:page_size])
         next_after = page[page_size - 1][0] if more else 0
@@ -81,19 +83,19 @@ class SettlementService(Service):
         return Statement(dealer_id, month, True, period.totals, period.closed_at, computed == period.totals,
                          lines, next_after)
 
-    async def close(self, dealer_id: str, month: Month, *, call: Call | None = None):
+    async def close(self, brand: str, dealer_id: str, month: Month, *, call: Call | None = None):
         """Freeze the month's statement as a ``SettlementPeriod.Closed`` event (totals only, no lines)."""
 
         async def handler(uow: UnitOfWork) -> Statement:
             at = self.clock.now()
-            if await uow.exists(period_id(dealer_id, month)):
+            if await uow.exists(period_id(brand, dealer_id, month)):
                 raise AlreadyExists(f"{month} is already closed", reason="PERIOD_ALREADY_CLOSED", month=month)
             position = await self.read_model.catch_up()
             period = SettlementPeriod.close(
-                dealer_id=dealer_id, month=month, totals=await self._tally(dealer_id, month, position),
+                brand=brand, dealer_id=dealer_id, month=month, totals=await self._tally(brand, dealer_id, month, position),
                 through_position=position, at=at,
-                last_closed=await self.read_model.last_closed(dealer_id),
-                open_earlier=await self.read_model.open_month_before(dealer_id, month),
+                last_closed=await self.read_model.last_closed(brand, dealer_id),
+                open_earlier=await self.read_model.open_month_before(brand, dealer_id, month),
             )
             await uow.add(period)
             return Statement(dealer_id, month, True, period.totals, at)

@@ -2,8 +2,10 @@
 
 It keeps a read-only replica of every CloudStore (applied from the event log,
 so stores opened, moved, suspended, transferred or filling up in another
-process show here within a NOTIFY round trip) and a spatial index of their
-positions. Routing asks for the nearest stores, builds each one's snapshot
+process show here within a NOTIFY round trip) and one spatial index of
+positions per brand: an order is only ever routed among its own brand's
+stores (and a store named by its entry or by the member counts only if it is
+the brand's), at O(log n) in that brand's stores. Routing asks for the nearest stores, builds each one's snapshot
 *at the order's time* from its replica (owner then, orders on that local day),
 and lets the pure router decide.
 """
@@ -44,7 +46,7 @@ class StoreDirectory:
         self._store = store
         self._mapper = mapper
         self.replicas: dict[UUID, CloudStore] = {}
-        self.index = StoreIndex()
+        self.indexes: dict[str, StoreIndex] = {}  # per brand
         self.position: int | None = None
         self.widest_radius_m = 0  # an upper bound: the widest service radius any store ever had
         self._task: asyncio.Task | None = None
@@ -60,7 +62,18 @@ class StoreDirectory:
             if not batch:
                 break
             self._apply(batch)
-        self.index.rebuild(self._index_entry(s) for s in self.replicas.values() if s.status is not StoreStatus.CLOSED)
+        by_brand: dict[str, list[StoreSnapshot]] = {}
+        for s in self.replicas.values():
+            if s.status is not StoreStatus.CLOSED:
+                by_brand.setdefault(s.brand, []).append(self._index_entry(s))
+        for brand, entries in by_brand.items():
+            self._index(brand).rebuild(entries)
+
+    def _index(self, brand: str) -> StoreIndex:
+        index = self.indexes.get(brand)
+        if index is None:
+            index = self.indexes[brand] = StoreIndex()
+        return index
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="store-directory")
@@ -91,9 +104,9 @@ class StoreDirectory:
             self.widest_radius_m = max(self.widest_radius_m, replica.service_radius_m)
             if reindex:
                 if replica.status is StoreStatus.CLOSED:
-                    self.index.remove(replica.id)
+                    self._index(replica.brand).remove(replica.id)
                 else:
-                    self.index.upsert(self._index_entry(replica))
+                    self._index(replica.brand).upsert(self._index_entry(replica))
 
     async def catch_up(self) -> None:
         """Apply whatever is committed now (tests, and before answering what-ifs)."""
@@ -113,9 +126,10 @@ class StoreDirectory:
 
     def candidates(
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
-        overrides: dict[UUID, StoreSnapshot] | None = None,
+        overrides: dict[UUID, StoreSnapshot] | None = None, *, brand: str,
     ) -> list[StoreSnapshot]:
-        """The nearest eligible stores, the nearest few refused on the way (as evidence), and named stores.
+        """The brand's nearest eligible stores, the nearest few refused on the way (as evidence), and named
+        stores of the brand.
 
         Delivery never looks beyond the widest service radius; the decision keeps a
         bounded list of candidates, so order events stay small in dense cities.
@@ -127,7 +141,8 @@ class StoreDirectory:
         reach = policy.max_distance_m or None
         if facts.mode is FulfilmentMode.DELIVERY:  # nobody delivers beyond the widest service radius
             reach = min(reach, self.widest_radius_m) if reach else self.widest_radius_m
-        for scanned, neighbour in enumerate(self.index.iter_nearest(customer.lat, customer.lng, reach)):
+        index = self.indexes.get(brand) or StoreIndex()
+        for scanned, neighbour in enumerate(index.iter_nearest(customer.lat, customer.lng, reach)):
             if scanned >= MAX_SCANNED or eligible >= ELIGIBLE_WANTED:
                 break
             snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
@@ -143,7 +158,8 @@ class StoreDirectory:
                 break  # every store after this one is farther still: one is kept as evidence
         named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
         for store_id in named:
-            if store_id is not None and store_id not in found and store_id in self.replicas:
+            replica = self.replicas.get(store_id) if store_id is not None else None
+            if replica is not None and replica.brand == brand and store_id not in found:
                 found[store_id] = self._snapshot(store_id, at, overrides)
         return list(found.values())
 
@@ -152,7 +168,8 @@ class StoreDirectory:
 
     def route(
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
-        overrides: dict[UUID, StoreSnapshot] | None = None, *, programme_version: int = 1,
+        overrides: dict[UUID, StoreSnapshot] | None = None, *, programme_version: int = 1, brand: str,
     ) -> RoutingDecision:
-        """The decision, stamped with the version of the programme ``policy`` comes from."""
-        return decide(facts, self.candidates(facts, policy, at, overrides), policy, at, programme_version)
+        """The decision among ``brand``'s stores, stamped with the version of the programme ``policy`` comes from."""
+        return decide(facts, self.candidates(facts, policy, at, overrides, brand=brand), policy, at,
+                      programme_version)

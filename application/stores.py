@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
 
+from application.auth import owned
 from application.commands import Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
@@ -69,34 +70,34 @@ class StoreService(Service):
         return await self.execute(handler, call)
 
     async def _open(self, uow: UnitOfWork, brand: str, spec: StoreSpec, at: datetime) -> CloudStore:
-        check_brand(brand)  # one rule for brands everywhere (the store does not record it)
+        check_brand(brand)  # one rule for brands everywhere
         store_id = store_id_for(brand, spec.code)
         if await uow.exists(store_id):
             raise AlreadyExists(f"store code {spec.code} is already open", reason="STORE_CODE_EXISTS", code=spec.code)
         store = CloudStore.open(
             code=spec.code, name=spec.name, location=spec.location, service_radius_m=spec.service_radius_m,
-            modes=spec.modes, dealer_id=spec.dealer_id, hours=spec.hours,
+            modes=spec.modes, dealer_id=spec.dealer_id, hours=spec.hours, brand=brand,
             online_orders_enabled=spec.online_orders_enabled, daily_capacity=spec.daily_capacity,
             at=at, id=store_id,
         )
         await uow.add(store)
         return store
 
-    async def get(self, store_id: UUID) -> CloudStore:
-        return await self.repository.get(store_id, CloudStore)
+    async def get(self, store_id: UUID, *, brand: str | None = None) -> CloudStore:
+        return owned(await self.repository.get(store_id, CloudStore), brand)
 
-    async def _change(self, store_id: UUID, change, call: Call | None):
+    async def _change(self, store_id: UUID, change, call: Call | None, brand: str | None):
         async def handler(uow: UnitOfWork) -> CloudStore:
-            store = await uow.get(store_id, CloudStore)
+            store = owned(await uow.get(store_id, CloudStore), brand)
             change(store, self.clock.now())
             return store
 
         return await self.execute(handler, call)
 
-    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None):
-        return await self._change(store_id, lambda s, at: s.relocate(location, at), call)
+    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None, brand: str | None = None):
+        return await self._change(store_id, lambda s, at: s.relocate(location, at), call, brand)
 
-    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None):
+    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None, brand: str | None = None):
         """Apply the given changes in one transaction (each one its own event)."""
 
         def change(store: CloudStore, at: datetime) -> None:
@@ -111,18 +112,21 @@ class StoreService(Service):
 
         if changes == StoreChanges():
             raise InvalidArgument("nothing to change", reason="EMPTY_UPDATE")
-        return await self._change(store_id, change, call)
+        return await self._change(store_id, change, call, brand)
 
-    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None):
-        return await self._change(store_id, lambda s, at: s.suspend(reason, at), call)
+    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None):
+        return await self._change(store_id, lambda s, at: s.suspend(reason, at), call, brand)
 
-    async def reopen(self, store_id: UUID, *, call: Call | None = None):
-        return await self._change(store_id, lambda s, at: s.reopen(at), call)
+    async def reopen(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
+        return await self._change(store_id, lambda s, at: s.reopen(at), call, brand)
 
-    async def close(self, store_id: UUID, *, call: Call | None = None):
-        return await self._change(store_id, lambda s, at: s.close(at), call)
+    async def close(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
+        return await self._change(store_id, lambda s, at: s.close(at), call, brand)
 
-    async def transfer(self, store_id: UUID, to_dealer: str, effective_at: datetime | None, *, call: Call | None = None):
+    async def transfer(
+        self, store_id: UUID, to_dealer: str, effective_at: datetime | None, *, call: Call | None = None,
+        brand: str | None = None,
+    ):
         return await self._change(
-            store_id, lambda s, at: s.transfer_to_dealer(to_dealer, effective_at or at, at), call
+            store_id, lambda s, at: s.transfer_to_dealer(to_dealer, effective_at or at, at), call, brand
         )

@@ -353,7 +353,7 @@ def snapshot_costs() -> str:
 
     mapper = build_mapper({})
     at = datetime(2026, 11, 2, 2, tzinfo=UTC)
-    store = CloudStore.open(code="X", name="X", location=Location(*SUZHOU, CoordSystem.GCJ02), service_radius_m=RADIUS_M,
+    store = CloudStore.open(brand="bench", code="X", name="X", location=Location(*SUZHOU, CoordSystem.GCJ02), service_radius_m=RADIUS_M,
                             modes=(FulfilmentMode.DELIVERY,), dealer_id="D", hours=OpeningHours.always("Asia/Shanghai"),
                             at=at)
     out = ["hot-store snapshot cost by history (in this process: Snapshot.take + mapper encode / decode + mutate;"

@@ -133,7 +133,7 @@ def simulate(seed: int = 7) -> list[Aggregate.Event]:
     for s in range(SHOPS):
         lat, lng = CITIES[s % len(CITIES)]
         store = CloudStore.open(
-            code=f"CS-{s:04d}", name=f"云店 {s:04d}",
+            brand="bench", code=f"CS-{s:04d}", name=f"云店 {s:04d}",
             location=Location(lat + rng.uniform(-0.08, 0.08), lng + rng.uniform(-0.08, 0.08), CoordSystem.GCJ02),
             service_radius_m=8_000, modes=tuple(FulfilmentMode), dealer_id=f"dealer-{s % DEALERS:02d}",
             hours=OpeningHours.every_day(9 * 60, 22 * 60), daily_capacity=0, at=T0,

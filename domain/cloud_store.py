@@ -52,6 +52,7 @@ from domain.store_values import (
 )
 
 MAX_RADIUS_M = 200_000
+LEGACY_BRAND = ""  # the brand of a store opened before stores recorded theirs: none
 COUNTED_DAYS = 2  # the latest local day with an acceptance and the one before (clock skew around midnight)
 
 
@@ -104,7 +105,7 @@ def _bool(value: object, name: str) -> bool:
 class CloudStore(Aggregate):
     """Commands validate first, then trigger one event (a refused command leaves no trace)."""
 
-    class_version = 2  # snapshots: v1 held every order (accepted, bookings); v2 is bounded
+    class_version = 3  # snapshots: v1 held every order (accepted, bookings); v2 is bounded; v3 has the brand
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -119,10 +120,16 @@ class CloudStore(Aggregate):
             ledger[b.dealer_id] = DealerTotals(t.revenue_fen + b.amount_fen, t.refunds_fen + b.refunded_fen)
         state["_ledger"] = ledger
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A store snapshotted before stores recorded their brand belongs to none (see ``Opened``)."""
+        state["brand"] = LEGACY_BRAND
+
     @classmethod
     def open(
         cls,
         *,
+        brand: str,
         code: str,
         name: str,
         location: Location,
@@ -139,6 +146,7 @@ class CloudStore(Aggregate):
         return cls._create(
             cls.Opened,
             id=require_uuid(id, "id") if id is not None else None,
+            brand=require_text(brand, "brand", 64),
             code=require_text(code, "code", 64),
             name=require_text(name, "name"),
             location=wgs,
@@ -152,9 +160,32 @@ class CloudStore(Aggregate):
             at=require_utc(at),
         )
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        """A store opens for one brand, for good. Version 1 (before stores recorded their brand) upcasts
+        to ``LEGACY_BRAND``: such a store belongs to no brand, so no caller can route to or read it."""
+
+        class_version = 2
+        brand: str
+        code: str
+        name: str
+        location: Location
+        original_location: Location
+        service_radius_m: int
+        modes: tuple[FulfilmentMode, ...]
+        dealer_id: str
+        hours: OpeningHours
+        online_orders_enabled: bool
+        daily_capacity: int
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["brand"] = LEGACY_BRAND
+
+    @event(Opened)
     def __init__(
         self,
+        brand: str,
         code: str,
         name: str,
         location: Location,
@@ -167,6 +198,7 @@ class CloudStore(Aggregate):
         daily_capacity: int,
         at: datetime,
     ) -> None:
+        self.brand = brand
         self.code = code
         self.name = name
         self.location = location

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -189,8 +190,9 @@ def line_kind(kind: LineKind, at: datetime, original_month: Month, last_closed: 
     return kind
 
 
-def period_id(dealer_id: str, month: Month) -> UUID:
-    return uuid5(NAMESPACE, f"{dealer_id}:{month}")
+def period_id(brand: str, dealer_id: str, month: Month) -> UUID:
+    """A dealer is one brand's: the same dealer id in two brands is two dealers."""
+    return uuid5(NAMESPACE, f"{brand}:{dealer_id}:{month}")
 
 
 # ---- the aggregate ------------------------------------------------------------------------
@@ -210,12 +212,41 @@ def _totals(value: object) -> StatementTotals:
 
 
 class SettlementPeriod(Aggregate):
-    """One dealer's closed month; its id is ``period_id(dealer, month)``, so a month closes once."""
+    """One dealer's closed month; its id is ``period_id(brand, dealer, month)``, so a month closes once."""
+
+    class Closed(Aggregate.Created):
+        """Version 1 (before periods recorded their brand) upcasts to brand ``""``: no caller's."""
+
+        class_version = 2
+        brand: str
+        dealer_id: str
+        month: str
+        revenue_fen: int
+        refunds_fen: int
+        commission_fen: int
+        order_count: int
+        line_count: int
+        lines_sha256: str
+        through_position: int
+        previous_month: str
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["brand"] = ""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken before periods recorded their brand."""
+        state["brand"] = ""
+
+    class_version = 2
 
     @classmethod
     def close(
         cls,
         *,
+        brand: str,
         dealer_id: str,
         month: Month,
         totals: StatementTotals,
@@ -229,6 +260,7 @@ class SettlementPeriod(Aggregate):
         ``last_closed`` is the dealer's latest closed month and ``open_earlier`` an earlier
         month still holding open lines, if any (facts the caller reads from the read model).
         """
+        require_text(brand, "brand", 64)
         require_text(dealer_id, "dealer_id", 64)
         if not isinstance(month, Month):
             raise InvalidArgument("month must be a Month", reason="INVALID_MONTH", field="month")
@@ -250,18 +282,19 @@ class SettlementPeriod(Aggregate):
             raise RuleViolation(f"{open_earlier} must be closed first", reason="PREVIOUS_PERIOD_OPEN",
                                 month=month, open_month=open_earlier)
         return cls._create(
-            cls.Closed, id=period_id(dealer_id, month), dealer_id=dealer_id, month=str(month),
+            cls.Closed, id=period_id(brand, dealer_id, month), brand=brand, dealer_id=dealer_id, month=str(month),
             revenue_fen=totals.revenue_fen, refunds_fen=totals.refunds_fen, commission_fen=totals.commission_fen,
             order_count=totals.order_count, line_count=totals.line_count, lines_sha256=totals.lines_sha256,
             through_position=through_position, previous_month=str(last_closed) if last_closed else "", at=at,
         )
 
-    @event("Closed")
+    @event(Closed)
     def __init__(
-        self, dealer_id: str, month: str, revenue_fen: int, refunds_fen: int, commission_fen: int,
+        self, brand: str, dealer_id: str, month: str, revenue_fen: int, refunds_fen: int, commission_fen: int,
         order_count: int, line_count: int, lines_sha256: str, through_position: int, previous_month: str,
         at: datetime,
     ) -> None:
+        self.brand = brand
         self.dealer_id = dealer_id
         self.month = Month.parse(month)
         self.totals = StatementTotals(revenue_fen, refunds_fen, commission_fen, order_count, line_count, lines_sha256)

@@ -1,4 +1,8 @@
-"""AttributionService: dealers read their own stores' revenue; operators and auditors any dealer's."""
+"""AttributionService: dealers read their own stores' revenue; operators and auditors any dealer's of their brand.
+
+A dealer is one brand's: every figure is read within the caller's brand, so the
+same dealer id in another brand is another dealer, whose figures stay invisible.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +87,7 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
     async def StreamStoreRevenue(self, request: pb.StreamStoreRevenueRequest, principal: Principal):
         dealer = _dealer(request, principal)
         first, last = _days(request)
-        async for row in store_days(self.pool, dealer, first, last):
+        async for row in store_days(self.pool, principal.brand, dealer, first, last):
             yield pb.StoreDayRevenue(
                 dealer=f"dealers/{dealer}", store=names.name(STORES, row["store_id"]), day=row["day"].isoformat(),
                 orders=row["orders"], revenue_fen=row["revenue_fen"], refunds=row["refunds"],
@@ -96,7 +100,7 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         first, last = _days(request)
 
         async def rows():
-            async for row in store_days(self.pool, dealer, first, last):
+            async for row in store_days(self.pool, principal.brand, dealer, first, last):
                 yield {
                     "dealer": f"dealers/{dealer}", "store": names.name(STORES, row["store_id"]), "day": row["day"],
                     "orders": row["orders"], "revenue_fen": row["revenue_fen"], "refunds": row["refunds"],
@@ -113,20 +117,20 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         if not 0 <= request.page_size <= MAX_PAGE:
             raise InvalidArgument(f"page_size must be 0..{MAX_PAGE}", reason="OUT_OF_RANGE", field="page_size")
         statement = await self.settlements.statement(
-            dealer, month, page_size=request.page_size or 1000, after=_page_after(request.page_token))
+            principal.brand, dealer, month, page_size=request.page_size or 1000, after=_page_after(request.page_token))
         return statement_message(statement)
 
     @unary(Role.OPERATOR)
     async def CloseSettlementPeriod(self, request: pb.CloseSettlementPeriodRequest, principal: Principal):
-        call = Call(idempotency(request, "CloseSettlementPeriod"),
+        call = Call(idempotency(request, "CloseSettlementPeriod", principal),
                     lambda statement: statement_message(statement).SerializeToString())
         dealer = names.dealer_id(request.dealer)
-        data = await self.settlements.close(dealer, Month.parse(request.month), call=call)
+        data = await self.settlements.close(principal.brand, dealer, Month.parse(request.month), call=call)
         return pb.SettlementStatement.FromString(data)
 
     @unary(*READERS)
     async def GetOrderAttribution(self, request: pb.GetOrderAttributionRequest, principal: Principal):
-        order = await self.orders.get(names.parse(request.order, ORDERS, field="order"))
+        order = await self.orders.get(names.parse(request.order, ORDERS, field="order"), brand=principal.brand)
         if principal.role is Role.DEALER and order.dealer_id != principal.dealer_id:
             # Not "permission denied": a dealer learns nothing about other dealers' orders.
             raise NotFound(f"order {order.id} not found", reason="ORDER_NOT_FOUND")

@@ -1,4 +1,13 @@
-"""AuditService: read-only access to the history, as-of state, and the tamper-evident chain."""
+"""AuditService: read-only access to the history, as-of state, and the tamper-evident chain.
+
+An auditor (or operator) reads its own brand's history only: an aggregate's
+brand is the one its first event recorded (every aggregate's creation event
+names its brand), and events of other brands' aggregates are left out of
+streams, their aggregates answered as missing. Positions stay global (the log
+is one), so a brand's stream has gaps where other brands' events lie.
+``VerifyEventLog`` checks the whole log's chain: it reports only counts and the
+head hash, no brand's data.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from application.auth import Role
+from application.auth import Principal, Role, brand_scope
 from application.clock import Clock
 from application.repository import Repository
-from domain.errors import InvalidArgument
-from domain.loyalty_args import check_brand
+from domain.errors import InvalidArgument, NotFound
 from infrastructure import hash_chain
 from infrastructure.api import convert
 from infrastructure.api.rpc import Servicer, streaming, unary
@@ -23,6 +31,7 @@ from protos.loyalty.v1 import audit_pb2_grpc
 AUDITORS = (Role.AUDITOR, Role.OPERATOR)
 COLLECTIONS = ("members", "cloudStores", "guides", "orders")
 PAGE = 500
+BRANDS_REMEMBERED = 100_000  # aggregate id -> brand; a brand never changes, so the cache is only bounded
 
 
 def aggregate_id(name: str) -> UUID:
@@ -44,6 +53,26 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         self.store = store
         self.repository = repository
         self.clock = clock
+        self._brands: dict[UUID, str] = {}
+
+    async def _brand_of(self, aggregate_id: UUID) -> str | None:
+        """The brand an aggregate's first event recorded (None: no such aggregate)."""
+        brand = self._brands.get(aggregate_id)
+        if brand is None:
+            first = await self.store.select_events(aggregate_id, lte=1)
+            if not first:
+                return None
+            brand = getattr(self.repository.mapper.to_domain_event(first[0]), "brand", "")
+            if len(self._brands) >= BRANDS_REMEMBERED:
+                self._brands.clear()
+            self._brands[aggregate_id] = brand
+        return brand
+
+    async def _own(self, aggregate_id: UUID, principal: Principal) -> UUID:
+        """The aggregate's id if it is the caller's brand's; another brand's answers as a missing one."""
+        if await self._brand_of(aggregate_id) != principal.brand:
+            raise NotFound(f"aggregate {aggregate_id} not found", reason="AGGREGATE_NOT_FOUND")
+        return aggregate_id
 
     def _message(self, n, position: int) -> pb.StoredEvent:
         record = event_record(self.repository.mapper, n)
@@ -54,10 +83,10 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         )
 
     @streaming(*AUDITORS)
-    async def StreamEvents(self, request: pb.StreamEventsRequest, principal):
+    async def StreamEvents(self, request: pb.StreamEventsRequest, principal: Principal):
         which = request.WhichOneof("selector")
         if which == "aggregate":
-            ident = aggregate_id(request.aggregate)
+            ident = await self._own(aggregate_id(request.aggregate), principal)
             gt = None
             while True:
                 events = await self.store.select_events(ident, gt=gt, limit=PAGE)
@@ -77,6 +106,8 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             while True:
                 batch = await self.store.select_notifications(position, PAGE, stop=stop, inclusive_of_start=False)
                 for n in batch:
+                    if await self._brand_of(n.originator_id) != principal.brand:
+                        continue
                     if start is not None:
                         ts = self.repository.mapper.to_domain_event(n).timestamp
                         if ts < start or (end is not None and ts >= end):
@@ -89,11 +120,12 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             raise InvalidArgument("choose aggregate, positions or times", reason="FIELD_REQUIRED", field="selector")
 
     @unary(*AUDITORS)
-    async def GetAggregateState(self, request: pb.GetAggregateStateRequest, principal):
+    async def GetAggregateState(self, request: pb.GetAggregateStateRequest, principal: Principal):
         ident = aggregate_id(request.aggregate)
         if request.version < 0:
             raise InvalidArgument("version must not be negative", reason="OUT_OF_RANGE", field="version")
         at = convert.from_timestamp(request.as_of) if request.HasField("as_of") else None
+        await self._own(ident, principal)
         aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
         state = {k: v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
         return pb.AggregateState(
@@ -102,10 +134,10 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         )
 
     @unary(*AUDITORS)
-    async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal):
-        check_brand(request.brand)
+    async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal: Principal):
+        brand = brand_scope(principal, request.brand)
         as_of = convert.from_timestamp(request.as_of, field="as_of") if request.HasField("as_of") else self.clock.now()
-        liability = await points_liability(self.store.pool, request.brand, as_of)
+        liability = await points_liability(self.store.pool, brand, as_of)
         return pb.PointsLiability(
             brand=liability.brand, as_of=convert.timestamp(liability.as_of),
             available_points=liability.available, pending_points=liability.pending, debt_points=liability.debt,

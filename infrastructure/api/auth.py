@@ -1,8 +1,9 @@
 """Bearer tokens from configuration, mapped to principals.
 
-``LOYALTY_API_TOKENS`` lists ``token=role`` pairs separated by commas; a dealer's
-token names its dealer: ``token=dealer:D001``. Only SHA-256 digests of the tokens
-are kept in memory, and lookups compare digests.
+``LOYALTY_API_TOKENS`` lists ``token=role@brand`` pairs separated by commas; a
+dealer's token names its dealer: ``token=dealer:D001@acme``. Every token acts for
+exactly one brand. Only SHA-256 digests of the tokens are kept in memory, and
+lookups compare digests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from application.auth import Principal, Role, Unauthenticated
+from application.auth import Principal, Role, Unauthenticated, is_brand
+
+DEVELOPMENT_BRAND = "acme"  # the brand of the development tokens (the README's examples)
 
 
 def _digest(token: str) -> bytes:
@@ -29,15 +32,21 @@ class TokenAuthenticator:
         tokens: dict[str, Principal] = {}
         for entry in filter(None, (e.strip() for e in spec.split(","))):
             token, sep, who = entry.partition("=")
+            who, at, brand = who.rpartition("@") if "@" in who else (who, "", "")
             role, _, dealer = who.partition(":")
             if not sep or len(token) < 16 or role not in {r.value for r in Role}:
                 raise ValueError(
-                    "LOYALTY_API_TOKENS entries are token=role (token of 16+ chars; role one of "
-                    f"{', '.join(r.value for r in Role)}; dealer:ID for dealers)"
+                    "LOYALTY_API_TOKENS entries are token=role@brand (token of 16+ chars; role one of "
+                    f"{', '.join(r.value for r in Role)}; dealer:ID@brand for dealers)"
+                )
+            if not at or not is_brand(brand):
+                raise ValueError(
+                    f"LOYALTY_API_TOKENS: the {role} token needs its brand, as token=role@brand (a brand is "
+                    "1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9)"
                 )
             if (role == Role.DEALER) != bool(dealer):
-                raise ValueError("a dealer token names its dealer (token=dealer:ID), and only dealer tokens do")
-            tokens[token] = Principal(Role(role), dealer or None)
+                raise ValueError("a dealer token names its dealer (token=dealer:ID@brand), and only dealer tokens do")
+            tokens[token] = Principal(Role(role), brand, dealer or None)
         return cls(tokens)
 
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
@@ -51,21 +60,21 @@ class TokenAuthenticator:
 
 
 def development_tokens(data_dir: Path) -> str:
-    """Random per-role tokens for a server started without ``LOYALTY_API_TOKENS``.
+    """Random per-role tokens of brand ``acme`` for a server started without ``LOYALTY_API_TOKENS``.
 
-    They are written once to ``<data dir>/api-tokens.json`` (mode 0600) so a
-    developer can call the local server; nothing is open without a token.
+    They are written once to ``<data dir>/api-tokens.json`` (mode 0600), as
+    ``{"miniprogram@acme": "<token>", ...}``, so a developer can call the local
+    server; nothing is open without a token. A file written before tokens had
+    brands (keys without ``@``) is read as brand ``acme``.
     """
     path = data_dir / "api-tokens.json"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tokens = {
-            "miniprogram": secrets.token_urlsafe(24),
-            "operator": secrets.token_urlsafe(24),
-            "auditor": secrets.token_urlsafe(24),
-            "dealer:DEV-DEALER": secrets.token_urlsafe(24),
-        }
+        roles = ("miniprogram", "operator", "auditor", "dealer:DEV-DEALER")
+        tokens = {f"{role}@{DEVELOPMENT_BRAND}": secrets.token_urlsafe(24) for role in roles}
         path.touch(mode=0o600)
         path.write_text(json.dumps(tokens, indent=2))
     tokens = json.loads(path.read_text())
-    return ",".join(f"{token}={role}" for role, token in tokens.items())
+    return ",".join(
+        f"{token}={role if '@' in role else f'{role}@{DEVELOPMENT_BRAND}'}" for role, token in tokens.items()
+    )

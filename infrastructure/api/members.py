@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from application.auth import Role
+from application.auth import Role, brand_scope
 from application.commands import Call
 from application.members import MemberService
 from domain.errors import InvalidArgument
@@ -65,38 +65,39 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         super().__init__(auth)
         self.members = members
 
-    def _call(self, request, method: str, build) -> Call:
+    def _call(self, request, method: str, principal, build) -> Call:
         now = self.members.clock.now
-        return Call(idempotency(request, method), lambda result: build(result, now()).SerializeToString())
+        return Call(idempotency(request, method, principal), lambda result: build(result, now()).SerializeToString())
 
-    def _member_call(self, request, method: str) -> Call:
-        return self._call(request, method, member_message)
+    def _member_call(self, request, method: str, principal) -> Call:
+        return self._call(request, method, principal, member_message)
 
-    def _points_call(self, request, method: str) -> Call:
+    def _points_call(self, request, method: str, principal) -> Call:
         return self._call(
-            request, method,
+            request, method, principal,
             lambda result, now: pb.PointsChange(member=member_message(result[0], now), points=result[1]),
         )
 
     @unary(*WRITE)
     async def RegisterMember(self, request: pb.RegisterMemberRequest, principal) -> pb.Member:
-        call = self._member_call(request, "RegisterMember")
-        if not request.brand or not request.openid:
-            raise InvalidArgument("brand and openid are required", reason="FIELD_REQUIRED")
+        call = self._member_call(request, "RegisterMember", principal)
+        brand = brand_scope(principal, request.brand)
+        if not request.openid:
+            raise InvalidArgument("openid is required", reason="FIELD_REQUIRED", field="openid")
         data = await self.members.register(
-            request.brand, request.openid, unionid=request.unionid or None, phone=request.phone or None,
+            brand, request.openid, unionid=request.unionid or None, phone=request.phone or None,
             referrer_id=names.parse(request.referrer, MEMBERS, field="referrer", required=False), call=call,
         )
         return pb.Member.FromString(data)
 
     @unary(*READ)
     async def GetMember(self, request: pb.GetMemberRequest, principal) -> pb.Member:
-        member = await self.members.get(names.parse(request.name, MEMBERS, field="name"))
+        member = await self.members.get(names.parse(request.name, MEMBERS, field="name"), brand=principal.brand)
         return member_message(member, self.members.clock.now())
 
     @unary(*WRITE)
     async def UpdateMemberProfile(self, request: pb.UpdateMemberProfileRequest, principal) -> pb.Member:
-        call = self._member_call(request, "UpdateMemberProfile")
+        call = self._member_call(request, "UpdateMemberProfile", principal)
         birthday = None
         if request.HasField("birthday"):
             try:
@@ -111,71 +112,74 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
 
     @unary(Role.OPERATOR)
     async def AssignTierFloor(self, request: pb.AssignTierFloorRequest, principal) -> pb.Member:
-        call = self._member_call(request, "AssignTierFloor")
+        call = self._member_call(request, "AssignTierFloor", principal)
         if request.tier not in pb.Tier.values():
             raise InvalidArgument("unknown tier", reason="INVALID_ENUM", field="tier")
         tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier)]
         data = await self.members.assign_tier_floor(
-            names.parse(request.member, MEMBERS, field="member"), tier, request.reason, request.operator, call=call
+            names.parse(request.member, MEMBERS, field="member"), tier, request.reason, request.operator, call=call,
+            brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
     @unary(Role.OPERATOR)
     async def MergeMembers(self, request: pb.MergeMembersRequest, principal) -> pb.Member:
-        call = self._member_call(request, "MergeMembers")
+        call = self._member_call(request, "MergeMembers", principal)
         data = await self.members.merge(
             names.parse(request.survivor, MEMBERS, field="survivor"),
-            names.parse(request.absorbed, MEMBERS, field="absorbed"), call=call,
+            names.parse(request.absorbed, MEMBERS, field="absorbed"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
     @unary(*WRITE)
     async def BindGuide(self, request: pb.BindGuideRequest, principal) -> pb.Member:
-        call = self._member_call(request, "BindGuide")
+        call = self._member_call(request, "BindGuide", principal)
         data = await self.members.bind_guide(
             names.parse(request.member, MEMBERS, field="member"),
-            names.parse(request.guide, GUIDES, field="guide"), call=call,
+            names.parse(request.guide, GUIDES, field="guide"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
     @unary(*WRITE)
     async def RecordReferral(self, request: pb.RecordReferralRequest, principal) -> pb.Member:
-        call = self._member_call(request, "RecordReferral")
+        call = self._member_call(request, "RecordReferral", principal)
         data = await self.members.record_referral(
             names.parse(request.referrer, MEMBERS, field="referrer"),
-            names.parse(request.invitee, MEMBERS, field="invitee"), call=call,
+            names.parse(request.invitee, MEMBERS, field="invitee"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
     @unary(*WRITE)
     async def EarnPoints(self, request: pb.EarnPointsRequest, principal) -> pb.PointsChange:
-        call = self._points_call(request, "EarnPoints")
+        call = self._points_call(request, "EarnPoints", principal)
         data = await self.members.earn_points(
-            names.parse(request.member, MEMBERS, field="member"), request.rule, request.points, call=call
+            names.parse(request.member, MEMBERS, field="member"), request.rule, request.points, call=call,
+            brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
 
     @unary(*WRITE)
     async def RedeemPoints(self, request: pb.RedeemPointsRequest, principal) -> pb.PointsChange:
-        call = self._points_call(request, "RedeemPoints")
+        call = self._points_call(request, "RedeemPoints", principal)
         data = await self.members.redeem_points(
-            names.parse(request.member, MEMBERS, field="member"), request.points, request.reference, call=call
+            names.parse(request.member, MEMBERS, field="member"), request.points, request.reference, call=call,
+            brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
 
     @unary(Role.OPERATOR)
     async def AdjustPoints(self, request: pb.AdjustPointsRequest, principal) -> pb.PointsChange:
-        call = self._points_call(request, "AdjustPoints")
+        call = self._points_call(request, "AdjustPoints", principal)
         data = await self.members.adjust_points(
             names.parse(request.member, MEMBERS, field="member"), request.points, request.reason,
-            request.operator, request.corrects or None, call=call,
+            request.operator, request.corrects or None, call=call, brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
 
     @unary(*READ)
     async def ListPointsHistory(self, request: pb.ListPointsHistoryRequest, principal):
         offset, size = page_bounds(request.page_size, request.page_token)
-        member = await self.members.get(names.parse(request.member, MEMBERS, field="member"))
+        member = await self.members.get(names.parse(request.member, MEMBERS, field="member"), brand=principal.brand)
         history = member.history()
         page = history[offset:offset + size]
         return pb.ListPointsHistoryResponse(
@@ -190,7 +194,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     @unary(*READ)
     async def ListExpiringPoints(self, request: pb.ListExpiringPointsRequest, principal):
         lots = await self.members.expiring(
-            names.parse(request.member, MEMBERS, field="member"), request.within_days
+            names.parse(request.member, MEMBERS, field="member"), request.within_days, brand=principal.brand
         )
         return pb.ListExpiringPointsResponse(
             lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expires_at=timestamp(lot.expires_at)) for lot, r in lots],
@@ -199,6 +203,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
 
     @unary(*WRITE)
     async def EvaluateTier(self, request: pb.EvaluateTierRequest, principal) -> pb.Member:
-        call = self._member_call(request, "EvaluateTier")
-        data = await self.members.evaluate_tier(names.parse(request.member, MEMBERS, field="member"), call=call)
+        call = self._member_call(request, "EvaluateTier", principal)
+        data = await self.members.evaluate_tier(
+            names.parse(request.member, MEMBERS, field="member"), call=call, brand=principal.brand)
         return pb.Member.FromString(data)

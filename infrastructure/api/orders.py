@@ -93,8 +93,8 @@ def draft(msg: pb.OrderDraft) -> OrderDraft:
     )
 
 
-def _call(request, method: str) -> Call:
-    return Call(idempotency(request, method), lambda order: order_message(order).SerializeToString())
+def _call(request, method: str, principal) -> Call:
+    return Call(idempotency(request, method, principal), lambda order: order_message(order).SerializeToString())
 
 
 class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
@@ -107,40 +107,46 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
 
     @unary(*WRITE)
     async def PlaceOrder(self, request, principal):
-        call = _call(request, "PlaceOrder")
-        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call))
+        call = _call(request, "PlaceOrder", principal)
+        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call,
+                                                             brand=principal.brand))
 
     @unary(*WRITE)
     async def SimulateOrder(self, request, principal):
-        return decision_message(await self.orders.simulate(draft(request.order)))
+        return decision_message(await self.orders.simulate(draft(request.order), brand=principal.brand))
 
     @unary(*WRITE)
     async def PayOrder(self, request, principal):
-        call = _call(request, "PayOrder")
-        return pb.Order.FromString(await self.orders.pay(self._order(request), request.paid_fen, call=call))
+        call = _call(request, "PayOrder", principal)
+        return pb.Order.FromString(await self.orders.pay(self._order(request), request.paid_fen, call=call,
+                                                             brand=principal.brand))
 
     @unary(*WRITE)
     async def FulfilOrder(self, request, principal):
-        call = _call(request, "FulfilOrder")
-        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call))
+        call = _call(request, "FulfilOrder", principal)
+        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call,
+                                                             brand=principal.brand))
 
     @unary(*WRITE)
     async def CancelOrder(self, request, principal):
-        call = _call(request, "CancelOrder")
-        return pb.Order.FromString(await self.orders.cancel(self._order(request), request.reason, call=call))
+        call = _call(request, "CancelOrder", principal)
+        return pb.Order.FromString(await self.orders.cancel(self._order(request), request.reason, call=call,
+                                                             brand=principal.brand))
 
     @unary(*WRITE)
     async def RefundOrder(self, request, principal):
-        call = _call(request, "RefundOrder")
+        call = _call(request, "RefundOrder", principal)
         data = await self.orders.refund(self._order(request), request.request_id, request.amount_fen, request.reason,
-                                        call=call)
+                                        call=call, brand=principal.brand)
         return pb.Order.FromString(data)
 
     @unary(Role.OPERATOR)
     async def SettleOrder(self, request, principal):
-        call = _call(request, "SettleOrder")
-        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call))
+        call = _call(request, "SettleOrder", principal)
+        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call,
+                                                             brand=principal.brand))
 
     @unary(*READ)
     async def GetOrder(self, request, principal):
-        return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name")))
+        return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name"),
+                                                   brand=principal.brand))

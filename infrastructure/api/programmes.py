@@ -1,4 +1,4 @@
-"""ProgrammeService: operators publish a brand's rules; auditors and the mini-program read any version.
+"""ProgrammeService: operators publish their brand's rules; auditors and the mini-program read any of its versions.
 
 Conversion is by omission: a field the client leaves unset (an UNSPECIFIED
 enum, an empty tier_rules or precedence, an unset optional) is not passed to
@@ -12,12 +12,12 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from application.auth import Role
+from application.auth import Role, brand_scope
 from application.commands import Call
 from application.programmes import ProgrammeCatalog
 from domain.attribution import AttributionPolicy, AttributionSource
 from domain.errors import InvalidArgument
-from domain.loyalty_args import check_brand, check_text
+from domain.loyalty_args import check_text
 from domain.programme import BindingMode, CapPeriod, ExpiryPolicy, LoyaltyProgramme
 from domain.tiers import DowngradePolicy, Tier, TierRule
 from infrastructure.api.rpc import Servicer, idempotency, unary
@@ -115,15 +115,19 @@ class ProgrammeServicer(Servicer, programmes_pb2_grpc.ProgrammeServiceServicer):
 
     @unary(Role.OPERATOR)
     async def PublishProgramme(self, request: pb.PublishProgrammeRequest, principal) -> pb.Programme:
-        call = Call(idempotency(request, "PublishProgramme"), lambda p: programme_message(p).SerializeToString())
+        call = Call(idempotency(request, "PublishProgramme", principal),
+                    lambda p: programme_message(p).SerializeToString())
         if not request.HasField("programme"):
             raise InvalidArgument("programme is required", reason="FIELD_REQUIRED", field="programme")
-        programme = programme_from(request.programme)
+        message = pb.Programme()
+        message.CopyFrom(request.programme)
+        message.brand = brand_scope(principal, request.programme.brand)
+        programme = programme_from(message)
         return pb.Programme.FromString(await self.programmes.publish(programme, call=call))
 
     @unary(*READ)
     async def GetProgramme(self, request: pb.GetProgrammeRequest, principal) -> pb.Programme:
-        brand = check_brand(request.brand)
+        brand = brand_scope(principal, request.brand)
         if request.version < 0:
             raise InvalidArgument("version is 0 (current) or a version number", reason="OUT_OF_RANGE",
                                   field="version")

@@ -200,8 +200,12 @@ def streaming(*roles: Role) -> Callable:
     return decorate
 
 
-def idempotency(request: Any, method: str) -> Idempotency:
-    """The request id and a digest of everything else in the request."""
+def idempotency(request: Any, method: str, principal: Principal) -> Idempotency:
+    """The request id (in the caller's brand's own namespace) and a digest of everything else in the request.
+
+    Request ids are scoped by brand: another brand's client reusing an id neither
+    replays this brand's stored response nor learns that the id was taken.
+    """
     request_id = request.request_id
     if not request_id:
         raise InvalidArgument("request_id is required (1-128 printable characters)", reason="REQUEST_ID_REQUIRED",
@@ -214,4 +218,4 @@ def idempotency(request: Any, method: str) -> Idempotency:
     payload.CopyFrom(request)
     payload.ClearField("request_id")
     digest = hashlib.sha256(payload.SerializeToString(deterministic=True)).digest()
-    return Idempotency(request_id, method, digest)
+    return Idempotency(f"{principal.brand}/{request_id}", method, digest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.auth import Role
+from application.auth import Role, brand_scope
 from application.commands import Call
 from application.guides import GuideService
 from application.stores import StoreChanges, StoreService, StoreSpec
@@ -87,8 +87,8 @@ def guide_message(guide: Guide) -> pb.Guide:
     )
 
 
-def _call(request, method: str, build) -> Call:
-    return Call(idempotency(request, method), lambda result: build(result).SerializeToString())
+def _call(request, method: str, principal, build) -> Call:
+    return Call(idempotency(request, method, principal), lambda result: build(result).SerializeToString())
 
 
 class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
@@ -101,60 +101,65 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
 
     @unary(Role.OPERATOR)
     async def OpenCloudStore(self, request, principal):
-        call = _call(request, "OpenCloudStore", store_message)
-        return pb.CloudStore.FromString(await self.stores.open(request.brand, store_spec(request.store), call=call))
+        call = _call(request, "OpenCloudStore", principal, store_message)
+        data = await self.stores.open(brand_scope(principal, request.brand), store_spec(request.store), call=call)
+        return pb.CloudStore.FromString(data)
 
     @unary(Role.OPERATOR)
     async def ImportCloudStores(self, request, principal):
-        call = _call(request, "ImportCloudStores",
+        call = _call(request, "ImportCloudStores", principal,
                      lambda stores: pb.ImportCloudStoresResponse(stores=[store_message(s) for s in stores]))
         specs = [store_spec(s) for s in request.stores]
-        return pb.ImportCloudStoresResponse.FromString(await self.stores.import_many(request.brand, specs, call=call))
+        return pb.ImportCloudStoresResponse.FromString(await self.stores.import_many(
+            brand_scope(principal, request.brand), specs, call=call))
 
     @unary(Role.OPERATOR)
     async def RelocateCloudStore(self, request, principal):
-        call = _call(request, "RelocateCloudStore", store_message)
+        call = _call(request, "RelocateCloudStore", principal, store_message)
         data = await self.stores.relocate(
-            self._store(request), convert.location(request.location, field="location"), call=call
+            self._store(request), convert.location(request.location, field="location"), call=call, brand=principal.brand
         )
         return pb.CloudStore.FromString(data)
 
     @unary(Role.OPERATOR)
     async def UpdateCloudStore(self, request, principal):
-        call = _call(request, "UpdateCloudStore", store_message)
+        call = _call(request, "UpdateCloudStore", principal, store_message)
         return pb.CloudStore.FromString(
-            await self.stores.update(self._store(request), store_changes(request), call=call)
+            await self.stores.update(self._store(request), store_changes(request), call=call, brand=principal.brand)
         )
 
     @unary(Role.OPERATOR)
     async def SuspendCloudStore(self, request, principal):
-        call = _call(request, "SuspendCloudStore", store_message)
+        call = _call(request, "SuspendCloudStore", principal, store_message)
         return pb.CloudStore.FromString(
-            await self.stores.suspend(self._store(request), request.reason or "SUSPENDED", call=call)
+            await self.stores.suspend(self._store(request), request.reason or "SUSPENDED", call=call,
+                                      brand=principal.brand)
         )
 
     @unary(Role.OPERATOR)
     async def ReopenCloudStore(self, request, principal):
-        call = _call(request, "ReopenCloudStore", store_message)
-        return pb.CloudStore.FromString(await self.stores.reopen(self._store(request), call=call))
+        call = _call(request, "ReopenCloudStore", principal, store_message)
+        return pb.CloudStore.FromString(await self.stores.reopen(self._store(request), call=call, brand=principal.brand))
 
     @unary(Role.OPERATOR)
     async def CloseCloudStore(self, request, principal):
-        call = _call(request, "CloseCloudStore", store_message)
-        return pb.CloudStore.FromString(await self.stores.close(self._store(request), call=call))
+        call = _call(request, "CloseCloudStore", principal, store_message)
+        return pb.CloudStore.FromString(await self.stores.close(self._store(request), call=call, brand=principal.brand))
 
     @unary(Role.OPERATOR)
     async def TransferCloudStore(self, request, principal):
-        call = _call(request, "TransferCloudStore", store_message)
+        call = _call(request, "TransferCloudStore", principal, store_message)
         effective = convert.from_timestamp(request.effective_time) if request.HasField("effective_time") else None
         data = await self.stores.transfer(
-            self._store(request), names.dealer_id(request.to_dealer, field="to_dealer"), effective, call=call
+            self._store(request), names.dealer_id(request.to_dealer, field="to_dealer"), effective, call=call,
+            brand=principal.brand,
         )
         return pb.CloudStore.FromString(data)
 
     @unary(*READ)
     async def GetCloudStore(self, request, principal):
-        return store_message(await self.stores.get(names.parse(request.name, STORES, field="name")))
+        return store_message(await self.stores.get(names.parse(request.name, STORES, field="name"),
+                                                   brand=principal.brand))
 
 
 class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
@@ -164,28 +169,31 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
 
     @unary(Role.OPERATOR)
     async def HireGuide(self, request, principal):
-        call = _call(request, "HireGuide", guide_message)
-        if not request.brand or not request.wecom_userid or not request.display_name:
-            raise InvalidArgument("brand, wecom_userid and display_name are required", reason="FIELD_REQUIRED")
+        call = _call(request, "HireGuide", principal, guide_message)
+        brand = brand_scope(principal, request.brand)
+        if not request.wecom_userid or not request.display_name:
+            raise InvalidArgument("wecom_userid and display_name are required", reason="FIELD_REQUIRED")
         data = await self.guides.hire(
-            request.brand, names.parse(request.store, STORES, field="store"), request.wecom_userid,
+            brand, names.parse(request.store, STORES, field="store"), request.wecom_userid,
             request.display_name, call=call,
         )
         return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
     async def MoveGuide(self, request, principal):
-        call = _call(request, "MoveGuide", guide_message)
+        call = _call(request, "MoveGuide", principal, guide_message)
         data = await self.guides.move(
             names.parse(request.guide, GUIDES, field="guide"),
-            names.parse(request.to_store, STORES, field="to_store"), call=call,
+            names.parse(request.to_store, STORES, field="to_store"), call=call, brand=principal.brand,
         )
         return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
     async def ReleaseGuide(self, request, principal):
-        call = _call(request, "ReleaseGuide", guide_message)
-        return pb.Guide.FromString(await self.guides.release(names.parse(request.guide, GUIDES, field="guide"), call=call))
+        call = _call(request, "ReleaseGuide", principal, guide_message)
+        data = await self.guides.release(names.parse(request.guide, GUIDES, field="guide"), call=call,
+                                         brand=principal.brand)
+        return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
     async def InheritCustomers(self, request, principal):
@@ -196,30 +204,32 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
                 refusals=[f"{names.name(MEMBERS, m)}: {why}" for m, why in refusals],
             )
 
-        call = _call(request, "InheritCustomers", build)
+        call = _call(request, "InheritCustomers", principal, build)
         members = tuple(names.parse(m, MEMBERS, field="members") for m in request.members)
         data = await self.guides.inherit(
             names.parse(request.from_guide, GUIDES, field="from_guide"),
-            names.parse(request.to_guide, GUIDES, field="to_guide"), members, call=call,
+            names.parse(request.to_guide, GUIDES, field="to_guide"), members, call=call, brand=principal.brand,
         )
         return pb.InheritCustomersResponse.FromString(data)
 
-    @unary(Role.OPERATOR, Role.MINIPROGRAM)
+    @unary(Role.OPERATOR)  # the receiving guide's answer, relayed from WeCom by brand operations
     async def ConcludeHandover(self, request, principal):
-        call = _call(request, "ConcludeHandover", guide_message)
+        call = _call(request, "ConcludeHandover", principal, guide_message)
         data = await self.guides.conclude(
             names.parse(request.guide, GUIDES, field="guide"), names.parse(request.member, MEMBERS, field="member"),
-            request.accept, request.reason, call=call,
+            request.accept, request.reason, call=call, brand=principal.brand,
         )
         return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
     async def CompleteDueHandovers(self, request, principal):
-        call = _call(request, "CompleteDueHandovers", guide_message)
+        call = _call(request, "CompleteDueHandovers", principal, guide_message)
         return pb.Guide.FromString(
-            await self.guides.complete_due(names.parse(request.guide, GUIDES, field="guide"), call=call)
+            await self.guides.complete_due(names.parse(request.guide, GUIDES, field="guide"), call=call,
+                                           brand=principal.brand)
         )
 
     @unary(*READ)
     async def GetGuide(self, request, principal):
-        return guide_message(await self.guides.get(names.parse(request.name, GUIDES, field="name")))
+        return guide_message(await self.guides.get(names.parse(request.name, GUIDES, field="name"),
+                                                   brand=principal.brand))

@@ -7,7 +7,9 @@ which is how they were bucketed then.
 
 Fed by the cloud stores' booking events, which already name the dealer that
 owned the store when it accepted the order, so a later transfer never moves
-past revenue, and a refund lands on the same dealer as its order.
+past revenue, and a refund lands on the same dealer as its order. A dealer is
+one brand's: each row carries its store's brand (from the store's Opened event)
+and every query names the brand as well as the dealer.
 """
 
 from __future__ import annotations
@@ -26,21 +28,27 @@ SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for bench/bench_replay.py; days come fr
 
 class DealerLedger:
     name = "dealer_ledger"
-    topics = (get_topic(CloudStore.OrderAttributed), get_topic(CloudStore.RefundAttributed))
+    topics = (get_topic(CloudStore.Opened), get_topic(CloudStore.OrderAttributed),
+              get_topic(CloudStore.RefundAttributed))
 
     async def setup(self, conn: Any) -> None:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS dealer_ledger (
-                dealer_id text NOT NULL, store_id uuid NOT NULL, day date NOT NULL,
+                brand text NOT NULL, dealer_id text NOT NULL, store_id uuid NOT NULL, day date NOT NULL,
                 orders bigint NOT NULL DEFAULT 0, revenue_fen bigint NOT NULL DEFAULT 0,
                 refunds bigint NOT NULL DEFAULT 0, refunded_fen bigint NOT NULL DEFAULT 0,
-                PRIMARY KEY (dealer_id, day, store_id))"""
+                PRIMARY KEY (brand, dealer_id, day, store_id));
+            CREATE TABLE IF NOT EXISTS dealer_ledger_stores (store_id uuid PRIMARY KEY, brand text NOT NULL)"""
         )
 
     async def reset(self, conn: Any) -> None:
-        await conn.execute("DROP TABLE IF EXISTS dealer_ledger")
+        await conn.execute("DROP TABLE IF EXISTS dealer_ledger; DROP TABLE IF EXISTS dealer_ledger_stores")
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        if isinstance(event, CloudStore.Opened):
+            await conn.execute("INSERT INTO dealer_ledger_stores VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                               event.originator_id, event.brand)
+            return
         day = getattr(event, "local_date", None) or BRAND_CALENDAR.day(event.at)
         paid = isinstance(event, CloudStore.OrderAttributed)
         await conn.execute(
@@ -50,12 +58,19 @@ class DealerLedger:
         )
 
     async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
-        """The rows of a rebuild batch summed per (dealer, store, day) in memory, then one upsert."""
-        paid_topic = self.topics[0]
+        """The rows of a rebuild batch summed per (dealer, store, day) in memory, then one upsert.
+
+        Stores opened in the batch are recorded first: a store's Opened precedes its bookings in the log.
+        """
+        opened_topic, paid_topic = self.topics[0], self.topics[1]
         sums: dict[tuple[str, Any, date], list[int]] = {}
         days: dict[str, date] = {}
+        opened: list[tuple[Any, str]] = []
         for _, store_id, _, topic, state in rows:
             e = loads(state)
+            if topic == opened_topic:
+                opened.append((store_id, e.get("brand", "")))  # raw state: version-1 events have no brand
+                continue
             recorded = e.get("local_date")  # date_iso: the store's own day, as handle() reads it
             if recorded:
                 text = recorded["_data_"]
@@ -71,6 +86,8 @@ class DealerLedger:
             else:
                 row[2] += 1
                 row[3] += e["amount_fen"]
+        if opened:
+            await conn.executemany("INSERT INTO dealer_ledger_stores VALUES ($1, $2) ON CONFLICT DO NOTHING", opened)
         if sums:
             keys, values = list(sums), list(sums.values())
             await conn.execute(
@@ -79,29 +96,35 @@ class DealerLedger:
             )
 
 
-_ON_CONFLICT = """ON CONFLICT (dealer_id, day, store_id) DO UPDATE SET
+# A row's brand is its store's ("" for a store opened before stores recorded theirs: no caller's).
+_ON_CONFLICT = """ON CONFLICT (brand, dealer_id, day, store_id) DO UPDATE SET
     orders = l.orders + EXCLUDED.orders, revenue_fen = l.revenue_fen + EXCLUDED.revenue_fen,
     refunds = l.refunds + EXCLUDED.refunds, refunded_fen = l.refunded_fen + EXCLUDED.refunded_fen"""
-_UPSERT_ONE = f"""INSERT INTO dealer_ledger AS l (dealer_id, store_id, day, orders, revenue_fen, refunds, refunded_fen)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) {_ON_CONFLICT}"""
-_UPSERT_MANY = f"""INSERT INTO dealer_ledger AS l (dealer_id, store_id, day, orders, revenue_fen, refunds, refunded_fen)
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+_COLUMNS = "(brand, dealer_id, store_id, day, orders, revenue_fen, refunds, refunded_fen)"
+_UPSERT_ONE = f"""INSERT INTO dealer_ledger AS l {_COLUMNS}
+    VALUES (coalesce((SELECT brand FROM dealer_ledger_stores WHERE store_id = $2), ''), $1, $2, $3, $4, $5, $6, $7)
+    {_ON_CONFLICT}"""
+_UPSERT_MANY = f"""INSERT INTO dealer_ledger AS l {_COLUMNS}
+    SELECT coalesce(s.brand, ''), u.* FROM unnest($1::text[], $2::uuid[], $3::date[], $4::bigint[], $5::bigint[],
+                                                 $6::bigint[], $7::bigint[])
+        AS u (dealer_id, store_id, day, orders, revenue_fen, refunds, refunded_fen)
+    LEFT JOIN dealer_ledger_stores s ON s.store_id = u.store_id
     {_ON_CONFLICT}"""
 
 
-async def store_days(pool: Any, dealer_id: str, first: date, last: date):
-    """Rows of one dealer's ledger, by day then store, streamed in pages (constant memory)."""
+async def store_days(pool: Any, brand: str, dealer_id: str, first: date, last: date):
+    """Rows of one brand's dealer's ledger, by day then store, streamed in pages (constant memory)."""
     after: tuple[date, Any] | None = None
     while True:
         if after is None:
             rows = await pool.fetch(
-                """SELECT * FROM dealer_ledger WHERE dealer_id = $1 AND day BETWEEN $2 AND $3
-                   ORDER BY day, store_id LIMIT 500""", dealer_id, first, last)
+                """SELECT * FROM dealer_ledger WHERE brand = $4 AND dealer_id = $1 AND day BETWEEN $2 AND $3
+                   ORDER BY day, store_id LIMIT 500""", dealer_id, first, last, brand)
         else:
             rows = await pool.fetch(
-                """SELECT * FROM dealer_ledger WHERE dealer_id = $1 AND day BETWEEN $2 AND $3
+                """SELECT * FROM dealer_ledger WHERE brand = $6 AND dealer_id = $1 AND day BETWEEN $2 AND $3
                    AND (day, store_id) > ($4, $5) ORDER BY day, store_id LIMIT 500""",
-                dealer_id, first, last, *after)
+                dealer_id, first, last, *after, brand)
         for row in rows:
             yield row
         if len(rows) < 500:
@@ -109,7 +132,7 @@ async def store_days(pool: Any, dealer_id: str, first: date, last: date):
         after = (rows[-1]["day"], rows[-1]["store_id"])
 
 
-async def ledger_as_of(pool: Any, dealer_id: str, day: date) -> list[Any]:
+async def ledger_as_of(pool: Any, brand: str, dealer_id: str, day: date) -> list[Any]:
     """One dealer's ledger as it stood at the end of local ``day``: totals per store, all days up to it.
 
     Each row: store_id, orders, revenue_fen, refunds, refunded_fen, net_fen. Refunds
@@ -119,6 +142,7 @@ async def ledger_as_of(pool: Any, dealer_id: str, day: date) -> list[Any]:
         """SELECT store_id, sum(orders)::bigint AS orders, sum(revenue_fen)::bigint AS revenue_fen,
                   sum(refunds)::bigint AS refunds, sum(refunded_fen)::bigint AS refunded_fen,
                   (sum(revenue_fen) - sum(refunded_fen))::bigint AS net_fen
-           FROM dealer_ledger WHERE dealer_id = $1 AND day <= $2 GROUP BY store_id ORDER BY store_id""",
-        dealer_id, day,
+           FROM dealer_ledger WHERE brand = $3 AND dealer_id = $1 AND day <= $2 GROUP BY store_id
+           ORDER BY store_id""",
+        dealer_id, day, brand,
     )

@@ -17,18 +17,23 @@ from application.clock import ManualClock
 from infrastructure.config import load_settings
 from protos.loyalty.v1 import attribution_pb2_grpc, audit_pb2_grpc, members_pb2_grpc, orders_pb2_grpc, stores_pb2_grpc
 
-TOKENS = {
-    "miniprogram": "mp-token-0123456789abcdef",
-    "operator": "op-token-0123456789abcdef",
-    "auditor": "au-token-0123456789abcdef",
-    "dealer:D1": "d1-token-0123456789abcdef",
-    "dealer:D2": "d2-token-0123456789abcdef",
+TOKENS = {  # "role@brand": token; brand acme is the tests' own, beta the other brand of one deployment
+    "miniprogram@acme": "mp-token-0123456789abcdef",
+    "operator@acme": "op-token-0123456789abcdef",
+    "auditor@acme": "au-token-0123456789abcdef",
+    "dealer:D1@acme": "d1-token-0123456789abcdef",
+    "dealer:D2@acme": "d2-token-0123456789abcdef",
+    "miniprogram@beta": "mp-token-beta-0123456789",
+    "operator@beta": "op-token-beta-0123456789",
+    "auditor@beta": "au-token-beta-0123456789",
+    "dealer:D1@beta": "d1-token-beta-0123456789",
 }
 START = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 
 
-def auth(role: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {TOKENS[role]}"),)
+def auth(role: str, brand: str = "acme") -> tuple[tuple[str, str], ...]:
+    """Metadata of ``role`` (e.g. ``operator``, ``dealer:D1``) of ``brand``."""
+    return (("authorization", f"Bearer {TOKENS[f'{role}@{brand}']}"),)
 
 
 @dataclass

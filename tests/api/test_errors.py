@@ -253,7 +253,7 @@ async def test_a_dealer_never_reads_another_dealers_revenue(api):
 async def test_calls_without_a_valid_token_are_unauthenticated(api):
     request = m.GetMemberRequest(name=f"members/{uuid4()}")
     for metadata in ((), (("authorization", "Bearer not-a-token-at-all"),),
-                     (("authorization", TOKENS["operator"]),), (("x-token", f"Bearer {TOKENS['operator']}"),)):
+                     (("authorization", TOKENS["operator@acme"]),), (("x-token", f"Bearer {TOKENS['operator@acme']}"),)):
         await expect(api.members.GetMember(request, metadata=metadata), grpc.StatusCode.UNAUTHENTICATED,
                      "UNAUTHENTICATED")
 

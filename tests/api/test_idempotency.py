@@ -57,7 +57,7 @@ async def test_the_same_request_id_with_a_different_payload_is_rejected(api):
     meta = await expect(api.members.EarnPoints(
         m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=50), metadata=MP),
         grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_ID_REUSED")
-    assert meta == {"request_id": "earn-1", "method": "EarnPoints"}
+    assert meta == {"request_id": "acme/earn-1", "method": "EarnPoints"}  # request ids are scoped by brand
     # An id is unique across methods too: the same id on another call is another request.
     await expect(api.members.RedeemPoints(
         m.RedeemPointsRequest(request_id="earn-1", member=member.name, points=5, reference="c"), metadata=MP),

@@ -231,7 +231,7 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
     await asyncio.sleep(0.2)
     assert await api.running.store.max_notification_id() == head
     assert await api.running.store.pool.fetchval(
-        f"SELECT count(*) FROM {api.running.store.names.q('request_log')} WHERE request_id LIKE 'earn-%'") == 0
+        f"SELECT count(*) FROM {api.running.store.names.q('request_log')} WHERE request_id LIKE 'acme/earn-%'") == 0
     logged = {r.request_id: r.code for r in rpc_records(caplog) if getattr(r, "request_id", "").startswith("earn")}
     assert logged == {"earn-1": "DEADLINE_EXCEEDED", "earn-2": "DEADLINE_EXCEEDED"}
     # Nothing stays locked: the retries go through, once each.

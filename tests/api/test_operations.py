@@ -52,10 +52,10 @@ async def test_a_leaving_guides_customers_pass_to_a_colleague_as_wecom_does(api)
 
     # One accepted by hand, one refused, the last completes by itself after the 24-hour wait.
     await api.guides.ConcludeHandover(s.ConcludeHandoverRequest(
-        request_id=api.rid(), guide=taking.name, member=members[0].name, accept=True), metadata=MP)
+        request_id=api.rid(), guide=taking.name, member=members[0].name, accept=True), metadata=OP)
     await api.guides.ConcludeHandover(s.ConcludeHandoverRequest(
         request_id=api.rid(), guide=taking.name, member=members[1].name, accept=False, reason="NOT_MY_AREA"),
-        metadata=MP)
+        metadata=OP)
     early = await api.guides.CompleteDueHandovers(
         s.CompleteDueHandoversRequest(request_id=api.rid(), guide=taking.name), metadata=OP)
     assert early.pending_handovers == 1

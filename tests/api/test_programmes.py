@@ -111,8 +111,8 @@ async def test_invalid_rules_are_invalid_arguments_and_publish_nothing(api):
             p.ATTRIBUTION_SOURCE_NEAREST, p.ATTRIBUTION_SOURCE_NEAREST])),
         "EXPIRY_BEFORE_AVAILABLE": p.Programme(
             brand="acme", version=2, expiry_policy=p.EXPIRY_POLICY_ROLLING_DAYS, expiry_days=3, pending_days=7),
-        "FIELD_REQUIRED": p.Programme(version=2),  # no brand: missing, as everywhere a brand is missing
-        "INVALID_TEXT": p.Programme(brand="b" * 129, version=2),
+        "INVALID_TEXT": p.Programme(brand="ac\x00me", version=2),
+        "INVALID_BRAND": p.Programme(brand="b" * 129, version=2),  # empty would be the caller's brand
     }
     for reason, programme in cases.items():
         await expect(publish(api, programme), INVALID, reason)
@@ -176,7 +176,8 @@ async def test_a_brand_that_puts_nearest_first_routes_past_the_bound_guides_elig
     assert placed.routing.guide_credit.guide == guide.name and placed.routing.guide_credit.dual_credit  # 业绩双计
 
     # Another brand keeps the default precedence.
-    assert list((await get(api, brand="brio")).attribution.precedence)[0] == p.ATTRIBUTION_SOURCE_ENTRY_CONTEXT
+    other = await get(api, brand="beta", metadata=auth("auditor", "beta"))
+    assert list(other.attribution.precedence)[0] == p.ATTRIBUTION_SOURCE_ENTRY_CONTEXT
 
 
 async def test_a_programme_published_through_one_server_is_in_force_in_another(api, fresh_dsn, tmp_path):

@@ -162,7 +162,7 @@ async def test_lines_committed_after_the_close_read_its_position_move_on_to_the_
     first_four = await api.attribution.GetSettlementStatement(_statement("2026-11", page_size=4), metadata=D1)
     through = int(first_four.next_page_token)  # as if the refund had committed after the close read the lines
     totals = StatementTotals(17_800, 0, 534, 2, 4, _sha256(first_four.lines))
-    period = SettlementPeriod.close(dealer_id="D1", month=Month(2026, 11), totals=totals, through_position=through,
+    period = SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2026, 11), totals=totals, through_position=through,
                                     at=api.clock.now())
     await Repository(api.running.store, build_mapper({})).save(period)
 
@@ -177,7 +177,7 @@ async def test_a_closed_statement_that_its_events_no_longer_reproduce_says_so(ap
     await _november(api)
     api.clock.advance(days=30)
     wrong = StatementTotals(1, 0, 0, 1, 1, "0" * 64)
-    period = SettlementPeriod.close(dealer_id="D1", month=Month(2026, 11), totals=wrong, through_position=10**9,
+    period = SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2026, 11), totals=wrong, through_position=10**9,
                                     at=api.clock.now())
     await Repository(api.running.store, build_mapper({})).save(period)
     november = await api.attribution.GetSettlementStatement(_statement("2026-11"), metadata=D1)

@@ -20,6 +20,7 @@ def hours(n: float) -> timedelta:
 
 def open_store(**changes) -> CloudStore:
     args = dict(
+        brand="acme",
         code="SH-001",
         name="Nanjing Road",
         location=SHANGHAI_WGS,

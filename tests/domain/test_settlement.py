@@ -27,7 +27,8 @@ def line(kind: LineKind, fen: int, at: datetime = DEC_1_SHANGHAI, original: Mont
 
 
 def close(month: Month = NOV, at: datetime = DEC_1_SHANGHAI, **kw) -> SettlementPeriod:
-    args = dict(dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3), through_position=42, at=at)
+    args = dict(brand="acme", dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3),
+                through_position=42, at=at)
     return SettlementPeriod.close(**(args | kw))
 
 
@@ -118,7 +119,7 @@ def test_no_line_ever_lands_in_a_closed_month(at, last_closed):
 
 def test_closing_records_the_totals_it_closed_with():
     period = close()
-    assert period.id == period_id("D1", NOV)
+    assert period.id == period_id("acme", "D1", NOV)
     assert period.totals == StatementTotals(100, 10, 3, 1, 3)
     assert (period.month, period.through_position, period.closed_at) == (NOV, 42, DEC_1_SHANGHAI)
     [closed] = period.collect_events()
@@ -126,8 +127,8 @@ def test_closing_records_the_totals_it_closed_with():
 
 
 def test_a_period_id_is_stable_per_dealer_and_month():
-    assert period_id("D1", NOV) == period_id("D1", Month(2026, 11))
-    assert len({period_id("D1", NOV), period_id("D2", NOV), period_id("D1", DEC)}) == 3
+    assert period_id("acme", "D1", NOV) == period_id("acme", "D1", Month(2026, 11))
+    assert len({period_id("acme", "D1", NOV), period_id("acme", "D2", NOV), period_id("acme", "D1", DEC)}) == 3
 
 
 def test_a_month_cannot_close_before_it_ended():

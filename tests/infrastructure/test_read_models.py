@@ -143,11 +143,14 @@ async def test_points_liability_now_adds_up_the_member_balances(world: World) ->
 async def test_dealer_ledger_as_of_a_past_day_equals_the_stores_ledgers_that_evening(world: World) -> None:
     for expected in world.checkpoints:
         day = expected.at.astimezone(SHANGHAI).date()
-        for dealer in ("D1", "D2"):
-            rows = await ledger_as_of(world.store.pool, dealer, day)
-            assert {r["store_id"]: (r["revenue_fen"], r["refunded_fen"]) for r in rows} == expected.ledgers.get(dealer, {})
-            assert all(r["net_fen"] == r["revenue_fen"] - r["refunded_fen"] for r in rows)
+        for brand in BRANDS:
+            for dealer in ("D1", "D2"):  # the same dealer ids in both brands: two dealers each
+                rows = await ledger_as_of(world.store.pool, brand, dealer, day)
+                assert ({r["store_id"]: (r["revenue_fen"], r["refunded_fen"]) for r in rows}
+                        == expected.ledgers.get((brand, dealer), {}))
+                assert all(r["net_fen"] == r["revenue_fen"] - r["refunded_fen"] for r in rows)
     assert any(c.ledgers for c in world.checkpoints[:1])
+    assert {brand for brand, _ in world.checkpoints[-1].ledgers} == set(BRANDS)
 
 
 async def test_all_projections_names_the_chain_the_ledger_and_the_read_models() -> None:

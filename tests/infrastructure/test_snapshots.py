@@ -202,6 +202,7 @@ def open_store(
     code: str, dealer: str, location: Location, modes: tuple[FulfilmentMode, ...] = tuple(FulfilmentMode)
 ) -> CloudStore:
     return CloudStore.open(
+        brand="acme",
         code=code,
         name=f"云店 {code}",
         location=location,

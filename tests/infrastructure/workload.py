@@ -60,7 +60,7 @@ class Expected:
 
     at: datetime
     liability: dict[str, tuple[int, int, int, tuple[tuple[str | None, int], ...]]]  # brand -> avail, pending, debt, profile
-    ledgers: dict[str, dict[UUID, tuple[int, int]]]  # dealer -> store -> (revenue, refunded)
+    ledgers: dict[tuple[str, str], dict[UUID, tuple[int, int]]]  # (brand, dealer) -> store -> (revenue, refunded)
 
 
 @dataclass
@@ -76,7 +76,8 @@ class World:
     rng: random.Random
     member_ids: dict[str, list[UUID]] = field(default_factory=lambda: {b: [] for b in BRANDS})
     guide_ids: dict[str, list[UUID]] = field(default_factory=lambda: {b: [] for b in BRANDS})
-    store_ids: list[UUID] = field(default_factory=list)
+    store_ids: list[UUID] = field(default_factory=list)  # every brand's
+    brand_store_ids: dict[str, list[UUID]] = field(default_factory=lambda: {b: [] for b in BRANDS})
     order_ids: list[UUID] = field(default_factory=list)
     settled: set[UUID] = field(default_factory=set)
     checkpoints: list[Expected] = field(default_factory=list)
@@ -127,18 +128,23 @@ class World:
         await self._open_stores()
         for brand in BRANDS:
             for i in range(3):
-                guide = await self.guides.hire(brand, self.store_ids[i], f"wx-{brand}-{i}", f"Guide {i}")
+                guide = await self.guides.hire(brand, self.brand_store_ids[brand][i], f"wx-{brand}-{i}", f"Guide {i}")
                 self.guide_ids[brand].append(guide.id)
             for i in range(6):
                 await self._register(brand)
 
     async def _open_stores(self) -> None:
-        for i, (lat, lng, dealer) in enumerate(((31.2310, 121.4740, "D1"), (31.2400, 121.4800, "D2"), (31.2200, 121.4600, "D1"))):
-            spec = StoreSpec(
-                code=f"S{i}", name=f"Store {i}", dealer_id=dealer, location=Location(lat, lng), service_radius_m=30_000,
-                modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP), hours=OpeningHours.always(),
-            )
-            self.store_ids.append((await self.stores.open("acme", spec)).id)
+        places = ((31.2310, 121.4740, "D1"), (31.2400, 121.4800, "D2"), (31.2200, 121.4600, "D1"))
+        for b, brand in enumerate(BRANDS):  # each brand its own stores, a few hundred metres apart; same dealer ids
+            for i, (lat, lng, dealer) in enumerate(places):
+                spec = StoreSpec(
+                    code=f"S{i}", name=f"Store {i}", dealer_id=dealer, location=Location(lat + 0.003 * b, lng),
+                    service_radius_m=30_000, modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP),
+                    hours=OpeningHours.always(),
+                )
+                store_id = (await self.stores.open(brand, spec)).id
+                self.store_ids.append(store_id)
+                self.brand_store_ids[brand].append(store_id)
         await self.directory.catch_up()
 
     def _pick(self, ids: list[UUID]) -> UUID:
@@ -219,7 +225,7 @@ class World:
         elif self.rng.random() < 0.5:
             await self.guides.complete_due(guide_id)
         else:
-            await self.guides.move(guide_id, self._pick(self.store_ids))
+            await self.guides.move(guide_id, self._pick(self.brand_store_ids[brand]))
         await self.directory.catch_up()
 
     # --- what the aggregates say --------------------------------------------------------------
@@ -246,10 +252,11 @@ class World:
                 sum(m.debt for m in members),
                 tuple(sorted(profile.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))),
             )
-        ledgers: dict[str, dict[UUID, tuple[int, int]]] = {}
-        for store_id in self.store_ids:
-            for dealer, totals in (await self.repository.get(store_id, CloudStore)).ledger().items():
-                ledgers.setdefault(dealer, {})[store_id] = (totals.revenue_fen, totals.refunds_fen)
+        ledgers: dict[tuple[str, str], dict[UUID, tuple[int, int]]] = {}  # by (brand, dealer): a brand's dealer
+        for brand in BRANDS:
+            for store_id in self.brand_store_ids[brand]:
+                for dealer, totals in (await self.repository.get(store_id, CloudStore)).ledger().items():
+                    ledgers.setdefault((brand, dealer), {})[store_id] = (totals.revenue_fen, totals.refunds_fen)
         self.checkpoints.append(Expected(at, liability, ledgers))
         local = at.astimezone(SHANGHAI)
         midnight = datetime(local.year, local.month, local.day, tzinfo=SHANGHAI) + timedelta(days=1)
