@@ -106,7 +106,8 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
                 raise InvalidArgument("birthday must be YYYY-MM-DD", reason="INVALID_DATE", field="birthday") from None
         text = {f: getattr(request, f) if request.HasField(f) else None for f in ("phone", "unionid", "nickname")}
         data = await self.members.update_profile(
-            names.parse(request.member, MEMBERS, field="member"), birthday=birthday, call=call, **text
+            names.parse(request.member, MEMBERS, field="member"), birthday=birthday, call=call,
+            brand=principal.brand, **text,
         )
         return pb.Member.FromString(data)
 

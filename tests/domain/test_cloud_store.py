@@ -346,3 +346,10 @@ def test_releasing_on_a_day_no_longer_counted_changes_nothing_and_never_goes_bel
     store.release_order(uuid4(), T0, T0)
     assert store.orders_on_local_day(store.hours.local_date(T0)) == 0
     assert replayed(store.collect_events()).orders_on_local_day(store.hours.local_date(T0)) == 0
+
+
+def test_a_store_opens_for_one_brand_recorded_in_its_opened_event() -> None:
+    store = open_store(brand="beta")
+    assert store.brand == "beta" and store.pending_events[0].brand == "beta"
+    with pytest.raises(InvalidArgument):
+        open_store(brand="")

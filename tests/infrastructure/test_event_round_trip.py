@@ -25,7 +25,7 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from domain.cloud_store import CloudStore, DealerTotals
+from domain.cloud_store import LEGACY_BRAND, CloudStore, DealerTotals
 from domain.errors import RuleViolation
 from domain.member import Member
 from domain.order import Order, OrderStatus
@@ -186,3 +186,12 @@ def test_payments_recorded_before_they_carried_a_due_time_replay_without_one() -
     new = next(e for e in workload_events() if isinstance(e, Order.Paid))
     assert b'"class_version":2' in mapper.to_stored_event(new).state
     assert mapper.to_domain_event(mapper.to_stored_event(new)).settle_due_at == new.at + timedelta(days=7)
+
+
+def test_a_store_recorded_before_stores_had_a_brand_belongs_to_no_brand() -> None:
+    """Its Opened event (version 1) and its snapshot (version 1) carry no brand: no caller's brand matches ''."""
+    stored = recorded("event", RECORDED_STORE)
+    assert b'"brand"' not in stored[0].state
+    assert replayed(stored).brand == LEGACY_BRAND == ""
+    (snapshot,) = recorded("snapshot", RECORDED_STORE)
+    assert replayed([snapshot]).brand == ""
