@@ -197,13 +197,13 @@ async def world(module_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> As
         for brand, lat in (("acme", 31.2332), ("beta", 31.2310)):
             op, mp = auth(OP, brand), auth(MP, brand)
             opened = [await stores.OpenCloudStore(s.OpenCloudStoreRequest(
-                request_id=rid(), store=store_spec(f"{brand}-{i}", lat + 0.002 * i, 121.4738)), metadata=op)
+                request_id=rid(), brand=brand, store=store_spec(f"{brand}-{i}", lat + 0.002 * i, 121.4738)), metadata=op)
                 for i in range(3)]
             hired = [await guides.HireGuide(s.HireGuideRequest(
-                request_id=rid(), store=opened[0].name, wecom_userid=f"wx-{brand}-{i}", display_name="G"),
+                request_id=rid(), brand=brand, store=opened[0].name, wecom_userid=f"wx-{brand}-{i}", display_name="G"),
                 metadata=op) for i in range(3)]
             registered = [await members.RegisterMember(m.RegisterMemberRequest(
-                request_id=rid(), openid=f"o-{brand}-{i}"), metadata=mp) for i in range(4)]
+                request_id=rid(), brand=brand, openid=f"o-{brand}-{i}"), metadata=mp) for i in range(4)]
             await running.directory.catch_up()
             placed = [await orders.PlaceOrder(o.PlaceOrderRequest(
                 request_id=rid(), order=draft(registered[0].name, *CUSTOMER, fen=PAID_FEN if brand == "acme"

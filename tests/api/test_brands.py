@@ -32,11 +32,11 @@ async def _world(api):
     for brand, (lat, lng) in (("acme", ACME_FARTHER), ("beta", BETA_NEARBY)):
         op, mp = auth("operator", brand), auth("miniprogram", brand)
         store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-            request_id=api.rid(), store=store_spec(f"{brand}-1", lat, lng, "D1")), metadata=op)
+            request_id=api.rid(), brand=brand, store=store_spec(f"{brand}-1", lat, lng, "D1")), metadata=op)
         guide = await api.guides.HireGuide(s.HireGuideRequest(
-            request_id=api.rid(), store=store.name, wecom_userid=f"wx-{brand}", display_name="Guide"), metadata=op)
+            request_id=api.rid(), brand=brand, store=store.name, wecom_userid=f"wx-{brand}", display_name="Guide"), metadata=op)
         member = await api.members.RegisterMember(m.RegisterMemberRequest(
-            request_id=api.rid(), openid=f"o-{brand}"), metadata=mp)
+            request_id=api.rid(), brand=brand, openid=f"o-{brand}"), metadata=mp)
         world[brand] = (store, guide, member)
     await api.settled()
     return world
