@@ -61,7 +61,7 @@ def _method_path(cls: type, rpc: str) -> str:
 
 
 class _CallLog:
-    """One structured record per call: method, code, reason, duration, role. Never tokens or request fields
+    """One structured record per call: method, code, reason, duration, role, brand. Never tokens or request fields
     other than the client's request id (checked printable), so no personal data reaches the logs."""
 
     def __init__(self, servicer: Servicer, rpc: str, request: Message, context: grpc.aio.ServicerContext) -> None:
@@ -70,6 +70,7 @@ class _CallLog:
         self.context = context
         self.started = time.perf_counter()
         self.role: str | None = None
+        self.brand: str | None = None
         self.code = "CANCELLED"
         self.reason: str | None = None
         self.messages: int | None = None
@@ -78,7 +79,7 @@ class _CallLog:
 
     def principal(self, roles: tuple[Role, ...]) -> Principal:
         principal = self.auth.authenticate(self.context.invocation_metadata())
-        self.role = principal.role.value
+        self.role, self.brand = principal.role.value, principal.brand
         require(principal, *roles)
         return principal
 
@@ -109,7 +110,8 @@ class _CallLog:
 
     def emit(self) -> None:
         fields = {"rpc": self.method, "code": self.code,
-                  "duration_ms": round((time.perf_counter() - self.started) * 1000, 2), "role": self.role}
+                  "duration_ms": round((time.perf_counter() - self.started) * 1000, 2), "role": self.role,
+                  "brand": self.brand}
         if self.reason:
             fields["reason"] = self.reason
         if self.request_id:

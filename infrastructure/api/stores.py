@@ -63,7 +63,7 @@ def store_changes(request: pb.UpdateCloudStoreRequest) -> StoreChanges:
 
 def store_message(store: CloudStore) -> pb.CloudStore:
     return pb.CloudStore(
-        name=names.name(STORES, store.id),
+        name=names.name(STORES, store.id), brand=store.brand,
         spec=pb.CloudStoreSpec(
             code=store.code, name=store.name, dealer=f"dealers/{store.dealer_id}",
             location=convert.location_message(store.location), service_radius_m=store.service_radius_m,
@@ -78,7 +78,7 @@ def store_message(store: CloudStore) -> pb.CloudStore:
 
 def guide_message(guide: Guide) -> pb.Guide:
     return pb.Guide(
-        name=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id),
+        name=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), brand=guide.brand,
         wecom_userid=guide.wecom_userid, display_name=guide.name,
         status=pb.EMPLOYED if guide.employed else pb.LEFT,
         customer_count=len(guide.customers), pending_handovers=len(guide.incoming),

@@ -46,6 +46,7 @@ async def test_an_acme_order_is_routed_to_the_acme_store_past_a_nearer_beta_stor
     world = await _world(api)
     (acme_store, _, acme_member), (beta_store, _, beta_member) = world["acme"], world["beta"]
     assert (acme_store.spec.dealer, beta_store.spec.dealer) == ("dealers/D1", "dealers/D1")
+    assert (acme_store.brand, beta_store.brand, world["acme"][1].brand) == ("acme", "beta", "acme")
 
     simulated = await api.orders.SimulateOrder(o.SimulateOrderRequest(order=draft(acme_member.name, *CUSTOMER)),
                                                metadata=auth("miniprogram"))

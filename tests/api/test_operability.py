@@ -162,12 +162,12 @@ async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_sec
     with pytest.raises(grpc.aio.AioRpcError):
         await api.members.GetMember(m.GetMemberRequest(), metadata=(("authorization", "Bearer wrong-token-xyz"),))
     ok, missing, anonymous = rpc_records(caplog)[-3:]
-    assert (ok.rpc, ok.code, ok.role, ok.request_id) == ("/loyalty.v1.MemberService/RegisterMember", "OK",
-                                                         "miniprogram", "reg-1")
+    assert (ok.rpc, ok.code, ok.role, ok.brand, ok.request_id) == ("/loyalty.v1.MemberService/RegisterMember", "OK",
+                                                                   "miniprogram", "acme", "reg-1")
     assert isinstance(ok.duration_ms, float) and ok.duration_ms >= 0
     assert (missing.rpc, missing.code, missing.reason) == ("/loyalty.v1.MemberService/GetMember", "NOT_FOUND",
                                                            "MEMBER_NOT_FOUND")
-    assert (anonymous.code, anonymous.role) == ("UNAUTHENTICATED", None)
+    assert (anonymous.code, anonymous.role, anonymous.brand) == ("UNAUTHENTICATED", None, None)
     text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     for secret in ("o-secret-openid", "13800138000", "wrong-token-xyz", *TOKENS.values()):
         assert secret not in text

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class AttributionServiceStub:
-    """Franchise dealers' view of the revenue attributed to their stores. A dealer's token
-    only ever sees its own stores; operators and auditors may name any dealer.
+    """Franchise dealers' view of the revenue attributed to their stores, within one brand: a dealer id
+    is per brand (D001 of two brands is two dealers). A dealer's token only ever sees its own stores;
+    operators and auditors may name any dealer of their brand.
     """
 
     def __init__(self, channel):
@@ -64,8 +65,9 @@ class AttributionServiceStub:
 
 
 class AttributionServiceServicer:
-    """Franchise dealers' view of the revenue attributed to their stores. A dealer's token
-    only ever sees its own stores; operators and auditors may name any dealer.
+    """Franchise dealers' view of the revenue attributed to their stores, within one brand: a dealer id
+    is per brand (D001 of two brands is two dealers). A dealer's token only ever sees its own stores;
+    operators and auditors may name any dealer of their brand.
     """
 
     def StreamStoreRevenue(self, request, context):
@@ -142,8 +144,9 @@ def add_AttributionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AttributionService:
-    """Franchise dealers' view of the revenue attributed to their stores. A dealer's token
-    only ever sees its own stores; operators and auditors may name any dealer.
+    """Franchise dealers' view of the revenue attributed to their stores, within one brand: a dealer id
+    is per brand (D001 of two brands is two dealers). A dealer's token only ever sees its own stores;
+    operators and auditors may name any dealer of their brand.
     """
 
     @staticmethod

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AuditServiceStub:
-    """Auditors: read-only access to the event history.
+    """Auditors: read-only access to the event history of their brand (other brands' events are left out and
+    their aggregates answer NOT_FOUND; VerifyEventLog checks the whole log and reports only counts and hashes).
     """
 
     def __init__(self, channel):
@@ -58,7 +59,8 @@ class AuditServiceStub:
 
 
 class AuditServiceServicer:
-    """Auditors: read-only access to the event history.
+    """Auditors: read-only access to the event history of their brand (other brands' events are left out and
+    their aggregates answer NOT_FOUND; VerifyEventLog checks the whole log and reports only counts and hashes).
     """
 
     def StreamEvents(self, request, context):
@@ -120,7 +122,8 @@ def add_AuditServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AuditService:
-    """Auditors: read-only access to the event history.
+    """Auditors: read-only access to the event history of their brand (other brands' events are left out and
+    their aggregates answer NOT_FOUND; VerifyEventLog checks the whole log and reports only counts and hashes).
     """
 
     @staticmethod

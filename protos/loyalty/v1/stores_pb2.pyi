@@ -67,20 +67,22 @@ class CloudStoreSpec(_message.Message):
     def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., dealer: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., service_radius_m: _Optional[int] = ..., modes: _Optional[_Iterable[_Union[_common_pb2.FulfilmentMode, str]]] = ..., hours: _Optional[_Iterable[_Union[OpeningHours, _Mapping]]] = ..., time_zone: _Optional[str] = ..., daily_capacity: _Optional[int] = ..., online_orders_enabled: _Optional[bool] = ...) -> None: ...
 
 class CloudStore(_message.Message):
-    __slots__ = ("name", "spec", "status", "revenue_fen", "refunded_fen", "version")
+    __slots__ = ("name", "spec", "status", "revenue_fen", "refunded_fen", "version", "brand")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REVENUE_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
     name: str
     spec: CloudStoreSpec
     status: StoreStatus
     revenue_fen: int
     refunded_fen: int
     version: int
-    def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., revenue_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    brand: str
+    def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., revenue_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., version: _Optional[int] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class OpenCloudStoreRequest(_message.Message):
     __slots__ = ("request_id", "brand", "store")
@@ -175,7 +177,7 @@ class GetCloudStoreRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Guide(_message.Message):
-    __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "pending_handovers", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version")
+    __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "pending_handovers", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version", "brand")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     WECOM_USERID_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +189,7 @@ class Guide(_message.Message):
     COMMISSION_SETTLED_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
     name: str
     store: str
     wecom_userid: str
@@ -198,7 +201,8 @@ class Guide(_message.Message):
     commission_settled_fen: int
     commission_debt_fen: int
     version: int
-    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., pending_handovers: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    brand: str
+    def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., pending_handovers: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class HireGuideRequest(_message.Message):
     __slots__ = ("request_id", "brand", "store", "wecom_userid", "display_name")
