@@ -74,7 +74,7 @@ NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyalty
 
 MP_TOKEN = "bench-mp-token-0123456789"
 OP_TOKEN = "bench-op-token-0123456789"
-TOKEN_SPEC = f"{MP_TOKEN}=miniprogram,{OP_TOKEN}=operator"
+TOKEN_SPEC = f"{MP_TOKEN}=miniprogram@acme,{OP_TOKEN}=operator@acme"
 """The server's LOYALTY_API_TOKENS for every benchmark (bench/run too): the one place its format lives."""
 MP = (("authorization", f"Bearer {MP_TOKEN}"),)
 OP = (("authorization", f"Bearer {OP_TOKEN}"),)

@@ -74,7 +74,7 @@ def wait_serving(port: int, proc: subprocess.Popen) -> None:
 def test_two_workers_share_one_port_both_answer_calls_and_a_sigterm_stops_every_process(tmp_path):
     port = free_port()
     env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path),
-           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram",
+           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
            "SCHEDULER_INTERVAL": "0"}
     env.pop("DATABASE_URL", None)
     out_path = tmp_path / "server.log"
@@ -110,7 +110,7 @@ def serving_pids(log: Path) -> list[int]:
 def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path):
     port = free_port()
     env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path),
-           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram",
+           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
            "SCHEDULER_INTERVAL": "0"}
     env.pop("DATABASE_URL", None)
     log = tmp_path / "server.log"
