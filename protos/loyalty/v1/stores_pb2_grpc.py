@@ -448,7 +448,8 @@ class StoreService:
 
 
 class GuideServiceStub:
-    """Shopping guides (导购): hiring, moving, leaving, and handing customers over.
+    """Shopping guides (导购): hiring, moving, leaving, and handing customers over. Operators only
+    (GetGuide: also the mini-program and auditors), within their brand.
     """
 
     def __init__(self, channel):
@@ -495,7 +496,8 @@ class GuideServiceStub:
 
 
 class GuideServiceServicer:
-    """Shopping guides (导购): hiring, moving, leaving, and handing customers over.
+    """Shopping guides (导购): hiring, moving, leaving, and handing customers over. Operators only
+    (GetGuide: also the mini-program and auditors), within their brand.
     """
 
     def HireGuide(self, request, context):
@@ -524,7 +526,8 @@ class GuideServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConcludeHandover(self, request, context):
-        """The receiving guide accepts or refuses one offered customer (as in WeCom).
+        """The receiving guide accepts or refuses one offered customer (as in WeCom); the answer comes from
+        WeCom through the brand's operations backend (operator token), never from the mini-program.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -590,7 +593,8 @@ def add_GuideServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GuideService:
-    """Shopping guides (导购): hiring, moving, leaving, and handing customers over.
+    """Shopping guides (导购): hiring, moving, leaving, and handing customers over. Operators only
+    (GetGuide: also the mini-program and auditors), within their brand.
     """
 
     @staticmethod
