@@ -27,7 +27,8 @@ MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_sto
 
 
 def settlement_workload() -> list[Aggregate]:
-    return [SettlementPeriod.close(dealer_id="D1", month=Month(2024, 2), totals=StatementTotals(100, 10, 3, 1, 3),
+    return [SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2024, 2),
+                                   totals=StatementTotals(100, 10, 3, 1, 3),
                                    through_position=42, at=T0)]
 
 
