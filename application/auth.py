@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
-from domain.errors import DomainError, InvalidArgument, NotFound
+from domain.errors import DomainError, NotFound
+from domain.loyalty_args import check_brand
 
 BRAND_RULE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 """A brand: 1-64 characters, lower-case letters, digits, ``_`` and ``-``, starting with a letter or digit."""
@@ -59,9 +60,7 @@ def brand_scope(principal: Principal, requested: str) -> str:
     if not requested:
         return principal.brand
     if requested != principal.brand:
-        if not is_brand(requested):
-            raise InvalidArgument("brand must be 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9",
-                                  reason="INVALID_BRAND", field="brand")
+        check_brand(requested)  # malformed text gets the domain's one reason for it
         raise PermissionDenied("this token acts for another brand", reason="BRAND_OUT_OF_SCOPE",
                                brand=principal.brand)
     return requested

