@@ -78,5 +78,5 @@ async def test_under_a_flood_every_acknowledged_write_is_stored_exactly_once_and
         got = await stub.GetMember(m.GetMemberRequest(name=member), metadata=MP)
         assert got.available_points == 5 * len(ok)
         logged = await running.store.pool.fetchval(
-            f"SELECT count(*) FROM {running.store.names.q('request_log')} WHERE request_id LIKE 'f-%'")
+            f"SELECT count(*) FROM {running.store.names.q('request_log')} WHERE request_id LIKE 'acme/f-%'")
         assert logged == len(ok)
