@@ -45,7 +45,7 @@ class ServerProcess:
         self.port = free_port()
         base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env = {**base, "GRPC_ADDRESS": f"127.0.0.1:{self.port}", "LOYALTY_DATA_DIR": str(data_dir),
-               "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram", "SCHEDULER_INTERVAL": "0", **(env or {})}
+               "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme", "SCHEDULER_INTERVAL": "0", **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
