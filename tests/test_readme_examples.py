@@ -22,7 +22,7 @@ import pytest
 from tests.faults.test_embedded_crash import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKENS = {"miniprogram": "readme-mp-token-0123456789", "operator": "readme-op-token-0123456789"}
+TOKENS = {"miniprogram@acme": "readme-mp-token-0123456789", "operator@acme": "readme-op-token-0123456789"}
 
 
 def readme_block(language: str) -> str:
@@ -50,7 +50,7 @@ def readme_server(tmp_path_factory, pg_dsn) -> Iterator[dict[str, str]]:
     try:
         server.channel().close()
         yield {**os.environ, "LOYALTY_ADDRESS": f"127.0.0.1:{server.port}",
-               "LOYALTY_MINIPROGRAM_TOKEN": TOKENS["miniprogram"], "LOYALTY_OPERATOR_TOKEN": TOKENS["operator"]}
+               "LOYALTY_MINIPROGRAM_TOKEN": TOKENS["miniprogram@acme"], "LOYALTY_OPERATOR_TOKEN": TOKENS["operator@acme"]}
         server.stop()
     finally:
         server.ensure_dead()
