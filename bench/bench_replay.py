@@ -66,6 +66,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate  # noqa: E402
+from eventsourcing.utils import get_topic  # noqa: E402
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Tracking  # noqa: E402
 from eventsourcing.postgres import PostgresTrackingRecorder  # noqa: E402
 from eventsourcing.projection import Projection as StockProjection  # noqa: E402
@@ -299,7 +300,8 @@ class StockLedgerView(PostgresTrackingRecorder):
 
 class StockDealerLedger(StockProjection[StockLedgerView]):
     name = "stock_dealer_ledger"
-    topics = tuple(DealerLedger.topics)
+    # the ledger itself also reads CloudStore.Opened (a store's brand); the stock ledger books only money
+    topics = tuple(t for t in DealerLedger.topics if t != get_topic(CloudStore.Opened))
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
         paid = isinstance(domain_event, CloudStore.OrderAttributed)

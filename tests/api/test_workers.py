@@ -95,7 +95,7 @@ def test_two_workers_share_one_port_both_answer_calls_and_a_sigterm_stops_every_
     assert {c["worker"] for c in calls} == {0, 1}, "both workers answer calls on the one port"
     workers = {e["pid"] for e in lines if "worker" in e}
     assert len(workers) == 2
-    assert {e["event_loop"] for e in lines if e.get("msg") == "starting"} == {"uvloop"}, "uvloop is the default loop"
+    assert {e["event_loop"] for e in lines if e.get("msg") == "starting"} == {"asyncio"}, "the standard loop is the default"
     assert proc.returncode == 0
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its parent"
     assert not processes_using(tmp_path / "pgdata"), "the embedded PostgreSQL outlived the parent"
