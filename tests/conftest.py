@@ -88,6 +88,15 @@ def fresh_dsn(pg_dsn: str) -> Iterator[str]:
     asyncio.run(_admin(pg_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="module")
+def module_dsn(pg_dsn: str) -> Iterator[str]:
+    """DSN of a new, empty database shared by one test module, dropped after it."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(pg_dsn, f'CREATE DATABASE "{name}"'))
+    yield _with_database(pg_dsn, name)
+    asyncio.run(_admin(pg_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 async def store(fresh_dsn: str) -> AsyncIterator[EventStore]:
     es = await EventStore.open(fresh_dsn, NAMES)

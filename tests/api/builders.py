@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protos.loyalty.v1 import common_pb2, orders_pb2, stores_pb2
+from protos.loyalty.v1 import common_pb2, members_pb2, orders_pb2, stores_pb2
 
 # Shanghai People's Square area, GCJ-02 as a mini-program reports it.
 PEOPLES_SQUARE = (31.2304, 121.4737)
@@ -26,3 +26,13 @@ def draft(member: str, lat: float, lng: float, *, fen: int = 12_800, mode=common
         member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=fen)],
         fulfilment=mode, customer_location=gcj(lat, lng), entry=entry,
     )
+
+
+async def register_member(api, brand: str = "acme") -> members_pb2.Member:
+    """A fresh member of ``brand`` registered through the mini-program role, read models settled."""
+    from tests.api.conftest import auth
+
+    member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
+        request_id=api.rid(), brand=brand, openid=f"o-{api.rid()}"), metadata=auth("miniprogram"))
+    await api.settled()
+    return member

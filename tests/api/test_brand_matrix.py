@@ -16,9 +16,7 @@ added without a row here fails the test. One server and one set of resources ser
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +45,6 @@ from protos.loyalty.v1 import (
 )
 from tests.api.builders import draft, gcj, store_spec
 from tests.api.conftest import START, auth, serving
-from tests.conftest import _admin, _with_database
 
 
 a, au, m, o, p, s = attribution_pb2, audit_pb2, members_pb2, orders_pb2, programmes_pb2, stores_pb2
@@ -178,14 +175,6 @@ def all_rpcs() -> Iterator[tuple[str, Any, Any]]:
 
 def test_every_rpc_has_a_row_in_the_matrix() -> None:
     assert {name for name, _, _ in all_rpcs()} == set(MATRIX)
-
-
-@pytest.fixture(scope="module")
-def module_dsn(pg_dsn: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_admin(pg_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(pg_dsn, name)
-    asyncio.run(_admin(pg_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

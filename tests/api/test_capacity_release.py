@@ -7,7 +7,7 @@ from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import programmes_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, store_spec
+from tests.api.builders import draft, register_member, store_spec
 from tests.api.conftest import auth
 from tests.api.test_errors import PRECONDITION, expect
 
@@ -20,11 +20,6 @@ async def _one_slot_store(api) -> s.CloudStore:
         metadata=OP)
 
 
-async def _member(api) -> m.Member:
-    member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid=f"o-{api.rid()}"), metadata=MP)
-    await api.settled()
-    return member
 
 
 async def _place(api, member: m.Member) -> o.Order:
@@ -34,7 +29,7 @@ async def _place(api, member: m.Member) -> o.Order:
 
 async def test_placing_and_cancelling_orders_cannot_fill_a_store_for_the_day(api):
     store = await _one_slot_store(api)
-    member = await _member(api)
+    member = await register_member(api)
     for _ in range(3):
         order = await _place(api, member)
         assert order.routing.store == store.name
@@ -49,7 +44,7 @@ async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_can
         request_id=api.rid(), programme=p.Programme(brand="acme", version=2, payment_timeout_minutes=15)),
         metadata=OP)
     store = await _one_slot_store(api)
-    member = await _member(api)
+    member = await register_member(api)
     order = await _place(api, member)
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0  # still payable
@@ -70,7 +65,7 @@ async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_can
 
 async def test_an_order_paid_in_time_is_not_cancelled_by_the_timeout(api):
     await _one_slot_store(api)
-    member = await _member(api)
+    member = await register_member(api)
     order = await _place(api, member)
     api.clock.advance(minutes=119)
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=MP)
@@ -82,7 +77,7 @@ async def test_an_order_paid_in_time_is_not_cancelled_by_the_timeout(api):
 
 async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_directory_sees_it(api):
     store = await _one_slot_store(api)
-    member = await _member(api)
+    member = await register_member(api)
     order = await _place(api, member)
     await api.settled()
     await api.running.directory.stop()  # the directory keeps believing the store is full

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from protos.loyalty.v1 import common_pb2
-from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import programmes_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, store_spec
+from tests.api.builders import draft, register_member, store_spec
 from tests.api.conftest import auth
 
 OP, MP = auth("operator"), auth("miniprogram")
@@ -21,17 +20,12 @@ async def _open(api, code: str, lat: float, lng: float, **kw) -> s.CloudStore:
         metadata=OP)
 
 
-async def _member(api) -> m.Member:
-    member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid=f"o-{api.rid()}"), metadata=MP)
-    await api.settled()
-    return member
 
 
 async def test_delivery_at_ten_goes_to_the_open_store_not_the_nearer_evening_one(api):  # the clock reads 10:00
     evening = await _open(api, "S-EVENING", 31.2310, 121.4740, hours=EVENINGS)
     open_now = await _open(api, "S-OPEN", 31.2560, 121.4740)  # about 2.8 km farther north
-    member = await _member(api)
+    member = await register_member(api)
     order = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
     assert order.routing.store == open_now.name
@@ -44,7 +38,7 @@ async def test_a_brand_can_publish_that_delivery_ignores_opening_hours(api):
     await programmes_pb2_grpc.ProgrammeServiceStub(api.channel).PublishProgramme(p.PublishProgrammeRequest(
         request_id=api.rid(), programme=p.Programme(brand="acme", version=2, attribution=p.AttributionRules(
             delivery_ignores_opening_hours=True))), metadata=OP)
-    member = await _member(api)
+    member = await register_member(api)
     order = await api.orders.SimulateOrder(
         o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
     assert order.store == evening.name
@@ -52,7 +46,7 @@ async def test_a_brand_can_publish_that_delivery_ignores_opening_hours(api):
 
 async def test_pickup_never_sends_a_customer_64_km_away_and_says_why(api):
     suzhou = await _open(api, "S-SUZHOU", 31.2990, 120.8500, radius=100_000)  # about 60 km west
-    member = await _member(api)
+    member = await register_member(api)
     order = await api.orders.PlaceOrder(o.PlaceOrderRequest(
         request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, mode=common_pb2.PICKUP)), metadata=MP)
     assert order.state == o.UNALLOCATED and order.routing.unallocated_reason == "NO_ELIGIBLE_STORE"

@@ -7,9 +7,7 @@ against what the loaded aggregates say, now and at past checkpoints.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -27,18 +25,10 @@ from infrastructure.projections.dealer_ledger import DealerLedger, ledger_as_of
 from infrastructure.projections.guide_performance import GuidePerformance, guide_performance
 from infrastructure.projections.member_points import member_points, points_history
 from infrastructure.projections.points_liability import points_liability
-from tests.conftest import NAMES, _admin, _with_database
+from tests.conftest import NAMES
 from tests.infrastructure.workload import BRANDS, World
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module")
-def module_dsn(pg_dsn: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_admin(pg_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(pg_dsn, name)
-    asyncio.run(_admin(pg_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
