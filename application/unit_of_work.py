@@ -68,7 +68,8 @@ class KeyedLocks:
             raise self.admission.overloaded_aggregate()
         self._locks[key] = (lock, users + 1)
         try:
-            await asyncio.wait_for(lock.acquire(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                await lock.acquire()
         except TimeoutError:
             self._drop(key)
             raise self.admission.overloaded_aggregate() from None

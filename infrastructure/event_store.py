@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 )
 
 from application.availability import CommitOutcomeUnknown, Unavailable
-from application.background import stop_task
+from application.background import stop_task, wait_event
 from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names, commit_function, migrate
 
@@ -208,7 +208,8 @@ class EventStore:
         is never released (an abandoned subscription, a stuck call): shutdown must not.
         """
         try:
-            await asyncio.wait_for(self.pool.close(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.pool.close()
         except TimeoutError:
             log.warning("event store pool did not close within %s s; terminating its connections", timeout)
             self.pool.terminate()
@@ -447,15 +448,13 @@ class EventStore:
                     if not connection_failure(e):
                         raise
                     # The database is away: wait for the listener to reconnect (it wakes us) or a second.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), min(poll_interval, 1.0))
+                    await wait_event(woken, min(poll_interval, 1.0))
                     continue
                 for n in batch_rows:
                     position = n.id
                     yield n
                 if len(batch_rows) < batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), poll_interval)
+                    await wait_event(woken, poll_interval)
 
 
 class Listener:
@@ -510,8 +509,7 @@ class Listener:
                     log.info("LISTEN reconnected")
                 self.on_connect()
                 while not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self.check_interval)
+                    await wait_event(lost, self.check_interval)
                 log.warning("LISTEN connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise

@@ -11,7 +11,6 @@ pooled connection after the database came back does not mark it down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 import asyncpg
 from grpc_health.v1 import health, health_pb2
 
-from application.background import stop_task
+from application.background import stop_task, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -91,5 +90,4 @@ class DatabaseHealth:
                     log.info("database reachable again; health SERVING")
                 else:
                     log.warning("database unreachable; health NOT_SERVING")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), self.interval)
+            await wait_event(self._poked, self.interval)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Tracking
 
+from application.background import stop_task, wait_event
 from application.projection import AnyProjection, NotificationProjection
 from infrastructure.event_store import EventStore, Listener, connection_failure
 
@@ -191,9 +191,8 @@ class ProjectionRunner:
         self._stopping = True
         self._woken.set()
         try:
-            await asyncio.wait_for(task, grace)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
+            await asyncio.wait([task], timeout=grace)
+            await stop_task(task)
         finally:
             self._stopping = False
 
@@ -217,8 +216,7 @@ class ProjectionRunner:
                 if self._retry_at:
                     soonest = min(t for t, _ in self._retry_at.values())
                     wait = max(0.0, min(wait, soonest - asyncio.get_running_loop().time()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), wait)
+                await wait_event(self._woken, wait)
 
 
 async def _hold(conn: asyncpg.Connection, store: EventStore, name: str, expected: int | None) -> bool:

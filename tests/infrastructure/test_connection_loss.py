@@ -13,6 +13,7 @@ import pytest
 from eventsourcing.persistence import Mapper
 
 from application.availability import CommitOutcomeUnknown, Unavailable
+from application.background import stop_task
 from application.store_directory import StoreDirectory
 from infrastructure.event_store import EventStore
 from infrastructure.projection_runner import ProjectionRunner, stock_mapper
@@ -83,8 +84,10 @@ async def test_a_subscription_listens_again_after_its_connection_is_dropped(stor
 
         await asyncio.wait_for(delivered(), FRESH_WITHIN_S)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        task.cancel()  # once: the subscription must stop on a single cancellation, NOTIFY or not
+        stopped, _ = await asyncio.wait([task], timeout=5)
+        await stop_task(task)  # never hang the suite
+    assert stopped
 
 
 async def test_a_link_lost_inside_a_transaction_is_unavailable_and_nothing_is_stored(store: EventStore,
