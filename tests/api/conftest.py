@@ -53,11 +53,8 @@ class Api:
         return f"req-{next(self._ids)}"
 
     async def settled(self) -> None:
-        """Wait until the read models have applied everything committed so far."""
-        head = await self.running.store.max_notification_id()
-        if head is not None:
-            await self.running.projections.run_until(head)
-        await self.running.directory.catch_up()
+        """Wait until every brand's read models have applied everything committed so far."""
+        await self.running.settled()
 
 
 @asynccontextmanager

@@ -29,7 +29,7 @@ from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import members_pb2_grpc
 from tests.api.conftest import TOKENS, auth
 from tests.api.conftest import serving
-from tests.conftest import NAMES
+from infrastructure.tenants import names_in, schema_for
 
 MP, OP = auth("miniprogram"), auth("operator")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -186,10 +186,11 @@ async def test_streamed_calls_are_logged_with_their_message_count(api, caplog):
 # --- deadlines and graceful shutdown --------------------------------------------------------------------------
 
 
-async def hold_events_table(dsn: str) -> asyncpg.Connection:
-    """Another writer inside its transaction: every insert of events waits for it."""
+async def hold_events_table(dsn: str, brand: str = "acme") -> asyncpg.Connection:
+    """Another writer inside its transaction: every insert of ``brand``'s events waits for it."""
+    names = names_in(schema_for(brand))
     conn = await asyncpg.connect(dsn)
-    await conn.execute(f"BEGIN; LOCK TABLE {NAMES.q(NAMES.events)} IN EXCLUSIVE MODE")
+    await conn.execute(f"BEGIN; LOCK TABLE {names.q(names.events)} IN EXCLUSIVE MODE")
     return conn
 
 
