@@ -71,6 +71,9 @@ SUZHOU = (31.2990, 120.5853)              # the hot store, ~85 km from every Sha
 RADIUS_M = 5_000
 FEN = 12_800
 NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyaltyengine_snapshots")
+SERVER_SCHEMA = "brand_acme"
+"""The bench brand's schema (infrastructure.tenants.schema_for("acme")): the queries below on the server's database
+connect with it as their search path, so their unqualified table names are the brand's tables."""
 
 MP_TOKEN = "bench-mp-token-0123456789"
 OP_TOKEN = "bench-op-token-0123456789"
@@ -381,7 +384,7 @@ def snapshot_costs() -> str:
 
 
 async def accepted_by(dsn: str, store_id: UUID) -> int:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         return await conn.fetchval(
             f"SELECT count(*) FROM {NAMES.events} WHERE originator_id = $1 AND topic LIKE '%.OrderAccepted'", store_id)
@@ -390,7 +393,7 @@ async def accepted_by(dsn: str, store_id: UUID) -> int:
 
 
 async def projection_lag(dsn: str) -> tuple[int, dict[str, int]]:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         head = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {NAMES.events}")
         rows = await conn.fetch("SELECT application_name, notification_id FROM projection_tracking")
@@ -412,7 +415,7 @@ async def wait_projections(dsn: str, timeout: float = 120) -> float:
 
 
 async def sql(dsn: str, query: str):
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         return await conn.fetchval(query)
     finally:

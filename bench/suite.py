@@ -552,7 +552,7 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
     """Every acknowledged order placed once and accepted once by the hot store; every acknowledged payment once."""
     import asyncpg
 
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": bo.SERVER_SCHEMA})
     try:
         rows = await conn.fetch(
             f"SELECT originator_id, topic, state FROM {bo.NAMES.events} WHERE notification_id > $1 "

@@ -126,6 +126,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     (1, "event store, snapshots, tracking, request log", _v1_event_store),
     (2, "event hash chain", _v2_event_chain),
     (3, "group commit function", _v3_group_commit),
+    # A schema other than public notifies its own channel (Names.channel); re-creating the function moves a
+    # schema migrated before that onto it (for public it is the same function).
+    (4, "group commit function notifies the schema's own channel", _v3_group_commit),
 ]
 
 
