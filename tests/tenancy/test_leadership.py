@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,10 +86,12 @@ async def test_a_standby_takes_over_a_killed_leader_and_nothing_is_lost_or_appli
         applied_by = {r[0] for r in await conn.fetch("SELECT DISTINCT pid FROM applied")}
         assert applied_by == {first}  # the standby applied nothing while the leader lived
         os.kill(first, signal.SIGKILL)
-        killed_at = await conn.fetchval("SELECT count(*) FROM applied")
+        killed, killed_at = time.monotonic(), await conn.fetchval("SELECT count(*) FROM applied")
         assert killed_at < EVENTS
         standby = next(p.pid for p in procs if p.pid != first)
         assert await until(lambda: leader_is(conn, tenant.schema, standby), "the standby leads", timeout=30)
+        print(f"standby {standby} leads {time.monotonic() - killed:.2f} s after the kill -9 of {first}, "
+              f"{killed_at} of {EVENTS} applied")
         await until(lambda: conn.fetchval("SELECT count(*) = $1 FROM applied", EVENTS), "every event applied")
         rows = await conn.fetch("SELECT pid, count(*) FROM applied GROUP BY pid")
         assert {r[0] for r in rows} <= {first, standby} and sum(r[1] for r in rows) == EVENTS
