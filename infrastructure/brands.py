@@ -36,7 +36,7 @@ from infrastructure.api.programmes import ProgrammeServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.api.tenancy import BrandNotOnboarded
 from infrastructure.config import Settings
-from infrastructure.event_store import EventStore
+from infrastructure.event_store import EventStore, connection_failure
 from infrastructure.projection_runner import Leadership, ProjectionRunner
 from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
@@ -90,8 +90,16 @@ class Brands:
     _unknown: dict[str, float] = field(default_factory=dict)
 
     async def start(self, tenants: Iterable[Tenant]) -> None:
+        """Open every brand now; one whose database cannot be reached is opened at its first call instead
+        (its calls answer UNAVAILABLE meanwhile), so one brand's outage never keeps the others from serving."""
         for tenant in tenants:
-            await self._open(tenant)
+            try:
+                await self._open(tenant)
+            except Exception as e:
+                if not connection_failure(e):
+                    raise
+                log.warning("brand %s: its database cannot be reached; opening it at its first call", tenant.brand,
+                            extra={"brand": tenant.brand})
 
     async def servicers(self, brand: str) -> dict[str, Any]:
         """The brand's servicers (the routers' resolver)."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +17,7 @@ import grpc
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.tenants import (
     PLATFORM_SCHEMA,
@@ -26,7 +30,7 @@ from infrastructure.tenants import (
 )
 from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2 as m, members_pb2_grpc
 from tests.api.conftest import auth, serving
-from tests.api.test_errors import expect
+from tests.api.test_errors import expect, rejected
 from tests.api.test_operability import hold_events_table, waiting_for_locks
 from tests.conftest import NAMES
 
@@ -158,7 +162,7 @@ async def test_one_brands_log_lock_does_not_hold_up_another_brand_in_the_same_da
 async def test_a_database_from_before_tenants_is_adopted_not_hidden(fresh_dsn, tmp_path):
     legacy = await EventStore.open(fresh_dsn, NAMES)
     try:
-        await legacy.insert_events([StoredEvent(__import__("uuid").uuid4(), 1, "x.y:Z", b"{}")])
+        await legacy.insert_events([StoredEvent(uuid.uuid4(), 1, "x.y:Z", b"{}")])
     finally:
         await legacy.close()
     with pytest.raises(TenantError, match="holds events from before"):
@@ -196,3 +200,25 @@ async def test_the_tools_onboard_list_export_verify_and_rebuild_per_brand(fresh_
     assert rebuilt.returncode == 0, rebuilt.stderr
     unknown = tool("infrastructure.export", "--brand", "gamma", dsn=fresh_dsn)
     assert unknown.returncode != 0 and b"gamma is not onboarded" in unknown.stderr
+
+
+async def test_a_brand_whose_database_is_down_answers_unavailable_while_the_others_serve(fresh_dsn, tmp_path):
+    data = Path(tempfile.mkdtemp(prefix="loyalty-down-"))
+    other = EmbeddedPostgres(data)
+    other_dsn = other.start()
+    try:
+        await onboard(fresh_dsn, "acme")
+        await onboard(fresh_dsn, "beta", dsn=other_dsn)
+        other.stop()  # beta's server is down when ours starts
+        async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (running, channel):
+            assert (await register(channel, "acme", "o-1")).name  # acme serves
+            code, reason, _ = await rejected(register(channel, "beta", "o-1"))
+            assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
+            again = EmbeddedPostgres(data)
+            assert again.start() == other_dsn  # the same server back, where the registry says
+            other = again
+            assert (await register(channel, "beta", "o-1")).name  # opened at its first call now
+            assert running.brand("beta").store.dsn == other_dsn
+    finally:
+        other.stop()
+        shutil.rmtree(data, ignore_errors=True)
