@@ -11,7 +11,11 @@ interleaved A-B-B-A so host drift hits both alike:
 and, for contrast, the same "together" load with both brands in ONE shared schema (the layout
 before tenants: ``onboard --schema public`` for both), i.e. one log lock for both.
 
-Usage: .venv/bin/python bench/bench_tenants.py [--quick]   (about 3 minutes; --quick about 1)
+``--store`` measures below the server instead: W writers appending one event per transaction through the
+event store's commit path (the events-table lock of each transaction) to one brand's schema, vs W/2
+writers to each of two brands' schemas, interleaved A-B-B-A-A-B: the log lock's share of it.
+
+Usage: .venv/bin/python bench/bench_tenants.py [--quick] [--store]   (about 3 minutes; --quick about 1)
 Prints the figures; writes nothing.
 """
 
@@ -149,7 +153,57 @@ def mean(runs, name: str) -> float:
     return sum(rates) / len(rates)
 
 
+async def appends(stores: list, writers: int, seconds: float) -> float:
+    """Transactions per second: ``writers`` spread over ``stores``, each appending one new aggregate's event."""
+    from eventsourcing.persistence import StoredEvent
+
+    done = 0
+    until = time.monotonic() + seconds
+
+    async def writer(store) -> None:
+        nonlocal done
+        while time.monotonic() < until:
+            await store.insert_events([StoredEvent(uuid4(), 1, "bench:Appended", b"{}")])
+            done += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(writer(stores[i % len(stores)]) for i in range(writers)))
+    return done / (time.monotonic() - t0)
+
+
+async def store_main() -> None:
+    from infrastructure.event_store import EventStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tenants-"))
+    pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
+    dsn = pg.start()
+    writers, seconds = 16, (4 if QUICK else 10)
+    try:
+        stores = {}
+        for b in BRANDS:
+            tenant = await onboard(dsn, b)
+            stores[b] = await EventStore.open(dsn, tenant.names, min_size=writers, max_size=writers)
+        print(f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {writers} writers, {seconds} s per "
+              "run, one event per transaction", flush=True)
+        await appends([stores["acme"]], writers, 2)
+        runs: dict[str, list[float]] = {"one brand": [], "two brands": []}
+        for name in ("one brand", "two brands", "two brands", "one brand", "one brand", "two brands"):
+            rate = await appends([stores["acme"]] if name == "one brand" else list(stores.values()), writers, seconds)
+            runs[name].append(rate)
+            print(f"  {name}: {rate:,.0f} txn/s", flush=True)
+        one, two = (sum(v) / len(v) for v in runs.values())
+        print(f"load average at end: {os.getloadavg()}")
+        print(f"one brand's log: {one:,.0f} txn/s; two brands' logs at once: {two:,.0f} txn/s = {two / one:.2f}x")
+        for store in stores.values():
+            await store.close()
+    finally:
+        pg.stop()
+
+
 async def main() -> None:
+    if "--store" in sys.argv:
+        await store_main()
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench-tenants-"))
     pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
     admin = pg.start()
