@@ -179,13 +179,13 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def gcj(lat: float, lng: float) -> common_pb2.Location:
-    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.GCJ02)
+    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.COORDINATE_SYSTEM_GCJ02)
 
 
 def spec(code: str, lat: float, lng: float, dealer: str) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
         code=code, name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
-        service_radius_m=RADIUS_M, modes=[common_pb2.DELIVERY, common_pb2.PICKUP], online_orders_enabled=True,
+        service_radius_m=RADIUS_M, modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP], online_orders_enabled=True,
     )
 
 
@@ -243,7 +243,7 @@ async def wait_routable(orders: orders_pb2_grpc.OrderServiceStub, member: str, a
 def draft(member: str, lat: float, lng: float) -> orders_pb2.OrderDraft:
     return orders_pb2.OrderDraft(
         member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=FEN)],
-        fulfilment=common_pb2.DELIVERY, customer_location=gcj(lat, lng),
+        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY, customer_location=gcj(lat, lng),
     )
 
 
@@ -294,10 +294,10 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
                 calls.failed("PlaceOrder", e.code())
                 continue
             calls.ok("PlaceOrder", time.perf_counter() - t0)
-            states[orders_pb2.OrderState.Name(order.state)] += 1
+            states[orders_pb2.OrderState.Name(order.state).removeprefix("ORDER_STATE_")] += 1
             stores[order.routing.store] += 1
             candidates.append(len(order.routing.candidates))
-            if order.state != orders_pb2.ALLOCATED:
+            if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
                 continue
             t0 = time.perf_counter()
             try:

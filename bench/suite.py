@@ -229,7 +229,7 @@ class Orders:
             return
         load.calls.ok("PlaceOrder", time.perf_counter() - t0)
         load.placed.append(order.name)
-        if order.state != orders_pb2.ALLOCATED:
+        if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
             return
         t0 = time.perf_counter()
         try:

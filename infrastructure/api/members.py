@@ -36,7 +36,7 @@ def member_message(member: Member, now: datetime) -> pb.Member:
         openid=member.openid,
         unionid=member.unionid or "",
         phone=member.phone or "",
-        tier=pb.Tier.Value(member.tier.name),
+        tier=pb.Tier.Value(f"TIER_{member.tier.name}"),
         available_points=member.balance(now),
         pending_points=member.pending(now),
         points_debt=member.debt,
@@ -116,7 +116,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "AssignTierFloor", principal)
         if request.tier not in pb.Tier.values():
             raise InvalidArgument("unknown tier", reason="INVALID_ENUM", field="tier")
-        tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier)]
+        tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier).removeprefix("TIER_")]
         data = await self.members.assign_tier_floor(
             names.parse(request.member, MEMBERS, field="member"), tier, request.reason, request.operator, call=call,
             brand=principal.brand,

@@ -58,7 +58,7 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
 def order_message(order: Order) -> pb.Order:
     return pb.Order(
         name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
-        state=pb.OrderState.Value(order.status.name), total_fen=order.total_fen, paid_fen=order.paid_fen,
+        state=pb.OrderState.Value(f"ORDER_STATE_{order.status.name}"), total_fen=order.total_fen, paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
         routing=decision_message(order.decision), placed_at=convert.timestamp(order.placed_at),
         version=order.version,
@@ -76,9 +76,9 @@ def draft(msg: pb.OrderDraft) -> OrderDraft:
         raise InvalidArgument("customer_location is required for routing", reason="FIELD_REQUIRED",
                               field="order.customer_location")
     entry_kind = EntryKind.NONE
-    if msg.entry.kind == pb.STORE_QR:
+    if msg.entry.kind == pb.ENTRY_KIND_STORE_QR:
         entry_kind = EntryKind.STORE_QR
-    elif msg.entry.kind == pb.GUIDE_SHARE:
+    elif msg.entry.kind == pb.ENTRY_KIND_GUIDE_SHARE:
         entry_kind = EntryKind.GUIDE_SHARE
     elif msg.entry.kind != pb.ENTRY_KIND_UNSPECIFIED:
         raise InvalidArgument("unknown entry kind", reason="OUT_OF_RANGE", field="order.entry.kind")

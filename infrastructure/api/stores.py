@@ -71,7 +71,7 @@ def store_message(store: CloudStore) -> pb.CloudStore:
             time_zone=store.hours.time_zone, daily_capacity=store.daily_capacity,
             online_orders_enabled=store.online_orders_enabled,
         ),
-        status=pb.StoreStatus.Value(store.status.name),
+        status=pb.StoreStatus.Value(f"STORE_STATUS_{store.status.name}"),
         revenue_fen=store.revenue_fen(), refunded_fen=store.refunds_fen(), version=store.version,
     )
 
@@ -80,7 +80,7 @@ def guide_message(guide: Guide) -> pb.Guide:
     return pb.Guide(
         name=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), brand=guide.brand,
         wecom_userid=guide.wecom_userid, display_name=guide.name,
-        status=pb.EMPLOYED if guide.employed else pb.LEFT,
+        status=pb.GUIDE_STATUS_EMPLOYED if guide.employed else pb.GUIDE_STATUS_LEFT,
         customer_count=len(guide.customers), pending_handovers=len(guide.incoming),
         commission_frozen_fen=guide.frozen_fen, commission_settled_fen=guide.settled_fen,
         commission_debt_fen=guide.debt_fen, version=guide.version,

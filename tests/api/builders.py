@@ -9,19 +9,19 @@ PEOPLES_SQUARE = (31.2304, 121.4737)
 
 
 def gcj(lat: float, lng: float) -> common_pb2.Location:
-    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.GCJ02)
+    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.COORDINATE_SYSTEM_GCJ02)
 
 
 def store_spec(code: str, lat: float, lng: float, dealer: str = "D1", **kw) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
         code=code, name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
         service_radius_m=kw.pop("radius", 5000),
-        modes=kw.pop("modes", [common_pb2.DELIVERY, common_pb2.PICKUP]),
+        modes=kw.pop("modes", [common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP]),
         online_orders_enabled=kw.pop("online", True), **kw,
     )
 
 
-def draft(member: str, lat: float, lng: float, *, fen: int = 12_800, mode=common_pb2.DELIVERY, entry=None):
+def draft(member: str, lat: float, lng: float, *, fen: int = 12_800, mode=common_pb2.FULFILMENT_MODE_DELIVERY, entry=None):
     return orders_pb2.OrderDraft(
         member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=fen)],
         fulfilment=mode, customer_location=gcj(lat, lng), entry=entry,

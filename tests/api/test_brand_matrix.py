@@ -84,7 +84,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "MemberService/UpdateMemberProfile": (WRITE, NOT_FOUND, lambda: m.UpdateMemberProfileRequest(
         request_id=rid(), member=A.member, nickname="n")),
     "MemberService/AssignTierFloor": ((OP,), NOT_FOUND, lambda: m.AssignTierFloorRequest(
-        request_id=rid(), member=A.member, tier=m.SEED, reason="vip", operator="ops-1")),
+        request_id=rid(), member=A.member, tier=m.TIER_SEED, reason="vip", operator="ops-1")),
     "MemberService/MergeMembers": ((OP,), NOT_FOUND, lambda: m.MergeMembersRequest(
         request_id=rid(), survivor=A.member, absorbed=A.absorbed)),
     "MemberService/BindGuide": (WRITE, NOT_FOUND, lambda: m.BindGuideRequest(
@@ -105,7 +105,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "OrderService/PlaceOrder": (WRITE, NOT_FOUND, lambda: o.PlaceOrderRequest(
         request_id=rid(), order=draft(A.member, *CUSTOMER))),
     "OrderService/SimulateOrder": (WRITE, NOT_FOUND, lambda: o.SimulateOrderRequest(
-        order=draft(A.member, *CUSTOMER, entry=o.EntryContext(kind=o.STORE_QR, store=A.store)))),
+        order=draft(A.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=A.store)))),
     "OrderService/PayOrder": (WRITE, NOT_FOUND, lambda: o.PayOrderRequest(
         request_id=rid(), order=A.unpaid, paid_fen=PAID_FEN)),
     "OrderService/FulfilOrder": (WRITE, NOT_FOUND, lambda: o.FulfilOrderRequest(request_id=rid(), order=A.order)),
@@ -266,9 +266,9 @@ MIXED: dict[str, tuple[str, Callable[[], Any]]] = {
     "MemberService/RecordReferral": (MP, lambda: m.RecordReferralRequest(
         request_id=rid(), referrer=B.member, invitee=A.member3)),
     "OrderService/PlaceOrder": (MP, lambda: o.PlaceOrderRequest(request_id=rid(), order=draft(
-        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.STORE_QR, store=A.store)))),
+        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=A.store)))),
     "OrderService/SimulateOrder": (MP, lambda: o.SimulateOrderRequest(order=draft(
-        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.GUIDE_SHARE, guide=A.guide)))),
+        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=A.guide)))),
     "GuideService/HireGuide": (OP, lambda: s.HireGuideRequest(
         request_id=rid(), brand="beta", store=A.store, wecom_userid=f"wx-{rid()}", display_name="G")),
     "GuideService/MoveGuide": (OP, lambda: s.MoveGuideRequest(request_id=rid(), guide=B.guide2, to_store=A.store)),

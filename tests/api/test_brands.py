@@ -85,7 +85,7 @@ async def test_entries_naming_another_brands_store_or_guide_are_not_found_as_if_
     missing_store, missing_guide = f"cloudStores/{uuid.uuid4()}", f"guides/{uuid.uuid4()}"
     head = await api.running.store.max_notification_id()
     for store in (beta_store.name, missing_store):
-        entry = o.EntryContext(kind=o.STORE_QR, store=store)
+        entry = o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=store)
         for call in (
             api.orders.SimulateOrder(o.SimulateOrderRequest(order=draft(acme_member.name, *CUSTOMER, entry=entry)),
                                      metadata=auth("miniprogram")),
@@ -95,7 +95,7 @@ async def test_entries_naming_another_brands_store_or_guide_are_not_found_as_if_
         ):
             await expect(call, NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
     for guide in (beta_guide.name, missing_guide):
-        entry = o.EntryContext(kind=o.GUIDE_SHARE, guide=guide)
+        entry = o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=guide)
         await expect(api.orders.PlaceOrder(o.PlaceOrderRequest(
             request_id=api.rid(), order=draft(acme_member.name, *CUSTOMER, entry=entry)),
             metadata=auth("miniprogram")), NOT_FOUND, "GUIDE_NOT_FOUND")

@@ -36,7 +36,7 @@ async def test_placing_and_cancelling_orders_cannot_fill_a_store_for_the_day(api
         await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=order.name), metadata=MP)
         await api.settled()  # the router's store directory follows the store's events
     assert (await _place(api, member)).routing.store == store.name
-    assert (await _place(api, member)).state == o.UNALLOCATED  # the one slot is really taken now
+    assert (await _place(api, member)).state == o.ORDER_STATE_UNALLOCATED  # the one slot is really taken now
 
 
 async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_cancelled_releasing_its_slot(api):
@@ -58,7 +58,7 @@ async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_can
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0  # done once
     got = await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)
-    assert got.state == o.CANCELLED
+    assert got.state == o.ORDER_STATE_CANCELLED
     await api.settled()
     assert (await _place(api, member)).routing.store == store.name
 
@@ -72,7 +72,7 @@ async def test_an_order_paid_in_time_is_not_cancelled_by_the_timeout(api):
     api.clock.advance(minutes=5)
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0
-    assert (await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)).state == o.PAID
+    assert (await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)).state == o.ORDER_STATE_PAID
 
 
 async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_directory_sees_it(api):
@@ -83,5 +83,5 @@ async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_dire
     await api.running.directory.stop()  # the directory keeps believing the store is full
     await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=order.name), metadata=MP)
     again = await _place(api, member)
-    assert again.state == o.ALLOCATED and again.routing.store == store.name
-    assert (await _place(api, member)).state == o.UNALLOCATED
+    assert again.state == o.ORDER_STATE_ALLOCATED and again.routing.store == store.name
+    assert (await _place(api, member)).state == o.ORDER_STATE_UNALLOCATED

@@ -48,8 +48,8 @@ async def test_pickup_never_sends_a_customer_64_km_away_and_says_why(api):
     suzhou = await _open(api, "S-SUZHOU", 31.2990, 120.8500, radius=100_000)  # about 60 km west
     member = await register_member(api)
     order = await api.orders.PlaceOrder(o.PlaceOrderRequest(
-        request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, mode=common_pb2.PICKUP)), metadata=MP)
-    assert order.state == o.UNALLOCATED and order.routing.unallocated_reason == "NO_ELIGIBLE_STORE"
+        request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, mode=common_pb2.FULFILMENT_MODE_PICKUP)), metadata=MP)
+    assert order.state == o.ORDER_STATE_UNALLOCATED and order.routing.unallocated_reason == "NO_ELIGIBLE_STORE"
     assert [(c.store, c.rejected_because) for c in order.routing.candidates] == [
         (suzhou.name, "BEYOND_PICKUP_DISTANCE")]
     programme = await programmes_pb2_grpc.ProgrammeServiceStub(api.channel).GetProgramme(

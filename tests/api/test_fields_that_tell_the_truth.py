@@ -19,7 +19,7 @@ async def _store(api, spec: s.CloudStoreSpec) -> s.CloudStore:
 
 def _spec_without_online_flag(code: str) -> s.CloudStoreSpec:
     return s.CloudStoreSpec(code=code, name=f"Store {code}", dealer="dealers/D1", location=gcj(31.2310, 121.4740),
-                            service_radius_m=5000, modes=[common_pb2.DELIVERY])
+                            service_radius_m=5000, modes=[common_pb2.FULFILMENT_MODE_DELIVERY])
 
 
 async def _paid_order(api, fen: int) -> tuple[m.Member, o.Order]:
@@ -40,7 +40,7 @@ async def test_a_store_opened_without_the_online_flag_takes_online_orders(api):
     await api.settled()
     order = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
-    assert order.state == o.ALLOCATED and order.routing.store == store.name
+    assert order.state == o.ORDER_STATE_ALLOCATED and order.routing.store == store.name
 
 
 async def test_a_store_opened_with_the_online_flag_explicitly_off_takes_none(api):

@@ -42,7 +42,7 @@ async def test_an_order_goes_to_the_nearest_store_and_money_points_and_credit_fo
         metadata=MP)
     # The bound guide's store comes before "nearest" in the default precedence: it is eligible, so it wins,
     # and the guide is credited; the near store was considered too.
-    assert order.state == o.ALLOCATED
+    assert order.state == o.ORDER_STATE_ALLOCATED
     assert order.routing.store == far.name and order.routing.dealer == "dealers/D2"
     assert order.routing.guide_credit.guide == guide.name
     assert {c.store for c in order.routing.candidates} == {near.name, far.name}
@@ -50,7 +50,7 @@ async def test_an_order_goes_to_the_nearest_store_and_money_points_and_credit_fo
 
     paid = await api.orders.PayOrder(
         o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=MP)
-    assert paid.state == o.PAID
+    assert paid.state == o.ORDER_STATE_PAID
     member = await api.members.GetMember(m.GetMemberRequest(name=member.name), metadata=MP)
     assert (member.pending_points, member.available_points) == (128, 0)  # 1 point per yuan, pending 7 days
 
@@ -65,7 +65,7 @@ async def test_an_order_goes_to_the_nearest_store_and_money_points_and_credit_fo
 
     refunded = await api.orders.RefundOrder(
         o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=6_400), metadata=MP)
-    assert refunded.refunded_fen == 6_400 and refunded.state == o.PAID
+    assert refunded.refunded_fen == 6_400 and refunded.state == o.ORDER_STATE_PAID
     member = await api.members.GetMember(m.GetMemberRequest(name=member.name), metadata=MP)
     assert member.available_points == 64
     g = await api.guides.GetGuide(s.GetGuideRequest(name=guide.name), metadata=OP)

@@ -126,7 +126,7 @@ async def test_an_old_share_link_of_a_departed_guide_credits_nobody(api):
     sharer = await _guide(api, store, "wx-sharer")
     await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=sharer.name), metadata=OP)
 
-    link = o.EntryContext(kind=o.GUIDE_SHARE, guide=sharer.name)
+    link = o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=sharer.name)
     order = await _place(api, await _member(api, "o-1"), entry=link)
     assert not order.routing.HasField("guide_credit")
     assert (order.routing.attribution[0].source, order.routing.attribution[0].outcome) == (
@@ -146,7 +146,7 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
     assert (await _get_guide(api, guide)).commission_frozen_fen == 0
     refunded = await api.orders.RefundOrder(
         o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=10_000), metadata=MP)
-    assert refunded.state == o.REFUNDED
+    assert refunded.state == o.ORDER_STATE_REFUNDED
 
 
 # --- merged members ----------------------------------------------------------------------------------------

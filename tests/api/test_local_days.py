@@ -31,7 +31,7 @@ async def test_an_order_late_in_a_utc_stores_day_is_counted_and_booked_on_that_d
     api.clock.advance(hours=3)  # 23:00 UTC: still the store's Monday, so its one slot is taken
     second = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
-    assert first.routing.store == store.name and second.state == o.UNALLOCATED
+    assert first.routing.store == store.name and second.state == o.ORDER_STATE_UNALLOCATED
 
     await api.settled()
     rows = [r async for r in api.attribution.StreamStoreRevenue(

@@ -119,7 +119,7 @@ async def test_a_store_relocates_and_reopens(api):
         s.SuspendCloudStoreRequest(request_id=api.rid(), store=store.name, reason="stocktake"), metadata=OP)
     reopened = await api.stores.ReopenCloudStore(
         s.ReopenCloudStoreRequest(request_id=api.rid(), store=store.name), metadata=OP)
-    assert reopened.status == s.OPEN
+    assert reopened.status == s.STORE_STATUS_OPEN
 
 
 async def test_points_statements_page_and_list_what_expires_soon(api):
@@ -162,7 +162,7 @@ async def test_a_referral_recorded_later_and_a_tier_evaluated_on_demand(api):
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # no cycles
     evaluated = await api.members.EvaluateTier(
         m.EvaluateTierRequest(request_id=api.rid(), member=referrer.name), metadata=MP)
-    assert evaluated.tier == m.NEW
+    assert evaluated.tier == m.TIER_NEW
 
 
 async def test_an_order_is_fulfilled_or_cancelled_only_from_the_right_state(api):
@@ -174,17 +174,17 @@ async def test_an_order_is_fulfilled_or_cancelled_only_from_the_right_state(api)
     kept, dropped = await place(), await place()
     cancelled = await api.orders.CancelOrder(
         o.CancelOrderRequest(request_id=api.rid(), order=dropped.name, reason="changed mind"), metadata=MP)
-    assert cancelled.state == o.CANCELLED
+    assert cancelled.state == o.ORDER_STATE_CANCELLED
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await api.orders.FulfilOrder(o.FulfilOrderRequest(request_id=api.rid(), order=kept.name), metadata=MP)
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # not paid yet
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=kept.name, paid_fen=12_800), metadata=MP)
     fulfilled = await api.orders.FulfilOrder(o.FulfilOrderRequest(request_id=api.rid(), order=kept.name), metadata=MP)
-    assert fulfilled.state == o.FULFILLED
+    assert fulfilled.state == o.ORDER_STATE_FULFILLED
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=kept.name), metadata=MP)
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert (await api.orders.GetOrder(o.GetOrderRequest(name=kept.name), metadata=MP)).state == o.FULFILLED
+    assert (await api.orders.GetOrder(o.GetOrderRequest(name=kept.name), metadata=MP)).state == o.ORDER_STATE_FULFILLED
 
 
 async def test_an_operator_changes_hours_capacity_service_area_and_online_ordering(api):
@@ -234,13 +234,13 @@ async def test_a_new_phone_is_claimed_for_the_member_and_the_old_one_freed(api):
 async def test_an_operator_tier_floor_applies_at_once_and_can_be_removed(api):
     member = await _member(api, "o-1")
     vip = await api.members.AssignTierFloor(m.AssignTierFloorRequest(
-        request_id=api.rid(), member=member.name, tier=m.VALUE, reason="VIP list", operator="ops-1"), metadata=OP)
-    assert vip.tier == m.VALUE
+        request_id=api.rid(), member=member.name, tier=m.TIER_VALUE, reason="VIP list", operator="ops-1"), metadata=OP)
+    assert vip.tier == m.TIER_VALUE
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await api.members.AssignTierFloor(m.AssignTierFloorRequest(
-            request_id=api.rid(), member=member.name, tier=m.CORE, reason="x", operator="ops-1"), metadata=MP)
+            request_id=api.rid(), member=member.name, tier=m.TIER_CORE, reason="x", operator="ops-1"), metadata=MP)
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
     removed = await api.members.AssignTierFloor(m.AssignTierFloorRequest(
         request_id=api.rid(), member=member.name, tier=m.TIER_UNSPECIFIED, reason="left the list",
         operator="ops-1"), metadata=OP)
-    assert removed.tier != m.VALUE
+    assert removed.tier != m.TIER_VALUE

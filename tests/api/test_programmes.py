@@ -53,7 +53,7 @@ async def open_store(api, code: str, lat: float, lng: float, dealer: str = "D1")
 async def test_a_brand_without_a_published_programme_runs_on_the_defaults_version_1(api):
     current = await get(api, metadata=MP)
     assert (current.version, current.points_per_yuan, current.expiry_policy) == (1, 1, p.EXPIRY_POLICY_END_OF_YEAR)
-    assert [r.tier for r in current.tier_rules] == [m.ORDINARY, m.SEED, m.VALUE, m.CORE]
+    assert [r.tier for r in current.tier_rules] == [m.TIER_ORDINARY, m.TIER_SEED, m.TIER_VALUE, m.TIER_CORE]
     assert list(current.attribution.precedence) == [
         p.ATTRIBUTION_SOURCE_ENTRY_CONTEXT, p.ATTRIBUTION_SOURCE_BOUND_GUIDE_STORE,
         p.ATTRIBUTION_SOURCE_HOME_STORE, p.ATTRIBUTION_SOURCE_NEAREST]
@@ -106,7 +106,7 @@ async def test_invalid_rules_are_invalid_arguments_and_publish_nothing(api):
         "OUT_OF_RANGE": p.Programme(brand="acme", version=2, points_per_yuan=-1),
         "INVALID_ENUM": p.Programme(brand="acme", version=2, expiry_policy=42),
         "INVALID_TIER_RULES": p.Programme(brand="acme", version=2, tier_rules=[
-            p.TierRule(tier=m.CORE, min_paid_fen=1, min_points_earned=1)]),
+            p.TierRule(tier=m.TIER_CORE, min_paid_fen=1, min_points_earned=1)]),
         "INVALID_POLICY": p.Programme(brand="acme", version=2, attribution=p.AttributionRules(precedence=[
             p.ATTRIBUTION_SOURCE_NEAREST, p.ATTRIBUTION_SOURCE_NEAREST])),
         "EXPIRY_BEFORE_AVAILABLE": p.Programme(
@@ -127,7 +127,7 @@ async def test_every_field_published_reads_back_unchanged(api):
         brand="acme", version=7, points_per_yuan=3, pending_days=0, expiry_policy=p.EXPIRY_POLICY_ROLLING_DAYS,
         expiry_days=90, tier_window_days=180,
         tier_rules=[p.TierRule(tier=t, min_paid_fen=f, min_points_earned=f // 100)
-                    for t, f in ((m.ORDINARY, 100), (m.SEED, 1_000), (m.VALUE, 10_000), (m.CORE, 100_000))],
+                    for t, f in ((m.TIER_ORDINARY, 100), (m.TIER_SEED, 1_000), (m.TIER_VALUE, 10_000), (m.TIER_CORE, 100_000))],
         downgrade_policy=p.DOWNGRADE_POLICY_RECOMPUTE, referral_reward_points=0, referral_cap_per_period=3,
         referral_cap_period=p.REFERRAL_CAP_PERIOD_CALENDAR_YEAR, binding_mode=p.BINDING_MODE_FIRST_GUIDE_KEEPS,
         protection_days=0, handover_waiting_hours=12, handover_max_per_customer=1, handover_limit_days=30,

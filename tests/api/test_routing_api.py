@@ -54,7 +54,7 @@ async def test_with_every_store_suspended_the_order_is_unallocated_and_goes_to_t
     await api.settled()
     order = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
-    assert order.state == o.UNALLOCATED
+    assert order.state == o.ORDER_STATE_UNALLOCATED
     assert order.routing.unallocated_reason == "NO_ELIGIBLE_STORE"
     assert order.routing.fallback == "BRAND_ONLINE_STORE"
     assert order.routing.candidates[0].rejected_because == "STORE_SUSPENDED"

@@ -98,7 +98,7 @@ def reason_calls(api, w, reason: str):
             m.AdjustPointsRequest(request_id=api.rid(), member=w["member"], points=5, reason=reason,
                                   operator="op-1"), metadata=OP),
         "AssignTierFloor": lambda: api.members.AssignTierFloor(
-            m.AssignTierFloorRequest(request_id=api.rid(), member=w["member"], tier=m.SEED, reason=reason,
+            m.AssignTierFloorRequest(request_id=api.rid(), member=w["member"], tier=m.TIER_SEED, reason=reason,
                                      operator="op-1"), metadata=OP),
     }
 

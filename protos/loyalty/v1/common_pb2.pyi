@@ -8,24 +8,24 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class CoordinateSystem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COORDINATE_SYSTEM_UNSPECIFIED: _ClassVar[CoordinateSystem]
-    WGS84: _ClassVar[CoordinateSystem]
-    GCJ02: _ClassVar[CoordinateSystem]
-    BD09: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_WGS84: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_GCJ02: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_BD09: _ClassVar[CoordinateSystem]
 
 class FulfilmentMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FULFILMENT_MODE_UNSPECIFIED: _ClassVar[FulfilmentMode]
-    DELIVERY: _ClassVar[FulfilmentMode]
-    PICKUP: _ClassVar[FulfilmentMode]
-    IN_STORE: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_DELIVERY: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_PICKUP: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_IN_STORE: _ClassVar[FulfilmentMode]
 COORDINATE_SYSTEM_UNSPECIFIED: CoordinateSystem
-WGS84: CoordinateSystem
-GCJ02: CoordinateSystem
-BD09: CoordinateSystem
+COORDINATE_SYSTEM_WGS84: CoordinateSystem
+COORDINATE_SYSTEM_GCJ02: CoordinateSystem
+COORDINATE_SYSTEM_BD09: CoordinateSystem
 FULFILMENT_MODE_UNSPECIFIED: FulfilmentMode
-DELIVERY: FulfilmentMode
-PICKUP: FulfilmentMode
-IN_STORE: FulfilmentMode
+FULFILMENT_MODE_DELIVERY: FulfilmentMode
+FULFILMENT_MODE_PICKUP: FulfilmentMode
+FULFILMENT_MODE_IN_STORE: FulfilmentMode
 
 class Location(_message.Message):
     __slots__ = ("latitude", "longitude", "system")

@@ -13,17 +13,17 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Tier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TIER_UNSPECIFIED: _ClassVar[Tier]
-    NEW: _ClassVar[Tier]
-    ORDINARY: _ClassVar[Tier]
-    SEED: _ClassVar[Tier]
-    VALUE: _ClassVar[Tier]
-    CORE: _ClassVar[Tier]
+    TIER_NEW: _ClassVar[Tier]
+    TIER_ORDINARY: _ClassVar[Tier]
+    TIER_SEED: _ClassVar[Tier]
+    TIER_VALUE: _ClassVar[Tier]
+    TIER_CORE: _ClassVar[Tier]
 TIER_UNSPECIFIED: Tier
-NEW: Tier
-ORDINARY: Tier
-SEED: Tier
-VALUE: Tier
-CORE: Tier
+TIER_NEW: Tier
+TIER_ORDINARY: Tier
+TIER_SEED: Tier
+TIER_VALUE: Tier
+TIER_CORE: Tier
 
 class Member(_message.Message):
     __slots__ = ("name", "brand", "openid", "unionid", "phone", "tier", "available_points", "pending_points", "points_debt", "guide", "home_store", "referrer", "merged_into", "version")

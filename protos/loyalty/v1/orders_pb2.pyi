@@ -14,30 +14,30 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ENTRY_KIND_UNSPECIFIED: _ClassVar[EntryKind]
-    STORE_QR: _ClassVar[EntryKind]
-    GUIDE_SHARE: _ClassVar[EntryKind]
+    ENTRY_KIND_STORE_QR: _ClassVar[EntryKind]
+    ENTRY_KIND_GUIDE_SHARE: _ClassVar[EntryKind]
 
 class OrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ORDER_STATE_UNSPECIFIED: _ClassVar[OrderState]
-    PLACED: _ClassVar[OrderState]
-    ALLOCATED: _ClassVar[OrderState]
-    UNALLOCATED: _ClassVar[OrderState]
-    PAID: _ClassVar[OrderState]
-    FULFILLED: _ClassVar[OrderState]
-    CANCELLED: _ClassVar[OrderState]
-    REFUNDED: _ClassVar[OrderState]
+    ORDER_STATE_PLACED: _ClassVar[OrderState]
+    ORDER_STATE_ALLOCATED: _ClassVar[OrderState]
+    ORDER_STATE_UNALLOCATED: _ClassVar[OrderState]
+    ORDER_STATE_PAID: _ClassVar[OrderState]
+    ORDER_STATE_FULFILLED: _ClassVar[OrderState]
+    ORDER_STATE_CANCELLED: _ClassVar[OrderState]
+    ORDER_STATE_REFUNDED: _ClassVar[OrderState]
 ENTRY_KIND_UNSPECIFIED: EntryKind
-STORE_QR: EntryKind
-GUIDE_SHARE: EntryKind
+ENTRY_KIND_STORE_QR: EntryKind
+ENTRY_KIND_GUIDE_SHARE: EntryKind
 ORDER_STATE_UNSPECIFIED: OrderState
-PLACED: OrderState
-ALLOCATED: OrderState
-UNALLOCATED: OrderState
-PAID: OrderState
-FULFILLED: OrderState
-CANCELLED: OrderState
-REFUNDED: OrderState
+ORDER_STATE_PLACED: OrderState
+ORDER_STATE_ALLOCATED: OrderState
+ORDER_STATE_UNALLOCATED: OrderState
+ORDER_STATE_PAID: OrderState
+ORDER_STATE_FULFILLED: OrderState
+ORDER_STATE_CANCELLED: OrderState
+ORDER_STATE_REFUNDED: OrderState
 
 class OrderLine(_message.Message):
     __slots__ = ("sku", "quantity", "unit_price_fen")

@@ -15,22 +15,22 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STORE_STATUS_UNSPECIFIED: _ClassVar[StoreStatus]
-    OPEN: _ClassVar[StoreStatus]
-    SUSPENDED: _ClassVar[StoreStatus]
-    CLOSED: _ClassVar[StoreStatus]
+    STORE_STATUS_OPEN: _ClassVar[StoreStatus]
+    STORE_STATUS_SUSPENDED: _ClassVar[StoreStatus]
+    STORE_STATUS_CLOSED: _ClassVar[StoreStatus]
 
 class GuideStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     GUIDE_STATUS_UNSPECIFIED: _ClassVar[GuideStatus]
-    EMPLOYED: _ClassVar[GuideStatus]
-    LEFT: _ClassVar[GuideStatus]
+    GUIDE_STATUS_EMPLOYED: _ClassVar[GuideStatus]
+    GUIDE_STATUS_LEFT: _ClassVar[GuideStatus]
 STORE_STATUS_UNSPECIFIED: StoreStatus
-OPEN: StoreStatus
-SUSPENDED: StoreStatus
-CLOSED: StoreStatus
+STORE_STATUS_OPEN: StoreStatus
+STORE_STATUS_SUSPENDED: StoreStatus
+STORE_STATUS_CLOSED: StoreStatus
 GUIDE_STATUS_UNSPECIFIED: GuideStatus
-EMPLOYED: GuideStatus
-LEFT: GuideStatus
+GUIDE_STATUS_EMPLOYED: GuideStatus
+GUIDE_STATUS_LEFT: GuideStatus
 
 class OpeningHours(_message.Message):
     __slots__ = ("weekday", "open_minute", "close_minute")
