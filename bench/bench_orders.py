@@ -184,7 +184,7 @@ def gcj(lat: float, lng: float) -> common_pb2.Location:
 
 def spec(code: str, lat: float, lng: float, dealer: str) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
-        code=code, name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
+        code=code, display_name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
         service_radius_m=RADIUS_M, modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP], online_orders_enabled=True,
     )
 
@@ -203,12 +203,14 @@ async def open_stores(stores: stores_pb2_grpc.StoreServiceStub, rng: random.Rand
     specs = [spec(f"SH-{i:04d}", SHANGHAI[0] + rng.gauss(0, 0.08), SHANGHAI[1] + rng.gauss(0, 0.09), f"D{i % 40}")
              for i in range(STORES)]
     r = await stores.ImportCloudStores(
-        stores_pb2.ImportCloudStoresRequest(request_id=rid(), brand="acme", stores=specs), metadata=OP, timeout=60)
+        stores_pb2.ImportCloudStoresRequest(
+            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]), metadata=OP, timeout=60)
     hot = await stores.OpenCloudStore(
-        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme", store=spec("SZ-HOT", *SUZHOU, "DHOT")),
+        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme",
+                                         cloud_store=stores_pb2.CloudStore(spec=spec("SZ-HOT", *SUZHOU, "DHOT"))),
         metadata=OP)
     # Points in GCJ-02 as sent (responses carry WGS-84), with each store's name.
-    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.stores], hot.name
+    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.cloud_stores], hot.name
 
 
 async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids) -> list[str]:
@@ -219,7 +221,7 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
         while todo:
             i = todo.pop()
             m = await members.RegisterMember(
-                members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", openid=f"o-bench-{i}"),
+                members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}")),
                 metadata=MP, timeout=30)
             names[i] = m.name
 
@@ -302,7 +304,7 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
             t0 = time.perf_counter()
             try:
                 await orders.PayOrder(
-                    orders_pb2.PayOrderRequest(request_id=rid(), order=order.name, paid_fen=order.total_fen),
+                    orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
                     metadata=MP, timeout=30)
             except grpc.aio.AioRpcError as e:
                 calls.failed("PayOrder", e.code())

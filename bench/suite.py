@@ -233,7 +233,7 @@ class Orders:
             return
         t0 = time.perf_counter()
         try:
-            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), order=order.name,
+            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name,
                                                            paid_fen=order.total_fen),
                                 metadata=bo.MP, timeout=CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:

@@ -34,7 +34,7 @@ PAGE = 500
 BRANDS_REMEMBERED = 100_000  # aggregate id -> brand; a brand never changes, so the cache is only bounded
 
 
-def aggregate_id(name: str) -> UUID:
+def aggregate_id(name: str, field: str = "aggregate") -> UUID:
     collection, _, raw = name.partition("/")
     try:
         if collection not in COLLECTIONS:
@@ -43,7 +43,7 @@ def aggregate_id(name: str) -> UUID:
     except ValueError:
         raise InvalidArgument(
             "aggregate must look like members/{uuid}, cloudStores/{uuid}, guides/{uuid} or orders/{uuid}",
-            reason="INVALID_RESOURCE_NAME", field="aggregate",
+            reason="INVALID_RESOURCE_NAME", field=field,
         ) from None
 
 
@@ -78,7 +78,7 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         record = event_record(self.repository.mapper, n)
         return pb.StoredEvent(
             position=position, originator_id=str(n.originator_id), originator_version=n.originator_version,
-            topic=n.topic, recorded_at=convert.timestamp(record["timestamp"]),
+            topic=n.topic, record_time=convert.timestamp(record["timestamp"]),
             state_json=dumps(record["state"]).decode(),
         )
 
@@ -121,25 +121,27 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
 
     @unary(*AUDITORS)
     async def GetAggregateState(self, request: pb.GetAggregateStateRequest, principal: Principal):
-        ident = aggregate_id(request.aggregate)
+        ident = aggregate_id(request.name, field="name")
         if request.version < 0:
             raise InvalidArgument("version must not be negative", reason="OUT_OF_RANGE", field="version")
-        at = convert.from_timestamp(request.as_of) if request.HasField("as_of") else None
+        at = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
+              else None)
         await self._own(ident, principal)
         aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
         state = {k: v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
         return pb.AggregateState(
-            aggregate=request.aggregate, type=type(aggregate).__name__, version=aggregate.version,
+            name=request.name, type=type(aggregate).__name__, version=aggregate.version,
             state_json=dumps(state).decode(),
         )
 
     @unary(*AUDITORS)
     async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal: Principal):
         brand = brand_scope(principal, request.brand)
-        as_of = convert.from_timestamp(request.as_of, field="as_of") if request.HasField("as_of") else self.clock.now()
+        as_of = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
+                 else self.clock.now())
         liability = await points_liability(self.store.pool, brand, as_of)
         return pb.PointsLiability(
-            brand=liability.brand, as_of=convert.timestamp(liability.as_of),
+            brand=liability.brand, as_of_time=convert.timestamp(liability.as_of),
             available_points=liability.available, pending_points=liability.pending, debt_points=liability.debt,
             expiring=[pb.ExpiryBucket(last_usable_month=month or "", points=points)
                       for month, points in liability.expiring],

@@ -13,11 +13,15 @@ from infrastructure.api import convert, names
 from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from protos.loyalty.v1 import orders_pb2 as pb
-from protos.loyalty.v1 import orders_pb2_grpc
+from protos.loyalty.v1 import orders_pb2_grpc, programmes_pb2
 
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_LINES = 200
+
+
+def rejections(values) -> list[int]:
+    return [pb.RejectionReason.Value(f"REJECTION_REASON_{r.value}") for r in values]
 
 
 def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
@@ -28,7 +32,8 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         credit = pb.GuideCredit(
             guide=names.name(GUIDES, d.guide_credit.guide_id),
             guide_store=names.name(STORES, d.guide_credit.guide_store_id),
-            source=d.guide_credit.source.value, dual_credit=d.dual_credit,
+            source=pb.GuideCreditSource.Value(f"GUIDE_CREDIT_SOURCE_{d.guide_credit.source.value}"),
+            dual_credit=d.dual_credit,
         )
     return pb.RoutingDecision(
         allocated=d.allocated,
@@ -38,19 +43,21 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         distance_m=float(d.distance_m or 0),
         candidates=[
             pb.Candidate(store=names.name(STORES, c.store_id), distance_m=float(c.distance_m),
-                         rejected_because=",".join(r.value for r in c.rejections))
+                         rejected_because=rejections(c.rejections))
             for c in d.candidates
         ],
         attribution=[
             pb.AttributionStep(
-                source=s.source.value,
-                outcome=s.outcome.value if s.outcome.value == "CHOSEN" else
-                f"{s.outcome.value}: {s.reason.value}" + (f" ({','.join(r.value for r in s.rejections)})" if s.rejections else ""),
+                source=programmes_pb2.AttributionSource.Value(f"ATTRIBUTION_SOURCE_{s.source.value}"),
+                outcome=pb.StepOutcome.Value(f"STEP_OUTCOME_{s.outcome.value}"),
+                reason=pb.StepReason.Value(f"STEP_REASON_{s.reason.value}"),
+                rejections=rejections(s.rejections), store=names.name(STORES, s.store_id),
             )
             for s in d.explanation
         ],
         guide_credit=credit,
-        unallocated_reason=d.unallocated_reason.value if d.unallocated_reason else "",
+        unallocated_reason=(pb.UnallocatedReason.Value(f"UNALLOCATED_REASON_{d.unallocated_reason.value}")
+                            if d.unallocated_reason else pb.UNALLOCATED_REASON_UNSPECIFIED),
         fallback=d.fallback_target or "",
     )
 
@@ -60,10 +67,10 @@ def order_message(order: Order) -> pb.Order:
         name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
         state=pb.OrderState.Value(f"ORDER_STATE_{order.status.name}"), total_fen=order.total_fen, paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
-        routing=decision_message(order.decision), placed_at=convert.timestamp(order.placed_at),
+        routing=decision_message(order.decision), place_time=convert.timestamp(order.placed_at),
         version=order.version,
         refunds=[pb.Refund(refund_id=r.refund_id, amount_fen=r.amount_fen, reason=r.reason,
-                           at=convert.timestamp(r.at)) for r in order.refunds],
+                           refund_time=convert.timestamp(r.at)) for r in order.refunds],
     )
 
 
@@ -103,7 +110,7 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
         self.orders = orders
 
     def _order(self, request):
-        return names.parse(request.order, ORDERS, field="order")
+        return names.parse(request.name, ORDERS, field="name")
 
     @unary(*WRITE)
     async def PlaceOrder(self, request, principal):

@@ -19,12 +19,13 @@ READ = (Role.OPERATOR, Role.AUDITOR, Role.MINIPROGRAM)
 
 
 def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
-    if not msg.code or not msg.name:
-        raise InvalidArgument("store code and name are required", reason="FIELD_REQUIRED", field="store")
+    if not msg.code or not msg.display_name:
+        raise InvalidArgument("store code and display_name are required", reason="FIELD_REQUIRED",
+                              field="cloud_store.spec")
     if not msg.modes:
         raise InvalidArgument("a store offers at least one fulfilment mode", reason="FIELD_REQUIRED", field="modes")
     return StoreSpec(
-        code=msg.code, name=msg.name, dealer_id=names.dealer_id(msg.dealer, field="dealer"),
+        code=msg.code, name=msg.display_name, dealer_id=names.dealer_id(msg.dealer, field="dealer"),
         location=convert.location(msg.location, field="location"),
         service_radius_m=convert.non_negative(msg.service_radius_m, "service_radius_m"),
         modes=tuple(convert.mode(m, field="modes") for m in msg.modes),
@@ -39,13 +40,20 @@ UPDATABLE = {"hours", "time_zone", "daily_capacity", "service_radius_m", "modes"
 
 
 def store_changes(request: pb.UpdateCloudStoreRequest) -> StoreChanges:
-    paths = set(request.update_mask.paths)
-    if not paths:
+    """AIP-134: paths relative to CloudStore (spec.hours, ...); "*" alone replaces every updatable field."""
+    given = list(request.update_mask.paths)
+    if not given:
         raise InvalidArgument("update_mask names no field", reason="FIELD_REQUIRED", field="update_mask")
-    if unknown := paths - UPDATABLE:
-        raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}", reason="FIELD_NOT_UPDATABLE",
-                              field="update_mask")
-    c = request.changes
+    if "*" in given:
+        if len(given) > 1:
+            raise InvalidArgument("update_mask \"*\" stands alone", reason="FIELD_NOT_UPDATABLE", field="update_mask")
+        paths = set(UPDATABLE)
+    else:
+        paths = {p.removeprefix("spec.") for p in given if p.startswith("spec.")}
+        if unknown := {p for p in given if not p.startswith("spec.") or p.removeprefix("spec.") not in UPDATABLE}:
+            raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}", reason="FIELD_NOT_UPDATABLE",
+                                  field="update_mask")
+    c = request.cloud_store.spec
     area = None
     if paths & {"service_radius_m", "modes"}:
         if not paths >= {"service_radius_m", "modes"} or not c.modes:
@@ -65,7 +73,7 @@ def store_message(store: CloudStore) -> pb.CloudStore:
     return pb.CloudStore(
         name=names.name(STORES, store.id), brand=store.brand,
         spec=pb.CloudStoreSpec(
-            code=store.code, name=store.name, dealer=f"dealers/{store.dealer_id}",
+            code=store.code, display_name=store.name, dealer=f"dealers/{store.dealer_id}",
             location=convert.location_message(store.location), service_radius_m=store.service_radius_m,
             modes=[convert.mode_value(m) for m in store.modes], hours=convert.hours_messages(store.hours),
             time_zone=store.hours.time_zone, daily_capacity=store.daily_capacity,
@@ -97,19 +105,20 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         self.stores = stores
 
     def _store(self, request) -> object:
-        return names.parse(request.store, STORES, field="store")
+        return names.parse(request.name, STORES, field="name")
 
     @unary(Role.OPERATOR)
     async def OpenCloudStore(self, request, principal):
         call = _call(request, "OpenCloudStore", principal, store_message)
-        data = await self.stores.open(brand_scope(principal, request.brand), store_spec(request.store), call=call)
+        data = await self.stores.open(brand_scope(principal, request.brand), store_spec(request.cloud_store.spec),
+                                      call=call)
         return pb.CloudStore.FromString(data)
 
     @unary(Role.OPERATOR)
     async def ImportCloudStores(self, request, principal):
         call = _call(request, "ImportCloudStores", principal,
-                     lambda stores: pb.ImportCloudStoresResponse(stores=[store_message(s) for s in stores]))
-        specs = [store_spec(s) for s in request.stores]
+                     lambda stores: pb.ImportCloudStoresResponse(cloud_stores=[store_message(s) for s in stores]))
+        specs = [store_spec(s.spec) for s in request.cloud_stores]
         return pb.ImportCloudStoresResponse.FromString(await self.stores.import_many(
             brand_scope(principal, request.brand), specs, call=call))
 
@@ -125,7 +134,8 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
     async def UpdateCloudStore(self, request, principal):
         call = _call(request, "UpdateCloudStore", principal, store_message)
         return pb.CloudStore.FromString(
-            await self.stores.update(self._store(request), store_changes(request), call=call, brand=principal.brand)
+            await self.stores.update(names.parse(request.cloud_store.name, STORES, field="cloud_store.name"),
+                                     store_changes(request), call=call, brand=principal.brand)
         )
 
     @unary(Role.OPERATOR)
@@ -171,11 +181,12 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def HireGuide(self, request, principal):
         call = _call(request, "HireGuide", principal, guide_message)
         brand = brand_scope(principal, request.brand)
-        if not request.wecom_userid or not request.display_name:
-            raise InvalidArgument("wecom_userid and display_name are required", reason="FIELD_REQUIRED")
+        new = request.guide
+        if not new.wecom_userid or not new.display_name:
+            raise InvalidArgument("guide.wecom_userid and guide.display_name are required", reason="FIELD_REQUIRED",
+                                  field="guide")
         data = await self.guides.hire(
-            brand, names.parse(request.store, STORES, field="store"), request.wecom_userid,
-            request.display_name, call=call,
+            brand, names.parse(new.store, STORES, field="guide.store"), new.wecom_userid, new.display_name, call=call,
         )
         return pb.Guide.FromString(data)
 
@@ -183,7 +194,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def MoveGuide(self, request, principal):
         call = _call(request, "MoveGuide", principal, guide_message)
         data = await self.guides.move(
-            names.parse(request.guide, GUIDES, field="guide"),
+            names.parse(request.name, GUIDES, field="name"),
             names.parse(request.to_store, STORES, field="to_store"), call=call, brand=principal.brand,
         )
         return pb.Guide.FromString(data)
@@ -191,7 +202,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     @unary(Role.OPERATOR)
     async def ReleaseGuide(self, request, principal):
         call = _call(request, "ReleaseGuide", principal, guide_message)
-        data = await self.guides.release(names.parse(request.guide, GUIDES, field="guide"), call=call,
+        data = await self.guides.release(names.parse(request.name, GUIDES, field="name"), call=call,
                                          brand=principal.brand)
         return pb.Guide.FromString(data)
 
@@ -207,7 +218,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         call = _call(request, "InheritCustomers", principal, build)
         members = tuple(names.parse(m, MEMBERS, field="members") for m in request.members)
         data = await self.guides.inherit(
-            names.parse(request.from_guide, GUIDES, field="from_guide"),
+            names.parse(request.name, GUIDES, field="name"),
             names.parse(request.to_guide, GUIDES, field="to_guide"), members, call=call, brand=principal.brand,
         )
         return pb.InheritCustomersResponse.FromString(data)
@@ -216,7 +227,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def ConcludeHandover(self, request, principal):
         call = _call(request, "ConcludeHandover", principal, guide_message)
         data = await self.guides.conclude(
-            names.parse(request.guide, GUIDES, field="guide"), names.parse(request.member, MEMBERS, field="member"),
+            names.parse(request.name, GUIDES, field="name"), names.parse(request.member, MEMBERS, field="member"),
             request.accept, request.reason, call=call, brand=principal.brand,
         )
         return pb.Guide.FromString(data)
@@ -225,7 +236,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def CompleteDueHandovers(self, request, principal):
         call = _call(request, "CompleteDueHandovers", principal, guide_message)
         return pb.Guide.FromString(
-            await self.guides.complete_due(names.parse(request.guide, GUIDES, field="guide"), call=call,
+            await self.guides.complete_due(names.parse(request.name, GUIDES, field="name"), call=call,
                                            brand=principal.brand)
         )
 

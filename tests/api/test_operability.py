@@ -84,7 +84,7 @@ async def test_the_server_speaks_tls_when_configured(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, env=env, credentials=trusted) as (running, channel):
         assert await health_of(channel) == SERVING
         member = await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-            m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"), metadata=MP)
+            m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP)
         assert member.name.startswith("members/")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as plaintext:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -155,7 +155,7 @@ def rpc_records(caplog) -> list[logging.LogRecord]:
 async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_secrets_or_personal_data(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
     await api.members.RegisterMember(m.RegisterMemberRequest(
-        request_id="reg-1", brand="acme", openid="o-secret-openid", phone="13800138000"), metadata=MP)
+        request_id="reg-1", brand="acme", member=m.Member(openid="o-secret-openid", phone="13800138000")), metadata=MP)
     with pytest.raises(grpc.aio.AioRpcError):
         await api.members.GetMember(m.GetMemberRequest(name="members/00000000-0000-0000-0000-000000000001"),
                                     metadata=MP)
@@ -175,7 +175,7 @@ async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_sec
 
 async def test_streamed_calls_are_logged_with_their_message_count(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", brand="acme", openid="o-1"),
+    await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", brand="acme", member=m.Member(openid="o-1")),
                                      metadata=MP)
     events = [e async for e in api.audit.StreamEvents(
         audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor"))]
@@ -207,19 +207,19 @@ async def waiting_for_locks(dsn: str, count: int) -> None:
 
 async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_nothing(api, fresh_dsn, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                               metadata=MP)
     head = await api.running.store.max_notification_id()
     blocker = await hold_events_table(fresh_dsn)
     try:
-        earn = m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=5)
+        earn = m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5)
         # Blocked at its insert, inside its transaction:
         # Deadlines leave room for a loaded machine: the first call must reach the table before its own.
         in_tx = asyncio.ensure_future(api.members.EarnPoints(earn, metadata=MP, timeout=4))
         await waiting_for_locks(fresh_dsn, 1)
         # Blocked behind the first on the member's in-process lock:
         queued = api.members.EarnPoints(m.EarnPointsRequest(
-            request_id="earn-2", member=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
+            request_id="earn-2", name=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
         for call in (queued, in_tx):
             with pytest.raises(grpc.aio.AioRpcError) as late:
                 await call
@@ -255,12 +255,12 @@ async def test_a_cancelled_waiter_leaves_no_lock_entry_behind():
 async def test_graceful_shutdown_finishes_calls_in_flight(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, stop=False) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+        member = await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                            metadata=MP)
         blocker = await hold_events_table(fresh_dsn)
         try:
             in_flight = asyncio.ensure_future(stub.EarnPoints(
-                m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=5), metadata=MP))
+                m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=MP))
             await waiting_for_locks(fresh_dsn, 1)
             stopping = asyncio.ensure_future(running.stop(grace=5))
             await asyncio.sleep(0.2)

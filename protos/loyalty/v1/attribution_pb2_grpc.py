@@ -71,14 +71,15 @@ class AttributionServiceServicer:
     """
 
     def StreamStoreRevenue(self, request, context):
-        """One row per store and local day (Asia/Shanghai), streamed.
+        """One row per store and local day (the store's time zone), streamed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrderAttribution(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Where an order's revenue went and why.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -36,42 +37,42 @@ class TimeRange(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StoredEvent(_message.Message):
-    __slots__ = ("position", "originator_id", "originator_version", "topic", "recorded_at", "state_json")
+    __slots__ = ("position", "originator_id", "originator_version", "topic", "record_time", "state_json")
     POSITION_FIELD_NUMBER: _ClassVar[int]
     ORIGINATOR_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGINATOR_VERSION_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
-    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
     STATE_JSON_FIELD_NUMBER: _ClassVar[int]
     position: int
     originator_id: str
     originator_version: int
     topic: str
-    recorded_at: _timestamp_pb2.Timestamp
+    record_time: _timestamp_pb2.Timestamp
     state_json: str
-    def __init__(self, position: _Optional[int] = ..., originator_id: _Optional[str] = ..., originator_version: _Optional[int] = ..., topic: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, position: _Optional[int] = ..., originator_id: _Optional[str] = ..., originator_version: _Optional[int] = ..., topic: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_json: _Optional[str] = ...) -> None: ...
 
 class GetAggregateStateRequest(_message.Message):
-    __slots__ = ("aggregate", "version", "as_of")
-    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "version", "as_of_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
-    AS_OF_FIELD_NUMBER: _ClassVar[int]
-    aggregate: str
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
     version: int
-    as_of: _timestamp_pb2.Timestamp
-    def __init__(self, aggregate: _Optional[str] = ..., version: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    as_of_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AggregateState(_message.Message):
-    __slots__ = ("aggregate", "type", "version", "state_json")
-    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "type", "version", "state_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_JSON_FIELD_NUMBER: _ClassVar[int]
-    aggregate: str
+    name: str
     type: str
     version: int
     state_json: str
-    def __init__(self, aggregate: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., state_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., state_json: _Optional[str] = ...) -> None: ...
 
 class VerifyEventLogRequest(_message.Message):
     __slots__ = ()
@@ -94,12 +95,12 @@ class VerifyEventLogResponse(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., checked: _Optional[int] = ..., first_broken_position: _Optional[int] = ..., reason: _Optional[str] = ..., head_hash: _Optional[str] = ..., unchained: _Optional[int] = ...) -> None: ...
 
 class GetPointsLiabilityRequest(_message.Message):
-    __slots__ = ("brand", "as_of")
+    __slots__ = ("brand", "as_of_time")
     BRAND_FIELD_NUMBER: _ClassVar[int]
-    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
     brand: str
-    as_of: _timestamp_pb2.Timestamp
-    def __init__(self, brand: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    as_of_time: _timestamp_pb2.Timestamp
+    def __init__(self, brand: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExpiryBucket(_message.Message):
     __slots__ = ("last_usable_month", "points")
@@ -110,17 +111,17 @@ class ExpiryBucket(_message.Message):
     def __init__(self, last_usable_month: _Optional[str] = ..., points: _Optional[int] = ...) -> None: ...
 
 class PointsLiability(_message.Message):
-    __slots__ = ("brand", "as_of", "available_points", "pending_points", "debt_points", "expiring")
+    __slots__ = ("brand", "as_of_time", "available_points", "pending_points", "debt_points", "expiring")
     BRAND_FIELD_NUMBER: _ClassVar[int]
-    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_POINTS_FIELD_NUMBER: _ClassVar[int]
     PENDING_POINTS_FIELD_NUMBER: _ClassVar[int]
     DEBT_POINTS_FIELD_NUMBER: _ClassVar[int]
     EXPIRING_FIELD_NUMBER: _ClassVar[int]
     brand: str
-    as_of: _timestamp_pb2.Timestamp
+    as_of_time: _timestamp_pb2.Timestamp
     available_points: int
     pending_points: int
     debt_points: int
     expiring: _containers.RepeatedCompositeFieldContainer[ExpiryBucket]
-    def __init__(self, brand: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., available_points: _Optional[int] = ..., pending_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., expiring: _Optional[_Iterable[_Union[ExpiryBucket, _Mapping]]] = ...) -> None: ...
+    def __init__(self, brand: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., available_points: _Optional[int] = ..., pending_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., expiring: _Optional[_Iterable[_Union[ExpiryBucket, _Mapping]]] = ...) -> None: ...

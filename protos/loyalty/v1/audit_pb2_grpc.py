@@ -64,13 +64,14 @@ class AuditServiceServicer:
     """
 
     def StreamEvents(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stored events of one aggregate, a range of positions or a range of times.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAggregateState(self, request, context):
-        """State of an aggregate as of a version or a time, as JSON.
+        """State of an aggregate as of a version or a time, as JSON of a documented view (AggregateState).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

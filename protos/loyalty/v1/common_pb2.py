@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/common.proto\x12\nloyalty.v1\"]\n\x08Location\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\x12,\n\x06system\x18\x03 \x01(\x0e\x32\x1c.loyalty.v1.CoordinateSystem\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t*\x8b\x01\n\x10\x43oordinateSystem\x12!\n\x1d\x43OORDINATE_SYSTEM_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OORDINATE_SYSTEM_WGS84\x10\x01\x12\x1b\n\x17\x43OORDINATE_SYSTEM_GCJ02\x10\x02\x12\x1a\n\x16\x43OORDINATE_SYSTEM_BD09\x10\x03*\x89\x01\n\x0e\x46ulfilmentMode\x12\x1f\n\x1b\x46ULFILMENT_MODE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46ULFILMENT_MODE_DELIVERY\x10\x01\x12\x1a\n\x16\x46ULFILMENT_MODE_PICKUP\x10\x02\x12\x1c\n\x18\x46ULFILMENT_MODE_IN_STORE\x10\x03\x42\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17loyalty/v1/common.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\"o\n\x08Location\x12\x16\n\x08latitude\x18\x01 \x01(\x01\x42\x04\xe2\x41\x01\x02\x12\x17\n\tlongitude\x18\x02 \x01(\x01\x42\x04\xe2\x41\x01\x02\x12\x32\n\x06system\x18\x03 \x01(\x0e\x32\x1c.loyalty.v1.CoordinateSystemB\x04\xe2\x41\x01\x02*\x8b\x01\n\x10\x43oordinateSystem\x12!\n\x1d\x43OORDINATE_SYSTEM_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OORDINATE_SYSTEM_WGS84\x10\x01\x12\x1b\n\x17\x43OORDINATE_SYSTEM_GCJ02\x10\x02\x12\x1a\n\x16\x43OORDINATE_SYSTEM_BD09\x10\x03*\x89\x01\n\x0e\x46ulfilmentMode\x12\x1f\n\x1b\x46ULFILMENT_MODE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46ULFILMENT_MODE_DELIVERY\x10\x01\x12\x1a\n\x16\x46ULFILMENT_MODE_PICKUP\x10\x02\x12\x1c\n\x18\x46ULFILMENT_MODE_IN_STORE\x10\x03\x42\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,12 +33,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyalty.v1.common_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\024loyalty/v1;loyaltyv1'
-  _globals['_COORDINATESYSTEM']._serialized_start=189
-  _globals['_COORDINATESYSTEM']._serialized_end=328
-  _globals['_FULFILMENTMODE']._serialized_start=331
-  _globals['_FULFILMENTMODE']._serialized_end=468
-  _globals['_LOCATION']._serialized_start=39
-  _globals['_LOCATION']._serialized_end=132
-  _globals['_PAGEREQUEST']._serialized_start=134
-  _globals['_PAGEREQUEST']._serialized_end=186
+  _globals['_LOCATION'].fields_by_name['latitude']._loaded_options = None
+  _globals['_LOCATION'].fields_by_name['latitude']._serialized_options = b'\342A\001\002'
+  _globals['_LOCATION'].fields_by_name['longitude']._loaded_options = None
+  _globals['_LOCATION'].fields_by_name['longitude']._serialized_options = b'\342A\001\002'
+  _globals['_LOCATION'].fields_by_name['system']._loaded_options = None
+  _globals['_LOCATION'].fields_by_name['system']._serialized_options = b'\342A\001\002'
+  _globals['_COORDINATESYSTEM']._serialized_start=186
+  _globals['_COORDINATESYSTEM']._serialized_end=325
+  _globals['_FULFILMENTMODE']._serialized_start=328
+  _globals['_FULFILMENTMODE']._serialized_end=465
+  _globals['_LOCATION']._serialized_start=72
+  _globals['_LOCATION']._serialized_end=183
 # @@protoc_insertion_point(module_scope)

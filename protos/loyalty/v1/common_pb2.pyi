@@ -1,3 +1,4 @@
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -36,11 +37,3 @@ class Location(_message.Message):
     longitude: float
     system: CoordinateSystem
     def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., system: _Optional[_Union[CoordinateSystem, str]] = ...) -> None: ...
-
-class PageRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
-    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    page_size: int
-    page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...

@@ -114,7 +114,8 @@ class MemberServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMember(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A member by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -134,50 +135,57 @@ class MemberServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def MergeMembers(self, request, context):
-        """Merge two accounts of one person; both points ledgers are preserved on the survivor.
+        """Merge two accounts of one person; both points ledgers are preserved on the survivor (`name`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BindGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Bind the member to a shopping guide (企业微信 friend).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RecordReferral(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record that `referrer` invited the member `name` (老带新).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EarnPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Points for a rule (sign-in, birthday...), available at once.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RedeemPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Spend available points.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def AdjustPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Operators only: a signed correction.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPointsHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The member's points movements, oldest first, paginated (AIP-158).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListExpiringPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The member's points lots expiring within a number of days, soonest first, paginated (AIP-158).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

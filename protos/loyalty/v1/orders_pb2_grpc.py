@@ -84,7 +84,8 @@ class OrderServiceServicer:
     """
 
     def PlaceOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Route, attribute and record an order; the answer explains the routing.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -97,31 +98,36 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PayOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record the payment of an allocated order (refused after payment_timeout_minutes: PAYMENT_TIMED_OUT).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FulfilOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record that the store fulfilled a paid order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Cancel an unpaid order, releasing the store's daily capacity.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RefundOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Refund part or all of a paid order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An order by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

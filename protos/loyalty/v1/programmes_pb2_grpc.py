@@ -66,7 +66,8 @@ class ProgrammeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetProgramme(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A version of the brand's programme, or the one in force now.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -87,45 +87,51 @@ class StoreServiceServicer:
     """
 
     def OpenCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open a cloud store (operators).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportCloudStores(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open up to 1000 cloud stores at once, all or nothing (operators).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RelocateCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Move a store to a new location.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateCloudStore(self, request, context):
-        """Change what the update_mask names (AIP-134): hours (with time_zone), daily_capacity,
-        service_radius_m and modes (the service area, together), online_orders_enabled.
+        """Change what the update_mask names (AIP-134): spec.hours (with spec.time_zone), spec.daily_capacity,
+        spec.service_radius_m and spec.modes (the service area, together), spec.online_orders_enabled; "*": all of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SuspendCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stop routing orders to a store for a while.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReopenCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Route orders to a suspended store again.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CloseCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Close a store for good.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -138,7 +144,8 @@ class StoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A cloud store by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -501,19 +508,22 @@ class GuideServiceServicer:
     """
 
     def HireGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Hire a guide into a store.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def MoveGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Move a guide to another store of the brand (takes effect for the next order).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The guide leaves: they earn nothing from then on.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -541,7 +551,8 @@ class GuideServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A guide by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

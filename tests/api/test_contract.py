@@ -1,0 +1,88 @@
+"""The v1 contract's conventions hold on the wire (issue 15): AIP-158 pages, AIP-134 masks, enums for closed sets.
+
+Page tokens are opaque and bound to the call that issued them; an oversize page_size is read as the
+maximum rather than refused; ListExpiringPoints pages like every List; an update mask may be "*".
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from protos.loyalty.v1 import members_pb2 as m
+from protos.loyalty.v1 import stores_pb2 as s
+from tests.api.builders import register_member, store_spec
+from tests.api.conftest import auth
+
+MP, OP = auth("miniprogram"), auth("operator")
+
+
+async def _earn(api, member: m.Member, n: int) -> None:
+    for k in range(n):
+        await api.members.EarnPoints(m.EarnPointsRequest(
+            request_id=api.rid(), name=member.name, rule="sign-in", points=10 + k), metadata=MP)
+
+
+async def _refused(call) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await call
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    from google.rpc import error_details_pb2, status_pb2
+    status = status_pb2.Status.FromString(dict(e.value.trailing_metadata())["grpc-status-details-bin"])
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    return info.reason
+
+
+async def test_a_page_token_is_opaque_and_only_good_for_the_call_that_issued_it(api):
+    member, other = await register_member(api), await register_member(api)
+    await _earn(api, member, 3)
+    first = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name, page_size=2), metadata=MP)
+    assert len(first.entries) == 2 and first.next_page_token and not first.next_page_token.isdigit()
+    rest = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(
+        parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP)
+    assert [e.points for e in [*first.entries, *rest.entries]] == [10, 11, 12] and rest.next_page_token == ""
+    # Another member's listing, a raw offset, or garbage: INVALID_PAGE_TOKEN, nothing read.
+    for token in (first.next_page_token, "2", "not base64 !"):
+        parent = other.name if token == first.next_page_token else member.name
+        assert await _refused(api.members.ListPointsHistory(
+            m.ListPointsHistoryRequest(parent=parent, page_token=token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+
+
+async def test_an_oversize_page_size_is_read_as_the_maximum_and_a_negative_one_is_refused(api):
+    member = await register_member(api)
+    await _earn(api, member, 2)
+    page = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name, page_size=1_000_000),
+                                               metadata=MP)
+    assert len(page.entries) == 2 and page.next_page_token == ""
+    assert await _refused(api.members.ListPointsHistory(
+        m.ListPointsHistoryRequest(parent=member.name, page_size=-1), metadata=MP)) == "OUT_OF_RANGE"
+
+
+async def test_expiring_points_are_paginated_soonest_first_with_the_total_of_every_page(api):
+    member = await register_member(api)
+    await _earn(api, member, 3)
+    api.clock.advance(days=400)  # lots of 2026 expire when 2027 ends: within the next 366 days now
+    first = await api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
+        parent=member.name, within_days=366, page_size=2), metadata=MP)
+    rest = await api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
+        parent=member.name, within_days=366, page_size=2, page_token=first.next_page_token), metadata=MP)
+    assert (len(first.lots), len(rest.lots), rest.next_page_token) == (2, 1, "")
+    assert first.total_points == rest.total_points == 33
+    assert sorted(lot.points for lot in [*first.lots, *rest.lots]) == [10, 11, 12]
+    assert await _refused(api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
+        parent=member.name, within_days=30, page_token=first.next_page_token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+
+
+async def test_an_update_mask_of_star_replaces_every_updatable_field(api):
+    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
+        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-STAR", 31.23, 121.47))),
+        metadata=OP)
+    new = store_spec("ignored", 0, 0, radius=1200, daily_capacity=7, online=False)
+    updated = await api.stores.UpdateCloudStore(s.UpdateCloudStoreRequest(
+        request_id=api.rid(), cloud_store=s.CloudStore(name=store.name, spec=new), update_mask=FieldMask(paths=["*"])),
+        metadata=OP)
+    assert (updated.spec.service_radius_m, updated.spec.daily_capacity, updated.spec.online_orders_enabled) == (
+        1200, 7, False)
+    assert updated.spec.code == "S-STAR" and updated.spec.location == store.spec.location  # not updatable: kept
