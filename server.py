@@ -15,7 +15,6 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from application.admission import Admission, Budget
 from application.clock import Clock, SystemClock
@@ -28,6 +27,7 @@ from application.repository import Repository
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner, RememberedRequests
+from infrastructure import reflection
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
@@ -147,7 +147,7 @@ async def start(
         programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     ]
-    reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
+    reflection.enable(service_names, server)  # grpc.reflection.v1 and v1alpha
     port = _listen(server, settings)
     await server.start()
     for name in ["", *service_names]:

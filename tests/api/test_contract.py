@@ -86,3 +86,28 @@ async def test_an_update_mask_of_star_replaces_every_updatable_field(api):
     assert (updated.spec.service_radius_m, updated.spec.daily_capacity, updated.spec.online_orders_enabled) == (
         1200, 7, False)
     assert updated.spec.code == "S-STAR" and updated.spec.location == store.spec.location  # not updatable: kept
+
+
+def _loyalty_files():
+    from protos.loyalty.v1 import (attribution_pb2, audit_pb2, common_pb2, errors_pb2, members_pb2, orders_pb2,
+                                   programmes_pb2, stores_pb2)
+
+    return [f.DESCRIPTOR for f in (attribution_pb2, audit_pb2, common_pb2, errors_pb2, members_pb2, orders_pb2,
+                                   programmes_pb2, stores_pb2)]
+
+
+def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
+    from google.api import field_behavior_pb2, resource_pb2
+
+    missing, resources = [], {}
+    for file in _loyalty_files():
+        for message in file.message_types_by_name.values():
+            for field in message.fields:
+                if not field.GetOptions().Extensions[field_behavior_pb2.field_behavior]:
+                    missing.append(field.full_name)
+            resource = message.GetOptions().Extensions[resource_pb2.resource]
+            if resource.type:
+                resources[message.name] = list(resource.pattern)
+    assert not missing, f"fields without google.api.field_behavior: {missing}"
+    assert resources == {"Member": ["members/{member}"], "Order": ["orders/{order}"],
+                         "CloudStore": ["cloudStores/{cloud_store}"], "Guide": ["guides/{guide}"]}

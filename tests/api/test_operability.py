@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import asyncpg
 import grpc
+from google.protobuf import descriptor_pb2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -288,10 +289,34 @@ async def test_reflection_lists_every_service_and_health_reports_each_serving(ap
     services = {s.name for s in listed.list_services_response.service}
     assert services >= {"loyalty.v1.MemberService", "loyalty.v1.StoreService", "loyalty.v1.GuideService",
                         "loyalty.v1.OrderService", "loyalty.v1.AttributionService", "loyalty.v1.AuditService",
-                        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+                        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                        "grpc.reflection.v1.ServerReflection"}
     assert described.file_descriptor_response.file_descriptor_proto  # enough for grpcurl describe
-    for service in sorted(services - {"grpc.reflection.v1alpha.ServerReflection"}) + [""]:
+    for service in sorted(services - {"grpc.reflection.v1alpha.ServerReflection",
+                                      "grpc.reflection.v1.ServerReflection"}) + [""]:
         assert await health_of(api.channel, service) == SERVING, service
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await health_of(api.channel, "loyalty.v1.NoSuchService")
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_reflection_answers_the_v1_protocol_newer_clients_ask_for_first(api):
+    # A v1 client: the method path /grpc.reflection.v1.ServerReflection/ServerReflectionInfo with v1 messages
+    # (built here from the v1 descriptor the server publishes, not from v1alpha's classes).
+    from google.protobuf import descriptor_pool, message_factory
+
+    pool = descriptor_pool.Default()
+    request_type = message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionRequest"))
+    response_type = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse"))
+    call = api.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                     request_serializer=request_type.SerializeToString,
+                                     response_deserializer=response_type.FromString)
+    requests = [request_type(list_services=""), request_type(file_containing_symbol="loyalty.v1.OrderService"),
+                request_type(file_containing_symbol="grpc.reflection.v1.ServerReflection")]
+    listed, described, itself = [r async for r in call(iter(requests))]
+    assert {s.name for s in listed.list_services_response.service} >= {
+        "loyalty.v1.OrderService", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in described.file_descriptor_response.file_descriptor_proto]
+    assert "loyalty/v1/orders.proto" in {f.name for f in files}
+    assert itself.file_descriptor_response.file_descriptor_proto, "the v1 service describes itself"
