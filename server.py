@@ -125,11 +125,11 @@ async def start(
     members = MemberService(runner, clock, programmes)
     members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(auth, members), server)
     stores_pb2_grpc.add_StoreServiceServicer_to_server(
-        StoreServicer(auth, StoreService(runner, clock, programmes)), server)
+        StoreServicer(auth, StoreService(runner, clock, programmes), directory), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
         GuideServicer(auth, GuideService(runner, clock, programmes)), server)
     orders = OrderService(runner, clock, programmes, directory)
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders, store.pool), server)
     settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
     attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
         AttributionServicer(auth, store.pool, orders, settlements), server)

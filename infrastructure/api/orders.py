@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from application.auth import Role
+from datetime import datetime
+from uuid import UUID
+
+from application.auth import Role, owned
 from application.commands import Call
 from application.orders import OrderDraft, OrderService
 from domain.attribution import EntryKind
 from domain.errors import InvalidArgument
+from domain.member import Member
 from domain.order import Order, OrderLine
 from domain.routing import RoutingDecision
-from infrastructure.api import convert, names
+from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
+from infrastructure.projections.member_orders import member_orders
 from protos.loyalty.v1 import orders_pb2 as pb
 from protos.loyalty.v1 import orders_pb2_grpc, programmes_pb2
 
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_LINES = 200
+LIST_DEFAULT, LIST_MAX = 20, 100
 
 
 def rejections(values) -> list[int]:
@@ -105,9 +111,10 @@ def _call(request, method: str, principal) -> Call:
 
 
 class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
-    def __init__(self, auth, orders: OrderService) -> None:
+    def __init__(self, auth, orders: OrderService, pool=None) -> None:
         super().__init__(auth)
         self.orders = orders
+        self.pool = pool  # the read models' database (ListOrders)
 
     def _order(self, request):
         return names.parse(request.name, ORDERS, field="name")
@@ -157,3 +164,27 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     async def GetOrder(self, request, principal):
         return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name"),
                                                    brand=principal.brand))
+
+    @unary(*READ)
+    async def ListOrders(self, request, principal):
+        member_id = names.parse(request.parent, MEMBERS, field="parent")
+        owned(await self.orders.repository.get(member_id, Member), principal.brand)  # another brand's: NOT_FOUND
+        size = pages.page_size(request.page_size, default=LIST_DEFAULT, maximum=LIST_MAX)
+        scope = (principal.brand, request.parent)
+        key = pages.decode(request.page_token, "ListOrders", scope, key=True)
+        before = None
+        if key is not None:
+            try:
+                before = (datetime.fromisoformat(key[0]), UUID(key[1]))
+            except (ValueError, IndexError):
+                raise InvalidArgument("page_token is not one this server issued for this call",
+                                      reason="INVALID_PAGE_TOKEN", field="page_token") from None
+        rows = await member_orders(self.pool, principal.brand, member_id, before=before, limit=size + 1)
+        page = rows[:size]
+        orders = [order_message(await self.orders.get(row["order_id"], brand=principal.brand)) for row in page]
+        last = page[-1] if page else None
+        return pb.ListOrdersResponse(
+            orders=orders,
+            next_page_token=(pages.encode("ListOrders", scope, [last["placed_at"].isoformat(), str(last["order_id"])])
+                             if len(rows) > size else ""),
+        )

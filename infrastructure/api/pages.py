@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
 import orjson
 
@@ -32,23 +33,27 @@ def _digest(method: str, scope: tuple) -> str:
     return hashlib.sha256(orjson.dumps([method, *map(str, scope)])).hexdigest()[:16]
 
 
-def encode(method: str, scope: tuple, position: int) -> str:
+def encode(method: str, scope: tuple, position: int | list[str]) -> str:
     """The token of the page that resumes after ``position``."""
     cursor = orjson.dumps({"v": VERSION, "d": _digest(method, scope), "p": position})
     return base64.urlsafe_b64encode(cursor).decode().rstrip("=")
 
 
-def decode(token: str, method: str, scope: tuple) -> int:
-    """The position a token resumes after (0 for no token)."""
+def decode(token: str, method: str, scope: tuple, *, key: bool = False) -> Any:
+    """The position a token resumes after: an int (0 for no token), or with ``key`` a list of strings (None)."""
     if not token:
-        return 0
+        return None if key else 0
     try:
         if len(token) > 200:
             raise ValueError
         cursor = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         position = cursor["p"]
-        if (cursor.get("v") != VERSION or cursor.get("d") != _digest(method, scope)
-                or not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < 2**63):
+        if cursor.get("v") != VERSION or cursor.get("d") != _digest(method, scope):
+            raise ValueError
+        if key:
+            if not isinstance(position, list) or not all(isinstance(p, str) for p in position):
+                raise ValueError
+        elif not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < 2**63:
             raise ValueError
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidArgument("page_token is not one this server issued for this call", reason="INVALID_PAGE_TOKEN",

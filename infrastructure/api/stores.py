@@ -8,14 +8,17 @@ from application.guides import GuideService
 from application.stores import StoreChanges, StoreService, StoreSpec
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument
+from domain.geo import distance_m, to_wgs84
 from domain.guide import Guide
-from infrastructure.api import convert, names
+from domain.store_values import StoreStatus
+from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from protos.loyalty.v1 import stores_pb2 as pb
 from protos.loyalty.v1 import stores_pb2_grpc
 
 READ = (Role.OPERATOR, Role.AUDITOR, Role.MINIPROGRAM)
+LIST_DEFAULT, LIST_MAX = 20, 100
 
 
 def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
@@ -100,9 +103,10 @@ def _call(request, method: str, principal, build) -> Call:
 
 
 class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
-    def __init__(self, auth, stores: StoreService) -> None:
+    def __init__(self, auth, stores: StoreService, directory=None) -> None:
         super().__init__(auth)
         self.stores = stores
+        self.directory = directory  # the live store directory (ListCloudStores)
 
     def _store(self, request) -> object:
         return names.parse(request.name, STORES, field="name")
@@ -170,6 +174,39 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
     async def GetCloudStore(self, request, principal):
         return store_message(await self.stores.get(names.parse(request.name, STORES, field="name"),
                                                    brand=principal.brand))
+
+    @unary(*READ)
+    async def ListCloudStores(self, request, principal):
+        brand = brand_scope(principal, request.brand)
+        size = pages.page_size(request.page_size, default=LIST_DEFAULT, maximum=LIST_MAX)
+        dealer = names.dealer_id(request.dealer, required=False)
+        if request.status not in pb.StoreStatus.values():
+            raise InvalidArgument("unknown status", reason="INVALID_ENUM", field="status")
+        status = (None if request.status == pb.STORE_STATUS_UNSPECIFIED
+                  else StoreStatus[pb.StoreStatus.Name(request.status).removeprefix("STORE_STATUS_")])
+        near = convert.location(request.near, field="near") if request.HasField("near") else None
+        if request.within_m < 0 or (request.within_m and near is None):
+            raise InvalidArgument("within_m is a non-negative distance from near", reason="OUT_OF_RANGE",
+                                  field="within_m")
+        scope = (brand, dealer, request.status, request.near.SerializeToString().hex(), request.within_m)
+        offset = pages.decode(request.page_token, "ListCloudStores", scope)
+        await self.directory.catch_up()  # read your own writes: stores opened a moment ago are listed
+        chosen = [s for s in self.directory.replicas.values()
+                  if s.brand == brand and (not dealer or s.dealer_id == dealer) and (status is None or s.status is status)]
+        if near is None:
+            ranked = sorted(((s, None) for s in chosen), key=lambda pair: (pair[0].code, str(pair[0].id)))
+        else:
+            here = to_wgs84(near)
+            ranked = sorted(((s, distance_m(here, s.location)) for s in chosen), key=lambda pair: (pair[1], str(pair[0].id)))
+            if request.within_m:
+                ranked = [pair for pair in ranked if pair[1] <= request.within_m]
+        page = ranked[offset:offset + size]
+        return pb.ListCloudStoresResponse(
+            cloud_stores=[store_message(s) for s, _ in page],
+            distances_m=[round(d, 1) for _, d in page] if near is not None else [],
+            next_page_token=(pages.encode("ListCloudStores", scope, offset + size)
+                             if offset + size < len(ranked) else ""),
+        )
 
 
 class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):

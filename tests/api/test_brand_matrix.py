@@ -115,6 +115,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
         request_id=rid(), name=A.order, amount_fen=1)),
     "OrderService/SettleOrder": ((OP,), NOT_FOUND, lambda: o.SettleOrderRequest(request_id=rid(), name=A.order)),
     "OrderService/GetOrder": (READ, NOT_FOUND, lambda: o.GetOrderRequest(name=A.order)),
+    "OrderService/ListOrders": (READ, NOT_FOUND, lambda: o.ListOrdersRequest(parent=A.member)),
     "StoreService/OpenCloudStore": ((OP,), OUT_OF_SCOPE, lambda: s.OpenCloudStoreRequest(
         request_id=rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(rid(), 31.30, 121.50)))),
     "StoreService/ImportCloudStores": ((OP,), OUT_OF_SCOPE, lambda: s.ImportCloudStoresRequest(
@@ -133,6 +134,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "StoreService/TransferCloudStore": ((OP,), NOT_FOUND, lambda: s.TransferCloudStoreRequest(
         request_id=rid(), name=A.store2, to_dealer="dealers/D9")),
     "StoreService/GetCloudStore": (READ, NOT_FOUND, lambda: s.GetCloudStoreRequest(name=A.store)),
+    "StoreService/ListCloudStores": (READ, OUT_OF_SCOPE, lambda: s.ListCloudStoresRequest(brand="acme")),
     "GuideService/HireGuide": ((OP,), NOT_FOUND, lambda: s.HireGuideRequest(
         request_id=rid(),
         guide=s.Guide(store=A.store, wecom_userid=f"wx-{rid()}", display_name="G"))),

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from protos.loyalty.v1 import common_pb2
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import register_member, store_spec
@@ -111,3 +112,58 @@ def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
     assert not missing, f"fields without google.api.field_behavior: {missing}"
     assert resources == {"Member": ["members/{member}"], "Order": ["orders/{order}"],
                          "CloudStore": ["cloudStores/{cloud_store}"], "Guide": ["guides/{guide}"]}
+
+
+async def test_a_members_orders_are_listed_newest_first_page_by_page(api):
+    from protos.loyalty.v1 import orders_pb2 as o
+    from tests.api.builders import draft
+
+    await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
+        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-LIST", 31.2310, 121.4740))),
+        metadata=OP)
+    member, other = await register_member(api), await register_member(api)
+    await api.settled()
+    placed = []
+    for _ in range(3):
+        placed.append((await api.orders.PlaceOrder(o.PlaceOrderRequest(
+            request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)).name)
+        api.clock.advance(minutes=1)
+    await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(other.name, 31.2305, 121.4738)),
+                                metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=placed[0], paid_fen=12_800), metadata=MP)
+    await api.settled()
+    first = await api.orders.ListOrders(o.ListOrdersRequest(parent=member.name, page_size=2), metadata=MP)
+    rest = await api.orders.ListOrders(o.ListOrdersRequest(
+        parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP)
+    listed = [*first.orders, *rest.orders]
+    assert [x.name for x in listed] == placed[::-1] and rest.next_page_token == ""
+    assert listed[-1].state == o.ORDER_STATE_PAID, "each order is read in its current state"
+    assert await _refused(api.orders.ListOrders(o.ListOrdersRequest(
+        parent=other.name, page_token=first.next_page_token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+
+
+async def test_the_store_picker_lists_a_brands_stores_filtered_and_nearest_first(api):
+    def open_(code, lat, lng, dealer):
+        return api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))),
+            metadata=OP)
+
+    far = await open_("S-FAR", 31.3000, 121.4740, "D1")      # about 7.7 km north
+    near = await open_("S-NEAR", 31.2310, 121.4740, "D1")
+    mid = await open_("S-MID", 31.2500, 121.4740, "D2")      # about 2.2 km north
+    await api.stores.SuspendCloudStore(s.SuspendCloudStoreRequest(request_id=api.rid(), name=mid.name), metadata=OP)
+    here = s.ListCloudStoresRequest(near=common_pb2.Location(latitude=31.2305, longitude=121.4738,
+                                                             system=common_pb2.COORDINATE_SYSTEM_GCJ02))
+    picked = await api.stores.ListCloudStores(here, metadata=MP)
+    assert [x.name for x in picked.cloud_stores] == [near.name, mid.name, far.name]
+    assert picked.distances_m[0] < 100 < 2000 < picked.distances_m[1] < 2500 < 7000 < picked.distances_m[2] < 8500
+    here.status, here.page_size = s.STORE_STATUS_OPEN, 1
+    page1 = await api.stores.ListCloudStores(here, metadata=MP)
+    page2 = await api.stores.ListCloudStores(s.ListCloudStoresRequest(
+        near=here.near, status=s.STORE_STATUS_OPEN, page_size=1, page_token=page1.next_page_token), metadata=MP)
+    assert [x.name for x in [*page1.cloud_stores, *page2.cloud_stores]] == [near.name, far.name]
+    assert page2.next_page_token == ""
+    within = await api.stores.ListCloudStores(s.ListCloudStoresRequest(near=here.near, within_m=3000), metadata=MP)
+    assert [x.name for x in within.cloud_stores] == [near.name, mid.name]
+    by_dealer = await api.stores.ListCloudStores(s.ListCloudStoresRequest(dealer="dealers/D1"), metadata=OP)
+    assert [x.spec.code for x in by_dealer.cloud_stores] == ["S-FAR", "S-NEAR"] and not by_dealer.distances_m

@@ -71,6 +71,11 @@ class OrderServiceStub:
                 request_serializer=loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/loyalty.v1.OrderService/ListOrders',
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
         self.SettleOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/SettleOrder',
                 request_serializer=loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
@@ -132,6 +137,14 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOrders(self, request, context):
+        """A member's orders, newest first, paginated ("my orders" in the mini-program). The list is a read
+        model: an order shows within moments of PlaceOrder; each order is read in its current state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SettleOrder(self, request, context):
         """After the return window: settle the guide's commission and release the referrer's
         reward for an invitee's first order. Called by the brand's scheduler.
@@ -177,6 +190,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.GetOrder,
                     request_deserializer=loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.SerializeToString,
             ),
             'SettleOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.SettleOrder,
@@ -375,6 +393,33 @@ class OrderService:
             '/loyalty.v1.OrderService/GetOrder',
             loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
             loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.OrderService/ListOrders',
+            loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -176,6 +176,34 @@ class GetCloudStoreRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class ListCloudStoresRequest(_message.Message):
+    __slots__ = ("brand", "page_size", "page_token", "dealer", "status", "near", "within_m")
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NEAR_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_M_FIELD_NUMBER: _ClassVar[int]
+    brand: str
+    page_size: int
+    page_token: str
+    dealer: str
+    status: StoreStatus
+    near: _common_pb2.Location
+    within_m: int
+    def __init__(self, brand: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., dealer: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., near: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., within_m: _Optional[int] = ...) -> None: ...
+
+class ListCloudStoresResponse(_message.Message):
+    __slots__ = ("cloud_stores", "distances_m", "next_page_token")
+    CLOUD_STORES_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_M_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    cloud_stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
+    distances_m: _containers.RepeatedScalarFieldContainer[float]
+    next_page_token: str
+    def __init__(self, cloud_stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ..., distances_m: _Optional[_Iterable[float]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class Guide(_message.Message):
     __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "pending_handovers", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version", "brand")
     NAME_FIELD_NUMBER: _ClassVar[int]

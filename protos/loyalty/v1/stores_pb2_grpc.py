@@ -80,6 +80,11 @@ class StoreServiceStub:
                 request_serializer=loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
+        self.ListCloudStores = channel.unary_unary(
+                '/loyalty.v1.StoreService/ListCloudStores',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.FromString,
+                _registered_method=True)
 
 
 class StoreServiceServicer:
@@ -150,6 +155,14 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCloudStores(self, request, context):
+        """The brand's cloud stores, paginated: filtered by dealer and status, and ordered by distance from a
+        point when one is given (the mini-program's store picker), else by store code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +210,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.GetCloudStore,
                     request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+            ),
+            'ListCloudStores': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCloudStores,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +461,33 @@ class StoreService:
             '/loyalty.v1.StoreService/GetCloudStore',
             loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
             loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCloudStores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.StoreService/ListCloudStores',
+            loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.FromString,
             options,
             channel_credentials,
             insecure,
