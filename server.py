@@ -127,7 +127,7 @@ async def start(
     stores_pb2_grpc.add_StoreServiceServicer_to_server(
         StoreServicer(auth, StoreService(runner, clock, programmes), directory), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
-        GuideServicer(auth, GuideService(runner, clock, programmes)), server)
+        GuideServicer(auth, GuideService(runner, clock, programmes), store.pool), server)
     orders = OrderService(runner, clock, programmes, directory)
     orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders, store.pool), server)
     settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))

@@ -11,6 +11,7 @@ head hash, no brand's data.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
@@ -18,18 +19,26 @@ from eventsourcing.persistence import Notification, StoredEvent
 from application.auth import Principal, Role, brand_scope
 from application.clock import Clock
 from application.repository import Repository
+from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, NotFound
+from domain.guide import Guide
+from domain.member import Member
+from domain.order import Order
 from infrastructure import hash_chain
 from infrastructure.api import convert
+from infrastructure.api.members import member_message
+from infrastructure.api.orders import order_message
 from infrastructure.api.rpc import Servicer, streaming, unary
+from infrastructure.api.stores import guide_message, store_message
 from infrastructure.event_store import EventStore
 from infrastructure.export import dumps, event_record
 from infrastructure.projections.points_liability import points_liability
 from protos.loyalty.v1 import audit_pb2 as pb
-from protos.loyalty.v1 import audit_pb2_grpc
+from protos.loyalty.v1 import audit_pb2_grpc, members_pb2
 
 AUDITORS = (Role.AUDITOR, Role.OPERATOR)
 COLLECTIONS = ("members", "cloudStores", "guides", "orders")
+VIEWS = {"members": Member, "cloudStores": CloudStore, "guides": Guide, "orders": Order}
 PAGE = 500
 BRANDS_REMEMBERED = 100_000  # aggregate id -> brand; a brand never changes, so the cache is only bounded
 
@@ -128,11 +137,7 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
               else None)
         await self._own(ident, principal)
         aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
-        state = {k: v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
-        return pb.AggregateState(
-            name=request.name, type=type(aggregate).__name__, version=aggregate.version,
-            state_json=dumps(state).decode(),
-        )
+        return aggregate_state(request.name, aggregate, at)
 
     @unary(*AUDITORS)
     async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal: Principal):
@@ -155,6 +160,31 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             reason=result.reason or "", head_hash=result.head.hash_hex if result.head else "",
             unchained=result.unchained,
         )
+
+
+def aggregate_state(name: str, aggregate, at: datetime | None) -> pb.AggregateState:
+    """The documented view of ``aggregate`` (AggregateState in audit.proto): its resource as its Get call shows it,
+    computed at ``at`` (or at the shown version's last event); a member adds its ledger totals and tier floor."""
+    collection = name.partition("/")[0]
+    if not isinstance(aggregate, VIEWS[collection]):
+        raise NotFound(f"aggregate {name} not found", reason="AGGREGATE_NOT_FOUND")
+    view_time = at or aggregate.modified_on
+    state = pb.AggregateState(name=name, type=type(aggregate).__name__, version=aggregate.version,
+                              view_time=convert.timestamp(view_time))
+    if isinstance(aggregate, Member):
+        totals = aggregate.totals()
+        state.member.CopyFrom(pb.MemberState(
+            member=member_message(aggregate, view_time),
+            points_totals=pb.PointsTotals(**{f: getattr(totals, f) for f in pb.PointsTotals.DESCRIPTOR.fields_by_name}),
+            tier_floor=members_pb2.Tier.Value(f"TIER_{aggregate.tier_floor.name}") if aggregate.tier_floor else 0,
+        ))
+    elif isinstance(aggregate, CloudStore):
+        state.cloud_store.CopyFrom(store_message(aggregate))
+    elif isinstance(aggregate, Guide):
+        state.guide.CopyFrom(guide_message(aggregate))
+    else:
+        state.order.CopyFrom(order_message(aggregate))
+    return state
 
 
 def _as_notification(e: StoredEvent) -> Notification:

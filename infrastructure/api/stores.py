@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.auth import Role, brand_scope
+from application.auth import Role, brand_scope, owned
 from application.commands import Call
 from application.guides import GuideService
 from application.stores import StoreChanges, StoreService, StoreSpec
@@ -14,6 +14,8 @@ from domain.store_values import StoreStatus
 from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
+from infrastructure.projections.guide_performance import COLUMNS as PERFORMANCE_COLUMNS
+from infrastructure.projections.guide_performance import guide_performance, store_guides
 from protos.loyalty.v1 import stores_pb2 as pb
 from protos.loyalty.v1 import stores_pb2_grpc
 
@@ -210,9 +212,10 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
 
 
 class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
-    def __init__(self, auth, guides: GuideService) -> None:
+    def __init__(self, auth, guides: GuideService, pool=None) -> None:
         super().__init__(auth)
         self.guides = guides
+        self.pool = pool  # the read models' database (guide performance)
 
     @unary(Role.OPERATOR)
     async def HireGuide(self, request, principal):
@@ -281,3 +284,31 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def GetGuide(self, request, principal):
         return guide_message(await self.guides.get(names.parse(request.name, GUIDES, field="name"),
                                                    brand=principal.brand))
+
+    @unary(Role.OPERATOR, Role.AUDITOR)
+    async def GetGuidePerformance(self, request, principal):
+        guide = await self.guides.get(names.parse(request.name, GUIDES, field="name"), brand=principal.brand)
+        row = await guide_performance(self.pool, guide.id)
+        return performance_message(row) if row is not None else pb.GuidePerformance(
+            guide=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), display_name=guide.name,
+            employed=guide.employed)  # hired a moment ago: the read model has not counted it yet
+
+    @unary(Role.OPERATOR, Role.AUDITOR)
+    async def GetStorePerformance(self, request, principal):
+        store_id = names.parse(request.name, STORES, field="name")
+        owned(await self.guides.repository.get(store_id, CloudStore), principal.brand)  # another brand's: NOT_FOUND
+        guides = [performance_message(row) for row in await store_guides(self.pool, store_id)
+                  if row["brand"] == principal.brand]
+        sums = {f: sum(getattr(g, f) for g in guides) for f in STORE_SUMS}
+        return pb.StorePerformance(store=names.name(STORES, store_id), guides=guides, **sums)
+
+
+STORE_SUMS = ("customers", "customers_added", "referrals", "sales_orders", "sales_fen", "refunded_fen")
+
+
+def performance_message(row) -> pb.GuidePerformance:
+    return pb.GuidePerformance(
+        guide=names.name(GUIDES, row["guide_id"]), store=names.name(STORES, row["store_id"]),
+        display_name=row["name"], employed=row["left_at"] is None,
+        **{c: row[c] for c in PERFORMANCE_COLUMNS}, update_time=convert.timestamp(row["updated_at"]),
+    )

@@ -134,6 +134,8 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "StoreService/TransferCloudStore": ((OP,), NOT_FOUND, lambda: s.TransferCloudStoreRequest(
         request_id=rid(), name=A.store2, to_dealer="dealers/D9")),
     "StoreService/GetCloudStore": (READ, NOT_FOUND, lambda: s.GetCloudStoreRequest(name=A.store)),
+    "GuideService/GetGuidePerformance": ((OP, AU), NOT_FOUND, lambda: s.GetGuidePerformanceRequest(name=A.guide)),
+    "GuideService/GetStorePerformance": ((OP, AU), NOT_FOUND, lambda: s.GetStorePerformanceRequest(name=A.store)),
     "StoreService/ListCloudStores": (READ, OUT_OF_SCOPE, lambda: s.ListCloudStoresRequest(brand="acme")),
     "GuideService/HireGuide": ((OP,), NOT_FOUND, lambda: s.HireGuideRequest(
         request_id=rid(),

@@ -167,3 +167,45 @@ async def test_the_store_picker_lists_a_brands_stores_filtered_and_nearest_first
     assert [x.name for x in within.cloud_stores] == [near.name, mid.name]
     by_dealer = await api.stores.ListCloudStores(s.ListCloudStoresRequest(dealer="dealers/D1"), metadata=OP)
     assert [x.spec.code for x in by_dealer.cloud_stores] == ["S-FAR", "S-NEAR"] and not by_dealer.distances_m
+
+
+async def test_a_guides_and_a_stores_performance_are_there_for_operators(api):
+    from protos.loyalty.v1 import orders_pb2 as o
+    from tests.api.builders import draft
+
+    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
+        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-PERF", 31.2310, 121.4740))),
+        metadata=OP)
+    guide = await api.guides.HireGuide(s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(
+        store=store.name, wecom_userid="wx-perf", display_name="Ms Perf")), metadata=OP)
+    other = await api.guides.HireGuide(s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(
+        store=store.name, wecom_userid="wx-idle", display_name="Mr Idle")), metadata=OP)
+    member = await register_member(api)
+    await api.members.BindGuide(m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name),
+                                metadata=MP)
+    order = await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(
+        member.name, 31.2305, 121.4738, entry=o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=guide.name))),
+        metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=order.total_fen),
+                              metadata=MP)
+    await api.settled()
+    mine = await api.guides.GetGuidePerformance(s.GetGuidePerformanceRequest(name=guide.name), metadata=auth("auditor"))
+    assert (mine.guide, mine.store, mine.display_name, mine.employed) == (guide.name, store.name, "Ms Perf", True)
+    assert (mine.customers, mine.sales_orders, mine.sales_fen) == (1, 1, order.total_fen)
+    assert mine.commission_frozen_fen > 0 and mine.update_time.seconds > 0
+    board = await api.guides.GetStorePerformance(s.GetStorePerformanceRequest(name=store.name), metadata=OP)
+    assert [g.guide for g in board.guides] == [guide.name, other.name]  # best sales first
+    assert (board.customers, board.sales_orders, board.sales_fen) == (1, 1, order.total_fen)
+
+
+async def test_get_aggregate_state_shows_the_view_of_the_type_the_name_says(api):
+    from protos.loyalty.v1 import audit_pb2 as au
+
+    member = await register_member(api)
+    state = await api.audit.GetAggregateState(au.GetAggregateStateRequest(name=member.name), metadata=auth("auditor"))
+    assert state.WhichOneof("view") == "member" and state.member.member.name == member.name
+    assert state.member.points_totals.earned == 0 and state.view_time.seconds > 0
+    wrong = "guides/" + member.name.partition("/")[2]  # a member's id named as a guide
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await api.audit.GetAggregateState(au.GetAggregateStateRequest(name=wrong), metadata=auth("auditor"))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND

@@ -92,8 +92,8 @@ async def test_an_order_goes_to_the_nearest_store_and_money_points_and_credit_fo
         au.GetAggregateStateRequest(name=member.name, version=len(kinds) - 1), metadata=AU)
     now = await api.audit.GetAggregateState(au.GetAggregateStateRequest(name=member.name), metadata=AU)
     assert before_refund.version == len(kinds) - 1 and now.version == len(kinds)
-    assert orjson.loads(before_refund.state_json)["_totals"]["reversed"] == 0
-    assert orjson.loads(now.state_json)["_totals"]["reversed"] == 64
+    assert before_refund.member.points_totals.reversed == 0 and now.member.points_totals.reversed == 64
+    assert now.type == "Member" and now.member.member.name == member.name and now.WhichOneof("view") == "member"
     verified = await api.audit.VerifyEventLog(au.VerifyEventLogRequest(), metadata=AU)
     assert verified.ok and verified.checked > 10 and verified.unchained == 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-import orjson
 
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2 as au
@@ -48,7 +47,7 @@ async def _pay(api, order, fen=10_000):
 async def _state(api, name, as_of):
     request = au.GetAggregateStateRequest(name=name)
     request.as_of_time.CopyFrom(as_of)
-    return orjson.loads((await api.audit.GetAggregateState(request, metadata=AU)).state_json)
+    return (await api.audit.GetAggregateState(request, metadata=AU)).order
 
 
 # --- times -------------------------------------------------------------------------------------------------
@@ -61,11 +60,11 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
     await _pay(api, order)
 
     placed = await _state(api, order.name, order.place_time)
-    assert placed["status"] == "ALLOCATED"
+    assert placed.state == o.ORDER_STATE_ALLOCATED
     attribution = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name),
                                                             metadata=D1)
     paid = await _state(api, order.name, attribution.pay_time)
-    assert paid["status"] == "PAID"
+    assert paid.state == o.ORDER_STATE_PAID
     events = [e async for e in api.audit.StreamEvents(au.StreamEventsRequest(aggregate=order.name), metadata=AU)]
     assert [e.record_time for e in events] == [order.place_time, order.place_time, attribution.pay_time]
 

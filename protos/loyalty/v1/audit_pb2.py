@@ -24,9 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.loyalty.v1 import members_pb2 as loyalty_dot_v1_dot_members__pb2
+from protos.loyalty.v1 import orders_pb2 as loyalty_dot_v1_dot_orders__pb2
+from protos.loyalty.v1 import stores_pb2 as loyalty_dot_v1_dot_stores__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16loyalty/v1/audit.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n\x13StreamEventsRequest\x12\x19\n\taggregate\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x12\x34\n\tpositions\x18\x02 \x01(\x0b\x32\x19.loyalty.v1.PositionRangeB\x04\xe2\x41\x01\x01H\x00\x12,\n\x05times\x18\x03 \x01(\x0b\x32\x15.loyalty.v1.TimeRangeB\x04\xe2\x41\x01\x01H\x00\x42\n\n\x08selector\"9\n\rPositionRange\x12\x13\n\x05\x61\x66ter\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05up_to\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"k\n\tTimeRange\x12/\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12-\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"\xdd\x01\n\x0bStoredEvent\x12\x16\n\x08position\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\roriginator_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x12originator_version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05topic\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0brecord_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nstate_json\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03J\x04\x08\x05\x10\x06R\x0brecorded_at\"\x99\x01\n\x18GetAggregateStateRequest\x12\x12\n\x04name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x34\n\nas_of_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01J\x04\x08\x01\x10\x02J\x04\x08\x03\x10\x04R\taggregateR\x05\x61s_of\"z\n\x0e\x41ggregateState\x12\x12\n\x04name\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\nstate_json\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03J\x04\x08\x01\x10\x02R\taggregate\"\x17\n\x15VerifyEventLogRequest\"\xae\x01\n\x16VerifyEventLogResponse\x12\x10\n\x02ok\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hecked\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12#\n\x15\x66irst_broken_position\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\thead_hash\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tunchained\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\"s\n\x19GetPointsLiabilityRequest\x12\x13\n\x05\x62rand\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01J\x04\x08\x02\x10\x03R\x05\x61s_of\"E\n\x0c\x45xpiryBucket\x12\x1f\n\x11last_usable_month\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06points\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xf4\x01\n\x0fPointsLiability\x12\x13\n\x05\x62rand\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x61vailable_points\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0epending_points\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65\x62t_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x30\n\x08\x65xpiring\x18\x06 \x03(\x0b\x32\x18.loyalty.v1.ExpiryBucketB\x04\xe2\x41\x01\x03J\x04\x08\x02\x10\x03R\x05\x61s_of2\xe4\x02\n\x0c\x41uditService\x12J\n\x0cStreamEvents\x12\x1f.loyalty.v1.StreamEventsRequest\x1a\x17.loyalty.v1.StoredEvent0\x01\x12U\n\x11GetAggregateState\x12$.loyalty.v1.GetAggregateStateRequest\x1a\x1a.loyalty.v1.AggregateState\x12W\n\x0eVerifyEventLog\x12!.loyalty.v1.VerifyEventLogRequest\x1a\".loyalty.v1.VerifyEventLogResponse\x12X\n\x12GetPointsLiability\x12%.loyalty.v1.GetPointsLiabilityRequest\x1a\x1b.loyalty.v1.PointsLiabilityB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16loyalty/v1/audit.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18loyalty/v1/members.proto\x1a\x17loyalty/v1/orders.proto\x1a\x17loyalty/v1/stores.proto\"\xa0\x01\n\x13StreamEventsRequest\x12\x19\n\taggregate\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x12\x34\n\tpositions\x18\x02 \x01(\x0b\x32\x19.loyalty.v1.PositionRangeB\x04\xe2\x41\x01\x01H\x00\x12,\n\x05times\x18\x03 \x01(\x0b\x32\x15.loyalty.v1.TimeRangeB\x04\xe2\x41\x01\x01H\x00\x42\n\n\x08selector\"9\n\rPositionRange\x12\x13\n\x05\x61\x66ter\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05up_to\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"k\n\tTimeRange\x12/\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12-\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"\xdd\x01\n\x0bStoredEvent\x12\x16\n\x08position\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\roriginator_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12 \n\x12originator_version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05topic\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0brecord_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nstate_json\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03J\x04\x08\x05\x10\x06R\x0brecorded_at\"\x99\x01\n\x18GetAggregateStateRequest\x12\x12\n\x04name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x34\n\nas_of_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01J\x04\x08\x01\x10\x02J\x04\x08\x03\x10\x04R\taggregateR\x05\x61s_of\"\xcb\x01\n\x0cPointsTotals\x12\x14\n\x06\x65\x61rned\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08redeemed\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x65xpired\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08reversed\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61\x64justed\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0btransferred\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x12\n\x04\x64\x65\x62t\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x17\n\tremaining\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\x9a\x01\n\x0bMemberState\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x12.loyalty.v1.MemberB\x04\xe2\x41\x01\x03\x12\x35\n\rpoints_totals\x18\x02 \x01(\x0b\x32\x18.loyalty.v1.PointsTotalsB\x04\xe2\x41\x01\x03\x12*\n\ntier_floor\x18\x03 \x01(\x0e\x32\x10.loyalty.v1.TierB\x04\xe2\x41\x01\x03\"\xe9\x02\n\x0e\x41ggregateState\x12\x12\n\x04name\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x33\n\tview_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x06member\x18\x06 \x01(\x0b\x32\x17.loyalty.v1.MemberStateB\x04\xe2\x41\x01\x03H\x00\x12\x33\n\x0b\x63loud_store\x18\x07 \x01(\x0b\x32\x16.loyalty.v1.CloudStoreB\x04\xe2\x41\x01\x03H\x00\x12(\n\x05guide\x18\x08 \x01(\x0b\x32\x11.loyalty.v1.GuideB\x04\xe2\x41\x01\x03H\x00\x12(\n\x05order\x18\t \x01(\x0b\x32\x11.loyalty.v1.OrderB\x04\xe2\x41\x01\x03H\x00\x42\x06\n\x04viewJ\x04\x08\x01\x10\x02J\x04\x08\x04\x10\x05R\taggregateR\nstate_json\"\x17\n\x15VerifyEventLogRequest\"\xae\x01\n\x16VerifyEventLogResponse\x12\x10\n\x02ok\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hecked\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12#\n\x15\x66irst_broken_position\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\thead_hash\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tunchained\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\"s\n\x19GetPointsLiabilityRequest\x12\x13\n\x05\x62rand\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01J\x04\x08\x02\x10\x03R\x05\x61s_of\"E\n\x0c\x45xpiryBucket\x12\x1f\n\x11last_usable_month\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06points\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xf4\x01\n\x0fPointsLiability\x12\x13\n\x05\x62rand\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x61vailable_points\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0epending_points\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65\x62t_points\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x30\n\x08\x65xpiring\x18\x06 \x03(\x0b\x32\x18.loyalty.v1.ExpiryBucketB\x04\xe2\x41\x01\x03J\x04\x08\x02\x10\x03R\x05\x61s_of2\xe4\x02\n\x0c\x41uditService\x12J\n\x0cStreamEvents\x12\x1f.loyalty.v1.StreamEventsRequest\x1a\x17.loyalty.v1.StoredEvent0\x01\x12U\n\x11GetAggregateState\x12$.loyalty.v1.GetAggregateStateRequest\x1a\x1a.loyalty.v1.AggregateState\x12W\n\x0eVerifyEventLog\x12!.loyalty.v1.VerifyEventLogRequest\x1a\".loyalty.v1.VerifyEventLogResponse\x12X\n\x12GetPointsLiability\x12%.loyalty.v1.GetPointsLiabilityRequest\x1a\x1b.loyalty.v1.PointsLiabilityB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -66,14 +69,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETAGGREGATESTATEREQUEST'].fields_by_name['version']._serialized_options = b'\342A\001\001'
   _globals['_GETAGGREGATESTATEREQUEST'].fields_by_name['as_of_time']._loaded_options = None
   _globals['_GETAGGREGATESTATEREQUEST'].fields_by_name['as_of_time']._serialized_options = b'\342A\001\001'
+  _globals['_POINTSTOTALS'].fields_by_name['earned']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['earned']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['redeemed']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['redeemed']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['expired']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['expired']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['reversed']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['reversed']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['adjusted']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['adjusted']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['transferred']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['transferred']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['debt']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['debt']._serialized_options = b'\342A\001\003'
+  _globals['_POINTSTOTALS'].fields_by_name['remaining']._loaded_options = None
+  _globals['_POINTSTOTALS'].fields_by_name['remaining']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBERSTATE'].fields_by_name['member']._loaded_options = None
+  _globals['_MEMBERSTATE'].fields_by_name['member']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBERSTATE'].fields_by_name['points_totals']._loaded_options = None
+  _globals['_MEMBERSTATE'].fields_by_name['points_totals']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBERSTATE'].fields_by_name['tier_floor']._loaded_options = None
+  _globals['_MEMBERSTATE'].fields_by_name['tier_floor']._serialized_options = b'\342A\001\003'
   _globals['_AGGREGATESTATE'].fields_by_name['name']._loaded_options = None
   _globals['_AGGREGATESTATE'].fields_by_name['name']._serialized_options = b'\342A\001\003'
   _globals['_AGGREGATESTATE'].fields_by_name['type']._loaded_options = None
   _globals['_AGGREGATESTATE'].fields_by_name['type']._serialized_options = b'\342A\001\003'
   _globals['_AGGREGATESTATE'].fields_by_name['version']._loaded_options = None
   _globals['_AGGREGATESTATE'].fields_by_name['version']._serialized_options = b'\342A\001\003'
-  _globals['_AGGREGATESTATE'].fields_by_name['state_json']._loaded_options = None
-  _globals['_AGGREGATESTATE'].fields_by_name['state_json']._serialized_options = b'\342A\001\003'
+  _globals['_AGGREGATESTATE'].fields_by_name['view_time']._loaded_options = None
+  _globals['_AGGREGATESTATE'].fields_by_name['view_time']._serialized_options = b'\342A\001\003'
+  _globals['_AGGREGATESTATE'].fields_by_name['member']._loaded_options = None
+  _globals['_AGGREGATESTATE'].fields_by_name['member']._serialized_options = b'\342A\001\003'
+  _globals['_AGGREGATESTATE'].fields_by_name['cloud_store']._loaded_options = None
+  _globals['_AGGREGATESTATE'].fields_by_name['cloud_store']._serialized_options = b'\342A\001\003'
+  _globals['_AGGREGATESTATE'].fields_by_name['guide']._loaded_options = None
+  _globals['_AGGREGATESTATE'].fields_by_name['guide']._serialized_options = b'\342A\001\003'
+  _globals['_AGGREGATESTATE'].fields_by_name['order']._loaded_options = None
+  _globals['_AGGREGATESTATE'].fields_by_name['order']._serialized_options = b'\342A\001\003'
   _globals['_VERIFYEVENTLOGRESPONSE'].fields_by_name['ok']._loaded_options = None
   _globals['_VERIFYEVENTLOGRESPONSE'].fields_by_name['ok']._serialized_options = b'\342A\001\003'
   _globals['_VERIFYEVENTLOGRESPONSE'].fields_by_name['checked']._loaded_options = None
@@ -106,28 +139,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POINTSLIABILITY'].fields_by_name['debt_points']._serialized_options = b'\342A\001\003'
   _globals['_POINTSLIABILITY'].fields_by_name['expiring']._loaded_options = None
   _globals['_POINTSLIABILITY'].fields_by_name['expiring']._serialized_options = b'\342A\001\003'
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=105
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=265
-  _globals['_POSITIONRANGE']._serialized_start=267
-  _globals['_POSITIONRANGE']._serialized_end=324
-  _globals['_TIMERANGE']._serialized_start=326
-  _globals['_TIMERANGE']._serialized_end=433
-  _globals['_STOREDEVENT']._serialized_start=436
-  _globals['_STOREDEVENT']._serialized_end=657
-  _globals['_GETAGGREGATESTATEREQUEST']._serialized_start=660
-  _globals['_GETAGGREGATESTATEREQUEST']._serialized_end=813
-  _globals['_AGGREGATESTATE']._serialized_start=815
-  _globals['_AGGREGATESTATE']._serialized_end=937
-  _globals['_VERIFYEVENTLOGREQUEST']._serialized_start=939
-  _globals['_VERIFYEVENTLOGREQUEST']._serialized_end=962
-  _globals['_VERIFYEVENTLOGRESPONSE']._serialized_start=965
-  _globals['_VERIFYEVENTLOGRESPONSE']._serialized_end=1139
-  _globals['_GETPOINTSLIABILITYREQUEST']._serialized_start=1141
-  _globals['_GETPOINTSLIABILITYREQUEST']._serialized_end=1256
-  _globals['_EXPIRYBUCKET']._serialized_start=1258
-  _globals['_EXPIRYBUCKET']._serialized_end=1327
-  _globals['_POINTSLIABILITY']._serialized_start=1330
-  _globals['_POINTSLIABILITY']._serialized_end=1574
-  _globals['_AUDITSERVICE']._serialized_start=1577
-  _globals['_AUDITSERVICE']._serialized_end=1933
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=181
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=341
+  _globals['_POSITIONRANGE']._serialized_start=343
+  _globals['_POSITIONRANGE']._serialized_end=400
+  _globals['_TIMERANGE']._serialized_start=402
+  _globals['_TIMERANGE']._serialized_end=509
+  _globals['_STOREDEVENT']._serialized_start=512
+  _globals['_STOREDEVENT']._serialized_end=733
+  _globals['_GETAGGREGATESTATEREQUEST']._serialized_start=736
+  _globals['_GETAGGREGATESTATEREQUEST']._serialized_end=889
+  _globals['_POINTSTOTALS']._serialized_start=892
+  _globals['_POINTSTOTALS']._serialized_end=1095
+  _globals['_MEMBERSTATE']._serialized_start=1098
+  _globals['_MEMBERSTATE']._serialized_end=1252
+  _globals['_AGGREGATESTATE']._serialized_start=1255
+  _globals['_AGGREGATESTATE']._serialized_end=1616
+  _globals['_VERIFYEVENTLOGREQUEST']._serialized_start=1618
+  _globals['_VERIFYEVENTLOGREQUEST']._serialized_end=1641
+  _globals['_VERIFYEVENTLOGRESPONSE']._serialized_start=1644
+  _globals['_VERIFYEVENTLOGRESPONSE']._serialized_end=1818
+  _globals['_GETPOINTSLIABILITYREQUEST']._serialized_start=1820
+  _globals['_GETPOINTSLIABILITYREQUEST']._serialized_end=1935
+  _globals['_EXPIRYBUCKET']._serialized_start=1937
+  _globals['_EXPIRYBUCKET']._serialized_end=2006
+  _globals['_POINTSLIABILITY']._serialized_start=2009
+  _globals['_POINTSLIABILITY']._serialized_end=2253
+  _globals['_AUDITSERVICE']._serialized_start=2256
+  _globals['_AUDITSERVICE']._serialized_end=2612
 # @@protoc_insertion_point(module_scope)

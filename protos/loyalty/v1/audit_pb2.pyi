@@ -2,6 +2,9 @@ import datetime
 
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos.loyalty.v1 import members_pb2 as _members_pb2
+from protos.loyalty.v1 import orders_pb2 as _orders_pb2
+from protos.loyalty.v1 import stores_pb2 as _stores_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -62,17 +65,55 @@ class GetAggregateStateRequest(_message.Message):
     as_of_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class PointsTotals(_message.Message):
+    __slots__ = ("earned", "redeemed", "expired", "reversed", "adjusted", "transferred", "debt", "remaining")
+    EARNED_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    REVERSED_FIELD_NUMBER: _ClassVar[int]
+    ADJUSTED_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_FIELD_NUMBER: _ClassVar[int]
+    DEBT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    earned: int
+    redeemed: int
+    expired: int
+    reversed: int
+    adjusted: int
+    transferred: int
+    debt: int
+    remaining: int
+    def __init__(self, earned: _Optional[int] = ..., redeemed: _Optional[int] = ..., expired: _Optional[int] = ..., reversed: _Optional[int] = ..., adjusted: _Optional[int] = ..., transferred: _Optional[int] = ..., debt: _Optional[int] = ..., remaining: _Optional[int] = ...) -> None: ...
+
+class MemberState(_message.Message):
+    __slots__ = ("member", "points_totals", "tier_floor")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    POINTS_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FLOOR_FIELD_NUMBER: _ClassVar[int]
+    member: _members_pb2.Member
+    points_totals: PointsTotals
+    tier_floor: _members_pb2.Tier
+    def __init__(self, member: _Optional[_Union[_members_pb2.Member, _Mapping]] = ..., points_totals: _Optional[_Union[PointsTotals, _Mapping]] = ..., tier_floor: _Optional[_Union[_members_pb2.Tier, str]] = ...) -> None: ...
+
 class AggregateState(_message.Message):
-    __slots__ = ("name", "type", "version", "state_json")
+    __slots__ = ("name", "type", "version", "view_time", "member", "cloud_store", "guide", "order")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
-    STATE_JSON_FIELD_NUMBER: _ClassVar[int]
+    VIEW_TIME_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_STORE_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: str
     version: int
-    state_json: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., state_json: _Optional[str] = ...) -> None: ...
+    view_time: _timestamp_pb2.Timestamp
+    member: MemberState
+    cloud_store: _stores_pb2.CloudStore
+    guide: _stores_pb2.Guide
+    order: _orders_pb2.Order
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., view_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., member: _Optional[_Union[MemberState, _Mapping]] = ..., cloud_store: _Optional[_Union[_stores_pb2.CloudStore, _Mapping]] = ..., guide: _Optional[_Union[_stores_pb2.Guide, _Mapping]] = ..., order: _Optional[_Union[_orders_pb2.Order, _Mapping]] = ...) -> None: ...
 
 class VerifyEventLogRequest(_message.Message):
     __slots__ = ()

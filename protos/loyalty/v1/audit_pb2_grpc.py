@@ -71,7 +71,7 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetAggregateState(self, request, context):
-        """State of an aggregate as of a version or a time, as JSON of a documented view (AggregateState).
+        """State of an aggregate as of a version or a time: the documented view of its type (AggregateState.view).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -309,3 +309,69 @@ class GetGuideRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetGuidePerformanceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GuidePerformance(_message.Message):
+    __slots__ = ("guide", "store", "display_name", "employed", "customers", "customers_added", "referrals", "credits", "sales_orders", "sales_fen", "refunded_fen", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "update_time")
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYED_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    REFERRALS_FIELD_NUMBER: _ClassVar[int]
+    CREDITS_FIELD_NUMBER: _ClassVar[int]
+    SALES_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SALES_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_FROZEN_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_SETTLED_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    guide: str
+    store: str
+    display_name: str
+    employed: bool
+    customers: int
+    customers_added: int
+    referrals: int
+    credits: int
+    sales_orders: int
+    sales_fen: int
+    refunded_fen: int
+    commission_frozen_fen: int
+    commission_settled_fen: int
+    commission_debt_fen: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, guide: _Optional[str] = ..., store: _Optional[str] = ..., display_name: _Optional[str] = ..., employed: _Optional[bool] = ..., customers: _Optional[int] = ..., customers_added: _Optional[int] = ..., referrals: _Optional[int] = ..., credits: _Optional[int] = ..., sales_orders: _Optional[int] = ..., sales_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetStorePerformanceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StorePerformance(_message.Message):
+    __slots__ = ("store", "guides", "customers", "customers_added", "referrals", "sales_orders", "sales_fen", "refunded_fen")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    GUIDES_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    REFERRALS_FIELD_NUMBER: _ClassVar[int]
+    SALES_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SALES_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    guides: _containers.RepeatedCompositeFieldContainer[GuidePerformance]
+    customers: int
+    customers_added: int
+    referrals: int
+    sales_orders: int
+    sales_fen: int
+    refunded_fen: int
+    def __init__(self, store: _Optional[str] = ..., guides: _Optional[_Iterable[_Union[GuidePerformance, _Mapping]]] = ..., customers: _Optional[int] = ..., customers_added: _Optional[int] = ..., referrals: _Optional[int] = ..., sales_orders: _Optional[int] = ..., sales_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ...) -> None: ...

@@ -545,6 +545,16 @@ class GuideServiceStub:
                 request_serializer=loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
+        self.GetGuidePerformance = channel.unary_unary(
+                '/loyalty.v1.GuideService/GetGuidePerformance',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.GuidePerformance.FromString,
+                _registered_method=True)
+        self.GetStorePerformance = channel.unary_unary(
+                '/loyalty.v1.GuideService/GetStorePerformance',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.StorePerformance.FromString,
+                _registered_method=True)
 
 
 class GuideServiceServicer:
@@ -602,6 +612,21 @@ class GuideServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetGuidePerformance(self, request, context):
+        """A guide's performance (导购业绩) for operators and auditors: customers added, friends invited,
+        mini-program sales and commission. A read model of the guide's events (fresh within moments).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStorePerformance(self, request, context):
+        """A store's performance: its current guides' figures, best sales first, and their sums.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GuideServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -639,6 +664,16 @@ def add_GuideServiceServicer_to_server(servicer, server):
                     servicer.GetGuide,
                     request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+            ),
+            'GetGuidePerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGuidePerformance,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.GuidePerformance.SerializeToString,
+            ),
+            'GetStorePerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStorePerformance,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.StorePerformance.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -832,6 +867,60 @@ class GuideService:
             '/loyalty.v1.GuideService/GetGuide',
             loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
             loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGuidePerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/GetGuidePerformance',
+            loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.GuidePerformance.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStorePerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/GetStorePerformance',
+            loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.StorePerformance.FromString,
             options,
             channel_credentials,
             insecure,
