@@ -15,11 +15,11 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from application.admission import Admission, Budget
 from application.clock import Clock, SystemClock
 from application.store_directory import StoreDirectory
+from infrastructure import reflection
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
 from infrastructure.api.tenancy import BrandRouter
 from infrastructure.brands import Brand, Brands
@@ -160,7 +160,7 @@ async def start(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
-    reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
+    reflection.enable(service_names, server)  # grpc.reflection.v1 and v1alpha
     port = _listen(server, settings)
     await server.start()
     for name in ["", *service_names]:

@@ -182,13 +182,13 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def gcj(lat: float, lng: float) -> common_pb2.Location:
-    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.GCJ02)
+    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.COORDINATE_SYSTEM_GCJ02)
 
 
 def spec(code: str, lat: float, lng: float, dealer: str) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
-        code=code, name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
-        service_radius_m=RADIUS_M, modes=[common_pb2.DELIVERY, common_pb2.PICKUP], online_orders_enabled=True,
+        code=code, display_name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
+        service_radius_m=RADIUS_M, modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP], online_orders_enabled=True,
     )
 
 
@@ -206,12 +206,14 @@ async def open_stores(stores: stores_pb2_grpc.StoreServiceStub, rng: random.Rand
     specs = [spec(f"SH-{i:04d}", SHANGHAI[0] + rng.gauss(0, 0.08), SHANGHAI[1] + rng.gauss(0, 0.09), f"D{i % 40}")
              for i in range(STORES)]
     r = await stores.ImportCloudStores(
-        stores_pb2.ImportCloudStoresRequest(request_id=rid(), brand="acme", stores=specs), metadata=OP, timeout=60)
+        stores_pb2.ImportCloudStoresRequest(
+            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]), metadata=OP, timeout=60)
     hot = await stores.OpenCloudStore(
-        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme", store=spec("SZ-HOT", *SUZHOU, "DHOT")),
+        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme",
+                                         cloud_store=stores_pb2.CloudStore(spec=spec("SZ-HOT", *SUZHOU, "DHOT"))),
         metadata=OP)
     # Points in GCJ-02 as sent (responses carry WGS-84), with each store's name.
-    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.stores], hot.name
+    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.cloud_stores], hot.name
 
 
 async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids) -> list[str]:
@@ -222,7 +224,7 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
         while todo:
             i = todo.pop()
             m = await members.RegisterMember(
-                members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", openid=f"o-bench-{i}"),
+                members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}")),
                 metadata=MP, timeout=30)
             names[i] = m.name
 
@@ -246,7 +248,7 @@ async def wait_routable(orders: orders_pb2_grpc.OrderServiceStub, member: str, a
 def draft(member: str, lat: float, lng: float) -> orders_pb2.OrderDraft:
     return orders_pb2.OrderDraft(
         member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=FEN)],
-        fulfilment=common_pb2.DELIVERY, customer_location=gcj(lat, lng),
+        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY, customer_location=gcj(lat, lng),
     )
 
 
@@ -297,15 +299,15 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
                 calls.failed("PlaceOrder", e.code())
                 continue
             calls.ok("PlaceOrder", time.perf_counter() - t0)
-            states[orders_pb2.OrderState.Name(order.state)] += 1
+            states[orders_pb2.OrderState.Name(order.state).removeprefix("ORDER_STATE_")] += 1
             stores[order.routing.store] += 1
             candidates.append(len(order.routing.candidates))
-            if order.state != orders_pb2.ALLOCATED:
+            if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
                 continue
             t0 = time.perf_counter()
             try:
                 await orders.PayOrder(
-                    orders_pb2.PayOrderRequest(request_id=rid(), order=order.name, paid_fen=order.total_fen),
+                    orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
                     metadata=MP, timeout=30)
             except grpc.aio.AioRpcError as e:
                 calls.failed("PayOrder", e.code())

@@ -229,11 +229,11 @@ class Orders:
             return
         load.calls.ok("PlaceOrder", time.perf_counter() - t0)
         load.placed.append(order.name)
-        if order.state != orders_pb2.ALLOCATED:
+        if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
             return
         t0 = time.perf_counter()
         try:
-            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), order=order.name,
+            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name,
                                                            paid_fen=order.total_fen),
                                 metadata=bo.MP, timeout=CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:

@@ -166,9 +166,9 @@ class Brands:
             audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
         servicers = {
             "MemberService": MemberServicer(auth, members),
-            "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes)),
-            "GuideService": GuideServicer(auth, GuideService(runner, clock, programmes)),
-            "OrderService": OrderServicer(auth, orders),
+            "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
+            "GuideService": GuideServicer(auth, GuideService(runner, clock, programmes), store.pool),
+            "OrderService": OrderServicer(auth, orders, store.pool),
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),

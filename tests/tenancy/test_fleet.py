@@ -93,11 +93,11 @@ async def test_a_server_killed_mid_run_loses_and_duplicates_nothing_across_two_b
 
         async def client(brand: str, n: int) -> None:
             member = (await call("RegisterMember", m.RegisterMemberRequest(
-                request_id=f"reg-{brand}-{n}", openid=f"o-{n}"), brand, n)).name
+                request_id=f"reg-{brand}-{n}", member=m.Member(openid=f"o-{n}")), brand, n)).name
             acked[member], brand_of[member] = {}, brand
             for i in range(EARNS_PER_CLIENT):
                 rid = f"earn-{n}-{i}"
-                await call("EarnPoints", m.EarnPointsRequest(request_id=rid, member=member, rule="sign-in",
+                await call("EarnPoints", m.EarnPointsRequest(request_id=rid, name=member, rule="sign-in",
                                                              points=10 + i), brand, n + i)
                 acked[member][rid] = 10 + i
                 progress["acks"] += 1

@@ -31,7 +31,7 @@ async def test_lag_tolerant_reads_come_from_the_replica_within_the_bound_or_not_
         assert replica is not None
 
         async def register(openid: str) -> m.Member:
-            return await members.RegisterMember(m.RegisterMemberRequest(request_id=openid, openid=openid),
+            return await members.RegisterMember(m.RegisterMemberRequest(request_id=openid, member=m.Member(openid=openid)),
                                                 metadata=auth("miniprogram"))
 
         def stream():

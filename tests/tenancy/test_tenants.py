@@ -56,7 +56,7 @@ async def events_in(dsn: str, brand: str) -> int | None:
 
 async def register(channel, brand: str, openid: str, request_id: str = "r-1") -> m.Member:
     return await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-        m.RegisterMemberRequest(request_id=request_id, openid=openid), metadata=auth("miniprogram", brand))
+        m.RegisterMemberRequest(request_id=request_id, member=m.Member(openid=openid)), metadata=auth("miniprogram", brand))
 
 
 def tool(*args: str, dsn: str) -> subprocess.CompletedProcess:
