@@ -14,13 +14,12 @@ advances over the events it skipped: the log head is read *before* the batch,
 and the event store commits notification ids in order (it locks the table for
 inserts), so every id up to that head is already visible.
 
-Run as a worker process: ``python -m infrastructure.projection_runner
-module:factory [...]`` where ``factory(store)`` returns projections.
+Run as a worker process: ``loyalty projections [module:factory ...]`` (or ``python -m
+infrastructure.projection_runner ...``) where ``factory(store)`` returns projections.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib
 import logging
@@ -293,15 +292,14 @@ async def _worker(specs: Sequence[str], batch_size: int) -> None:
         release()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run projections as a separate process.")
-    parser.add_argument("factories", nargs="+", help="module:callable returning projections for a store, "
-                        "e.g. infrastructure.hash_chain:projections")
-    parser.add_argument("--batch-size", type=int, default=500)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_worker(args.factories, args.batch_size))
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m infrastructure.projection_runner ...``: the same as ``loyalty projections ...``."""
+    import sys
+
+    from infrastructure.cli import main as loyalty
+
+    return loyalty(["projections", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
