@@ -286,7 +286,8 @@ async def _verify(args: argparse.Namespace) -> int:
     async with _opened_store(_settings()) as store:
         chained = await hash_chain.head(store)
         bar = Bar("verify", chained.notification_id if chained else None, out=_progress_out(args), unit="positions")
-        result = await hash_chain.verify(store, anchor=args.anchor, on_progress=lambda _, position: bar.update(position))
+        result = await hash_chain.verify(store, anchor=args.anchor,
+                                         on_progress=lambda _, position: bar.update(position))
         bar.close(result.head.notification_id if result.head else 0)
     head = str(result.head) if result.head else "none"
     if args.json:

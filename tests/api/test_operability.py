@@ -226,7 +226,8 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
             assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
         def logged() -> dict[str, str]:
-            return {r.request_id: r.code for r in rpc_records(caplog) if getattr(r, "request_id", "").startswith("earn")}
+            return {r.request_id: r.code for r in rpc_records(caplog)
+                    if getattr(r, "request_id", "").startswith("earn")}
 
         for _ in range(2000):  # the server has ended both handlers (each logs its call as its last step)
             if len(logged()) == 2:
