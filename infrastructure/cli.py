@@ -68,13 +68,18 @@ class Bar:
     """A ``\\r``-rewritten progress bar on stderr: ``label [#####.....] done/total  pct  rate/s``.
 
     Without a total it shows the count and rate only. Redrawn at most every ``every`` seconds
-    and once more, with a newline, by :meth:`close`. ``out=None`` shows nothing.
+    (0.1 on a terminal, else 2) and once more, with a newline, by :meth:`close`. ``out=None``
+    shows nothing.
     """
 
     WIDTH = 30
 
-    def __init__(self, label: str, total: int | None, *, out: TextIO | None, unit: str = "", every: float = 0.1):
-        self.label, self.total, self.out, self.unit, self.every = label, total, out, unit, every
+    def __init__(self, label: str, total: int | None, *, out: TextIO | None, unit: str = "",
+                 every: float | None = None):
+        self.label, self.total, self.out, self.unit = label, total, out, unit
+        if every is None:  # a terminal redraws smoothly; a log file gets a line now and then
+            every = 0.1 if out is not None and out.isatty() else 2.0
+        self.every = every
         self.started = time.monotonic()
         self.done = 0
         self._shown = 0.0
@@ -510,6 +515,7 @@ def read_store_rows(text: TextIO, *, delimiter: str = ",") -> tuple[list[str], l
 
 
 async def _import_stores(args: argparse.Namespace) -> int:
+    from application.auth import is_brand
     from application.clock import SystemClock
     from application.programmes import ProgrammeCatalog
     from application.repository import Repository
@@ -519,10 +525,10 @@ async def _import_stores(args: argparse.Namespace) -> int:
     from domain.loyalty_args import check_brand
     from infrastructure.mapper import build_mapper
 
-    try:
-        check_brand(args.brand)
-    except DomainError as e:
-        raise UsageError(f"--brand: {_explain(e)}") from None
+    if not is_brand(args.brand):  # the brands tokens can name: no API caller could reach another
+        raise UsageError(f"--brand: a brand is 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9; "
+                         f"got {args.brand!r}")
+    check_brand(args.brand)
     settings = _settings()
     source = "standard input" if args.file == "-" else args.file
     try:
