@@ -21,7 +21,8 @@ Exit status, for scripts: 0 done; 1 failed (the database unreachable, an unexpec
 2 usage (bad arguments or configuration: nothing was done); 3 the input or the data is bad
 (``verify`` found the chain broken, ``import-stores`` found bad rows and wrote nothing,
 ``tokens list`` found entries the server would refuse); 130 interrupted. Progress of anything
-long goes to stderr (``--quiet`` turns it off); results go to stdout.
+long goes to stderr (``--quiet`` turns it off); results go to stdout. A failure is one line on
+stderr; ``LOYALTY_DEBUG=1`` adds its traceback.
 """
 
 from __future__ import annotations
@@ -214,9 +215,8 @@ def _factories(specs: Sequence[str], load: Callable[[Sequence[str]], list[Any]])
 
 
 def cmd_projections(args: argparse.Namespace) -> int:
-    from infrastructure.projection_runner import _worker, load_factories
-
     from infrastructure.logging import configure_logging
+    from infrastructure.projection_runner import _worker, load_factories
 
     _factories(args.factories, load_factories)  # a typo is a usage error before the database starts
     settings = _settings()
@@ -262,6 +262,7 @@ async def _export(args: argparse.Namespace) -> int:
             await write_stream(chunks, sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
+            assert target is not None
             try:
                 with partial.open("wb") as sink:
                     await write_stream(chunks, sink)
@@ -342,7 +343,7 @@ def _cell(row: _Row, column: str, read: Callable[[str], Any], default: Any = Non
         return read(raw)
     except _Bad as e:
         row.errors.append(f"{column}: {e}")
-    except Exception as e:  # a domain rule refusing the value: its reason, as the API would answer
+    except Exception as e:  # noqa: BLE001 - a domain rule refusing the value: its reason, as the API would answer
         row.errors.append(f"{column}: {_explain(e)}")
     return default
 
@@ -462,6 +463,7 @@ def _read_spec(row: _Row, brand: str, at: datetime) -> None:
             row.errors.append(f"latitude/longitude: {_explain(e)}")
     if row.errors:
         return
+    assert location is not None and hours is not None  # else an error was recorded
     spec = StoreSpec(code=code, name=name, dealer_id=dealer, location=location, service_radius_m=radius,
                      modes=modes, hours=hours, daily_capacity=capacity, online_orders_enabled=online)
     try:  # the domain's own rules, exactly as StoreService opens it (pure: nothing is stored)
@@ -551,9 +553,8 @@ async def _import_stores(args: argparse.Namespace) -> int:
     for i, row in enumerate(rows, 1):
         if not row.errors:
             _read_spec(row, args.brand, now)
-        if row.spec is not None:
-            if (earlier := first_line.setdefault(row.spec.code, row.lines)) != row.lines:
-                row.errors.append(f"code: {row.spec.code} repeats {earlier} (DUPLICATE_CODE)")
+        if row.spec is not None and (earlier := first_line.setdefault(row.spec.code, row.lines)) != row.lines:
+            row.errors.append(f"code: {row.spec.code} repeats {earlier} (DUPLICATE_CODE)")
         validating.update(i)
     validating.close()
     async with _opened_store(settings) as store:
@@ -785,7 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as e:  # noqa: BLE001 - a clear line and exit 1, not a traceback for the operator
+    except Exception as e:  # a clear line and exit 1, not a traceback (LOYALTY_DEBUG=1: the traceback too)
         print(f"{name}: failed: {type(e).__name__}: {e}", file=sys.stderr)
         if os.environ.get("LOYALTY_DEBUG"):
             raise

@@ -42,8 +42,8 @@ HEADER = ("code,name,dealer,latitude,longitude,coordinate_system,service_radius_
 GOOD = "\n".join([
     HEADER,
     "SH-001,人民广场店,D001,31.2305,121.4738,GCJ02,5000,DELIVERY;PICKUP,,,,",
-    'SH-002,"Xujiahui, by the metro",dealers/D002,31.19,121.43,BD09,3000,PICKUP,'
-    '1-5 09:00-21:00;6-7 10:00-02:00,Asia/Shanghai,200,false',
+    ('SH-002,"Xujiahui, by the metro",dealers/D002,31.19,121.43,BD09,3000,PICKUP,'
+     '1-5 09:00-21:00;6-7 10:00-02:00,Asia/Shanghai,200,false'),
     "IN-001,Bandra,D003,19.06,72.83,WGS84,500,IN_STORE,1-7 00:00-24:00,Asia/Kolkata,0,true",
 ]) + "\n"
 
@@ -63,7 +63,7 @@ def loyalty(*args: str, where: Path, dsn: str | None, env: dict[str, str] | None
         environment["DATABASE_URL"] = dsn
     environment.update(env or {})
     return subprocess.run([str(LOYALTY), *args], cwd=where, env=environment, input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 async def query(dsn: str, sql: str, *args: Any) -> Any:
@@ -445,10 +445,10 @@ def test_the_old_module_entry_points_run_the_same_command(tmp_path: Path, fresh_
     imported(tmp_path, fresh_dsn)
     env = {**os.environ, "DATABASE_URL": fresh_dsn, "LOYALTY_DATA_DIR": str(tmp_path / "data")}
     helped = subprocess.run([sys.executable, "-m", "infrastructure.rebuild", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: loyalty rebuild")
     exported = subprocess.run([sys.executable, "-m", "infrastructure.export", "--up-to", "2", "-q"], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=60)
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line)["notification_id"] for line in exported.stdout.splitlines()] == [1, 2]
     assert UUID(json.loads(exported.stdout.splitlines()[0])["originator_id"]) == store_id_for("acme", "SH-001")
