@@ -133,17 +133,18 @@ def _settings() -> Any:
 
 
 @asynccontextmanager
-async def _opened_store(settings: Any) -> AsyncIterator[Any]:
-    """The migrated event store of the configuration (the embedded server started or attached)."""
-    from infrastructure.database import open_event_store
+async def _opened_store() -> AsyncIterator[Any]:
+    """The migrated event store of the configuration (the embedded server started or attached), as
+    the projection worker opens it."""
+    from infrastructure.projection_runner import open_store_from_env
 
-    store, embedded = await open_event_store(settings)
+    _settings()  # a bad configuration is a usage error
+    store, release = await open_store_from_env()
     try:
         yield store
     finally:
         await store.close()
-        if embedded is not None:
-            embedded.stop()
+        release()
 
 
 # --- serve -------------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ async def _migrate(args: argparse.Namespace) -> int:
     from infrastructure.projection_runner import ProjectionRunner
     from infrastructure.projections import all_projections
 
-    async with _opened_store(_settings()) as store:
+    async with _opened_store() as store:
         projections = all_projections(store)
         await ProjectionRunner(store, projections, build_mapper(os.environ)).setup()
         rows = await store.pool.fetch(
@@ -190,7 +191,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
     from infrastructure.rebuild import rebuild
 
     factories = _factories(args.factories, load_factories)
-    async with _opened_store(_settings()) as store:
+    async with _opened_store() as store:
         projections = [p for f in factories for p in f(store)]
         if args.list:
             for p in projections:
@@ -244,7 +245,7 @@ async def _export(args: argparse.Namespace) -> int:
     mapper = build_mapper(os.environ)
     target = Path(args.output) if args.output and args.output != "-" else None
     partial = target.with_name(target.name + ".partial") if target else None
-    async with _opened_store(_settings()) as store:
+    async with _opened_store() as store:
         head = await store.max_notification_id() or 0
         last = min(head, args.up_to) if args.up_to is not None else head
         bar = Bar("export", max(0, last - (args.after or 0)) or None, out=_progress_out(args), unit="positions")
@@ -289,7 +290,7 @@ def _anchor(text: str) -> Any:
 async def _verify(args: argparse.Namespace) -> int:
     from infrastructure import hash_chain
 
-    async with _opened_store(_settings()) as store:
+    async with _opened_store() as store:
         chained = await hash_chain.head(store)
         bar = Bar("verify", chained.notification_id if chained else None, out=_progress_out(args), unit="positions")
         result = await hash_chain.verify(store, anchor=args.anchor,
@@ -557,7 +558,7 @@ async def _import_stores(args: argparse.Namespace) -> int:
             row.errors.append(f"code: {row.spec.code} repeats {earlier} (DUPLICATE_CODE)")
         validating.update(i)
     validating.close()
-    async with _opened_store(settings) as store:
+    async with _opened_store() as store:
         specs = [r.spec for r in rows if r.spec is not None and not r.errors]
         ids = [store_id_for(args.brand, s.code) for s in specs]
         existing = {r[0] for r in await store.pool.fetch(
