@@ -667,6 +667,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _one_character(text: str) -> str:
+    text = "\t" if text == "\\t" else text
+    if len(text) != 1 or text in "\r\n\"":
+        raise argparse.ArgumentTypeError(f"one character (\\t for a tab), got {text!r}")
+    return text
+
+
 def _positive(text: str) -> int:
     value = _non_negative(text)
     if value == 0:
@@ -749,7 +756,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the CSV file, or - for standard input")
     p.add_argument("--brand", required=True, help="the brand the stores belong to")
     p.add_argument("--dry-run", action="store_true", help="check every row (and existing codes), write nothing")
-    p.add_argument("--delimiter", default=",", help="field separator (default ,)")
+    p.add_argument("--delimiter", default=",", type=_one_character,
+                   help="field separator, one character (default ,; \\t for a tab)")
 
     tokens = sub.add_parser("tokens", help="issue API tokens and list the configured ones", epilog=EPILOG,
                             description="API tokens are token=role@brand entries of LOYALTY_API_TOKENS.")

@@ -118,6 +118,7 @@ def test_every_command_has_help_with_the_exit_codes(command: list[str], tmp_path
     ["tokens", "issue", "dealer@acme"],  # a dealer token names its dealer
     ["tokens", "issue", "janitor@acme"],
     ["serve", "--workers", "0"],
+    ["import-stores", "stores.csv", "--brand", "acme", "--delimiter", ";;"],
 ], ids=lambda a: " ".join(a) or "nothing")
 def test_usage_errors_exit_2_and_touch_nothing(args: list[str], tmp_path: Path) -> None:
     (tmp_path / "stores.csv").write_text(GOOD)
