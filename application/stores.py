@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
@@ -55,17 +55,30 @@ class StoreService(Service):
 
         return await self.execute(handler, call)
 
-    async def import_many(self, brand: str, specs: Sequence[StoreSpec], *, call: Call | None = None):
-        """All or nothing: one transaction for the whole batch."""
-        if not 1 <= len(specs) <= MAX_IMPORT:
-            raise InvalidArgument(f"import 1..{MAX_IMPORT} stores per call", reason="OUT_OF_RANGE", field="stores")
+    async def import_many(
+        self, brand: str, specs: Sequence[StoreSpec], *, call: Call | None = None, limit: int | None = MAX_IMPORT,
+        on_opened: Callable[[int], None] | None = None,
+    ):
+        """All or nothing: one transaction for the whole batch.
+
+        ``limit`` bounds the batch (an API call's; the operator's command imports a whole file at
+        once); ``on_opened`` is told how many stores are opened so far (progress), before the commit.
+        """
+        if not specs or (limit is not None and len(specs) > limit):
+            raise InvalidArgument(f"import 1..{limit} stores per call" if limit else "import at least one store",
+                                  reason="OUT_OF_RANGE", field="stores")
         codes = [s.code for s in specs]
         if len(set(codes)) != len(codes):
             raise InvalidArgument("store codes repeat within the batch", reason="DUPLICATE_CODE")
 
         async def handler(uow: UnitOfWork) -> list[CloudStore]:
             at = self.clock.now()
-            return [await self._open(uow, brand, spec, at) for spec in specs]
+            opened = []
+            for spec in specs:
+                opened.append(await self._open(uow, brand, spec, at))
+                if on_opened is not None:
+                    on_opened(len(opened))
+            return opened
 
         return await self.execute(handler, call)
 

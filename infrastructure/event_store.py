@@ -183,6 +183,8 @@ class EventStore:
 
     dsn: str | None = None
     """Where the pool connects (set by :meth:`open`), for connections of their own (the health probe)."""
+    migrations_applied: list[int] = []  # noqa: RUF012 - replaced per instance by open
+    """The schema migrations :meth:`open` applied (none when the database was up to date)."""
 
     @classmethod
     async def open(
@@ -199,9 +201,10 @@ class EventStore:
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session,
                                          server_settings={"search_path": f'"{names.schema}"'})
         async with pool.acquire() as conn:
-            await migrate(conn, names)
+            applied = await migrate(conn, names)
         store = cls(pool, names, lock_timeout_s=lock_timeout_s)
         store.dsn = dsn
+        store.migrations_applied = applied
         return store
 
     async def close(self, timeout: float = 10.0) -> None:

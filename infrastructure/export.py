@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -87,12 +87,14 @@ async def export_events_jsonl(
     until: datetime | None = None,
     topics: Sequence[str] = (),
     page: int = 500,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Events with ``start <= notification_id <= stop`` and ``since <= timestamp < until``.
 
     Event timestamps are the times given to commands, not commit times, so
     they need not grow with notification ids: a time range scans the id range
-    and filters each event. Yields one chunk of lines per page.
+    and filters each event. Yields one chunk of lines per page; ``on_page`` is
+    told each page's last position and the events exported from it (progress).
     """
     position, inclusive = start, True
     while True:
@@ -108,6 +110,8 @@ async def export_events_jsonl(
             lines.append(dumps(record))
         if lines:
             yield b"\n".join(lines) + b"\n"
+        if on_page is not None and batch:
+            on_page(batch[-1].id, len(lines))
         if len(batch) < page:
             return
         position, inclusive = batch[-1].id, False
@@ -189,44 +193,14 @@ async def write_stream(chunks: AsyncIterable[bytes], sink: Any) -> int:
 # --- command line ----------------------------------------------------------------------------
 
 
-async def _export_command(argv: Sequence[str] | None = None) -> int:
-    """``python -m infrastructure.export [--after N] [--up-to N] [--since ISO] [--until ISO] > events.jsonl``."""
-    import argparse
-    import os
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m infrastructure.export ...``: the same as ``loyalty export ...`` (infrastructure/cli.py)."""
     import sys
 
-    from infrastructure.config import load_settings
-    from infrastructure.database import open_event_store
-    from infrastructure.mapper import build_mapper
+    from infrastructure.cli import main as loyalty
 
-    parser = argparse.ArgumentParser(description="Stream stored events as JSON Lines to standard output.")
-    parser.add_argument("--after", type=int, default=None, help="first position, exclusive")
-    parser.add_argument("--up-to", type=int, default=None, help="last position, inclusive")
-    parser.add_argument("--since", type=datetime.fromisoformat, default=None, help="event time, inclusive (ISO 8601)")
-    parser.add_argument("--until", type=datetime.fromisoformat, default=None, help="event time, exclusive (ISO 8601)")
-    parser.add_argument("--brand", default=None, help="the brand (tenant) whose log to export; without it, the "
-                        "configured POSTGRES_SCHEMA of a database from before tenants")
-    args = parser.parse_args(argv)
-    if args.brand is not None:
-        from infrastructure.tenants import open_brand_store
-
-        store, release = await open_brand_store(args.brand)
-    else:
-        store, embedded = await open_event_store(load_settings())
-        release = embedded.stop if embedded is not None else (lambda: None)
-    try:
-        start = None if args.after is None else args.after + 1
-        chunks = export_events_jsonl(store, build_mapper(os.environ), start, args.up_to,
-                                     since=args.since, until=args.until)
-        await write_stream(chunks, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    finally:
-        await store.close()
-        release()
-    return 0
+    return loyalty(["export", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    import asyncio
-
-    raise SystemExit(asyncio.run(_export_command()))
+    raise SystemExit(main())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -144,11 +144,15 @@ async def head(store: EventStore) -> ChainHead | None:
     return None if row is None else ChainHead(row[0], bytes(row[1]).hex())
 
 
-async def verify(store: EventStore, *, anchor: ChainHead | None = None, page: int = 1000) -> VerifyResult:
+async def verify(
+    store: EventStore, *, anchor: ChainHead | None = None, page: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> VerifyResult:
     """Recompute the chain from the stored events; report the FIRST broken position.
 
     Reads both tables in one repeatable-read snapshot (consistent while the
     chainer keeps appending), through server-side cursors (constant memory).
+    ``on_progress`` is told (links checked, position) every ``page`` links.
     """
     chain_table = store.names.q(CHAIN_TABLE)
     async with store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -180,6 +184,8 @@ async def verify(store: EventStore, *, anchor: ChainHead | None = None, page: in
                     return broken(e[0], "chain differs from the anchor kept off-site (rewritten?)")
                 anchor_seen = True
             prev, last_id, checked = computed, e[0], checked + 1
+            if on_progress is not None and checked % page == 0:
+                on_progress(checked, last_id)
             e, c = await anext(events, None), await anext(chain, None)
         if not anchor_seen:
             assert anchor is not None

@@ -14,13 +14,12 @@ advances over the events it skipped: the log head is read *before* the batch,
 and the event store commits notification ids in order (it locks the table for
 inserts), so every id up to that head is already visible.
 
-Run as a worker process: ``python -m infrastructure.projection_runner
-module:factory [...]`` where ``factory(store)`` returns projections.
+Run as a worker process: ``loyalty projections [module:factory ...]`` (or ``python -m
+infrastructure.projection_runner ...``) where ``factory(store)`` returns projections.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import importlib
@@ -445,25 +444,14 @@ async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | 
             release()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run projections as a separate process (one leader per projection "
-                                     "and brand across every process; the others stand by).")
-    parser.add_argument("factories", nargs="+", help="module:callable returning projections for a store, "
-                        "e.g. infrastructure.projections:all_projections")
-    parser.add_argument("--brand", action="append", default=[], help="a brand's tenant (repeatable)")
-    parser.add_argument("--all-brands", action="store_true", help="every brand registered at start")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--lease-retry", type=float, default=1.0,
-                        help="seconds between a standby's tries to take over a projection")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    brands: list[str | None] = list(args.brand)
-    if args.all_brands:
-        brands += [b for b in asyncio.run(_registered_brands()) if b not in brands]
-    if not brands and not args.all_brands:
-        brands = [None]  # the configured schema of a database from before tenants
-    asyncio.run(_worker(args.factories, args.batch_size, brands, args.lease_retry, all_brands=args.all_brands))
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m infrastructure.projection_runner ...``: the same as ``loyalty projections ...``."""
+    import sys
+
+    from infrastructure.cli import main as loyalty
+
+    return loyalty(["projections", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

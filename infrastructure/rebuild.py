@@ -14,12 +14,13 @@ live runner would have written (tested). A live runner of the same projection
 (in the server) keeps working meanwhile: the two take turns batch by batch.
 Readers see the tables empty and growing until the replay reaches the head.
 
-    python -m infrastructure.rebuild module:factory [--only NAME ...]
+    loyalty rebuild [module:factory ...] [--only NAME ...]
+
+(``python -m infrastructure.rebuild ...`` runs the same command.)
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -32,14 +33,7 @@ from eventsourcing.persistence import Mapper, Tracking
 
 from application.projection import AnyProjection
 from infrastructure.event_store import EventStore
-from infrastructure.projection_runner import (
-    ProjectionRunner,
-    _hold,
-    load_factories,
-    load_mapper,
-    lock_projection,
-    open_store_from_env,
-)
+from infrastructure.projection_runner import ProjectionRunner, _hold, lock_projection
 
 BULK_BATCH = 20_000
 """Events per bulk batch (and transaction) when the caller does not choose."""
@@ -204,33 +198,12 @@ async def bulk_replay(
             pending.cancel()
 
 
-async def _main(specs: Sequence[str], only: Sequence[str], batch_size: int, brand: str | None = None) -> None:
-    store, release = await open_store_from_env(brand)
-    try:
-        projections = [p for f in load_factories(specs) for p in f(store)]
-        chosen = [p for p in projections if not only or p.name in only]
-        if missing := set(only) - {p.name for p in chosen}:
-            raise SystemExit(f"no such projection: {', '.join(sorted(missing))}")
-        mapper = load_mapper()
-        for p in chosen:
-            stats = await rebuild(store, p, mapper, batch_size=batch_size)
-            print(f"{stats.name}: {stats.events} events in {stats.seconds:.1f} s", file=sys.stderr)
-    finally:
-        await store.close()
-        release()
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m infrastructure.rebuild ...``: the same as ``loyalty rebuild ...`` (infrastructure/cli.py)."""
+    from infrastructure.cli import main as loyalty
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Reset projections and replay the whole event log.")
-    parser.add_argument("factories", nargs="+", help="module:callable returning projections for a store")
-    parser.add_argument("--only", action="append", default=[], help="rebuild just this projection (repeatable)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help=f"events per batch and transaction ({BULK_BATCH} in bulk, else {RUNNER_BATCH})")
-    parser.add_argument("--brand", default=None, help="the brand (tenant) whose read models to rebuild; without it, "
-                        "the configured POSTGRES_SCHEMA of a database from before tenants")
-    args = parser.parse_args(argv)
-    asyncio.run(_main(args.factories, args.only, args.batch_size, args.brand))
+    return loyalty(["rebuild", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -249,7 +249,7 @@ async def open_brand_store(brand: str, *, settings: Any = None):
     try:
         tenant = await Registry(platform).get(brand)
         if tenant is None:
-            raise SystemExit(f"brand {brand} is not onboarded (python -m infrastructure.tenants onboard {brand})")
+            raise SystemExit(f"brand {brand} is not onboarded (loyalty tenants onboard {brand})")
         store = await EventStore.open(tenant.database(platform), tenant.names, lock_timeout_s=settings.lock_timeout_s,
                                       min_size=1, max_size=settings.pool_max)
     except BaseException:

@@ -29,25 +29,7 @@ class TokenAuthenticator:
 
     @classmethod
     def parse(cls, spec: str) -> TokenAuthenticator:
-        tokens: dict[str, Principal] = {}
-        for entry in filter(None, (e.strip() for e in spec.split(","))):
-            token, sep, who = entry.partition("=")
-            who, at, brand = who.rpartition("@") if "@" in who else (who, "", "")
-            role, _, dealer = who.partition(":")
-            if not sep or len(token) < 16 or role not in {r.value for r in Role}:
-                raise ValueError(
-                    "LOYALTY_API_TOKENS entries are token=role@brand (token of 16+ chars; role one of "
-                    f"{', '.join(r.value for r in Role)}; dealer:ID@brand for dealers)"
-                )
-            if not at or not is_brand(brand):
-                raise ValueError(
-                    f"LOYALTY_API_TOKENS: the {role} token needs its brand, as token=role@brand (a brand is "
-                    "1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9)"
-                )
-            if (role == Role.DEALER) != bool(dealer):
-                raise ValueError("a dealer token names its dealer (token=dealer:ID@brand), and only dealer tokens do")
-            tokens[token] = Principal(Role(role), brand, dealer or None)
-        return cls(tokens)
+        return cls(parse_tokens(spec))
 
     def brands(self) -> list[str]:
         """The brands the tokens act for, in the order they are configured."""
@@ -63,6 +45,43 @@ class TokenAuthenticator:
         raise Unauthenticated("a valid bearer token is required in the authorization metadata")
 
 
+def parse_tokens(spec: str) -> dict[str, Principal]:
+    """``LOYALTY_API_TOKENS`` (``token=role@brand`` pairs, comma separated) to each token's principal.
+
+    Raises ValueError naming the expected form for any malformed entry: the server refuses to start.
+    """
+    tokens: dict[str, Principal] = {}
+    for entry in filter(None, (e.strip() for e in spec.split(","))):
+        token, sep, who = entry.partition("=")
+        who, at, brand = who.rpartition("@") if "@" in who else (who, "", "")
+        role, _, dealer = who.partition(":")
+        if not sep or len(token) < 16 or role not in {r.value for r in Role}:
+            raise ValueError(
+                "LOYALTY_API_TOKENS entries are token=role@brand (token of 16+ chars; role one of "
+                f"{', '.join(r.value for r in Role)}; dealer:ID@brand for dealers)"
+            )
+        if not at or not is_brand(brand):
+            raise ValueError(
+                f"LOYALTY_API_TOKENS: the {role} token needs its brand, as token=role@brand (a brand is "
+                "1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9)"
+            )
+        if (role == Role.DEALER) != bool(dealer):
+            raise ValueError("a dealer token names its dealer (token=dealer:ID@brand), and only dealer tokens do")
+        tokens[token] = Principal(Role(role), brand, dealer or None)
+    return tokens
+
+
+def principal_label(principal: Principal) -> str:
+    """The ``role@brand`` (``dealer:ID@brand``) a token entry names, as written after its ``=``."""
+    role = f"{principal.role.value}:{principal.dealer_id}" if principal.dealer_id else principal.role.value
+    return f"{role}@{principal.brand}"
+
+
+def new_token() -> str:
+    """A fresh random token (32 URL-safe characters), as the development tokens are made."""
+    return secrets.token_urlsafe(24)
+
+
 def development_tokens(data_dir: Path) -> str:
     """Random per-role tokens of brand ``acme`` for a server started without ``LOYALTY_API_TOKENS``.
 
@@ -75,7 +94,7 @@ def development_tokens(data_dir: Path) -> str:
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         roles = ("miniprogram", "operator", "auditor", "dealer:DEV-DEALER")
-        tokens = {f"{role}@{DEVELOPMENT_BRAND}": secrets.token_urlsafe(24) for role in roles}
+        tokens = {f"{role}@{DEVELOPMENT_BRAND}": new_token() for role in roles}
         path.touch(mode=0o600)
         path.write_text(json.dumps(tokens, indent=2))
     tokens = json.loads(path.read_text())

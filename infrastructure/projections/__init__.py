@@ -1,7 +1,7 @@
 """Every read model the engine keeps, for the server, the worker and the rebuild tool.
 
-    python -m infrastructure.projection_runner infrastructure.projections:all_projections
-    python -m infrastructure.rebuild infrastructure.projections:all_projections --only member_points
+    loyalty projections                  (the default factory: infrastructure.projections:all_projections)
+    loyalty rebuild --only member_points
 """
 
 from __future__ import annotations

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+import pytest
 
 from protos.generate import PROTO_DIR, ROOT, generate
 
 
-def test_generated_code_is_up_to_date(tmp_path: Path):
-    os.chdir(ROOT)
+def test_generated_code_is_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(ROOT)  # protoc reads the protos relative to the root; the next test gets its own cwd back
     fresh = generate(tmp_path)
     assert fresh, "nothing was generated"
     for path in fresh:

@@ -159,11 +159,20 @@ async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unav
 async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_by_itself(
     restartable_pg: RestartablePostgres, restartable_dsn: str, tmp_path: Path,
 ) -> None:
-    async with serving(restartable_dsn, tmp_path) as (_, channel):
+    async with serving(restartable_dsn, tmp_path) as (running, channel):
         members = members_pb2_grpc.MemberServiceStub(channel)
         member = await members.RegisterMember(members_pb2.RegisterMemberRequest(
             request_id="reg-1", brand=BRAND, member=members_pb2.Member(openid="o-1")), metadata=auth("miniprogram"))
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        monitor = running.database_health
+        probes: list[bool] = []  # every probe's verdict, in order
+        probe = monitor.probe
+
+        async def counted_probe() -> bool:
+            probes.append(await probe())
+            return probes[-1]
+
+        monitor.probe = counted_probe
 
         await restartable_pg.run("stop")
         try:
@@ -183,7 +192,13 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
                 return await _health(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
 
             await _within(2.0, not_serving)  # a call met the unreachable database: the probe ran at once
-            await asyncio.sleep(1.0)
+            seen = len(probes)
+
+            async def probed_twice_more() -> bool:  # two more rounds of the monitor, each deciding on a probe
+                return len(probes) >= seen + 3  # (a round's decision is made once the next probe starts)
+
+            await _within(5.0, probed_twice_more)
+            assert not any(probes[seen:]), "the database is down: every probe since must fail"
             assert await not_serving(), "health must stay NOT_SERVING for the whole outage"
         finally:
             await restartable_pg.run("start")
