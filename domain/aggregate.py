@@ -16,7 +16,8 @@ after it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
+from uuid import UUID
 
 from eventsourcing import domain
 
@@ -32,8 +33,10 @@ class Aggregate(domain.Aggregate):
     """eventsourcing's ``Aggregate`` whose events are timestamped with their ``at``."""
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(
+        cls, event_class: type[domain.CanInitAggregate[UUID]], *, id: UUID | None = None, **kwargs: Any  # noqa: A002
+    ) -> Self:
         return super()._create(event_class, id=id, **_at_as_timestamp(kwargs))
 
-    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+    def trigger_event(self, event_class: type[domain.CanMutateAggregate[UUID]], **kwargs: Any) -> None:
         super().trigger_event(event_class, **_at_as_timestamp(kwargs))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -83,6 +84,9 @@ class SaleCommission:
 
 
 class Guide(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Hired") on __init__
+        Hired: ClassVar[type[Aggregate.Created]]
+
     @classmethod
     def hire(
         cls, brand: str, store_id: UUID, wecom_userid: str, name: str, at: datetime, *, guide_id: UUID | None = None

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -79,6 +80,9 @@ class FirstPaidOrder:
 
 
 class Member(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Registered") on __init__
+        Registered: ClassVar[type[Aggregate.Created]]
+
     # ------------------------------------------------------------------ registration
     @classmethod
     def register(
@@ -211,7 +215,7 @@ class Member(Aggregate):
         return tuple(keys)
 
     # ------------------------------------------------------------------ points: queries
-    def _lot_pairs(self, predicate) -> list[tuple[PointsLot, int]]:
+    def _lot_pairs(self, predicate: Callable[[PointsLot], bool]) -> list[tuple[PointsLot, int]]:
         return [(lot, self._remaining[i]) for i, lot in self._lots.items() if self._remaining[i] > 0 and predicate(lot)]
 
     def balance(self, at: datetime) -> int:
@@ -418,7 +422,9 @@ class Member(Aggregate):
         self._check_programme(programme)
         check_utc("at", at)
         check_optional_text("corrects", corrects)
-        lot, allocations, debt_repaid = None, (), 0
+        lot: PointsLot | None = None
+        allocations: tuple[LotAllocation, ...] = ()
+        debt_repaid = 0
         if points > 0:
             lot = self._new_lot(LotSource.ADJUSTMENT, reason, points, programme, at, pending=False)
             debt_repaid = min(self.debt, points)

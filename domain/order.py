@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -88,6 +88,9 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
 
 
 class Order(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Placed") on __init__
+        Placed: ClassVar[type[Aggregate.Created]]
+
     settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
     refunds: tuple[RefundRecord, ...] = ()  # class default: state saved before refunds were kept reads as none
     payment_due_at: datetime | None = None  # class default: no payment timeout (and state saved before it)

@@ -40,8 +40,9 @@ class PointsLot:
 
     def draw_order(self) -> tuple[bool, datetime, datetime, str]:
         """Soonest-expiring first; never-expiring last; ties by earning time then id."""
-        never = self.expires_at is None
-        return never, self.earned_at if never else self.expires_at, self.earned_at, self.lot_id
+        if self.expires_at is None:
+            return True, self.earned_at, self.earned_at, self.lot_id
+        return False, self.expires_at, self.earned_at, self.lot_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
@@ -165,7 +166,7 @@ class Tally:
         )
 
 
-def tally(lines) -> StatementTotals:
+def tally(lines: Iterable[SettlementLine]) -> StatementTotals:
     t = Tally()
     for line in lines:
         t.add(line)

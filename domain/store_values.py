@@ -6,6 +6,7 @@ importing an aggregate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -135,13 +136,13 @@ def require_int(value: object, name: str, low: int, high: int = 2**62) -> int:
 
 def require_modes(modes: object) -> tuple[FulfilmentMode, ...]:
     """A non-empty set of modes as a sorted tuple (stable in events)."""
-    try:
-        items = tuple(modes)  # type: ignore[arg-type]
-    except TypeError:
-        raise InvalidArgument("modes must be an iterable of FulfilmentMode", reason="INVALID_MODES") from None
-    if not items or not all(isinstance(m, FulfilmentMode) for m in items):
+    if not isinstance(modes, Iterable):
+        raise InvalidArgument("modes must be an iterable of FulfilmentMode", reason="INVALID_MODES")
+    items = tuple(modes)
+    valid = tuple(m for m in items if isinstance(m, FulfilmentMode))
+    if not items or len(valid) != len(items):
         raise InvalidArgument("modes must be a non-empty set of FulfilmentMode", reason="INVALID_MODES")
-    return tuple(sorted(set(items), key=lambda m: m.value))
+    return tuple(sorted(set(valid), key=lambda m: m.value))
 
 
 VALUE_TYPES = (FulfilmentMode, StoreStatus, DayHours, OpeningHours)
