@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 
-async def stop_task(task: asyncio.Task | None) -> None:
+async def stop_task(task: asyncio.Task[object] | None) -> None:
     """Cancel the task and wait until it has finished unwinding (its ``finally`` blocks ran).
 
     The cancellation is repeated until the task ends, in case something inside the task

@@ -20,6 +20,12 @@ class Call:
     encode: Callable[[Any], bytes]
 
 
+Answer = Any
+"""What a command method returns: without a ``call`` the handler's result (an aggregate or a value), with
+one the encoded response (bytes), possibly the stored one of an earlier identical request. Which of the two
+depends on an argument, so the methods say Any; ``execute`` is the one place that decides."""
+
+
 class Service:
     def __init__(self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog) -> None:
         self.runner = runner

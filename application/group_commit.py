@@ -23,13 +23,17 @@ import asyncio
 import enum
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
-from application.ports import EventStore, Write
+from application.ports import CommitOutcome, EventStore, Write
+
+if TYPE_CHECKING:
+    from application.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ class Ticket:
         self.failed = False
         self.abandoned = False  # its caller gave up while it was being written
         self.reads: list[UUID] = []  # aggregates read from memory, checked at commit, not changed
-        self.on_fail: list = []  # run when the ticket fails: whatever was read from memory is read again
+        self.on_fail: list[Callable[[], None]] = []  # run when the ticket fails: whatever was read from memory is read again
 
     @property
     def done(self) -> bool:
@@ -74,14 +78,14 @@ class Ticket:
 
 
 class GroupCommitter:
-    def __init__(self, store: EventStore, repository, *, max_batch: int = 256) -> None:
+    def __init__(self, store: EventStore, repository: Repository, *, max_batch: int = 256) -> None:
         self.store = store
         self.repository = repository
         self.max_batch = max_batch
         self._queue: deque[Ticket] = deque()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._batch: list[Ticket] = []
-        self._commit: asyncio.Task | None = None
+        self._commit: asyncio.Task[CommitOutcome] | None = None
         self.batches = 0  # batches written (for tests and metrics)
 
     def submit(self, ticket: Ticket) -> None:
@@ -132,7 +136,8 @@ class GroupCommitter:
         except asyncio.CancelledError:
             for t in batch:  # every caller gave up: nothing (or, at worst, all of it) was written
                 self._fail(t, Verdict.RETRY)
-            if commit.cancelled() and not asyncio.current_task().cancelling():
+            current = asyncio.current_task()
+            if commit.cancelled() and current is not None and not current.cancelling():
                 return
             raise
         except (IntegrityError, OperationalError) as e:  # nothing written: every command runs again

@@ -7,10 +7,11 @@ WeCom auto-accepts), is refused, or the receiver is at its customer limit.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from application.auth import owned
-from application.commands import Call, Service
+from application.commands import Answer, Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
@@ -22,12 +23,13 @@ MAX_HANDOVER = 1000
 
 
 class GuideService(Service):
-    async def hire(self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None):
+    async def hire(self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
             owned(await self.repository.get(store_id, CloudStore), brand)  # the brand's store must exist
             index_id = IdentityIndex.create_id(brand, IdentityKind.WECOM, wecom_userid)
-            if (index := await self.repository.find(index_id, IdentityIndex)) is not None:
+            index = await self.repository.find(index_id, IdentityIndex)
+            if index is not None and index.owner_id is not None:  # a WeCom id is never released
                 return await self.repository.get(index.owner_id, Guide)  # idempotent on the WeCom id
             guide = Guide.hire(brand, store_id, wecom_userid, name, at)
             await uow.add(guide)
@@ -39,7 +41,7 @@ class GuideService(Service):
     async def get(self, guide_id: UUID, *, brand: str | None = None) -> Guide:
         return owned(await self.repository.get(guide_id, Guide), brand)
 
-    async def move(self, guide_id: UUID, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def move(self, guide_id: UUID, store_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Guide:
             guide = owned(await uow.get(guide_id, Guide), brand)
             owned(await self.repository.get(store_id, CloudStore), guide.brand)  # only within the guide's brand
@@ -48,7 +50,7 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def release(self, guide_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def release(self, guide_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Guide:
             guide = owned(await uow.get(guide_id, Guide), brand)
             guide.leave(self.clock.now())
@@ -59,7 +61,7 @@ class GuideService(Service):
     async def inherit(
         self, from_guide_id: UUID, to_guide_id: UUID, members: tuple[UUID, ...], *, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         """Offer the giver's customers (all when ``members`` is empty) to the receiver."""
 
         async def handler(uow: UnitOfWork) -> tuple[int, list[tuple[UUID, str]]]:
@@ -93,7 +95,7 @@ class GuideService(Service):
     async def conclude(
         self, to_guide_id: UUID, member_id: UUID, accept: bool, reason: str, *, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         """The receiving guide accepts or refuses one customer."""
 
         async def handler(uow: UnitOfWork) -> Guide:
@@ -113,7 +115,7 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def complete_due(self, to_guide_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def complete_due(self, to_guide_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         """Auto-accept every offer past the waiting period (WeCom's 24 hours by default)."""
 
         async def handler(uow: UnitOfWork) -> Guide:
@@ -126,7 +128,9 @@ class GuideService(Service):
 
         return await self.execute(handler, call)
 
-    async def _move_customer(self, uow: UnitOfWork, giver_id: UUID, receiver: Guide, member_id: UUID, at) -> None:
+    async def _move_customer(
+        self, uow: UnitOfWork, giver_id: UUID, receiver: Guide, member_id: UUID, at: datetime
+    ) -> None:
         giver = await uow.get(giver_id, Guide)
         giver.conclude_handover(member_id, True, "ACCEPTED", at)
         member = await uow.get(member_id, Member)

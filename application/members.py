@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from application.auth import owned
-from application.commands import Call, Service
+from application.commands import Answer, Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.guide import Guide
 from domain.identity import IdentityIndex, IdentityKind, normalise, resolve
 from domain.member import Member, merge
+from domain.points import PointsLot
 from domain.tiers import Tier
 
 MAX_UPLINE = 32
@@ -26,7 +27,7 @@ class MemberService(Service):
     async def register(
         self, brand: str, openid: str, *, unionid: str | None = None, phone: str | None = None,
         referrer_id: UUID | None = None, call: Call | None = None,
-    ):
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             keys = [(IdentityKind.OPENID, normalise(IdentityKind.OPENID, openid))]
@@ -68,7 +69,7 @@ class MemberService(Service):
         self, member_id: UUID, *, phone: str | None = None, unionid: str | None = None,
         nickname: str | None = None, birthday: date | None = None, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             member = owned(await uow.get(member_id, Member), brand)
@@ -101,7 +102,7 @@ class MemberService(Service):
     async def assign_tier_floor(
         self, member_id: UUID, tier: Tier | None, reason: str, operator: str, *, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             member = owned(await uow.get(member_id, Member), brand)
@@ -114,7 +115,7 @@ class MemberService(Service):
     async def get(self, member_id: UUID, *, brand: str | None = None) -> Member:
         return owned(await self.repository.get(member_id, Member), brand)
 
-    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             survivor = owned(await uow.get(survivor_id, Member), brand)
             absorbed = owned(await uow.get(absorbed_id, Member), brand)
@@ -129,7 +130,7 @@ class MemberService(Service):
         return await self.execute(handler, call)
 
     async def bind_guide(self, member_id: UUID, guide_id: UUID, *, call: Call | None = None,
-                         brand: str | None = None):
+                         brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             member = owned(await uow.get(member_id, Member), brand)
@@ -145,7 +146,7 @@ class MemberService(Service):
         return await self.execute(handler, call)
 
     async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None,
-                              brand: str | None = None):
+                              brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             referrer = owned(await uow.get(referrer_id, Member), brand)
@@ -159,7 +160,7 @@ class MemberService(Service):
         return await self.execute(handler, call)
 
     async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None,
-                          brand: str | None = None):
+                          brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             lot = member.earn_points(rule, points, await self.programmes.current(member.brand), self.clock.now())
@@ -168,7 +169,7 @@ class MemberService(Service):
         return await self.execute(handler, call)
 
     async def redeem_points(self, member_id: UUID, points: int, reference: str, *, call: Call | None = None,
-                            brand: str | None = None):
+                            brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             at = self.clock.now()
@@ -181,7 +182,7 @@ class MemberService(Service):
     async def adjust_points(
         self, member_id: UUID, points: int, reason: str, operator: str, corrects: str | None,
         *, call: Call | None = None, brand: str | None = None,
-    ):
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             member.adjust(
@@ -192,7 +193,7 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def expire_points(self, member_id: UUID, *, call: Call | None = None):
+    async def expire_points(self, member_id: UUID, *, call: Call | None = None) -> Answer:
         """Record the expiry of every lot past its date (balances already ignore them)."""
 
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
@@ -201,7 +202,7 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def evaluate_tier(self, member_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             member = owned(await uow.get(member_id, Member), brand)
             member.evaluate_tier(await self.programmes.current(member.brand), self.clock.now())
@@ -209,7 +210,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def expiring(self, member_id: UUID, within_days: int, *, brand: str | None = None):
+    async def expiring(
+        self, member_id: UUID, within_days: int, *, brand: str | None = None
+    ) -> list[tuple[PointsLot, int]]:
         if not 1 <= within_days <= 366:
             raise InvalidArgument("within_days must be 1..366", reason="OUT_OF_RANGE", field="within_days")
         member = await self.get(member_id, brand=brand)

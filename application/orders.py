@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.auth import owned
-from application.commands import Call, Service
+from application.clock import Clock
+from application.commands import Answer, Call, Service
+from application.programmes import ProgrammeCatalog
 from application.store_directory import StoreDirectory
-from application.unit_of_work import Conflict, UnitOfWork
+from application.unit_of_work import CommandRunner, Conflict, UnitOfWork
 from domain.attribution import EntryContext, EntryKind, GuideRef
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
@@ -31,7 +33,7 @@ from domain.geo import Location
 from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
-from domain.routing import OrderFacts, Rejection, RoutingDecision
+from domain.routing import OrderFacts, Rejection, RoutingDecision, StoreSnapshot
 from domain.store_values import FulfilmentMode
 
 MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
@@ -64,8 +66,18 @@ async def surviving_member(uow: UnitOfWork, member_id: UUID) -> Member:
     raise RuleViolation("member merged too many times over", reason="MERGE_CHAIN_TOO_LONG")
 
 
+def _allocation(order: Order) -> tuple[UUID, str] | None:
+    """The store an allocated order went to and that store's dealer (an allocated decision names both)."""
+    decision = order.decision
+    if decision is None or decision.store_id is None or decision.dealer_id is None:
+        return None
+    return decision.store_id, decision.dealer_id
+
+
 class OrderService(Service):
-    def __init__(self, runner, clock, programmes, directory: StoreDirectory) -> None:
+    def __init__(
+        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, directory: StoreDirectory
+    ) -> None:
         super().__init__(runner, clock, programmes)
         self.directory = directory
 
@@ -128,7 +140,7 @@ class OrderService(Service):
         return self.directory.route(facts, programme.attribution, at, programme_version=programme.version,
                                     brand=member.brand)
 
-    async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None):
+    async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             member, facts, entry = await self._facts(uuid4(), draft, brand)
@@ -139,11 +151,11 @@ class OrderService(Service):
                 entry=entry, lines=draft.lines, at=at, payment_due_at=programme.payment_due_at(at),
                 id=facts.order_id,
             )
-            overrides = {}
+            overrides: dict[UUID, StoreSnapshot] = {}
             for _ in range(MAX_REROUTES):
                 decision = self.directory.route(facts, policy, at, overrides, programme_version=version,
                                                 brand=member.brand)
-                if not decision.allocated:
+                if decision.store_id is None:  # not allocated
                     if await self._refresh_full_stores(decision, overrides, at):
                         continue  # the router's copy may lag a release: route again on fresh counts
                     order.leave_unallocated(decision, at)
@@ -165,7 +177,9 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def _refresh_full_stores(self, decision: RoutingDecision, overrides: dict, at) -> bool:
+    async def _refresh_full_stores(
+        self, decision: RoutingDecision, overrides: dict[UUID, StoreSnapshot], at: datetime
+    ) -> bool:
         """Before leaving an order unallocated: re-read the stores the router found full and nothing else
         wrong with (a cancellation may have released a slot the directory has not seen yet)."""
         full = [c.store_id for c in decision.candidates
@@ -177,7 +191,7 @@ class OrderService(Service):
     async def get(self, order_id: UUID, *, brand: str | None = None) -> Order:
         return owned(await self.repository.get(order_id, Order), brand)
 
-    async def pay(self, order_id: UUID, paid_fen: int, *, call: Call | None = None, brand: str | None = None):
+    async def pay(self, order_id: UUID, paid_fen: int, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             order = owned(await uow.get(order_id, Order), brand)
@@ -186,21 +200,24 @@ class OrderService(Service):
             member = await surviving_member(uow, order.member_id)
             member.earn_points_for_order(str(order.id), paid_fen, programme, at)
             member.evaluate_tier(programme, at)
-            if order.store_id is not None:
-                store = await uow.get(order.store_id, CloudStore)
-                store.attribute_order(order.id, order.dealer_id, paid_fen, at)
+            if (allocation := _allocation(order)) is not None:
+                store = await uow.get(allocation[0], CloudStore)
+                store.attribute_order(order.id, allocation[1], paid_fen, at)
             credit = order.decision.guide_credit if order.decision else None
-            guide = await uow.get(credit.guide_id, Guide) if credit is not None and paid_fen > 0 else None
-            if guide is not None and guide.employed:  # a guide who left since the order was placed earns nothing
-                guide.credit_sale(
-                    str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme, at,
-                    settle_after=order.settle_due_at,
-                )
+            if credit is not None and paid_fen > 0:
+                guide = await uow.get(credit.guide_id, Guide)
+                settle_after = order.settle_due_at
+                assert settle_after is not None  # order.pay fixed it just above
+                if guide.employed:  # a guide who left since the order was placed earns nothing
+                    guide.credit_sale(
+                        str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme,
+                        at, settle_after=settle_after,
+                    )
             return order
 
         return await self.execute(handler, call)
 
-    async def fulfil(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def fulfil(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             order = owned(await uow.get(order_id, Order), brand)
             order.fulfil(self.clock.now())
@@ -208,7 +225,7 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None):
+    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None) -> Answer:
         """The customer cancels before paying; the store's capacity is released in the same transaction."""
 
         async def handler(uow: UnitOfWork) -> Order:
@@ -220,7 +237,7 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def cancel_unpaid(self, order_id: UUID, *, call: Call | None = None):
+    async def cancel_unpaid(self, order_id: UUID, *, call: Call | None = None) -> Answer:
         """The scheduler cancels an order left unpaid past its payment time, releasing its capacity."""
 
         async def handler(uow: UnitOfWork) -> Order:
@@ -233,24 +250,25 @@ class OrderService(Service):
         return await self.execute(handler, call)
 
     @staticmethod
-    async def _release_capacity(uow: UnitOfWork, order: Order, at) -> None:
-        if order.store_id is not None:  # an allocated order was accepted by (and counted on) its store
-            store = await uow.get(order.store_id, CloudStore)
-            store.release_order(order.id, order.decision.decided_at, at)
+    async def _release_capacity(uow: UnitOfWork, order: Order, at: datetime) -> None:
+        decision = order.decision
+        if decision is not None and decision.store_id is not None:  # an allocated order was accepted by its store
+            store = await uow.get(decision.store_id, CloudStore)
+            store.release_order(order.id, decision.decided_at, at)
 
     async def refund(
         self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             order = owned(await uow.get(order_id, Order), brand)
             order.refund(refund_id, amount_fen, at, reason)
             member = await surviving_member(uow, order.member_id)
             member.reverse_order_points(str(order.id), amount_fen, at)
-            if order.store_id is not None:
-                store = await uow.get(order.store_id, CloudStore)
-                store.attribute_refund(order.id, order.dealer_id, amount_fen, at)
+            if (allocation := _allocation(order)) is not None:
+                store = await uow.get(allocation[0], CloudStore)
+                store.attribute_refund(order.id, allocation[1], amount_fen, at)
             credit = order.decision.guide_credit if order.decision else None
             guide = await uow.get(credit.guide_id, Guide) if credit is not None else None
             if guide is not None and guide.has_sale(str(order.id)):  # none when the guide had left by payment
@@ -259,7 +277,7 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def settle(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def settle(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         """After the return window: settle the guide's commission and release a referral reward."""
 
         async def handler(uow: UnitOfWork) -> Order:
@@ -287,9 +305,10 @@ class OrderService(Service):
                     referrer = await uow.get(member.referred_by, Member)
                     if referrer.merged_into is None and referrer.referral_pending(member.id):
                         referrer.release_referral_reward(member.id, first.order_id, due, programme, at)
-                        guide = await uow.get(member.guide_id, Guide) if member.guide_id is not None else None
-                        if guide is not None and guide.employed:  # a guide earns nothing after leaving
-                            guide.credit_referral(member.id, programme, at)
+                        if member.guide_id is not None:
+                            referring_guide = await uow.get(member.guide_id, Guide)
+                            if referring_guide.employed:  # a guide earns nothing after leaving
+                                referring_guide.credit_referral(member.id, programme, at)
             return order
 
         return await self.execute(handler, call)

@@ -25,7 +25,7 @@ from domain.loyalty_args import check_int
 from domain.programme import DEFAULT_VERSION, LoyaltyProgramme
 
 if TYPE_CHECKING:
-    from application.commands import Call
+    from application.commands import Answer, Call
 
 MAX_REMEMBERED = 10_000
 
@@ -92,7 +92,7 @@ class ProgrammeCatalog:
                            reason="PROGRAMME_VERSION_NOT_FOUND", brand=brand, version=version)
         return published.programme_at(version)
 
-    async def publish(self, programme: LoyaltyProgramme, *, call: Call | None = None):
+    async def publish(self, programme: LoyaltyProgramme, *, call: Call | None = None) -> Answer:
         """Publish a newer version; the published programme (or, with a ``call``, its stored response)."""
         if not isinstance(programme, LoyaltyProgramme):
             raise InvalidArgument("programme must be a LoyaltyProgramme", reason="INVALID_PROGRAMME")

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from contextvars import ContextVar
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
@@ -35,20 +35,29 @@ from application.ports import EventStore, StaleAggregate, Write
 
 if TYPE_CHECKING:
     from application.group_commit import Ticket
+    from application.unit_of_work import UnitOfWork
 from domain.errors import NotFound
 
 A = TypeVar("A", bound=Aggregate)
-checked_reads: ContextVar = ContextVar("checked_reads", default=None)
+checked_reads: ContextVar[UnitOfWork | None] = ContextVar("checked_reads", default=None)
 """The unit of work of the command running in this task: reads inside it are served from memory and checked
 at its commit (``UnitOfWork.expect``)."""
 OVERHEAD_BYTES = 512  # per cached aggregate, beside its stored size
+
+
+class _Recorded(Protocol):
+    """What this store's events are: aggregate events and snapshots, each with a time and a ``mutate``."""
+
+    timestamp: datetime
+
+    def mutate(self, aggregate: Aggregate | None) -> Aggregate | None: ...
 
 
 class Repository:
     def __init__(
         self,
         store: EventStore,
-        mapper: Mapper,
+        mapper: Mapper[UUID],
         *,
         snapshot_interval: int = 50,
         cache_size: int = 10_000,
@@ -141,7 +150,7 @@ class Repository:
         size = OVERHEAD_BYTES
         snapshot = await self.store.latest_snapshot(aggregate_id, lte=lte)
         if snapshot is not None:
-            aggregate = self.mapper.to_domain_event(snapshot).mutate(None)
+            aggregate = self._decode(snapshot).mutate(None)
             gt = snapshot.originator_version
             size += len(snapshot.state)
         events = await self.store.select_events(aggregate_id, gt=gt, lte=lte)
@@ -150,8 +159,13 @@ class Repository:
 
     def _apply(self, aggregate: Aggregate | None, stored: Sequence[StoredEvent]) -> Aggregate | None:
         for s in stored:
-            aggregate = self.mapper.to_domain_event(s).mutate(aggregate)
+            aggregate = self._decode(s).mutate(aggregate)
         return aggregate
+
+    def _decode(self, stored: StoredEvent) -> _Recorded:
+        # The mapper is typed to return DomainEventProtocol, which declares neither ``mutate`` nor
+        # ``timestamp``; every event this repository stores is an Aggregate event or a Snapshot, which have both.
+        return cast(_Recorded, self.mapper.to_domain_event(stored))
 
     async def get_as_of(
         self, aggregate_id: UUID, *, version: int | None = None, at: datetime | None = None
@@ -160,7 +174,7 @@ class Repository:
         if at is not None:
             aggregate = None
             for s in await self.store.select_events(aggregate_id, lte=version):
-                event = self.mapper.to_domain_event(s)
+                event = self._decode(s)
                 if event.timestamp > at:
                     break
                 aggregate = event.mutate(aggregate)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from application.commands import Call, Service
-from application.unit_of_work import UnitOfWork
+from application.clock import Clock
+from application.commands import Answer, Call, Service
+from application.programmes import ProgrammeCatalog
+from application.unit_of_work import CommandRunner, UnitOfWork
 from domain.errors import AlreadyExists, NotFound
 from domain.settlement import Month, SettlementLine, SettlementPeriod, StatementTotals, Tally, period_id
 
@@ -49,7 +51,9 @@ class Statement:
 
 
 class SettlementService(Service):
-    def __init__(self, runner, clock, programmes, read_model: SettlementLines) -> None:
+    def __init__(
+        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, read_model: SettlementLines
+    ) -> None:
         super().__init__(runner, clock, programmes)
         self.read_model = read_model
 
@@ -83,7 +87,7 @@ class SettlementService(Service):
         return Statement(dealer_id, month, True, period.totals, period.closed_at, computed == period.totals,
                          lines, next_after)
 
-    async def close(self, brand: str, dealer_id: str, month: Month, *, call: Call | None = None):
+    async def close(self, brand: str, dealer_id: str, month: Month, *, call: Call | None = None) -> Answer:
         """Freeze the month's statement as a ``SettlementPeriod.Closed`` event (totals only, no lines)."""
 
         async def handler(uow: UnitOfWork) -> Statement:

@@ -16,12 +16,15 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic
 
 from application.background import stop_task
+from application.ports import Notifications
 from application.store_index import StoreIndex
 from domain.attribution import AttributionPolicy
 from domain.cloud_store import CloudStore
@@ -42,14 +45,14 @@ MAX_SCANNED = 400        # stop walking outwards after this many stores
 
 
 class StoreDirectory:
-    def __init__(self, store, mapper) -> None:
+    def __init__(self, store: Notifications, mapper: Mapper[UUID]) -> None:
         self._store = store
         self._mapper = mapper
         self.replicas: dict[UUID, CloudStore] = {}
         self.indexes: dict[str, StoreIndex] = {}  # per brand
         self.position: int | None = None
         self.widest_radius_m = 0  # an upper bound: the widest service radius any store ever had
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     # --- keeping current --------------------------------------------------------------
 
@@ -92,14 +95,17 @@ class StoreDirectory:
                 log.exception("store directory follower failed; resuming in 1 s")
                 await asyncio.sleep(1)
 
-    def _apply(self, notifications: Iterable, *, reindex: bool = False) -> None:
+    def _apply(self, notifications: Iterable[Notification], *, reindex: bool = False) -> None:
         for n in notifications:
             self.position = n.id
-            event = self._mapper.to_domain_event(n)
-            replica = self.replicas.get(n.originator_id)
-            if replica is not None and replica.version >= n.originator_version:
+            # STORE_TOPICS only: CloudStore events (the mapper is typed to return the bare event protocol)
+            event = cast(CanMutateAggregate[UUID], self._mapper.to_domain_event(n))
+            current = self.replicas.get(event.originator_id)
+            if current is not None and current.version >= n.originator_version:
                 continue  # already applied
-            replica = event.mutate(replica)
+            replica = event.mutate(current)
+            if replica is None:  # no CloudStore event discards its aggregate
+                continue
             self.replicas[replica.id] = replica
             self.widest_radius_m = max(self.widest_radius_m, replica.service_radius_m)
             if reindex:
@@ -158,7 +164,9 @@ class StoreDirectory:
                 break  # every store after this one is farther still: one is kept as evidence
         named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
         for store_id in named:
-            replica = self.replicas.get(store_id) if store_id is not None else None
+            if store_id is None:
+                continue
+            replica = self.replicas.get(store_id)
             if replica is not None and replica.brand == brand and store_id not in found:
                 found[store_id] = self._snapshot(store_id, at, overrides)
         return list(found.values())

@@ -8,7 +8,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from application.auth import owned
-from application.commands import Call, Service
+from application.commands import Answer, Call, Service
 from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
 from domain.errors import AlreadyExists, InvalidArgument
@@ -49,7 +49,7 @@ def store_id_for(brand: str, code: str) -> UUID:
 
 
 class StoreService(Service):
-    async def open(self, brand: str, spec: StoreSpec, *, call: Call | None = None):
+    async def open(self, brand: str, spec: StoreSpec, *, call: Call | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> CloudStore:
             return await self._open(uow, brand, spec, self.clock.now())
 
@@ -58,7 +58,7 @@ class StoreService(Service):
     async def import_many(
         self, brand: str, specs: Sequence[StoreSpec], *, call: Call | None = None, limit: int | None = MAX_IMPORT,
         on_opened: Callable[[int], None] | None = None,
-    ):
+    ) -> Answer:
         """All or nothing: one transaction for the whole batch.
 
         ``limit`` bounds the batch (an API call's; the operator's command imports a whole file at
@@ -99,7 +99,9 @@ class StoreService(Service):
     async def get(self, store_id: UUID, *, brand: str | None = None) -> CloudStore:
         return owned(await self.repository.get(store_id, CloudStore), brand)
 
-    async def _change(self, store_id: UUID, change, call: Call | None, brand: str | None):
+    async def _change(
+        self, store_id: UUID, change: Callable[[CloudStore, datetime], None], call: Call | None, brand: str | None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> CloudStore:
             store = owned(await uow.get(store_id, CloudStore), brand)
             change(store, self.clock.now())
@@ -107,10 +109,10 @@ class StoreService(Service):
 
         return await self.execute(handler, call)
 
-    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None, brand: str | None = None):
+    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None, brand: str | None = None) -> Answer:
         return await self._change(store_id, lambda s, at: s.relocate(location, at), call, brand)
 
-    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None, brand: str | None = None):
+    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None, brand: str | None = None) -> Answer:
         """Apply the given changes in one transaction (each one its own event)."""
 
         def change(store: CloudStore, at: datetime) -> None:
@@ -127,19 +129,19 @@ class StoreService(Service):
             raise InvalidArgument("nothing to change", reason="EMPTY_UPDATE")
         return await self._change(store_id, change, call, brand)
 
-    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None):
+    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None) -> Answer:
         return await self._change(store_id, lambda s, at: s.suspend(reason, at), call, brand)
 
-    async def reopen(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def reopen(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         return await self._change(store_id, lambda s, at: s.reopen(at), call, brand)
 
-    async def close(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None):
+    async def close(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         return await self._change(store_id, lambda s, at: s.close(at), call, brand)
 
     async def transfer(
         self, store_id: UUID, to_dealer: str, effective_at: datetime | None, *, call: Call | None = None,
         brand: str | None = None,
-    ):
+    ) -> Answer:
         return await self._change(
             store_id, lambda s, at: s.transfer_to_dealer(to_dealer, effective_at or at, at), call, brand
         )

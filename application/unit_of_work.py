@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -35,6 +35,8 @@ from application.repository import Repository, checked_reads
 from domain.errors import DomainError, InvalidArgument
 
 R = TypeVar("R")
+Outcome = tuple[R | None, bytes | None]
+"""A command's result and its encoded response; (None, the stored response) when a request id was done before."""
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -244,7 +246,8 @@ class CommandRunner:
 
     async def run(self, handler: Callable[[UnitOfWork], Awaitable[R]]) -> R:
         result, _ = await self._admitted(handler, None, None)
-        return result
+        # Without idempotency there is no stored answer: the result is always the handler's own.
+        return cast(R, result)
 
     async def run_idempotent(
         self,
@@ -272,7 +275,10 @@ class CommandRunner:
             )
         return logged.response
 
-    async def _admitted(self, handler, idem: Idempotency | None, encode):
+    async def _admitted(
+        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        encode: Callable[[R], bytes] | None,
+    ) -> Outcome[R]:
         self.admission.admit()
         started = time.monotonic()
         try:
@@ -291,7 +297,10 @@ class CommandRunner:
         finally:
             self.admission.done(time.monotonic() - started)
 
-    async def _attempts(self, handler, idem: Idempotency | None, encode):
+    async def _attempts(
+        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        encode: Callable[[R], bytes] | None,
+    ) -> Outcome[R]:
         for attempt in range(self.max_attempts):
             try:
                 return await self._attempt(handler, idem, encode)
@@ -303,7 +312,10 @@ class CommandRunner:
             attempts=self.max_attempts,
         )
 
-    async def _attempt(self, handler, idem: Idempotency | None, encode):
+    async def _attempt(
+        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        encode: Callable[[R], bytes] | None,
+    ) -> Outcome[R]:
         uow = UnitOfWork(self.repository, self.locks, self.lock_timeout)
         try:
             try:
@@ -313,7 +325,7 @@ class CommandRunner:
                 finally:
                     _active.reset(token)
                 response = encode(result) if encode is not None else None
-                request = None if idem is None else LoggedRequest(
+                request = None if idem is None or response is None else LoggedRequest(
                     idem.request_id, idem.method, idem.payload_hash, response)
                 ticket = uow.seal(request)
             except _Busy as busy:
@@ -360,6 +372,6 @@ class CommandRunner:
         raise _Again(pause=not had_deps)
 
 
-def _consume(future: asyncio.Future) -> None:
+def _consume(future: asyncio.Future[Verdict]) -> None:
     if not future.cancelled():
         future.exception()
