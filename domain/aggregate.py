@@ -16,10 +16,17 @@ after it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 from uuid import UUID
 
 from eventsourcing import domain
+
+
+DecoratedEvent: TypeAlias = type[Any]
+"""An event class that eventsourcing makes when the aggregate class is created, from a method decorated with
+``@event("Name")``: its fields are the method's parameters, which a type checker cannot see. Aggregates declare
+the ones used by name elsewhere (``Member.PointsEarned``) as ``ClassVar[DecoratedEvent]`` under TYPE_CHECKING,
+so that a misspelt event is still an error."""
 
 
 def _at_as_timestamp(kwargs: dict[str, Any]) -> dict[str, Any]:

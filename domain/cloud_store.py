@@ -30,12 +30,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, DecoratedEvent
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location, to_wgs84
 from domain.routing import StoreSnapshot
@@ -104,6 +104,10 @@ def _bool(value: object, name: str) -> bool:
 
 class CloudStore(Aggregate):
     """Commands validate first, then trigger one event (a refused command leaves no trace)."""
+
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        OrderAttributed: ClassVar[DecoratedEvent]
+        RefundAttributed: ClassVar[DecoratedEvent]
 
     class_version = 3  # snapshots: v1 held every order (accepted, bookings); v2 is bounded; v3 has the brand
 

@@ -31,7 +31,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, DecoratedEvent
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import IdentityKind, normalise
 from domain.loyalty_args import (
@@ -84,8 +84,18 @@ class SaleCommission:
 
 
 class Guide(Aggregate):
-    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Hired") on __init__
-        Hired: ClassVar[type[Aggregate.Created]]
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Hired: ClassVar[DecoratedEvent]
+        MovedToStore: ClassVar[DecoratedEvent]
+        Left: ClassVar[DecoratedEvent]
+        CustomerAdded: ClassVar[DecoratedEvent]
+        CustomerReleased: ClassVar[DecoratedEvent]
+        HandoverConcluded: ClassVar[DecoratedEvent]
+        HandoverAccepted: ClassVar[DecoratedEvent]
+        CreditEarned: ClassVar[DecoratedEvent]
+        SaleCredited: ClassVar[DecoratedEvent]
+        CommissionSettled: ClassVar[DecoratedEvent]
+        CommissionClawedBack: ClassVar[DecoratedEvent]
 
     @classmethod
     def hire(

@@ -36,7 +36,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, DecoratedEvent
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import VALUE_TYPES as _IDENTITY_VALUE_TYPES
 from domain.identity import IdentityKey, IdentityKind, normalise
@@ -80,8 +80,16 @@ class FirstPaidOrder:
 
 
 class Member(Aggregate):
-    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Registered") on __init__
-        Registered: ClassVar[type[Aggregate.Created]]
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Registered: ClassVar[DecoratedEvent]
+        PointsEarned: ClassVar[DecoratedEvent]
+        RedemptionDrawn: ClassVar[DecoratedEvent]
+        PointsExpired: ClassVar[DecoratedEvent]
+        OrderPointsReversed: ClassVar[DecoratedEvent]
+        PointsAdjusted: ClassVar[DecoratedEvent]
+        MemberAbsorbed: ClassVar[DecoratedEvent]
+        MergedInto: ClassVar[DecoratedEvent]
+        ReferralRewarded: ClassVar[DecoratedEvent]
 
     # ------------------------------------------------------------------ registration
     @classmethod

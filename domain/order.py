@@ -24,7 +24,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, DecoratedEvent
 from domain.attribution import EntryContext
 from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
 from domain.errors import InvalidArgument, RuleViolation
@@ -88,8 +88,10 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
 
 
 class Order(Aggregate):
-    if TYPE_CHECKING:  # made at class creation by eventsourcing from @event("Placed") on __init__
-        Placed: ClassVar[type[Aggregate.Created]]
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Placed: ClassVar[DecoratedEvent]
+        Cancelled: ClassVar[DecoratedEvent]
+        Refunded: ClassVar[DecoratedEvent]
 
     settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
     refunds: tuple[RefundRecord, ...] = ()  # class default: state saved before refunds were kept reads as none
