@@ -65,21 +65,26 @@ class Running:
         """A brand's stack in this process (its store, projections, directory, scheduler)."""
         return self.brands.stacks[brand]
 
+    def _default(self) -> Brand:
+        if self.default_brand is None:
+            raise LookupError("no default brand: this process serves several, name one with brand()")
+        return self.brand(self.default_brand)
+
     @property
     def store(self) -> EventStore:
-        return self.brand(self.default_brand).store
+        return self._default().store
 
     @property
     def directory(self) -> StoreDirectory:
-        return self.brand(self.default_brand).directory
+        return self._default().directory
 
     @property
     def projections(self) -> ProjectionRunner:
-        return self.brand(self.default_brand).projections
+        return self._default().projections
 
     @property
     def scheduler(self) -> Scheduler:
-        return self.brand(self.default_brand).scheduler
+        return self._default().scheduler
 
     async def settled(self) -> None:
         """Every brand's read models and store directory have applied everything committed so far (tests)."""
@@ -231,6 +236,8 @@ def _tag_worker_logs(index: int) -> None:
 async def _prepare_database(settings: Settings, tokens: str) -> None:
     """The registry, and the tokens' brands onboarded (when allowed), once, before the workers race to."""
     if settings.onboard_token_brands:
+        if settings.database_url is None:
+            raise ValueError("the database URL is resolved before the database is prepared")
         await onboard_brands(settings.database_url, TokenAuthenticator.parse(tokens).brands(),
                              legacy_schema=settings.schema)
 

@@ -29,10 +29,14 @@ from eventsourcing.persistence import Notification
 
 @runtime_checkable
 class Projection(Protocol):
-    name: str
-    """Unique and stable: it is the ``application_name`` of the tracking row."""
-    topics: Sequence[str]
-    """Event topics it reads; empty means every event."""
+    # read-only (properties) so that a class attribute of a narrower type, a tuple of topics, satisfies them
+    @property
+    def name(self) -> str:
+        """Unique and stable: it is the ``application_name`` of the tracking row."""
+
+    @property
+    def topics(self) -> Sequence[str]:
+        """Event topics it reads; empty means every event."""
 
     async def setup(self, conn: Any) -> None:
         """Create its tables; must be idempotent (runs at every start)."""
@@ -46,8 +50,11 @@ class Projection(Protocol):
 
 @runtime_checkable
 class NotificationProjection(Protocol):
-    name: str
-    topics: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topics(self) -> Sequence[str]: ...
 
     async def setup(self, conn: Any) -> None: ...
 

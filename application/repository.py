@@ -45,7 +45,7 @@ at its commit (``UnitOfWork.expect``)."""
 OVERHEAD_BYTES = 512  # per cached aggregate, beside its stored size
 
 
-class _Recorded(Protocol):
+class RecordedEvent(Protocol):
     """What this store's events are: aggregate events and snapshots, each with a time and a ``mutate``."""
 
     timestamp: datetime
@@ -150,7 +150,7 @@ class Repository:
         size = OVERHEAD_BYTES
         snapshot = await self.store.latest_snapshot(aggregate_id, lte=lte)
         if snapshot is not None:
-            aggregate = self._decode(snapshot).mutate(None)
+            aggregate = self.decode(snapshot).mutate(None)
             gt = snapshot.originator_version
             size += len(snapshot.state)
         events = await self.store.select_events(aggregate_id, gt=gt, lte=lte)
@@ -159,13 +159,13 @@ class Repository:
 
     def _apply(self, aggregate: Aggregate | None, stored: Sequence[StoredEvent]) -> Aggregate | None:
         for s in stored:
-            aggregate = self._decode(s).mutate(aggregate)
+            aggregate = self.decode(s).mutate(aggregate)
         return aggregate
 
-    def _decode(self, stored: StoredEvent) -> _Recorded:
+    def decode(self, stored: StoredEvent) -> RecordedEvent:
         # The mapper is typed to return DomainEventProtocol, which declares neither ``mutate`` nor
         # ``timestamp``; every event this repository stores is an Aggregate event or a Snapshot, which have both.
-        return cast(_Recorded, self.mapper.to_domain_event(stored))
+        return cast(RecordedEvent, self.mapper.to_domain_event(stored))
 
     async def get_as_of(
         self, aggregate_id: UUID, *, version: int | None = None, at: datetime | None = None
@@ -174,7 +174,7 @@ class Repository:
         if at is not None:
             aggregate = None
             for s in await self.store.select_events(aggregate_id, lte=version):
-                event = self._decode(s)
+                event = self.decode(s)
                 if event.timestamp > at:
                     break
                 aggregate = event.mutate(aggregate)

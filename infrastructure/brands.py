@@ -148,7 +148,7 @@ class Brands:
         await directory.load()
         directory.start()
         read_models = all_projections(store)
-        leadership = (Leadership(store.dsn, tenant.schema, [p.name for p in read_models])
+        leadership = (Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models])
                       if self.projections else None)  # one leader per projection and brand across the fleet
         projections = ProjectionRunner(store, read_models, self.mapper, leadership=leadership)
         await projections.setup()  # read models exist before the first query

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.persistence import (
     IntegrityError,
     Notification,
@@ -30,6 +31,7 @@ from application.availability import CommitOutcomeUnknown, Unavailable
 from application.background import stop_task, wait_event
 from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names, commit_function, migrate
+from infrastructure.pg import Connection
 
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ class TrackingConflict(IntegrityError):
 class Transaction:
     """One database transaction: events, tracking and any other writes commit together."""
 
-    def __init__(self, store: EventStore, conn: asyncpg.Connection) -> None:
+    def __init__(self, store: EventStore, conn: Connection) -> None:
         self.store = store
         self.conn = conn
         self.notification_ids: list[int] = []
@@ -183,6 +185,12 @@ class EventStore:
 
     dsn: str | None = None
     """Where the pool connects (set by :meth:`open`), for connections of their own (the health probe)."""
+
+    def connect_dsn(self) -> str:
+        """:attr:`dsn`, for what needs a connection of its own; a store not made by :meth:`open` has none."""
+        if self.dsn is None:
+            raise RuntimeError("this event store was not opened from a DSN: no connection of its own to make")
+        return self.dsn
     migrations_applied: list[int] = []  # noqa: RUF012 - replaced per instance by open
     """The schema migrations :meth:`open` applied (none when the database was up to date)."""
 
@@ -503,7 +511,7 @@ class Listener:
     async def _run(self) -> None:
         delay = self.min_backoff
         while True:
-            conn: asyncpg.Connection | None = None
+            conn: PoolConnectionProxy | None = None
             try:
                 conn = await self.store.pool.acquire()
                 lost = asyncio.Event()
@@ -528,7 +536,7 @@ class Listener:
             await asyncio.sleep(delay)
             delay = min(self.max_backoff, delay * 2)
 
-    async def _release(self, conn: asyncpg.Connection) -> None:
+    async def _release(self, conn: PoolConnectionProxy) -> None:
         try:
             if not conn.is_closed():
                 await conn.remove_listener(self.store.channel, self._callback)

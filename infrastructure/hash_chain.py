@@ -55,7 +55,8 @@ def link(prev: bytes, notification_id: int, originator_id: UUID, originator_vers
 
 
 def link_notification(prev: bytes, n: Notification) -> bytes:
-    return link(prev, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+    originator_id = n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
+    return link(prev, n.id, originator_id, n.originator_version, n.topic, n.state)
 
 
 class HashChainer:
@@ -177,7 +178,7 @@ async def verify(
             computed = link(prev, e[0], UUID(bytes=e[1].bytes), e[2], e[3], e[4])
             if computed != bytes(c[1]):
                 return broken(e[0], "hash mismatch: event altered, renumbered or chain rewritten")
-            if not anchor_seen and e[0] > anchor.notification_id:
+            if anchor is not None and not anchor_seen and e[0] > anchor.notification_id:
                 return broken(anchor.notification_id, "the anchor's position is not in the chain")
             if anchor is not None and e[0] == anchor.notification_id:
                 if computed.hex() != anchor.hash_hex:

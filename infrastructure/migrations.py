@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import asyncpg
+from infrastructure.pg import Connection
 
 _MIGRATION_LOCK = "loyalty-migrations:"
 """Prefix of the advisory lock key (``hashtext`` of it and the schema): each schema migrates under its own lock,
@@ -132,7 +132,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
 ]
 
 
-async def migrate(conn: asyncpg.Connection, names: Names) -> list[int]:
+async def migrate(conn: Connection, names: Names) -> list[int]:
     """Apply pending migrations; return the versions applied now."""
     applied_now: list[int] = []
     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{names.schema}"')

@@ -35,6 +35,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Trac
 from application.background import stop_task, wait_event
 from application.projection import AnyProjection, NotificationProjection
 from infrastructure.event_store import EventStore, Listener, connection_failure
+from infrastructure.pg import Connection
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class ProjectionRunner:
                 await wait_event(self._woken, wait)
 
 
-async def _hold(conn: asyncpg.Connection, store: EventStore, name: str, expected: int | None) -> bool:
+async def _hold(conn: Connection, store: EventStore, name: str, expected: int | None) -> bool:
     """Lock the projection for this transaction; False if its position is no longer ``expected``."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
     current = await conn.fetchval(
@@ -242,7 +243,7 @@ def projection_lock_key(store: EventStore, name: str) -> str:
     return f"projection:{store.names.schema}:{name}"
 
 
-async def lock_projection(conn: asyncpg.Connection, name: str, store: EventStore) -> None:
+async def lock_projection(conn: Connection, name: str, store: EventStore) -> None:
     """The same transaction-scoped lock the runner takes per batch (for the rebuild tool)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
 
@@ -412,7 +413,7 @@ async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | 
         store, release = await open_store_from_env(brand)
         opened.append((store, release))
         projections = [p for f in load_factories(specs) for p in f(store)]
-        leadership = Leadership(store.dsn, store.names.schema, [p.name for p in projections],
+        leadership = Leadership(store.connect_dsn(), store.names.schema, [p.name for p in projections],
                                 retry_interval=retry_interval)
         runner = ProjectionRunner(store, projections, load_mapper(), batch_size=batch_size, leadership=leadership)
         runners[brand] = runner

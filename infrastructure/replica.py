@@ -27,6 +27,7 @@ import asyncpg
 
 from application.availability import Unavailable
 from infrastructure.event_store import _keep_session, connection_failure
+from infrastructure.pg import Connection
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class ReplicaReads:
         return await self._call("fetchval", *args, **kwargs)
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(self) -> AsyncIterator[Connection]:
         pool = await self._pool()
         try:
             conn = await pool.acquire()
@@ -172,5 +173,6 @@ class ReplicaReads:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await replica.close()
-            if not replica._closed:  # noqa: SLF001
+            # private: the stubs do not declare it, and is_closing() is also true of a close that timed out
+            if not getattr(replica, "_closed", False):
                 replica.terminate()

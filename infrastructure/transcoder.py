@@ -318,7 +318,7 @@ def _preparer(types: dict[type, Transcoding]) -> Callable[[Any], Any]:
         if t in _LEAVES:
             return o
         if t is dict:  # values_of, plus the key check (inline: the hot path)
-            copy = None
+            copy: dict[Any, Any] | None = None
             for key, value in o.items():
                 if type(key) is not str:
                     return items_of(o)
@@ -331,16 +331,16 @@ def _preparer(types: dict[type, Transcoding]) -> Callable[[Any], Any]:
                     copy[key] = prepared
             return o if copy is None else copy
         if t is list:
-            copy = None
+            copied: list[Any] | None = None
             for index, value in enumerate(o):
                 if type(value) in _LEAVES:
                     continue
                 prepared = prepare(value)
                 if prepared is not value:
-                    if copy is None:
-                        copy = list(o)
-                    copy[index] = prepared
-            return o if copy is None else copy
+                    if copied is None:
+                        copied = list(o)
+                    copied[index] = prepared
+            return o if copied is None else copied
         if t is float:
             if o - o != 0.0:  # NaN or infinity, which orjson would write as null
                 msg = f"Cannot store non-finite float {o!r}: JSON has no such number"

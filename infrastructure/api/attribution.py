@@ -58,7 +58,7 @@ def statement_message(s: Statement, scope: tuple = ()) -> pb.SettlementStatement
         lines=[
             pb.SettlementLine(
                 order=names.name(ORDERS, line.order_id), store=names.name(STORES, line.store_id),
-                kind=pb.SettlementLineKind.Value(f"SETTLEMENT_LINE_KIND_{line.kind.value}"),
+                kind=f"SETTLEMENT_LINE_KIND_{line.kind.value}",
                 amount_fen=line.amount_fen, original_month=str(line.original_month),
                 book_time=convert.timestamp(line.at), guide=names.name(GUIDES, line.guide_id),
             )

@@ -115,10 +115,11 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             while True:
                 batch = await self.store.select_notifications(position, PAGE, stop=stop, inclusive_of_start=False)
                 for n in batch:
-                    if await self._brand_of(n.originator_id) != principal.brand:
+                    originator_id = n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
+                    if await self._brand_of(originator_id) != principal.brand:
                         continue
                     if start is not None:
-                        ts = self.repository.mapper.to_domain_event(n).timestamp
+                        ts = self.repository.decode(n).timestamp
                         if ts < start or (end is not None and ts >= end):
                             continue
                     yield self._message(n, n.id)

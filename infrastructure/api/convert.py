@@ -28,7 +28,7 @@ def location(msg: common_pb2.Location, *, field: str) -> Location:
 
 def location_message(loc: Location) -> common_pb2.Location:
     return common_pb2.Location(
-        latitude=loc.lat, longitude=loc.lng, system=common_pb2.CoordinateSystem.Value(f"COORDINATE_SYSTEM_{loc.system.name}")
+        latitude=loc.lat, longitude=loc.lng, system=f"COORDINATE_SYSTEM_{loc.system.name}"
     )
 
 
@@ -38,8 +38,9 @@ def mode(value: int, *, field: str = "fulfilment") -> FulfilmentMode:
     return FulfilmentMode[common_pb2.FulfilmentMode.Name(value).removeprefix("FULFILMENT_MODE_")]
 
 
-def mode_value(m: FulfilmentMode) -> int:
-    return common_pb2.FulfilmentMode.Value(f"FULFILMENT_MODE_{m.name}")
+def mode_value(m: FulfilmentMode) -> str:
+    """The wire label (a message constructor takes it for an enum field and refuses an unknown one)."""
+    return f"FULFILMENT_MODE_{m.name}"
 
 
 def hours(entries, time_zone: str) -> OpeningHours:

@@ -37,7 +37,7 @@ def member_message(member: Member, now: datetime) -> pb.Member:
         openid=member.openid,
         unionid=member.unionid or "",
         phone=member.phone or "",
-        tier=pb.Tier.Value(f"TIER_{member.tier.name}"),
+        tier=f"TIER_{member.tier.name}",
         available_points=member.balance(now),
         pending_points=member.pending(now),
         points_debt=member.debt,
@@ -177,7 +177,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         page = history[offset:offset + size]
         return pb.ListPointsHistoryResponse(
             entries=[
-                pb.PointsEntry(kind=pb.PointsEntryKind.Value(f"POINTS_ENTRY_KIND_{m.kind}"), points=m.points,
+                pb.PointsEntry(kind=f"POINTS_ENTRY_KIND_{m.kind}", points=m.points,
                                reference=m.reference, entry_time=timestamp(m.at), shortfall=m.shortfall)
                 for m in page
             ],
@@ -196,7 +196,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         lots.sort(key=lambda pair: (pair[0].expires_at, pair[0].lot_id))  # soonest first, a stable order to page
         return pb.ListExpiringPointsResponse(
             lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expire_time=timestamp(lot.expires_at))
-                  for lot, r in lots[offset:offset + size]],
+                  for lot, r in lots[offset:offset + size] if lot.expires_at is not None],  # expiring: all have one
             total_points=sum(r for _, r in lots),
             next_page_token=pages.encode("ListExpiringPoints", scope, offset + size) if offset + size < len(lots) else "",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
 from uuid import UUID
 
 from domain.errors import InvalidArgument
@@ -9,6 +10,10 @@ from domain.errors import InvalidArgument
 MEMBERS, STORES, GUIDES, ORDERS, DEALERS = "members", "cloudStores", "guides", "orders", "dealers"
 
 
+@overload
+def parse(name: str, collection: str, *, field: str, required: Literal[True] = True) -> UUID: ...
+@overload
+def parse(name: str, collection: str, *, field: str, required: bool) -> UUID | None: ...
 def parse(name: str, collection: str, *, field: str, required: bool = True) -> UUID | None:
     if not name:
         if required:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -12,13 +13,13 @@ from domain.attribution import EntryKind
 from domain.errors import InvalidArgument
 from domain.member import Member
 from domain.order import Order, OrderLine
-from domain.routing import RoutingDecision
+from domain.routing import Rejection, RoutingDecision
 from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from infrastructure.projections.member_orders import member_orders
 from protos.loyalty.v1 import orders_pb2 as pb
-from protos.loyalty.v1 import orders_pb2_grpc, programmes_pb2
+from protos.loyalty.v1 import orders_pb2_grpc
 
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
@@ -26,8 +27,8 @@ MAX_LINES = 200
 LIST_DEFAULT, LIST_MAX = 20, 100
 
 
-def rejections(values) -> list[int]:
-    return [pb.RejectionReason.Value(f"REJECTION_REASON_{r.value}") for r in values]
+def rejections(values: Iterable[Rejection]) -> list[str]:
+    return [f"REJECTION_REASON_{r.value}" for r in values]
 
 
 def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
@@ -38,7 +39,7 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         credit = pb.GuideCredit(
             guide=names.name(GUIDES, d.guide_credit.guide_id),
             guide_store=names.name(STORES, d.guide_credit.guide_store_id),
-            source=pb.GuideCreditSource.Value(f"GUIDE_CREDIT_SOURCE_{d.guide_credit.source.value}"),
+            source=f"GUIDE_CREDIT_SOURCE_{d.guide_credit.source.value}",
             dual_credit=d.dual_credit,
         )
     return pb.RoutingDecision(
@@ -54,15 +55,15 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         ],
         attribution=[
             pb.AttributionStep(
-                source=programmes_pb2.AttributionSource.Value(f"ATTRIBUTION_SOURCE_{s.source.value}"),
-                outcome=pb.StepOutcome.Value(f"STEP_OUTCOME_{s.outcome.value}"),
-                reason=pb.StepReason.Value(f"STEP_REASON_{s.reason.value}"),
+                source=f"ATTRIBUTION_SOURCE_{s.source.value}",
+                outcome=f"STEP_OUTCOME_{s.outcome.value}",
+                reason=f"STEP_REASON_{s.reason.value}",
                 rejections=rejections(s.rejections), store=names.name(STORES, s.store_id),
             )
             for s in d.explanation
         ],
         guide_credit=credit,
-        unallocated_reason=(pb.UnallocatedReason.Value(f"UNALLOCATED_REASON_{d.unallocated_reason.value}")
+        unallocated_reason=(f"UNALLOCATED_REASON_{d.unallocated_reason.value}"
                             if d.unallocated_reason else pb.UNALLOCATED_REASON_UNSPECIFIED),
         fallback=d.fallback_target or "",
     )
@@ -71,7 +72,7 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
 def order_message(order: Order) -> pb.Order:
     return pb.Order(
         name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
-        state=pb.OrderState.Value(f"ORDER_STATE_{order.status.name}"), total_fen=order.total_fen, paid_fen=order.paid_fen,
+        state=f"ORDER_STATE_{order.status.name}", total_fen=order.total_fen, paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
         routing=decision_message(order.decision), place_time=convert.timestamp(order.placed_at),
         version=order.version,
@@ -182,9 +183,8 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
         rows = await member_orders(self.pool, principal.brand, member_id, before=before, limit=size + 1)
         page = rows[:size]
         orders = [order_message(await self.orders.get(row["order_id"], brand=principal.brand)) for row in page]
-        last = page[-1] if page else None
-        return pb.ListOrdersResponse(
-            orders=orders,
-            next_page_token=(pages.encode("ListOrders", scope, [last["placed_at"].isoformat(), str(last["order_id"])])
-                             if len(rows) > size else ""),
-        )
+        token = ""
+        if len(rows) > size:  # then the page is full: its last row is where the next one starts
+            last = page[-1]
+            token = pages.encode("ListOrders", scope, [last["placed_at"].isoformat(), str(last["order_id"])])
+        return pb.ListOrdersResponse(orders=orders, next_page_token=token)

@@ -50,9 +50,10 @@ def _enum(value: int, kind: tuple[type[Enum], Any, str], field: str) -> Enum:
     return domain[wire.Name(value).removeprefix(prefix)]
 
 
-def _enum_value(member: Enum, kind: tuple[type[Enum], Any, str]) -> int:
-    _, wire, prefix = kind
-    return wire.Value(prefix + member.name)
+def _enum_value(member: Enum, kind: tuple[type[Enum], Any, str]) -> str:
+    """The wire label (a message constructor takes it for an enum field and refuses an unknown one)."""
+    _, _, prefix = kind
+    return prefix + member.name
 
 
 def _tier_rule(msg: pb.TierRule) -> TierRule:
@@ -86,13 +87,19 @@ def programme_from(msg: pb.Programme) -> LoyaltyProgramme:
     return LoyaltyProgramme(brand=msg.brand, version=msg.version, **kwargs)
 
 
+def _scalar_fields(programme: LoyaltyProgramme) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: getattr(programme, name) for name in INT_FIELDS}
+    fields.update({name: _enum_value(getattr(programme, name), kind) for name, kind in ENUM_FIELDS.items()})
+    return fields
+
+
 def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
     policy = programme.attribution
     return pb.Programme(
         brand=programme.brand,
         version=programme.version,
         tier_rules=[
-            pb.TierRule(tier=members_pb2.Tier.Value(f"TIER_{r.tier.name}"), min_paid_fen=r.min_paid_fen,
+            pb.TierRule(tier=f"TIER_{r.tier.name}", min_paid_fen=r.min_paid_fen,
                         min_points_earned=r.min_points_earned)
             for r in programme.tier_rules
         ],
@@ -103,8 +110,7 @@ def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
             pickup_max_distance_m=policy.pickup_max_distance_m,
             delivery_ignores_opening_hours=policy.delivery_ignores_opening_hours,
         ),
-        **{name: getattr(programme, name) for name in INT_FIELDS},
-        **{name: _enum_value(getattr(programme, name), kind) for name, kind in ENUM_FIELDS.items()},
+        **_scalar_fields(programme),
     )
 
 

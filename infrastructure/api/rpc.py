@@ -50,9 +50,18 @@ class Servicer:
         self.auth = auth
 
 
-@functools.cache
+_method_paths: dict[tuple[type, str], str] = {}
+
+
 def _method_path(cls: type, rpc: str) -> str:
     """``/loyalty.v1.MemberService/RegisterMember``, as grpcurl and the access logs of proxies spell it."""
+    path = _method_paths.get((cls, rpc))
+    if path is None:
+        path = _method_paths[(cls, rpc)] = _find_method_path(cls, rpc)
+    return path
+
+
+def _find_method_path(cls: type, rpc: str) -> str:
     for base in cls.__mro__:
         if base.__module__.endswith("_pb2_grpc") and base.__name__.endswith("Servicer"):
             package = sys.modules[base.__module__.removesuffix("_grpc")].DESCRIPTOR.package
@@ -74,7 +83,7 @@ class _CallLog:
         self.code = "CANCELLED"
         self.reason: str | None = None
         self.messages: int | None = None
-        rid = request.request_id if "request_id" in request.DESCRIPTOR.fields_by_name else ""
+        rid = getattr(request, "request_id", "") if "request_id" in request.DESCRIPTOR.fields_by_name else ""
         self.request_id = rid if rid and len(rid) <= 128 and rid.isprintable() else None
 
     def principal(self, roles: tuple[Role, ...]) -> Principal:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from application.auth import Role, brand_scope, owned
 from application.commands import Call
 from application.guides import GuideService
@@ -84,7 +87,7 @@ def store_message(store: CloudStore) -> pb.CloudStore:
             time_zone=store.hours.time_zone, daily_capacity=store.daily_capacity,
             online_orders_enabled=store.online_orders_enabled,
         ),
-        status=pb.StoreStatus.Value(f"STORE_STATUS_{store.status.name}"),
+        status=f"STORE_STATUS_{store.status.name}",
         revenue_fen=store.revenue_fen(), refunded_fen=store.refunds_fen(), version=store.version,
     )
 
@@ -110,7 +113,7 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         self.stores = stores
         self.directory = directory  # the live store directory (ListCloudStores)
 
-    def _store(self, request) -> object:
+    def _store(self, request: Any) -> UUID:
         return names.parse(request.name, STORES, field="name")
 
     @unary(Role.OPERATOR)
@@ -195,17 +198,19 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         await self.directory.catch_up()  # read your own writes: stores opened a moment ago are listed
         chosen = [s for s in self.directory.replicas.values()
                   if s.brand == brand and (not dealer or s.dealer_id == dealer) and (status is None or s.status is status)]
+        distances: dict[UUID, float] = {}
         if near is None:
-            ranked = sorted(((s, None) for s in chosen), key=lambda pair: (pair[0].code, str(pair[0].id)))
+            ranked = sorted(chosen, key=lambda s: (s.code, str(s.id)))
         else:
             here = to_wgs84(near)
-            ranked = sorted(((s, distance_m(here, s.location)) for s in chosen), key=lambda pair: (pair[1], str(pair[0].id)))
+            distances = {s.id: distance_m(here, s.location) for s in chosen}
+            ranked = sorted(chosen, key=lambda s: (distances[s.id], str(s.id)))
             if request.within_m:
-                ranked = [pair for pair in ranked if pair[1] <= request.within_m]
+                ranked = [s for s in ranked if distances[s.id] <= request.within_m]
         page = ranked[offset:offset + size]
         return pb.ListCloudStoresResponse(
-            cloud_stores=[store_message(s) for s, _ in page],
-            distances_m=[round(d, 1) for _, d in page] if near is not None else [],
+            cloud_stores=[store_message(s) for s in page],
+            distances_m=[round(distances[s.id], 1) for s in page] if near is not None else [],
             next_page_token=(pages.encode("ListCloudStores", scope, offset + size)
                              if offset + size < len(ranked) else ""),
         )
