@@ -166,12 +166,15 @@ class ProjectionRunner:
             raise first_error
         return total
 
-    async def run_until(self, position: int, *, timeout: float = 10.0) -> None:
-        """Return once every projection has passed ``position`` (tests, tools).
+    async def run_until(self, position: int | None, *, timeout: float = 10.0) -> None:
+        """Return once every projection has passed ``position`` (tests, tools); None, an empty log's position
+        (``max_notification_id``), is passed by nothing and needs no wait.
 
         Drives ``catch_up`` itself unless the background task is running, in
         which case it only watches the positions.
         """
+        if position is None:
+            return
         async with asyncio.timeout(timeout):
             while True:
                 if self._task is None or self._task.done():
@@ -341,11 +344,13 @@ async def leader_pids(conn: asyncpg.Connection, schema: str, name: str) -> list[
 
 
 def stock_mapper() -> Mapper:
-    """eventsourcing's JSONTranscoder with its built-in transcodings."""
-    from eventsourcing.application import Application
+    """eventsourcing's JSONTranscoder with its built-in transcodings (those ``Application.register_transcodings``
+    registers)."""
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
 
     transcoder = JSONTranscoder()
-    Application.register_transcodings(None, transcoder)  # type: ignore[arg-type]
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
     return Mapper(transcoder=transcoder)
 
 

@@ -41,7 +41,6 @@ def test_ruff_format_is_clean():
     assert done.returncode == 0, _report(done)
 
 
-@pytest.mark.xfail(strict=False, reason="TEMPORARY (issue 15 code checks, phase 1): the repository-wide fixes land after the pending merges")
 def test_mypy_is_clean():
     # no cache: nothing written into the tree, and every run checks everything afresh
     done = _run("mypy", "--no-incremental", "--cache-dir", "/dev/null")

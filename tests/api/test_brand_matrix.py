@@ -227,7 +227,7 @@ async def _call(channel, rpc: str, request, metadata) -> tuple[grpc.StatusCode, 
             return grpc.StatusCode.OK, "", [x async for x in call(request, metadata=metadata)]
         return grpc.StatusCode.OK, "", [await call(request, metadata=metadata)]
     except grpc.aio.AioRpcError as e:
-        status: status_pb2.Status | None = rpc_status.from_call(e)
+        status: status_pb2.Status | None = rpc_status.from_call(e)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
         reasons = []
         for detail in status.details if status else ():
             info = error_details_pb2.ErrorInfo()

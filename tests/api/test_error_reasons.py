@@ -26,7 +26,7 @@ CATALOGUED = {name.removeprefix("ERROR_REASON_") for name in errors_pb2.ErrorRea
 
 
 def reasons_in_code() -> set[str]:
-    found = set()
+    found: set[object] = set()
     for path in [p for d in ("domain", "application", "infrastructure") for p in (ROOT / d).rglob("*.py")]:
         tree = ast.parse(path.read_text())
         constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
@@ -43,7 +43,7 @@ def reasons_in_code() -> set[str]:
                     if (isinstance(st, ast.Assign) and isinstance(st.value, ast.Constant)
                             and any(isinstance(t, ast.Name) and t.id == "reason" for t in st.targets)):
                         found.add(st.value.value)
-    return {r for r in found if re.fullmatch(r"[A-Z][A-Z0-9_]*", r)}
+    return {r for r in found if isinstance(r, str) and re.fullmatch(r"[A-Z][A-Z0-9_]*", r)}
 
 
 def aggregate_types() -> set[str]:

@@ -73,7 +73,7 @@ def write_pair(directory: Path, name: str, cert, key) -> dict[str, Path]:
 
 
 async def health_of(channel: grpc.aio.Channel, service: str = "") -> int:
-    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
     return reply.status
 
 
@@ -228,7 +228,7 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
             assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
         def logged() -> dict[str, str]:
-            return {r.request_id: r.code for r in rpc_records(caplog)
+            return {getattr(r, "request_id", ""): getattr(r, "code", "") for r in rpc_records(caplog)
                     if getattr(r, "request_id", "").startswith("earn")}
 
         for _ in range(2000):  # the server has ended both handlers (each logs its call as its last step)

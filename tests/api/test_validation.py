@@ -103,7 +103,7 @@ def reason_calls(api, w, reason: str):
 
 
 async def _reasons(calls) -> dict[str, tuple[object, str]]:
-    out = {}
+    out: dict[str, tuple[object, str]] = {}
     for rpc, call in calls.items():
         code, reason, _ = await rejected(call())
         out[rpc] = (code, reason)

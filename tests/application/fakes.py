@@ -19,8 +19,9 @@ from application.ports import CommitOutcome, LoggedRequest, Write
 
 class InMemoryStore:
     def __init__(self) -> None:
-        self.events: dict[UUID, list[StoredEvent]] = {}
-        self.snapshots: dict[UUID, list[StoredEvent]] = {}
+        # keyed as StoredEvent types its originator_id (UUID | str); this engine's ids are UUIDs
+        self.events: dict[UUID | str, list[StoredEvent]] = {}
+        self.snapshots: dict[UUID | str, list[StoredEvent]] = {}
         self.log: list[Notification] = []
         self.requests: dict[str, LoggedRequest] = {}
         self.commits = 0
@@ -39,7 +40,7 @@ class InMemoryStore:
         rows = await self.select_events(originator_id, lte=lte, desc=True, limit=1, snapshots=True)
         return rows[0] if rows else None
 
-    def version(self, originator_id: UUID) -> int:
+    def version(self, originator_id: UUID | str) -> int:
         return max((e.originator_version for e in self.events.get(originator_id, [])), default=0)
 
     async def commit(self, writes: Sequence[Write]) -> CommitOutcome:

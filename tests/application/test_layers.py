@@ -10,7 +10,7 @@ FORBIDDEN = ("infrastructure", "asyncpg", "grpc", "grpc_status", "google.protobu
 
 
 def imported_modules(path: Path) -> list[str]:
-    names = []
+    names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)

@@ -21,7 +21,7 @@ EVENING_UTC = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)  # already 3 November in 
 
 def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)

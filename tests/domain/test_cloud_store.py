@@ -1,3 +1,4 @@
+from typing import Any
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -19,7 +20,7 @@ def hours(n: float) -> timedelta:
 
 
 def open_store(**changes) -> CloudStore:
-    args = dict(
+    args: dict[str, Any] = dict(
         brand="acme",
         code="SH-001",
         name="Nanjing Road",
@@ -43,6 +44,7 @@ def replayed(events) -> CloudStore:
     store = None
     for e in events:
         store = e.mutate(store)
+    assert isinstance(store, CloudStore)
     return store
 
 
@@ -350,6 +352,6 @@ def test_releasing_on_a_day_no_longer_counted_changes_nothing_and_never_goes_bel
 
 def test_a_store_opens_for_one_brand_recorded_in_its_opened_event() -> None:
     store = open_store(brand="beta")
-    assert store.brand == "beta" and store.pending_events[0].brand == "beta"
+    assert store.brand == "beta" and getattr(store.pending_events[0], "brand", None) == "beta"
     with pytest.raises(InvalidArgument):
         open_store(brand="")

@@ -1,3 +1,4 @@
+from typing import Any
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -27,7 +28,7 @@ def line(kind: LineKind, fen: int, at: datetime = DEC_1_SHANGHAI, original: Mont
 
 
 def close(month: Month = NOV, at: datetime = DEC_1_SHANGHAI, **kw) -> SettlementPeriod:
-    args = dict(brand="acme", dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3),
+    args: dict[str, Any] = dict(brand="acme", dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3),
                 through_position=42, at=at)
     return SettlementPeriod.close(**(args | kw))
 

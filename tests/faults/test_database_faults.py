@@ -78,7 +78,7 @@ class Load:
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
@@ -87,13 +87,13 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
 
 
 def _retry_info(error: grpc.aio.AioRpcError) -> bool:
-    status = rpc_status.from_call(error)
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
     return status is not None and any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
 
 
 async def _health(channel: grpc.aio.Channel) -> int:
     try:
-        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
         return response.status
     except grpc.aio.AioRpcError:
         return -1
@@ -157,7 +157,7 @@ async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unav
 
 
 async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_by_itself(
-    restartable_pg: RestartablePostgres, restartable_dsn: str, tmp_path: Path,
+    restartable_pg: RestartablePostgres, restartable_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with serving(restartable_dsn, tmp_path) as (running, channel):
         members = members_pb2_grpc.MemberServiceStub(channel)
@@ -165,6 +165,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             request_id="reg-1", brand=BRAND, member=members_pb2.Member(openid="o-1")), metadata=auth("miniprogram"))
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         monitor = running.database_health
+        assert monitor is not None
         probes: list[bool] = []  # every probe's verdict, in order
         probe = monitor.probe
 
@@ -172,7 +173,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             probes.append(await probe())
             return probes[-1]
 
-        monitor.probe = counted_probe
+        monkeypatch.setattr(monitor, "probe", counted_probe)
 
         await restartable_pg.run("stop")
         try:
@@ -184,7 +185,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             for error in (read.value, write.value):
                 assert error.code() is grpc.StatusCode.UNAVAILABLE
                 info = error_details_pb2.ErrorInfo()
-                rpc_status.from_call(error).details[0].Unpack(info)
+                rpc_status.from_call(error).details[0].Unpack(info)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
                 assert info.reason == "DATABASE_UNAVAILABLE"
                 assert _retry_info(error)
 

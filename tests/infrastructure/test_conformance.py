@@ -107,7 +107,9 @@ def test_a_subscription_wakes_on_a_new_event_and_stops_from_another_thread(
         consumer.start()
         time.sleep(0.2)  # the consumer is now blocked waiting for a notification
         started = time.monotonic()
-        [notification_id] = recorder.insert_events([StoredEvent(uuid4(), 1, "t:E", b"{}")])
+        inserted = recorder.insert_events([StoredEvent(uuid4(), 1, "t:E", b"{}")])
+        assert inserted is not None
+        [notification_id] = inserted
         while not received and time.monotonic() - started < 30:
             time.sleep(0.01)
         assert received == [notification_id]

@@ -38,7 +38,9 @@ async def insert_things(store: EventStore, mapper: Mapper, n: int = 3) -> int:
         thing = Thing(name=f"after-{i}")
         thing.bump(i + 1)
         await store.insert_events([mapper.to_stored_event(e) for e in thing.collect_events()])
-    return await store.max_notification_id()
+    head = await store.max_notification_id()
+    assert head is not None
+    return head
 
 
 async def test_the_projection_runner_listens_again_after_its_connection_is_dropped(store: EventStore,

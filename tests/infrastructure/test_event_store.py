@@ -144,8 +144,9 @@ async def test_snapshots_are_kept_apart_and_the_latest_up_to_a_version_is_found(
     a = uuid4()
     await store.insert_snapshot(ev(a, 10, topic="t:Snapshot", state=b"s10"))
     await store.insert_snapshot(ev(a, 20, topic="t:Snapshot", state=b"s20"))
-    assert (await store.latest_snapshot(a)).state == b"s20"
-    assert (await store.latest_snapshot(a, lte=15)).state == b"s10"
+    latest, earlier = await store.latest_snapshot(a), await store.latest_snapshot(a, lte=15)
+    assert latest is not None and latest.state == b"s20"
+    assert earlier is not None and earlier.state == b"s10"
     assert await store.select_events(a) == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.aggregate import DecoratedEvent
+from typing import TYPE_CHECKING, Any, ClassVar
 import asyncio
 import csv
 import io
@@ -27,6 +29,9 @@ from tests.conftest import NAMES
 
 
 class Account(Aggregate):
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below
+        Paid: ClassVar[DecoratedEvent]
+
     @event("Opened")
     def __init__(self, owner: str) -> None:
         self.owner = owner
@@ -41,13 +46,13 @@ def mapper() -> Mapper:
     return stock_mapper()
 
 
-async def save(store: EventStore, mapper: Mapper, *aggregates: Aggregate) -> list[object]:
+async def save(store: EventStore, mapper: Mapper, *aggregates: Aggregate) -> list[Any]:
     events = [e for a in aggregates for e in a.collect_events()]
     await store.insert_events([mapper.to_stored_event(e) for e in events])
     return events
 
 
-async def some_events(store: EventStore, mapper: Mapper, n_accounts: int = 4) -> list[object]:
+async def some_events(store: EventStore, mapper: Mapper, n_accounts: int = 4) -> list[Any]:
     events = []
     for i in range(n_accounts):
         account = Account(owner=f"会员{i}, \"quoted\"\nline")

@@ -6,22 +6,20 @@ import asyncio
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import pytest
-from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.persistence import Mapper
 
 from application.admission import Admission, Budget
 from application.repository import Repository
 from application.unit_of_work import CommandRunner, Idempotency
 from domain.errors import RuleViolation
 from infrastructure.event_store import EventStore
+from infrastructure.projection_runner import stock_mapper
 from tests.infrastructure.test_repository import Counter
 
 
 def mapper() -> Mapper:
-    transcoder = JSONTranscoder()
-    Application.register_transcodings(None, transcoder)
-    return Mapper(transcoder=transcoder)
+    return stock_mapper()  # the stock built-in transcodings
 
 
 class GatedStore:

@@ -53,6 +53,7 @@ async def test_the_workload_exercised_every_kind_of_points_and_guide_event(world
     guides = await world.store.pool.fetchrow(
         """SELECT sum(commission_settled_fen) AS settled, sum(commission_debt_fen) AS debt, sum(referrals) AS referrals,
                   sum(refunded_fen) AS refunded FROM guide_performance""")
+    assert guides is not None
     assert all(v > 0 for v in guides.values()), dict(guides)
     assert await world.store.pool.fetchval("SELECT count(*) FROM points_debt_moves") > 0
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 import pytest
@@ -47,6 +47,8 @@ HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 BRAND = "acme"
 PROGRAMME = LoyaltyProgramme(BRAND, version=3, referral_cap_per_period=1)
 NS = UUID("0b0c5e7a-6a43-4b8e-9f3c-2f6f0f4d8a11")
+
+A = TypeVar("A", bound=Aggregate)
 
 
 def ids(name: str) -> UUID:
@@ -290,16 +292,22 @@ WORKLOADS: dict[str, Callable[[], list[Aggregate]]] = {
 
 def test_the_order_workload_covers_dual_credit_and_a_real_unallocated_decision() -> None:
     shared, late = order_workload()
+    assert isinstance(shared, Order)
     assert shared.decision is not None and shared.decision.dual_credit
-    assert late.collect_events()[1].decision.unallocated_reason is not None
+    unallocated: Any = late.collect_events()[1]
+    assert unallocated.decision.unallocated_reason is not None
 
 
 # --- the snapshot round trip -------------------------------------------------------------
 
 
-def through_mapper(aggregate: Aggregate, env: dict[str, str] | None = None) -> Aggregate:
+def through_mapper(aggregate: A, env: dict[str, str] | None = None) -> A:
     mapper = build_mapper(env or {})
-    return mapper.to_domain_event(mapper.to_stored_event(Snapshot.take(aggregate))).mutate(None)
+    snapshot = mapper.to_domain_event(mapper.to_stored_event(Snapshot.take(aggregate)))
+    assert isinstance(snapshot, Snapshot)
+    restored = snapshot.mutate(None)
+    assert isinstance(restored, type(aggregate))
+    return restored
 
 
 @pytest.mark.parametrize("workload", WORKLOADS.values(), ids=WORKLOADS.keys())
@@ -339,6 +347,7 @@ def test_a_compressed_and_encrypted_snapshot_round_trips_too() -> None:
 
 def test_a_restored_aggregate_keeps_working_like_the_original() -> None:
     member = member_workload()[0]
+    assert isinstance(member, Member)
     copy = through_mapper(member)
     later = datetime(2026, 1, 20, tzinfo=UTC)
     for m in (member, copy):

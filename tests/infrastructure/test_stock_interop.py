@@ -7,6 +7,7 @@ anything written that way. Both sides share the tables and the wire format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,7 @@ class GiftCard(Aggregate):
 class LoyaltyEngine(Application):
     """Stock application named like ours, so it opens the ``loyaltyengine_*`` tables."""
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:  # type: ignore[override]
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         for transcoding in default_transcodings():  # adds tuples and dates to the stock three
             transcoder.register(transcoding)
 
@@ -79,7 +80,7 @@ def run(coro: Any) -> Any:
 
 
 async def write_with_our_store(
-    dsn: str, events: list[Any], env: dict[str, str] | None = None
+    dsn: str, events: Sequence[Any], env: dict[str, str] | None = None
 ) -> list[int]:
     store = await EventStore.open(dsn, NAMES)
     try:
@@ -135,7 +136,7 @@ def test_the_stock_app_reads_events_our_engine_wrote(fresh_dsn: str, stock_app: 
     run(write_with_our_store(fresh_dsn, events))
 
     assert list(stock_app.events.get(card.id)) == events
-    replayed = stock_app.repository.get(card.id)
+    replayed: GiftCard = stock_app.repository.get(card.id)
     assert replayed == card
     assert replayed.redemptions[0][2] == Decimal("50.05")
     assert type(replayed.tags) is tuple

@@ -31,6 +31,7 @@ class StreamingReplica:
         self.primary = EmbeddedPostgres(self.base / "primary", delete_on_stop=True)
         self.primary_dsn = self.primary.start()
         server = self.primary._server  # noqa: SLF001 - its binaries and the OS user it runs as
+        assert server is not None  # started just above
         self.bin_path, self.user = server.bin_path, server.system_user
         self.data = self.base / "standby"
         self.socket_dir = self.base / "standby-socket"
