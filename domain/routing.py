@@ -15,7 +15,8 @@ order always lands on the same store, and many orders spread evenly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from itertools import combinations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -29,6 +30,7 @@ from domain.attribution import (
     GuideCredit,
     GuideCreditSource,
     GuideRef,
+    StockFallback,
     guide_credit_for,
 )
 from domain.errors import InvalidArgument
@@ -71,6 +73,14 @@ class Rejection(str, Enum):
     BEYOND_MAX_DISTANCE = "BEYOND_MAX_DISTANCE"
     BEYOND_PICKUP_DISTANCE = "BEYOND_PICKUP_DISTANCE"
     CAPACITY_REACHED = "CAPACITY_REACHED"
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # does not hold every stock-tracked line (after walk-in protection)
+
+
+# Refusals the brand's stock fallback may look past: a store that has the goods but is farther than the
+# order's mode allows ships or is collected from farther away, up to ``stock_max_distance_m``.
+_DISTANCE_ONLY = frozenset({Rejection.OUTSIDE_SERVICE_RADIUS, Rejection.BEYOND_PICKUP_DISTANCE,
+                            Rejection.BEYOND_MAX_DISTANCE, Rejection.OUT_OF_STOCK})
+MAX_SPLIT_CANDIDATES = 12  # the split search looks at the nearest this many stores holding a needed SKU
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,8 @@ class StepReason(str, Enum):
     INELIGIBLE = "INELIGIBLE"
     NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"
     GUIDE_LEFT = "GUIDE_LEFT"  # the share link's or the bound guide has left: they name no store, earn nothing
+    NEAREST_IN_STOCK = "NEAREST_IN_STOCK"  # stock fallback: nearest store holding every line
+    SPLIT_ACROSS_STORES = "SPLIT_ACROSS_STORES"  # stock fallback: the fewest stores holding the lines between them
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +133,30 @@ class UnallocatedReason(str, Enum):
     NO_CANDIDATES = "NO_CANDIDATES"  # no store near enough was even offered
     NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"  # all offered stores refused the order
     PRECEDENCE_EXHAUSTED = "PRECEDENCE_EXHAUSTED"  # eligible stores exist but the policy names none of them
+    SPLIT = "SPLIT"  # no one store holds every line: the order goes out in ``RoutingDecision.split`` parts
+
+
+@dataclass(frozen=True, slots=True)
+class StockNeed:
+    """Units of one stock-tracked SKU an order needs (its lines of that SKU added up)."""
+
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPart:
+    """One store's share of a split order: the SKUs it sends, routed and credited to its own dealer."""
+
+    store_id: UUID
+    dealer_id: str
+    distance_m: int
+    needs: tuple[StockNeed, ...]
+
+
+def has_every_line(available: Mapping[str, int] | None, needs: Iterable[StockNeed]) -> bool:
+    available = available or {}
+    return all(available.get(n.sku, 0) >= n.qty for n in needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +174,7 @@ class OrderFacts:
     bound_guide: GuideRef | None = None
     home_store_id: UUID | None = None
     departed_guides: frozenset[UUID] = frozenset()
+    needs: tuple[StockNeed, ...] = ()  # stock-tracked lines, one per SKU; empty: stock plays no part
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +203,7 @@ class RoutingDecision:
     unallocated_reason: UnallocatedReason | None = None
     fallback_target: str | None = None
     programme_version: int = 1
+    split: tuple[SplitPart, ...] = ()  # when ``unallocated_reason`` is SPLIT: the parts, nearest first
 
     @property
     def allocated(self) -> bool:
@@ -245,12 +283,16 @@ def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
 
 def decide(
     facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime,
-    programme_version: int = 1,
+    programme_version: int = 1, stock: Mapping[UUID, Mapping[str, int]] | None = None,
 ) -> RoutingDecision:
     """Choose the fulfilling (= revenue) store for an order, explaining every step.
 
     ``programme_version`` is the version of the brand programme ``policy`` comes
-    from; the decision records it.
+    from; the decision records it. ``stock`` gives, per candidate store, the units of
+    each SKU an online order may reserve there; a store without every one of
+    ``facts.needs`` is refused ``OUT_OF_STOCK``. When no store is eligible and some
+    store was refused for stock, the policy's ``stock_fallback`` decides
+    (``_stock_fallback``).
     """
     require_utc(at)
     if not isinstance(facts, OrderFacts) or not isinstance(policy, AttributionPolicy):
@@ -265,7 +307,10 @@ def decide(
         if store.store_id in stores:
             continue
         d = haversine_m(customer.lat, customer.lng, store.lat, store.lng)
-        stores[store.store_id] = (store, d, rejections_for(store, facts.mode, d, at, policy))
+        rejections = rejections_for(store, facts.mode, d, at, policy)
+        if facts.needs and not has_every_line((stock or {}).get(store.store_id), facts.needs):
+            rejections += (Rejection.OUT_OF_STOCK,)
+        stores[store.store_id] = (store, d, rejections)
     ordered = sorted(stores.values(), key=lambda t: (t[1], str(t[0].store_id)))
     reports = tuple(CandidateReport(s.store_id, s.dealer_id, round(d), rej) for s, d, rej in ordered)
 
@@ -300,6 +345,22 @@ def decide(
             break
 
     credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
+    if (chosen is None and facts.needs and policy.stock_fallback is not StockFallback.UNALLOCATED
+            and not any(not rej for _, _, rej in ordered)):
+        fallback = _stock_fallback(facts.needs, ordered, policy, stock or {})
+        if isinstance(fallback, tuple) and len(fallback) > 1:
+            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
+                                         None, (), tuple(p.store_id for p in fallback)))
+            return RoutingDecision(
+                facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
+                UnallocatedReason.SPLIT, policy.fallback_target, programme_version=programme_version, split=fallback,
+            )
+        if isinstance(fallback, tuple) and fallback:
+            part = fallback[0]
+            store, d, _ = stores[part.store_id]
+            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.NEAREST_IN_STOCK,
+                                         store.store_id))
+            chosen = (store, d, AttributionSource.NEAREST)
     if chosen is None:
         if not stores:
             why = UnallocatedReason.NO_CANDIDATES
@@ -318,6 +379,51 @@ def decide(
     )
 
 
+def _within(d: float, policy: AttributionPolicy) -> bool:
+    return not policy.stock_max_distance_m or round(d, 3) <= policy.stock_max_distance_m
+
+
+def _stock_fallback(
+    needs: tuple[StockNeed, ...], ordered: list, policy: AttributionPolicy, stock: Mapping[UUID, Mapping[str, int]],
+) -> tuple[SplitPart, ...] | None:
+    """The brand's answer when no eligible store holds every line.
+
+    Stores refused only for distance or stock (``_DISTANCE_ONLY``) and within
+    ``stock_max_distance_m`` are considered. NEAREST_IN_STOCK: the nearest of them
+    holding every line (one part). SPLIT: the fewest of them that hold every SKU
+    between them (one store per SKU: a SKU's units are never divided), ties broken
+    by the smaller sum of distances, then by store ids; each SKU goes to the nearest
+    store of the set holding it. One store holding everything is a split of one.
+    None: nothing serves the order.
+    """
+    usable = [(s, d) for s, d, rej in ordered if set(rej) <= _DISTANCE_ONLY and _within(d, policy)]
+    whole = [(s, d) for s, d in usable if has_every_line(stock.get(s.store_id), needs)]
+    if whole:
+        s, d = whole[0]  # ``ordered`` is by distance, then id
+        return (SplitPart(s.store_id, s.dealer_id, round(d), needs),)
+    if policy.stock_fallback is not StockFallback.SPLIT:
+        return None
+    holding = [(s, d) for s, d in usable
+               if any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for n in needs)][:MAX_SPLIT_CANDIDATES]
+    for k in range(2, len(needs) + 1):
+        best = None
+        for combo in combinations(holding, k):
+            if not all(any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for s, _ in combo) for n in needs):
+                continue
+            key = (sum(d for _, d in combo), tuple(sorted(str(s.store_id) for s, _ in combo)))
+            if best is None or key < best[0]:
+                best = (key, combo)
+        if best is not None:
+            combo = sorted(best[1], key=lambda p: (p[1], str(p[0].store_id)))
+            parts: dict[UUID, list[StockNeed]] = {s.store_id: [] for s, _ in combo}
+            for n in needs:
+                s, _ = next(p for p in combo if stock.get(p[0].store_id, {}).get(n.sku, 0) >= n.qty)
+                parts[s.store_id].append(n)
+            return tuple(SplitPart(s.store_id, s.dealer_id, round(d), tuple(parts[s.store_id]))
+                         for s, d in combo if parts[s.store_id])
+    return None
+
+
 # Value types carried inside a RoutingDecision (for the transcoder), own and borrowed.
 VALUE_TYPES = (
     FulfilmentMode,
@@ -330,5 +436,8 @@ VALUE_TYPES = (
     StepReason,
     ExplanationStep,
     UnallocatedReason,
+    StockNeed,
+    SplitPart,
+    StockFallback,
     RoutingDecision,
 )

@@ -39,6 +39,7 @@ DOMAIN_MODULES = (
     "domain.cloud_store",
     "domain.routing",
     "domain.order",
+    "domain.stock",
     "domain.settlement",
 )
 

@@ -32,6 +32,7 @@ from domain.member import Member, merge
 from domain.order import Order, OrderLine
 from domain.programme import LoyaltyProgramme
 from domain.routing import OrderFacts, decide
+from domain.stock import Protection, StoreStock
 from domain.store_values import FulfilmentMode, OpeningHours
 from domain.tiers import Tier
 from infrastructure.event_store import EventStore
@@ -279,12 +280,29 @@ def order_workload() -> list[Aggregate]:
     return [shared, late]
 
 
+def stock_workload() -> list[Aggregate]:
+    """Every StoreStock event: an import, protection, holds paid, consumed, released, expired, a till sale."""
+    stock = StoreStock.open(brand="acme", store_id=ids("stock-store"), sku="SKU-1", at=T0)
+    stock.adjust("import-1", T0, count=20, reason="opening count")
+    stock.protect(Protection(floor_units=2, share_bp=1_000), T0)
+    paid, cancelled, lapsed, held = ids("s-paid"), ids("s-cancel"), ids("s-lapse"), ids("s-held")
+    for n, order in enumerate((paid, cancelled, lapsed, held)):
+        stock.reserve(order, 2, T0 + HOUR, T0 + n * timedelta(minutes=1))
+    stock.commit(paid, T0 + 10 * timedelta(minutes=1))
+    stock.consume(paid, T0 + 2 * HOUR)
+    stock.release(cancelled, "CANCELLED_BY_CUSTOMER", T0 + 20 * timedelta(minutes=1))
+    stock.expire(lapsed, T0 + 2 * HOUR)
+    stock.sell_in_store(3, T0 + 3 * HOUR)
+    return [stock]
+
+
 WORKLOADS: dict[str, Callable[[], list[Aggregate]]] = {
     "Member": member_workload,
     "Guide": guide_workload,
     "IdentityIndex": identity_workload,
     "CloudStore": cloud_store_workload,
     "Order": order_workload,
+    "StoreStock": stock_workload,
 }
 
 
