@@ -25,6 +25,7 @@ from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
 from application.settlements import SettlementService
 from application.repository import Repository
+from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner, RememberedRequests
@@ -75,6 +76,7 @@ class Running:
     scheduler: Scheduler
     embedded: EmbeddedPostgres | None
     database_health: DatabaseHealth | None = None
+    stock_directory: StockDirectory | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -84,6 +86,8 @@ class Running:
         await self.server.stop(grace)
         await self.scheduler.stop()
         await self.directory.stop()
+        if self.stock_directory is not None:
+            await self.stock_directory.stop()
         await self.projections.stop()
         await self.store.close()
         if self.embedded is not None:
@@ -112,6 +116,9 @@ async def start(
     directory = StoreDirectory(store, mapper)
     await directory.load()
     directory.start()
+    stock_directory = StockDirectory(store, mapper)  # which stores hold which SKUs, for stock-aware routing
+    await stock_directory.load()
+    stock_directory.start()
     projections = ProjectionRunner(store, all_projections(store), mapper)
     await projections.setup()  # read models exist before the first query
     if background:
@@ -128,7 +135,7 @@ async def start(
         StoreServicer(auth, StoreService(runner, clock, programmes)), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
         GuideServicer(auth, GuideService(runner, clock, programmes)), server)
-    orders = OrderService(runner, clock, programmes, directory)
+    orders = OrderService(runner, clock, programmes, directory, stock_directory)
     orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
     settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
     attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
@@ -159,7 +166,8 @@ async def start(
     scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
     if settings.scheduler_interval_s and background:
         scheduler.start()
-    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health)
+    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health,
+                   stock_directory)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

@@ -204,6 +204,7 @@ class RoutingDecision:
     fallback_target: str | None = None
     programme_version: int = 1
     split: tuple[SplitPart, ...] = ()  # when ``unallocated_reason`` is SPLIT: the parts, nearest first
+    needs: tuple[StockNeed, ...] = ()  # the stock-tracked lines it was decided for (what the store reserves)
 
     @property
     def allocated(self) -> bool:
@@ -354,6 +355,7 @@ def decide(
             return RoutingDecision(
                 facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
                 UnallocatedReason.SPLIT, policy.fallback_target, programme_version=programme_version, split=fallback,
+                needs=facts.needs,
             )
         if isinstance(fallback, tuple) and fallback:
             part = fallback[0]
@@ -370,12 +372,12 @@ def decide(
             why = UnallocatedReason.PRECEDENCE_EXHAUSTED
         return RoutingDecision(
             facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
-            why, policy.fallback_target, programme_version=programme_version,
+            why, policy.fallback_target, programme_version=programme_version, needs=facts.needs,
         )
     store, d, source = chosen
     return RoutingDecision(
         facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
-        tuple(steps), programme_version=programme_version,
+        tuple(steps), programme_version=programme_version, needs=facts.needs,
     )
 
 
