@@ -32,7 +32,7 @@ from domain.geo import Location
 from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
-from domain.routing import OrderFacts, Rejection, RoutingDecision, StockNeed, UnallocatedReason
+from domain.routing import OrderFacts, Rejection, RoutingDecision, StockNeed, UnallocatedReason, part_decision
 from domain.stock import StoreStock, stock_id
 from domain.store_values import FulfilmentMode
 
@@ -191,9 +191,16 @@ class OrderService(Service):
                         continue  # the router's copy may lag a release: route again on fresh counts
                     if await self._refresh_stock(uow, decision, stock_overrides):
                         continue  # ... or a release of stock
-                    if decision.unallocated_reason is not UnallocatedReason.SPLIT:
-                        self._refuse_out_of_stock(decision)
-                    order.leave_unallocated(decision, at)  # a split's parts: see DESIGN (left to the fallback)
+                    if decision.unallocated_reason is UnallocatedReason.SPLIT:
+                        parts = await self._split(uow, decision, draft, member, entry, due, at, stock_overrides)
+                        if parts is None:
+                            continue  # a part's store was short on fresh figures: route again
+                        for part in parts[1:]:
+                            await uow.add(part)
+                        order = parts[0]
+                        break
+                    self._refuse_out_of_stock(decision)
+                    order.leave_unallocated(decision, at)
                     break
                 store = await uow.get(decision.store_id, CloudStore)
                 if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
@@ -227,6 +234,42 @@ class OrderService(Service):
         for store_id in full:
             overrides[store_id] = (await self.repository.get(store_id, CloudStore)).snapshot(at)
         return bool(full)
+
+    async def _split(self, uow: UnitOfWork, decision: RoutingDecision, draft: OrderDraft, member: Member,
+                     entry: EntryContext, due, at, stock_overrides: dict) -> list[Order] | None:
+        """One order per part of a split decision, each allocated to its own store (booked to its dealer) and holding
+        its SKUs there; lines of untracked SKUs go with the first part. None: a store was short, nothing changed."""
+        stores = {}  # lock order as everywhere: stores, then their stock, each sorted
+        for part in sorted(decision.split, key=lambda p: str(p.store_id)):
+            stores[part.store_id] = await uow.get(part.store_id, CloudStore)
+        holds = []
+        for part in sorted(decision.split, key=lambda p: str(p.store_id)):
+            for n in part.needs:
+                await uow.get(stock_id(part.store_id, n.sku), StoreStock)
+        for part in decision.split:
+            stocks = [await uow.get(stock_id(part.store_id, n.sku), StoreStock) for n in part.needs]
+            if any(s.available_online < n.qty for s, n in zip(stocks, part.needs)):
+                stock_overrides[part.store_id] = {s.sku: s.available_online for s in stocks}
+                return None
+            holds.append(stocks)
+        tracked = {n.sku for n in decision.needs}
+        orders = []
+        for i, (part, stocks) in enumerate(zip(decision.split, holds)):
+            skus = {n.sku for n in part.needs}
+            lines = tuple(line for line in draft.lines if line.sku in skus or (i == 0 and line.sku not in tracked))
+            store = stores[part.store_id]
+            if store.dealer_at(at) != part.dealer_id:
+                raise Conflict("a store of the split changed hands while the order was routed")
+            part_order = Order.place(
+                member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
+                entry=entry, lines=lines, at=at, payment_due_at=due, id=part.order_id,
+            )
+            store.accept_order(part_order.id, at)  # refused (full, closed): the whole order is refused, unwritten
+            for s, n in zip(stocks, part.needs):
+                s.reserve(part_order.id, n.qty, due, at)
+            part_order.allocate(part_decision(decision, i), at)
+            orders.append(part_order)
+        return orders
 
     async def _refresh_stock(self, uow: UnitOfWork, decision: RoutingDecision, stock_overrides: dict) -> bool:
         """Before refusing or leaving an order unallocated for stock: read the nearest few stores refused only for

@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from itertools import combinations
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from domain.attribution import (
     AttributionPolicy,
@@ -146,12 +146,22 @@ class StockNeed:
 
 @dataclass(frozen=True, slots=True)
 class SplitPart:
-    """One store's share of a split order: the SKUs it sends, routed and credited to its own dealer."""
+    """One store's share of a split order: the SKUs it sends, routed and credited to its own dealer.
+
+    Each part is an order of its own (``order_id``: the first part keeps the order's id, the others get
+    ``part_order_id``), allocated to its store, paid, fulfilled and settled like any other.
+    """
 
     store_id: UUID
     dealer_id: str
     distance_m: int
     needs: tuple[StockNeed, ...]
+    order_id: UUID | None = None
+
+
+def part_order_id(order_id: UUID, index: int) -> UUID:
+    """The id of part ``index`` of a split order (part 0 is the order itself): deterministic, so a retry agrees."""
+    return order_id if index == 0 else uuid5(order_id, f"split-part-{index}")
 
 
 def has_every_line(available: Mapping[str, int] | None, needs: Iterable[StockNeed]) -> bool:
@@ -350,6 +360,7 @@ def decide(
             and not any(not rej for _, _, rej in ordered)):
         fallback = _stock_fallback(facts.needs, ordered, policy, stock or {})
         if isinstance(fallback, tuple) and len(fallback) > 1:
+            fallback = tuple(replace(p, order_id=part_order_id(facts.order_id, i)) for i, p in enumerate(fallback))
             steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
                                          None, (), tuple(p.store_id for p in fallback)))
             return RoutingDecision(
@@ -379,6 +390,21 @@ def decide(
         facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
         tuple(steps), programme_version=programme_version, needs=facts.needs,
     )
+
+
+def part_decision(decision: RoutingDecision, index: int) -> RoutingDecision:
+    """Part ``index`` of a split decision as the allocated decision of its own order: its store, its dealer (who
+    books its revenue), the same guide credit and evidence, every part listed (``split``) so siblings are known."""
+    if decision.unallocated_reason is not UnallocatedReason.SPLIT or not 0 <= index < len(decision.split):
+        raise InvalidArgument("not a part of a split decision", reason="INVALID_DECISION")
+    part = decision.split[index]
+    assert part.order_id is not None
+    step = ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
+                           part.store_id, (), tuple(p.store_id for p in decision.split))
+    return replace(decision, order_id=part.order_id, store_id=part.store_id, dealer_id=part.dealer_id,
+                   distance_m=part.distance_m, attributed_by=AttributionSource.NEAREST,
+                   explanation=decision.explanation[:-1] + (step,), unallocated_reason=None, fallback_target=None,
+                   needs=part.needs)
 
 
 def _within(d: float, policy: AttributionPolicy) -> bool:

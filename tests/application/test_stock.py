@@ -23,6 +23,7 @@ from domain.errors import DomainError, InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location
 from domain.order import OrderLine, OrderStatus
 from domain.routing import Rejection
+from domain.attribution import StockFallback
 from domain.stock import Protection
 from domain.store_values import FulfilmentMode
 from infrastructure.mapper import build_mapper
@@ -205,3 +206,29 @@ async def test_the_hold_expires_when_the_order_can_no_longer_be_paid(app):
     assert order.payment_due_at == START + timedelta(minutes=120)
     hold = (await app.stock.get(near.id, "SKU-1")).reservations[order.id]
     assert hold.expires_at == order.payment_due_at
+
+
+async def test_a_split_order_goes_out_in_parts_each_allocated_and_booked_to_its_own_stores_dealer(app):
+    near = await app.stores.open("acme", spec("S-1", NEAR))
+    farther = await app.stores.open("acme", spec("S-2", FARTHER, dealer="D2"))
+    await app.stock.import_counts("acme", "opening", [StockLine(near.id, "A", count=1), StockLine(farther.id, "B", count=1)])
+    await app.catch_up()
+    programmes = app.orders.programmes
+    current = await programmes.current("acme")
+    await programmes.publish(replace(current, version=current.version + 1, attribution=replace(
+        current.attribution, stock_fallback=StockFallback.SPLIT)))
+    assert (await programmes.current("acme")).attribution.stock_fallback is StockFallback.SPLIT
+    member = await app.members.register("acme", "o-1")
+
+    first = await app.orders.place(draft(member.id, OrderLine("A", 1, 100), OrderLine("B", 1, 200),
+                                         OrderLine("UNTRACKED", 1, 5)))
+
+    parts = first.decision.split
+    assert [p.store_id for p in parts] == [near.id, farther.id] and parts[0].order_id == first.id
+    second = await app.orders.get(parts[1].order_id)
+    assert (first.store_id, first.dealer_id, first.total_fen) == (near.id, "D1", 105)  # untracked goes with part 0
+    assert (second.store_id, second.dealer_id, second.total_fen) == (farther.id, "D2", 200)
+    assert first.status is second.status is OrderStatus.ALLOCATED
+    assert (await app.stock.get(near.id, "A")).reserved == (await app.stock.get(farther.id, "B")).reserved == 1
+    await app.orders.pay(second.id, 200)
+    assert (await app.stores.get(farther.id)).revenue_fen("D2") == 200
