@@ -40,6 +40,7 @@ DOMAIN_MODULES = (
     "domain.routing",
     "domain.order",
     "domain.stock",
+    "domain.drop",
     "domain.settlement",
 )
 

@@ -34,7 +34,7 @@ from infrastructure.mapper import build_mapper
 from tests.infrastructure.test_snapshots import WORKLOADS, difference, state_of
 
 AGGREGATE_MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order",
-                     "domain.stock")
+                     "domain.stock", "domain.drop")
 
 CONFIGURATIONS = {
     "plain": {},

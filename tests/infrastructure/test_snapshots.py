@@ -32,6 +32,7 @@ from domain.member import Member, merge
 from domain.order import Order, OrderLine
 from domain.programme import LoyaltyProgramme
 from domain.routing import OrderFacts, decide
+from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, InviteeFacts, commitment_of
 from domain.stock import Protection, StoreStock
 from domain.store_values import FulfilmentMode, OpeningHours
 from domain.tiers import Tier
@@ -296,6 +297,27 @@ def stock_workload() -> list[Aggregate]:
     return [stock]
 
 
+def drop_workload() -> list[Aggregate]:
+    """Every Drop and DropEntry event: created, entries with a bonus, drawn, claimed, passed on."""
+    seed = bytes(range(32))
+    drop = Drop.create(brand="acme", name="Sneaker", sku="SNK-1", pools=[DropPool(None, 2), DropPool(ids("d-s"), 1)],
+                       registration_opens_at=T0 + HOUR, registration_closes_at=T0 + 2 * HOUR,
+                       early_access=[EarlyAccess(Tier.CORE, 30)], purchase_window_minutes=30, per_member_limit=1,
+                       tickets_per_invite=2, invite_ticket_cap=4, commitment=commitment_of(seed), at=T0)
+    entries = [DropEntry.register(drop=drop, member_id=ids(f"d-m{i}"), tier=Tier.CORE,
+                                  store_id=ids("d-s") if i == 4 else None, at=T0 + HOUR) for i in range(5)]
+    for invitee in ("d-m1", "d-m2"):
+        entries[0].grant_bonus(drop, InviteeFacts(ids(invitee), ids("d-m0"), T0 + HOUR, False), T0 + HOUR)
+    drawn = [e.as_drawn() for e in entries]
+    drop.draw(seed, drawn, T0 + 2 * HOUR)
+    winner = next(m for m, o in drop.offers.items() if o.store_id is None)
+    drop.claim(winner, T0 + 2 * HOUR)
+    drop.pass_on(drawn, T0 + 3 * HOUR)
+    for e in entries[1:]:
+        e.collect_events()  # every event class is covered by the first entry
+    return [drop, entries[0]]
+
+
 WORKLOADS: dict[str, Callable[[], list[Aggregate]]] = {
     "Member": member_workload,
     "Guide": guide_workload,
@@ -303,6 +325,8 @@ WORKLOADS: dict[str, Callable[[], list[Aggregate]]] = {
     "CloudStore": cloud_store_workload,
     "Order": order_workload,
     "StoreStock": stock_workload,
+    "Drop": lambda: drop_workload()[:1],
+    "DropEntry": lambda: drop_workload()[1:],
 }
 
 
