@@ -21,10 +21,12 @@ from application.admission import Admission, Budget
 from application.clock import Clock, SystemClock
 from application.guides import GuideService
 from application.members import MemberService
+from application.drops import DropService
 from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
 from application.settlements import SettlementService
 from application.repository import Repository
+from application.stock import StockService
 from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
@@ -32,12 +34,15 @@ from application.unit_of_work import CommandRunner, RememberedRequests
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
+from infrastructure.api.drops import DropServicer
+from infrastructure.api.stock import StockServicer
 from infrastructure.api.members import MemberServicer
 from infrastructure.api.orders import OrderServicer
 from infrastructure.api.programmes import ProgrammeServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.config import Settings, load_settings
 from infrastructure.database import open_event_store
+from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
@@ -52,12 +57,16 @@ from protos.loyalty.v1 import (
     attribution_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    drops_pb2,
+    drops_pb2_grpc,
     members_pb2,
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
     stores_pb2,
     stores_pb2_grpc,
 )
@@ -142,6 +151,11 @@ async def start(
         AttributionServicer(auth, store.pool, orders, settlements), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository, clock), server)
     programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server(ProgrammeServicer(auth, programmes), server)
+    stock_pb2_grpc.add_StockServiceServicer_to_server(
+        StockServicer(auth, StockService(runner, clock, programmes, stock_directory)), server)
+    seeds = HmacSeedSource.from_environment(env, settings.data_dir)  # drop seeds: a server secret
+    drops_pb2_grpc.add_DropServiceServicer_to_server(
+        DropServicer(auth, DropService(runner, clock, programmes, seeds, mapper)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
@@ -152,6 +166,8 @@ async def start(
         attribution_pb2.DESCRIPTOR.services_by_name["AttributionService"].full_name,
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"].full_name,
+        stock_pb2.DESCRIPTOR.services_by_name["StockService"].full_name,
+        drops_pb2.DESCRIPTOR.services_by_name["DropService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     ]
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)

@@ -88,6 +88,8 @@ class DropService(Service):
             if member.merged_into is not None:
                 raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
                                     survivor_id=member.merged_into)
+            if invited_by is not None:  # another brand's member is not found, as everywhere
+                owned(await self.repository.get(invited_by, Member), drop.brand)
             eid = entry_id(drop.id, member.id)
             if await uow.exists(eid):
                 return await self.repository.get(eid, DropEntry)

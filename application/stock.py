@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.auth import owned
+from application.auth import PermissionDenied, owned
 from application.commands import Call, Service
+from application.stock_directory import StockDirectory
 from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument
@@ -34,9 +35,21 @@ class StockLine:
     delta: int | None = None
 
 
+def _dealer_may(store: CloudStore, dealer: str | None) -> CloudStore:
+    """A dealer acts on and reads its own stores only (None: not a dealer)."""
+    if dealer is not None and store.dealer_id != dealer:
+        raise PermissionDenied("a dealer may only act on its own stores", reason="OTHER_DEALER", dealer=dealer)
+    return store
+
+
 class StockService(Service):
-    async def _stock(self, uow: UnitOfWork, brand: str | None, store_id: UUID, sku: str, *, create: bool) -> StoreStock:
-        store = owned(await self.repository.get(store_id, CloudStore), brand)
+    def __init__(self, runner, clock, programmes, view: StockDirectory | None = None) -> None:
+        super().__init__(runner, clock, programmes)
+        self.view = view
+
+    async def _stock(self, uow: UnitOfWork, brand: str | None, store_id: UUID, sku: str, *, create: bool,
+                     dealer: str | None = None) -> StoreStock:
+        store = _dealer_may(owned(await self.repository.get(store_id, CloudStore), brand), dealer)
         sid = stock_id(store.id, sku)
         if await uow.exists(sid):
             return await uow.get(sid, StoreStock)
@@ -69,32 +82,41 @@ class StockService(Service):
         return await self.execute(handler, call)
 
     async def sell_in_store(self, store_id: UUID, sku: str, qty: int, *, brand: str | None = None,
-                            call: Call | None = None) -> StoreStock:
+                            dealer: str | None = None, call: Call | None = None) -> StoreStock:
         async def handler(uow: UnitOfWork) -> StoreStock:
-            stock = await self._stock(uow, brand, store_id, sku, create=False)
+            stock = await self._stock(uow, brand, store_id, sku, create=False, dealer=dealer)
             stock.sell_in_store(qty, self.clock.now())
             return stock
 
         return await self.execute(handler, call)
 
     async def protect(self, store_id: UUID, skus: Sequence[str], protection: Protection, *,
-                      brand: str | None = None, call: Call | None = None) -> list[StoreStock]:
+                      brand: str | None = None, dealer: str | None = None,
+                      call: Call | None = None) -> list[StoreStock]:
         """What the franchise keeps for walk-ins, for each of ``skus`` at the store."""
         if not 1 <= len(skus) <= MAX_LINES or len(set(skus)) != len(skus):
             raise InvalidArgument("name 1..5000 distinct SKUs", reason="OUT_OF_RANGE", field="skus")
 
         async def handler(uow: UnitOfWork) -> list[StoreStock]:
             at = self.clock.now()
-            stocks = [await self._stock(uow, brand, store_id, sku, create=False) for sku in sorted(skus)]
+            stocks = [await self._stock(uow, brand, store_id, sku, create=False, dealer=dealer) for sku in sorted(skus)]
             for stock in stocks:
                 stock.protect(protection, at)
             return stocks
 
         return await self.execute(handler, call)
 
-    async def get(self, store_id: UUID, sku: str, *, brand: str | None = None) -> StoreStock:
-        store = owned(await self.repository.get(store_id, CloudStore), brand)
-        return await self.repository.get(stock_id(store.id, sku), StoreStock)
+    async def get(self, store_id: UUID, sku: str, *, brand: str | None = None, dealer: str | None = None) -> StoreStock:
+        store = _dealer_may(owned(await self.repository.get(store_id, CloudStore), brand), dealer)
+        return await self.repository.get(stock_id(store.id, check_text("sku", sku, max_length=64)), StoreStock)
+
+    async def levels(self, store_id: UUID, *, brand: str | None = None, dealer: str | None = None) -> list[StoreStock]:
+        """Every SKU counted at the store, from the live replica (read model), by SKU."""
+        store = _dealer_may(owned(await self.repository.get(store_id, CloudStore), brand), dealer)
+        if self.view is None:
+            return []
+        await self.view.catch_up()
+        return sorted((s for s in self.view.replicas.values() if s.store_id == store.id), key=lambda s: s.sku)
 
     async def sweep_expired(self, store_id: UUID, sku: str) -> int:
         """Release holds past their time on one stock (a safety net: the due-payments sweep cancels the
