@@ -118,3 +118,29 @@ async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_s
     claimed = await drops.ClaimDropOffer(d.ClaimDropOfferRequest(request_id=api.rid(), drop=drop.name, member=winner),
                                          metadata=MP)
     assert claimed.result == d.DROP_RESULT_CLAIMED
+
+
+async def test_the_payment_timeout_sweep_gives_an_unpaid_orders_units_back(api):
+    stock = stock_pb2_grpc.StockServiceStub(api.channel)
+    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
+        request_id=api.rid(), brand="acme", store=store_spec("S-T", 31.2310, 121.4740)), metadata=OP)
+    await stock.ImportStock(k.ImportStockRequest(
+        request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=3)]),
+        metadata=OP)
+    member = await register_member(api)
+    await api.settled()
+    await api.running.stock_directory.catch_up()
+    unpaid = await api.orders.PlaceOrder(o.PlaceOrderRequest(
+        request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP)
+    paid = await api.orders.PlaceOrder(o.PlaceOrderRequest(
+        request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=paid.name, paid_fen=paid.total_fen),
+                              metadata=MP)
+    await api.settled()
+
+    api.clock.advance(minutes=121)
+    assert await api.running.scheduler.cancel_unpaid() == 1
+
+    level = await stock.GetStockLevel(k.GetStockLevelRequest(name=f"{store.name}/stock/SKU-1"), metadata=OP)
+    assert (level.on_hand_units, level.reserved_units, level.available_online_units) == (3, 1, 2)
+    assert (await api.orders.GetOrder(o.GetOrderRequest(name=unpaid.name), metadata=MP)).state == o.CANCELLED
