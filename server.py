@@ -21,7 +21,7 @@ from application.admission import Admission, Budget
 from application.clock import Clock, SystemClock
 from application.guides import GuideService
 from application.members import MemberService
-from application.drops import DropService
+from application.drops import DropEntryIndex, DropService
 from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
 from application.settlements import SettlementService
@@ -86,6 +86,7 @@ class Running:
     embedded: EmbeddedPostgres | None
     database_health: DatabaseHealth | None = None
     stock_directory: StockDirectory | None = None
+    drop_entries: DropEntryIndex | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -97,6 +98,8 @@ class Running:
         await self.directory.stop()
         if self.stock_directory is not None:
             await self.stock_directory.stop()
+        if self.drop_entries is not None:
+            await self.drop_entries.stop()
         await self.projections.stop()
         await self.store.close()
         if self.embedded is not None:
@@ -154,8 +157,11 @@ async def start(
     stock_pb2_grpc.add_StockServiceServicer_to_server(
         StockServicer(auth, StockService(runner, clock, programmes, stock_directory)), server)
     seeds = HmacSeedSource.from_environment(env, settings.data_dir)  # drop seeds: a server secret
+    drop_entries = DropEntryIndex(store, mapper)  # entries decoded as they come, not at the draw
+    await drop_entries.catch_up()
+    drop_entries.start()
     drops_pb2_grpc.add_DropServiceServicer_to_server(
-        DropServicer(auth, DropService(runner, clock, programmes, seeds, mapper)), server)
+        DropServicer(auth, DropService(runner, clock, programmes, seeds, mapper, drop_entries)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
@@ -183,7 +189,7 @@ async def start(
     if settings.scheduler_interval_s and background:
         scheduler.start()
     return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health,
-                   stock_directory)
+                   stock_directory, drop_entries)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

@@ -47,11 +47,74 @@ class DropSpec:
     invite_ticket_cap: int = 0
 
 
+class DropEntryIndex:
+    """Every drop's entries as the draw sees them (member -> pool and tickets), following the log.
+
+    Each entry event is decoded once, as it arrives (a server keeps this current in the background
+    during registration), so the draw only reads the tail since the last catch-up: the draw of a
+    drop with 20,000 entries does not decode 20,000 events at the draw. Reads the events' fields;
+    builds no aggregates.
+    """
+
+    def __init__(self, store, mapper) -> None:
+        self._store = store
+        self._mapper = mapper
+        self.position: int | None = None
+        self._drop_of: dict[UUID, tuple[UUID, list]] = {}  # entry id -> drop id, its row
+        self.entries: dict[UUID, dict[UUID, list]] = {}  # drop id -> member -> [store id, tickets]
+        self._task = None
+
+    async def catch_up(self) -> None:
+        while True:
+            batch = await self._store.select_notifications(self.position, 5000, topics=ENTRY_TOPICS,
+                                                           inclusive_of_start=False)
+            if not batch:
+                return
+            self._apply(batch)
+
+    def _apply(self, notifications) -> None:
+        for n in notifications:
+            self.position = n.id
+            event = self._mapper.to_domain_event(n)
+            if isinstance(event, DropEntry.Registered):
+                row = [event.store_id, 1, event.member_id]
+                self._drop_of[n.originator_id] = (event.drop_id, row)
+                self.entries.setdefault(event.drop_id, {})[event.member_id] = row
+            elif isinstance(event, DropEntry.BonusGranted):
+                _, row = self._drop_of[n.originator_id]
+                row[1] += event.tickets
+
+    def drawn(self, drop_id: UUID) -> list[EntryTickets]:
+        return [EntryTickets(m, store, tickets) for m, (store, tickets, _) in self.entries.get(drop_id, {}).items()]
+
+    def start(self) -> None:
+        import asyncio
+
+        async def follow() -> None:
+            while True:
+                try:
+                    async for n in self._store.subscribe(gt=self.position, topics=ENTRY_TOPICS):
+                        self._apply([n])
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a lost LISTEN connection: resume from the position
+                    await asyncio.sleep(1)
+
+        self._task = asyncio.create_task(follow(), name="drop-entries")
+
+    async def stop(self) -> None:
+        from application.background import stop_task
+
+        await stop_task(self._task)
+
+
 class DropService(Service):
-    def __init__(self, runner, clock, programmes, seeds: SeedSource, mapper) -> None:
+    def __init__(self, runner, clock, programmes, seeds: SeedSource, mapper,
+                 index: DropEntryIndex | None = None) -> None:
         super().__init__(runner, clock, programmes)
         self.seeds = seeds
         self.mapper = mapper
+        self.index = index or DropEntryIndex(runner.repository.store, mapper)
 
     async def create(self, brand: str, spec: DropSpec, *, call: Call | None = None) -> Drop:
         drop_id = uuid4()
@@ -119,22 +182,9 @@ class DropService(Service):
         return await self.repository.get(entry_id(drop.id, member_id), DropEntry)
 
     async def entries(self, drop_id: UUID) -> list[EntryTickets]:
-        """Every entry of the drop, as the draw sees it, read from the log."""
-        store = self.repository.store
-        position: int | None = None
-        entries: dict[UUID, DropEntry] = {}
-        while True:
-            batch = await store.select_notifications(position, 5000, topics=ENTRY_TOPICS, inclusive_of_start=False)
-            if not batch:
-                break
-            for n in batch:
-                position = n.id
-                event = self.mapper.to_domain_event(n)
-                current = entries.get(n.originator_id)
-                if current is None and getattr(event, "drop_id", None) != drop_id:
-                    continue  # another drop's entry (its later events are skipped by the same test)
-                entries[n.originator_id] = event.mutate(current)
-        return [e.as_drawn() for e in entries.values()]
+        """Every entry of the drop, as the draw sees it, read from the log (``DropEntryIndex``)."""
+        await self.index.catch_up()
+        return self.index.drawn(drop_id)
 
     async def draw(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Drop:
         drop = owned(await self.repository.get(drop_id, Drop), brand)

@@ -101,18 +101,29 @@ def ticket_key(seed: bytes, member_id: UUID, n: int) -> bytes:
 
 
 def draw_order(seed: bytes, entries: Iterable[EntryTickets]) -> list[UUID]:
-    """Members ranked by their smallest ticket key (ties, never seen in practice, by member id bytes)."""
-    ranked = sorted((min(ticket_key(seed, e.member_id, n) for n in range(e.tickets)), e.member_id.bytes, e.member_id)
-                    for e in entries)
-    return [m for _, _, m in ranked]
+    """Members ranked by their smallest ticket key (``ticket_key``; ties, never seen in practice, by member id
+    bytes). The seed's hash state is computed once and copied per ticket: the same digests, less work."""
+    base = hashlib.sha256(seed)
+    keyed = []
+    for e in entries:
+        member = e.member_id.bytes
+        best = b"\xff" * 33  # above every digest
+        for n in range(e.tickets):
+            h = base.copy()
+            h.update(member + n.to_bytes(4, "big"))
+            digest = h.digest()
+            if digest < best:
+                best = digest
+        keyed.append((best, member, e.member_id))
+    keyed.sort()
+    return [m for _, _, m in keyed]
 
 
 def entries_digest(entries: Iterable[EntryTickets]) -> str:
     """SHA-256 over the entries in member order: pins exactly what was drawn."""
-    h = hashlib.sha256()
-    for e in sorted(entries, key=lambda e: e.member_id.bytes):
-        h.update(f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n".encode())
-    return h.hexdigest()
+    lines = sorted((e.member_id.bytes, f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n")
+                   for e in entries)
+    return hashlib.sha256("".join(line for _, line in lines).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
