@@ -24,6 +24,7 @@ from infrastructure.api.auth import TokenAuthenticator, development_tokens
 from infrastructure.api.tenancy import BrandRouter
 from infrastructure.brands import Brand, Brands
 from infrastructure.config import Settings, load_settings
+from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
@@ -37,12 +38,16 @@ from protos.loyalty.v1 import (
     attribution_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    drops_pb2,
+    drops_pb2_grpc,
     members_pb2,
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
     stores_pb2,
     stores_pb2_grpc,
 )
@@ -88,6 +93,8 @@ class Running:
             if head is not None:
                 await stack.projections.run_until(head)
             await stack.directory.catch_up()
+            if stack.stock_directory is not None:
+                await stack.stock_directory.catch_up()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -108,6 +115,8 @@ SERVICES = {
     "AttributionService": (attribution_pb2, attribution_pb2_grpc.add_AttributionServiceServicer_to_server),
     "AuditService": (audit_pb2, audit_pb2_grpc.add_AuditServiceServicer_to_server),
     "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
+    "StockService": (stock_pb2, stock_pb2_grpc.add_StockServiceServicer_to_server),
+    "DropService": (drops_pb2, drops_pb2_grpc.add_DropServiceServicer_to_server),
 }
 
 
@@ -147,7 +156,8 @@ async def start(
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
                                  settings.retry_after_ms / 1000))
     brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
-                    projections=background and settings.projections)
+                    projections=background and settings.projections,
+                    seeds=HmacSeedSource.from_environment(env, settings.data_dir))
     await brands.start(tenants)
 
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
