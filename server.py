@@ -17,7 +17,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from application.admission import Admission, Budget
+from application.admission import Admission, Budget, watch_loop
+from application.background import stop_task
 from application.clock import Clock, SystemClock
 from application.guides import GuideService
 from application.members import MemberService
@@ -75,6 +76,7 @@ class Running:
     scheduler: Scheduler
     embedded: EmbeddedPostgres | None
     database_health: DatabaseHealth | None = None
+    lag_watch: asyncio.Task | None = None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -82,6 +84,7 @@ class Running:
         if self.database_health is not None:
             await self.database_health.stop()
         await self.server.stop(grace)
+        await stop_task(self.lag_watch)
         await self.scheduler.stop()
         await self.directory.stop()
         await self.projections.stop()
@@ -104,7 +107,8 @@ async def start(
         store, mapper, snapshot_interval=settings.snapshot_interval,
         cache_size=settings.aggregate_cache_entries, cache_bytes=settings.aggregate_cache_mb * 2**20)
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
-                                 settings.retry_after_ms / 1000))
+                                 settings.retry_after_ms / 1000, settings.max_calls,
+                                 settings.max_loop_lag_ms / 1000))
     runner = CommandRunner(repository, lock_timeout=settings.lock_timeout_s, admission=admission,
                            max_batch=settings.max_batch,
                            requests=RememberedRequests(max_bytes=settings.request_cache_mb * 2**20))
@@ -121,20 +125,33 @@ async def start(
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
     auth = TokenAuthenticator.parse(tokens)
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    options = [("grpc.so_reuseport", 1)]
+    if settings.max_pending_calls:
+        # gRPC's own queue of calls the event loop has not taken yet: beyond it the C core refuses a
+        # call without any Python work (the client sees CANCELLED, "Too many pending requests", no RetryInfo).
+        # Between the soft limit and twice it, calls are refused with a rising probability.
+        options += [("grpc.server.max_pending_requests", settings.max_pending_calls),
+                    ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls)]
+    server = grpc.aio.server(options=options)
+    servicers: list = []
+
+    def add(servicer):
+        servicers.append(servicer)
+        return servicer
+
     members = MemberService(runner, clock, programmes)
-    members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(auth, members), server)
+    members_pb2_grpc.add_MemberServiceServicer_to_server(add(MemberServicer(auth, members)), server)
     stores_pb2_grpc.add_StoreServiceServicer_to_server(
-        StoreServicer(auth, StoreService(runner, clock, programmes)), server)
+        add(StoreServicer(auth, StoreService(runner, clock, programmes))), server)
     stores_pb2_grpc.add_GuideServiceServicer_to_server(
-        GuideServicer(auth, GuideService(runner, clock, programmes)), server)
+        add(GuideServicer(auth, GuideService(runner, clock, programmes))), server)
     orders = OrderService(runner, clock, programmes, directory)
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(auth, orders), server)
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(add(OrderServicer(auth, orders)), server)
     settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
     attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
-        AttributionServicer(auth, store.pool, orders, settlements), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auth, store, repository, clock), server)
-    programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server(ProgrammeServicer(auth, programmes), server)
+        add(AttributionServicer(auth, store.pool, orders, settlements)), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(add(AuditServicer(auth, store, repository, clock)), server)
+    programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server(add(ProgrammeServicer(auth, programmes)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
@@ -147,9 +164,12 @@ async def start(
         programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     ]
+    for servicer in servicers:
+        servicer.door = admission  # admission control at the first line of every unary handler
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
     port = _listen(server, settings)
     await server.start()
+    lag_watch = asyncio.get_running_loop().create_task(watch_loop(admission), name="loop-lag")
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     database_health = DatabaseHealth(store.dsn, health_servicer, ["", *service_names])  # NOT_SERVING while it is away
@@ -159,7 +179,8 @@ async def start(
     scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
     if settings.scheduler_interval_s and background:
         scheduler.start()
-    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health)
+    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health,
+                   lag_watch)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
