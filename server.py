@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -205,10 +207,29 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=1: SIGUSR1 logs what grew since the last SIGUSR1
+        loop.add_signal_handler(signal.SIGUSR1, _allocation_growth())
     await stop.wait()
     log.info("shutting down")
     await running.stop()
     log.info("stopped")
+
+
+def _allocation_growth():
+    """A SIGUSR1 handler: the first call takes a tracemalloc snapshot, each later one logs the 25 source
+    lines whose allocations grew most since the previous snapshot (memory investigations; bench_overload.py)."""
+    last: list = []
+
+    def handler() -> None:
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        if last:
+            for stat in snapshot.compare_to(last[0], "lineno")[:25]:
+                log.info("tracemalloc %s", stat)
+        log.info("tracemalloc traced %.1f MB", tracemalloc.get_traced_memory()[0] / 2**20)
+        last[:] = [snapshot]
+
+    return handler
 
 
 # --- several worker processes on one address ---------------------------------------------

@@ -64,7 +64,9 @@ class Budget:
     """How far behind the event loop may run (seconds) before new calls are refused at the door; 0: no limit."""
     max_busy: float = 0.95
     calls_when_busy: int = 40
-    """While the loop is busier than ``max_busy`` (it has a backlog), only this many calls are let in."""
+    """While the loop runs behind (lag over ``max_lag``, or busier than ``max_busy``: it has a backlog),
+    only this many calls are let in. Below it nothing is refused for lag: a bounded number of callers
+    (a closed loop) queues no deeper than itself, and a loop descheduled by a busy host lags too."""
 
 
 class Admission:
@@ -102,8 +104,8 @@ class Admission:
         if self.calls >= self.budget.max_calls:
             self.refused_at_door += 1
             return self._too_many_calls
-        if (self.budget.max_lag and self.lag > self.budget.max_lag) or (
-                self.busy >= self.budget.max_busy and self.calls >= self.budget.calls_when_busy):
+        behind = (self.budget.max_lag and self.lag > self.budget.max_lag) or self.busy >= self.budget.max_busy
+        if behind and self.calls >= self.budget.calls_when_busy:
             self.refused_at_door += 1
             return self._saturated
         self.calls += 1
@@ -145,7 +147,7 @@ class Admission:
                           retry_after=self.budget.retry_after, limit=self.budget.max_queue_per_aggregate)
 
 
-async def watch_loop(admission: Admission, interval: float = 0.005, window: float = 0.1) -> None:
+async def watch_loop(admission: Admission, interval: float = 0.025, window: float = 0.1) -> None:
     """Measure the event loop for ``admission`` until cancelled: its lag (how late a short sleep
     wakes) and how busy it was over the last ``window`` seconds (the share of time it did not wait
     for I/O; measured where the loop exposes its selector, as asyncio's own loops do)."""

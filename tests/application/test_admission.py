@@ -101,25 +101,26 @@ def test_the_door_admits_calls_up_to_its_budget_and_refuses_the_next_with_a_retr
     assert admission.enter_call() is None  # room again once a call leaves
 
 
-def test_while_the_event_loop_runs_behind_new_calls_are_refused_as_saturated():
-    admission = Admission(Budget(max_lag=0.05))
+def test_while_the_event_loop_runs_behind_only_a_few_calls_are_let_in_the_rest_refused_as_saturated():
+    admission = Admission(Budget(max_lag=0.05, calls_when_busy=2))
     admission.observe_lag(0.2)  # every call taken now has already waited at least this long
+    assert admission.enter_call() is None and admission.enter_call() is None  # a few callers queue no deeper
     refused = admission.enter_call()
     assert refused is not None and refused.reason == "SATURATED" and refused.retry_after > 0
-    assert admission.calls == 0
+    assert admission.calls == 2
     admission.observe_lag(0.001)
-    assert admission.enter_call() is None
+    assert admission.enter_call() is None and admission.calls == 3
 
 
 def test_a_busy_loop_lets_in_only_a_few_calls_and_no_lag_limit_means_none():
     admission = Admission(Budget(max_lag=0, max_busy=0.9, calls_when_busy=1))
     admission.observe_lag(10.0)  # max_lag 0: lag alone refuses nothing
-    assert admission.enter_call() is None
+    assert admission.enter_call() is None and admission.enter_call() is None
     admission.observe_busy(0.99)
     refused = admission.enter_call()
     assert refused is not None and refused.reason == "SATURATED"
     admission.observe_busy(0.5)
-    assert admission.enter_call() is None and admission.calls == 2
+    assert admission.enter_call() is None and admission.calls == 3
 
 
 async def test_the_loop_watch_sees_a_loop_held_up_by_blocking_work():
