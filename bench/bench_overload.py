@@ -169,7 +169,10 @@ async def run(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tm
             rss = await suite.steady_rss(orders, server, args.rss_minutes * 60)
             if args.tracemalloc:
                 server.proc.send_signal(signal.SIGUSR1)
-                await asyncio.sleep(2)
+                for _ in range(120):  # a snapshot of a large heap takes a while
+                    await asyncio.sleep(1)
+                    if server.log.read_text(errors="replace").count("tracemalloc traced") >= 2:
+                        break
             out["rss"] = rss
             print("rss", rss, flush=True)
     finally:
