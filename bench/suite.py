@@ -691,7 +691,9 @@ def table(result: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['python']}, PostgreSQL "
         f"{m['postgresql']}, grpcio {m['grpcio']}; load average {m['load_average_start']} at start, "
         f"{m['load_average_end']} at end{' (a shared, busy machine: compare ratios, not absolutes)' if m['load_average_start'][0] > 1.5 else ''}"
-        + (f"; parts {', '.join(m['rerun']['parts'])} rerun on {m['rerun']['date']}" if m.get("rerun") else "") + ". "
+        + (f"; parts {', '.join(m['rerun']['parts'])} rerun on {m['rerun']['date']}"
+           + (f" (load average {m['rerun']['load_average_start']} at its start)"
+              if m['rerun'].get('load_average_start') else "") if m.get("rerun") else "") + ". "
         f"Load generator, server and PostgreSQL share the cores; each figure beside its baseline from the same run; "
         f"{result['settings']['duration_s']:g} s per closed-loop scenario. Full results: `bench/results/"
         f"{result['file']}`.",
@@ -781,7 +783,8 @@ def main(argv: list[str] | None = None) -> int:
         result["figures"].sort(key=lambda r: ("orders", "replay", "other").index(r.get("part", "orders")))
         result["details"] = {**old["details"], **result["details"]}
         result["settings"]["parts"] = sorted(set(old["settings"].get("parts", ())) | parts)
-        result["machine"]["rerun"] = {"parts": sorted(parts), "date": info["date"]}
+        result["machine"]["rerun"] = {"parts": sorted(parts), "date": info["date"],
+                                      "load_average_start": info["load_average_start"]}
         result["machine"]["date"] = old["machine"]["date"]
         result["machine"]["load_average_start"] = old["machine"]["load_average_start"]
     RESULTS.mkdir(parents=True, exist_ok=True)
