@@ -17,38 +17,24 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from application.admission import Admission, Budget, watch_loop
 from application.background import stop_task
 from application.clock import Clock, SystemClock
-from application.guides import GuideService
-from application.members import MemberService
-from application.orders import OrderService
-from application.programmes import ProgrammeCatalog
-from application.settlements import SettlementService
-from application.repository import Repository
 from application.store_directory import StoreDirectory
-from application.stores import StoreService
-from application.unit_of_work import CommandRunner, RememberedRequests
-from infrastructure.api.attribution import AttributionServicer
-from infrastructure.api.audit import AuditServicer
+from infrastructure import reflection
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
-from infrastructure.api.members import MemberServicer
-from infrastructure.api.orders import OrderServicer
-from infrastructure.api.programmes import ProgrammeServicer
-from infrastructure.api.stores import GuideServicer, StoreServicer
+from infrastructure.api.tenancy import BrandRouter
+from infrastructure.brands import Brand, Brands
 from infrastructure.config import Settings, load_settings
-from infrastructure.database import open_event_store
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
 from infrastructure.logging import configure_logging
 from infrastructure.mapper import build_mapper
 from infrastructure.projection_runner import ProjectionRunner
-from infrastructure.projections import all_projections
-from infrastructure.projections.settlement import SettlementReadModel
 from infrastructure.scheduler import Scheduler
+from infrastructure.tenants import Registry, Tenant, onboard_brands
 from protos.loyalty.v1 import (
     attribution_pb2,
     attribution_pb2_grpc,
@@ -71,14 +57,42 @@ log = logging.getLogger("loyalty")
 class Running:
     server: grpc.aio.Server
     port: int
-    store: EventStore
+    brands: Brands
     health: health.aio.HealthServicer
-    directory: StoreDirectory
-    projections: ProjectionRunner
-    scheduler: Scheduler
     embedded: EmbeddedPostgres | None
     database_health: DatabaseHealth | None = None
+    default_brand: str | None = None
+    """The first brand of the tokens: what ``store``, ``directory``, ``projections`` and ``scheduler`` name."""
     lag_watch: asyncio.Task | None = None
+    """Measures the event loop for admission control (``application.admission.watch_loop``)."""
+
+    def brand(self, brand: str) -> Brand:
+        """A brand's stack in this process (its store, projections, directory, scheduler)."""
+        return self.brands.stacks[brand]
+
+    @property
+    def store(self) -> EventStore:
+        return self.brand(self.default_brand).store
+
+    @property
+    def directory(self) -> StoreDirectory:
+        return self.brand(self.default_brand).directory
+
+    @property
+    def projections(self) -> ProjectionRunner:
+        return self.brand(self.default_brand).projections
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.brand(self.default_brand).scheduler
+
+    async def settled(self) -> None:
+        """Every brand's read models and store directory have applied everything committed so far (tests)."""
+        for stack in list(self.brands.stacks.values()):
+            head = await stack.store.max_notification_id()
+            if head is not None:
+                await stack.projections.run_until(head)
+            await stack.directory.catch_up()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -87,12 +101,35 @@ class Running:
             await self.database_health.stop()
         await self.server.stop(grace)
         await stop_task(self.lag_watch)
-        await self.scheduler.stop()
-        await self.directory.stop()
-        await self.projections.stop()
-        await self.store.close()
+        await self.brands.stop()
         if self.embedded is not None:
             self.embedded.stop()
+
+
+SERVICES = {
+    "MemberService": (members_pb2, members_pb2_grpc.add_MemberServiceServicer_to_server),
+    "StoreService": (stores_pb2, stores_pb2_grpc.add_StoreServiceServicer_to_server),
+    "GuideService": (stores_pb2, stores_pb2_grpc.add_GuideServiceServicer_to_server),
+    "OrderService": (orders_pb2, orders_pb2_grpc.add_OrderServiceServicer_to_server),
+    "AttributionService": (attribution_pb2, attribution_pb2_grpc.add_AttributionServiceServicer_to_server),
+    "AuditService": (audit_pb2, audit_pb2_grpc.add_AuditServiceServicer_to_server),
+    "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
+}
+
+
+async def platform_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The platform database's DSN (the registry's home; brands without a DSN of their own live there too)."""
+    if settings.database_url is not None:
+        return settings.database_url, None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    return embedded.start(), embedded
+
+
+async def tenants_to_open(settings: Settings, platform_dsn: str, auth: TokenAuthenticator) -> list[Tenant]:
+    """Every registered brand, after onboarding the tokens' brands when allowed."""
+    if settings.onboard_token_brands:
+        await onboard_brands(platform_dsn, auth.brands(), legacy_schema=settings.schema)
+    return await Registry(platform_dsn).all()
 
 
 async def start(
@@ -103,29 +140,23 @@ async def start(
     other than the first: the first keeps the read models and due work going for all of them)."""
     env = dict(os.environ) if env is None else env
     clock = clock or SystemClock()
-    store, embedded = await open_event_store(settings)
-    mapper = build_mapper(env)
-    repository = Repository(
-        store, mapper, snapshot_interval=settings.snapshot_interval,
-        cache_size=settings.aggregate_cache_entries, cache_bytes=settings.aggregate_cache_mb * 2**20)
-    admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
-                                 settings.retry_after_ms / 1000, settings.max_calls,
-                                 settings.max_loop_lag_ms / 1000))
-    runner = CommandRunner(repository, lock_timeout=settings.lock_timeout_s, admission=admission,
-                           max_batch=settings.max_batch,
-                           requests=RememberedRequests(max_bytes=settings.request_cache_mb * 2**20))
-    programmes = ProgrammeCatalog(runner, clock)
-    directory = StoreDirectory(store, mapper)
-    await directory.load()
-    directory.start()
-    projections = ProjectionRunner(store, all_projections(store), mapper)
-    await projections.setup()  # read models exist before the first query
-    if background:
-        projections.start()
-
     if tokens is None:
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
     auth = TokenAuthenticator.parse(tokens)
+    platform_dsn, embedded = await platform_database(settings)
+    try:
+        tenants = await tenants_to_open(settings, platform_dsn, auth)
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
+                                 settings.retry_after_ms / 1000, settings.max_calls,
+                                 settings.max_loop_lag_ms / 1000))
+    brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
+                    projections=background and settings.projections)
+    await brands.start(tenants)
+
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
     options = [("grpc.so_reuseport", 1)]
     if settings.max_pending_calls:
@@ -135,54 +166,27 @@ async def start(
         options += [("grpc.server.max_pending_requests", settings.max_pending_calls),
                     ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls)]
     server = grpc.aio.server(options=options)
-    servicers: list = []
-
-    def add(servicer):
-        servicers.append(servicer)
-        return servicer
-
-    members = MemberService(runner, clock, programmes)
-    members_pb2_grpc.add_MemberServiceServicer_to_server(add(MemberServicer(auth, members)), server)
-    stores_pb2_grpc.add_StoreServiceServicer_to_server(
-        add(StoreServicer(auth, StoreService(runner, clock, programmes))), server)
-    stores_pb2_grpc.add_GuideServiceServicer_to_server(
-        add(GuideServicer(auth, GuideService(runner, clock, programmes))), server)
-    orders = OrderService(runner, clock, programmes, directory)
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(add(OrderServicer(auth, orders)), server)
-    settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
-    attribution_pb2_grpc.add_AttributionServiceServicer_to_server(
-        add(AttributionServicer(auth, store.pool, orders, settlements)), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(add(AuditServicer(auth, store, repository, clock)), server)
-    programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server(add(ProgrammeServicer(auth, programmes)), server)
+    service_names = []
+    for name, (module, add) in SERVICES.items():
+        descriptor = module.DESCRIPTOR.services_by_name[name]
+        add(BrandRouter(descriptor, auth, brands.servicers, door=admission), server)
+        service_names.append(descriptor.full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    service_names = [
-        members_pb2.DESCRIPTOR.services_by_name["MemberService"].full_name,
-        stores_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
-        stores_pb2.DESCRIPTOR.services_by_name["GuideService"].full_name,
-        orders_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
-        attribution_pb2.DESCRIPTOR.services_by_name["AttributionService"].full_name,
-        audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
-        programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"].full_name,
-        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    ]
-    for servicer in servicers:
-        servicer.door = admission  # admission control at the first line of every unary handler
-    reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME], server)
+    service_names.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+    reflection.enable(service_names, server)  # grpc.reflection.v1 and v1alpha
     port = _listen(server, settings)
     await server.start()
     lag_watch = asyncio.get_running_loop().create_task(watch_loop(admission), name="loop-lag")
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    database_health = DatabaseHealth(store.dsn, health_servicer, ["", *service_names])  # NOT_SERVING while it is away
+    database_health = DatabaseHealth(platform_dsn, health_servicer, ["", *service_names])  # NOT_SERVING while away
     database_health.start()
     log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
-             extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca)})
-    scheduler = Scheduler(store, orders, members, programmes, clock, interval=settings.scheduler_interval_s)
-    if settings.scheduler_interval_s and background:
-        scheduler.start()
-    return Running(server, port, store, health_servicer, directory, projections, scheduler, embedded, database_health,
-                   lag_watch)
+             extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca),
+                    "brands": sorted(brands.stacks)})
+    default = next((b for b in auth.brands() if b in brands.stacks), next(iter(brands.stacks), None))
+    return Running(server, port, brands, health_servicer, embedded, database_health, default, lag_watch)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
@@ -258,13 +262,11 @@ def _tag_worker_logs(index: int) -> None:
         handler.addFilter(_WorkerTag(index))
 
 
-async def _prepare_database(settings: Settings) -> None:
-    """Migrations and the read models' tables, once, before the workers race to create them."""
-    store, _ = await open_event_store(settings)
-    try:
-        await ProjectionRunner(store, all_projections(store), build_mapper(os.environ)).setup()
-    finally:
-        await store.close()
+async def _prepare_database(settings: Settings, tokens: str) -> None:
+    """The registry, and the tokens' brands onboarded (when allowed), once, before the workers race to."""
+    if settings.onboard_token_brands:
+        await onboard_brands(settings.database_url, TokenAuthenticator.parse(tokens).brands(),
+                             legacy_schema=settings.schema)
 
 
 def _address(settings: Settings) -> str:
@@ -304,11 +306,12 @@ def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = 0
     try:
-        asyncio.run(_prepare_database(replace(settings, database_url=dsn)))
+        tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
+        asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens))
         address = _address(settings)
         worker_env = {
             **env, "DATABASE_URL": dsn, "GRPC_ADDRESS": address, "GRPC_WORKERS": "1",
-            "LOYALTY_API_TOKENS": env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir),
+            "LOYALTY_API_TOKENS": tokens,
         }
 
         def spawn(index: int) -> None:

@@ -71,6 +71,9 @@ SUZHOU = (31.2990, 120.5853)              # the hot store, ~85 km from every Sha
 RADIUS_M = 5_000
 FEN = 12_800
 NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyaltyengine_snapshots")
+SERVER_SCHEMA = "brand_acme"
+"""The bench brand's schema (infrastructure.tenants.schema_for("acme")): the queries below on the server's database
+connect with it as their search path, so their unqualified table names are the brand's tables."""
 
 MP_TOKEN = "bench-mp-token-0123456789"
 OP_TOKEN = "bench-op-token-0123456789"
@@ -179,13 +182,13 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def gcj(lat: float, lng: float) -> common_pb2.Location:
-    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.GCJ02)
+    return common_pb2.Location(latitude=lat, longitude=lng, system=common_pb2.COORDINATE_SYSTEM_GCJ02)
 
 
 def spec(code: str, lat: float, lng: float, dealer: str) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
-        code=code, name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
-        service_radius_m=RADIUS_M, modes=[common_pb2.DELIVERY, common_pb2.PICKUP], online_orders_enabled=True,
+        code=code, display_name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
+        service_radius_m=RADIUS_M, modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP], online_orders_enabled=True,
     )
 
 
@@ -203,12 +206,14 @@ async def open_stores(stores: stores_pb2_grpc.StoreServiceStub, rng: random.Rand
     specs = [spec(f"SH-{i:04d}", SHANGHAI[0] + rng.gauss(0, 0.08), SHANGHAI[1] + rng.gauss(0, 0.09), f"D{i % 40}")
              for i in range(STORES)]
     r = await stores.ImportCloudStores(
-        stores_pb2.ImportCloudStoresRequest(request_id=rid(), brand="acme", stores=specs), metadata=OP, timeout=60)
+        stores_pb2.ImportCloudStoresRequest(
+            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]), metadata=OP, timeout=60)
     hot = await stores.OpenCloudStore(
-        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme", store=spec("SZ-HOT", *SUZHOU, "DHOT")),
+        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme",
+                                         cloud_store=stores_pb2.CloudStore(spec=spec("SZ-HOT", *SUZHOU, "DHOT"))),
         metadata=OP)
     # Points in GCJ-02 as sent (responses carry WGS-84), with each store's name.
-    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.stores], hot.name
+    return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.cloud_stores], hot.name
 
 
 async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids) -> list[str]:
@@ -218,7 +223,8 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
     async def worker() -> None:
         while todo:
             i = todo.pop()
-            request = members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", openid=f"o-bench-{i}")
+            request = members_pb2.RegisterMemberRequest(
+                request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}"))
             while True:
                 try:
                     m = await members.RegisterMember(request, metadata=MP, timeout=30)
@@ -249,7 +255,7 @@ async def wait_routable(orders: orders_pb2_grpc.OrderServiceStub, member: str, a
 def draft(member: str, lat: float, lng: float) -> orders_pb2.OrderDraft:
     return orders_pb2.OrderDraft(
         member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=FEN)],
-        fulfilment=common_pb2.DELIVERY, customer_location=gcj(lat, lng),
+        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY, customer_location=gcj(lat, lng),
     )
 
 
@@ -300,15 +306,15 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
                 calls.failed("PlaceOrder", e.code())
                 continue
             calls.ok("PlaceOrder", time.perf_counter() - t0)
-            states[orders_pb2.OrderState.Name(order.state)] += 1
+            states[orders_pb2.OrderState.Name(order.state).removeprefix("ORDER_STATE_")] += 1
             stores[order.routing.store] += 1
             candidates.append(len(order.routing.candidates))
-            if order.state != orders_pb2.ALLOCATED:
+            if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
                 continue
             t0 = time.perf_counter()
             try:
                 await orders.PayOrder(
-                    orders_pb2.PayOrderRequest(request_id=rid(), order=order.name, paid_fen=order.total_fen),
+                    orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
                     metadata=MP, timeout=30)
             except grpc.aio.AioRpcError as e:
                 calls.failed("PayOrder", e.code())
@@ -387,7 +393,7 @@ def snapshot_costs() -> str:
 
 
 async def accepted_by(dsn: str, store_id: UUID) -> int:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         return await conn.fetchval(
             f"SELECT count(*) FROM {NAMES.events} WHERE originator_id = $1 AND topic LIKE '%.OrderAccepted'", store_id)
@@ -396,7 +402,7 @@ async def accepted_by(dsn: str, store_id: UUID) -> int:
 
 
 async def projection_lag(dsn: str) -> tuple[int, dict[str, int]]:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         head = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {NAMES.events}")
         rows = await conn.fetch("SELECT application_name, notification_id FROM projection_tracking")
@@ -418,7 +424,7 @@ async def wait_projections(dsn: str, timeout: float = 120) -> float:
 
 
 async def sql(dsn: str, query: str):
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         return await conn.fetchval(query)
     finally:

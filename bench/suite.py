@@ -231,11 +231,11 @@ class Orders:
             return
         load.calls.ok("PlaceOrder", time.perf_counter() - t0)
         load.placed.append(order.name)
-        if order.state != orders_pb2.ALLOCATED:
+        if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
             return
         t0 = time.perf_counter()
         try:
-            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), order=order.name,
+            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name,
                                                            paid_fen=order.total_fen),
                                 metadata=bo.MP, timeout=CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:
@@ -569,7 +569,7 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
     """Every acknowledged order placed once and accepted once by the hot store; every acknowledged payment once."""
     import asyncpg
 
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": bo.SERVER_SCHEMA})
     try:
         rows = await conn.fetch(
             f"SELECT originator_id, topic, state FROM {bo.NAMES.events} WHERE notification_id > $1 "

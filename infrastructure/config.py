@@ -59,6 +59,17 @@ class Settings:
     log_level: str = "INFO"
     workers: int = 1
     """Server processes on one address (SO_REUSEPORT), sharing one database; 1 serves in this process."""
+    replica_url: str | None = None
+    """A streaming replica of the platform database: lag-tolerant reads of its brands go there (README "Deploying")."""
+    replica_max_lag_ms: int = 5000
+    replica_fallback: bool = True
+    """Past the bound or with the replica away: read the primary (True) or answer UNAVAILABLE (False)."""
+    projections: bool = True
+    """Run the projections (as leader or standby) in this server process; ``LOYALTY_PROJECTIONS=0`` leaves them
+    to projection workers (``python -m infrastructure.projection_runner ... --all-brands``)."""
+    onboard_token_brands: bool = True
+    """At start-up, onboard every brand named in the tokens that is not registered yet (development, tests);
+    production turns it off (``LOYALTY_ONBOARD_TOKEN_BRANDS=0``) and onboards with ``infrastructure.tenants``."""
 
     @property
     def events_table(self) -> str:
@@ -131,4 +142,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         workers=_int(env, "GRPC_WORKERS", 1, minimum=1),
+        replica_url=env.get("DATABASE_REPLICA_URL") or None,
+        replica_max_lag_ms=_int(env, "REPLICA_MAX_LAG_MS", 5000, minimum=0),
+        replica_fallback=_choice(env, "REPLICA_FALLBACK", "primary", ("primary", "unavailable")) == "primary",
+        projections=_choice(env, "LOYALTY_PROJECTIONS", "1", ("1", "0", "true", "false")) in ("1", "true"),
+        onboard_token_brands=_choice(env, "LOYALTY_ONBOARD_TOKEN_BRANDS", "1", ("1", "0", "true", "false"))
+        in ("1", "true"),
     )

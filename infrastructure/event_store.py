@@ -162,7 +162,7 @@ class EventStore:
         self.events = names.q(names.events)
         self.snapshots = names.q(names.snapshots)
         self.tracking = names.q("projection_tracking")
-        self.channel = names.events
+        self.channel = names.channel
         self.sql_lock_and_notify = (
             f"SET LOCAL lock_timeout = '{lock_timeout_s}s'; "
             f"LOCK TABLE {self.events} IN EXCLUSIVE MODE; "
@@ -194,7 +194,10 @@ class EventStore:
         min_size: int = 2,
         max_size: int = 10,
     ) -> EventStore:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
+        # The schema is the connection's search path: the read models' unqualified tables are the schema's own
+        # (a brand's schema holds its log and its read models; no query reaches another schema).
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session,
+                                         server_settings={"search_path": f'"{names.schema}"'})
         async with pool.acquire() as conn:
             await migrate(conn, names)
         store = cls(pool, names, lock_timeout_s=lock_timeout_s)

@@ -204,8 +204,16 @@ async def _export_command(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--up-to", type=int, default=None, help="last position, inclusive")
     parser.add_argument("--since", type=datetime.fromisoformat, default=None, help="event time, inclusive (ISO 8601)")
     parser.add_argument("--until", type=datetime.fromisoformat, default=None, help="event time, exclusive (ISO 8601)")
+    parser.add_argument("--brand", default=None, help="the brand (tenant) whose log to export; without it, the "
+                        "configured POSTGRES_SCHEMA of a database from before tenants")
     args = parser.parse_args(argv)
-    store, embedded = await open_event_store(load_settings())
+    if args.brand is not None:
+        from infrastructure.tenants import open_brand_store
+
+        store, release = await open_brand_store(args.brand)
+    else:
+        store, embedded = await open_event_store(load_settings())
+        release = embedded.stop if embedded is not None else (lambda: None)
     try:
         start = None if args.after is None else args.after + 1
         chunks = export_events_jsonl(store, build_mapper(os.environ), start, args.up_to,
@@ -214,8 +222,7 @@ async def _export_command(argv: Sequence[str] | None = None) -> int:
         sys.stdout.buffer.flush()
     finally:
         await store.close()
-        if embedded is not None:
-            embedded.stop()
+        release()
     return 0
 
 

@@ -194,3 +194,38 @@ async def verify(store: EventStore, *, anchor: ChainHead | None = None, page: in
 async def _rows(cursor: Any) -> AsyncIterator[Any]:
     async for row in cursor:
         yield row
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+async def _verify_command(argv: Any = None) -> int:
+    """``python -m infrastructure.hash_chain verify --brand B [--anchor ID:HEX]``: exit 0 when the chain holds."""
+    import argparse
+    import json
+
+    from infrastructure.projection_runner import open_store_from_env
+
+    parser = argparse.ArgumentParser(prog="python -m infrastructure.hash_chain",
+                                     description="Verify a brand's event log against its hash chain.")
+    parser.add_argument("command", choices=["verify"])
+    parser.add_argument("--brand", default=None, help="the brand (tenant); without it, the configured "
+                        "POSTGRES_SCHEMA of a database from before tenants")
+    parser.add_argument("--anchor", type=ChainHead.parse, default=None, help="a head kept off-site, ID:HEX")
+    args = parser.parse_args(argv)
+    store, release = await open_store_from_env(args.brand)
+    try:
+        result = await verify(store, anchor=args.anchor)
+    finally:
+        await store.close()
+        release()
+    print(json.dumps({"ok": result.ok, "checked": result.checked, "first_broken_position": result.first_broken_position,
+                      "reason": result.reason, "unchained": result.unchained,
+                      "head": None if result.head is None else str(result.head)}))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    raise SystemExit(asyncio.run(_verify_command()))

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-_ADVISORY_LOCK_KEY = 0x6C6F79616C7479  # "loyalty"
+_MIGRATION_LOCK = "loyalty-migrations:"
+"""Prefix of the advisory lock key (``hashtext`` of it and the schema): each schema migrates under its own lock,
+so onboarding one brand never waits for another's migrations."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class Names:
 
     def q(self, table: str) -> str:
         return f'"{self.schema}"."{table}"'
+
+    @property
+    def channel(self) -> str:
+        """The NOTIFY channel of this schema's log. Channels are database-wide, so a brand's schema has its own
+        (a commit wakes only its own brand's listeners); ``public`` keeps the historical name."""
+        return self.events if self.schema == "public" else f"{self.schema}.{self.events}"[:63]
 
 
 def _v1_event_store(n: Names) -> list[str]:
@@ -103,7 +111,7 @@ def _v3_group_commit(n: Names) -> list[str]:
             INSERT INTO {events} (originator_id, originator_version, topic, state)
                 SELECT * FROM unnest(event_ids, event_versions, event_topics, event_states);
             IF cardinality(event_ids) > 0 THEN
-                PERFORM pg_notify('{n.events}', '');
+                PERFORM pg_notify('{n.channel}', '');
             END IF;
         END
         $$""",
@@ -118,6 +126,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     (1, "event store, snapshots, tracking, request log", _v1_event_store),
     (2, "event hash chain", _v2_event_chain),
     (3, "group commit function", _v3_group_commit),
+    # A schema other than public notifies its own channel (Names.channel); re-creating the function moves a
+    # schema migrated before that onto it (for public it is the same function).
+    (4, "group commit function notifies the schema's own channel", _v3_group_commit),
 ]
 
 
@@ -125,7 +136,8 @@ async def migrate(conn: asyncpg.Connection, names: Names) -> list[int]:
     """Apply pending migrations; return the versions applied now."""
     applied_now: list[int] = []
     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{names.schema}"')
-    await conn.execute("SELECT pg_advisory_lock($1)", _ADVISORY_LOCK_KEY)
+    lock_key = _MIGRATION_LOCK + names.schema
+    await conn.execute("SELECT pg_advisory_lock(hashtext($1))", lock_key)
     try:
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {names.q("schema_migrations")} (
@@ -149,5 +161,5 @@ async def migrate(conn: asyncpg.Connection, names: Names) -> list[int]:
                 )
             applied_now.append(version)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _ADVISORY_LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)
     return applied_now

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -52,8 +53,11 @@ class ProjectionRunner:
         batch_size: int = 500,
         poll_interval: float = 30.0,
         max_backoff: float = 30.0,
+        leadership: Leadership | None = None,
     ) -> None:
         self.store = store
+        self.leadership = leadership
+        """With leadership, the background loop feeds only the projections this process leads (see Leadership)."""
         self.projections = list(projections)
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
@@ -136,6 +140,8 @@ class ProjectionRunner:
         for p in self.projections:
             if honour_backoff and self._retry_at.get(p.name, (0.0, 0.0))[0] > now:
                 continue
+            if self.leadership is not None and not self.leadership.leads(p.name):
+                continue  # another process leads it (or nobody yet: the leadership task keeps trying)
             try:
                 while not self._stopping:
                     handled = await self.step(p)
@@ -181,6 +187,8 @@ class ProjectionRunner:
         """Run in the background until :meth:`stop`; call from a running loop."""
         if self._task is None or self._task.done():
             self._stopping = False
+            if self.leadership is not None:
+                self.leadership.start(self._woken.set)
             self._task = asyncio.create_task(self._run(), name="projection-runner")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -195,6 +203,8 @@ class ProjectionRunner:
             await stop_task(task)
         finally:
             self._stopping = False
+            if self.leadership is not None:
+                await self.leadership.stop()  # after the last batch: a standby takes over from its position
 
     def _reconnected(self) -> None:
         """The listener is back after the database went away: retry every projection now, not after backoff."""
@@ -221,16 +231,110 @@ class ProjectionRunner:
 
 async def _hold(conn: asyncpg.Connection, store: EventStore, name: str, expected: int | None) -> bool:
     """Lock the projection for this transaction; False if its position is no longer ``expected``."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "projection:" + name)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
     current = await conn.fetchval(
         f"SELECT notification_id FROM {store.tracking} WHERE application_name = $1", name
     )
     return current == expected
 
 
-async def lock_projection(conn: asyncpg.Connection, name: str) -> None:
+def projection_lock_key(store: EventStore, name: str) -> str:
+    """A projection's advisory lock key: per schema (brand), so two brands' projections never wait on each other."""
+    return f"projection:{store.names.schema}:{name}"
+
+
+async def lock_projection(conn: asyncpg.Connection, name: str, store: EventStore) -> None:
     """The same transaction-scoped lock the runner takes per batch (for the rebuild tool)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "projection:" + name)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
+
+
+class Leadership:
+    """Which projections of one brand (schema) this process leads: exactly one process at a time runs each.
+
+    A projection is led by whoever holds the session advisory lock ``projection-leader:<schema>:<name>``
+    on a connection of its own. Every process that may run projections (server workers, projection
+    workers) tries to take the locks it lacks every ``retry_interval`` seconds; PostgreSQL grants each
+    to one session. When the leader dies (even kill -9) its connection closes, PostgreSQL releases
+    the locks, and a standby takes them at its next try, resuming from the committed tracking position.
+    Losing the connection drops every lead at once. Correctness never rests on the lease alone: each
+    batch still takes the per-batch lock and re-checks the position in its own transaction (see
+    ``ProjectionRunner.step``), so even two runners at once could not apply a batch twice.
+    """
+
+    def __init__(self, dsn: str, schema: str, names: Iterable[str], *, retry_interval: float = 1.0) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.names = list(names)
+        self.retry_interval = retry_interval
+        self.held: set[str] = set()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_change: Callable[[], None] = lambda: None
+
+    def key(self, name: str) -> str:
+        return f"projection-leader:{self.schema}:{name}"
+
+    def leads(self, name: str) -> bool:
+        return name in self.held and self._conn is not None and not self._conn.is_closed()
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"projection-leadership-{self.schema}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        await stop_task(task)
+        await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if self.held:
+            log.info("projection leadership released", extra={"schema": self.schema, "projections": sorted(self.held)})
+        self.held.clear()
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)  # closing the session releases its advisory locks
+
+    async def acquire_once(self) -> set[str]:
+        """Connect if needed and try every lock not held yet; the projections led now."""
+        if self._conn is None or self._conn.is_closed():
+            self.held.clear()
+            self._conn = await asyncpg.connect(
+                self.dsn, server_settings={"application_name": f"loyalty-projections pid={os.getpid()}"})
+            self._conn.add_termination_listener(lambda _: self.held.clear())
+        gained = []
+        for name in self.names:
+            if name not in self.held and await self._conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext($1))", self.key(name)):
+                self.held.add(name)
+                gained.append(name)
+        if not gained and self.held:
+            await self._conn.fetchval("SELECT 1")  # a dead link shows here, and drops the leads
+        if gained:
+            log.info("projection leadership taken", extra={"schema": self.schema, "projections": gained})
+            self._on_change()
+        return set(self.held)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.acquire_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the database is away: lead nothing until it is back
+                log.warning("projection leadership: %s; retrying", type(e).__name__)
+                await self._drop()
+            await asyncio.sleep(self.retry_interval)
+
+
+async def leader_pids(conn: asyncpg.Connection, schema: str, name: str) -> list[str]:
+    """The ``application_name`` of the session leading ``name`` of ``schema`` (tests, operators)."""
+    rows = await conn.fetch(
+        """SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.objid = (hashtext($1)::bigint & 4294967295)::oid""",
+        f"projection-leader:{schema}:{name}")
+    return [r[0] for r in rows]
 
 
 # --- worker process -------------------------------------------------------------------------
@@ -266,8 +370,13 @@ def load_factories(specs: Sequence[str]) -> list[Callable[[EventStore], Iterable
     return factories
 
 
-async def open_store_from_env() -> tuple[EventStore, Callable[[], None]]:
-    """The event store from the same settings the server uses; and how to release it."""
+async def open_store_from_env(brand: str | None = None) -> tuple[EventStore, Callable[[], None]]:
+    """The event store from the same settings the server uses (``brand``'s tenant, or without one the
+    configured ``POSTGRES_SCHEMA`` of a database from before tenants); and how to release it."""
+    if brand is not None:
+        from infrastructure.tenants import open_brand_store
+
+        return await open_brand_store(brand)
     from infrastructure.config import load_settings
     from infrastructure.database import open_event_store
 
@@ -275,32 +384,85 @@ async def open_store_from_env() -> tuple[EventStore, Callable[[], None]]:
     return store, (embedded.stop if embedded is not None else (lambda: None))
 
 
-async def _worker(specs: Sequence[str], batch_size: int) -> None:
-    store, release = await open_store_from_env()
+async def _registered_brands() -> list[str]:
+    from infrastructure.config import load_settings
+    from infrastructure.embedded_postgres import EmbeddedPostgres
+    from infrastructure.tenants import Registry
+
+    settings = load_settings()
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
     try:
+        return [t.brand for t in await Registry(dsn).all()]
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | None], retry_interval: float,
+                  *, all_brands: bool = False, rescan_interval: float = 10.0) -> None:
+    """Run the projections of ``brands``; with ``all_brands`` also of every brand onboarded later (the registry
+    is read again every ``rescan_interval`` seconds)."""
+    opened: list[tuple[EventStore, Callable[[], None]]] = []
+    runners: dict[str | None, ProjectionRunner] = {}
+
+    async def run(brand: str | None) -> None:
+        store, release = await open_store_from_env(brand)
+        opened.append((store, release))
         projections = [p for f in load_factories(specs) for p in f(store)]
-        runner = ProjectionRunner(store, projections, load_mapper(), batch_size=batch_size)
+        leadership = Leadership(store.dsn, store.names.schema, [p.name for p in projections],
+                                retry_interval=retry_interval)
+        runner = ProjectionRunner(store, projections, load_mapper(), batch_size=batch_size, leadership=leadership)
+        runners[brand] = runner
+        runner.start()
+        log.info("projection worker running for schema %s (standby until it leads): %s",
+                 store.names.schema, ", ".join(p.name for p in projections))
+
+    try:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner.start()
-        log.info("projection worker running: %s", ", ".join(p.name for p in projections))
-        await stop.wait()
-        await runner.stop()
+        for brand in brands:
+            await run(brand)
+        while not stop.is_set():
+            await wait_event(stop, rescan_interval if all_brands else 3600.0)
+            if all_brands and not stop.is_set():
+                try:
+                    for brand in await _registered_brands():
+                        if brand not in runners:
+                            await run(brand)
+                except Exception as e:  # noqa: BLE001 - the platform database is away: next round
+                    log.warning("reading the tenant registry failed: %s", type(e).__name__)
+        for runner in runners.values():
+            await runner.stop()
     finally:
-        await store.close()
-        release()
+        for store, release in opened:
+            await store.close()
+            release()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run projections as a separate process.")
+    parser = argparse.ArgumentParser(description="Run projections as a separate process (one leader per projection "
+                                     "and brand across every process; the others stand by).")
     parser.add_argument("factories", nargs="+", help="module:callable returning projections for a store, "
-                        "e.g. infrastructure.hash_chain:projections")
+                        "e.g. infrastructure.projections:all_projections")
+    parser.add_argument("--brand", action="append", default=[], help="a brand's tenant (repeatable)")
+    parser.add_argument("--all-brands", action="store_true", help="every brand registered at start")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--lease-retry", type=float, default=1.0,
+                        help="seconds between a standby's tries to take over a projection")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_worker(args.factories, args.batch_size))
+    brands: list[str | None] = list(args.brand)
+    if args.all_brands:
+        brands += [b for b in asyncio.run(_registered_brands()) if b not in brands]
+    if not brands and not args.all_brands:
+        brands = [None]  # the configured schema of a database from before tenants
+    asyncio.run(_worker(args.factories, args.batch_size, brands, args.lease_retry, all_brands=args.all_brands))
 
 
 if __name__ == "__main__":

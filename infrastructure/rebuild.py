@@ -123,7 +123,7 @@ class RebuildStats:
 async def reset(store: EventStore, projection: AnyProjection) -> None:
     """Empty the projection and forget its position, atomically."""
     async with store.transaction() as tx:
-        await lock_projection(tx.conn, projection.name)
+        await lock_projection(tx.conn, projection.name, store)
         await projection.reset(tx.conn)
         await projection.setup(tx.conn)
         await tx.conn.execute(f"DELETE FROM {store.tracking} WHERE application_name = $1", projection.name)
@@ -204,8 +204,8 @@ async def bulk_replay(
             pending.cancel()
 
 
-async def _main(specs: Sequence[str], only: Sequence[str], batch_size: int) -> None:
-    store, release = await open_store_from_env()
+async def _main(specs: Sequence[str], only: Sequence[str], batch_size: int, brand: str | None = None) -> None:
+    store, release = await open_store_from_env(brand)
     try:
         projections = [p for f in load_factories(specs) for p in f(store)]
         chosen = [p for p in projections if not only or p.name in only]
@@ -226,8 +226,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", action="append", default=[], help="rebuild just this projection (repeatable)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"events per batch and transaction ({BULK_BATCH} in bulk, else {RUNNER_BATCH})")
+    parser.add_argument("--brand", default=None, help="the brand (tenant) whose read models to rebuild; without it, "
+                        "the configured POSTGRES_SCHEMA of a database from before tenants")
     args = parser.parse_args(argv)
-    asyncio.run(_main(args.factories, args.only, args.batch_size))
+    asyncio.run(_main(args.factories, args.only, args.batch_size, args.brand))
 
 
 if __name__ == "__main__":

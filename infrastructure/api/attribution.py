@@ -14,7 +14,7 @@ from application.orders import OrderService
 from application.settlements import MAX_PAGE, SettlementService, Statement
 from domain.errors import InvalidArgument, NotFound
 from domain.settlement import Month
-from infrastructure.api import convert, names
+from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, ORDERS, STORES
 from infrastructure.api.orders import decision_message
 from infrastructure.api.rpc import Servicer, idempotency, streaming, unary
@@ -47,29 +47,20 @@ def _dealer(request, principal: Principal) -> str:
     return dealer_scope(principal, names.dealer_id(request.dealer, required=principal.role is not Role.DEALER))
 
 
-def _page_after(token: str) -> int:
-    if not token:
-        return 0
-    if not token.isdigit() or len(token) > 19:
-        raise InvalidArgument("page_token is not one this server gave", reason="INVALID_PAGE_TOKEN",
-                              field="page_token")
-    return int(token)
-
-
-def statement_message(s: Statement) -> pb.SettlementStatement:
+def statement_message(s: Statement, scope: tuple = ()) -> pb.SettlementStatement:
     t = s.totals
     return pb.SettlementStatement(
         dealer=f"dealers/{s.dealer_id}", month=str(s.month), closed=s.closed,
         revenue_fen=t.revenue_fen, refunds_fen=t.refunds_fen, net_fen=t.net_fen, commission_fen=t.commission_fen,
         order_count=t.order_count, line_count=t.line_count, lines_sha256=t.lines_sha256,
-        closed_at=convert.timestamp(s.closed_at), reproduced=s.reproduced,
-        next_page_token=str(s.next_after) if s.next_after else "",
+        close_time=convert.timestamp(s.closed_at), reproduced=s.reproduced,
+        next_page_token=pages.encode("GetSettlementStatement", scope, s.next_after) if s.next_after else "",
         lines=[
             pb.SettlementLine(
                 order=names.name(ORDERS, line.order_id), store=names.name(STORES, line.store_id),
                 kind=pb.SettlementLineKind.Value(f"SETTLEMENT_LINE_KIND_{line.kind.value}"),
                 amount_fen=line.amount_fen, original_month=str(line.original_month),
-                at=convert.timestamp(line.at), guide=names.name(GUIDES, line.guide_id),
+                book_time=convert.timestamp(line.at), guide=names.name(GUIDES, line.guide_id),
             )
             for line in s.lines
         ],
@@ -114,11 +105,12 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
     async def GetSettlementStatement(self, request: pb.GetSettlementStatementRequest, principal: Principal):
         dealer = _dealer(request, principal)
         month = Month.parse(request.month)
-        if not 0 <= request.page_size <= MAX_PAGE:
-            raise InvalidArgument(f"page_size must be 0..{MAX_PAGE}", reason="OUT_OF_RANGE", field="page_size")
+        size = pages.page_size(request.page_size, default=1000, maximum=MAX_PAGE)
+        scope = (principal.brand, dealer, str(month))
         statement = await self.settlements.statement(
-            principal.brand, dealer, month, page_size=request.page_size or 1000, after=_page_after(request.page_token))
-        return statement_message(statement)
+            principal.brand, dealer, month, page_size=size,
+            after=pages.decode(request.page_token, "GetSettlementStatement", scope))
+        return statement_message(statement, scope)
 
     @unary(Role.OPERATOR)
     async def CloseSettlementPeriod(self, request: pb.CloseSettlementPeriodRequest, principal: Principal):
@@ -130,7 +122,7 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
 
     @unary(*READERS)
     async def GetOrderAttribution(self, request: pb.GetOrderAttributionRequest, principal: Principal):
-        order = await self.orders.get(names.parse(request.order, ORDERS, field="order"), brand=principal.brand)
+        order = await self.orders.get(names.parse(request.name, ORDERS, field="name"), brand=principal.brand)
         if principal.role is Role.DEALER and order.dealer_id != principal.dealer_id:
             # Not "permission denied": a dealer learns nothing about other dealers' orders.
             raise NotFound(f"order {order.id} not found", reason="ORDER_NOT_FOUND")
@@ -138,6 +130,6 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
             order=names.name(ORDERS, order.id), store=names.name(STORES, order.store_id),
             dealer=f"dealers/{order.dealer_id}" if order.dealer_id else "",
             paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
-            routing=decision_message(order.decision), paid_at=convert.timestamp(order.paid_at),
+            routing=decision_message(order.decision), pay_time=convert.timestamp(order.paid_at),
         )
 

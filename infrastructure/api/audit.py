@@ -11,6 +11,7 @@ head hash, no brand's data.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
@@ -18,23 +19,31 @@ from eventsourcing.persistence import Notification, StoredEvent
 from application.auth import Principal, Role, brand_scope
 from application.clock import Clock
 from application.repository import Repository
+from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, NotFound
+from domain.guide import Guide
+from domain.member import Member
+from domain.order import Order
 from infrastructure import hash_chain
 from infrastructure.api import convert
+from infrastructure.api.members import member_message
+from infrastructure.api.orders import order_message
 from infrastructure.api.rpc import Servicer, streaming, unary
+from infrastructure.api.stores import guide_message, store_message
 from infrastructure.event_store import EventStore
 from infrastructure.export import dumps, event_record
 from infrastructure.projections.points_liability import points_liability
 from protos.loyalty.v1 import audit_pb2 as pb
-from protos.loyalty.v1 import audit_pb2_grpc
+from protos.loyalty.v1 import audit_pb2_grpc, members_pb2
 
 AUDITORS = (Role.AUDITOR, Role.OPERATOR)
 COLLECTIONS = ("members", "cloudStores", "guides", "orders")
+VIEWS = {"members": Member, "cloudStores": CloudStore, "guides": Guide, "orders": Order}
 PAGE = 500
 BRANDS_REMEMBERED = 100_000  # aggregate id -> brand; a brand never changes, so the cache is only bounded
 
 
-def aggregate_id(name: str) -> UUID:
+def aggregate_id(name: str, field: str = "aggregate") -> UUID:
     collection, _, raw = name.partition("/")
     try:
         if collection not in COLLECTIONS:
@@ -43,7 +52,7 @@ def aggregate_id(name: str) -> UUID:
     except ValueError:
         raise InvalidArgument(
             "aggregate must look like members/{uuid}, cloudStores/{uuid}, guides/{uuid} or orders/{uuid}",
-            reason="INVALID_RESOURCE_NAME", field="aggregate",
+            reason="INVALID_RESOURCE_NAME", field=field,
         ) from None
 
 
@@ -78,7 +87,7 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         record = event_record(self.repository.mapper, n)
         return pb.StoredEvent(
             position=position, originator_id=str(n.originator_id), originator_version=n.originator_version,
-            topic=n.topic, recorded_at=convert.timestamp(record["timestamp"]),
+            topic=n.topic, record_time=convert.timestamp(record["timestamp"]),
             state_json=dumps(record["state"]).decode(),
         )
 
@@ -121,25 +130,23 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
 
     @unary(*AUDITORS)
     async def GetAggregateState(self, request: pb.GetAggregateStateRequest, principal: Principal):
-        ident = aggregate_id(request.aggregate)
+        ident = aggregate_id(request.name, field="name")
         if request.version < 0:
             raise InvalidArgument("version must not be negative", reason="OUT_OF_RANGE", field="version")
-        at = convert.from_timestamp(request.as_of) if request.HasField("as_of") else None
+        at = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
+              else None)
         await self._own(ident, principal)
         aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
-        state = {k: v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
-        return pb.AggregateState(
-            aggregate=request.aggregate, type=type(aggregate).__name__, version=aggregate.version,
-            state_json=dumps(state).decode(),
-        )
+        return aggregate_state(request.name, aggregate, at)
 
     @unary(*AUDITORS)
     async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal: Principal):
         brand = brand_scope(principal, request.brand)
-        as_of = convert.from_timestamp(request.as_of, field="as_of") if request.HasField("as_of") else self.clock.now()
+        as_of = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
+                 else self.clock.now())
         liability = await points_liability(self.store.pool, brand, as_of)
         return pb.PointsLiability(
-            brand=liability.brand, as_of=convert.timestamp(liability.as_of),
+            brand=liability.brand, as_of_time=convert.timestamp(liability.as_of),
             available_points=liability.available, pending_points=liability.pending, debt_points=liability.debt,
             expiring=[pb.ExpiryBucket(last_usable_month=month or "", points=points)
                       for month, points in liability.expiring],
@@ -153,6 +160,31 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             reason=result.reason or "", head_hash=result.head.hash_hex if result.head else "",
             unchained=result.unchained,
         )
+
+
+def aggregate_state(name: str, aggregate, at: datetime | None) -> pb.AggregateState:
+    """The documented view of ``aggregate`` (AggregateState in audit.proto): its resource as its Get call shows it,
+    computed at ``at`` (or at the shown version's last event); a member adds its ledger totals and tier floor."""
+    collection = name.partition("/")[0]
+    if not isinstance(aggregate, VIEWS[collection]):
+        raise NotFound(f"aggregate {name} not found", reason="AGGREGATE_NOT_FOUND")
+    view_time = at or aggregate.modified_on
+    state = pb.AggregateState(name=name, type=type(aggregate).__name__, version=aggregate.version,
+                              view_time=convert.timestamp(view_time))
+    if isinstance(aggregate, Member):
+        totals = aggregate.totals()
+        state.member.CopyFrom(pb.MemberState(
+            member=member_message(aggregate, view_time),
+            points_totals=pb.PointsTotals(**{f: getattr(totals, f) for f in pb.PointsTotals.DESCRIPTOR.fields_by_name}),
+            tier_floor=members_pb2.Tier.Value(f"TIER_{aggregate.tier_floor.name}") if aggregate.tier_floor else 0,
+        ))
+    elif isinstance(aggregate, CloudStore):
+        state.cloud_store.CopyFrom(store_message(aggregate))
+    elif isinstance(aggregate, Guide):
+        state.guide.CopyFrom(guide_message(aggregate))
+    else:
+        state.order.CopyFrom(order_message(aggregate))
+    return state
 
 
 def _as_notification(e: StoredEvent) -> Notification:

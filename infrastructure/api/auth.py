@@ -49,6 +49,10 @@ class TokenAuthenticator:
             tokens[token] = Principal(Role(role), brand, dealer or None)
         return cls(tokens)
 
+    def brands(self) -> list[str]:
+        """The brands the tokens act for, in the order they are configured."""
+        return list(dict.fromkeys(p.brand for p in self._principals.values()))
+
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):

@@ -15,30 +15,31 @@ from protos.loyalty.v1 import common_pb2, stores_pb2
 
 
 def location(msg: common_pb2.Location, *, field: str) -> Location:
-    if msg.system not in (common_pb2.WGS84, common_pb2.GCJ02, common_pb2.BD09):  # unset, or a number from a newer client
+    if msg.system not in (common_pb2.COORDINATE_SYSTEM_WGS84, common_pb2.COORDINATE_SYSTEM_GCJ02,
+                          common_pb2.COORDINATE_SYSTEM_BD09):  # unset, or a number from a newer client
         raise InvalidArgument(
             f"{field}.system is required: WGS84, GCJ02 (mini-program and Chinese map SDKs) or BD09",
             reason="COORDINATE_SYSTEM_REQUIRED", field=field,
         )
     if not (math.isfinite(msg.latitude) and math.isfinite(msg.longitude)):
         raise InvalidArgument(f"{field} must be finite", reason="INVALID_COORDINATE", field=field)
-    return Location(msg.latitude, msg.longitude, CoordSystem[common_pb2.CoordinateSystem.Name(msg.system)])
+    return Location(msg.latitude, msg.longitude, CoordSystem[common_pb2.CoordinateSystem.Name(msg.system).removeprefix("COORDINATE_SYSTEM_")])
 
 
 def location_message(loc: Location) -> common_pb2.Location:
     return common_pb2.Location(
-        latitude=loc.lat, longitude=loc.lng, system=common_pb2.CoordinateSystem.Value(loc.system.name)
+        latitude=loc.lat, longitude=loc.lng, system=common_pb2.CoordinateSystem.Value(f"COORDINATE_SYSTEM_{loc.system.name}")
     )
 
 
 def mode(value: int, *, field: str = "fulfilment") -> FulfilmentMode:
     if value == common_pb2.FULFILMENT_MODE_UNSPECIFIED or value not in common_pb2.FulfilmentMode.values():
         raise InvalidArgument(f"{field} must be DELIVERY, PICKUP or IN_STORE", reason="FULFILMENT_MODE_REQUIRED", field=field)
-    return FulfilmentMode[common_pb2.FulfilmentMode.Name(value)]
+    return FulfilmentMode[common_pb2.FulfilmentMode.Name(value).removeprefix("FULFILMENT_MODE_")]
 
 
 def mode_value(m: FulfilmentMode) -> int:
-    return common_pb2.FulfilmentMode.Value(m.name)
+    return common_pb2.FulfilmentMode.Value(f"FULFILMENT_MODE_{m.name}")
 
 
 def hours(entries, time_zone: str) -> OpeningHours:

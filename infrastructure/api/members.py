@@ -12,7 +12,7 @@ from application.members import MemberService
 from domain.errors import InvalidArgument
 from domain.member import Member
 from domain.tiers import Tier
-from infrastructure.api import names
+from infrastructure.api import names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from protos.loyalty.v1 import members_pb2 as pb
@@ -21,6 +21,7 @@ from protos.loyalty.v1 import members_pb2_grpc
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_PAGE = 1000
+DEFAULT_PAGE = 50
 
 
 def timestamp(at: datetime) -> Timestamp:
@@ -36,7 +37,7 @@ def member_message(member: Member, now: datetime) -> pb.Member:
         openid=member.openid,
         unionid=member.unionid or "",
         phone=member.phone or "",
-        tier=pb.Tier.Value(member.tier.name),
+        tier=pb.Tier.Value(f"TIER_{member.tier.name}"),
         available_points=member.balance(now),
         pending_points=member.pending(now),
         points_debt=member.debt,
@@ -46,18 +47,6 @@ def member_message(member: Member, now: datetime) -> pb.Member:
         merged_into=names.name(MEMBERS, member.merged_into),
         version=member.version,
     )
-
-
-def page_bounds(page_size: int, page_token: str) -> tuple[int, int]:
-    if page_size < 0 or page_size > MAX_PAGE:
-        raise InvalidArgument(f"page_size must be 0..{MAX_PAGE}", reason="OUT_OF_RANGE", field="page_size")
-    try:
-        offset = int(page_token) if page_token else 0
-        if offset < 0:
-            raise ValueError
-    except ValueError:
-        raise InvalidArgument("page_token is not one this server issued", reason="INVALID_PAGE_TOKEN") from None
-    return offset, page_size or 50
 
 
 class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
@@ -82,11 +71,12 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def RegisterMember(self, request: pb.RegisterMemberRequest, principal) -> pb.Member:
         call = self._member_call(request, "RegisterMember", principal)
         brand = brand_scope(principal, request.brand)
-        if not request.openid:
-            raise InvalidArgument("openid is required", reason="FIELD_REQUIRED", field="openid")
+        new = request.member
+        if not new.openid:
+            raise InvalidArgument("member.openid is required", reason="FIELD_REQUIRED", field="member.openid")
         data = await self.members.register(
-            brand, request.openid, unionid=request.unionid or None, phone=request.phone or None,
-            referrer_id=names.parse(request.referrer, MEMBERS, field="referrer", required=False), call=call,
+            brand, new.openid, unionid=new.unionid or None, phone=new.phone or None,
+            referrer_id=names.parse(new.referrer, MEMBERS, field="member.referrer", required=False), call=call,
         )
         return pb.Member.FromString(data)
 
@@ -106,7 +96,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
                 raise InvalidArgument("birthday must be YYYY-MM-DD", reason="INVALID_DATE", field="birthday") from None
         text = {f: getattr(request, f) if request.HasField(f) else None for f in ("phone", "unionid", "nickname")}
         data = await self.members.update_profile(
-            names.parse(request.member, MEMBERS, field="member"), birthday=birthday, call=call,
+            names.parse(request.name, MEMBERS, field="name"), birthday=birthday, call=call,
             brand=principal.brand, **text,
         )
         return pb.Member.FromString(data)
@@ -116,9 +106,9 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "AssignTierFloor", principal)
         if request.tier not in pb.Tier.values():
             raise InvalidArgument("unknown tier", reason="INVALID_ENUM", field="tier")
-        tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier)]
+        tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier).removeprefix("TIER_")]
         data = await self.members.assign_tier_floor(
-            names.parse(request.member, MEMBERS, field="member"), tier, request.reason, request.operator, call=call,
+            names.parse(request.name, MEMBERS, field="name"), tier, request.reason, request.operator, call=call,
             brand=principal.brand,
         )
         return pb.Member.FromString(data)
@@ -127,7 +117,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def MergeMembers(self, request: pb.MergeMembersRequest, principal) -> pb.Member:
         call = self._member_call(request, "MergeMembers", principal)
         data = await self.members.merge(
-            names.parse(request.survivor, MEMBERS, field="survivor"),
+            names.parse(request.name, MEMBERS, field="name"),
             names.parse(request.absorbed, MEMBERS, field="absorbed"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
@@ -136,7 +126,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def BindGuide(self, request: pb.BindGuideRequest, principal) -> pb.Member:
         call = self._member_call(request, "BindGuide", principal)
         data = await self.members.bind_guide(
-            names.parse(request.member, MEMBERS, field="member"),
+            names.parse(request.name, MEMBERS, field="name"),
             names.parse(request.guide, GUIDES, field="guide"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
@@ -146,7 +136,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "RecordReferral", principal)
         data = await self.members.record_referral(
             names.parse(request.referrer, MEMBERS, field="referrer"),
-            names.parse(request.invitee, MEMBERS, field="invitee"), call=call, brand=principal.brand,
+            names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
@@ -154,7 +144,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def EarnPoints(self, request: pb.EarnPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "EarnPoints", principal)
         data = await self.members.earn_points(
-            names.parse(request.member, MEMBERS, field="member"), request.rule, request.points, call=call,
+            names.parse(request.name, MEMBERS, field="name"), request.rule, request.points, call=call,
             brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
@@ -163,7 +153,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def RedeemPoints(self, request: pb.RedeemPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "RedeemPoints", principal)
         data = await self.members.redeem_points(
-            names.parse(request.member, MEMBERS, field="member"), request.points, request.reference, call=call,
+            names.parse(request.name, MEMBERS, field="name"), request.points, request.reference, call=call,
             brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
@@ -172,39 +162,48 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def AdjustPoints(self, request: pb.AdjustPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "AdjustPoints", principal)
         data = await self.members.adjust_points(
-            names.parse(request.member, MEMBERS, field="member"), request.points, request.reason,
+            names.parse(request.name, MEMBERS, field="name"), request.points, request.reason,
             request.operator, request.corrects or None, call=call, brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
 
     @unary(*READ)
     async def ListPointsHistory(self, request: pb.ListPointsHistoryRequest, principal):
-        offset, size = page_bounds(request.page_size, request.page_token)
-        member = await self.members.get(names.parse(request.member, MEMBERS, field="member"), brand=principal.brand)
+        size = pages.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
+        scope = (principal.brand, request.parent)
+        offset = pages.decode(request.page_token, "ListPointsHistory", scope)
+        member = await self.members.get(names.parse(request.parent, MEMBERS, field="parent"), brand=principal.brand)
         history = member.history()
         page = history[offset:offset + size]
         return pb.ListPointsHistoryResponse(
             entries=[
-                pb.PointsEntry(kind=m.kind, points=m.points, reference=m.reference, at=timestamp(m.at),
-                              shortfall=m.shortfall)
+                pb.PointsEntry(kind=pb.PointsEntryKind.Value(f"POINTS_ENTRY_KIND_{m.kind}"), points=m.points,
+                               reference=m.reference, entry_time=timestamp(m.at), shortfall=m.shortfall)
                 for m in page
             ],
-            next_page_token=str(offset + size) if offset + size < len(history) else "",
+            next_page_token=(pages.encode("ListPointsHistory", scope, offset + size)
+                             if offset + size < len(history) else ""),
         )
 
     @unary(*READ)
     async def ListExpiringPoints(self, request: pb.ListExpiringPointsRequest, principal):
+        size = pages.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
+        scope = (principal.brand, request.parent, request.within_days)
+        offset = pages.decode(request.page_token, "ListExpiringPoints", scope)
         lots = await self.members.expiring(
-            names.parse(request.member, MEMBERS, field="member"), request.within_days, brand=principal.brand
+            names.parse(request.parent, MEMBERS, field="parent"), request.within_days, brand=principal.brand
         )
+        lots.sort(key=lambda pair: (pair[0].expires_at, pair[0].lot_id))  # soonest first, a stable order to page
         return pb.ListExpiringPointsResponse(
-            lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expires_at=timestamp(lot.expires_at)) for lot, r in lots],
+            lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expire_time=timestamp(lot.expires_at))
+                  for lot, r in lots[offset:offset + size]],
             total_points=sum(r for _, r in lots),
+            next_page_token=pages.encode("ListExpiringPoints", scope, offset + size) if offset + size < len(lots) else "",
         )
 
     @unary(*WRITE)
     async def EvaluateTier(self, request: pb.EvaluateTierRequest, principal) -> pb.Member:
         call = self._member_call(request, "EvaluateTier", principal)
         data = await self.members.evaluate_tier(
-            names.parse(request.member, MEMBERS, field="member"), call=call, brand=principal.brand)
+            names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand)
         return pb.Member.FromString(data)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from application.auth import Role
+from datetime import datetime
+from uuid import UUID
+
+from application.auth import Role, owned
 from application.commands import Call
 from application.orders import OrderDraft, OrderService
 from domain.attribution import EntryKind
 from domain.errors import InvalidArgument
+from domain.member import Member
 from domain.order import Order, OrderLine
 from domain.routing import RoutingDecision
-from infrastructure.api import convert, names
+from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
+from infrastructure.projections.member_orders import member_orders
 from protos.loyalty.v1 import orders_pb2 as pb
-from protos.loyalty.v1 import orders_pb2_grpc
+from protos.loyalty.v1 import orders_pb2_grpc, programmes_pb2
 
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_LINES = 200
+LIST_DEFAULT, LIST_MAX = 20, 100
+
+
+def rejections(values) -> list[int]:
+    return [pb.RejectionReason.Value(f"REJECTION_REASON_{r.value}") for r in values]
 
 
 def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
@@ -28,7 +38,8 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         credit = pb.GuideCredit(
             guide=names.name(GUIDES, d.guide_credit.guide_id),
             guide_store=names.name(STORES, d.guide_credit.guide_store_id),
-            source=d.guide_credit.source.value, dual_credit=d.dual_credit,
+            source=pb.GuideCreditSource.Value(f"GUIDE_CREDIT_SOURCE_{d.guide_credit.source.value}"),
+            dual_credit=d.dual_credit,
         )
     return pb.RoutingDecision(
         allocated=d.allocated,
@@ -38,19 +49,21 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         distance_m=float(d.distance_m or 0),
         candidates=[
             pb.Candidate(store=names.name(STORES, c.store_id), distance_m=float(c.distance_m),
-                         rejected_because=",".join(r.value for r in c.rejections))
+                         rejected_because=rejections(c.rejections))
             for c in d.candidates
         ],
         attribution=[
             pb.AttributionStep(
-                source=s.source.value,
-                outcome=s.outcome.value if s.outcome.value == "CHOSEN" else
-                f"{s.outcome.value}: {s.reason.value}" + (f" ({','.join(r.value for r in s.rejections)})" if s.rejections else ""),
+                source=programmes_pb2.AttributionSource.Value(f"ATTRIBUTION_SOURCE_{s.source.value}"),
+                outcome=pb.StepOutcome.Value(f"STEP_OUTCOME_{s.outcome.value}"),
+                reason=pb.StepReason.Value(f"STEP_REASON_{s.reason.value}"),
+                rejections=rejections(s.rejections), store=names.name(STORES, s.store_id),
             )
             for s in d.explanation
         ],
         guide_credit=credit,
-        unallocated_reason=d.unallocated_reason.value if d.unallocated_reason else "",
+        unallocated_reason=(pb.UnallocatedReason.Value(f"UNALLOCATED_REASON_{d.unallocated_reason.value}")
+                            if d.unallocated_reason else pb.UNALLOCATED_REASON_UNSPECIFIED),
         fallback=d.fallback_target or "",
     )
 
@@ -58,12 +71,12 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
 def order_message(order: Order) -> pb.Order:
     return pb.Order(
         name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
-        state=pb.OrderState.Value(order.status.name), total_fen=order.total_fen, paid_fen=order.paid_fen,
+        state=pb.OrderState.Value(f"ORDER_STATE_{order.status.name}"), total_fen=order.total_fen, paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
-        routing=decision_message(order.decision), placed_at=convert.timestamp(order.placed_at),
+        routing=decision_message(order.decision), place_time=convert.timestamp(order.placed_at),
         version=order.version,
         refunds=[pb.Refund(refund_id=r.refund_id, amount_fen=r.amount_fen, reason=r.reason,
-                           at=convert.timestamp(r.at)) for r in order.refunds],
+                           refund_time=convert.timestamp(r.at)) for r in order.refunds],
     )
 
 
@@ -76,9 +89,9 @@ def draft(msg: pb.OrderDraft) -> OrderDraft:
         raise InvalidArgument("customer_location is required for routing", reason="FIELD_REQUIRED",
                               field="order.customer_location")
     entry_kind = EntryKind.NONE
-    if msg.entry.kind == pb.STORE_QR:
+    if msg.entry.kind == pb.ENTRY_KIND_STORE_QR:
         entry_kind = EntryKind.STORE_QR
-    elif msg.entry.kind == pb.GUIDE_SHARE:
+    elif msg.entry.kind == pb.ENTRY_KIND_GUIDE_SHARE:
         entry_kind = EntryKind.GUIDE_SHARE
     elif msg.entry.kind != pb.ENTRY_KIND_UNSPECIFIED:
         raise InvalidArgument("unknown entry kind", reason="OUT_OF_RANGE", field="order.entry.kind")
@@ -98,12 +111,13 @@ def _call(request, method: str, principal) -> Call:
 
 
 class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
-    def __init__(self, auth, orders: OrderService) -> None:
+    def __init__(self, auth, orders: OrderService, pool=None) -> None:
         super().__init__(auth)
         self.orders = orders
+        self.pool = pool  # the read models' database (ListOrders)
 
     def _order(self, request):
-        return names.parse(request.order, ORDERS, field="order")
+        return names.parse(request.name, ORDERS, field="name")
 
     @unary(*WRITE)
     async def PlaceOrder(self, request, principal):
@@ -150,3 +164,27 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     async def GetOrder(self, request, principal):
         return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name"),
                                                    brand=principal.brand))
+
+    @unary(*READ)
+    async def ListOrders(self, request, principal):
+        member_id = names.parse(request.parent, MEMBERS, field="parent")
+        owned(await self.orders.repository.get(member_id, Member), principal.brand)  # another brand's: NOT_FOUND
+        size = pages.page_size(request.page_size, default=LIST_DEFAULT, maximum=LIST_MAX)
+        scope = (principal.brand, request.parent)
+        key = pages.decode(request.page_token, "ListOrders", scope, key=True)
+        before = None
+        if key is not None:
+            try:
+                before = (datetime.fromisoformat(key[0]), UUID(key[1]))
+            except (ValueError, IndexError):
+                raise InvalidArgument("page_token is not one this server issued for this call",
+                                      reason="INVALID_PAGE_TOKEN", field="page_token") from None
+        rows = await member_orders(self.pool, principal.brand, member_id, before=before, limit=size + 1)
+        page = rows[:size]
+        orders = [order_message(await self.orders.get(row["order_id"], brand=principal.brand)) for row in page]
+        last = page[-1] if page else None
+        return pb.ListOrdersResponse(
+            orders=orders,
+            next_page_token=(pages.encode("ListOrders", scope, [last["placed_at"].isoformat(), str(last["order_id"])])
+                             if len(rows) > size else ""),
+        )

@@ -58,7 +58,7 @@ def _enum_value(member: Enum, kind: tuple[type[Enum], Any, str]) -> int:
 def _tier_rule(msg: pb.TierRule) -> TierRule:
     if msg.tier not in members_pb2.Tier.values() or msg.tier == members_pb2.TIER_UNSPECIFIED:
         raise InvalidArgument("tier_rules.tier must be a tier", reason="INVALID_ENUM", field="tier_rules.tier")
-    return TierRule(Tier[members_pb2.Tier.Name(msg.tier)], msg.min_paid_fen, msg.min_points_earned)
+    return TierRule(Tier[members_pb2.Tier.Name(msg.tier).removeprefix("TIER_")], msg.min_paid_fen, msg.min_points_earned)
 
 
 def _attribution(msg: pb.AttributionRules) -> AttributionPolicy:
@@ -92,7 +92,7 @@ def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
         brand=programme.brand,
         version=programme.version,
         tier_rules=[
-            pb.TierRule(tier=members_pb2.Tier.Value(r.tier.name), min_paid_fen=r.min_paid_fen,
+            pb.TierRule(tier=members_pb2.Tier.Value(f"TIER_{r.tier.name}"), min_paid_fen=r.min_paid_fen,
                         min_points_earned=r.min_points_earned)
             for r in programme.tier_rules
         ],

@@ -53,7 +53,7 @@ class Servicer:
 
 
 @functools.cache
-def _refusal(error: Overloaded) -> grpc.Status:
+def refusal_status(error: Overloaded) -> grpc.Status:
     """The door's refusals are a few fixed objects: their statuses are built once."""
     return to_status(error)
 
@@ -157,7 +157,7 @@ def unary(*roles: Role) -> Callable:
                 call = _CallLog(self, method.__name__, request, context)
                 call.code, call.reason = "RESOURCE_EXHAUSTED", refused.reason
                 call.emit()
-                await context.abort_with_status(_refusal(refused))
+                await context.abort_with_status(refusal_status(refused))
             call = _CallLog(self, method.__name__, request, context)
             try:
                 principal = call.principal(roles)

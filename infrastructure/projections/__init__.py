@@ -13,6 +13,7 @@ from infrastructure.hash_chain import HashChainer
 from infrastructure.projections.dealer_ledger import DealerLedger
 from infrastructure.projections.due_work import DuePayments, DueSettlements
 from infrastructure.projections.guide_performance import GuidePerformance
+from infrastructure.projections.member_orders import MemberOrders
 from infrastructure.projections.member_points import MemberPoints
 from infrastructure.projections.settlement import SettlementLines
 
@@ -20,4 +21,4 @@ from infrastructure.projections.settlement import SettlementLines
 def all_projections(store: EventStore) -> list[Any]:
     """The tamper-evident chain first, then the read models (names are their tracking keys)."""
     return [HashChainer(store), DealerLedger(), MemberPoints(), GuidePerformance(), SettlementLines(), DueSettlements(),
-            DuePayments()]
+            DuePayments(), MemberOrders()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,11 +53,8 @@ class Api:
         return f"req-{next(self._ids)}"
 
     async def settled(self) -> None:
-        """Wait until the read models have applied everything committed so far."""
-        head = await self.running.store.max_notification_id()
-        if head is not None:
-            await self.running.projections.run_until(head)
-        await self.running.directory.catch_up()
+        """Wait until every brand's read models have applied everything committed so far."""
+        await self.running.settled()
 
 
 @asynccontextmanager
@@ -90,3 +87,46 @@ async def api(fresh_dsn: str, tmp_path: Path) -> AsyncIterator[Api]:
             stores_pb2_grpc.GuideServiceStub(channel), orders_pb2_grpc.OrderServiceStub(channel),
             attribution_pb2_grpc.AttributionServiceStub(channel), audit_pb2_grpc.AuditServiceStub(channel),
         )
+
+
+def reasons_in(status: grpc.Status) -> list[str]:
+    """The ErrorInfo reasons a status carries to the client."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    reasons = []
+    for key, value in status.trailing_metadata:
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    reasons.append(info.reason)
+    return reasons
+
+
+@pytest.fixture(autouse=True)
+def sent_error_reasons(monkeypatch) -> Iterator[list[str]]:
+    """Every ErrorInfo reason the in-process server sends during a test must be one of ErrorReason's values.
+
+    The three functions the servicers (and the brand router in front of them) turn failures into statuses
+    with are wrapped; after the test every reason they produced is looked up in
+    protos/loyalty/v1/errors.proto (a reason outside it fails the test).
+    """
+    from infrastructure.api import rpc, tenancy
+    from protos.loyalty.v1 import errors_pb2
+
+    sent: list[str] = []
+
+    def spy(make):
+        def wrapped(*args, **kwargs):
+            status = make(*args, **kwargs)
+            sent.extend(reasons_in(status))
+            return status
+        return wrapped
+
+    for module in (rpc, tenancy):
+        for name in ("to_status", "unavailable_status", "internal_status"):
+            monkeypatch.setattr(module, name, spy(getattr(module, name)))
+    yield sent
+    catalogued = set(errors_pb2.ErrorReason.keys())
+    unknown = sorted({r for r in sent if f"ERROR_REASON_{r}" not in catalogued})
+    assert not unknown, f"ErrorInfo reasons sent but not in ErrorReason (protos/loyalty/v1/errors.proto): {unknown}"

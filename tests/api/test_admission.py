@@ -33,14 +33,14 @@ def details(error: grpc.aio.AioRpcError) -> tuple[str, float | None]:
 
 
 def earn(member: str, request_id: str) -> m.EarnPointsRequest:
-    return m.EarnPointsRequest(request_id=request_id, member=member, rule="sign-in", points=5)
+    return m.EarnPointsRequest(request_id=request_id, name=member, rule="sign-in", points=5)
 
 
 async def test_a_call_beyond_the_in_flight_budget_is_refused_at_once_and_the_admitted_ones_land(fresh_dsn, tmp_path):
     env = {"MAX_IN_FLIGHT": "2", "RETRY_AFTER_MS": "250"}
     async with serving(fresh_dsn, tmp_path, env=env) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                             metadata=MP)).name
         blocker = await hold_events_table(fresh_dsn)
         try:
@@ -66,7 +66,7 @@ async def test_a_call_beyond_the_in_flight_budget_is_refused_at_once_and_the_adm
 async def test_under_a_flood_every_acknowledged_write_is_stored_exactly_once_and_nothing_else(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, env={"MAX_IN_FLIGHT": "4"}) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                             metadata=MP)).name
         outcomes = await asyncio.gather(*(stub.EarnPoints(earn(member, f"f-{i}"), metadata=MP) for i in range(60)),
                                         return_exceptions=True)
@@ -86,7 +86,7 @@ async def test_beyond_the_call_budget_a_call_is_refused_at_the_door_before_authe
     env = {"MAX_CALLS": "1", "RETRY_AFTER_MS": "200"}
     async with serving(fresh_dsn, tmp_path, env=env) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                             metadata=MP)).name
         blocker = await hold_events_table(fresh_dsn)
         try:

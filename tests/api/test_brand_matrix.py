@@ -79,76 +79,81 @@ A, B = Acme(), Acme()  # B: beta's own resources, for requests that mix them wit
 # rpc -> (roles that may call it, what a beta caller gets, the request (built when the cell runs))
 MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "MemberService/RegisterMember": (WRITE, OUT_OF_SCOPE, lambda: m.RegisterMemberRequest(
-        request_id=rid(), brand="acme", openid=f"o-{rid()}")),
+        request_id=rid(), brand="acme", member=m.Member(openid=f"o-{rid()}"))),
     "MemberService/GetMember": (READ, NOT_FOUND, lambda: m.GetMemberRequest(name=A.member)),
     "MemberService/UpdateMemberProfile": (WRITE, NOT_FOUND, lambda: m.UpdateMemberProfileRequest(
-        request_id=rid(), member=A.member, nickname="n")),
+        request_id=rid(), name=A.member, nickname="n")),
     "MemberService/AssignTierFloor": ((OP,), NOT_FOUND, lambda: m.AssignTierFloorRequest(
-        request_id=rid(), member=A.member, tier=m.SEED, reason="vip", operator="ops-1")),
+        request_id=rid(), name=A.member, tier=m.TIER_SEED, reason="vip", operator="ops-1")),
     "MemberService/MergeMembers": ((OP,), NOT_FOUND, lambda: m.MergeMembersRequest(
-        request_id=rid(), survivor=A.member, absorbed=A.absorbed)),
+        request_id=rid(), name=A.member, absorbed=A.absorbed)),
     "MemberService/BindGuide": (WRITE, NOT_FOUND, lambda: m.BindGuideRequest(
-        request_id=rid(), member=A.member2, guide=A.guide)),
+        request_id=rid(), name=A.member2, guide=A.guide)),
     "MemberService/RecordReferral": (WRITE, NOT_FOUND, lambda: m.RecordReferralRequest(
-        request_id=rid(), referrer=A.member, invitee=A.member3)),
+        request_id=rid(), referrer=A.member, name=A.member3)),
     "MemberService/EarnPoints": (WRITE, NOT_FOUND, lambda: m.EarnPointsRequest(
-        request_id=rid(), member=A.member, rule="sign-in", points=5)),
+        request_id=rid(), name=A.member, rule="sign-in", points=5)),
     "MemberService/RedeemPoints": (WRITE, NOT_FOUND, lambda: m.RedeemPointsRequest(
-        request_id=rid(), member=A.member, points=1, reference="coupon")),
+        request_id=rid(), name=A.member, points=1, reference="coupon")),
     "MemberService/AdjustPoints": ((OP,), NOT_FOUND, lambda: m.AdjustPointsRequest(
-        request_id=rid(), member=A.member, points=3, reason="goodwill", operator="ops-1")),
-    "MemberService/ListPointsHistory": (READ, NOT_FOUND, lambda: m.ListPointsHistoryRequest(member=A.member)),
+        request_id=rid(), name=A.member, points=3, reason="goodwill", operator="ops-1")),
+    "MemberService/ListPointsHistory": (READ, NOT_FOUND, lambda: m.ListPointsHistoryRequest(parent=A.member)),
     "MemberService/ListExpiringPoints": (READ, NOT_FOUND, lambda: m.ListExpiringPointsRequest(
-        member=A.member, within_days=30)),
+        parent=A.member, within_days=30)),
     "MemberService/EvaluateTier": (WRITE, NOT_FOUND, lambda: m.EvaluateTierRequest(
-        request_id=rid(), member=A.member)),
+        request_id=rid(), name=A.member)),
     "OrderService/PlaceOrder": (WRITE, NOT_FOUND, lambda: o.PlaceOrderRequest(
         request_id=rid(), order=draft(A.member, *CUSTOMER))),
     "OrderService/SimulateOrder": (WRITE, NOT_FOUND, lambda: o.SimulateOrderRequest(
-        order=draft(A.member, *CUSTOMER, entry=o.EntryContext(kind=o.STORE_QR, store=A.store)))),
+        order=draft(A.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=A.store)))),
     "OrderService/PayOrder": (WRITE, NOT_FOUND, lambda: o.PayOrderRequest(
-        request_id=rid(), order=A.unpaid, paid_fen=PAID_FEN)),
-    "OrderService/FulfilOrder": (WRITE, NOT_FOUND, lambda: o.FulfilOrderRequest(request_id=rid(), order=A.order)),
+        request_id=rid(), name=A.unpaid, paid_fen=PAID_FEN)),
+    "OrderService/FulfilOrder": (WRITE, NOT_FOUND, lambda: o.FulfilOrderRequest(request_id=rid(), name=A.order)),
     "OrderService/CancelOrder": (WRITE, NOT_FOUND, lambda: o.CancelOrderRequest(
-        request_id=rid(), order=A.cancellable)),
+        request_id=rid(), name=A.cancellable)),
     "OrderService/RefundOrder": (WRITE, NOT_FOUND, lambda: o.RefundOrderRequest(
-        request_id=rid(), order=A.order, amount_fen=1)),
-    "OrderService/SettleOrder": ((OP,), NOT_FOUND, lambda: o.SettleOrderRequest(request_id=rid(), order=A.order)),
+        request_id=rid(), name=A.order, amount_fen=1)),
+    "OrderService/SettleOrder": ((OP,), NOT_FOUND, lambda: o.SettleOrderRequest(request_id=rid(), name=A.order)),
     "OrderService/GetOrder": (READ, NOT_FOUND, lambda: o.GetOrderRequest(name=A.order)),
+    "OrderService/ListOrders": (READ, NOT_FOUND, lambda: o.ListOrdersRequest(parent=A.member)),
     "StoreService/OpenCloudStore": ((OP,), OUT_OF_SCOPE, lambda: s.OpenCloudStoreRequest(
-        request_id=rid(), brand="acme", store=store_spec(rid(), 31.30, 121.50))),
+        request_id=rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(rid(), 31.30, 121.50)))),
     "StoreService/ImportCloudStores": ((OP,), OUT_OF_SCOPE, lambda: s.ImportCloudStoresRequest(
-        request_id=rid(), brand="acme", stores=[store_spec(rid(), 31.31, 121.51)])),
+        request_id=rid(), brand="acme", cloud_stores=[s.CloudStore(spec=store_spec(rid(), 31.31, 121.51))])),
     "StoreService/RelocateCloudStore": ((OP,), NOT_FOUND, lambda: s.RelocateCloudStoreRequest(
-        request_id=rid(), store=A.store2, location=gcj(31.2501, 121.4801))),
+        request_id=rid(), name=A.store2, location=gcj(31.2501, 121.4801))),
     "StoreService/UpdateCloudStore": ((OP,), NOT_FOUND, lambda: s.UpdateCloudStoreRequest(
-        request_id=rid(), store=A.store2, changes=s.CloudStoreSpec(daily_capacity=100),
-        update_mask=FieldMask(paths=["daily_capacity"]))),
+        request_id=rid(), cloud_store=s.CloudStore(name=A.store2, spec=s.CloudStoreSpec(daily_capacity=100)),
+        update_mask=FieldMask(paths=["spec.daily_capacity"]))),
     "StoreService/SuspendCloudStore": ((OP,), NOT_FOUND, lambda: s.SuspendCloudStoreRequest(
-        request_id=rid(), store=A.store2, reason="refit")),
+        request_id=rid(), name=A.store2, reason="refit")),
     "StoreService/ReopenCloudStore": ((OP,), NOT_FOUND, lambda: s.ReopenCloudStoreRequest(
-        request_id=rid(), store=A.store2)),
+        request_id=rid(), name=A.store2)),
     "StoreService/CloseCloudStore": ((OP,), NOT_FOUND, lambda: s.CloseCloudStoreRequest(
-        request_id=rid(), store=A.store3)),
+        request_id=rid(), name=A.store3)),
     "StoreService/TransferCloudStore": ((OP,), NOT_FOUND, lambda: s.TransferCloudStoreRequest(
-        request_id=rid(), store=A.store2, to_dealer="dealers/D9")),
+        request_id=rid(), name=A.store2, to_dealer="dealers/D9")),
     "StoreService/GetCloudStore": (READ, NOT_FOUND, lambda: s.GetCloudStoreRequest(name=A.store)),
+    "GuideService/GetGuidePerformance": ((OP, AU), NOT_FOUND, lambda: s.GetGuidePerformanceRequest(name=A.guide)),
+    "GuideService/GetStorePerformance": ((OP, AU), NOT_FOUND, lambda: s.GetStorePerformanceRequest(name=A.store)),
+    "StoreService/ListCloudStores": (READ, OUT_OF_SCOPE, lambda: s.ListCloudStoresRequest(brand="acme")),
     "GuideService/HireGuide": ((OP,), NOT_FOUND, lambda: s.HireGuideRequest(
-        request_id=rid(), store=A.store, wecom_userid=f"wx-{rid()}", display_name="G")),
+        request_id=rid(),
+        guide=s.Guide(store=A.store, wecom_userid=f"wx-{rid()}", display_name="G"))),
     "GuideService/MoveGuide": ((OP,), NOT_FOUND, lambda: s.MoveGuideRequest(
-        request_id=rid(), guide=A.guide2, to_store=A.store2)),
-    "GuideService/ReleaseGuide": ((OP,), NOT_FOUND, lambda: s.ReleaseGuideRequest(request_id=rid(), guide=A.guide3)),
+        request_id=rid(), name=A.guide2, to_store=A.store2)),
+    "GuideService/ReleaseGuide": ((OP,), NOT_FOUND, lambda: s.ReleaseGuideRequest(request_id=rid(), name=A.guide3)),
     "GuideService/InheritCustomers": ((OP,), NOT_FOUND, lambda: s.InheritCustomersRequest(
-        request_id=rid(), from_guide=A.guide2, to_guide=A.guide)),
+        request_id=rid(), name=A.guide2, to_guide=A.guide)),
     "GuideService/ConcludeHandover": ((OP,), NOT_FOUND, lambda: s.ConcludeHandoverRequest(
-        request_id=rid(), guide=A.guide2, member=A.member, accept=True)),
+        request_id=rid(), name=A.guide2, member=A.member, accept=True)),
     "GuideService/CompleteDueHandovers": ((OP,), NOT_FOUND, lambda: s.CompleteDueHandoversRequest(
-        request_id=rid(), guide=A.guide2)),
+        request_id=rid(), name=A.guide2)),
     "GuideService/GetGuide": (READ, NOT_FOUND, lambda: s.GetGuideRequest(name=A.guide)),
     "AttributionService/StreamStoreRevenue": (READERS, OWN, lambda: a.StreamStoreRevenueRequest(
         dealer="dealers/D1", from_day="2026-11-01", to_day="2026-11-30")),
     "AttributionService/GetOrderAttribution": (READERS, NOT_FOUND, lambda: a.GetOrderAttributionRequest(
-        order=A.order)),
+        name=A.order)),
     "AttributionService/GetSettlementStatement": (READERS, OWN, lambda: a.GetSettlementStatementRequest(
         dealer="dealers/D1", month="2026-11")),
     "AttributionService/CloseSettlementPeriod": ((OP,), OWN, lambda: a.CloseSettlementPeriodRequest(
@@ -156,7 +161,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "AttributionService/ExportLedgerCsv": (READERS, OWN, lambda: a.ExportLedgerCsvRequest(
         dealer="dealers/D1", from_day="2026-11-01", to_day="2026-11-30")),
     "AuditService/StreamEvents": (AUDITORS, NOT_FOUND, lambda: au.StreamEventsRequest(aggregate=A.order)),
-    "AuditService/GetAggregateState": (AUDITORS, NOT_FOUND, lambda: au.GetAggregateStateRequest(aggregate=A.member)),
+    "AuditService/GetAggregateState": (AUDITORS, NOT_FOUND, lambda: au.GetAggregateStateRequest(name=A.member)),
     "AuditService/VerifyEventLog": (AUDITORS, OWN, lambda: au.VerifyEventLogRequest()),
     "AuditService/GetPointsLiability": (AUDITORS, OUT_OF_SCOPE, lambda: au.GetPointsLiabilityRequest(brand="acme")),
     "ProgrammeService/PublishProgramme": ((OP,), OUT_OF_SCOPE, lambda: p.PublishProgrammeRequest(
@@ -186,18 +191,18 @@ async def world(module_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> As
         for brand, lat in (("acme", 31.2332), ("beta", 31.2310)):
             op, mp = auth(OP, brand), auth(MP, brand)
             opened = [await stores.OpenCloudStore(s.OpenCloudStoreRequest(
-                request_id=rid(), brand=brand, store=store_spec(f"{brand}-{i}", lat + 0.002 * i, 121.4738)), metadata=op)
+                request_id=rid(), brand=brand, cloud_store=s.CloudStore(spec=store_spec(f"{brand}-{i}", lat + 0.002 * i, 121.4738))), metadata=op)
                 for i in range(3)]
             hired = [await guides.HireGuide(s.HireGuideRequest(
-                request_id=rid(), brand=brand, store=opened[0].name, wecom_userid=f"wx-{brand}-{i}", display_name="G"),
+                request_id=rid(), brand=brand, guide=s.Guide(store=opened[0].name, wecom_userid=f"wx-{brand}-{i}", display_name="G")),
                 metadata=op) for i in range(3)]
             registered = [await members.RegisterMember(m.RegisterMemberRequest(
-                request_id=rid(), brand=brand, openid=f"o-{brand}-{i}"), metadata=mp) for i in range(4)]
+                request_id=rid(), brand=brand, member=m.Member(openid=f"o-{brand}-{i}")), metadata=mp) for i in range(4)]
             await running.directory.catch_up()
             placed = [await orders.PlaceOrder(o.PlaceOrderRequest(
                 request_id=rid(), order=draft(registered[0].name, *CUSTOMER, fen=PAID_FEN if brand == "acme"
                                               else 50_000)), metadata=mp) for _ in range(3)]
-            await orders.PayOrder(o.PayOrderRequest(request_id=rid(), order=placed[0].name,
+            await orders.PayOrder(o.PayOrderRequest(request_id=rid(), name=placed[0].name,
                                                     paid_fen=placed[0].total_fen), metadata=mp)
             names = A if brand == "acme" else B
             names.store, names.store2, names.store3 = (x.name for x in opened)
@@ -259,21 +264,22 @@ async def test_the_call_is_allowed_denied_or_not_found_by_role_and_brand(world, 
 # A beta caller's request naming its own resources and one of acme's: still not found, nothing written.
 MIXED: dict[str, tuple[str, Callable[[], Any]]] = {
     "MemberService/RegisterMember": (MP, lambda: m.RegisterMemberRequest(
-        request_id=rid(), openid=f"o-{rid()}", referrer=A.member)),
+        request_id=rid(),
+        member=m.Member(openid=f"o-{rid()}", referrer=A.member))),
     "MemberService/MergeMembers": (OP, lambda: m.MergeMembersRequest(
-        request_id=rid(), survivor=B.member, absorbed=A.absorbed)),
-    "MemberService/BindGuide": (MP, lambda: m.BindGuideRequest(request_id=rid(), member=B.member2, guide=A.guide)),
+        request_id=rid(), name=B.member, absorbed=A.absorbed)),
+    "MemberService/BindGuide": (MP, lambda: m.BindGuideRequest(request_id=rid(), name=B.member2, guide=A.guide)),
     "MemberService/RecordReferral": (MP, lambda: m.RecordReferralRequest(
-        request_id=rid(), referrer=B.member, invitee=A.member3)),
+        request_id=rid(), referrer=B.member, name=A.member3)),
     "OrderService/PlaceOrder": (MP, lambda: o.PlaceOrderRequest(request_id=rid(), order=draft(
-        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.STORE_QR, store=A.store)))),
+        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=A.store)))),
     "OrderService/SimulateOrder": (MP, lambda: o.SimulateOrderRequest(order=draft(
-        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.GUIDE_SHARE, guide=A.guide)))),
+        B.member, *CUSTOMER, entry=o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=A.guide)))),
     "GuideService/HireGuide": (OP, lambda: s.HireGuideRequest(
-        request_id=rid(), brand="beta", store=A.store, wecom_userid=f"wx-{rid()}", display_name="G")),
-    "GuideService/MoveGuide": (OP, lambda: s.MoveGuideRequest(request_id=rid(), guide=B.guide2, to_store=A.store)),
+        request_id=rid(), brand="beta", guide=s.Guide(store=A.store, wecom_userid=f"wx-{rid()}", display_name="G"))),
+    "GuideService/MoveGuide": (OP, lambda: s.MoveGuideRequest(request_id=rid(), name=B.guide2, to_store=A.store)),
     "GuideService/InheritCustomers": (OP, lambda: s.InheritCustomersRequest(
-        request_id=rid(), from_guide=B.guide, to_guide=A.guide)),
+        request_id=rid(), name=B.guide, to_guide=A.guide)),
 }
 
 

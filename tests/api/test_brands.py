@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 import grpc
-import orjson
 
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2 as au
@@ -32,11 +31,11 @@ async def _world(api):
     for brand, (lat, lng) in (("acme", ACME_FARTHER), ("beta", BETA_NEARBY)):
         op, mp = auth("operator", brand), auth("miniprogram", brand)
         store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-            request_id=api.rid(), brand=brand, store=store_spec(f"{brand}-1", lat, lng, "D1")), metadata=op)
+            request_id=api.rid(), brand=brand, cloud_store=s.CloudStore(spec=store_spec(f"{brand}-1", lat, lng, "D1"))), metadata=op)
         guide = await api.guides.HireGuide(s.HireGuideRequest(
-            request_id=api.rid(), brand=brand, store=store.name, wecom_userid=f"wx-{brand}", display_name="Guide"), metadata=op)
+            request_id=api.rid(), brand=brand, guide=s.Guide(store=store.name, wecom_userid=f"wx-{brand}", display_name="Guide")), metadata=op)
         member = await api.members.RegisterMember(m.RegisterMemberRequest(
-            request_id=api.rid(), brand=brand, openid=f"o-{brand}"), metadata=mp)
+            request_id=api.rid(), brand=brand, member=m.Member(openid=f"o-{brand}")), metadata=mp)
         world[brand] = (store, guide, member)
     await api.settled()
     return world
@@ -55,7 +54,7 @@ async def test_an_acme_order_is_routed_to_the_acme_store_past_a_nearer_beta_stor
     order = await api.orders.PlaceOrder(o.PlaceOrderRequest(
         request_id=api.rid(), order=draft(acme_member.name, *CUSTOMER, fen=12_345)), metadata=auth("miniprogram"))
     assert (order.routing.store, order.routing.dealer) == (acme_store.name, "dealers/D1")
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_345),
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_345),
                               metadata=auth("miniprogram"))
     beta_order = await api.orders.PlaceOrder(o.PlaceOrderRequest(
         request_id=api.rid(), order=draft(beta_member.name, *CUSTOMER)), metadata=auth("miniprogram", "beta"))
@@ -85,7 +84,7 @@ async def test_entries_naming_another_brands_store_or_guide_are_not_found_as_if_
     missing_store, missing_guide = f"cloudStores/{uuid.uuid4()}", f"guides/{uuid.uuid4()}"
     head = await api.running.store.max_notification_id()
     for store in (beta_store.name, missing_store):
-        entry = o.EntryContext(kind=o.STORE_QR, store=store)
+        entry = o.EntryContext(kind=o.ENTRY_KIND_STORE_QR, store=store)
         for call in (
             api.orders.SimulateOrder(o.SimulateOrderRequest(order=draft(acme_member.name, *CUSTOMER, entry=entry)),
                                      metadata=auth("miniprogram")),
@@ -95,7 +94,7 @@ async def test_entries_naming_another_brands_store_or_guide_are_not_found_as_if_
         ):
             await expect(call, NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
     for guide in (beta_guide.name, missing_guide):
-        entry = o.EntryContext(kind=o.GUIDE_SHARE, guide=guide)
+        entry = o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=guide)
         await expect(api.orders.PlaceOrder(o.PlaceOrderRequest(
             request_id=api.rid(), order=draft(acme_member.name, *CUSTOMER, entry=entry)),
             metadata=auth("miniprogram")), NOT_FOUND, "GUIDE_NOT_FOUND")
@@ -108,33 +107,34 @@ async def test_guides_are_hired_moved_bound_and_inherited_only_within_their_bran
     op = auth("operator")
     head = await api.running.store.max_notification_id()
     await expect(api.guides.HireGuide(s.HireGuideRequest(
-        request_id=api.rid(), store=beta_store.name, wecom_userid="wx-acme-2", display_name="G"), metadata=op),
+        request_id=api.rid(),
+        guide=s.Guide(store=beta_store.name, wecom_userid="wx-acme-2", display_name="G")), metadata=op),
         NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
     await expect(api.guides.MoveGuide(s.MoveGuideRequest(
-        request_id=api.rid(), guide=acme_guide.name, to_store=beta_store.name), metadata=op),
+        request_id=api.rid(), name=acme_guide.name, to_store=beta_store.name), metadata=op),
         NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
     await expect(api.guides.MoveGuide(s.MoveGuideRequest(
-        request_id=api.rid(), guide=beta_guide.name, to_store=acme_store.name), metadata=op),
+        request_id=api.rid(), name=beta_guide.name, to_store=acme_store.name), metadata=op),
         NOT_FOUND, "GUIDE_NOT_FOUND")
     await expect(api.members.BindGuide(m.BindGuideRequest(
-        request_id=api.rid(), member=acme_member.name, guide=beta_guide.name), metadata=auth("miniprogram")),
+        request_id=api.rid(), name=acme_member.name, guide=beta_guide.name), metadata=auth("miniprogram")),
         NOT_FOUND, "GUIDE_NOT_FOUND")
     await expect(api.guides.InheritCustomers(s.InheritCustomersRequest(
-        request_id=api.rid(), from_guide=acme_guide.name, to_guide=beta_guide.name), metadata=op),
+        request_id=api.rid(), name=acme_guide.name, to_guide=beta_guide.name), metadata=op),
         NOT_FOUND, "GUIDE_NOT_FOUND")
     assert await api.running.store.max_notification_id() == head
 
 
 async def test_a_brand_field_may_name_only_the_callers_brand_and_empty_means_the_callers(api):
-    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id=api.rid(), openid="o-1"),
+    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id=api.rid(), member=m.Member(openid="o-1")),
                                               metadata=auth("miniprogram", "beta"))
     assert member.brand == "beta"
     meta = await expect(api.members.RegisterMember(m.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", openid="o-2"), metadata=auth("miniprogram", "beta")),
+        request_id=api.rid(), brand="acme", member=m.Member(openid="o-2")), metadata=auth("miniprogram", "beta")),
         DENIED, "BRAND_OUT_OF_SCOPE")
     assert meta == {"brand": "beta"}
     await expect(api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="x" * 1_000_000, store=store_spec("S", *CUSTOMER)), metadata=auth("operator")),
+        request_id=api.rid(), brand="x" * 1_000_000, cloud_store=s.CloudStore(spec=store_spec("S", *CUSTOMER))), metadata=auth("operator")),
         grpc.StatusCode.INVALID_ARGUMENT, "INVALID_TEXT")
     await expect(api.audit.GetPointsLiability(au.GetPointsLiabilityRequest(brand="acme"),
                                               metadata=auth("auditor", "beta")), DENIED, "BRAND_OUT_OF_SCOPE")
@@ -160,17 +160,17 @@ async def test_an_auditor_reads_only_its_brands_history(api):
     seen = {e.originator_id async for e in api.audit.StreamEvents(everything, metadata=auth("auditor", "beta"))}
     assert beta_ids <= seen and not acme_ids & seen
     for aggregate in (x.name for x in world["acme"]):
-        await expect(api.audit.GetAggregateState(au.GetAggregateStateRequest(aggregate=aggregate),
+        await expect(api.audit.GetAggregateState(au.GetAggregateStateRequest(name=aggregate),
                                                  metadata=auth("auditor", "beta")), NOT_FOUND, "AGGREGATE_NOT_FOUND")
-    state = await api.audit.GetAggregateState(au.GetAggregateStateRequest(aggregate=world["acme"][0].name),
+    state = await api.audit.GetAggregateState(au.GetAggregateStateRequest(name=world["acme"][0].name),
                                               metadata=auth("auditor"))
-    assert orjson.loads(state.state_json)["brand"] == "acme"
+    assert state.WhichOneof("view") == "cloud_store" and state.cloud_store.brand == "acme"
 
 
 async def test_request_ids_are_per_brand_so_another_brand_never_replays_a_response(api):
-    acme = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", openid="o-1"),
+    acme = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", member=m.Member(openid="o-1")),
                                             metadata=auth("miniprogram"))
-    beta = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", openid="o-1"),
+    beta = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", member=m.Member(openid="o-1")),
                                             metadata=auth("miniprogram", "beta"))
     assert (acme.brand, beta.brand) == ("acme", "beta") and acme.name != beta.name
 
@@ -188,7 +188,7 @@ async def test_the_mini_program_cannot_answer_a_guides_handover_the_operator_rel
     """Item 11: ConcludeHandover is the receiving guide's answer from WeCom, relayed by brand operations."""
     world = await _world(api)
     guide, member = world["acme"][1], world["acme"][2]
-    request = s.ConcludeHandoverRequest(request_id=api.rid(), guide=guide.name, member=member.name, accept=True)
+    request = s.ConcludeHandoverRequest(request_id=api.rid(), name=guide.name, member=member.name, accept=True)
     await expect(api.guides.ConcludeHandover(request, metadata=auth("miniprogram")), DENIED, "PERMISSION_DENIED")
     await expect(api.guides.ConcludeHandover(request, metadata=auth("operator")),
                  grpc.StatusCode.FAILED_PRECONDITION, "HANDOVER_NOT_FOUND")  # allowed: nothing was offered

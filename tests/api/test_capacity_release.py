@@ -16,7 +16,7 @@ OP, MP = auth("operator"), auth("miniprogram")
 
 async def _one_slot_store(api) -> s.CloudStore:
     return await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", store=store_spec("S-1", 31.2310, 121.4740, daily_capacity=1)),
+        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, daily_capacity=1))),
         metadata=OP)
 
 
@@ -33,10 +33,10 @@ async def test_placing_and_cancelling_orders_cannot_fill_a_store_for_the_day(api
     for _ in range(3):
         order = await _place(api, member)
         assert order.routing.store == store.name
-        await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=order.name), metadata=MP)
+        await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), name=order.name), metadata=MP)
         await api.settled()  # the router's store directory follows the store's events
     assert (await _place(api, member)).routing.store == store.name
-    assert (await _place(api, member)).state == o.UNALLOCATED  # the one slot is really taken now
+    assert (await _place(api, member)).state == o.ORDER_STATE_UNALLOCATED  # the one slot is really taken now
 
 
 async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_cancelled_releasing_its_slot(api):
@@ -50,7 +50,7 @@ async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_can
     assert await api.running.scheduler.cancel_unpaid() == 0  # still payable
     api.clock.advance(minutes=15)
     meta = await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=MP),
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP),
         PRECONDITION, "PAYMENT_TIMED_OUT")
     assert "payment_due_at" in meta
 
@@ -58,7 +58,7 @@ async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_can
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0  # done once
     got = await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)
-    assert got.state == o.CANCELLED
+    assert got.state == o.ORDER_STATE_CANCELLED
     await api.settled()
     assert (await _place(api, member)).routing.store == store.name
 
@@ -68,11 +68,11 @@ async def test_an_order_paid_in_time_is_not_cancelled_by_the_timeout(api):
     member = await register_member(api)
     order = await _place(api, member)
     api.clock.advance(minutes=119)
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP)
     api.clock.advance(minutes=5)
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0
-    assert (await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)).state == o.PAID
+    assert (await api.orders.GetOrder(o.GetOrderRequest(name=order.name), metadata=MP)).state == o.ORDER_STATE_PAID
 
 
 async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_directory_sees_it(api):
@@ -81,7 +81,7 @@ async def test_a_slot_released_a_moment_ago_is_used_even_before_the_routers_dire
     order = await _place(api, member)
     await api.settled()
     await api.running.directory.stop()  # the directory keeps believing the store is full
-    await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), order=order.name), metadata=MP)
+    await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), name=order.name), metadata=MP)
     again = await _place(api, member)
-    assert again.state == o.ALLOCATED and again.routing.store == store.name
-    assert (await _place(api, member)).state == o.UNALLOCATED
+    assert again.state == o.ORDER_STATE_ALLOCATED and again.routing.store == store.name
+    assert (await _place(api, member)).state == o.ORDER_STATE_UNALLOCATED

@@ -36,10 +36,10 @@ async def stored_decision_versions(api, order: str) -> list[int]:
 
 async def test_decisions_record_the_programme_version_in_force_when_they_were_made(api):
     await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec("S-1", 31.2310, 121.4740, "D1")),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1"))),
         metadata=OP)
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
     await api.settled()
     before = await place(api, member.name)
     await publish(api, p.Programme(brand="acme", version=2, points_per_yuan=2))
@@ -55,19 +55,19 @@ async def test_decisions_record_the_programme_version_in_force_when_they_were_ma
 
 async def test_an_order_routed_on_a_stale_replica_books_to_the_dealer_the_store_records(api):
     store = await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec("S-1", 31.2310, 121.4740, "D1")),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1"))),
         metadata=OP)
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
     await api.settled()
     await api.running.directory.stop()  # the router's replica still says D1
     await api.stores.TransferCloudStore(
-        s.TransferCloudStoreRequest(request_id=api.rid(), store=store.name, to_dealer="dealers/D2",
+        s.TransferCloudStoreRequest(request_id=api.rid(), name=store.name, to_dealer="dealers/D2",
                                     effective_time=_ts(api.clock.now())), metadata=OP)
     order = await place(api, member.name)
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP)
     await api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=800), metadata=MP)
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=800), metadata=MP)
     await api.settled()
 
     assert order.routing.store == store.name and order.routing.dealer == "dealers/D2"

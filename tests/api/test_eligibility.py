@@ -7,7 +7,7 @@ from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import programmes_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, register_member, store_spec
+from tests.api.builders import draft, register_member, store_spec, rejected, unallocated
 from tests.api.conftest import auth
 
 OP, MP = auth("operator"), auth("miniprogram")
@@ -16,7 +16,7 @@ EVENINGS = [s.OpeningHours(weekday=d, open_minute=18 * 60, close_minute=23 * 60)
 
 async def _open(api, code: str, lat: float, lng: float, **kw) -> s.CloudStore:
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec(code, lat, lng, **kw)),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, **kw))),
         metadata=OP)
 
 
@@ -29,7 +29,7 @@ async def test_delivery_at_ten_goes_to_the_open_store_not_the_nearer_evening_one
     order = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
     assert order.routing.store == open_now.name
-    refused = {c.store: c.rejected_because for c in order.routing.candidates}
+    refused = {c.store: rejected(c) for c in order.routing.candidates}
     assert refused[evening.name] == "OUTSIDE_OPENING_HOURS"
 
 
@@ -48,9 +48,9 @@ async def test_pickup_never_sends_a_customer_64_km_away_and_says_why(api):
     suzhou = await _open(api, "S-SUZHOU", 31.2990, 120.8500, radius=100_000)  # about 60 km west
     member = await register_member(api)
     order = await api.orders.PlaceOrder(o.PlaceOrderRequest(
-        request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, mode=common_pb2.PICKUP)), metadata=MP)
-    assert order.state == o.UNALLOCATED and order.routing.unallocated_reason == "NO_ELIGIBLE_STORE"
-    assert [(c.store, c.rejected_because) for c in order.routing.candidates] == [
+        request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, mode=common_pb2.FULFILMENT_MODE_PICKUP)), metadata=MP)
+    assert order.state == o.ORDER_STATE_UNALLOCATED and unallocated(order.routing) == "NO_ELIGIBLE_STORE"
+    assert [(c.store, rejected(c)) for c in order.routing.candidates] == [
         (suzhou.name, "BEYOND_PICKUP_DISTANCE")]
     programme = await programmes_pb2_grpc.ProgrammeServiceStub(api.channel).GetProgramme(
         p.GetProgrammeRequest(brand="acme"), metadata=MP)

@@ -67,14 +67,13 @@ PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 
 async def open_store(api, code="S-1", dealer="D1", **kw) -> s.CloudStore:
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme",
-                                store=store_spec(code, 31.2310, 121.4740, dealer, **kw)),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, 31.2310, 121.4740, dealer, **kw))),
         metadata=OP)
 
 
 async def register(api, openid="o-1") -> m.Member:
     return await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid=openid), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid)), metadata=MP)
 
 
 async def paid_order(api) -> o.Order:
@@ -84,18 +83,18 @@ async def paid_order(api) -> o.Order:
     order = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)), metadata=MP)
     return await api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=10_000), metadata=MP)
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP)
 
 
 # --- INVALID_ARGUMENT -----------------------------------------------------------------------------------------
 
 
 async def test_a_mutating_call_without_a_request_id_is_invalid(api):
-    await expect(api.members.RegisterMember(m.RegisterMemberRequest(brand="acme", openid="o-1"), metadata=MP),
+    await expect(api.members.RegisterMember(m.RegisterMemberRequest(brand="acme", member=m.Member(openid="o-1")), metadata=MP),
                  INVALID, "REQUEST_ID_REQUIRED")
     for bad in ("r" * 129, "nul\x00", "line\nbreak"):
         await expect(api.members.RegisterMember(
-            m.RegisterMemberRequest(request_id=bad, brand="acme", openid="o-1"), metadata=MP),
+            m.RegisterMemberRequest(request_id=bad, brand="acme", member=m.Member(openid="o-1")), metadata=MP),
             INVALID, "INVALID_REQUEST_ID")
 
 
@@ -104,7 +103,7 @@ async def test_text_holding_a_nul_character_is_invalid_wherever_it_is(api):
                                                      metadata=auth("auditor")), INVALID, "INVALID_TEXT")
     assert meta["field"] == "brand"
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
     bad = draft(member.name, 31.23, 121.47)
     bad.lines[0].sku = "SKU\x00"
     meta = await expect(api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=bad), metadata=MP),
@@ -124,7 +123,7 @@ async def test_a_location_without_its_coordinate_system_is_invalid(api):
     spec = store_spec("S-1", 31.23, 121.47)
     spec.location.system = c.COORDINATE_SYSTEM_UNSPECIFIED
     meta = await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=spec), metadata=OP),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=spec)), metadata=OP),
         INVALID, "COORDINATE_SYSTEM_REQUIRED")
     assert meta["field"] == "location"
 
@@ -132,7 +131,7 @@ async def test_a_location_without_its_coordinate_system_is_invalid(api):
 async def test_coordinates_that_are_not_finite_or_off_the_globe_are_invalid(api):
     for lat, lng in ((math.nan, 121.0), (31.0, math.inf), (91.0, 121.0), (31.0, 181.0)):
         await expect(api.stores.OpenCloudStore(
-            s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec("S-1", lat, lng)),
+            s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", lat, lng))),
             metadata=OP),
             INVALID, "INVALID_COORDINATE")
 
@@ -140,18 +139,18 @@ async def test_coordinates_that_are_not_finite_or_off_the_globe_are_invalid(api)
 async def test_negative_amounts_are_invalid(api):
     member = await register(api)
     meta = await expect(api.members.RedeemPoints(
-        m.RedeemPointsRequest(request_id=api.rid(), member=member.name, points=-5, reference="c-1"), metadata=MP),
+        m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=-5, reference="c-1"), metadata=MP),
         INVALID, "OUT_OF_RANGE")
     assert (meta["field"], meta["value"]) == ("points", "-5")
     await expect(api.members.EarnPoints(
-        m.EarnPointsRequest(request_id=api.rid(), member=member.name, rule="sign-in", points=-5), metadata=MP),
+        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=-5), metadata=MP),
         INVALID, "OUT_OF_RANGE")
     await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec("S-NEG", 31.2, 121.4, radius=-1)),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-NEG", 31.2, 121.4, radius=-1))),
         metadata=OP), INVALID, "OUT_OF_RANGE")
     order = await paid_order(api)
     meta = await expect(api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=-1), metadata=MP),
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=-1), metadata=MP),
         INVALID, "OUT_OF_RANGE")  # the same reason as a negative number of points
     assert meta["field"] == "amount_fen"
 
@@ -179,7 +178,7 @@ async def test_unknown_members_orders_and_stores_are_not_found(api):
     await expect(api.stores.GetCloudStore(s.GetCloudStoreRequest(name=f"cloudStores/{uuid4()}"), metadata=OP),
                  NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
     await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), order=f"orders/{uuid4()}", paid_fen=1), metadata=MP),
+        o.PayOrderRequest(request_id=api.rid(), name=f"orders/{uuid4()}", paid_fen=1), metadata=MP),
         NOT_FOUND, "ORDER_NOT_FOUND")
 
 
@@ -201,27 +200,27 @@ async def test_a_store_code_opens_once(api):
 async def test_redeeming_more_than_the_balance_fails_its_precondition(api):
     member = await register(api)
     await api.members.EarnPoints(
-        m.EarnPointsRequest(request_id=api.rid(), member=member.name, rule="sign-in", points=10), metadata=MP)
+        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=10), metadata=MP)
     code, reason, meta = await rejected(api.members.RedeemPoints(
-        m.RedeemPointsRequest(request_id=api.rid(), member=member.name, points=11, reference="c-1"), metadata=MP))
+        m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=11, reference="c-1"), metadata=MP))
     assert (code, reason, meta) == (PRECONDITION, "INSUFFICIENT_POINTS", {"requested": "11", "balance": "10"})
 
 
 async def test_paying_twice_and_refunding_more_than_paid_fail_their_preconditions(api):
     order = await paid_order(api)
     await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=10_000), metadata=MP),
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP),
         PRECONDITION, "ORDER_PAID")
     await expect(api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=10_001), metadata=MP),
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_001), metadata=MP),
         PRECONDITION, "REFUND_EXCEEDS_PAID")
 
 
 async def test_a_closed_store_cannot_be_suspended(api):
     store = await open_store(api)
-    await api.stores.CloseCloudStore(s.CloseCloudStoreRequest(request_id=api.rid(), store=store.name), metadata=OP)
+    await api.stores.CloseCloudStore(s.CloseCloudStoreRequest(request_id=api.rid(), name=store.name), metadata=OP)
     meta = await expect(api.stores.SuspendCloudStore(
-        s.SuspendCloudStoreRequest(request_id=api.rid(), store=store.name), metadata=OP),
+        s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name), metadata=OP),
         PRECONDITION, "STORE_NOT_OPEN")
     assert meta["status"] == "CLOSED"
 
@@ -231,7 +230,7 @@ async def test_a_closed_store_cannot_be_suspended(api):
 
 async def test_the_mini_program_may_not_call_operator_rpcs(api):
     meta = await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec("S-1", 31.2, 121.4)),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2, 121.4))),
         metadata=MP), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
     assert meta["role"] == "miniprogram"
     await expect(api.audit.VerifyEventLog(audit_pb2.VerifyEventLogRequest(), metadata=MP),
@@ -244,9 +243,9 @@ async def test_a_dealer_never_reads_another_dealers_revenue(api):
         grpc.StatusCode.PERMISSION_DENIED, "OTHER_DEALER")
     # A single order of another dealer's store does not even exist for it.
     order = await paid_order(api)  # routed to D1's store
-    await expect(api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(order=order.name), metadata=D2),
+    await expect(api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D2),
                  NOT_FOUND, "ORDER_NOT_FOUND")
-    mine = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(order=order.name), metadata=D1)
+    mine = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D1)
     assert mine.dealer == "dealers/D1"
 
 
@@ -292,12 +291,12 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             meta = await expect(members_pb2_grpc.MemberServiceStub(channel).EarnPoints(
-                m.EarnPointsRequest(request_id=api.rid(), member=member.name, rule="sign-in", points=5), metadata=MP),
+                m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=5), metadata=MP),
                 grpc.StatusCode.ABORTED, Conflict.reason)
     finally:
         await server.stop(None)
     assert meta["attempts"] == "2"
-    history = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(member=member.name), metadata=MP)
+    history = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name), metadata=MP)
     assert [e.points for e in history.entries] == [1, 1]  # only the rival's writes landed
 
 
@@ -370,7 +369,7 @@ def scalar(field, rng: random.Random, names: list[str]):
 async def seeded_names(api) -> list[str]:
     store = await open_store(api, "S-FUZZ")
     guide = await api.guides.HireGuide(s.HireGuideRequest(
-        request_id=api.rid(), brand="acme", store=store.name, wecom_userid="wx-1", display_name="Li"), metadata=OP)
+        request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid="wx-1", display_name="Li")), metadata=OP)
     member = await register(api, "o-fuzz")
     other = await register(api, "o-fuzz-2")
     await api.settled()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-import orjson
 
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2 as au
@@ -13,7 +12,7 @@ from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, store_spec
+from tests.api.builders import described, draft, store_spec
 from tests.api.conftest import START, auth
 from tests.api.test_errors import PRECONDITION, expect
 from tests.api.test_programmes import publish
@@ -24,13 +23,13 @@ CUSTOMER = (31.2305, 121.4738)
 
 async def _store(api, code="S-1", lat=31.2310, lng=121.4740, dealer="D1"):
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", store=store_spec(code, lat, lng, dealer)),
+        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))),
         metadata=OP)
 
 
 async def _member(api, openid, **kw):
     return await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid=openid, **kw), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid, **kw)), metadata=MP)
 
 
 async def _place(api, member, fen=10_000, entry=None):
@@ -41,14 +40,14 @@ async def _place(api, member, fen=10_000, entry=None):
 
 
 async def _pay(api, order, fen=10_000):
-    return await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=order.name, paid_fen=fen),
+    return await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=fen),
                                      metadata=MP)
 
 
 async def _state(api, name, as_of):
-    request = au.GetAggregateStateRequest(aggregate=name)
-    request.as_of.CopyFrom(as_of)
-    return orjson.loads((await api.audit.GetAggregateState(request, metadata=AU)).state_json)
+    request = au.GetAggregateStateRequest(name=name)
+    request.as_of_time.CopyFrom(as_of)
+    return (await api.audit.GetAggregateState(request, metadata=AU)).order
 
 
 # --- times -------------------------------------------------------------------------------------------------
@@ -60,14 +59,14 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
     api.clock.advance(minutes=5)
     await _pay(api, order)
 
-    placed = await _state(api, order.name, order.placed_at)
-    assert placed["status"] == "ALLOCATED"
-    attribution = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(order=order.name),
+    placed = await _state(api, order.name, order.place_time)
+    assert placed.state == o.ORDER_STATE_ALLOCATED
+    attribution = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name),
                                                             metadata=D1)
-    paid = await _state(api, order.name, attribution.paid_at)
-    assert paid["status"] == "PAID"
+    paid = await _state(api, order.name, attribution.pay_time)
+    assert paid.state == o.ORDER_STATE_PAID
     events = [e async for e in api.audit.StreamEvents(au.StreamEventsRequest(aggregate=order.name), metadata=AU)]
-    assert [e.recorded_at for e in events] == [order.placed_at, order.placed_at, attribution.paid_at]
+    assert [e.record_time for e in events] == [order.place_time, order.place_time, attribution.pay_time]
 
 
 # --- guides who move or leave ------------------------------------------------------------------------------
@@ -75,13 +74,12 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
 
 async def _guide(api, store, wecom):
     return await api.guides.HireGuide(
-        s.HireGuideRequest(request_id=api.rid(), brand="acme", store=store.name, wecom_userid=wecom,
-                           display_name=wecom), metadata=OP)
+        s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid=wecom, display_name=wecom)), metadata=OP)
 
 
 async def _bind(api, member, guide):
     return await api.members.BindGuide(
-        m.BindGuideRequest(request_id=api.rid(), member=member.name, guide=guide.name), metadata=MP)
+        m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=MP)
 
 
 async def _get_guide(api, guide):
@@ -92,7 +90,7 @@ async def test_orders_after_a_guide_moved_credit_the_guides_new_store(api):
     first, second = await _store(api, "S-1"), await _store(api, "S-2", 31.2320, 121.4750)
     guide = await _guide(api, first, "wx-mover")
     member = await _bind(api, await _member(api, "o-1"), guide)
-    await api.guides.MoveGuide(s.MoveGuideRequest(request_id=api.rid(), guide=guide.name, to_store=second.name),
+    await api.guides.MoveGuide(s.MoveGuideRequest(request_id=api.rid(), name=guide.name, to_store=second.name),
                                metadata=OP)
 
     order = await _place(api, member)
@@ -104,16 +102,16 @@ async def test_a_departed_guide_whose_handover_was_refused_earns_nothing_and_the
     home, near = await _store(api, "S-HOME", 31.2330, 121.4760), await _store(api, "S-NEAR")
     leaving, taking = await _guide(api, home, "wx-leaving"), await _guide(api, home, "wx-taking")
     member = await _bind(api, await _member(api, "o-1"), leaving)
-    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=leaving.name), metadata=OP)
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), name=leaving.name), metadata=OP)
     await api.guides.InheritCustomers(
-        s.InheritCustomersRequest(request_id=api.rid(), from_guide=leaving.name, to_guide=taking.name), metadata=OP)
+        s.InheritCustomersRequest(request_id=api.rid(), name=leaving.name, to_guide=taking.name), metadata=OP)
     await api.guides.ConcludeHandover(s.ConcludeHandoverRequest(
-        request_id=api.rid(), guide=taking.name, member=member.name, accept=False, reason="NOT_MY_AREA"),
+        request_id=api.rid(), name=taking.name, member=member.name, accept=False, reason="NOT_MY_AREA"),
         metadata=OP)
 
     order = await _place(api, member)
     assert order.routing.store == home.name and not order.routing.HasField("guide_credit")
-    assert [(x.source, x.outcome) for x in order.routing.attribution][:3] == [
+    assert [described(x) for x in order.routing.attribution][:3] == [
         ("ENTRY_CONTEXT", "SKIPPED: NO_ENTRY_CONTEXT"), ("BOUND_GUIDE_STORE", "SKIPPED: GUIDE_LEFT"),
         ("HOME_STORE", "CHOSEN")]
     await _pay(api, order)
@@ -124,12 +122,12 @@ async def test_a_departed_guide_whose_handover_was_refused_earns_nothing_and_the
 async def test_an_old_share_link_of_a_departed_guide_credits_nobody(api):
     store = await _store(api)
     sharer = await _guide(api, store, "wx-sharer")
-    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=sharer.name), metadata=OP)
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), name=sharer.name), metadata=OP)
 
-    link = o.EntryContext(kind=o.GUIDE_SHARE, guide=sharer.name)
+    link = o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=sharer.name)
     order = await _place(api, await _member(api, "o-1"), entry=link)
     assert not order.routing.HasField("guide_credit")
-    assert (order.routing.attribution[0].source, order.routing.attribution[0].outcome) == (
+    assert described(order.routing.attribution[0]) == (
         "ENTRY_CONTEXT", "SKIPPED: GUIDE_LEFT")
     await _pay(api, order)
     assert (await _get_guide(api, sharer)).commission_frozen_fen == 0
@@ -140,13 +138,13 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
     guide = await _guide(api, store, "wx-1")
     order = await _place(api, await _bind(api, await _member(api, "o-1"), guide))
     assert order.routing.guide_credit.guide == guide.name
-    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), guide=guide.name), metadata=OP)
+    await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), name=guide.name), metadata=OP)
 
     await _pay(api, order)
     assert (await _get_guide(api, guide)).commission_frozen_fen == 0
     refunded = await api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), order=order.name, amount_fen=10_000), metadata=MP)
-    assert refunded.state == o.REFUNDED
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_000), metadata=MP)
+    assert refunded.state == o.ORDER_STATE_REFUNDED
 
 
 # --- merged members ----------------------------------------------------------------------------------------
@@ -154,7 +152,7 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
 
 async def _merge(api, survivor, absorbed):
     return await api.members.MergeMembers(
-        m.MergeMembersRequest(request_id=api.rid(), survivor=survivor.name, absorbed=absorbed.name), metadata=OP)
+        m.MergeMembersRequest(request_id=api.rid(), name=survivor.name, absorbed=absorbed.name), metadata=OP)
 
 
 async def _points(api, member):
@@ -175,16 +173,16 @@ async def test_orders_placed_before_a_merge_pay_refund_and_settle_on_the_survivi
 
     await _pay(api, unpaid_before, fen=5_000)  # earns on the survivor
     assert await _points(api, survivor) == (150, 0)
-    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), order=paid_before.name,
+    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), name=paid_before.name,
                                                       amount_fen=4_000), metadata=MP)
     assert await _points(api, survivor) == (110, 0)  # 40 of the first order's 100 points reversed
-    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), order=unpaid_before.name,
+    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), name=unpaid_before.name,
                                                       amount_fen=1_000), metadata=MP)
     assert await _points(api, survivor) == (100, 0)
 
     api.clock.advance(days=7, minutes=1)
     for order in (paid_before, unpaid_before):
-        await api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), order=order.name), metadata=OP)
+        await api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), name=order.name), metadata=OP)
     assert await _points(api, survivor) == (0, 100)
     assert (await _points(api, referrer))[1] == 200  # the absorbed member's first order still rewards its referrer
     assert (await _points(api, absorbed)) == (0, 0)
@@ -220,7 +218,7 @@ async def test_a_window_shortened_after_payment_neither_settles_early_nor_leaves
 
     api.clock.advance(days=8)
     assert await scheduler.run_once() == (0, 0)  # due 30 days after payment, as the programme then said
-    await expect(api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), order=order.name), metadata=OP),
+    await expect(api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), name=order.name), metadata=OP),
                  PRECONDITION, "NOT_YET_DUE")
     api.clock.advance(days=22, minutes=1)
     assert await scheduler.run_once() == (1, 0)

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import asyncpg
 import grpc
+from google.protobuf import descriptor_pb2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,7 +30,7 @@ from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import members_pb2_grpc
 from tests.api.conftest import TOKENS, auth
 from tests.api.conftest import serving
-from tests.conftest import NAMES
+from infrastructure.tenants import names_in, schema_for
 
 MP, OP = auth("miniprogram"), auth("operator")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -84,7 +85,7 @@ async def test_the_server_speaks_tls_when_configured(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, env=env, credentials=trusted) as (running, channel):
         assert await health_of(channel) == SERVING
         member = await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-            m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"), metadata=MP)
+            m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP)
         assert member.name.startswith("members/")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as plaintext:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -155,7 +156,7 @@ def rpc_records(caplog) -> list[logging.LogRecord]:
 async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_secrets_or_personal_data(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
     await api.members.RegisterMember(m.RegisterMemberRequest(
-        request_id="reg-1", brand="acme", openid="o-secret-openid", phone="13800138000"), metadata=MP)
+        request_id="reg-1", brand="acme", member=m.Member(openid="o-secret-openid", phone="13800138000")), metadata=MP)
     with pytest.raises(grpc.aio.AioRpcError):
         await api.members.GetMember(m.GetMemberRequest(name="members/00000000-0000-0000-0000-000000000001"),
                                     metadata=MP)
@@ -175,7 +176,7 @@ async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_sec
 
 async def test_streamed_calls_are_logged_with_their_message_count(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", brand="acme", openid="o-1"),
+    await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", brand="acme", member=m.Member(openid="o-1")),
                                      metadata=MP)
     events = [e async for e in api.audit.StreamEvents(
         audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor"))]
@@ -186,10 +187,11 @@ async def test_streamed_calls_are_logged_with_their_message_count(api, caplog):
 # --- deadlines and graceful shutdown --------------------------------------------------------------------------
 
 
-async def hold_events_table(dsn: str) -> asyncpg.Connection:
-    """Another writer inside its transaction: every insert of events waits for it."""
+async def hold_events_table(dsn: str, brand: str = "acme") -> asyncpg.Connection:
+    """Another writer inside its transaction: every insert of ``brand``'s events waits for it."""
+    names = names_in(schema_for(brand))
     conn = await asyncpg.connect(dsn)
-    await conn.execute(f"BEGIN; LOCK TABLE {NAMES.q(NAMES.events)} IN EXCLUSIVE MODE")
+    await conn.execute(f"BEGIN; LOCK TABLE {names.q(names.events)} IN EXCLUSIVE MODE")
     return conn
 
 
@@ -207,19 +209,19 @@ async def waiting_for_locks(dsn: str, count: int) -> None:
 
 async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_nothing(api, fresh_dsn, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                               metadata=MP)
     head = await api.running.store.max_notification_id()
     blocker = await hold_events_table(fresh_dsn)
     try:
-        earn = m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=5)
+        earn = m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5)
         # Blocked at its insert, inside its transaction:
         # Deadlines leave room for a loaded machine: the first call must reach the table before its own.
         in_tx = asyncio.ensure_future(api.members.EarnPoints(earn, metadata=MP, timeout=4))
         await waiting_for_locks(fresh_dsn, 1)
         # Blocked behind the first on the member's in-process lock:
         queued = api.members.EarnPoints(m.EarnPointsRequest(
-            request_id="earn-2", member=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
+            request_id="earn-2", name=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
         for call in (queued, in_tx):
             with pytest.raises(grpc.aio.AioRpcError) as late:
                 await call
@@ -255,12 +257,12 @@ async def test_a_cancelled_waiter_leaves_no_lock_entry_behind():
 async def test_graceful_shutdown_finishes_calls_in_flight(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, stop=False) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", openid="o-1"),
+        member = await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
                                            metadata=MP)
         blocker = await hold_events_table(fresh_dsn)
         try:
             in_flight = asyncio.ensure_future(stub.EarnPoints(
-                m.EarnPointsRequest(request_id="earn-1", member=member.name, rule="sign-in", points=5), metadata=MP))
+                m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=MP))
             await waiting_for_locks(fresh_dsn, 1)
             stopping = asyncio.ensure_future(running.stop(grace=5))
             await asyncio.sleep(0.2)
@@ -288,10 +290,34 @@ async def test_reflection_lists_every_service_and_health_reports_each_serving(ap
     services = {s.name for s in listed.list_services_response.service}
     assert services >= {"loyalty.v1.MemberService", "loyalty.v1.StoreService", "loyalty.v1.GuideService",
                         "loyalty.v1.OrderService", "loyalty.v1.AttributionService", "loyalty.v1.AuditService",
-                        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+                        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                        "grpc.reflection.v1.ServerReflection"}
     assert described.file_descriptor_response.file_descriptor_proto  # enough for grpcurl describe
-    for service in sorted(services - {"grpc.reflection.v1alpha.ServerReflection"}) + [""]:
+    for service in sorted(services - {"grpc.reflection.v1alpha.ServerReflection",
+                                      "grpc.reflection.v1.ServerReflection"}) + [""]:
         assert await health_of(api.channel, service) == SERVING, service
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await health_of(api.channel, "loyalty.v1.NoSuchService")
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_reflection_answers_the_v1_protocol_newer_clients_ask_for_first(api):
+    # A v1 client: the method path /grpc.reflection.v1.ServerReflection/ServerReflectionInfo with v1 messages
+    # (built here from the v1 descriptor the server publishes, not from v1alpha's classes).
+    from google.protobuf import descriptor_pool, message_factory
+
+    pool = descriptor_pool.Default()
+    request_type = message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionRequest"))
+    response_type = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse"))
+    call = api.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                     request_serializer=request_type.SerializeToString,
+                                     response_deserializer=response_type.FromString)
+    requests = [request_type(list_services=""), request_type(file_containing_symbol="loyalty.v1.OrderService"),
+                request_type(file_containing_symbol="grpc.reflection.v1.ServerReflection")]
+    listed, described, itself = [r async for r in call(iter(requests))]
+    assert {s.name for s in listed.list_services_response.service} >= {
+        "loyalty.v1.OrderService", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in described.file_descriptor_response.file_descriptor_proto]
+    assert "loyalty/v1/orders.proto" in {f.name for f in files}
+    assert itself.file_descriptor_response.file_descriptor_proto, "the v1 service describes itself"

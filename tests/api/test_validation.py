@@ -18,7 +18,7 @@ from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import programmes_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, store_spec
+from tests.api.builders import draft, store_spec, stores
 from tests.api.conftest import auth
 from tests.api.test_errors import INVALID, rejected
 
@@ -51,15 +51,15 @@ BAD_REASONS = [(v, "INVALID_TEXT") for v in _too_long(200)] + [(v, "INVALID_TEXT
 
 async def _world(api) -> dict[str, str]:
     store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", store=store_spec("S-1", 31.2310, 121.4740)), metadata=OP)
+        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740))), metadata=OP)
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
     await api.settled()
     placed = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
     paid = await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), order=paid.name, paid_fen=12_800), metadata=MP)
+    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=12_800), metadata=MP)
     return {"store": store.name, "member": member.name, "placed": placed.name, "paid": paid.name}
 
 
@@ -67,16 +67,15 @@ def brand_calls(api, w, brand: str):
     programmes = programmes_pb2_grpc.ProgrammeServiceStub(api.channel)
     return {
         "RegisterMember": lambda: api.members.RegisterMember(
-            m.RegisterMemberRequest(request_id=api.rid(), brand=brand, openid="o-new"), metadata=MP),
+            m.RegisterMemberRequest(request_id=api.rid(), brand=brand, member=m.Member(openid="o-new")), metadata=MP),
         "OpenCloudStore": lambda: api.stores.OpenCloudStore(
-            s.OpenCloudStoreRequest(request_id=api.rid(), brand=brand, store=store_spec("S-2", 31.2, 121.4)),
+            s.OpenCloudStoreRequest(request_id=api.rid(), brand=brand, cloud_store=s.CloudStore(spec=store_spec("S-2", 31.2, 121.4))),
             metadata=OP),
         "ImportCloudStores": lambda: api.stores.ImportCloudStores(
-            s.ImportCloudStoresRequest(request_id=api.rid(), brand=brand, stores=[store_spec("S-3", 31.2, 121.4)]),
+            s.ImportCloudStoresRequest(request_id=api.rid(), brand=brand, cloud_stores=stores([store_spec("S-3", 31.2, 121.4)])),
             metadata=OP),
         "HireGuide": lambda: api.guides.HireGuide(
-            s.HireGuideRequest(request_id=api.rid(), brand=brand, store=w["store"], wecom_userid="wx-1",
-                               display_name="Li"), metadata=OP),
+            s.HireGuideRequest(request_id=api.rid(), brand=brand, guide=s.Guide(store=w["store"], wecom_userid="wx-1", display_name="Li")), metadata=OP),
         "PublishProgramme": lambda: programmes.PublishProgramme(
             p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(brand=brand, version=2)),
             metadata=OP),
@@ -89,16 +88,16 @@ def brand_calls(api, w, brand: str):
 def reason_calls(api, w, reason: str):
     return {
         "CancelOrder": lambda: api.orders.CancelOrder(
-            o.CancelOrderRequest(request_id=api.rid(), order=w["placed"], reason=reason), metadata=MP),
+            o.CancelOrderRequest(request_id=api.rid(), name=w["placed"], reason=reason), metadata=MP),
         "RefundOrder": lambda: api.orders.RefundOrder(
-            o.RefundOrderRequest(request_id=api.rid(), order=w["paid"], amount_fen=100, reason=reason), metadata=MP),
+            o.RefundOrderRequest(request_id=api.rid(), name=w["paid"], amount_fen=100, reason=reason), metadata=MP),
         "SuspendCloudStore": lambda: api.stores.SuspendCloudStore(
-            s.SuspendCloudStoreRequest(request_id=api.rid(), store=w["store"], reason=reason), metadata=OP),
+            s.SuspendCloudStoreRequest(request_id=api.rid(), name=w["store"], reason=reason), metadata=OP),
         "AdjustPoints": lambda: api.members.AdjustPoints(
-            m.AdjustPointsRequest(request_id=api.rid(), member=w["member"], points=5, reason=reason,
+            m.AdjustPointsRequest(request_id=api.rid(), name=w["member"], points=5, reason=reason,
                                   operator="op-1"), metadata=OP),
         "AssignTierFloor": lambda: api.members.AssignTierFloor(
-            m.AssignTierFloorRequest(request_id=api.rid(), member=w["member"], tier=m.SEED, reason=reason,
+            m.AssignTierFloorRequest(request_id=api.rid(), name=w["member"], tier=m.TIER_SEED, reason=reason,
                                      operator="op-1"), metadata=OP),
     }
 
@@ -130,7 +129,7 @@ async def test_a_bad_reason_gets_the_same_reason_through_every_rpc_that_takes_a_
 @pytest.mark.parametrize("birthday", ["2999-01-01", "1899-12-31"])
 async def test_a_birthday_in_the_future_or_before_1900_is_out_of_range(api, birthday):
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", openid="o-1"), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
     code, reason, meta = await rejected(api.members.UpdateMemberProfile(
-        m.UpdateMemberProfileRequest(request_id=api.rid(), member=member.name, birthday=birthday), metadata=MP))
+        m.UpdateMemberProfileRequest(request_id=api.rid(), name=member.name, birthday=birthday), metadata=MP))
     assert (code, reason, meta["field"]) == (INVALID, "OUT_OF_RANGE", "birthday")

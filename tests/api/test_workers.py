@@ -52,7 +52,7 @@ def register_on_fresh_connections(port: int) -> None:
     for i in range(CONNECTIONS):
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
             members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-                members_pb2.RegisterMemberRequest(request_id=f"workers-{i}", brand="acme", openid=f"o-workers-{i}"),
+                members_pb2.RegisterMemberRequest(request_id=f"workers-{i}", brand="acme", member=members_pb2.Member(openid=f"o-workers-{i}")),
                 metadata=(("authorization", f"Bearer {TOKEN}"),), timeout=30)
 
 

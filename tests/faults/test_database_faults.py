@@ -61,11 +61,11 @@ class Load:
         while not self.stopping:
             i = next(self._ids)
             member = await self.call(self.members.RegisterMember, members_pb2.RegisterMemberRequest(
-                request_id=f"reg-{n}-{i}", brand=BRAND, openid=f"o-{n}-{i}"))
+                request_id=f"reg-{n}-{i}", brand=BRAND, member=members_pb2.Member(openid=f"o-{n}-{i}")))
             self.earned.setdefault(member.name, 0)
             for k in range(1, 4):
                 await self.call(self.members.EarnPoints, members_pb2.EarnPointsRequest(
-                    request_id=f"earn-{n}-{i}-{k}", member=member.name, rule="sign-in", points=k))
+                    request_id=f"earn-{n}-{i}-{k}", name=member.name, rule="sign-in", points=k))
                 self.earned[member.name] += k
 
     async def run_around(self, fault, *, workers: int = 6, before_s: float = 1.0, after_s: float = 1.0) -> None:
@@ -141,7 +141,7 @@ async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unav
         await _within(FRESH_WITHIN_S, liability_is_current)
         stores = stores_pb2_grpc.StoreServiceStub(channel)
         opened = await load.call(stores.OpenCloudStore, stores_pb2.OpenCloudStoreRequest(
-            request_id="open-after-restart", brand=BRAND, store=store_spec("S-AFTER", 31.23, 121.47)),
+            request_id="open-after-restart", brand=BRAND, cloud_store=stores_pb2.CloudStore(spec=store_spec("S-AFTER", 31.23, 121.47))),
             role="operator")
         store_id = opened.name.split("/")[1]
 
@@ -162,7 +162,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
     async with serving(restartable_dsn, tmp_path) as (_, channel):
         members = members_pb2_grpc.MemberServiceStub(channel)
         member = await members.RegisterMember(members_pb2.RegisterMemberRequest(
-            request_id="reg-1", brand=BRAND, openid="o-1"), metadata=auth("miniprogram"))
+            request_id="reg-1", brand=BRAND, member=members_pb2.Member(openid="o-1")), metadata=auth("miniprogram"))
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
 
         await restartable_pg.run("stop")
@@ -171,7 +171,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
                 await members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=auth("miniprogram"))
             with pytest.raises(grpc.aio.AioRpcError) as write:
                 await members.EarnPoints(members_pb2.EarnPointsRequest(
-                    request_id="earn-1", member=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
+                    request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
             for error in (read.value, write.value):
                 assert error.code() is grpc.StatusCode.UNAVAILABLE
                 info = error_details_pb2.ErrorInfo()
@@ -193,7 +193,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
 
         await _within(FRESH_WITHIN_S, serving_)
         change = await members.EarnPoints(members_pb2.EarnPointsRequest(
-            request_id="earn-1", member=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
+            request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
         assert change is not None
         got = await members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=auth("miniprogram"))
         assert got.available_points + got.pending_points == 5

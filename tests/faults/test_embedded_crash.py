@@ -85,7 +85,7 @@ def test_after_kill_9_of_the_server_the_next_start_adopts_its_postgres_and_a_cle
     try:
         with first.channel() as channel:
             member = members_pb2_grpc.MemberServiceStub(channel).RegisterMember(members_pb2.RegisterMemberRequest(
-                request_id="reg-1", brand="acme", openid="o-1"), metadata=AUTH, timeout=10)
+                request_id="reg-1", brand="acme", member=members_pb2.Member(openid="o-1")), metadata=AUTH, timeout=10)
         first.kill_9()
     finally:
         first.ensure_dead()

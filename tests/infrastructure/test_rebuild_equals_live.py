@@ -40,6 +40,7 @@ def tables_of(store: EventStore) -> dict[str, tuple[str, ...]]:
         "settlement_lines": ("settlement_lines", "settlement_closes"),
         "due_settlements": ("due_settlements",),
         "due_payments": ("due_payments",),
+        "member_orders": ("member_orders",),
     }
 
 

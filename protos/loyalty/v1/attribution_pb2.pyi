@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from protos.loyalty.v1 import orders_pb2 as _orders_pb2
 from google.protobuf.internal import containers as _containers
@@ -59,28 +61,28 @@ class StoreDayRevenue(_message.Message):
     def __init__(self, dealer: _Optional[str] = ..., store: _Optional[str] = ..., day: _Optional[str] = ..., orders: _Optional[int] = ..., revenue_fen: _Optional[int] = ..., refunds: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., net_fen: _Optional[int] = ...) -> None: ...
 
 class GetOrderAttributionRequest(_message.Message):
-    __slots__ = ("order",)
-    ORDER_FIELD_NUMBER: _ClassVar[int]
-    order: str
-    def __init__(self, order: _Optional[str] = ...) -> None: ...
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class OrderAttribution(_message.Message):
-    __slots__ = ("order", "store", "dealer", "paid_fen", "refunded_fen", "routing", "paid_at")
+    __slots__ = ("order", "store", "dealer", "paid_fen", "refunded_fen", "routing", "pay_time")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     DEALER_FIELD_NUMBER: _ClassVar[int]
     PAID_FEN_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
-    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    PAY_TIME_FIELD_NUMBER: _ClassVar[int]
     order: str
     store: str
     dealer: str
     paid_fen: int
     refunded_fen: int
     routing: _orders_pb2.RoutingDecision
-    paid_at: _timestamp_pb2.Timestamp
-    def __init__(self, order: _Optional[str] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., routing: _Optional[_Union[_orders_pb2.RoutingDecision, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    pay_time: _timestamp_pb2.Timestamp
+    def __init__(self, order: _Optional[str] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., paid_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., routing: _Optional[_Union[_orders_pb2.RoutingDecision, _Mapping]] = ..., pay_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetSettlementStatementRequest(_message.Message):
     __slots__ = ("dealer", "month", "page_size", "page_token")
@@ -95,25 +97,25 @@ class GetSettlementStatementRequest(_message.Message):
     def __init__(self, dealer: _Optional[str] = ..., month: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SettlementLine(_message.Message):
-    __slots__ = ("order", "store", "kind", "amount_fen", "original_month", "at", "guide")
+    __slots__ = ("order", "store", "kind", "amount_fen", "original_month", "book_time", "guide")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_MONTH_FIELD_NUMBER: _ClassVar[int]
-    AT_FIELD_NUMBER: _ClassVar[int]
+    BOOK_TIME_FIELD_NUMBER: _ClassVar[int]
     GUIDE_FIELD_NUMBER: _ClassVar[int]
     order: str
     store: str
     kind: SettlementLineKind
     amount_fen: int
     original_month: str
-    at: _timestamp_pb2.Timestamp
+    book_time: _timestamp_pb2.Timestamp
     guide: str
-    def __init__(self, order: _Optional[str] = ..., store: _Optional[str] = ..., kind: _Optional[_Union[SettlementLineKind, str]] = ..., amount_fen: _Optional[int] = ..., original_month: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., guide: _Optional[str] = ...) -> None: ...
+    def __init__(self, order: _Optional[str] = ..., store: _Optional[str] = ..., kind: _Optional[_Union[SettlementLineKind, str]] = ..., amount_fen: _Optional[int] = ..., original_month: _Optional[str] = ..., book_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., guide: _Optional[str] = ...) -> None: ...
 
 class SettlementStatement(_message.Message):
-    __slots__ = ("dealer", "month", "closed", "revenue_fen", "refunds_fen", "net_fen", "commission_fen", "order_count", "lines", "next_page_token", "closed_at", "line_count", "lines_sha256", "reproduced")
+    __slots__ = ("dealer", "month", "closed", "revenue_fen", "refunds_fen", "net_fen", "commission_fen", "order_count", "lines", "next_page_token", "close_time", "line_count", "lines_sha256", "reproduced")
     DEALER_FIELD_NUMBER: _ClassVar[int]
     MONTH_FIELD_NUMBER: _ClassVar[int]
     CLOSED_FIELD_NUMBER: _ClassVar[int]
@@ -124,7 +126,7 @@ class SettlementStatement(_message.Message):
     ORDER_COUNT_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
     LINE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LINES_SHA256_FIELD_NUMBER: _ClassVar[int]
     REPRODUCED_FIELD_NUMBER: _ClassVar[int]
@@ -138,11 +140,11 @@ class SettlementStatement(_message.Message):
     order_count: int
     lines: _containers.RepeatedCompositeFieldContainer[SettlementLine]
     next_page_token: str
-    closed_at: _timestamp_pb2.Timestamp
+    close_time: _timestamp_pb2.Timestamp
     line_count: int
     lines_sha256: str
     reproduced: bool
-    def __init__(self, dealer: _Optional[str] = ..., month: _Optional[str] = ..., closed: _Optional[bool] = ..., revenue_fen: _Optional[int] = ..., refunds_fen: _Optional[int] = ..., net_fen: _Optional[int] = ..., commission_fen: _Optional[int] = ..., order_count: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SettlementLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., line_count: _Optional[int] = ..., lines_sha256: _Optional[str] = ..., reproduced: _Optional[bool] = ...) -> None: ...
+    def __init__(self, dealer: _Optional[str] = ..., month: _Optional[str] = ..., closed: _Optional[bool] = ..., revenue_fen: _Optional[int] = ..., refunds_fen: _Optional[int] = ..., net_fen: _Optional[int] = ..., commission_fen: _Optional[int] = ..., order_count: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[SettlementLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., line_count: _Optional[int] = ..., lines_sha256: _Optional[str] = ..., reproduced: _Optional[bool] = ...) -> None: ...
 
 class CloseSettlementPeriodRequest(_message.Message):
     __slots__ = ("request_id", "dealer", "month")

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import attribution_pb2 as protos_dot_loyalty_dot_v1_dot_attribution__pb2
+from protos.loyalty.v1 import attribution_pb2 as loyalty_dot_v1_dot_attribution__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/attribution_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/attribution_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -39,28 +39,28 @@ class AttributionServiceStub:
         """
         self.StreamStoreRevenue = channel.unary_stream(
                 '/loyalty.v1.AttributionService/StreamStoreRevenue',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.FromString,
+                request_serializer=loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.FromString,
                 _registered_method=True)
         self.GetOrderAttribution = channel.unary_unary(
                 '/loyalty.v1.AttributionService/GetOrderAttribution',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
+                request_serializer=loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
                 _registered_method=True)
         self.GetSettlementStatement = channel.unary_unary(
                 '/loyalty.v1.AttributionService/GetSettlementStatement',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+                request_serializer=loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
                 _registered_method=True)
         self.CloseSettlementPeriod = channel.unary_unary(
                 '/loyalty.v1.AttributionService/CloseSettlementPeriod',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+                request_serializer=loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
                 _registered_method=True)
         self.ExportLedgerCsv = channel.unary_stream(
                 '/loyalty.v1.AttributionService/ExportLedgerCsv',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
+                request_serializer=loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
                 _registered_method=True)
 
 
@@ -71,14 +71,15 @@ class AttributionServiceServicer:
     """
 
     def StreamStoreRevenue(self, request, context):
-        """One row per store and local day (Asia/Shanghai), streamed.
+        """One row per store and local day (the store's time zone), streamed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrderAttribution(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Where an order's revenue went and why.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -112,28 +113,28 @@ def add_AttributionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'StreamStoreRevenue': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamStoreRevenue,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.SerializeToString,
             ),
             'GetOrderAttribution': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrderAttribution,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.SerializeToString,
             ),
             'GetSettlementStatement': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSettlementStatement,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
             ),
             'CloseSettlementPeriod': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseSettlementPeriod,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.SerializeToString,
             ),
             'ExportLedgerCsv': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportLedgerCsv,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_attribution__pb2.CsvChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -164,8 +165,8 @@ class AttributionService:
             request,
             target,
             '/loyalty.v1.AttributionService/StreamStoreRevenue',
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.FromString,
+            loyalty_dot_v1_dot_attribution__pb2.StreamStoreRevenueRequest.SerializeToString,
+            loyalty_dot_v1_dot_attribution__pb2.StoreDayRevenue.FromString,
             options,
             channel_credentials,
             insecure,
@@ -191,8 +192,8 @@ class AttributionService:
             request,
             target,
             '/loyalty.v1.AttributionService/GetOrderAttribution',
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
+            loyalty_dot_v1_dot_attribution__pb2.GetOrderAttributionRequest.SerializeToString,
+            loyalty_dot_v1_dot_attribution__pb2.OrderAttribution.FromString,
             options,
             channel_credentials,
             insecure,
@@ -218,8 +219,8 @@ class AttributionService:
             request,
             target,
             '/loyalty.v1.AttributionService/GetSettlementStatement',
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+            loyalty_dot_v1_dot_attribution__pb2.GetSettlementStatementRequest.SerializeToString,
+            loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
             options,
             channel_credentials,
             insecure,
@@ -245,8 +246,8 @@ class AttributionService:
             request,
             target,
             '/loyalty.v1.AttributionService/CloseSettlementPeriod',
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
+            loyalty_dot_v1_dot_attribution__pb2.CloseSettlementPeriodRequest.SerializeToString,
+            loyalty_dot_v1_dot_attribution__pb2.SettlementStatement.FromString,
             options,
             channel_credentials,
             insecure,
@@ -272,8 +273,8 @@ class AttributionService:
             request,
             target,
             '/loyalty.v1.AttributionService/ExportLedgerCsv',
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
+            loyalty_dot_v1_dot_attribution__pb2.ExportLedgerCsvRequest.SerializeToString,
+            loyalty_dot_v1_dot_attribution__pb2.CsvChunk.FromString,
             options,
             channel_credentials,
             insecure,

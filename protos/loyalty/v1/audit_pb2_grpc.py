@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import audit_pb2 as protos_dot_loyalty_dot_v1_dot_audit__pb2
+from protos.loyalty.v1 import audit_pb2 as loyalty_dot_v1_dot_audit__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/audit_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/audit_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,23 +38,23 @@ class AuditServiceStub:
         """
         self.StreamEvents = channel.unary_stream(
                 '/loyalty.v1.AuditService/StreamEvents',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.StoredEvent.FromString,
+                request_serializer=loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_audit__pb2.StoredEvent.FromString,
                 _registered_method=True)
         self.GetAggregateState = channel.unary_unary(
                 '/loyalty.v1.AuditService/GetAggregateState',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.AggregateState.FromString,
+                request_serializer=loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_audit__pb2.AggregateState.FromString,
                 _registered_method=True)
         self.VerifyEventLog = channel.unary_unary(
                 '/loyalty.v1.AuditService/VerifyEventLog',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
+                request_serializer=loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
                 _registered_method=True)
         self.GetPointsLiability = channel.unary_unary(
                 '/loyalty.v1.AuditService/GetPointsLiability',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
+                request_serializer=loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
                 _registered_method=True)
 
 
@@ -64,13 +64,14 @@ class AuditServiceServicer:
     """
 
     def StreamEvents(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stored events of one aggregate, a range of positions or a range of times.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAggregateState(self, request, context):
-        """State of an aggregate as of a version or a time, as JSON.
+        """State of an aggregate as of a version or a time: the documented view of its type (AggregateState.view).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,23 +96,23 @@ def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'StreamEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamEvents,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.StoredEvent.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_audit__pb2.StoredEvent.SerializeToString,
             ),
             'GetAggregateState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAggregateState,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.AggregateState.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_audit__pb2.AggregateState.SerializeToString,
             ),
             'VerifyEventLog': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyEventLog,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.SerializeToString,
             ),
             'GetPointsLiability': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPointsLiability,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_audit__pb2.PointsLiability.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,8 +142,8 @@ class AuditService:
             request,
             target,
             '/loyalty.v1.AuditService/StreamEvents',
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.StoredEvent.FromString,
+            loyalty_dot_v1_dot_audit__pb2.StreamEventsRequest.SerializeToString,
+            loyalty_dot_v1_dot_audit__pb2.StoredEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -168,8 +169,8 @@ class AuditService:
             request,
             target,
             '/loyalty.v1.AuditService/GetAggregateState',
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.AggregateState.FromString,
+            loyalty_dot_v1_dot_audit__pb2.GetAggregateStateRequest.SerializeToString,
+            loyalty_dot_v1_dot_audit__pb2.AggregateState.FromString,
             options,
             channel_credentials,
             insecure,
@@ -195,8 +196,8 @@ class AuditService:
             request,
             target,
             '/loyalty.v1.AuditService/VerifyEventLog',
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
+            loyalty_dot_v1_dot_audit__pb2.VerifyEventLogRequest.SerializeToString,
+            loyalty_dot_v1_dot_audit__pb2.VerifyEventLogResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -222,8 +223,8 @@ class AuditService:
             request,
             target,
             '/loyalty.v1.AuditService/GetPointsLiability',
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
+            loyalty_dot_v1_dot_audit__pb2.GetPointsLiabilityRequest.SerializeToString,
+            loyalty_dot_v1_dot_audit__pb2.PointsLiability.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,3 +1,4 @@
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,24 +9,24 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class CoordinateSystem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COORDINATE_SYSTEM_UNSPECIFIED: _ClassVar[CoordinateSystem]
-    WGS84: _ClassVar[CoordinateSystem]
-    GCJ02: _ClassVar[CoordinateSystem]
-    BD09: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_WGS84: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_GCJ02: _ClassVar[CoordinateSystem]
+    COORDINATE_SYSTEM_BD09: _ClassVar[CoordinateSystem]
 
 class FulfilmentMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FULFILMENT_MODE_UNSPECIFIED: _ClassVar[FulfilmentMode]
-    DELIVERY: _ClassVar[FulfilmentMode]
-    PICKUP: _ClassVar[FulfilmentMode]
-    IN_STORE: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_DELIVERY: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_PICKUP: _ClassVar[FulfilmentMode]
+    FULFILMENT_MODE_IN_STORE: _ClassVar[FulfilmentMode]
 COORDINATE_SYSTEM_UNSPECIFIED: CoordinateSystem
-WGS84: CoordinateSystem
-GCJ02: CoordinateSystem
-BD09: CoordinateSystem
+COORDINATE_SYSTEM_WGS84: CoordinateSystem
+COORDINATE_SYSTEM_GCJ02: CoordinateSystem
+COORDINATE_SYSTEM_BD09: CoordinateSystem
 FULFILMENT_MODE_UNSPECIFIED: FulfilmentMode
-DELIVERY: FulfilmentMode
-PICKUP: FulfilmentMode
-IN_STORE: FulfilmentMode
+FULFILMENT_MODE_DELIVERY: FulfilmentMode
+FULFILMENT_MODE_PICKUP: FulfilmentMode
+FULFILMENT_MODE_IN_STORE: FulfilmentMode
 
 class Location(_message.Message):
     __slots__ = ("latitude", "longitude", "system")
@@ -36,11 +37,3 @@ class Location(_message.Message):
     longitude: float
     system: CoordinateSystem
     def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., system: _Optional[_Union[CoordinateSystem, str]] = ...) -> None: ...
-
-class PageRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
-    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    page_size: int
-    page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import members_pb2 as protos_dot_loyalty_dot_v1_dot_members__pb2
+from protos.loyalty.v1 import members_pb2 as loyalty_dot_v1_dot_members__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/members_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/members_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,68 +37,68 @@ class MemberServiceStub:
         """
         self.RegisterMember = channel.unary_unary(
                 '/loyalty.v1.MemberService/RegisterMember',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.GetMember = channel.unary_unary(
                 '/loyalty.v1.MemberService/GetMember',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.UpdateMemberProfile = channel.unary_unary(
                 '/loyalty.v1.MemberService/UpdateMemberProfile',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.AssignTierFloor = channel.unary_unary(
                 '/loyalty.v1.MemberService/AssignTierFloor',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.MergeMembers = channel.unary_unary(
                 '/loyalty.v1.MemberService/MergeMembers',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.BindGuide = channel.unary_unary(
                 '/loyalty.v1.MemberService/BindGuide',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.BindGuideRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.BindGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.RecordReferral = channel.unary_unary(
                 '/loyalty.v1.MemberService/RecordReferral',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
         self.EarnPoints = channel.unary_unary(
                 '/loyalty.v1.MemberService/EarnPoints',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
                 _registered_method=True)
         self.RedeemPoints = channel.unary_unary(
                 '/loyalty.v1.MemberService/RedeemPoints',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
                 _registered_method=True)
         self.AdjustPoints = channel.unary_unary(
                 '/loyalty.v1.MemberService/AdjustPoints',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
                 _registered_method=True)
         self.ListPointsHistory = channel.unary_unary(
                 '/loyalty.v1.MemberService/ListPointsHistory',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.FromString,
                 _registered_method=True)
         self.ListExpiringPoints = channel.unary_unary(
                 '/loyalty.v1.MemberService/ListExpiringPoints',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.FromString,
                 _registered_method=True)
         self.EvaluateTier = channel.unary_unary(
                 '/loyalty.v1.MemberService/EvaluateTier',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+                request_serializer=loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_members__pb2.Member.FromString,
                 _registered_method=True)
 
 
@@ -114,7 +114,8 @@ class MemberServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMember(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A member by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -134,50 +135,57 @@ class MemberServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def MergeMembers(self, request, context):
-        """Merge two accounts of one person; both points ledgers are preserved on the survivor.
+        """Merge two accounts of one person; both points ledgers are preserved on the survivor (`name`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BindGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Bind the member to a shopping guide (企业微信 friend).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RecordReferral(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record that `referrer` invited the member `name` (老带新).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EarnPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Points for a rule (sign-in, birthday...), available at once.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RedeemPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Spend available points.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def AdjustPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Operators only: a signed correction.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPointsHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The member's points movements, oldest first, paginated (AIP-158).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListExpiringPoints(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The member's points lots expiring within a number of days, soonest first, paginated (AIP-158).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -194,68 +202,68 @@ def add_MemberServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RegisterMember': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterMember,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'GetMember': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMember,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.GetMemberRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'UpdateMemberProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateMemberProfile,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'AssignTierFloor': grpc.unary_unary_rpc_method_handler(
                     servicer.AssignTierFloor,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'MergeMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.MergeMembers,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'BindGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.BindGuide,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.BindGuideRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.BindGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'RecordReferral': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordReferral,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
             'EarnPoints': grpc.unary_unary_rpc_method_handler(
                     servicer.EarnPoints,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
             ),
             'RedeemPoints': grpc.unary_unary_rpc_method_handler(
                     servicer.RedeemPoints,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
             ),
             'AdjustPoints': grpc.unary_unary_rpc_method_handler(
                     servicer.AdjustPoints,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.PointsChange.SerializeToString,
             ),
             'ListPointsHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPointsHistory,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.SerializeToString,
             ),
             'ListExpiringPoints': grpc.unary_unary_rpc_method_handler(
                     servicer.ListExpiringPoints,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.SerializeToString,
             ),
             'EvaluateTier': grpc.unary_unary_rpc_method_handler(
                     servicer.EvaluateTier,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_members__pb2.Member.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -284,8 +292,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/RegisterMember',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.RegisterMemberRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -311,8 +319,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/GetMember',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.GetMemberRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -338,8 +346,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/UpdateMemberProfile',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.UpdateMemberProfileRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -365,8 +373,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/AssignTierFloor',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.AssignTierFloorRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -392,8 +400,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/MergeMembers',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.MergeMembersRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -419,8 +427,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/BindGuide',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.BindGuideRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.BindGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -446,8 +454,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/RecordReferral',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.RecordReferralRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,
@@ -473,8 +481,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/EarnPoints',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+            loyalty_dot_v1_dot_members__pb2.EarnPointsRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
             options,
             channel_credentials,
             insecure,
@@ -500,8 +508,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/RedeemPoints',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+            loyalty_dot_v1_dot_members__pb2.RedeemPointsRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
             options,
             channel_credentials,
             insecure,
@@ -527,8 +535,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/AdjustPoints',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
+            loyalty_dot_v1_dot_members__pb2.AdjustPointsRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.PointsChange.FromString,
             options,
             channel_credentials,
             insecure,
@@ -554,8 +562,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/ListPointsHistory',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.FromString,
+            loyalty_dot_v1_dot_members__pb2.ListPointsHistoryRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.ListPointsHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -581,8 +589,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/ListExpiringPoints',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.FromString,
+            loyalty_dot_v1_dot_members__pb2.ListExpiringPointsRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.ListExpiringPointsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -608,8 +616,8 @@ class MemberService:
             request,
             target,
             '/loyalty.v1.MemberService/EvaluateTier',
-            protos_dot_loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_members__pb2.Member.FromString,
+            loyalty_dot_v1_dot_members__pb2.EvaluateTierRequest.SerializeToString,
+            loyalty_dot_v1_dot_members__pb2.Member.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import orders_pb2 as protos_dot_loyalty_dot_v1_dot_orders__pb2
+from protos.loyalty.v1 import orders_pb2 as loyalty_dot_v1_dot_orders__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/orders_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/orders_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,43 +38,48 @@ class OrderServiceStub:
         """
         self.PlaceOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/PlaceOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
         self.SimulateOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/SimulateOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.RoutingDecision.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.RoutingDecision.FromString,
                 _registered_method=True)
         self.PayOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/PayOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
         self.FulfilOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/FulfilOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
         self.CancelOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/CancelOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
         self.RefundOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/RefundOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
         self.GetOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/GetOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/loyalty.v1.OrderService/ListOrders',
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
         self.SettleOrder = channel.unary_unary(
                 '/loyalty.v1.OrderService/SettleOrder',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+                request_serializer=loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
 
 
@@ -84,7 +89,8 @@ class OrderServiceServicer:
     """
 
     def PlaceOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Route, attribute and record an order; the answer explains the routing.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -97,31 +103,44 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PayOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record the payment of an allocated order (refused after payment_timeout_minutes: PAYMENT_TIMED_OUT).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FulfilOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Record that the store fulfilled a paid order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Cancel an unpaid order, releasing the store's daily capacity.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RefundOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Refund part or all of a paid order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An order by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrders(self, request, context):
+        """A member's orders, newest first, paginated ("my orders" in the mini-program). The list is a read
+        model: an order shows within moments of PlaceOrder; each order is read in its current state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -139,43 +158,48 @@ def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'PlaceOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.PlaceOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
             'SimulateOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.SimulateOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.RoutingDecision.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.RoutingDecision.SerializeToString,
             ),
             'PayOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.PayOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
             'FulfilOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.FulfilOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
             'CancelOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
             'RefundOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.RefundOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.SerializeToString,
             ),
             'SettleOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.SettleOrder,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -205,8 +229,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/PlaceOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.PlaceOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -232,8 +256,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/SimulateOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.RoutingDecision.FromString,
+            loyalty_dot_v1_dot_orders__pb2.SimulateOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.RoutingDecision.FromString,
             options,
             channel_credentials,
             insecure,
@@ -259,8 +283,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/PayOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.PayOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -286,8 +310,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/FulfilOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.FulfilOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -313,8 +337,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/CancelOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.CancelOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -340,8 +364,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/RefundOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.RefundOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -367,8 +391,35 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/GetOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.OrderService/ListOrders',
+            loyalty_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.ListOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -394,8 +445,8 @@ class OrderService:
             request,
             target,
             '/loyalty.v1.OrderService/SettleOrder',
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_orders__pb2.Order.FromString,
+            loyalty_dot_v1_dot_orders__pb2.SettleOrderRequest.SerializeToString,
+            loyalty_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,

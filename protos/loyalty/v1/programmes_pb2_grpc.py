@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import programmes_pb2 as protos_dot_loyalty_dot_v1_dot_programmes__pb2
+from protos.loyalty.v1 import programmes_pb2 as loyalty_dot_v1_dot_programmes__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/programmes_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/programmes_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -40,13 +40,13 @@ class ProgrammeServiceStub:
         """
         self.PublishProgramme = channel.unary_unary(
                 '/loyalty.v1.ProgrammeService/PublishProgramme',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
+                request_serializer=loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
                 _registered_method=True)
         self.GetProgramme = channel.unary_unary(
                 '/loyalty.v1.ProgrammeService/GetProgramme',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
+                request_serializer=loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
                 _registered_method=True)
 
 
@@ -66,7 +66,8 @@ class ProgrammeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetProgramme(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A version of the brand's programme, or the one in force now.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -76,13 +77,13 @@ def add_ProgrammeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'PublishProgramme': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishProgramme,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_programmes__pb2.Programme.SerializeToString,
             ),
             'GetProgramme': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProgramme,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_programmes__pb2.Programme.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -114,8 +115,8 @@ class ProgrammeService:
             request,
             target,
             '/loyalty.v1.ProgrammeService/PublishProgramme',
-            protos_dot_loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
+            loyalty_dot_v1_dot_programmes__pb2.PublishProgrammeRequest.SerializeToString,
+            loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
             options,
             channel_credentials,
             insecure,
@@ -141,8 +142,8 @@ class ProgrammeService:
             request,
             target,
             '/loyalty.v1.ProgrammeService/GetProgramme',
-            protos_dot_loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
+            loyalty_dot_v1_dot_programmes__pb2.GetProgrammeRequest.SerializeToString,
+            loyalty_dot_v1_dot_programmes__pb2.Programme.FromString,
             options,
             channel_credentials,
             insecure,

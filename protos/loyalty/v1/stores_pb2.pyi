@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from protos.loyalty.v1 import common_pb2 as _common_pb2
@@ -15,22 +17,22 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STORE_STATUS_UNSPECIFIED: _ClassVar[StoreStatus]
-    OPEN: _ClassVar[StoreStatus]
-    SUSPENDED: _ClassVar[StoreStatus]
-    CLOSED: _ClassVar[StoreStatus]
+    STORE_STATUS_OPEN: _ClassVar[StoreStatus]
+    STORE_STATUS_SUSPENDED: _ClassVar[StoreStatus]
+    STORE_STATUS_CLOSED: _ClassVar[StoreStatus]
 
 class GuideStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     GUIDE_STATUS_UNSPECIFIED: _ClassVar[GuideStatus]
-    EMPLOYED: _ClassVar[GuideStatus]
-    LEFT: _ClassVar[GuideStatus]
+    GUIDE_STATUS_EMPLOYED: _ClassVar[GuideStatus]
+    GUIDE_STATUS_LEFT: _ClassVar[GuideStatus]
 STORE_STATUS_UNSPECIFIED: StoreStatus
-OPEN: StoreStatus
-SUSPENDED: StoreStatus
-CLOSED: StoreStatus
+STORE_STATUS_OPEN: StoreStatus
+STORE_STATUS_SUSPENDED: StoreStatus
+STORE_STATUS_CLOSED: StoreStatus
 GUIDE_STATUS_UNSPECIFIED: GuideStatus
-EMPLOYED: GuideStatus
-LEFT: GuideStatus
+GUIDE_STATUS_EMPLOYED: GuideStatus
+GUIDE_STATUS_LEFT: GuideStatus
 
 class OpeningHours(_message.Message):
     __slots__ = ("weekday", "open_minute", "close_minute")
@@ -43,9 +45,9 @@ class OpeningHours(_message.Message):
     def __init__(self, weekday: _Optional[int] = ..., open_minute: _Optional[int] = ..., close_minute: _Optional[int] = ...) -> None: ...
 
 class CloudStoreSpec(_message.Message):
-    __slots__ = ("code", "name", "dealer", "location", "service_radius_m", "modes", "hours", "time_zone", "daily_capacity", "online_orders_enabled")
+    __slots__ = ("code", "display_name", "dealer", "location", "service_radius_m", "modes", "hours", "time_zone", "daily_capacity", "online_orders_enabled")
     CODE_FIELD_NUMBER: _ClassVar[int]
-    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DEALER_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     SERVICE_RADIUS_M_FIELD_NUMBER: _ClassVar[int]
@@ -55,7 +57,7 @@ class CloudStoreSpec(_message.Message):
     DAILY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     ONLINE_ORDERS_ENABLED_FIELD_NUMBER: _ClassVar[int]
     code: str
-    name: str
+    display_name: str
     dealer: str
     location: _common_pb2.Location
     service_radius_m: int
@@ -64,7 +66,7 @@ class CloudStoreSpec(_message.Message):
     time_zone: str
     daily_capacity: int
     online_orders_enabled: bool
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., dealer: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., service_radius_m: _Optional[int] = ..., modes: _Optional[_Iterable[_Union[_common_pb2.FulfilmentMode, str]]] = ..., hours: _Optional[_Iterable[_Union[OpeningHours, _Mapping]]] = ..., time_zone: _Optional[str] = ..., daily_capacity: _Optional[int] = ..., online_orders_enabled: _Optional[bool] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., display_name: _Optional[str] = ..., dealer: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., service_radius_m: _Optional[int] = ..., modes: _Optional[_Iterable[_Union[_common_pb2.FulfilmentMode, str]]] = ..., hours: _Optional[_Iterable[_Union[OpeningHours, _Mapping]]] = ..., time_zone: _Optional[str] = ..., daily_capacity: _Optional[int] = ..., online_orders_enabled: _Optional[bool] = ...) -> None: ...
 
 class CloudStore(_message.Message):
     __slots__ = ("name", "spec", "status", "revenue_fen", "refunded_fen", "version", "brand")
@@ -85,96 +87,122 @@ class CloudStore(_message.Message):
     def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., revenue_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., version: _Optional[int] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class OpenCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "brand", "store")
+    __slots__ = ("request_id", "brand", "cloud_store")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_STORE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     brand: str
-    store: CloudStoreSpec
-    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., store: _Optional[_Union[CloudStoreSpec, _Mapping]] = ...) -> None: ...
+    cloud_store: CloudStore
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., cloud_store: _Optional[_Union[CloudStore, _Mapping]] = ...) -> None: ...
 
 class ImportCloudStoresRequest(_message.Message):
-    __slots__ = ("request_id", "brand", "stores")
+    __slots__ = ("request_id", "brand", "cloud_stores")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
-    STORES_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_STORES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     brand: str
-    stores: _containers.RepeatedCompositeFieldContainer[CloudStoreSpec]
-    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[CloudStoreSpec, _Mapping]]] = ...) -> None: ...
+    cloud_stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., cloud_stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ...) -> None: ...
 
 class ImportCloudStoresResponse(_message.Message):
-    __slots__ = ("stores",)
-    STORES_FIELD_NUMBER: _ClassVar[int]
-    stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
-    def __init__(self, stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("cloud_stores",)
+    CLOUD_STORES_FIELD_NUMBER: _ClassVar[int]
+    cloud_stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
+    def __init__(self, cloud_stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ...) -> None: ...
 
 class RelocateCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store", "location")
+    __slots__ = ("request_id", "name", "location")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
+    name: str
     location: _common_pb2.Location
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ...) -> None: ...
 
 class UpdateCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store", "changes", "update_mask")
+    __slots__ = ("request_id", "cloud_store", "update_mask")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
-    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_STORE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
-    changes: CloudStoreSpec
+    cloud_store: CloudStore
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., changes: _Optional[_Union[CloudStoreSpec, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., cloud_store: _Optional[_Union[CloudStore, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class SuspendCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store", "reason")
+    __slots__ = ("request_id", "name", "reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
+    name: str
     reason: str
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReopenCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store")
+    __slots__ = ("request_id", "name")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class CloseCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store")
+    __slots__ = ("request_id", "name")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class TransferCloudStoreRequest(_message.Message):
-    __slots__ = ("request_id", "store", "to_dealer", "effective_time")
+    __slots__ = ("request_id", "name", "to_dealer", "effective_time")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     TO_DEALER_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    store: str
+    name: str
     to_dealer: str
     effective_time: _timestamp_pb2.Timestamp
-    def __init__(self, request_id: _Optional[str] = ..., store: _Optional[str] = ..., to_dealer: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., to_dealer: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetCloudStoreRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListCloudStoresRequest(_message.Message):
+    __slots__ = ("brand", "page_size", "page_token", "dealer", "status", "near", "within_m")
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NEAR_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_M_FIELD_NUMBER: _ClassVar[int]
+    brand: str
+    page_size: int
+    page_token: str
+    dealer: str
+    status: StoreStatus
+    near: _common_pb2.Location
+    within_m: int
+    def __init__(self, brand: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., dealer: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., near: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., within_m: _Optional[int] = ...) -> None: ...
+
+class ListCloudStoresResponse(_message.Message):
+    __slots__ = ("cloud_stores", "distances_m", "next_page_token")
+    CLOUD_STORES_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_M_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    cloud_stores: _containers.RepeatedCompositeFieldContainer[CloudStore]
+    distances_m: _containers.RepeatedScalarFieldContainer[float]
+    next_page_token: str
+    def __init__(self, cloud_stores: _Optional[_Iterable[_Union[CloudStore, _Mapping]]] = ..., distances_m: _Optional[_Iterable[float]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Guide(_message.Message):
     __slots__ = ("name", "store", "wecom_userid", "display_name", "status", "customer_count", "pending_handovers", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "version", "brand")
@@ -205,48 +233,44 @@ class Guide(_message.Message):
     def __init__(self, name: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[GuideStatus, str]] = ..., customer_count: _Optional[int] = ..., pending_handovers: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., version: _Optional[int] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class HireGuideRequest(_message.Message):
-    __slots__ = ("request_id", "brand", "store", "wecom_userid", "display_name")
+    __slots__ = ("request_id", "brand", "guide")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
-    STORE_FIELD_NUMBER: _ClassVar[int]
-    WECOM_USERID_FIELD_NUMBER: _ClassVar[int]
-    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     brand: str
-    store: str
-    wecom_userid: str
-    display_name: str
-    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., store: _Optional[str] = ..., wecom_userid: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    guide: Guide
+    def __init__(self, request_id: _Optional[str] = ..., brand: _Optional[str] = ..., guide: _Optional[_Union[Guide, _Mapping]] = ...) -> None: ...
 
 class MoveGuideRequest(_message.Message):
-    __slots__ = ("request_id", "guide", "to_store")
+    __slots__ = ("request_id", "name", "to_store")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     TO_STORE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    guide: str
+    name: str
     to_store: str
-    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ..., to_store: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., to_store: _Optional[str] = ...) -> None: ...
 
 class ReleaseGuideRequest(_message.Message):
-    __slots__ = ("request_id", "guide")
+    __slots__ = ("request_id", "name")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    guide: str
-    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class InheritCustomersRequest(_message.Message):
-    __slots__ = ("request_id", "from_guide", "to_guide", "members")
+    __slots__ = ("request_id", "name", "to_guide", "members")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    FROM_GUIDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     TO_GUIDE_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    from_guide: str
+    name: str
     to_guide: str
     members: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., from_guide: _Optional[str] = ..., to_guide: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., to_guide: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InheritCustomersResponse(_message.Message):
     __slots__ = ("offered", "refused", "refusals")
@@ -259,29 +283,95 @@ class InheritCustomersResponse(_message.Message):
     def __init__(self, offered: _Optional[int] = ..., refused: _Optional[int] = ..., refusals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConcludeHandoverRequest(_message.Message):
-    __slots__ = ("request_id", "guide", "member", "accept", "reason")
+    __slots__ = ("request_id", "name", "member", "accept", "reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     ACCEPT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    guide: str
+    name: str
     member: str
     accept: bool
     reason: str
-    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ..., member: _Optional[str] = ..., accept: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., member: _Optional[str] = ..., accept: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CompleteDueHandoversRequest(_message.Message):
-    __slots__ = ("request_id", "guide")
+    __slots__ = ("request_id", "name")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    guide: str
-    def __init__(self, request_id: _Optional[str] = ..., guide: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class GetGuideRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetGuidePerformanceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GuidePerformance(_message.Message):
+    __slots__ = ("guide", "store", "display_name", "employed", "customers", "customers_added", "referrals", "credits", "sales_orders", "sales_fen", "refunded_fen", "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen", "update_time")
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYED_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    REFERRALS_FIELD_NUMBER: _ClassVar[int]
+    CREDITS_FIELD_NUMBER: _ClassVar[int]
+    SALES_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SALES_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_FROZEN_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_SETTLED_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    guide: str
+    store: str
+    display_name: str
+    employed: bool
+    customers: int
+    customers_added: int
+    referrals: int
+    credits: int
+    sales_orders: int
+    sales_fen: int
+    refunded_fen: int
+    commission_frozen_fen: int
+    commission_settled_fen: int
+    commission_debt_fen: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, guide: _Optional[str] = ..., store: _Optional[str] = ..., display_name: _Optional[str] = ..., employed: _Optional[bool] = ..., customers: _Optional[int] = ..., customers_added: _Optional[int] = ..., referrals: _Optional[int] = ..., credits: _Optional[int] = ..., sales_orders: _Optional[int] = ..., sales_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ..., commission_frozen_fen: _Optional[int] = ..., commission_settled_fen: _Optional[int] = ..., commission_debt_fen: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetStorePerformanceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StorePerformance(_message.Message):
+    __slots__ = ("store", "guides", "customers", "customers_added", "referrals", "sales_orders", "sales_fen", "refunded_fen")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    GUIDES_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    REFERRALS_FIELD_NUMBER: _ClassVar[int]
+    SALES_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SALES_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FEN_FIELD_NUMBER: _ClassVar[int]
+    store: str
+    guides: _containers.RepeatedCompositeFieldContainer[GuidePerformance]
+    customers: int
+    customers_added: int
+    referrals: int
+    sales_orders: int
+    sales_fen: int
+    refunded_fen: int
+    def __init__(self, store: _Optional[str] = ..., guides: _Optional[_Iterable[_Union[GuidePerformance, _Mapping]]] = ..., customers: _Optional[int] = ..., customers_added: _Optional[int] = ..., referrals: _Optional[int] = ..., sales_orders: _Optional[int] = ..., sales_fen: _Optional[int] = ..., refunded_fen: _Optional[int] = ...) -> None: ...

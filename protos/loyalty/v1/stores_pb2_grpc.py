@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import stores_pb2 as protos_dot_loyalty_dot_v1_dot_stores__pb2
+from protos.loyalty.v1 import stores_pb2 as loyalty_dot_v1_dot_stores__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/stores_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/stores_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,48 +37,53 @@ class StoreServiceStub:
         """
         self.OpenCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/OpenCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.ImportCloudStores = channel.unary_unary(
                 '/loyalty.v1.StoreService/ImportCloudStores',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.FromString,
                 _registered_method=True)
         self.RelocateCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/RelocateCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.UpdateCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/UpdateCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.SuspendCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/SuspendCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.ReopenCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/ReopenCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.CloseCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/CloseCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.TransferCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/TransferCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
                 _registered_method=True)
         self.GetCloudStore = channel.unary_unary(
                 '/loyalty.v1.StoreService/GetCloudStore',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+                _registered_method=True)
+        self.ListCloudStores = channel.unary_unary(
+                '/loyalty.v1.StoreService/ListCloudStores',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.FromString,
                 _registered_method=True)
 
 
@@ -87,45 +92,51 @@ class StoreServiceServicer:
     """
 
     def OpenCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open a cloud store (operators).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportCloudStores(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open up to 1000 cloud stores at once, all or nothing (operators).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RelocateCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Move a store to a new location.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateCloudStore(self, request, context):
-        """Change what the update_mask names (AIP-134): hours (with time_zone), daily_capacity,
-        service_radius_m and modes (the service area, together), online_orders_enabled.
+        """Change what the update_mask names (AIP-134): spec.hours (with spec.time_zone), spec.daily_capacity,
+        spec.service_radius_m and spec.modes (the service area, together), spec.online_orders_enabled; "*": all of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SuspendCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stop routing orders to a store for a while.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReopenCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Route orders to a suspended store again.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CloseCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Close a store for good.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -138,7 +149,16 @@ class StoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCloudStore(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A cloud store by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCloudStores(self, request, context):
+        """The brand's cloud stores, paginated: filtered by dealer and status, and ordered by distance from a
+        point when one is given (the mini-program's store picker), else by store code.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -148,48 +168,53 @@ def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'OpenCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'ImportCloudStores': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportCloudStores,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.SerializeToString,
             ),
             'RelocateCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.RelocateCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'UpdateCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'SuspendCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.SuspendCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'ReopenCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.ReopenCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'CloseCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'TransferCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.TransferCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
             ),
             'GetCloudStore': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCloudStore,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.CloudStore.SerializeToString,
+            ),
+            'ListCloudStores': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCloudStores,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -218,8 +243,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/OpenCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.OpenCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -245,8 +270,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/ImportCloudStores',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.FromString,
+            loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.ImportCloudStoresResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -272,8 +297,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/RelocateCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.RelocateCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -299,8 +324,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/UpdateCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.UpdateCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -326,8 +351,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/SuspendCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.SuspendCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -353,8 +378,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/ReopenCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.ReopenCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -380,8 +405,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/CloseCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.CloseCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -407,8 +432,8 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/TransferCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.TransferCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
             options,
             channel_credentials,
             insecure,
@@ -434,8 +459,35 @@ class StoreService:
             request,
             target,
             '/loyalty.v1.StoreService/GetCloudStore',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            loyalty_dot_v1_dot_stores__pb2.GetCloudStoreRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.CloudStore.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCloudStores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.StoreService/ListCloudStores',
+            loyalty_dot_v1_dot_stores__pb2.ListCloudStoresRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.ListCloudStoresResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -460,38 +512,48 @@ class GuideServiceStub:
         """
         self.HireGuide = channel.unary_unary(
                 '/loyalty.v1.GuideService/HireGuide',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
         self.MoveGuide = channel.unary_unary(
                 '/loyalty.v1.GuideService/MoveGuide',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
         self.ReleaseGuide = channel.unary_unary(
                 '/loyalty.v1.GuideService/ReleaseGuide',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
         self.InheritCustomers = channel.unary_unary(
                 '/loyalty.v1.GuideService/InheritCustomers',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
                 _registered_method=True)
         self.ConcludeHandover = channel.unary_unary(
                 '/loyalty.v1.GuideService/ConcludeHandover',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
         self.CompleteDueHandovers = channel.unary_unary(
                 '/loyalty.v1.GuideService/CompleteDueHandovers',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
                 _registered_method=True)
         self.GetGuide = channel.unary_unary(
                 '/loyalty.v1.GuideService/GetGuide',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+                _registered_method=True)
+        self.GetGuidePerformance = channel.unary_unary(
+                '/loyalty.v1.GuideService/GetGuidePerformance',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.GuidePerformance.FromString,
+                _registered_method=True)
+        self.GetStorePerformance = channel.unary_unary(
+                '/loyalty.v1.GuideService/GetStorePerformance',
+                request_serializer=loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_stores__pb2.StorePerformance.FromString,
                 _registered_method=True)
 
 
@@ -501,19 +563,22 @@ class GuideServiceServicer:
     """
 
     def HireGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Hire a guide into a store.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def MoveGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Move a guide to another store of the brand (takes effect for the next order).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The guide leaves: they earn nothing from then on.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -541,7 +606,23 @@ class GuideServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetGuide(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A guide by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGuidePerformance(self, request, context):
+        """A guide's performance (导购业绩) for operators and auditors: customers added, friends invited,
+        mini-program sales and commission. A read model of the guide's events (fresh within moments).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStorePerformance(self, request, context):
+        """A store's performance: its current guides' figures, best sales first, and their sums.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -551,38 +632,48 @@ def add_GuideServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'HireGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.HireGuide,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'MoveGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.MoveGuide,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'ReleaseGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseGuide,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'InheritCustomers': grpc.unary_unary_rpc_method_handler(
                     servicer.InheritCustomers,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.SerializeToString,
             ),
             'ConcludeHandover': grpc.unary_unary_rpc_method_handler(
                     servicer.ConcludeHandover,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'CompleteDueHandovers': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteDueHandovers,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
             ),
             'GetGuide': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGuide,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.Guide.SerializeToString,
+            ),
+            'GetGuidePerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGuidePerformance,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.GuidePerformance.SerializeToString,
+            ),
+            'GetStorePerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStorePerformance,
+                    request_deserializer=loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_stores__pb2.StorePerformance.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -612,8 +703,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/HireGuide',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.HireGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,
@@ -639,8 +730,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/MoveGuide',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.MoveGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,
@@ -666,8 +757,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/ReleaseGuide',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.ReleaseGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,
@@ -693,8 +784,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/InheritCustomers',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
+            loyalty_dot_v1_dot_stores__pb2.InheritCustomersRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.InheritCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -720,8 +811,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/ConcludeHandover',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.ConcludeHandoverRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,
@@ -747,8 +838,8 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/CompleteDueHandovers',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.CompleteDueHandoversRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
             options,
             channel_credentials,
             insecure,
@@ -774,8 +865,62 @@ class GuideService:
             request,
             target,
             '/loyalty.v1.GuideService/GetGuide',
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            loyalty_dot_v1_dot_stores__pb2.GetGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.Guide.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGuidePerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/GetGuidePerformance',
+            loyalty_dot_v1_dot_stores__pb2.GetGuidePerformanceRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.GuidePerformance.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStorePerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.GuideService/GetStorePerformance',
+            loyalty_dot_v1_dot_stores__pb2.GetStorePerformanceRequest.SerializeToString,
+            loyalty_dot_v1_dot_stores__pb2.StorePerformance.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,190 @@
+"""One process's tenants: each brand's event store (its schema, its pool), services, servicers and workers.
+
+A brand's stack is built when the process starts (every registered brand) or on its first call
+(a brand onboarded while the process runs), and shares only the process's admission budget,
+clock, mapper and authenticator with the other brands'. A brand's pool connects with its schema
+as the search path, so every query of its services, servicers and read models stays in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.admission import Admission
+from application.clock import Clock
+from application.guides import GuideService
+from application.members import MemberService
+from application.orders import OrderService
+from application.programmes import ProgrammeCatalog
+from application.repository import Repository
+from application.settlements import SettlementService
+from application.store_directory import StoreDirectory
+from application.stores import StoreService
+from application.unit_of_work import CommandRunner, RememberedRequests
+from infrastructure.api.attribution import AttributionServicer
+from infrastructure.api.audit import AuditServicer
+from infrastructure.api.auth import TokenAuthenticator
+from infrastructure.api.members import MemberServicer
+from infrastructure.api.orders import OrderServicer
+from infrastructure.api.programmes import ProgrammeServicer
+from infrastructure.api.stores import GuideServicer, StoreServicer
+from infrastructure.api.tenancy import BrandNotOnboarded
+from infrastructure.config import Settings
+from infrastructure.event_store import EventStore, connection_failure
+from infrastructure.projection_runner import Leadership, ProjectionRunner
+from infrastructure.projections import all_projections
+from infrastructure.projections.settlement import SettlementReadModel
+from infrastructure.replica import ReplicaReads
+from infrastructure.scheduler import Scheduler
+from infrastructure.tenants import Registry, Tenant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Brand:
+    """A brand's tenant in this process."""
+
+    tenant: Tenant
+    store: EventStore
+    repository: Repository
+    directory: StoreDirectory
+    projections: ProjectionRunner
+    scheduler: Scheduler
+    servicers: dict[str, Any]
+    background: bool = False
+    replica: ReplicaReads | None = None
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.directory.stop()
+        await self.projections.stop()
+        if self.replica is not None:
+            await self.replica.close()
+        await self.store.close()
+
+
+@dataclass
+class Brands:
+    """Every brand's stack in this process, built on demand from the platform registry."""
+
+    platform_dsn: str
+    settings: Settings
+    clock: Clock
+    mapper: Any
+    admission: Admission
+    auth: TokenAuthenticator
+    background: bool
+    """Run scheduled work (and, with ``projections``, the projections) in this process."""
+    projections: bool = True
+    unknown_ttl_s: float = 2.0
+    """How long a brand found unregistered is answered BRAND_NOT_ONBOARDED before the registry is asked again."""
+    stacks: dict[str, Brand] = field(default_factory=dict)
+    _building: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _unknown: dict[str, float] = field(default_factory=dict)
+
+    async def start(self, tenants: Iterable[Tenant]) -> None:
+        """Open every brand now; one whose database cannot be reached is opened at its first call instead
+        (its calls answer UNAVAILABLE meanwhile), so one brand's outage never keeps the others from serving."""
+        for tenant in tenants:
+            try:
+                await self._open(tenant)
+            except Exception as e:
+                if not connection_failure(e):
+                    raise
+                log.warning("brand %s: its database cannot be reached; opening it at its first call", tenant.brand,
+                            extra={"brand": tenant.brand})
+
+    async def servicers(self, brand: str) -> dict[str, Any]:
+        """The brand's servicers (the routers' resolver)."""
+        return (await self.get(brand)).servicers
+
+    async def get(self, brand: str) -> Brand:
+        stack = self.stacks.get(brand)
+        if stack is not None:
+            return stack
+        if time.monotonic() < self._unknown.get(brand, 0.0):
+            raise BrandNotOnboarded(f"brand {brand} is not onboarded on this deployment", brand=brand)
+        async with self._building.setdefault(brand, asyncio.Lock()):
+            if brand in self.stacks:
+                return self.stacks[brand]
+            tenant = await Registry(self.platform_dsn).get(brand)
+            if tenant is None:
+                self._unknown[brand] = time.monotonic() + self.unknown_ttl_s
+                raise BrandNotOnboarded(f"brand {brand} is not onboarded on this deployment", brand=brand)
+            return await self._open(tenant)
+
+    async def _open(self, tenant: Tenant) -> Brand:
+        s = self.settings
+        store = await EventStore.open(tenant.database(self.platform_dsn), tenant.names,
+                                      lock_timeout_s=s.lock_timeout_s, min_size=s.pool_min, max_size=s.pool_max)
+        try:
+            stack = await self._build(tenant, store)
+        except BaseException:
+            await store.close()
+            raise
+        self.stacks[tenant.brand] = stack
+        self._unknown.pop(tenant.brand, None)
+        log.info("brand open", extra={"brand": tenant.brand, "schema": tenant.schema,
+                                      "own_database": tenant.dsn is not None})
+        return stack
+
+    async def _build(self, tenant: Tenant, store: EventStore) -> Brand:
+        s, clock, auth = self.settings, self.clock, self.auth
+        repository = Repository(
+            store, self.mapper, snapshot_interval=s.snapshot_interval,
+            cache_size=s.aggregate_cache_entries, cache_bytes=s.aggregate_cache_mb * 2**20)
+        runner = CommandRunner(repository, lock_timeout=s.lock_timeout_s, admission=self.admission,
+                               max_batch=s.max_batch,
+                               requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20))
+        programmes = ProgrammeCatalog(runner, clock)
+        directory = StoreDirectory(store, self.mapper)
+        await directory.load()
+        directory.start()
+        read_models = all_projections(store)
+        leadership = (Leadership(store.dsn, tenant.schema, [p.name for p in read_models])
+                      if self.projections else None)  # one leader per projection and brand across the fleet
+        projections = ProjectionRunner(store, read_models, self.mapper, leadership=leadership)
+        await projections.setup()  # read models exist before the first query
+        members = MemberService(runner, clock, programmes)
+        orders = OrderService(runner, clock, programmes, directory)
+        settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, self.mapper))
+        # Lag-tolerant reads (dealer revenue and ledger CSV, audit streams, liability, verification) go to the
+        # brand's replica when there is one; writes and everything that reads its own writes stay on the primary.
+        replica_dsn = tenant.replica_dsn or (s.replica_url if tenant.dsn is None else None)
+        reads: Any = store.pool
+        audit_store = store
+        if replica_dsn:
+            reads = ReplicaReads(store.pool, replica_dsn, search_path=f'"{tenant.schema}"',
+                                 max_lag_s=s.replica_max_lag_ms / 1000, fallback=s.replica_fallback)
+            audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
+        servicers = {
+            "MemberService": MemberServicer(auth, members),
+            "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
+            "GuideService": GuideServicer(auth, GuideService(runner, clock, programmes), store.pool),
+            "OrderService": OrderServicer(auth, orders, store.pool),
+            "AttributionService": AttributionServicer(auth, reads, orders, settlements),
+            "AuditService": AuditServicer(auth, audit_store, repository, clock),
+            "ProgrammeService": ProgrammeServicer(auth, programmes),
+        }
+        scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
+        stack = Brand(tenant, store, repository, directory, projections, scheduler, servicers,
+                      replica=reads if isinstance(reads, ReplicaReads) else None)
+        if self.projections:
+            projections.start()
+        if self.background and s.scheduler_interval_s:
+            scheduler.start()
+        stack.background = self.background
+        return stack
+
+    async def stop(self) -> None:
+        stacks, self.stacks = list(self.stacks.values()), {}
+        for stack in stacks:
+            with contextlib.suppress(Exception):
+                await stack.stop()

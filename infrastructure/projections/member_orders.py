@@ -1,0 +1,49 @@
+"""Member orders: which orders each member placed, newest first ("my orders" in the mini-program).
+
+One row per Order.Placed (order id, brand, member, placed time); OrderService.ListOrders pages through a
+member's rows newest first by (placed_at, order_id) and loads each order for its current state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from domain.order import Order
+
+
+class MemberOrders:
+    name = "member_orders"
+    topics = (get_topic(Order.Placed),)
+
+    async def setup(self, conn: Any) -> None:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS member_orders (
+                order_id uuid PRIMARY KEY, brand text NOT NULL, member_id uuid NOT NULL, placed_at timestamptz NOT NULL);
+               CREATE INDEX IF NOT EXISTS member_orders_newest ON member_orders (member_id, placed_at DESC, order_id DESC)"""
+        )
+
+    async def reset(self, conn: Any) -> None:
+        await conn.execute("DROP TABLE IF EXISTS member_orders")
+
+    async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        await conn.execute(
+            "INSERT INTO member_orders VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            event.originator_id, event.brand, event.member_id, event.at,
+        )
+
+
+async def member_orders(pool: Any, brand: str, member_id: UUID, *, before: tuple[datetime, UUID] | None,
+                        limit: int) -> list[Any]:
+    """Up to ``limit`` rows (order_id, placed_at) of the member's orders, newest first, older than ``before``."""
+    if before is None:
+        return await pool.fetch(
+            """SELECT order_id, placed_at FROM member_orders WHERE member_id = $1 AND brand = $2
+               ORDER BY placed_at DESC, order_id DESC LIMIT $3""", member_id, brand, limit)
+    return await pool.fetch(
+        """SELECT order_id, placed_at FROM member_orders WHERE member_id = $1 AND brand = $2
+             AND (placed_at, order_id) < ($3, $4) ORDER BY placed_at DESC, order_id DESC LIMIT $5""",
+        member_id, brand, before[0], before[1], limit)
