@@ -92,8 +92,8 @@ class Admission:
         retry = self.budget.retry_after
         self._too_many_calls = Overloaded("too many calls in progress; retry shortly", retry_after=retry,
                                           limit=self.budget.max_calls)
-        self._saturated = Overloaded("the server is saturated; retry shortly", reason="SATURATED",
-                                     retry_after=retry, max_lag_ms=round(self.budget.max_lag * 1000))
+        self._saturated = Overloaded("the server is saturated; retry shortly", retry_after=retry,
+                                     cause="SATURATED", max_lag_ms=round(self.budget.max_lag * 1000))
 
     def enter_call(self) -> Overloaded | None:
         """Admit a call at the door (the caller then calls :meth:`leave_call`), or the refusal to answer it with.

@@ -30,7 +30,7 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import code_pb2
 
-from application.admission import Admission, Overloaded, deadline_scope
+from application.admission import deadline_scope
 from application.auth import Principal, Role, require
 from application.unit_of_work import Idempotency
 from domain.errors import DomainError, InvalidArgument
@@ -44,18 +44,10 @@ DEADLINE_SLACK_S = 0.25
 
 
 class Servicer:
-    """Base of the servicers: they share the authenticator (and the server's admission control, set by server.py)."""
-
-    door: Admission | None = None
+    """Base of the servicers: they share the authenticator."""
 
     def __init__(self, auth: TokenAuthenticator) -> None:
         self.auth = auth
-
-
-@functools.cache
-def refusal_status(error: Overloaded) -> grpc.Status:
-    """The door's refusals are a few fixed objects: their statuses are built once."""
-    return to_status(error)
 
 
 @functools.cache
@@ -152,12 +144,6 @@ def unary(*roles: Role) -> Callable:
     def decorate(method: Callable[..., Awaitable[Message]]) -> Callable:
         @functools.wraps(method)
         async def handler(self: Servicer, request: Message, context: grpc.aio.ServicerContext) -> Message:
-            door = self.door
-            if door is not None and (refused := door.enter_call()) is not None:  # first, before any work
-                call = _CallLog(self, method.__name__, request, context)
-                call.code, call.reason = "RESOURCE_EXHAUSTED", refused.reason
-                call.emit()
-                await context.abort_with_status(refusal_status(refused))
             call = _CallLog(self, method.__name__, request, context)
             try:
                 principal = call.principal(roles)
@@ -176,8 +162,6 @@ def unary(*roles: Role) -> Callable:
             except Exception as e:
                 await call.unexpected(e)
             finally:
-                if door is not None:
-                    door.leave_call()
                 call.emit()
             raise AssertionError("unreachable")
 

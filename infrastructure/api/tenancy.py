@@ -11,6 +11,7 @@ A token whose brand is not onboarded on this deployment gets ``PERMISSION_DENIED
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,11 +20,10 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
-from application.admission import Admission
+from application.admission import Admission, Overloaded
 from application.auth import PermissionDenied, Unauthenticated
 from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.errors import as_unavailable, internal_status, to_status, unavailable_status
-from infrastructure.api.rpc import refusal_status
 from infrastructure.health import database_unreachable_seen
 
 access_log = logging.getLogger("loyalty.api.rpc")
@@ -36,6 +36,12 @@ class BrandNotOnboarded(PermissionDenied):
 
 Resolve = Callable[[str], Awaitable[dict[str, Any]]]
 """brand -> that brand's servicers by service name (raises BrandNotOnboarded)."""
+
+
+@functools.cache
+def refusal_status(error: Overloaded) -> grpc.Status:
+    """The door's refusals are a few fixed objects: their statuses are built once."""
+    return to_status(error)
 
 
 class BrandRouter:
