@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -10,13 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from application.admission import Admission, Budget
+from application.admission import Admission, Budget, watch_loop
+from application.background import stop_task
 from application.clock import Clock, SystemClock
 from application.store_directory import StoreDirectory
 from infrastructure import reflection
@@ -65,6 +68,8 @@ class Running:
     database_health: DatabaseHealth | None = None
     default_brand: str | None = None
     """The first brand of the tokens: what ``store``, ``directory``, ``projections`` and ``scheduler`` name."""
+    lag_watch: asyncio.Task | None = None
+    """Measures the event loop for admission control (``application.admission.watch_loop``)."""
 
     def brand(self, brand: str) -> Brand:
         """A brand's stack in this process (its store, projections, directory, scheduler)."""
@@ -102,6 +107,7 @@ class Running:
         if self.database_health is not None:
             await self.database_health.stop()
         await self.server.stop(grace)
+        await stop_task(self.lag_watch)
         await self.brands.stop()
         if self.embedded is not None:
             self.embedded.stop()
@@ -154,18 +160,26 @@ async def start(
             embedded.stop()
         raise
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
-                                 settings.retry_after_ms / 1000))
+                                 settings.retry_after_ms / 1000, settings.max_calls,
+                                 settings.max_loop_lag_ms / 1000))
     brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
                     projections=background and settings.projections,
                     seeds=HmacSeedSource.from_environment(env, settings.data_dir))
     await brands.start(tenants)
 
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    options = [("grpc.so_reuseport", 1)]
+    if settings.max_pending_calls:
+        # gRPC's own queue of calls the event loop has not taken yet: beyond it the C core refuses a
+        # call without any Python work (the client sees CANCELLED, "Too many pending requests", no RetryInfo).
+        # Between the soft limit and twice it, calls are refused with a rising probability.
+        options += [("grpc.server.max_pending_requests", settings.max_pending_calls),
+                    ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls)]
+    server = grpc.aio.server(options=options)
     service_names = []
     for name, (module, add) in SERVICES.items():
         descriptor = module.DESCRIPTOR.services_by_name[name]
-        add(BrandRouter(descriptor, auth, brands.servicers), server)
+        add(BrandRouter(descriptor, auth, brands.servicers, door=admission), server)
         service_names.append(descriptor.full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -173,6 +187,7 @@ async def start(
     reflection.enable(service_names, server)  # grpc.reflection.v1 and v1alpha
     port = _listen(server, settings)
     await server.start()
+    lag_watch = asyncio.get_running_loop().create_task(watch_loop(admission), name="loop-lag")
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     database_health = DatabaseHealth(platform_dsn, health_servicer, ["", *service_names])  # NOT_SERVING while away
@@ -181,7 +196,7 @@ async def start(
              extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca),
                     "brands": sorted(brands.stacks)})
     default = next((b for b in auth.brands() if b in brands.stacks), next(iter(brands.stacks), None))
-    return Running(server, port, brands, health_servicer, embedded, database_health, default)
+    return Running(server, port, brands, health_servicer, embedded, database_health, default, lag_watch)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
@@ -206,10 +221,29 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=1: SIGUSR1 logs what grew since the last SIGUSR1
+        loop.add_signal_handler(signal.SIGUSR1, _allocation_growth())
     await stop.wait()
     log.info("shutting down")
     await running.stop()
     log.info("stopped")
+
+
+def _allocation_growth():
+    """A SIGUSR1 handler: the first call takes a tracemalloc snapshot, each later one logs the 25 source
+    lines whose allocations grew most since the previous snapshot (memory investigations; bench_overload.py)."""
+    last: list = []
+
+    def handler() -> None:
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        if last:
+            for stat in snapshot.compare_to(last[0], "lineno")[:25]:
+                log.info("tracemalloc %s", stat)
+        log.info("tracemalloc traced %.1f MB", tracemalloc.get_traced_memory()[0] / 2**20)
+        last[:] = [snapshot]
+
+    return handler
 
 
 # --- several worker processes on one address ---------------------------------------------
