@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -10,13 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from application.admission import Admission, Budget
+from application.admission import Admission, Budget, watch_loop
+from application.background import stop_task
 from application.clock import Clock, SystemClock
 from application.store_directory import StoreDirectory
 from infrastructure import reflection
@@ -24,6 +27,7 @@ from infrastructure.api.auth import TokenAuthenticator, development_tokens
 from infrastructure.api.tenancy import BrandRouter
 from infrastructure.brands import Brand, Brands
 from infrastructure.config import Settings, load_settings
+from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
@@ -37,12 +41,16 @@ from protos.loyalty.v1 import (
     attribution_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    drops_pb2,
+    drops_pb2_grpc,
     members_pb2,
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
     stores_pb2,
     stores_pb2_grpc,
 )
@@ -60,6 +68,8 @@ class Running:
     database_health: DatabaseHealth | None = None
     default_brand: str | None = None
     """The first brand of the tokens: what ``store``, ``directory``, ``projections`` and ``scheduler`` name."""
+    lag_watch: asyncio.Task | None = None
+    """Measures the event loop for admission control (``application.admission.watch_loop``)."""
 
     def brand(self, brand: str) -> Brand:
         """A brand's stack in this process (its store, projections, directory, scheduler)."""
@@ -93,6 +103,8 @@ class Running:
             if head is not None:
                 await stack.projections.run_until(head)
             await stack.directory.catch_up()
+            if stack.stock_directory is not None:
+                await stack.stock_directory.catch_up()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop workers and the database."""
@@ -100,6 +112,7 @@ class Running:
         if self.database_health is not None:
             await self.database_health.stop()
         await self.server.stop(grace)
+        await stop_task(self.lag_watch)
         await self.brands.stop()
         if self.embedded is not None:
             self.embedded.stop()
@@ -113,6 +126,8 @@ SERVICES = {
     "AttributionService": (attribution_pb2, attribution_pb2_grpc.add_AttributionServiceServicer_to_server),
     "AuditService": (audit_pb2, audit_pb2_grpc.add_AuditServiceServicer_to_server),
     "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
+    "StockService": (stock_pb2, stock_pb2_grpc.add_StockServiceServicer_to_server),
+    "DropService": (drops_pb2, drops_pb2_grpc.add_DropServiceServicer_to_server),
 }
 
 
@@ -150,17 +165,26 @@ async def start(
             embedded.stop()
         raise
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
-                                 settings.retry_after_ms / 1000))
+                                 settings.retry_after_ms / 1000, settings.max_calls,
+                                 settings.max_loop_lag_ms / 1000))
     brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
-                    projections=background and settings.projections)
+                    projections=background and settings.projections,
+                    seeds=HmacSeedSource.from_environment(env, settings.data_dir))
     await brands.start(tenants)
 
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    options = [("grpc.so_reuseport", 1)]
+    if settings.max_pending_calls:
+        # gRPC's own queue of calls the event loop has not taken yet: beyond it the C core refuses a
+        # call without any Python work (the client sees CANCELLED, "Too many pending requests", no RetryInfo).
+        # Between the soft limit and twice it, calls are refused with a rising probability.
+        options += [("grpc.server.max_pending_requests", settings.max_pending_calls),
+                    ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls)]
+    server = grpc.aio.server(options=options)
     service_names = []
     for name, (module, add) in SERVICES.items():
         descriptor = module.DESCRIPTOR.services_by_name[name]
-        add(BrandRouter(descriptor, auth, brands.servicers), server)
+        add(BrandRouter(descriptor, auth, brands.servicers, door=admission), server)
         service_names.append(descriptor.full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -168,6 +192,7 @@ async def start(
     reflection.enable(service_names, server)  # grpc.reflection.v1 and v1alpha
     port = _listen(server, settings)
     await server.start()
+    lag_watch = asyncio.get_running_loop().create_task(watch_loop(admission), name="loop-lag")
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     database_health = DatabaseHealth(platform_dsn, health_servicer, ["", *service_names])  # NOT_SERVING while away
@@ -176,7 +201,7 @@ async def start(
              extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca),
                     "brands": sorted(brands.stacks)})
     default = next((b for b in auth.brands() if b in brands.stacks), next(iter(brands.stacks), None))
-    return Running(server, port, brands, health_servicer, embedded, database_health, default)
+    return Running(server, port, brands, health_servicer, embedded, database_health, default, lag_watch)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
@@ -201,10 +226,29 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=1: SIGUSR1 logs what grew since the last SIGUSR1
+        loop.add_signal_handler(signal.SIGUSR1, _allocation_growth())
     await stop.wait()
     log.info("shutting down")
     await running.stop()
     log.info("stopped")
+
+
+def _allocation_growth():
+    """A SIGUSR1 handler: the first call takes a tracemalloc snapshot, each later one logs the 25 source
+    lines whose allocations grew most since the previous snapshot (memory investigations; bench_overload.py)."""
+    last: list = []
+
+    def handler() -> None:
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        if last:
+            for stat in snapshot.compare_to(last[0], "lineno")[:25]:
+                log.info("tracemalloc %s", stat)
+        log.info("tracemalloc traced %.1f MB", tracemalloc.get_traced_memory()[0] / 2**20)
+        last[:] = [snapshot]
+
+    return handler
 
 
 # --- several worker processes on one address ---------------------------------------------

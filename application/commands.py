@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from application.clock import Clock
 from application.programmes import ProgrammeCatalog
 from application.repository import Repository
 from application.unit_of_work import CommandRunner, Idempotency, UnitOfWork
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,13 @@ class Service:
         self.clock = clock
         self.programmes = programmes
 
-    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[Any]], call: Call | None) -> Any:
+    @overload
+    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[R]], call: None) -> R: ...
+    @overload
+    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[R]], call: Call) -> bytes: ...
+    @overload
+    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[R]], call: Call | None) -> R | bytes: ...
+    async def execute(self, handler: Callable[[UnitOfWork], Awaitable[R]], call: Call | None) -> R | bytes:
         """The handler's result, or with a ``call`` its encoded (possibly stored) response."""
         if call is None:
             return await self.runner.run(handler)

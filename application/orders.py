@@ -16,7 +16,7 @@ records that programme's version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -24,20 +24,26 @@ from application.auth import owned
 from application.clock import Clock
 from application.commands import Answer, Call, Service
 from application.programmes import ProgrammeCatalog
+from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.unit_of_work import CommandRunner, Conflict, UnitOfWork
-from domain.attribution import EntryContext, EntryKind, GuideRef
+from domain.attribution import AttributionPolicy, EntryContext, EntryKind, GuideRef, StockFallback
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import Location
 from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
-from domain.routing import OrderFacts, Rejection, RoutingDecision, StoreSnapshot
+from domain.routing import (
+    OrderFacts, Rejection, RoutingDecision, StockNeed, StoreSnapshot, UnallocatedReason, part_decision,
+)
+from domain.stock import StoreStock, stock_id
 from domain.store_values import FulfilmentMode
 
 MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
 MAX_MERGE_CHAIN = 32  # A merged into B merged into C...: far beyond any real chain of merges
+DEFAULT_HOLD = timedelta(minutes=120)  # a stock order's payment time when the programme sets none: stock is never
+                                       # held without a time limit (the due-payments sweep releases it)
 
 
 @dataclass(frozen=True)
@@ -76,10 +82,50 @@ def _allocation(order: Order) -> tuple[UUID, str] | None:
 
 class OrderService(Service):
     def __init__(
-        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, directory: StoreDirectory
+        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, directory: StoreDirectory,
+        stock: StockDirectory | None = None,
     ) -> None:
         super().__init__(runner, clock, programmes)
         self.directory = directory
+        self.stock = stock
+
+    def _needs(self, lines: tuple[OrderLine, ...], brand: str) -> tuple[StockNeed, ...]:
+        """The order's stock-tracked lines, one need per SKU (SKU order: the order stock aggregates are locked in)."""
+        if self.stock is None:
+            return ()
+        qty: dict[str, int] = {}
+        for line in lines:
+            if self.stock.tracked(brand, line.sku):
+                qty[line.sku] = qty.get(line.sku, 0) + line.qty
+        return tuple(StockNeed(sku, qty[sku]) for sku in sorted(qty))
+
+    def _route(
+        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime, overrides: dict[UUID, StoreSnapshot],
+        stock_overrides: dict[UUID, dict[str, int]], version: int, brand: str,
+    ) -> RoutingDecision:
+        if not facts.needs or self.stock is None:
+            return self.directory.route(facts, policy, at, overrides, programme_version=version, brand=brand)
+        skus = [n.sku for n in facts.needs]
+        view = self.stock
+
+        def figures(store_id: UUID) -> dict[str, int]:
+            fresh = stock_overrides.get(store_id)
+            return fresh if fresh is not None else view.figures([store_id], skus)[store_id]
+
+        holders = view.stores_holding(brand, skus) if policy.stock_fallback is not StockFallback.UNALLOCATED else ()
+        return self.directory.route(facts, policy, at, overrides, programme_version=version, brand=brand,
+                                    stock=figures, holders=holders)
+
+    @staticmethod
+    def _refuse_out_of_stock(decision: RoutingDecision) -> None:
+        """No store considered holds every line (and no split does): the units are gone; refuse, explaining."""
+        if decision.needs and decision.candidates and all(
+                Rejection.OUT_OF_STOCK in c.rejections for c in decision.candidates):
+            raise RuleViolation(
+                "no store can hold every line of this order: " + ", ".join(f"{n.qty} x {n.sku}" for n in decision.needs),
+                reason="OUT_OF_STOCK", skus=",".join(n.sku for n in decision.needs),
+                stores_considered=len(decision.candidates),
+            )
 
     async def _facts(
         self, order_id: UUID, draft: OrderDraft, brand: str | None
@@ -135,38 +181,58 @@ class OrderService(Service):
     async def simulate(self, draft: OrderDraft, *, brand: str | None = None) -> RoutingDecision:
         """What-if: the decision an order would get now. Writes nothing."""
         member, facts, _ = await self._facts(uuid4(), draft, brand)
+        facts = replace(facts, needs=self._needs(draft.lines, member.brand))
         programme = await self.programmes.current(member.brand)
         at = self.clock.now()
-        return self.directory.route(facts, programme.attribution, at, programme_version=programme.version,
-                                    brand=member.brand)
+        return self._route(facts, programme.attribution, at, {}, {}, programme.version, member.brand)
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             member, facts, entry = await self._facts(uuid4(), draft, brand)
+            needs = self._needs(draft.lines, member.brand)
+            facts = replace(facts, needs=needs)
             programme = await self.programmes.current(member.brand)
             policy, version = programme.attribution, programme.version
+            due = programme.payment_due_at(at) or (at + DEFAULT_HOLD if needs else None)
             order = Order.place(
                 member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
-                entry=entry, lines=draft.lines, at=at, payment_due_at=programme.payment_due_at(at),
-                id=facts.order_id,
+                entry=entry, lines=draft.lines, at=at, payment_due_at=due, id=facts.order_id,
             )
             overrides: dict[UUID, StoreSnapshot] = {}
+            stock_overrides: dict[UUID, dict[str, int]] = {}
             for _ in range(MAX_REROUTES):
-                decision = self.directory.route(facts, policy, at, overrides, programme_version=version,
-                                                brand=member.brand)
+                decision = self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
                 if decision.store_id is None:  # not allocated
                     if await self._refresh_full_stores(decision, overrides, at):
                         continue  # the router's copy may lag a release: route again on fresh counts
+                    if await self._refresh_stock(uow, decision, stock_overrides):
+                        continue  # ... or a release of stock
+                    if decision.unallocated_reason is UnallocatedReason.SPLIT:
+                        parts = await self._split(uow, decision, draft, member, entry, due, at, stock_overrides)
+                        if parts is None:
+                            continue  # a part's store was short on fresh figures: route again
+                        for part in parts[1:]:
+                            await uow.add(part)
+                        order = parts[0]
+                        break
+                    self._refuse_out_of_stock(decision)
                     order.leave_unallocated(decision, at)
                     break
                 store = await uow.get(decision.store_id, CloudStore)
                 if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
+                    stocks = [await uow.get(stock_id(store.id, n.sku), StoreStock) for n in needs]  # SKU order
+                    if any(s.available_online < n.qty for s, n in zip(stocks, needs)):
+                        stock_overrides[store.id] = {s.sku: s.available_online for s in stocks}
+                        continue  # the router's copy of the stock was stale: route again on fresh figures
                     try:
                         store.accept_order(order.id, at)
                     except RuleViolation:
                         pass  # full or closed meanwhile
                     else:
+                        for s, n in zip(stocks, needs):
+                            assert due is not None  # an order holding stock always has a payment time
+                            s.reserve(order.id, n.qty, due, at)  # checked above: cannot be refused
                         order.allocate(decision, at)
                         break
                 overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
@@ -188,6 +254,63 @@ class OrderService(Service):
             overrides[store_id] = (await self.repository.get(store_id, CloudStore)).snapshot(at)
         return bool(full)
 
+    async def _split(self, uow: UnitOfWork, decision: RoutingDecision, draft: OrderDraft, member: Member,
+                     entry: EntryContext, due: datetime | None, at: datetime,
+                     stock_overrides: dict[UUID, dict[str, int]]) -> list[Order] | None:
+        """One order per part of a split decision, each allocated to its own store (booked to its dealer) and holding
+        its SKUs there; lines of untracked SKUs go with the first part. None: a store was short, nothing changed."""
+        stores = {}  # lock order as everywhere: stores, then their stock, each sorted
+        for part in sorted(decision.split, key=lambda p: str(p.store_id)):
+            stores[part.store_id] = await uow.get(part.store_id, CloudStore)
+        holds = []
+        for part in sorted(decision.split, key=lambda p: str(p.store_id)):
+            for n in part.needs:
+                await uow.get(stock_id(part.store_id, n.sku), StoreStock)
+        for part in decision.split:
+            stocks = [await uow.get(stock_id(part.store_id, n.sku), StoreStock) for n in part.needs]
+            if any(s.available_online < n.qty for s, n in zip(stocks, part.needs)):
+                stock_overrides[part.store_id] = {s.sku: s.available_online for s in stocks}
+                return None
+            holds.append(stocks)
+        tracked = {n.sku for n in decision.needs}
+        orders = []
+        for i, (part, stocks) in enumerate(zip(decision.split, holds)):
+            skus = {n.sku for n in part.needs}
+            lines = tuple(line for line in draft.lines if line.sku in skus or (i == 0 and line.sku not in tracked))
+            store = stores[part.store_id]
+            if store.dealer_at(at) != part.dealer_id:
+                raise Conflict("a store of the split changed hands while the order was routed")
+            part_order = Order.place(
+                member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
+                entry=entry, lines=lines, at=at, payment_due_at=due, id=part.order_id,
+            )
+            store.accept_order(part_order.id, at)  # refused (full, closed): the whole order is refused, unwritten
+            for s, n in zip(stocks, part.needs):
+                assert due is not None  # an order holding stock always has a payment time
+                s.reserve(part_order.id, n.qty, due, at)
+            part_order.allocate(part_decision(decision, i), at)
+            orders.append(part_order)
+        return orders
+
+    async def _refresh_stock(
+        self, uow: UnitOfWork, decision: RoutingDecision, stock_overrides: dict[UUID, dict[str, int]]
+    ) -> bool:
+        """Before refusing or leaving an order unallocated for stock: read the nearest few stores refused only for
+        stock afresh (the directory may not have seen a release yet)."""
+        if not decision.needs:
+            return False
+        short = [c.store_id for c in decision.candidates
+                 if Rejection.OUT_OF_STOCK in c.rejections and c.store_id not in stock_overrides][:2]
+        for store_id in short:
+            figures = {}
+            for n in decision.needs:
+                sid = stock_id(store_id, n.sku)
+                figures[n.sku] = (await self.repository.get(sid, StoreStock)).available_online \
+                    if await uow.exists(sid) else 0
+            stock_overrides[store_id] = figures
+        return any(all(f.get(n.sku, 0) >= n.qty for n in decision.needs)
+                   for f in (stock_overrides[s] for s in short))
+
     async def get(self, order_id: UUID, *, brand: str | None = None) -> Order:
         return owned(await self.repository.get(order_id, Order), brand)
 
@@ -197,6 +320,8 @@ class OrderService(Service):
             order = owned(await uow.get(order_id, Order), brand)
             programme = await self.programmes.current(order.brand)
             order.pay(paid_fen, programme, at)  # fixes settle_due_at from the programme in force now
+            for stock in await self._held_stock(uow, order):
+                stock.commit(order.id, at)  # held until fulfilment; no longer expires
             member = await surviving_member(uow, order.member_id)
             member.earn_points_for_order(str(order.id), paid_fen, programme, at)
             member.evaluate_tier(programme, at)
@@ -220,7 +345,10 @@ class OrderService(Service):
     async def fulfil(self, order_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
             order = owned(await uow.get(order_id, Order), brand)
-            order.fulfil(self.clock.now())
+            at = self.clock.now()
+            order.fulfil(at)
+            for stock in await self._held_stock(uow, order):
+                stock.consume(order.id, at)
             return order
 
         return await self.execute(handler, call)
@@ -244,17 +372,35 @@ class OrderService(Service):
             at = self.clock.now()
             order = await uow.get(order_id, Order)
             order.cancel_unpaid(at)
-            await self._release_capacity(uow, order, at)
+            await self._release_capacity(uow, order, at, expired=True)
             return order
 
         return await self.execute(handler, call)
 
     @staticmethod
-    async def _release_capacity(uow: UnitOfWork, order: Order, at: datetime) -> None:
+    async def _release_capacity(uow: UnitOfWork, order: Order, at: datetime, *, expired: bool = False) -> None:
+        """Capacity and stock go back together, in the cancellation's transaction: nothing is stranded."""
         decision = order.decision
         if decision is not None and decision.store_id is not None:  # an allocated order was accepted by its store
             store = await uow.get(decision.store_id, CloudStore)
             store.release_order(order.id, decision.decided_at, at)
+        for stock in await OrderService._held_stock(uow, order):
+            if expired:
+                stock.expire(order.id, at)  # the hold's time is the order's payment time
+            else:
+                stock.release(order.id, "CANCELLED", at)
+
+    @staticmethod
+    async def _held_stock(uow: UnitOfWork, order: Order) -> list[StoreStock]:
+        """The stock aggregates holding units for this order (its decision's needs at its store), SKU order."""
+        if order.store_id is None or order.decision is None or not order.decision.needs:
+            return []
+        out = []
+        for n in order.decision.needs:
+            stock = await uow.get(stock_id(order.store_id, n.sku), StoreStock)
+            if stock.holds(order.id):
+                out.append(stock)
+        return out
 
     async def refund(
         self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None,
@@ -263,7 +409,11 @@ class OrderService(Service):
         async def handler(uow: UnitOfWork) -> Order:
             at = self.clock.now()
             order = owned(await uow.get(order_id, Order), brand)
+            was = order.status
             order.refund(refund_id, amount_fen, at, reason)
+            if was is OrderStatus.PAID and order.status is OrderStatus.REFUNDED:  # refunded before it went out
+                for stock in await self._held_stock(uow, order):
+                    stock.release(order.id, "REFUNDED", at, refund=True)
             member = await surviving_member(uow, order.member_id)
             member.reverse_order_points(str(order.id), amount_fen, at)
             if (allocation := _allocation(order)) is not None:

@@ -85,3 +85,13 @@ class Notifications(Protocol):
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
                   poll_interval: float = 5.0) -> AsyncIterator[Notification]: ...
+
+
+class SeedSource(Protocol):
+    """Where a drop's secret draw seed comes from (the domain makes no randomness and keeps no secret).
+
+    Must give the same seed for the same drop every time (the commitment is recorded at creation,
+    the seed revealed at the draw) and be unguessable until then.
+    """
+
+    def seed_for(self, drop_id: UUID) -> bytes: ...

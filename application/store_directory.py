@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import cast
 from uuid import UUID
@@ -28,8 +28,18 @@ from application.ports import Notifications
 from application.store_index import StoreIndex
 from domain.attribution import AttributionPolicy
 from domain.cloud_store import CloudStore
-from domain.geo import to_wgs84
-from domain.routing import OrderFacts, Rejection, RoutingDecision, StoreSnapshot, decide, rejections_for
+from domain.attribution import StockFallback
+from domain.geo import haversine_m, to_wgs84
+from domain.routing import (
+    MAX_SPLIT_CANDIDATES,
+    OrderFacts,
+    Rejection,
+    RoutingDecision,
+    StoreSnapshot,
+    decide,
+    has_every_line,
+    rejections_for,
+)
 from domain.store_values import FulfilmentMode, StoreStatus
 
 log = logging.getLogger(__name__)
@@ -133,6 +143,7 @@ class StoreDirectory:
     def candidates(
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
         overrides: dict[UUID, StoreSnapshot] | None = None, *, brand: str,
+        stock: Callable[[UUID], Mapping[str, int]] | None = None, holders: Iterable[UUID] = (),
     ) -> list[StoreSnapshot]:
         """The brand's nearest eligible stores, the nearest few refused on the way (as evidence), and named
         stores of the brand.
@@ -153,6 +164,8 @@ class StoreDirectory:
                 break
             snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
             refused = rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy)
+            if facts.needs and stock is not None and not has_every_line(stock(snapshot.store_id), facts.needs):
+                refused += (Rejection.OUT_OF_STOCK,)
             if not refused:
                 eligible += 1
             elif rejected < REJECTED_KEPT:
@@ -169,6 +182,18 @@ class StoreDirectory:
             replica = self.replicas.get(store_id)
             if replica is not None and replica.brand == brand and store_id not in found:
                 found[store_id] = self._snapshot(store_id, at, overrides)
+        if facts.needs and policy.stock_fallback is not StockFallback.UNALLOCATED:
+            # the stock fallback may look past distance: the nearest stores holding a needed SKU, within its reach
+            near: list[tuple[float, UUID]] = []
+            for store_id in holders:
+                replica = self.replicas.get(store_id)
+                if replica is None or replica.brand != brand or store_id in found:
+                    continue
+                d = haversine_m(customer.lat, customer.lng, replica.location.lat, replica.location.lng)
+                if not policy.stock_max_distance_m or d <= policy.stock_max_distance_m:
+                    near.append((d, store_id))
+            for _, store_id in sorted(near)[:MAX_SPLIT_CANDIDATES]:
+                found[store_id] = self._snapshot(store_id, at, overrides)
         return list(found.values())
 
     def _snapshot(self, store_id: UUID, at: datetime, overrides: dict[UUID, StoreSnapshot]) -> StoreSnapshot:
@@ -177,7 +202,12 @@ class StoreDirectory:
     def route(
         self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
         overrides: dict[UUID, StoreSnapshot] | None = None, *, programme_version: int = 1, brand: str,
+        stock: Callable[[UUID], Mapping[str, int]] | None = None, holders: Iterable[UUID] = (),
     ) -> RoutingDecision:
-        """The decision among ``brand``'s stores, stamped with the version of the programme ``policy`` comes from."""
-        return decide(facts, self.candidates(facts, policy, at, overrides, brand=brand), policy, at,
-                      programme_version)
+        """The decision among ``brand``'s stores, stamped with the version of the programme ``policy`` comes from.
+
+        ``stock`` gives a store's reservable units per SKU (for ``facts.needs``); ``holders`` are stores holding a
+        needed SKU, offered to the brand's stock fallback."""
+        candidates = self.candidates(facts, policy, at, overrides, brand=brand, stock=stock, holders=holders)
+        figures = {c.store_id: stock(c.store_id) for c in candidates} if stock is not None and facts.needs else None
+        return decide(facts, candidates, policy, at, programme_version, stock=figures)

@@ -223,9 +223,16 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
     async def worker() -> None:
         while todo:
             i = todo.pop()
-            m = await members.RegisterMember(
-                members_pb2.RegisterMemberRequest(request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}")),
-                metadata=MP, timeout=30)
+            request = members_pb2.RegisterMemberRequest(
+                request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}"))
+            while True:
+                try:
+                    m = await members.RegisterMember(request, metadata=MP, timeout=30)
+                    break
+                except grpc.aio.AioRpcError as e:  # refused by admission control: retry as RetryInfo says
+                    if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        raise
+                    await asyncio.sleep(0.1)
             names[i] = m.name
 
     await asyncio.gather(*(worker() for _ in range(32)))

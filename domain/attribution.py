@@ -115,6 +115,14 @@ DEFAULT_PICKUP_MAX_DISTANCE_M = 10_000  # nobody is sent 64 km to collect an ord
 MAX_PICKUP_DISTANCE_M = 1_000_000
 
 
+class StockFallback(str, Enum):
+    """What routing does when no eligible store holds every line of an order (stock-tracked SKUs)."""
+
+    UNALLOCATED = "UNALLOCATED"  # leave it unallocated: the brand's ``fallback_target`` serves it
+    NEAREST_IN_STOCK = "NEAREST_IN_STOCK"  # the nearest store holding every line, within ``stock_max_distance_m``
+    SPLIT = "SPLIT"  # the fewest stores that between them hold every line (each part its own store and dealer)
+
+
 @dataclass(frozen=True, slots=True)
 class AttributionPolicy:
     """A brand's tunable routing rules (a value the programme can hold).
@@ -140,6 +148,8 @@ class AttributionPolicy:
     tie_tolerance_m: int = 1
     pickup_max_distance_m: int = DEFAULT_PICKUP_MAX_DISTANCE_M
     delivery_ignores_opening_hours: bool = False
+    stock_fallback: StockFallback = StockFallback.UNALLOCATED
+    stock_max_distance_m: int = 20_000  # NEAREST_IN_STOCK / SPLIT look no farther (0 = unlimited)
 
     def __post_init__(self) -> None:
         if (
@@ -167,6 +177,12 @@ class AttributionPolicy:
                                   reason="INVALID_POLICY")
         if not isinstance(self.delivery_ignores_opening_hours, bool):
             raise InvalidArgument("delivery_ignores_opening_hours must be a bool", reason="INVALID_POLICY")
+        if not isinstance(self.stock_fallback, StockFallback):
+            raise InvalidArgument("stock_fallback must be a StockFallback", reason="INVALID_POLICY")
+        if isinstance(self.stock_max_distance_m, bool) or not isinstance(self.stock_max_distance_m, int) or not (
+            0 <= self.stock_max_distance_m <= 2_000_000
+        ):
+            raise InvalidArgument("stock_max_distance_m must be an int within [0, 2000000]", reason="INVALID_POLICY")
 
 
 def guide_credit_for(
@@ -192,5 +208,6 @@ VALUE_TYPES = (
     GuideRef,
     GuideCreditSource,
     GuideCredit,
+    StockFallback,
     AttributionPolicy,
 )

@@ -15,11 +15,12 @@ order always lands on the same store, and many orders spread evenly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from domain.attribution import (
     AttributionPolicy,
@@ -29,6 +30,7 @@ from domain.attribution import (
     GuideCredit,
     GuideCreditSource,
     GuideRef,
+    StockFallback,
     guide_credit_for,
 )
 from domain.errors import InvalidArgument
@@ -71,6 +73,14 @@ class Rejection(str, Enum):
     BEYOND_MAX_DISTANCE = "BEYOND_MAX_DISTANCE"
     BEYOND_PICKUP_DISTANCE = "BEYOND_PICKUP_DISTANCE"
     CAPACITY_REACHED = "CAPACITY_REACHED"
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # does not hold every stock-tracked line (after walk-in protection)
+
+
+# Refusals the brand's stock fallback may look past: a store that has the goods but is farther than the
+# order's mode allows ships or is collected from farther away, up to ``stock_max_distance_m``.
+_DISTANCE_ONLY = frozenset({Rejection.OUTSIDE_SERVICE_RADIUS, Rejection.BEYOND_PICKUP_DISTANCE,
+                            Rejection.BEYOND_MAX_DISTANCE, Rejection.OUT_OF_STOCK})
+MAX_SPLIT_CANDIDATES = 12  # the split search looks at the nearest this many stores holding a needed SKU
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,8 @@ class StepReason(str, Enum):
     INELIGIBLE = "INELIGIBLE"
     NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"
     GUIDE_LEFT = "GUIDE_LEFT"  # the share link's or the bound guide has left: they name no store, earn nothing
+    NEAREST_IN_STOCK = "NEAREST_IN_STOCK"  # stock fallback: nearest store holding every line
+    SPLIT_ACROSS_STORES = "SPLIT_ACROSS_STORES"  # stock fallback: the fewest stores holding the lines between them
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +133,40 @@ class UnallocatedReason(str, Enum):
     NO_CANDIDATES = "NO_CANDIDATES"  # no store near enough was even offered
     NO_ELIGIBLE_STORE = "NO_ELIGIBLE_STORE"  # all offered stores refused the order
     PRECEDENCE_EXHAUSTED = "PRECEDENCE_EXHAUSTED"  # eligible stores exist but the policy names none of them
+    SPLIT = "SPLIT"  # no one store holds every line: the order goes out in ``RoutingDecision.split`` parts
+
+
+@dataclass(frozen=True, slots=True)
+class StockNeed:
+    """Units of one stock-tracked SKU an order needs (its lines of that SKU added up)."""
+
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPart:
+    """One store's share of a split order: the SKUs it sends, routed and credited to its own dealer.
+
+    Each part is an order of its own (``order_id``: the first part keeps the order's id, the others get
+    ``part_order_id``), allocated to its store, paid, fulfilled and settled like any other.
+    """
+
+    store_id: UUID
+    dealer_id: str
+    distance_m: int
+    needs: tuple[StockNeed, ...]
+    order_id: UUID | None = None
+
+
+def part_order_id(order_id: UUID, index: int) -> UUID:
+    """The id of part ``index`` of a split order (part 0 is the order itself): deterministic, so a retry agrees."""
+    return order_id if index == 0 else uuid5(order_id, f"split-part-{index}")
+
+
+def has_every_line(available: Mapping[str, int] | None, needs: Iterable[StockNeed]) -> bool:
+    available = available or {}
+    return all(available.get(n.sku, 0) >= n.qty for n in needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +184,7 @@ class OrderFacts:
     bound_guide: GuideRef | None = None
     home_store_id: UUID | None = None
     departed_guides: frozenset[UUID] = frozenset()
+    needs: tuple[StockNeed, ...] = ()  # stock-tracked lines, one per SKU; empty: stock plays no part
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +213,8 @@ class RoutingDecision:
     unallocated_reason: UnallocatedReason | None = None
     fallback_target: str | None = None
     programme_version: int = 1
+    split: tuple[SplitPart, ...] = ()  # when ``unallocated_reason`` is SPLIT: the parts, nearest first
+    needs: tuple[StockNeed, ...] = ()  # the stock-tracked lines it was decided for (what the store reserves)
 
     @property
     def allocated(self) -> bool:
@@ -245,12 +294,16 @@ def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
 
 def decide(
     facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime,
-    programme_version: int = 1,
+    programme_version: int = 1, stock: Mapping[UUID, Mapping[str, int]] | None = None,
 ) -> RoutingDecision:
     """Choose the fulfilling (= revenue) store for an order, explaining every step.
 
     ``programme_version`` is the version of the brand programme ``policy`` comes
-    from; the decision records it.
+    from; the decision records it. ``stock`` gives, per candidate store, the units of
+    each SKU an online order may reserve there; a store without every one of
+    ``facts.needs`` is refused ``OUT_OF_STOCK``. When no store is eligible and some
+    store was refused for stock, the policy's ``stock_fallback`` decides
+    (``_stock_fallback``).
     """
     require_utc(at)
     if not isinstance(facts, OrderFacts) or not isinstance(policy, AttributionPolicy):
@@ -265,7 +318,10 @@ def decide(
         if store.store_id in stores:
             continue
         d = haversine_m(customer.lat, customer.lng, store.lat, store.lng)
-        stores[store.store_id] = (store, d, rejections_for(store, facts.mode, d, at, policy))
+        rejections = rejections_for(store, facts.mode, d, at, policy)
+        if facts.needs and not has_every_line((stock or {}).get(store.store_id), facts.needs):
+            rejections += (Rejection.OUT_OF_STOCK,)
+        stores[store.store_id] = (store, d, rejections)
     ordered = sorted(stores.values(), key=lambda t: (t[1], str(t[0].store_id)))
     reports = tuple(CandidateReport(s.store_id, s.dealer_id, round(d), rej) for s, d, rej in ordered)
 
@@ -300,6 +356,24 @@ def decide(
             break
 
     credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
+    if (chosen is None and facts.needs and policy.stock_fallback is not StockFallback.UNALLOCATED
+            and not any(not rej for _, _, rej in ordered)):
+        fallback = _stock_fallback(facts.needs, ordered, policy, stock or {})
+        if isinstance(fallback, tuple) and len(fallback) > 1:
+            fallback = tuple(replace(p, order_id=part_order_id(facts.order_id, i)) for i, p in enumerate(fallback))
+            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
+                                         None, (), tuple(p.store_id for p in fallback)))
+            return RoutingDecision(
+                facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
+                UnallocatedReason.SPLIT, policy.fallback_target, programme_version=programme_version, split=fallback,
+                needs=facts.needs,
+            )
+        if isinstance(fallback, tuple) and fallback:
+            part = fallback[0]
+            store, d, _ = stores[part.store_id]
+            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.NEAREST_IN_STOCK,
+                                         store.store_id))
+            chosen = (store, d, AttributionSource.NEAREST)
     if chosen is None:
         if not stores:
             why = UnallocatedReason.NO_CANDIDATES
@@ -309,13 +383,74 @@ def decide(
             why = UnallocatedReason.PRECEDENCE_EXHAUSTED
         return RoutingDecision(
             facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
-            why, policy.fallback_target, programme_version=programme_version,
+            why, policy.fallback_target, programme_version=programme_version, needs=facts.needs,
         )
     store, d, source = chosen
     return RoutingDecision(
         facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
-        tuple(steps), programme_version=programme_version,
+        tuple(steps), programme_version=programme_version, needs=facts.needs,
     )
+
+
+def part_decision(decision: RoutingDecision, index: int) -> RoutingDecision:
+    """Part ``index`` of a split decision as the allocated decision of its own order: its store, its dealer (who
+    books its revenue), the same guide credit and evidence, every part listed (``split``) so siblings are known."""
+    if decision.unallocated_reason is not UnallocatedReason.SPLIT or not 0 <= index < len(decision.split):
+        raise InvalidArgument("not a part of a split decision", reason="INVALID_DECISION")
+    part = decision.split[index]
+    assert part.order_id is not None
+    step = ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
+                           part.store_id, (), tuple(p.store_id for p in decision.split))
+    return replace(decision, order_id=part.order_id, store_id=part.store_id, dealer_id=part.dealer_id,
+                   distance_m=part.distance_m, attributed_by=AttributionSource.NEAREST,
+                   explanation=decision.explanation[:-1] + (step,), unallocated_reason=None, fallback_target=None,
+                   needs=part.needs)
+
+
+def _within(d: float, policy: AttributionPolicy) -> bool:
+    return not policy.stock_max_distance_m or round(d, 3) <= policy.stock_max_distance_m
+
+
+def _stock_fallback(
+    needs: tuple[StockNeed, ...], ordered: list[tuple[StoreSnapshot, float, tuple[Rejection, ...]]],
+    policy: AttributionPolicy, stock: Mapping[UUID, Mapping[str, int]],
+) -> tuple[SplitPart, ...] | None:
+    """The brand's answer when no eligible store holds every line.
+
+    Stores refused only for distance or stock (``_DISTANCE_ONLY``) and within
+    ``stock_max_distance_m`` are considered. NEAREST_IN_STOCK: the nearest of them
+    holding every line (one part). SPLIT: the fewest of them that hold every SKU
+    between them (one store per SKU: a SKU's units are never divided), ties broken
+    by the smaller sum of distances, then by store ids; each SKU goes to the nearest
+    store of the set holding it. One store holding everything is a split of one.
+    None: nothing serves the order.
+    """
+    usable = [(s, d) for s, d, rej in ordered if set(rej) <= _DISTANCE_ONLY and _within(d, policy)]
+    whole = [(s, d) for s, d in usable if has_every_line(stock.get(s.store_id), needs)]
+    if whole:
+        s, d = whole[0]  # ``ordered`` is by distance, then id
+        return (SplitPart(s.store_id, s.dealer_id, round(d), needs),)
+    if policy.stock_fallback is not StockFallback.SPLIT:
+        return None
+    holding = [(s, d) for s, d in usable
+               if any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for n in needs)][:MAX_SPLIT_CANDIDATES]
+    for k in range(2, len(needs) + 1):
+        best = None
+        for combo in combinations(holding, k):
+            if not all(any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for s, _ in combo) for n in needs):
+                continue
+            key = (sum(d for _, d in combo), tuple(sorted(str(s.store_id) for s, _ in combo)))
+            if best is None or key < best[0]:
+                best = (key, combo)
+        if best is not None:
+            chosen = sorted(best[1], key=lambda p: (p[1], str(p[0].store_id)))
+            parts: dict[UUID, list[StockNeed]] = {s.store_id: [] for s, _ in chosen}
+            for n in needs:
+                s, _ = next(p for p in chosen if stock.get(p[0].store_id, {}).get(n.sku, 0) >= n.qty)
+                parts[s.store_id].append(n)
+            return tuple(SplitPart(s.store_id, s.dealer_id, round(d), tuple(parts[s.store_id]))
+                         for s, d in chosen if parts[s.store_id])
+    return None
 
 
 # Value types carried inside a RoutingDecision (for the transcoder), own and borrowed.
@@ -330,5 +465,8 @@ VALUE_TYPES = (
     StepReason,
     ExplanationStep,
     UnallocatedReason,
+    StockNeed,
+    SplitPart,
+    StockFallback,
     RoutingDecision,
 )

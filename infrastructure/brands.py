@@ -18,24 +18,30 @@ from typing import Any
 
 from application.admission import Admission
 from application.clock import Clock
+from application.drops import DropEntryIndex, DropService
 from application.guides import GuideService
 from application.members import MemberService
 from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
 from application.repository import Repository
 from application.settlements import SettlementService
+from application.stock import StockService
+from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner, RememberedRequests
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator
+from infrastructure.api.drops import DropServicer
 from infrastructure.api.members import MemberServicer
 from infrastructure.api.orders import OrderServicer
 from infrastructure.api.programmes import ProgrammeServicer
+from infrastructure.api.stock import StockServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
 from infrastructure.api.tenancy import BrandNotOnboarded
 from infrastructure.config import Settings
+from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.event_store import EventStore, connection_failure
 from infrastructure.projection_runner import Leadership, ProjectionRunner
 from infrastructure.projections import all_projections
@@ -60,10 +66,16 @@ class Brand:
     servicers: dict[str, Any]
     background: bool = False
     replica: ReplicaReads | None = None
+    stock_directory: StockDirectory | None = None
+    drop_entries: DropEntryIndex | None = None
 
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.directory.stop()
+        if self.stock_directory is not None:
+            await self.stock_directory.stop()
+        if self.drop_entries is not None:
+            await self.drop_entries.stop()
         await self.projections.stop()
         if self.replica is not None:
             await self.replica.close()
@@ -83,6 +95,8 @@ class Brands:
     background: bool
     """Run scheduled work (and, with ``projections``, the projections) in this process."""
     projections: bool = True
+    seeds: Any = None
+    """Drop seeds (application.drops.SeedSource): one server secret for every brand's drops."""
     unknown_ttl_s: float = 2.0
     """How long a brand found unregistered is answered BRAND_NOT_ONBOARDED before the registry is asked again."""
     stacks: dict[str, Brand] = field(default_factory=dict)
@@ -147,13 +161,19 @@ class Brands:
         directory = StoreDirectory(store, self.mapper)
         await directory.load()
         directory.start()
+        stock_directory = StockDirectory(store, self.mapper)  # which stores hold which SKUs, for stock-aware routing
+        await stock_directory.load()
+        stock_directory.start()
+        drop_entries = DropEntryIndex(store, self.mapper)  # entries decoded as they come, not at the draw
+        await drop_entries.catch_up()
+        drop_entries.start()
         read_models = all_projections(store)
         leadership = (Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models])
                       if self.projections else None)  # one leader per projection and brand across the fleet
         projections = ProjectionRunner(store, read_models, self.mapper, leadership=leadership)
         await projections.setup()  # read models exist before the first query
         members = MemberService(runner, clock, programmes)
-        orders = OrderService(runner, clock, programmes, directory)
+        orders = OrderService(runner, clock, programmes, directory, stock_directory)
         settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, self.mapper))
         # Lag-tolerant reads (dealer revenue and ledger CSV, audit streams, liability, verification) go to the
         # brand's replica when there is one; writes and everything that reads its own writes stay on the primary.
@@ -172,10 +192,15 @@ class Brands:
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
+            "StockService": StockServicer(auth, StockService(runner, clock, programmes, stock_directory)),
+            "DropService": DropServicer(auth, DropService(runner, clock, programmes, self.seeds or
+                                                          HmacSeedSource.from_environment({}, s.data_dir),
+                                                          self.mapper, drop_entries)),
         }
         scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
         stack = Brand(tenant, store, repository, directory, projections, scheduler, servicers,
-                      replica=reads if isinstance(reads, ReplicaReads) else None)
+                      replica=reads if isinstance(reads, ReplicaReads) else None,
+                      stock_directory=stock_directory, drop_entries=drop_entries)
         if self.projections:
             projections.start()
         if self.background and s.scheduler_interval_s:

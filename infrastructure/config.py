@@ -48,6 +48,9 @@ class Settings:
     max_in_flight: int = 64
     max_queue_per_aggregate: int = 32
     retry_after_ms: int = 100
+    max_calls: int = 128
+    max_loop_lag_ms: int = 50
+    max_pending_calls: int = 100
     max_batch: int = 256
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
@@ -129,6 +132,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_in_flight=_int(env, "MAX_IN_FLIGHT", 64, minimum=1),
         max_queue_per_aggregate=_int(env, "MAX_QUEUE_PER_AGGREGATE", 32, minimum=0),
         retry_after_ms=_int(env, "RETRY_AFTER_MS", 100, minimum=0),
+        max_calls=_int(env, "MAX_CALLS", 128, minimum=1),
+        max_loop_lag_ms=_int(env, "MAX_LOOP_LAG_MS", 50, minimum=0),
+        max_pending_calls=_int(env, "GRPC_MAX_PENDING_CALLS", 100, minimum=0),
         max_batch=_int(env, "GROUP_COMMIT_MAX", 256, minimum=1),
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),

@@ -39,6 +39,8 @@ DOMAIN_MODULES = (
     "domain.cloud_store",
     "domain.routing",
     "domain.order",
+    "domain.stock",
+    "domain.drop",
     "domain.settlement",
 )
 

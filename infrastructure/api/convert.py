@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import overload
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -61,6 +62,12 @@ def hours_messages(value: OpeningHours) -> list[stores_pb2.OpeningHours]:
             for d in value.days]
 
 
+@overload
+def timestamp(at: datetime) -> Timestamp: ...
+@overload
+def timestamp(at: None) -> None: ...
+@overload
+def timestamp(at: datetime | None) -> Timestamp | None: ...
 def timestamp(at: datetime | None) -> Timestamp | None:
     if at is None:
         return None

@@ -66,6 +66,12 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         unallocated_reason=(f"UNALLOCATED_REASON_{d.unallocated_reason.value}"
                             if d.unallocated_reason else pb.UNALLOCATED_REASON_UNSPECIFIED),
         fallback=d.fallback_target or "",
+        split=[
+            pb.SplitPart(order=names.name(ORDERS, p.order_id) if p.order_id else "", store=names.name(STORES, p.store_id),
+                         dealer=f"dealers/{p.dealer_id}", distance_m=float(p.distance_m),
+                         needs=[pb.StockNeed(sku=n.sku, quantity=n.qty) for n in p.needs])
+            for p in d.split
+        ],
     )
 
 

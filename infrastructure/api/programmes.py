@@ -15,7 +15,7 @@ from typing import Any
 from application.auth import Role, brand_scope
 from application.commands import Call
 from application.programmes import ProgrammeCatalog
-from domain.attribution import AttributionPolicy, AttributionSource
+from domain.attribution import AttributionPolicy, AttributionSource, StockFallback
 from domain.errors import InvalidArgument
 from domain.loyalty_args import check_text
 from domain.programme import BindingMode, CapPeriod, ExpiryPolicy, LoyaltyProgramme
@@ -41,6 +41,7 @@ ENUM_FIELDS: dict[str, tuple[type[Enum], Any, str]] = {
     "binding_mode": (BindingMode, pb.BindingMode, "BINDING_MODE_"),
 }
 SOURCE = (AttributionSource, pb.AttributionSource, "ATTRIBUTION_SOURCE_")
+STOCK_FALLBACK = (StockFallback, pb.StockFallback, "STOCK_FALLBACK_")
 
 
 def _enum(value: int, kind: tuple[type[Enum], Any, str], field: str) -> Enum:
@@ -67,9 +68,11 @@ def _attribution(msg: pb.AttributionRules) -> AttributionPolicy:
     if msg.precedence:
         kwargs["precedence"] = tuple(_enum(v, SOURCE, "attribution.precedence") for v in msg.precedence)
     for name in ("fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m",
-                 "pickup_max_distance_m", "delivery_ignores_opening_hours"):
+                 "pickup_max_distance_m", "delivery_ignores_opening_hours", "stock_max_distance_m"):
         if msg.HasField(name):
             kwargs[name] = getattr(msg, name)
+    if msg.stock_fallback:
+        kwargs["stock_fallback"] = _enum(msg.stock_fallback, STOCK_FALLBACK, "attribution.stock_fallback")
     if "fallback_target" in kwargs:
         check_text("attribution.fallback_target", kwargs["fallback_target"])
     return AttributionPolicy(**kwargs)
@@ -109,6 +112,8 @@ def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
             max_distance_m=policy.max_distance_m, tie_tolerance_m=policy.tie_tolerance_m,
             pickup_max_distance_m=policy.pickup_max_distance_m,
             delivery_ignores_opening_hours=policy.delivery_ignores_opening_hours,
+            stock_fallback=_enum_value(policy.stock_fallback, STOCK_FALLBACK),
+            stock_max_distance_m=policy.stock_max_distance_m,
         ),
         **_scalar_fields(programme),
     )

@@ -11,6 +11,7 @@ A token whose brand is not onboarded on this deployment gets ``PERMISSION_DENIED
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
+from application.admission import Admission, Overloaded
 from application.auth import PermissionDenied, Unauthenticated
 from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.errors import as_unavailable, internal_status, to_status, unavailable_status
@@ -36,10 +38,19 @@ Resolve = Callable[[str], Awaitable[dict[str, Any]]]
 """brand -> that brand's servicers by service name (raises BrandNotOnboarded)."""
 
 
+@functools.cache
+def refusal_status(error: Overloaded) -> grpc.Status:
+    """The door's refusals are a few fixed objects: their statuses are built once."""
+    return to_status(error)
+
+
 class BrandRouter:
     """Stands in for the servicer of ``service``; each RPC goes to the caller's brand's servicer."""
 
-    def __init__(self, service: ServiceDescriptor, auth: TokenAuthenticator, resolve: Resolve) -> None:
+    def __init__(self, service: ServiceDescriptor, auth: TokenAuthenticator, resolve: Resolve,
+                 door: Admission | None = None) -> None:
+        self.door = door
+        """The process's admission control, asked at the first line of every unary call, before authentication."""
         self.service = service.name
         self._full = service.full_name
         self._auth = auth
@@ -82,6 +93,16 @@ class BrandRouter:
 
     def _unary(self, rpc: str) -> Callable:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            door = self.door
+            if door is not None:
+                if (refused := door.enter_call()) is not None:  # first, before any work
+                    self._log(rpc, time.perf_counter(), None, None, "RESOURCE_EXHAUSTED", refused.reason)
+                    await context.abort_with_status(refusal_status(refused))
+                try:
+                    target = await self._target(rpc, context)
+                    return await target(request, context)
+                finally:
+                    door.leave_call()
             target = await self._target(rpc, context)
             return await target(request, context)
 

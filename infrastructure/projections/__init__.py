@@ -16,9 +16,10 @@ from infrastructure.projections.guide_performance import GuidePerformance
 from infrastructure.projections.member_orders import MemberOrders
 from infrastructure.projections.member_points import MemberPoints
 from infrastructure.projections.settlement import SettlementLines
+from infrastructure.projections.stock_levels import DropResults, StockLevels
 
 
 def all_projections(store: EventStore) -> list[Any]:
     """The tamper-evident chain first, then the read models (names are their tracking keys)."""
     return [HashChainer(store), DealerLedger(), MemberPoints(), GuidePerformance(), SettlementLines(), DueSettlements(),
-            DuePayments(), MemberOrders()]
+            DuePayments(), MemberOrders(), StockLevels(), DropResults()]

@@ -72,3 +72,8 @@ def described(step) -> tuple[str, str]:
         verdict += " (" + ",".join(orders_pb2.RejectionReason.Name(r).removeprefix("REJECTION_REASON_")
                                    for r in step.rejections) + ")"
     return source(step), verdict
+
+
+def entry_name(drop: str, member: str) -> str:
+    """A member's drop entry: drops/{uuid}/entries/{member uuid}."""
+    return f"{drop}/entries/{member.removeprefix('members/')}"

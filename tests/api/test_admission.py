@@ -80,3 +80,28 @@ async def test_under_a_flood_every_acknowledged_write_is_stored_exactly_once_and
         logged = await running.store.pool.fetchval(
             f"SELECT count(*) FROM {running.store.names.q('request_log')} WHERE request_id LIKE 'acme/f-%'")
         assert logged == len(ok)
+
+
+async def test_beyond_the_call_budget_a_call_is_refused_at_the_door_before_authentication(fresh_dsn, tmp_path):
+    env = {"MAX_CALLS": "1", "RETRY_AFTER_MS": "200"}
+    async with serving(fresh_dsn, tmp_path, env=env) as (running, channel):
+        stub = members_pb2_grpc.MemberServiceStub(channel)
+        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
+                                            metadata=MP)).name
+        blocker = await hold_events_table(fresh_dsn)
+        try:
+            admitted = asyncio.ensure_future(stub.EarnPoints(earn(member, "e-1"), metadata=MP))
+            await waiting_for_locks(fresh_dsn, 1)  # the one call allowed is inside its handler
+            for metadata in (MP, ()):  # with a token, and without one: the door comes before authentication
+                try:
+                    await stub.EarnPoints(earn(member, "e-2"), metadata=metadata)
+                    raise AssertionError("admitted beyond the call budget")
+                except grpc.aio.AioRpcError as refused:
+                    assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    assert details(refused) == ("OVERLOADED", 0.2)
+        finally:
+            await blocker.execute("ROLLBACK")
+            await blocker.close()
+        assert (await admitted).member.available_points == 5
+        again = await stub.EarnPoints(earn(member, "e-2"), metadata=MP)  # the refused one wrote nothing
+        assert again.member.available_points == 10

@@ -17,6 +17,7 @@ added without a row here fails the test. One server and one set of resources ser
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,30 +30,38 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from application.clock import ManualClock
+from infrastructure.api.convert import timestamp
 from protos.loyalty.v1 import (
     attribution_pb2,
     attribution_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    drops_pb2,
+    drops_pb2_grpc,
     members_pb2,
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
     stores_pb2,
     stores_pb2_grpc,
 )
-from tests.api.builders import draft, gcj, store_spec
+from tests.api.builders import draft, entry_name, gcj, store_spec
 from tests.api.conftest import START, auth, serving
 
 
 a, au, m, o, p, s = attribution_pb2, audit_pb2, members_pb2, orders_pb2, programmes_pb2, stores_pb2
+k, d = stock_pb2, drops_pb2
 MODULES = {a: attribution_pb2_grpc, au: audit_pb2_grpc, m: members_pb2_grpc, o: orders_pb2_grpc,
-           p: programmes_pb2_grpc, s: stores_pb2_grpc}
+           p: programmes_pb2_grpc, s: stores_pb2_grpc, k: stock_pb2_grpc, d: drops_pb2_grpc}
 ROLES = ("miniprogram", "operator", "dealer:D1", "auditor")
 MP, OP, DEALER, AU = ROLES
 WRITE, READ, READERS, AUDITORS = (MP, OP), (MP, OP, AU), (DEALER, OP, AU), (AU, OP)
+KEEPERS = (OP, DEALER)  # a store's stock: operators, and the store's own dealer
+STOCKED = "SKU-MATRIX"  # a SKU only the matrix counts (orders of the other rows stay untracked)
 NOT_FOUND, OUT_OF_SCOPE, OWN = "NOT_FOUND", "OUT_OF_SCOPE", "OWN"
 CUSTOMER = (31.2305, 121.4738)
 PAID_FEN = 12_345  # acme's revenue: a beta caller's answer must not hold it
@@ -68,7 +77,7 @@ class Acme:
     """Names of acme's resources, created once for the module."""
 
     store = store2 = store3 = guide = guide2 = guide3 = member = member2 = member3 = absorbed = ""
-    order = unpaid = cancellable = ""
+    order = unpaid = cancellable = drop = ""
 
     def ids(self) -> set[str]:
         return {v.partition("/")[2] for k, v in vars(self).items() if isinstance(v, str) and "/" in v}
@@ -167,7 +176,35 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "ProgrammeService/PublishProgramme": ((OP,), OUT_OF_SCOPE, lambda: p.PublishProgrammeRequest(
         request_id=rid(), programme=p.Programme(brand="acme", version=2))),
     "ProgrammeService/GetProgramme": ((MP, OP, AU), OUT_OF_SCOPE, lambda: p.GetProgrammeRequest(brand="acme")),
+    "StockService/ImportStock": ((OP,), OUT_OF_SCOPE, lambda: k.ImportStockRequest(
+        request_id=rid(), brand="acme", batch_id=rid(), lines=[k.StockLine(store=A.store, sku=STOCKED, count=50)])),
+    "StockService/RecordInStoreSale": (KEEPERS, NOT_FOUND, lambda: k.RecordInStoreSaleRequest(
+        request_id=rid(), store=A.store, sku=STOCKED, quantity=1)),
+    "StockService/SetStockProtection": (KEEPERS, NOT_FOUND, lambda: k.SetStockProtectionRequest(
+        request_id=rid(), store=A.store, skus=[STOCKED], floor_units=1)),
+    "StockService/GetStockLevel": (READERS, NOT_FOUND, lambda: k.GetStockLevelRequest(
+        name=f"{A.store}/stock/{STOCKED}")),
+    "StockService/ListStockLevels": (READERS, NOT_FOUND, lambda: k.ListStockLevelsRequest(parent=A.store)),
+    "DropService/CreateDrop": ((OP,), OUT_OF_SCOPE, lambda: drop_request("acme")),
+    "DropService/GetDrop": (READ, NOT_FOUND, lambda: d.GetDropRequest(name=A.drop)),
+    "DropService/RegisterForDrop": (WRITE, NOT_FOUND, lambda: d.RegisterForDropRequest(
+        request_id=rid(), parent=A.drop, member=A.member2)),
+    "DropService/GetDropEntry": (READ, NOT_FOUND, lambda: d.GetDropEntryRequest(name=entry_name(A.drop, A.member))),
+    "DropService/DrawDrop": ((OP,), NOT_FOUND, lambda: d.DrawDropRequest(request_id=rid(), name=A.drop)),
+    "DropService/ClaimDropOffer": (WRITE, NOT_FOUND, lambda: d.ClaimDropOfferRequest(
+        request_id=rid(), name=entry_name(A.drop, A.member))),
+    "DropService/PassOnUnclaimedOffers": ((OP,), NOT_FOUND, lambda: d.PassOnUnclaimedOffersRequest(
+        request_id=rid(), name=A.drop)),
+    "DropService/ListDropResults": ((OP, AU), NOT_FOUND, lambda: d.ListDropResultsRequest(parent=A.drop)),
 }
+
+
+def drop_request(brand: str) -> d.CreateDropRequest:
+    """A drop open for registration all through the module (the clock stands at START)."""
+    return d.CreateDropRequest(request_id=rid(), brand=brand, drop=d.Drop(
+        display_name="Drop", sku="SNK", pools=[d.DropPool(units=5)],
+        registration_open_time=timestamp(START - timedelta(hours=1)),
+        registration_close_time=timestamp(START + timedelta(days=10)), purchase_window_minutes=30, per_member_limit=1))
 
 
 def all_rpcs() -> Iterator[tuple[str, Any, Any]]:
@@ -209,6 +246,13 @@ async def world(module_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> As
             names.guide, names.guide2, names.guide3 = (x.name for x in hired)
             names.member, names.member2, names.member3, names.absorbed = (x.name for x in registered)
             names.order, names.unpaid, names.cancellable = (x.name for x in placed)
+            await stock_pb2_grpc.StockServiceStub(ch).ImportStock(k.ImportStockRequest(
+                request_id=rid(), brand=brand, batch_id="opening", lines=[
+                    k.StockLine(store=opened[0].name, sku=STOCKED, count=50)]), metadata=op)
+            drops = drops_pb2_grpc.DropServiceStub(ch)
+            names.drop = (await drops.CreateDrop(drop_request(brand), metadata=op)).name
+            await drops.RegisterForDrop(d.RegisterForDropRequest(
+                request_id=rid(), parent=names.drop, member=names.member), metadata=mp)
         head = await running.store.max_notification_id()
         await running.projections.run_until(head)
         assert A.ids() and all(x.routing.store for x in placed)
@@ -280,6 +324,14 @@ MIXED: dict[str, tuple[str, Callable[[], Any]]] = {
     "GuideService/MoveGuide": (OP, lambda: s.MoveGuideRequest(request_id=rid(), name=B.guide2, to_store=A.store)),
     "GuideService/InheritCustomers": (OP, lambda: s.InheritCustomersRequest(
         request_id=rid(), name=B.guide, to_guide=A.guide)),
+    "StockService/ImportStock": (OP, lambda: k.ImportStockRequest(request_id=rid(), batch_id=rid(), lines=[
+        k.StockLine(store=B.store, sku=STOCKED, count=5), k.StockLine(store=A.store, sku=STOCKED, count=5)])),
+    "DropService/RegisterForDrop": (MP, lambda: d.RegisterForDropRequest(
+        request_id=rid(), parent=B.drop, member=B.member3, invited_by=A.member)),
+    "DropService/CreateDrop": (OP, lambda: d.CreateDropRequest(request_id=rid(), drop=d.Drop(
+        display_name="Drop", sku="SNK", pools=[d.DropPool(store=A.store, units=5)],
+        registration_open_time=timestamp(START), registration_close_time=timestamp(START + timedelta(days=1)),
+        purchase_window_minutes=30, per_member_limit=1))),
 }
 
 

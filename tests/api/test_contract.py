@@ -90,11 +90,11 @@ async def test_an_update_mask_of_star_replaces_every_updatable_field(api):
 
 
 def _loyalty_files():
-    from protos.loyalty.v1 import (attribution_pb2, audit_pb2, common_pb2, errors_pb2, members_pb2, orders_pb2,
-                                   programmes_pb2, stores_pb2)
+    from protos.loyalty.v1 import (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2,
+                                   orders_pb2, programmes_pb2, stock_pb2, stores_pb2)
 
-    return [f.DESCRIPTOR for f in (attribution_pb2, audit_pb2, common_pb2, errors_pb2, members_pb2, orders_pb2,
-                                   programmes_pb2, stores_pb2)]
+    return [f.DESCRIPTOR for f in (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2,
+                                   orders_pb2, programmes_pb2, stock_pb2, stores_pb2)]
 
 
 def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
@@ -111,7 +111,9 @@ def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
                 resources[message.name] = list(resource.pattern)
     assert not missing, f"fields without google.api.field_behavior: {missing}"
     assert resources == {"Member": ["members/{member}"], "Order": ["orders/{order}"],
-                         "CloudStore": ["cloudStores/{cloud_store}"], "Guide": ["guides/{guide}"]}
+                         "CloudStore": ["cloudStores/{cloud_store}"], "Guide": ["guides/{guide}"],
+                         "StockLevel": ["cloudStores/{cloud_store}/stock/{sku}"], "Drop": ["drops/{drop}"],
+                         "DropEntry": ["drops/{drop}/entries/{member}"]}
 
 
 async def test_a_members_orders_are_listed_newest_first_page_by_page(api):

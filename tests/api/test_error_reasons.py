@@ -48,7 +48,7 @@ def reasons_in_code() -> set[str]:
 
 def aggregate_types() -> set[str]:
     import domain.brand_programme, domain.cloud_store, domain.guide, domain.identity  # noqa: F401, E401
-    import domain.member, domain.order, domain.settlement  # noqa: F401, E401
+    import domain.drop, domain.member, domain.order, domain.settlement, domain.stock  # noqa: F401, E401
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

@@ -31,7 +31,7 @@ from protos.loyalty.v1 import audit_pb2, members_pb2_grpc
 from protos.loyalty.v1 import common_pb2 as c
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
-from protos.loyalty.v1 import programmes_pb2
+from protos.loyalty.v1 import drops_pb2, programmes_pb2, stock_pb2
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import START, TOKENS, auth
@@ -305,7 +305,8 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
 SERVICES = [m.DESCRIPTOR.services_by_name["MemberService"], s.DESCRIPTOR.services_by_name["StoreService"],
             s.DESCRIPTOR.services_by_name["GuideService"], o.DESCRIPTOR.services_by_name["OrderService"],
             a.DESCRIPTOR.services_by_name["AttributionService"], audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
-            programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"]]
+            programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"],
+            stock_pb2.DESCRIPTOR.services_by_name["StockService"], drops_pb2.DESCRIPTOR.services_by_name["DropService"]]
 CALLERS = [OP, OP, MP, AU, D1]
 F = FieldDescriptor
 INT32 = (0, 1, -1, 3, 7, 1000, 2**31 - 1, -(2**31))

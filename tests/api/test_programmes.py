@@ -136,7 +136,7 @@ async def test_every_field_published_reads_back_unchanged(api):
         attribution=p.AttributionRules(
             precedence=[p.ATTRIBUTION_SOURCE_HOME_STORE, p.ATTRIBUTION_SOURCE_NEAREST], fallback_target="acme-online",
             credit_bound_guide=False, max_distance_m=20_000, tie_tolerance_m=0, pickup_max_distance_m=3_000,
-            delivery_ignores_opening_hours=True),
+            delivery_ignores_opening_hours=True, stock_fallback=p.STOCK_FALLBACK_SPLIT, stock_max_distance_m=8_000),
     )
     assert await publish(api, programme) == programme
     assert await get(api, version=7, metadata=MP) == programme

@@ -23,7 +23,7 @@ from tests.infrastructure.test_event_round_trip import aggregates_in, event_clas
 from tests.infrastructure.test_snapshots import T0, WORKLOADS
 
 MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order",
-           "domain.settlement", "domain.brand_programme")
+           "domain.settlement", "domain.brand_programme", "domain.stock", "domain.drop")
 
 
 def settlement_workload() -> list[Aggregate]:

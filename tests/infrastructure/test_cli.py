@@ -67,7 +67,7 @@ def loyalty(*args: str, where: Path, dsn: str | None, env: dict[str, str] | None
 
 
 PROJECTIONS = ["event_chain", "dealer_ledger", "member_points", "guide_performance", "settlement_lines",
-               "due_settlements", "due_payments", "member_orders"]
+               "due_settlements", "due_payments", "member_orders", "stock_levels", "drop_results"]
 """infrastructure.projections.all_projections, in its order."""
 
 

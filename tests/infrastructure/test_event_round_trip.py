@@ -33,7 +33,8 @@ from infrastructure.event_store import EventStore
 from infrastructure.mapper import build_mapper
 from tests.infrastructure.test_snapshots import WORKLOADS, difference, state_of
 
-AGGREGATE_MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order")
+AGGREGATE_MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order",
+                     "domain.stock", "domain.drop")
 
 CONFIGURATIONS = {
     "plain": {},

@@ -32,6 +32,8 @@ from domain.member import Member, merge
 from domain.order import Order, OrderLine
 from domain.programme import LoyaltyProgramme
 from domain.routing import OrderFacts, decide
+from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, InviteeFacts, commitment_of
+from domain.stock import Protection, StoreStock
 from domain.store_values import FulfilmentMode, OpeningHours
 from domain.tiers import Tier
 from infrastructure.event_store import EventStore
@@ -281,12 +283,52 @@ def order_workload() -> list[Aggregate]:
     return [shared, late]
 
 
+def stock_workload() -> list[Aggregate]:
+    """Every StoreStock event: an import, protection, holds paid, consumed, released, expired, a till sale."""
+    stock = StoreStock.open(brand="acme", store_id=ids("stock-store"), sku="SKU-1", at=T0)
+    stock.adjust("import-1", T0, count=20, reason="opening count")
+    stock.protect(Protection(floor_units=2, share_bp=1_000), T0)
+    paid, cancelled, lapsed, held = ids("s-paid"), ids("s-cancel"), ids("s-lapse"), ids("s-held")
+    for n, order in enumerate((paid, cancelled, lapsed, held)):
+        stock.reserve(order, 2, T0 + HOUR, T0 + n * timedelta(minutes=1))
+    stock.commit(paid, T0 + 10 * timedelta(minutes=1))
+    stock.consume(paid, T0 + 2 * HOUR)
+    stock.release(cancelled, "CANCELLED_BY_CUSTOMER", T0 + 20 * timedelta(minutes=1))
+    stock.expire(lapsed, T0 + 2 * HOUR)
+    stock.sell_in_store(3, T0 + 3 * HOUR)
+    return [stock]
+
+
+def drop_workload() -> list[Aggregate]:
+    """Every Drop and DropEntry event: created, entries with a bonus, drawn, claimed, passed on."""
+    seed = bytes(range(32))
+    drop = Drop.create(brand="acme", name="Sneaker", sku="SNK-1", pools=[DropPool(None, 2), DropPool(ids("d-s"), 1)],
+                       registration_opens_at=T0 + HOUR, registration_closes_at=T0 + 2 * HOUR,
+                       early_access=[EarlyAccess(Tier.CORE, 30)], purchase_window_minutes=30, per_member_limit=1,
+                       tickets_per_invite=2, invite_ticket_cap=4, commitment=commitment_of(seed), at=T0)
+    entries = [DropEntry.register(drop=drop, member_id=ids(f"d-m{i}"), tier=Tier.CORE,
+                                  store_id=ids("d-s") if i == 4 else None, at=T0 + HOUR) for i in range(5)]
+    for invitee in ("d-m1", "d-m2"):
+        entries[0].grant_bonus(drop, InviteeFacts(ids(invitee), ids("d-m0"), T0 + HOUR, False), T0 + HOUR)
+    drawn = [e.as_drawn() for e in entries]
+    drop.draw(seed, drawn, T0 + 2 * HOUR)
+    winner = next(m for m, o in drop.offers.items() if o.store_id is None)
+    drop.claim(winner, T0 + 2 * HOUR)
+    drop.pass_on(drawn, T0 + 3 * HOUR)
+    for e in entries[1:]:
+        e.collect_events()  # every event class is covered by the first entry
+    return [drop, entries[0]]
+
+
 WORKLOADS: dict[str, Callable[[], list[Aggregate]]] = {
     "Member": member_workload,
     "Guide": guide_workload,
     "IdentityIndex": identity_workload,
     "CloudStore": cloud_store_workload,
     "Order": order_workload,
+    "StoreStock": stock_workload,
+    "Drop": lambda: drop_workload()[:1],
+    "DropEntry": lambda: drop_workload()[1:],
 }
 
 

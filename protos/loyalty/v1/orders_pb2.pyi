@@ -43,6 +43,7 @@ class RejectionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECTION_REASON_BEYOND_MAX_DISTANCE: _ClassVar[RejectionReason]
     REJECTION_REASON_BEYOND_PICKUP_DISTANCE: _ClassVar[RejectionReason]
     REJECTION_REASON_CAPACITY_REACHED: _ClassVar[RejectionReason]
+    REJECTION_REASON_OUT_OF_STOCK: _ClassVar[RejectionReason]
 
 class StepOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -63,6 +64,8 @@ class StepReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_REASON_INELIGIBLE: _ClassVar[StepReason]
     STEP_REASON_NO_ELIGIBLE_STORE: _ClassVar[StepReason]
     STEP_REASON_GUIDE_LEFT: _ClassVar[StepReason]
+    STEP_REASON_NEAREST_IN_STOCK: _ClassVar[StepReason]
+    STEP_REASON_SPLIT_ACROSS_STORES: _ClassVar[StepReason]
 
 class GuideCreditSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -76,6 +79,7 @@ class UnallocatedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNALLOCATED_REASON_NO_CANDIDATES: _ClassVar[UnallocatedReason]
     UNALLOCATED_REASON_NO_ELIGIBLE_STORE: _ClassVar[UnallocatedReason]
     UNALLOCATED_REASON_PRECEDENCE_EXHAUSTED: _ClassVar[UnallocatedReason]
+    UNALLOCATED_REASON_SPLIT: _ClassVar[UnallocatedReason]
 ENTRY_KIND_UNSPECIFIED: EntryKind
 ENTRY_KIND_STORE_QR: EntryKind
 ENTRY_KIND_GUIDE_SHARE: EntryKind
@@ -97,6 +101,7 @@ REJECTION_REASON_OUTSIDE_SERVICE_RADIUS: RejectionReason
 REJECTION_REASON_BEYOND_MAX_DISTANCE: RejectionReason
 REJECTION_REASON_BEYOND_PICKUP_DISTANCE: RejectionReason
 REJECTION_REASON_CAPACITY_REACHED: RejectionReason
+REJECTION_REASON_OUT_OF_STOCK: RejectionReason
 STEP_OUTCOME_UNSPECIFIED: StepOutcome
 STEP_OUTCOME_CHOSEN: StepOutcome
 STEP_OUTCOME_SKIPPED: StepOutcome
@@ -111,6 +116,8 @@ STEP_REASON_NOT_A_CANDIDATE: StepReason
 STEP_REASON_INELIGIBLE: StepReason
 STEP_REASON_NO_ELIGIBLE_STORE: StepReason
 STEP_REASON_GUIDE_LEFT: StepReason
+STEP_REASON_NEAREST_IN_STOCK: StepReason
+STEP_REASON_SPLIT_ACROSS_STORES: StepReason
 GUIDE_CREDIT_SOURCE_UNSPECIFIED: GuideCreditSource
 GUIDE_CREDIT_SOURCE_GUIDE_SHARE: GuideCreditSource
 GUIDE_CREDIT_SOURCE_BOUND_GUIDE: GuideCreditSource
@@ -118,6 +125,7 @@ UNALLOCATED_REASON_UNSPECIFIED: UnallocatedReason
 UNALLOCATED_REASON_NO_CANDIDATES: UnallocatedReason
 UNALLOCATED_REASON_NO_ELIGIBLE_STORE: UnallocatedReason
 UNALLOCATED_REASON_PRECEDENCE_EXHAUSTED: UnallocatedReason
+UNALLOCATED_REASON_SPLIT: UnallocatedReason
 
 class OrderLine(_message.Message):
     __slots__ = ("sku", "quantity", "unit_price_fen")
@@ -203,8 +211,30 @@ class GuideCredit(_message.Message):
     dual_credit: bool
     def __init__(self, guide: _Optional[str] = ..., guide_store: _Optional[str] = ..., source: _Optional[_Union[GuideCreditSource, str]] = ..., dual_credit: _Optional[bool] = ...) -> None: ...
 
+class StockNeed(_message.Message):
+    __slots__ = ("sku", "quantity")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    quantity: int
+    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class SplitPart(_message.Message):
+    __slots__ = ("order", "store", "dealer", "distance_m", "needs")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_FIELD_NUMBER: _ClassVar[int]
+    order: str
+    store: str
+    dealer: str
+    distance_m: float
+    needs: _containers.RepeatedCompositeFieldContainer[StockNeed]
+    def __init__(self, order: _Optional[str] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., needs: _Optional[_Iterable[_Union[StockNeed, _Mapping]]] = ...) -> None: ...
+
 class RoutingDecision(_message.Message):
-    __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback", "programme_version")
+    __slots__ = ("allocated", "store", "dealer", "distance_m", "candidates", "attribution", "guide_credit", "unallocated_reason", "fallback", "programme_version", "split")
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     DEALER_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +245,7 @@ class RoutingDecision(_message.Message):
     UNALLOCATED_REASON_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     PROGRAMME_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
     allocated: bool
     store: str
     dealer: str
@@ -225,7 +256,8 @@ class RoutingDecision(_message.Message):
     unallocated_reason: UnallocatedReason
     fallback: str
     programme_version: int
-    def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[_Union[UnallocatedReason, str]] = ..., fallback: _Optional[str] = ..., programme_version: _Optional[int] = ...) -> None: ...
+    split: _containers.RepeatedCompositeFieldContainer[SplitPart]
+    def __init__(self, allocated: _Optional[bool] = ..., store: _Optional[str] = ..., dealer: _Optional[str] = ..., distance_m: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., attribution: _Optional[_Iterable[_Union[AttributionStep, _Mapping]]] = ..., guide_credit: _Optional[_Union[GuideCredit, _Mapping]] = ..., unallocated_reason: _Optional[_Union[UnallocatedReason, str]] = ..., fallback: _Optional[str] = ..., programme_version: _Optional[int] = ..., split: _Optional[_Iterable[_Union[SplitPart, _Mapping]]] = ...) -> None: ...
 
 class Order(_message.Message):
     __slots__ = ("name", "member", "state", "total_fen", "paid_fen", "refunded_fen", "fulfilment", "routing", "place_time", "version", "refunds")

@@ -42,6 +42,13 @@ class AttributionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTRIBUTION_SOURCE_BOUND_GUIDE_STORE: _ClassVar[AttributionSource]
     ATTRIBUTION_SOURCE_HOME_STORE: _ClassVar[AttributionSource]
     ATTRIBUTION_SOURCE_NEAREST: _ClassVar[AttributionSource]
+
+class StockFallback(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STOCK_FALLBACK_UNSPECIFIED: _ClassVar[StockFallback]
+    STOCK_FALLBACK_UNALLOCATED: _ClassVar[StockFallback]
+    STOCK_FALLBACK_NEAREST_IN_STOCK: _ClassVar[StockFallback]
+    STOCK_FALLBACK_SPLIT: _ClassVar[StockFallback]
 EXPIRY_POLICY_UNSPECIFIED: ExpiryPolicy
 EXPIRY_POLICY_ROLLING_DAYS: ExpiryPolicy
 EXPIRY_POLICY_END_OF_MONTH: ExpiryPolicy
@@ -61,6 +68,10 @@ ATTRIBUTION_SOURCE_ENTRY_CONTEXT: AttributionSource
 ATTRIBUTION_SOURCE_BOUND_GUIDE_STORE: AttributionSource
 ATTRIBUTION_SOURCE_HOME_STORE: AttributionSource
 ATTRIBUTION_SOURCE_NEAREST: AttributionSource
+STOCK_FALLBACK_UNSPECIFIED: StockFallback
+STOCK_FALLBACK_UNALLOCATED: StockFallback
+STOCK_FALLBACK_NEAREST_IN_STOCK: StockFallback
+STOCK_FALLBACK_SPLIT: StockFallback
 
 class TierRule(_message.Message):
     __slots__ = ("tier", "min_paid_fen", "min_points_earned")
@@ -73,7 +84,7 @@ class TierRule(_message.Message):
     def __init__(self, tier: _Optional[_Union[_members_pb2.Tier, str]] = ..., min_paid_fen: _Optional[int] = ..., min_points_earned: _Optional[int] = ...) -> None: ...
 
 class AttributionRules(_message.Message):
-    __slots__ = ("precedence", "fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m", "pickup_max_distance_m", "delivery_ignores_opening_hours")
+    __slots__ = ("precedence", "fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m", "pickup_max_distance_m", "delivery_ignores_opening_hours", "stock_fallback", "stock_max_distance_m")
     PRECEDENCE_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_TARGET_FIELD_NUMBER: _ClassVar[int]
     CREDIT_BOUND_GUIDE_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +92,8 @@ class AttributionRules(_message.Message):
     TIE_TOLERANCE_M_FIELD_NUMBER: _ClassVar[int]
     PICKUP_MAX_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_IGNORES_OPENING_HOURS_FIELD_NUMBER: _ClassVar[int]
+    STOCK_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    STOCK_MAX_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
     precedence: _containers.RepeatedScalarFieldContainer[AttributionSource]
     fallback_target: str
     credit_bound_guide: bool
@@ -88,7 +101,9 @@ class AttributionRules(_message.Message):
     tie_tolerance_m: int
     pickup_max_distance_m: int
     delivery_ignores_opening_hours: bool
-    def __init__(self, precedence: _Optional[_Iterable[_Union[AttributionSource, str]]] = ..., fallback_target: _Optional[str] = ..., credit_bound_guide: _Optional[bool] = ..., max_distance_m: _Optional[int] = ..., tie_tolerance_m: _Optional[int] = ..., pickup_max_distance_m: _Optional[int] = ..., delivery_ignores_opening_hours: _Optional[bool] = ...) -> None: ...
+    stock_fallback: StockFallback
+    stock_max_distance_m: int
+    def __init__(self, precedence: _Optional[_Iterable[_Union[AttributionSource, str]]] = ..., fallback_target: _Optional[str] = ..., credit_bound_guide: _Optional[bool] = ..., max_distance_m: _Optional[int] = ..., tie_tolerance_m: _Optional[int] = ..., pickup_max_distance_m: _Optional[int] = ..., delivery_ignores_opening_hours: _Optional[bool] = ..., stock_fallback: _Optional[_Union[StockFallback, str]] = ..., stock_max_distance_m: _Optional[int] = ...) -> None: ...
 
 class Programme(_message.Message):
     __slots__ = ("brand", "version", "points_per_yuan", "pending_days", "expiry_policy", "expiry_days", "tier_window_days", "tier_rules", "downgrade_policy", "referral_reward_points", "referral_cap_per_period", "referral_cap_period", "binding_mode", "protection_days", "handover_waiting_hours", "handover_max_per_customer", "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added", "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "attribution", "payment_timeout_minutes")

@@ -1,0 +1,228 @@
+"""Drop (限量发售) use cases: create with a committed seed, register (idempotent, invitation bonus), draw, claim,
+pass unclaimed units on.
+
+The seed comes from a ``SeedSource`` port (the server derives it from a secret key; tests
+pass a fixed one): the drop records only its SHA-256 at creation, and the draw reveals it.
+The draw gathers every entry of the drop from the log (``entries``) and pins them in the
+``Drawn`` event by count and digest; it waits ``DRAW_GRACE`` after registration closes so
+that a registration accepted just before the close has committed before the entries are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
+
+from application.auth import owned
+from application.clock import Clock
+from application.commands import Answer, Call, Service
+from application.ports import Notifications, SeedSource
+from application.programmes import ProgrammeCatalog
+from application.unit_of_work import CommandRunner, UnitOfWork
+from domain.cloud_store import CloudStore
+from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, EntryTickets, InviteeFacts, commitment_of, entry_id
+from domain.errors import RuleViolation
+from domain.member import Member
+
+DRAW_GRACE = timedelta(seconds=30)  # longer than any command may take (the lock timeout and the call deadlines)
+MAX_UPLINE = 64
+
+ENTRY_TOPICS = tuple(get_topic(v) for v in vars(DropEntry).values()
+                     if isinstance(v, type) and issubclass(v, Aggregate.Event))
+
+
+@dataclass(frozen=True)
+class DropSpec:
+    name: str
+    sku: str
+    pools: tuple[DropPool, ...]
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    purchase_window_minutes: int
+    per_member_limit: int
+    early_access: tuple[EarlyAccess, ...] = ()
+    tickets_per_invite: int = 0
+    invite_ticket_cap: int = 0
+
+
+class DropEntryIndex:
+    """Every drop's entries as the draw sees them (member -> pool and tickets), following the log.
+
+    Each entry event is decoded once, as it arrives (a server keeps this current in the background
+    during registration), so the draw only reads the tail since the last catch-up: the draw of a
+    drop with 20,000 entries does not decode 20,000 events at the draw. Reads the events' fields;
+    builds no aggregates.
+    """
+
+    def __init__(self, store: Notifications, mapper: Mapper[UUID]) -> None:
+        self._store = store
+        self._mapper = mapper
+        self.position: int | None = None
+        # a row is [store id or None, tickets, member id], a list so that bonus tickets add up in place
+        self._drop_of: dict[UUID, tuple[UUID, list[Any]]] = {}  # entry id -> drop id, its row
+        self.entries: dict[UUID, dict[UUID, list[Any]]] = {}  # drop id -> member -> its row
+        self._task: asyncio.Task[None] | None = None
+
+    async def catch_up(self) -> None:
+        while True:
+            batch = await self._store.select_notifications(self.position, 5000, topics=ENTRY_TOPICS,
+                                                           inclusive_of_start=False)
+            if not batch:
+                return
+            self._apply(batch)
+
+    def _apply(self, notifications: Iterable[Notification]) -> None:
+        for n in notifications:
+            self.position = n.id
+            event = self._mapper.to_domain_event(n)
+            if isinstance(event, DropEntry.Registered):
+                row = [event.store_id, 1, event.member_id]
+                self._drop_of[event.originator_id] = (event.drop_id, row)
+                self.entries.setdefault(event.drop_id, {})[event.member_id] = row
+            elif isinstance(event, DropEntry.BonusGranted):
+                _, row = self._drop_of[event.originator_id]
+                row[1] += event.tickets
+
+    def drawn(self, drop_id: UUID) -> list[EntryTickets]:
+        return [EntryTickets(m, store, tickets) for m, (store, tickets, _) in self.entries.get(drop_id, {}).items()]
+
+    def start(self) -> None:
+        async def follow() -> None:
+            while True:
+                try:
+                    async for n in self._store.subscribe(gt=self.position, topics=ENTRY_TOPICS):
+                        self._apply([n])
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a lost LISTEN connection: resume from the position
+                    await asyncio.sleep(1)
+
+        self._task = asyncio.create_task(follow(), name="drop-entries")
+
+    async def stop(self) -> None:
+        from application.background import stop_task
+
+        await stop_task(self._task)
+
+
+class DropService(Service):
+    def __init__(self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, seeds: SeedSource,
+                 mapper: Mapper[UUID], index: DropEntryIndex) -> None:
+        super().__init__(runner, clock, programmes)
+        self.seeds = seeds
+        self.mapper = mapper
+        self.index = index  # the entries as the draw reads them, from the log (the EventStore port has no log)
+
+    async def create(self, brand: str, spec: DropSpec, *, call: Call | None = None) -> Answer:
+        drop_id = uuid4()
+
+        async def handler(uow: UnitOfWork) -> Drop:
+            for pool in spec.pools:  # a store pool names one of the brand's stores
+                if pool.store_id is not None:
+                    owned(await self.repository.get(pool.store_id, CloudStore), brand)
+            drop = Drop.create(
+                brand=brand, name=spec.name, sku=spec.sku, pools=spec.pools,
+                registration_opens_at=spec.registration_opens_at, registration_closes_at=spec.registration_closes_at,
+                early_access=spec.early_access, purchase_window_minutes=spec.purchase_window_minutes,
+                per_member_limit=spec.per_member_limit, tickets_per_invite=spec.tickets_per_invite,
+                invite_ticket_cap=spec.invite_ticket_cap, commitment=commitment_of(self.seeds.seed_for(drop_id)),
+                at=self.clock.now(), id=drop_id,
+            )
+            await uow.add(drop)
+            return drop
+
+        return await self.execute(handler, call)
+
+    async def get(self, drop_id: UUID, *, brand: str | None = None) -> Drop:
+        return owned(await self.repository.get(drop_id, Drop), brand)
+
+    async def register(self, drop_id: UUID, member_id: UUID, *, store_id: UUID | None = None,
+                       invited_by: UUID | None = None, brand: str | None = None,
+                       call: Call | None = None) -> Answer:
+        """Idempotent: a member registered already gets their entry back, unchanged."""
+
+        async def handler(uow: UnitOfWork) -> DropEntry:
+            at = self.clock.now()
+            drop = owned(await self.repository.get(drop_id, Drop), brand)
+            member = owned(await self.repository.get(member_id, Member), drop.brand)
+            if member.merged_into is not None:
+                raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
+                                    survivor_id=member.merged_into)
+            if invited_by is not None:  # another brand's member is not found, as everywhere
+                owned(await self.repository.get(invited_by, Member), drop.brand)
+            eid = entry_id(drop.id, member.id)
+            if await uow.exists(eid):
+                return await self.repository.get(eid, DropEntry)
+            entry = DropEntry.register(drop=drop, member_id=member.id, tier=member.tier, store_id=store_id, at=at)
+            await uow.add(entry)
+            if invited_by is not None and invited_by != member.id:
+                inviter_entry = entry_id(drop.id, invited_by)
+                if await uow.exists(inviter_entry):  # the inviter registered first (their share link)
+                    inviter = await uow.get(inviter_entry, DropEntry)
+                    facts = InviteeFacts(member.id, member.referred_by, member.registered_at,
+                                         member.first_paid_order is not None, await self._upline(invited_by))
+                    inviter.grant_bonus(drop, facts, at)  # by rule: no bonus for a self-invite, cycle or old customer
+            return entry
+
+        return await self.execute(handler, call)
+
+    async def _upline(self, member_id: UUID) -> tuple[UUID, ...]:
+        chain: list[UUID] = []
+        current = (await self.repository.get(member_id, Member)).referred_by
+        while current is not None and len(chain) < MAX_UPLINE and current not in chain:
+            chain.append(current)
+            current = (await self.repository.get(current, Member)).referred_by
+        return tuple(chain)
+
+    async def entry(self, drop_id: UUID, member_id: UUID, *, brand: str | None = None) -> DropEntry:
+        drop = owned(await self.repository.get(drop_id, Drop), brand)
+        return await self.repository.get(entry_id(drop.id, member_id), DropEntry)
+
+    async def entries(self, drop_id: UUID) -> list[EntryTickets]:
+        """Every entry of the drop, as the draw sees it, read from the log (``DropEntryIndex``)."""
+        await self.index.catch_up()
+        return self.index.drawn(drop_id)
+
+    async def draw(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Answer:
+        drop = owned(await self.repository.get(drop_id, Drop), brand)
+        if self.clock.now() < drop.registration_closes_at + DRAW_GRACE:
+            raise RuleViolation("the draw waits for registration to close", reason="REGISTRATION_OPEN",
+                                draw_from=(drop.registration_closes_at + DRAW_GRACE).isoformat())
+        entries = await self.entries(drop.id)
+        seed = self.seeds.seed_for(drop.id)
+
+        async def handler(uow: UnitOfWork) -> Drop:
+            locked = await uow.get(drop.id, Drop)
+            locked.draw(seed, entries, self.clock.now())
+            return locked
+
+        return await self.execute(handler, call)
+
+    async def claim(self, drop_id: UUID, member_id: UUID, *, brand: str | None = None,
+                    call: Call | None = None) -> Answer:
+        async def handler(uow: UnitOfWork) -> Drop:
+            drop = owned(await uow.get(drop_id, Drop), brand)
+            drop.claim(member_id, self.clock.now())
+            return drop
+
+        return await self.execute(handler, call)
+
+    async def pass_on(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Answer:
+        """Lapse the offers unclaimed past their window and offer their units to the next in draw order."""
+        drop = owned(await self.repository.get(drop_id, Drop), brand)
+        entries = await self.entries(drop.id)
+
+        async def handler(uow: UnitOfWork) -> Drop:
+            locked = await uow.get(drop.id, Drop)
+            locked.pass_on(entries, self.clock.now())
+            return locked
+
+        return await self.execute(handler, call)

@@ -1,0 +1,436 @@
+"""Limited drops (限量发售): register, a verifiable draw, a purchase window, unclaimed units passed on.
+
+Aggregates: one ``Drop`` (the rules, the commitment, the draw and the offers) and one
+``DropEntry`` per member and drop (id ``entry_id(drop_id, member_id)``). Registration is
+the hot spot (thousands of members in the first minutes), so it never touches the
+``Drop``: each entry is its own aggregate, created once (a second registration finds
+it: idempotent), and an invitation bonus changes only the inviter's entry. The draw
+takes every entry (gathered by the application from the log) and pins them in the
+``Drawn`` event by count and digest.
+
+Verifiable draw (commit-reveal): at creation the drop records ``commitment`` =
+SHA-256 of a secret seed the *application* supplies (the domain makes no randomness);
+the seed stays secret until the draw, which reveals it (``Drawn.seed``, checked
+against the commitment). The draw order is a pure function of the seed and the
+entries (``draw_order``): each ticket n of member m gets the key SHA-256(seed ‖ m ‖ n),
+a member's best key is their smallest, members are ranked by best key. More tickets,
+more chances of a small key. Winners are the ranking's head, each offered up to the
+per-member limit until the pool's units run out; when an offer lapses unclaimed after
+the purchase window its units go to the next members in the same order. So anyone
+holding the events recomputes every offer.
+
+Invitation bonus (约请好友提升中签几率): an invitee who registers in the drop adds
+``tickets_per_invite`` to the inviter's entry, up to ``invite_ticket_cap``, only if the
+invitee is *genuinely new*: referred by the inviter in the referral programme (which
+already refuses self-referral and cycles), a member since the drop was created, never
+paid an order; and the rule is checked again here (no self-invite, no cycle through the
+inviter's upline, one bonus per invitee).
+
+Early access (会员提早选购): a tier may register ``minutes`` before the registration
+window opens (higher tiers earlier); everyone's registration closes together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.aggregate import Aggregate, DecoratedEvent
+from domain.errors import InvalidArgument, RuleViolation
+from domain.loyalty_args import check_brand
+from domain.store_values import require_int, require_text, require_utc, require_uuid
+from domain.tiers import Tier
+
+MAX_UNITS = 10_000_000
+_ENTRY_NAMESPACE = uuid5(NAMESPACE_URL, "loyalty:drop-entry")
+
+
+def entry_id(drop_id: UUID, member_id: UUID) -> UUID:
+    return uuid5(_ENTRY_NAMESPACE, f"{drop_id}:{member_id}")
+
+
+def commitment_of(seed: bytes) -> str:
+    """What the drop records at creation: SHA-256 of the secret seed, hex."""
+    if not isinstance(seed, bytes) or len(seed) < 16:
+        raise InvalidArgument("a seed is at least 16 bytes", reason="INVALID_SEED")
+    return hashlib.sha256(seed).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DropPool:
+    """Units drawn together: online (``store_id`` None) or reserved for collection at one store."""
+
+    store_id: UUID | None
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyAccess:
+    tier: Tier
+    minutes: int  # may register this long before the window opens
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTickets:
+    """One entry as the draw sees it."""
+
+    member_id: UUID
+    store_id: UUID | None  # the pool
+    tickets: int
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A winner's purchase reservation: ``units`` to buy before ``expires_at``."""
+
+    member_id: UUID
+    store_id: UUID | None
+    units: int
+    expires_at: datetime
+    claimed: bool = False
+    lapsed: bool = False
+
+
+def ticket_key(seed: bytes, member_id: UUID, n: int) -> bytes:
+    return hashlib.sha256(seed + member_id.bytes + n.to_bytes(4, "big")).digest()
+
+
+def draw_order(seed: bytes, entries: Iterable[EntryTickets]) -> list[UUID]:
+    """Members ranked by their smallest ticket key (``ticket_key``; ties, never seen in practice, by member id
+    bytes). The seed's hash state is computed once and copied per ticket: the same digests, less work."""
+    base = hashlib.sha256(seed)
+    keyed = []
+    for e in entries:
+        member = e.member_id.bytes
+        best = b"\xff" * 33  # above every digest
+        for n in range(e.tickets):
+            h = base.copy()
+            h.update(member + n.to_bytes(4, "big"))
+            digest = h.digest()
+            if digest < best:
+                best = digest
+        keyed.append((best, member, e.member_id))
+    keyed.sort()
+    return [m for _, _, m in keyed]
+
+
+def entries_digest(entries: Iterable[EntryTickets]) -> str:
+    """SHA-256 over the entries in member order: pins exactly what was drawn."""
+    lines = sorted((e.member_id.bytes, f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n")
+                   for e in entries)
+    return hashlib.sha256("".join(line for _, line in lines).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class InviteeFacts:
+    """What the application knows of an invitee, for the anti-abuse rules."""
+
+    invitee_id: UUID
+    referred_by: UUID | None
+    member_since: datetime
+    has_paid_order: bool
+    inviter_upline: tuple[UUID, ...] = ()  # the inviter's referrers, nearest first
+
+
+class Drop(Aggregate):
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Drawn: ClassVar[DecoratedEvent]
+        Claimed: ClassVar[DecoratedEvent]
+        PassedOn: ClassVar[DecoratedEvent]
+
+    @classmethod
+    def create(
+        cls, *, brand: str, name: str, sku: str, pools: Sequence[DropPool], registration_opens_at: datetime,
+        registration_closes_at: datetime, early_access: Sequence[EarlyAccess] = (), purchase_window_minutes: int,
+        per_member_limit: int, tickets_per_invite: int = 0, invite_ticket_cap: int = 0, commitment: str,
+        at: datetime, id: UUID | None = None,  # noqa: A002
+    ) -> Drop:
+        pools = tuple(pools)
+        if not pools or not all(isinstance(p, DropPool) for p in pools):
+            raise InvalidArgument("a drop has at least one pool of units", reason="FIELD_REQUIRED", field="pools")
+        if len({p.store_id for p in pools}) != len(pools):
+            raise InvalidArgument("a pool repeats", reason="DUPLICATE_POOL", field="pools")
+        for p in pools:
+            require_int(p.units, "units", 1, MAX_UNITS)
+            if p.store_id is not None:
+                require_uuid(p.store_id, "store_id")
+        early = tuple(early_access)
+        if not all(isinstance(e, EarlyAccess) and isinstance(e.tier, Tier) for e in early) or \
+                len({e.tier for e in early}) != len(early):
+            raise InvalidArgument("early access names each tier once", reason="INVALID_EARLY_ACCESS")
+        for e in early:
+            require_int(e.minutes, "early_access.minutes", 0, 30 * 24 * 60)
+        require_utc(registration_opens_at, "registration_opens_at")
+        require_utc(registration_closes_at, "registration_closes_at")
+        if registration_closes_at <= registration_opens_at:
+            raise InvalidArgument("registration closes after it opens", reason="OUT_OF_RANGE",
+                                  field="registration_closes_at")
+        if not isinstance(commitment, str) or len(commitment) != 64 or any(c not in "0123456789abcdef" for c in commitment):
+            raise InvalidArgument("the commitment is a SHA-256 in hex", reason="INVALID_COMMITMENT")
+        return cls._create(
+            cls.Created, id=require_uuid(id, "id") if id is not None else None, brand=check_brand(brand),
+            name=require_text(name, "name"), sku=require_text(sku, "sku", 64), pools=pools,
+            registration_opens_at=registration_opens_at, registration_closes_at=registration_closes_at,
+            early_access=early, purchase_window_minutes=require_int(purchase_window_minutes, "purchase_window_minutes",
+                                                                    1, 30 * 24 * 60),
+            per_member_limit=require_int(per_member_limit, "per_member_limit", 1, MAX_UNITS),
+            tickets_per_invite=require_int(tickets_per_invite, "tickets_per_invite", 0, 1000),
+            invite_ticket_cap=require_int(invite_ticket_cap, "invite_ticket_cap", 0, 100_000),
+            commitment=commitment, at=require_utc(at),
+        )
+
+    class Created(Aggregate.Created):
+        brand: str
+        name: str
+        sku: str
+        pools: tuple[DropPool, ...]
+        registration_opens_at: datetime
+        registration_closes_at: datetime
+        early_access: tuple[EarlyAccess, ...]
+        purchase_window_minutes: int
+        per_member_limit: int
+        tickets_per_invite: int
+        invite_ticket_cap: int
+        commitment: str
+        at: datetime
+
+    @event(Created)
+    def __init__(self, brand: str, name: str, sku: str, pools: tuple[DropPool, ...], registration_opens_at: datetime,
+                 registration_closes_at: datetime, early_access: tuple[EarlyAccess, ...], purchase_window_minutes: int,
+                 per_member_limit: int, tickets_per_invite: int, invite_ticket_cap: int, commitment: str,
+                 at: datetime) -> None:
+        self.brand = brand
+        self.name = name
+        self.sku = sku
+        self.pools = pools
+        self.registration_opens_at = registration_opens_at
+        self.registration_closes_at = registration_closes_at
+        self.early_access = early_access
+        self.purchase_window_minutes = purchase_window_minutes
+        self.per_member_limit = per_member_limit
+        self.tickets_per_invite = tickets_per_invite
+        self.invite_ticket_cap = invite_ticket_cap
+        self.commitment = commitment
+        self.created_at = at
+        self.seed: str | None = None  # revealed at the draw (hex)
+        self.digest: str | None = None
+        self.entry_count = 0
+        self.offers: dict[UUID, Offer] = {}
+        self.cursors: dict[UUID | None, int] = {}  # per pool: members of its draw order offered so far
+
+    # --- registration rules (checked by each entry) -------------------------------------
+
+    def opens_for(self, tier: Tier) -> datetime:
+        """When a member of ``tier`` may register: earlier for a tier with early access (or a lower tier's)."""
+        minutes = max((e.minutes for e in self.early_access if tier.rank >= e.tier.rank), default=0)
+        return self.registration_opens_at - timedelta(minutes=minutes)
+
+    def check_registration(self, tier: Tier, store_id: UUID | None, at: datetime) -> None:
+        require_utc(at)
+        if not isinstance(tier, Tier):
+            raise InvalidArgument("tier must be a Tier", reason="INVALID_ARGUMENT", field="tier")
+        if at < self.opens_for(tier):
+            raise RuleViolation("registration is not open for this tier yet", reason="REGISTRATION_NOT_OPEN",
+                                opens_at=self.opens_for(tier).isoformat(), tier=tier.value)
+        if at >= self.registration_closes_at or self.drawn:
+            raise RuleViolation("registration has closed", reason="REGISTRATION_CLOSED")
+        if store_id not in {p.store_id for p in self.pools}:
+            raise RuleViolation("this drop has no units for that store", reason="NO_SUCH_POOL",
+                                store_id=store_id or "online")
+
+    # --- the draw -----------------------------------------------------------------------
+
+    @property
+    def drawn(self) -> bool:
+        return self.seed is not None
+
+    def _pool_orders(self, seed: bytes, entries: Sequence[EntryTickets]) -> dict[UUID | None, list[UUID]]:
+        return {p.store_id: draw_order(seed, (e for e in entries if e.store_id == p.store_id)) for p in self.pools}
+
+    def _offer_from(self, orders: dict[UUID | None, list[UUID]], free: dict[UUID | None, int],
+                    cursors: dict[UUID | None, int], at: datetime, offered: set[UUID]) -> list[Offer]:
+        """Offers to the next members in each pool's order while units are free (a member is offered once)."""
+        out = []
+        expires = at + timedelta(minutes=self.purchase_window_minutes)
+        for pool, order in orders.items():
+            i = cursors.get(pool, 0)
+            while free[pool] > 0 and i < len(order):
+                member = order[i]
+                i += 1
+                if member in offered:
+                    continue
+                units = min(self.per_member_limit, free[pool])
+                free[pool] -= units
+                offered.add(member)
+                out.append(Offer(member, pool, units, expires))
+            cursors[pool] = i
+        return out
+
+    def _free(self) -> dict[UUID | None, int]:
+        taken: dict[UUID | None, int] = {}
+        for o in self.offers.values():
+            if not o.lapsed:
+                taken[o.store_id] = taken.get(o.store_id, 0) + o.units
+        return {p.store_id: p.units - taken.get(p.store_id, 0) for p in self.pools}
+
+    def draw(self, seed: bytes, entries: Sequence[EntryTickets], at: datetime) -> None:
+        """Reveal the seed and offer the units to the head of each pool's draw order."""
+        require_utc(at)
+        if self.drawn:
+            raise RuleViolation("the drop was drawn already", reason="ALREADY_DRAWN")
+        if at < self.registration_closes_at:
+            raise RuleViolation("registration is still open", reason="REGISTRATION_OPEN",
+                                closes_at=self.registration_closes_at.isoformat())
+        if commitment_of(seed) != self.commitment:
+            raise InvalidArgument("the seed does not match the drop's commitment", reason="SEED_MISMATCH")
+        entries = tuple(entries)
+        if not all(isinstance(e, EntryTickets) and e.tickets >= 1 for e in entries) or \
+                len({e.member_id for e in entries}) != len(entries):
+            raise InvalidArgument("entries: one per member, at least one ticket each", reason="INVALID_ENTRIES")
+        cursors: dict[UUID | None, int] = {}
+        offers = self._offer_from(self._pool_orders(seed, entries), self._free(), cursors, at, set())
+        self._drawn(seed=seed.hex(), digest=entries_digest(entries), entry_count=len(entries), offers=tuple(offers),
+                    cursors=tuple((k, v) for k, v in cursors.items()), at=at)
+
+    @event("Drawn")
+    def _drawn(self, seed: str, digest: str, entry_count: int, offers: tuple[Offer, ...],
+               cursors: tuple[tuple[UUID | None, int], ...], at: datetime) -> None:
+        self.seed, self.digest, self.entry_count = seed, digest, entry_count
+        self.offers = {o.member_id: o for o in offers}
+        self.cursors = dict(cursors)
+
+    def claim(self, member_id: UUID, at: datetime) -> Offer:
+        """The winner buys within the purchase window."""
+        require_utc(at)
+        offer = self.offers.get(member_id)
+        if offer is None or offer.lapsed:
+            raise RuleViolation("no purchase reservation for this member", reason="NO_OFFER", member_id=member_id)
+        if offer.claimed:
+            raise RuleViolation("already bought", reason="OFFER_CLAIMED", member_id=member_id)
+        if at >= offer.expires_at:
+            raise RuleViolation("the purchase window has closed", reason="OFFER_EXPIRED",
+                                expires_at=offer.expires_at.isoformat())
+        self._claimed(member_id=member_id, at=at)
+        return self.offers[member_id]
+
+    @event("Claimed")
+    def _claimed(self, member_id: UUID, at: datetime) -> None:
+        o = self.offers[member_id]
+        self.offers = {**self.offers, member_id: Offer(o.member_id, o.store_id, o.units, o.expires_at, True)}
+
+    def lapsed_offers(self, at: datetime) -> tuple[UUID, ...]:
+        return tuple(o.member_id for o in self.offers.values() if not o.claimed and not o.lapsed and at >= o.expires_at)
+
+    def pass_on(self, entries: Sequence[EntryTickets], at: datetime) -> tuple[Offer, ...]:
+        """Offers unclaimed past their window lapse; their units go to the next members in draw order.
+
+        ``entries`` must be exactly the drawn ones (checked by digest): the order is recomputed, not stored.
+        """
+        require_utc(at)
+        if not self.drawn:
+            raise RuleViolation("the drop has not been drawn", reason="NOT_DRAWN")
+        lapsed = self.lapsed_offers(at)
+        if not lapsed:
+            return ()
+        entries = tuple(entries)
+        if entries_digest(entries) != self.digest:
+            raise InvalidArgument("entries differ from the drawn ones", reason="ENTRIES_MISMATCH")
+        assert self.seed is not None
+        free = self._free()
+        for m in lapsed:
+            o = self.offers[m]
+            free[o.store_id] += o.units
+        cursors = dict(self.cursors)
+        offers = self._offer_from(self._pool_orders(bytes.fromhex(self.seed), entries), free, cursors, at,
+                                  set(self.offers))
+        self._passed_on(lapsed=lapsed, offers=tuple(offers), cursors=tuple(cursors.items()), at=at)
+        return tuple(offers)
+
+    @event("PassedOn")
+    def _passed_on(self, lapsed: tuple[UUID, ...], offers: tuple[Offer, ...],
+                   cursors: tuple[tuple[UUID | None, int], ...], at: datetime) -> None:
+        updated = dict(self.offers)
+        for m in lapsed:
+            o = updated[m]
+            updated[m] = Offer(o.member_id, o.store_id, o.units, o.expires_at, False, True)
+        for o in offers:
+            updated[o.member_id] = o
+        self.offers = updated
+        self.cursors = dict(cursors)
+
+
+class DropEntry(Aggregate):
+    """One member's registration in one drop, and the bonus tickets their invitees brought."""
+
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Registered: ClassVar[DecoratedEvent]
+        BonusGranted: ClassVar[DecoratedEvent]
+
+    @classmethod
+    def register(cls, *, drop: Drop, member_id: UUID, tier: Tier, store_id: UUID | None = None,
+                 at: datetime) -> DropEntry:
+        drop.check_registration(tier, store_id, at)
+        return cls._create(cls.Registered, id=entry_id(drop.id, require_uuid(member_id, "member_id")),
+                           drop_id=drop.id, brand=drop.brand, member_id=member_id, store_id=store_id, tier=tier, at=at)
+
+    @event("Registered")
+    def __init__(self, drop_id: UUID, brand: str, member_id: UUID, store_id: UUID | None, tier: Tier,
+                 at: datetime) -> None:
+        self.drop_id = drop_id
+        self.brand = brand
+        self.member_id = member_id
+        self.store_id = store_id
+        self.tier = tier
+        self.registered_at = at
+        self.bonus = 0
+        self.invitees: tuple[UUID, ...] = ()
+
+    @property
+    def tickets(self) -> int:
+        return 1 + self.bonus
+
+    def as_drawn(self) -> EntryTickets:
+        return EntryTickets(self.member_id, self.store_id, self.tickets)
+
+    def check_invitee(self, drop: Drop, facts: InviteeFacts) -> str | None:
+        """Why this invitee brings no bonus (None: it does). The referral programme's rules, checked again."""
+        if facts.invitee_id == self.member_id:
+            return "SELF_INVITE"
+        if facts.invitee_id in facts.inviter_upline:
+            return "INVITE_CYCLE"
+        if facts.referred_by != self.member_id:
+            return "NOT_INVITED_BY_THIS_MEMBER"
+        if facts.has_paid_order or facts.member_since < drop.created_at:
+            return "NOT_A_NEW_MEMBER"
+        if facts.invitee_id in self.invitees:
+            return "ALREADY_COUNTED"
+        if self.bonus >= drop.invite_ticket_cap or drop.tickets_per_invite == 0:
+            return "INVITE_CAP_REACHED"
+        return None
+
+    def grant_bonus(self, drop: Drop, facts: InviteeFacts, at: datetime) -> bool:
+        """The invitee registered in the drop: bonus tickets if the rules allow (False: none, by rule)."""
+        require_utc(at)
+        if not isinstance(facts, InviteeFacts):
+            raise InvalidArgument("facts must be InviteeFacts", reason="INVALID_ARGUMENT")
+        if drop.id != self.drop_id:
+            raise InvalidArgument("another drop", reason="INVALID_ARGUMENT")
+        if self.check_invitee(drop, facts) is not None:
+            return False
+        tickets = min(drop.tickets_per_invite, drop.invite_ticket_cap - self.bonus)
+        self._bonus(invitee_id=facts.invitee_id, tickets=tickets, at=at)
+        return True
+
+    @event("BonusGranted")
+    def _bonus(self, invitee_id: UUID, tickets: int, at: datetime) -> None:
+        self.bonus += tickets
+        self.invitees = self.invitees + (invitee_id,)
+
+
+VALUE_TYPES = (DropPool, EarlyAccess, EntryTickets, Offer, Tier)
