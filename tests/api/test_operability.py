@@ -243,7 +243,7 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
     # cancelled calls could have (it queues behind them on the member and the table): once it is stored,
     # whatever they would have written is there too, so their absence below is final.
     later = await api.members.EarnPoints(m.EarnPointsRequest(
-        request_id="later-1", member=member.name, rule="sign-in", points=1), metadata=MP, timeout=5)
+        request_id="later-1", name=member.name, rule="sign-in", points=1), metadata=MP, timeout=5)
     assert later.member.available_points == 1, "only the later call's points: the cancelled ones wrote nothing"
     assert await api.running.store.max_notification_id() == head + 1
     assert await api.running.store.pool.fetchval(
