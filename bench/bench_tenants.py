@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
 
-from bench.bench_orders import (  # noqa: E402
+from bench_orders import (  # noqa: E402
     SUZHOU, cpu_seconds, draft, free_port, spec, sql, stop_server, wait_serving,
 )
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
@@ -71,11 +71,13 @@ async def setup_brand(channel, brand: str, rid) -> list[str]:
     members = members_pb2_grpc.MemberServiceStub(channel)
     orders = orders_pb2_grpc.OrderServiceStub(channel)
     hot = await stores.OpenCloudStore(stores_pb2.OpenCloudStoreRequest(
-        request_id=rid(), store=spec(f"HOT-{brand}", *SUZHOU, "DHOT")), metadata=md("operator", brand))
+        request_id=rid(), cloud_store=stores_pb2.CloudStore(spec=spec(f"HOT-{brand}", *SUZHOU, "DHOT"))),
+        metadata=md("operator", brand))
     names = []
     for i in range(MEMBERS):
         names.append((await members.RegisterMember(members_pb2.RegisterMemberRequest(
-            request_id=rid(), openid=f"o-{brand}-{i}"), metadata=md("miniprogram", brand))).name)
+            request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")),
+            metadata=md("miniprogram", brand))).name)
     async with asyncio.timeout(30):
         while True:
             d = await orders.SimulateOrder(orders_pb2.SimulateOrderRequest(order=draft(names[0], *SUZHOU)),
@@ -96,11 +98,11 @@ async def load(channel, brand: str, members: list[str], clients: int, until: flo
             try:
                 order = await orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
                     request_id=rid(), order=draft(rng.choice(members), *at)), metadata=meta, timeout=30)
-                if order.state != orders_pb2.ALLOCATED:
+                if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
                     counts["unallocated"] = counts.get("unallocated", 0) + 1
                     continue
                 await orders.PayOrder(orders_pb2.PayOrderRequest(
-                    request_id=rid(), order=order.name, paid_fen=order.total_fen), metadata=meta, timeout=30)
+                    request_id=rid(), name=order.name, paid_fen=order.total_fen), metadata=meta, timeout=30)
                 counts[brand] = counts.get(brand, 0) + 1
             except grpc.aio.AioRpcError as e:
                 counts[e.code().name] = counts.get(e.code().name, 0) + 1

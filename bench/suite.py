@@ -253,7 +253,7 @@ class Orders:
         elif e.code() == grpc.StatusCode.CANCELLED and method == "PlaceOrder":
             # gRPC's C core refused it unseen: its queue of calls the server has not taken is full
             load.core_refusals.append(time.perf_counter() - t0)
-            load.core_details = e.details()
+            load.core_details = e.details() or ""
 
     async def closed(self, seconds: float, clients: int, hot_share: float = 0.0,
                      cpu: tuple[int, int] | None = None) -> Load:
@@ -301,7 +301,7 @@ async def echo_load(port: int, seconds: float, clients: int) -> Load:
     """The same closed loop as the orders: two unary calls per turn, on one channel."""
     load = Load()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = channel.unary_unary("/bench.Echo/Echo")
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary("/bench.Echo/Echo")
         await channel.channel_ready()
         for _ in range(50):
             await call(ECHO_PAYLOAD, timeout=5)
@@ -533,15 +533,15 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         def mean(runs: list[Load], f) -> float:
             return sum(f(r) for r in runs) / len(runs)
 
-        def rate(r: Load) -> float:
+        def orders_rate(r: Load) -> float:
             return r.orders_per_s
 
         def cpu_ms(r: Load) -> float:
             return 1000 * r.server_cpu / max(1, r.calls.count("PayOrder"))
 
         u, a = loops["uvloop"], loops["asyncio"]
-        report.figure("uvloop server, spread C=32", mean(u, rate), "orders/s", baseline="asyncio loop",
-                      baseline_value=mean(a, rate), target="keep if faster",
+        report.figure("uvloop server, spread C=32", mean(u, orders_rate), "orders/s", baseline="asyncio loop",
+                      baseline_value=mean(a, orders_rate), target="keep if faster",
                       note=f"mean of {len(u)} runs each, interleaved; p99 {mean(u, lambda r: r.p(.99)):.0f} vs "
                            f"{mean(a, lambda r: r.p(.99)):.0f} ms; server CPU/order {mean(u, cpu_ms):.2f} vs "
                            f"{mean(a, cpu_ms):.2f} ms")
@@ -577,7 +577,7 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
             "(originator_id = $2 AND topic LIKE '%.OrderAccepted'))", head, hot_id)
     finally:
         await conn.close()
-    placed, paid, accepted = Counter(), Counter(), Counter()
+    placed, paid, accepted = Counter[str](), Counter[str](), Counter[str]()
     for originator, topic, state in rows:
         if topic.endswith("Order.Placed"):
             placed[str(originator)] += 1
@@ -594,7 +594,7 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
     }
 
 
-async def steady_rss(orders: Orders, server: Server, seconds: float) -> dict[str, float]:
+async def steady_rss(orders: Orders, server: Server, seconds: float) -> dict[str, Any]:
     """Spread load at C = 8 for ``seconds``, sampling the server's RSS; warm-up is the first fifth (at most 2 min)."""
     warm_at = min(120.0, seconds / 5)
     samples: list[tuple[float, float]] = []
@@ -619,6 +619,7 @@ async def steady_rss(orders: Orders, server: Server, seconds: float) -> dict[str
 def run_script(name: str, argv: list[str], timeout: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     print(f"running {name} {' '.join(argv)}", flush=True)
+    status: int | str
     try:
         done = subprocess.run([sys.executable, str(ROOT / "bench" / name), *argv], cwd=ROOT,
                               capture_output=True, text=True, timeout=timeout)
