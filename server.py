@@ -28,7 +28,7 @@ from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
 from infrastructure.logging import configure_logging
-from infrastructure.mapper import build_mapper
+from infrastructure.privacy import key_config
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.scheduler import Scheduler
 from infrastructure.tenants import Registry, Tenant, onboard_brands
@@ -41,6 +41,8 @@ from protos.loyalty.v1 import (
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
     stores_pb2,
@@ -108,6 +110,7 @@ SERVICES = {
     "AttributionService": (attribution_pb2, attribution_pb2_grpc.add_AttributionServiceServicer_to_server),
     "AuditService": (audit_pb2, audit_pb2_grpc.add_AuditServiceServicer_to_server),
     "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
+    "PrivacyService": (privacy_pb2, privacy_pb2_grpc.add_PrivacyServiceServicer_to_server),
 }
 
 
@@ -146,7 +149,7 @@ async def start(
         raise
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
                                  settings.retry_after_ms / 1000))
-    brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
+    brands = Brands(platform_dsn, settings, clock, env, admission, auth, background,
                     projections=background and settings.projections)
     await brands.start(tenants)
 
@@ -229,7 +232,9 @@ def _tag_worker_logs(index: int) -> None:
 
 
 async def _prepare_database(settings: Settings, tokens: str) -> None:
-    """The registry, and the tokens' brands onboarded (when allowed), once, before the workers race to."""
+    """The registry, the tokens' brands onboarded (when allowed) and development keys made (when no keys
+    are configured), once, before the workers race to."""
+    key_config(os.environ, settings.data_dir)
     if settings.onboard_token_brands:
         await onboard_brands(settings.database_url, TokenAuthenticator.parse(tokens).brands(),
                              legacy_schema=settings.schema)

@@ -85,3 +85,11 @@ class Notifications(Protocol):
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
                   poll_interval: float = 5.0) -> AsyncIterator[Notification]: ...
+
+
+class PersonalDataKeys(Protocol):
+    """Crypto-shredding: the data keys that seal each person's personal fields (infrastructure.privacy)."""
+
+    async def destroy(self, subject_id: UUID) -> bool:
+        """The subject's data key is destroyed: its personal fields read as erased everywhere. True if it existed."""
+        ...

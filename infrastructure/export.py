@@ -192,12 +192,7 @@ async def write_stream(chunks: AsyncIterable[bytes], sink: Any) -> int:
 async def _export_command(argv: Sequence[str] | None = None) -> int:
     """``python -m infrastructure.export [--after N] [--up-to N] [--since ISO] [--until ISO] > events.jsonl``."""
     import argparse
-    import os
     import sys
-
-    from infrastructure.config import load_settings
-    from infrastructure.database import open_event_store
-    from infrastructure.mapper import build_mapper
 
     parser = argparse.ArgumentParser(description="Stream stored events as JSON Lines to standard output.")
     parser.add_argument("--after", type=int, default=None, help="first position, exclusive")
@@ -207,16 +202,12 @@ async def _export_command(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--brand", default=None, help="the brand (tenant) whose log to export; without it, the "
                         "configured POSTGRES_SCHEMA of a database from before tenants")
     args = parser.parse_args(argv)
-    if args.brand is not None:
-        from infrastructure.tenants import open_brand_store
+    from infrastructure.projection_runner import open_store_from_env
 
-        store, release = await open_brand_store(args.brand)
-    else:
-        store, embedded = await open_event_store(load_settings())
-        release = embedded.stop if embedded is not None else (lambda: None)
+    store, release = await open_store_from_env(args.brand)
     try:
         start = None if args.after is None else args.after + 1
-        chunks = export_events_jsonl(store, build_mapper(os.environ), start, args.up_to,
+        chunks = export_events_jsonl(store, store.mapper, start, args.up_to,
                                      since=args.since, until=args.until)
         await write_stream(chunks, sys.stdout.buffer)
         sys.stdout.buffer.flush()

@@ -172,7 +172,10 @@ async def bulk_replay(
     params = [list(projection.topics)] if projection.topics else []
 
     async def read(after: int) -> list[Any]:
-        return await store.pool.fetch(sql, after, head, batch_size, *params)
+        rows = await store.pool.fetch(sql, after, head, batch_size, *params)
+        if (prepare := getattr(store, "prepare_states", None)) is not None:  # sealed personal fields' keys
+            await prepare(r[4] for r in rows)
+        return rows
 
     position = await store.max_tracking_id(projection.name)
     if head <= (position or 0):
@@ -211,7 +214,7 @@ async def _main(specs: Sequence[str], only: Sequence[str], batch_size: int, bran
         chosen = [p for p in projections if not only or p.name in only]
         if missing := set(only) - {p.name for p in chosen}:
             raise SystemExit(f"no such projection: {', '.join(sorted(missing))}")
-        mapper = load_mapper()
+        mapper = getattr(store, "mapper", None) or load_mapper()
         for p in chosen:
             stats = await rebuild(store, p, mapper, batch_size=batch_size)
             print(f"{stats.name}: {stats.events} events in {stats.seconds:.1f} s", file=sys.stderr)
