@@ -44,21 +44,22 @@ async def scan(dsn: str, needles=NEEDLES) -> list[str]:
 async def populate(api):
     mp, op = auth("miniprogram"), auth("operator")
     store = await api.stores.OpenCloudStore(stores_pb2.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", store=store_spec("SH-P1", 31.2290, 121.4740)), metadata=op)
-    await api.settled()
-    await api.guides.HireGuide(stores_pb2.HireGuideRequest(
-        request_id=api.rid(), brand="acme", store=store.name, wecom_userid=WECOM, display_name=GUIDE_NAME),
+        request_id=api.rid(), brand="acme", cloud_store=stores_pb2.CloudStore(spec=store_spec("SH-P1", 31.2290, 121.4740))),
         metadata=op)
+    await api.settled()
+    await api.guides.HireGuide(stores_pb2.HireGuideRequest(request_id=api.rid(), brand="acme", guide=stores_pb2.Guide(
+        store=store.name, wecom_userid=WECOM, display_name=GUIDE_NAME)), metadata=op)
     member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", openid=OPENID, unionid=UNIONID, phone=PHONE), metadata=mp)
+        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, unionid=UNIONID, phone=PHONE)),
+        metadata=mp)
     await api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
-        request_id=api.rid(), member=member.name, nickname=NICKNAME, birthday="1990-05-17"), metadata=mp)
+        request_id=api.rid(), name=member.name, nickname=NICKNAME, birthday="1990-05-17"), metadata=mp)
     orders = []
     for _ in range(3):
         order = await api.orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
             request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp)
         await api.orders.PayOrder(orders_pb2.PayOrderRequest(
-            request_id=api.rid(), order=order.name, paid_fen=12_800), metadata=mp)
+            request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=mp)
         orders.append(order)
     await api.settled()
     return member, orders
@@ -75,7 +76,8 @@ async def test_no_personal_value_is_stored_in_clear_in_any_table(api, fresh_dsn)
 async def test_a_registration_is_found_again_by_its_blind_index(api):
     member, _ = await populate(api)
     again = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", openid="o-another", phone="+86 139-1234-5678"), metadata=auth("miniprogram"))
+        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid="o-another", phone="+86 139-1234-5678")),
+        metadata=auth("miniprogram"))
     assert again.name == member.name  # the phone, normalised, found its owner without plaintext
 
 
@@ -99,7 +101,7 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     for order in orders:
         got = await api.orders.GetOrder(orders_pb2.GetOrderRequest(name=order.name), metadata=mp)
         assert got.routing.store == order.routing.store and got.routing.distance_m == order.routing.distance_m
-    history = await api.members.ListPointsHistory(members_pb2.ListPointsHistoryRequest(member=member.name),
+    history = await api.members.ListPointsHistory(members_pb2.ListPointsHistoryRequest(parent=member.name),
                                                   metadata=mp)
     assert sum(e.points for e in history.entries) == before.available_points + before.pending_points
     with pytest.raises(grpc.aio.AioRpcError) as no_order:  # nobody to deliver to
@@ -112,10 +114,10 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
             positions=audit_pb2.PositionRange(after=0)), metadata=au):
         seen.append(e.state_json)
     for name in [member.name, *(o.name for o in orders)]:
-        seen.append((await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(aggregate=name),
-                                                       metadata=au)).state_json)
-        seen.append((await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(
-            aggregate=name, version=1), metadata=au)).state_json)
+        seen.append(str(await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(name=name),
+                                                          metadata=au)))
+        seen.append(str(await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(
+            name=name, version=1), metadata=au)))
     async for chunk in privacy.ExportMemberData(privacy_pb2.ExportMemberDataRequest(name=member.name), metadata=mp):
         seen.append(chunk.json)
     assert len(seen) > 10
@@ -138,11 +140,11 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
 
     # the login is free again: registering it makes a new member, not the erased one
     anew = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", openid=OPENID, phone=PHONE), metadata=mp)
+        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)), metadata=mp)
     assert anew.name != member.name and anew.openid == OPENID
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
-            request_id=api.rid(), member=member.name, nickname="back"), metadata=mp)
+            request_id=api.rid(), name=member.name, nickname="back"), metadata=mp)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -179,5 +181,7 @@ async def test_an_erasure_through_one_server_holds_in_another(api, fresh_dsn, tm
                 await asyncio.sleep(0.05)
         assert OPENID not in await exported()
         first = await audit_pb2_grpc.AuditServiceStub(channel).GetAggregateState(
-            audit_pb2.GetAggregateStateRequest(aggregate=member.name, version=1), metadata=au)
-        assert first.state_json and OPENID not in first.state_json and PHONE not in first.state_json
+            audit_pb2.GetAggregateStateRequest(name=member.name, version=1), metadata=au)
+        assert first.member.member.name == member.name and first.version == 1
+        assert (first.member.member.openid, first.member.member.unionid, first.member.member.phone) == ("", "", "")
+        assert OPENID not in str(first) and PHONE not in str(first)

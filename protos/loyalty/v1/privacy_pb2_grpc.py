@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.loyalty.v1 import privacy_pb2 as protos_dot_loyalty_dot_v1_dot_privacy__pb2
+from protos.loyalty.v1 import privacy_pb2 as loyalty_dot_v1_dot_privacy__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/loyalty/v1/privacy_pb2_grpc.py depends on'
+        + ' but the generated code in loyalty/v1/privacy_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,23 +38,23 @@ class PrivacyServiceStub:
         """
         self.EraseMember = channel.unary_unary(
                 '/loyalty.v1.PrivacyService/EraseMember',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.FromString,
+                request_serializer=loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.FromString,
                 _registered_method=True)
         self.ExportMemberData = channel.unary_stream(
                 '/loyalty.v1.PrivacyService/ExportMemberData',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.FromString,
+                request_serializer=loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.FromString,
                 _registered_method=True)
         self.RecordMarketingConsent = channel.unary_unary(
                 '/loyalty.v1.PrivacyService/RecordMarketingConsent',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
+                request_serializer=loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
                 _registered_method=True)
         self.GetMarketingConsent = channel.unary_unary(
                 '/loyalty.v1.PrivacyService/GetMarketingConsent',
-                request_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
-                response_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
+                request_serializer=loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
                 _registered_method=True)
 
 
@@ -97,23 +97,23 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'EraseMember': grpc.unary_unary_rpc_method_handler(
                     servicer.EraseMember,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.SerializeToString,
             ),
             'ExportMemberData': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportMemberData,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.SerializeToString,
             ),
             'RecordMarketingConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordMarketingConsent,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.SerializeToString,
             ),
             'GetMarketingConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMarketingConsent,
-                    request_deserializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.FromString,
-                    response_serializer=protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.SerializeToString,
+                    request_deserializer=loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -143,8 +143,8 @@ class PrivacyService:
             request,
             target,
             '/loyalty.v1.PrivacyService/EraseMember',
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.FromString,
+            loyalty_dot_v1_dot_privacy__pb2.EraseMemberRequest.SerializeToString,
+            loyalty_dot_v1_dot_privacy__pb2.ErasureReceipt.FromString,
             options,
             channel_credentials,
             insecure,
@@ -170,8 +170,8 @@ class PrivacyService:
             request,
             target,
             '/loyalty.v1.PrivacyService/ExportMemberData',
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.FromString,
+            loyalty_dot_v1_dot_privacy__pb2.ExportMemberDataRequest.SerializeToString,
+            loyalty_dot_v1_dot_privacy__pb2.MemberDataChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -197,8 +197,8 @@ class PrivacyService:
             request,
             target,
             '/loyalty.v1.PrivacyService/RecordMarketingConsent',
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
+            loyalty_dot_v1_dot_privacy__pb2.RecordMarketingConsentRequest.SerializeToString,
+            loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -224,8 +224,8 @@ class PrivacyService:
             request,
             target,
             '/loyalty.v1.PrivacyService/GetMarketingConsent',
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
-            protos_dot_loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
+            loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
+            loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
             options,
             channel_credentials,
             insecure,
