@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -231,10 +232,10 @@ def _tag_worker_logs(index: int) -> None:
         handler.addFilter(_WorkerTag(index))
 
 
-async def _prepare_database(settings: Settings, tokens: str) -> None:
+async def _prepare_database(settings: Settings, tokens: str, env: Mapping[str, str]) -> None:
     """The registry, the tokens' brands onboarded (when allowed) and development keys made (when no keys
-    are configured), once, before the workers race to."""
-    key_config(os.environ, settings.data_dir)
+    are configured in ``env``, the workers' environment), once, before the workers race to."""
+    key_config(env, settings.data_dir)
     if settings.onboard_token_brands:
         await onboard_brands(settings.database_url, TokenAuthenticator.parse(tokens).brands(),
                              legacy_schema=settings.schema)
@@ -278,7 +279,7 @@ def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
     status = 0
     try:
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
-        asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens))
+        asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens, env))
         address = _address(settings)
         worker_env = {
             **env, "DATABASE_URL": dsn, "GRPC_ADDRESS": address, "GRPC_WORKERS": "1",

@@ -658,32 +658,34 @@ async def purge_request_log(pool: Any, names: Names, older_than_days: int) -> in
 
 
 async def _command(argv: Sequence[str] | None) -> int:
+    """``python -m infrastructure.privacy rotate|purge-request-log --brand B``: one brand's keys and request log
+    (each brand's schema has its own ``data_keys`` and ``request_log``)."""
     import argparse
     import sys
 
-    from infrastructure.config import load_settings
-    from infrastructure.database import open_event_store
+    from infrastructure.projection_runner import open_store_from_env
 
-    parser = argparse.ArgumentParser(description="Key management of personal data.")
+    parser = argparse.ArgumentParser(prog="python -m infrastructure.privacy",
+                                     description="Key management of personal data, one brand at a time.")
+    brand = argparse.ArgumentParser(add_help=False)
+    brand.add_argument("--brand", default=None, help="the brand (tenant); without it, the configured "
+                       "POSTGRES_SCHEMA of a database from before tenants")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("rotate", help="re-wrap every data key under the current (first) LOYALTY_KEK")
-    purge = sub.add_parser("purge-request-log", help="delete request-log rows older than N days")
+    sub.add_parser("rotate", parents=[brand], help="re-wrap every data key under the current (first) LOYALTY_KEK")
+    purge = sub.add_parser("purge-request-log", parents=[brand], help="delete request-log rows older than N days")
     purge.add_argument("--older-than-days", type=int, required=True)
     args = parser.parse_args(argv)
-    settings = load_settings()
-    store, embedded = await open_event_store(settings)
+    private, release = await open_store_from_env(args.brand)  # the keys are checked first
     try:
-        private = await open_private(store, os.environ, settings.data_dir)  # the keys are checked first
         if args.command == "rotate":
-            print(f"re-wrapped {await rotate(store.pool, store.names, private.keyring.provider)} data keys",
+            print(f"re-wrapped {await rotate(private.pool, private.names, private.keyring.provider)} data keys",
                   file=sys.stderr)
         else:
-            print(f"purged {await purge_request_log(store.pool, store.names, args.older_than_days)} request-log "
-                  "rows", file=sys.stderr)
+            print(f"purged {await purge_request_log(private.pool, private.names, args.older_than_days)} "
+                  "request-log rows", file=sys.stderr)
     finally:
-        await store.close()
-        if embedded is not None:
-            embedded.stop()
+        await private.close()
+        release()
     return 0
 
 
