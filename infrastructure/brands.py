@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from application.admission import Admission
-from domain.identity import IdentityIds
 from application.clock import Clock
 from application.guides import GuideService
 from application.members import MemberService
@@ -28,6 +27,7 @@ from application.settlements import SettlementService
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner, RememberedRequests
+from domain.identity import IdentityIds
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator
@@ -139,10 +139,13 @@ class Brands:
         s = self.settings
         store = await EventStore.open(tenant.database(self.platform_dsn), tenant.names,
                                       lock_timeout_s=s.lock_timeout_s, min_size=s.pool_min, max_size=s.pool_max)
+        opened: Any = store
         try:
-            stack = await self._build(tenant, await self._sealed(store))
+            sealed = await self._sealed(store)
+            opened = sealed.store  # closing it also stops its erasure watcher, once _build started it
+            stack = await self._build(tenant, sealed)
         except BaseException:
-            await store.close()
+            await opened.close()
             raise
         self.stacks[tenant.brand] = stack
         self._unknown.pop(tenant.brand, None)
