@@ -220,7 +220,7 @@ class Member(Aggregate):
         The infrastructure destroys the member's data key, so the personal values in earlier
         events can no longer be read either (crypto-shredding).
         """
-        check_text("by", by, max_length=64)
+        check_text("requested_by", by, max_length=64)  # named as in EraseMemberRequest
         check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         check_utc("at", at)
         if self.erased:

@@ -15,6 +15,7 @@ from protos.loyalty.v1 import (audit_pb2, audit_pb2_grpc, members_pb2, orders_pb
                                stores_pb2)
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import auth, serving
+from tests.api.test_errors import expect, rejected
 
 OPENID, UNIONID, PHONE, NICKNAME = "oPrivacyOpenid7731", "uPrivacyUnionid4419", "13912345678", "Xiaohong-Nick"
 WECOM, GUIDE_NAME = "wecom-guide-8812", "Guide-Zhang-Wei"
@@ -104,10 +105,9 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     history = await api.members.ListPointsHistory(members_pb2.ListPointsHistoryRequest(parent=member.name),
                                                   metadata=mp)
     assert sum(e.points for e in history.entries) == before.available_points + before.pending_points
-    with pytest.raises(grpc.aio.AioRpcError) as no_order:  # nobody to deliver to
-        await api.orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
-            request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp)
-    assert no_order.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await expect(api.orders.PlaceOrder(orders_pb2.PlaceOrderRequest(  # nobody to deliver to
+        request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp),
+        grpc.StatusCode.FAILED_PRECONDITION, "MEMBER_ERASED")
 
     seen = []  # every read an auditor or the member has
     async for e in api.audit.StreamEvents(audit_pb2.StreamEventsRequest(
@@ -142,10 +142,32 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     anew = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
         request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)), metadata=mp)
     assert anew.name != member.name and anew.openid == OPENID
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
-            request_id=api.rid(), name=member.name, nickname="back"), metadata=mp)
-    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await expect(api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
+        request_id=api.rid(), name=member.name, nickname="back"), metadata=mp),
+        grpc.StatusCode.FAILED_PRECONDITION, "MEMBER_ERASED")
+
+
+async def test_an_erasure_request_is_validated_field_by_field_and_nothing_is_erased(api):
+    mp, op = auth("miniprogram"), auth("operator")
+    privacy = privacy_pb2_grpc.PrivacyServiceStub(api.channel)
+    member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
+        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)), metadata=mp)
+
+    def erase(**kw):
+        fields = {"request_id": api.rid(), "name": member.name, "requested_by": "member", "reason": "PIPL", **kw}
+        return privacy.EraseMember(privacy_pb2.EraseMemberRequest(**fields), metadata=op)
+
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    assert (await expect(erase(requested_by=""), invalid, "FIELD_REQUIRED"))["field"] == "requested_by"
+    assert (await expect(erase(reason=""), invalid, "FIELD_REQUIRED"))["field"] == "reason"
+    assert (await expect(erase(requested_by="x" * 65), invalid, "INVALID_TEXT"))["field"] == "requested_by"
+    assert (await expect(erase(name="orders/1"), invalid, "INVALID_RESOURCE_NAME"))["field"] == "name"
+    code, reason, _ = await rejected(erase(name="members/00000000-0000-4000-8000-000000000000"))
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
+    await expect(privacy.RecordMarketingConsent(privacy_pb2.RecordMarketingConsentRequest(
+        request_id=api.rid(), name=member.name, granted=True), metadata=mp), invalid, "FIELD_REQUIRED")
+    read = await api.members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=mp)
+    assert (read.openid, read.phone) == (OPENID, PHONE)  # nothing erased
 
 
 async def test_marketing_consent_is_recorded_and_withdrawn(api):
