@@ -89,8 +89,8 @@ async def register(members, rid, n: int, prefix: str) -> tuple[float, list[str],
             i = todo.pop()
             t0 = time.perf_counter()
             m = await members.RegisterMember(members_pb2.RegisterMemberRequest(
-                request_id=rid(), brand="acme", openid=f"o-{prefix}-{i}", unionid=f"u-{prefix}-{i}",
-                phone=f"139{i:08d}"), metadata=bo.MP, timeout=30)
+                request_id=rid(), brand="acme", member=members_pb2.Member(
+                    openid=f"o-{prefix}-{i}", unionid=f"u-{prefix}-{i}", phone=f"139{i:08d}")), metadata=bo.MP, timeout=30)
             latencies.append(time.perf_counter() - t0)
             names.append(m.name)
 
