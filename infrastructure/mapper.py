@@ -78,13 +78,23 @@ def build_mapper(
     *,
     app_name: str = APPLICATION_NAME,
     value_types: Iterable[type[Any]] | None = None,
+    keyring: Any = None,
 ) -> Mapper:
     """A Mapper configured from ``env`` the way eventsourcing's factory would be.
 
     As in a stock Application named ``app_name``, ``LOYALTYENGINE_CIPHER_KEY`` is
-    preferred to ``CIPHER_KEY`` (and likewise for the other two variables).
+    preferred to ``CIPHER_KEY`` (and likewise for the other two variables). With a
+    ``keyring`` (``infrastructure.privacy.Keyring``), personal fields are sealed under
+    their subject's data key (``infrastructure.privacy.PersonalDataMapper``).
     """
     environment = Environment(app_name, dict(env))
+    if keyring is not None:
+        from infrastructure.privacy import PersonalDataMapper
+
+        return PersonalDataMapper(
+            build_transcoder(value_types), keyring,
+            compressor=compressor_from_env(environment), cipher=cipher_from_env(environment),
+        )
     return Mapper(
         transcoder=build_transcoder(value_types),
         compressor=compressor_from_env(environment),
