@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
 from infrastructure.health import DatabaseHealth
 from infrastructure.logging import configure_logging
-from infrastructure.mapper import build_mapper
+from infrastructure.privacy import key_config
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.scheduler import Scheduler
 from infrastructure.tenants import Registry, Tenant, onboard_brands
@@ -47,6 +48,8 @@ from protos.loyalty.v1 import (
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
     stock_pb2,
@@ -128,6 +131,7 @@ SERVICES = {
     "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
     "StockService": (stock_pb2, stock_pb2_grpc.add_StockServiceServicer_to_server),
     "DropService": (drops_pb2, drops_pb2_grpc.add_DropServiceServicer_to_server),
+    "PrivacyService": (privacy_pb2, privacy_pb2_grpc.add_PrivacyServiceServicer_to_server),
 }
 
 
@@ -167,7 +171,7 @@ async def start(
     admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
                                  settings.retry_after_ms / 1000, settings.max_calls,
                                  settings.max_loop_lag_ms / 1000))
-    brands = Brands(platform_dsn, settings, clock, build_mapper(env), admission, auth, background,
+    brands = Brands(platform_dsn, settings, clock, env, admission, auth, background,
                     projections=background and settings.projections,
                     seeds=HmacSeedSource.from_environment(env, settings.data_dir))
     await brands.start(tenants)
@@ -277,8 +281,10 @@ def _tag_worker_logs(index: int) -> None:
         handler.addFilter(_WorkerTag(index))
 
 
-async def _prepare_database(settings: Settings, tokens: str) -> None:
-    """The registry, and the tokens' brands onboarded (when allowed), once, before the workers race to."""
+async def _prepare_database(settings: Settings, tokens: str, env: Mapping[str, str]) -> None:
+    """The registry, the tokens' brands onboarded (when allowed) and development keys made (when no keys
+    are configured in ``env``, the workers' environment), once, before the workers race to."""
+    key_config(env, settings.data_dir)
     if settings.onboard_token_brands:
         if settings.database_url is None:
             raise ValueError("the database URL is resolved before the database is prepared")
@@ -324,7 +330,7 @@ def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
     status = 0
     try:
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
-        asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens))
+        asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens, env))
         address = _address(settings)
         worker_env = {
             **env, "DATABASE_URL": dsn, "GRPC_ADDRESS": address, "GRPC_WORKERS": "1",

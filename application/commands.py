@@ -10,6 +10,10 @@ from application.clock import Clock
 from application.programmes import ProgrammeCatalog
 from application.repository import Repository
 from application.unit_of_work import CommandRunner, Idempotency, UnitOfWork
+from domain.identity import IdentityIds
+
+DEVELOPMENT_BLIND_INDEX_KEY = b"loyalty-development-blind-index!"
+"""Only for services built without a key (tests of the use cases); the server always passes the configured one."""
 
 R = TypeVar("R")
 
@@ -29,7 +33,11 @@ depends on an argument, so the methods say Any; ``execute`` is the one place tha
 
 
 class Service:
-    def __init__(self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog) -> None:
+    def __init__(
+        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, *,
+        identities: IdentityIds | None = None,
+    ) -> None:
+        self.identities = identities or IdentityIds(DEVELOPMENT_BLIND_INDEX_KEY)
         self.runner = runner
         self.repository: Repository = runner.repository
         self.clock = clock

@@ -27,13 +27,13 @@ class GuideService(Service):
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
             owned(await self.repository.get(store_id, CloudStore), brand)  # the brand's store must exist
-            index_id = IdentityIndex.create_id(brand, IdentityKind.WECOM, wecom_userid)
+            index_id = self.identities.index_id(brand, IdentityKind.WECOM, wecom_userid)
             index = await self.repository.find(index_id, IdentityIndex)
             if index is not None and index.owner_id is not None:  # a WeCom id is never released
                 return await self.repository.get(index.owner_id, Guide)  # idempotent on the WeCom id
             guide = Guide.hire(brand, store_id, wecom_userid, name, at)
             await uow.add(guide)
-            await uow.add(IdentityIndex.claim(brand, IdentityKind.WECOM, wecom_userid, guide.id, at))
+            await uow.add(IdentityIndex.claim(brand, IdentityKind.WECOM, wecom_userid, guide.id, at, index_id=index_id))
             return guide
 
         return await self.execute(handler, call)

@@ -6,11 +6,14 @@ from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from application.auth import owned
+from application.clock import Clock
 from application.commands import Answer, Call, Service
-from application.unit_of_work import UnitOfWork
+from application.ports import PersonalDataKeys
+from application.programmes import ProgrammeCatalog
+from application.unit_of_work import CommandRunner, UnitOfWork
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.guide import Guide
-from domain.identity import IdentityIndex, IdentityKind, normalise, resolve
+from domain.identity import IdentityIds, IdentityIndex, IdentityKind, normalise, resolve
 from domain.member import Member, merge
 from domain.points import PointsLot
 from domain.tiers import Tier
@@ -18,12 +21,20 @@ from domain.tiers import Tier
 MAX_UPLINE = 32
 
 
-def member_id_for(brand: str, openid: str) -> UUID:
-    """Deterministic: a retried first registration cannot create a second member."""
-    return uuid5(IdentityIndex.create_id(brand, IdentityKind.OPENID, openid), "member")
+def member_id_for(openid_index_id: UUID, generation: int = 0) -> UUID:
+    """Deterministic: a retried first registration cannot create a second member. ``generation``: the
+    openid index's version when it was released (an erased member's login registering anew)."""
+    return uuid5(openid_index_id, "member" if generation == 0 else f"member:{generation}")
 
 
 class MemberService(Service):
+    def __init__(
+        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, *,
+        identities: IdentityIds | None = None, keys: PersonalDataKeys | None = None,
+    ) -> None:
+        super().__init__(runner, clock, programmes, identities=identities)
+        self.keys = keys
+
     async def register(
         self, brand: str, openid: str, *, unionid: str | None = None, phone: str | None = None,
         referrer_id: UUID | None = None, call: Call | None = None,
@@ -35,21 +46,28 @@ class MemberService(Service):
                 keys.append((IdentityKind.UNIONID, normalise(IdentityKind.UNIONID, unionid)))
             if phone:
                 keys.append((IdentityKind.PHONE, normalise(IdentityKind.PHONE, phone)))
-            owners = []
+            owners, indexes = [], {}
             for kind, value in keys:
-                index_id = IdentityIndex.create_id(brand, kind, value)
+                index_id = self.identities.index_id(brand, kind, value)
                 index = await self.repository.find(index_id, IdentityIndex)
+                indexes[kind] = (index_id, index)
                 owners.append((kind, index.owner_id if index else None))
             existing = resolve(owners)
             if existing is not None:
                 return await self.repository.get(existing, Member)
+            openid_index_id, openid_index = indexes[IdentityKind.OPENID]
             member = Member.register(
                 brand, openid, at, unionid=unionid or None, phone=phone or None,
-                referrer_id=referrer_id, member_id=member_id_for(brand, keys[0][1]),
+                referrer_id=referrer_id,
+                member_id=member_id_for(openid_index_id, openid_index.version if openid_index else 0),
             )
             await uow.add(member)
             for kind, value in keys:
-                await uow.add(IdentityIndex.claim(brand, kind, value, member.id, at))
+                index_id, index = indexes[kind]
+                if index is None:
+                    await uow.add(IdentityIndex.claim(brand, kind, value, member.id, at, index_id=index_id))
+                else:  # released (a changed phone, an erased member): this member's now
+                    (await uow.get(index_id, IdentityIndex)).reclaim(member.id, at)
             if referrer_id is not None:
                 referrer = owned(await uow.get(referrer_id, Member), brand)  # another brand's: not found
                 referrer.record_referral(member.id, at, upline=await self._upline(referrer))
@@ -85,9 +103,9 @@ class MemberService(Service):
     async def _move_identity(self, uow: UnitOfWork, member: Member, kind: IdentityKind, value: str,
                              old: str | None, at: datetime) -> None:
         """Claim the new identity for the member and free the old one: identities stay unique."""
-        index_id = IdentityIndex.create_id(member.brand, kind, value)
+        index_id = self.identities.index_id(member.brand, kind, value)
         if not await uow.exists(index_id):
-            await uow.add(IdentityIndex.claim(member.brand, kind, value, member.id, at))
+            await uow.add(IdentityIndex.claim(member.brand, kind, value, member.id, at, index_id=index_id))
         else:
             index = await uow.get(index_id, IdentityIndex)
             if index.owner_id is not None:
@@ -95,7 +113,7 @@ class MemberService(Service):
                                     kind=kind.value)
             index.reclaim(member.id, at)
         if old is not None:
-            previous = await uow.get(IdentityIndex.create_id(member.brand, kind, old), IdentityIndex)
+            previous = await uow.get(self.identities.index_id(member.brand, kind, old), IdentityIndex)
             if previous.owner_id == member.id:
                 previous.release(at)
 
@@ -122,7 +140,7 @@ class MemberService(Service):
             at = self.clock.now()
             merge(survivor, absorbed, at)
             for key in absorbed.identity_keys():  # the absorbed logins now find the survivor
-                index = await uow.get(IdentityIndex.create_id(absorbed.brand, key.kind, key.value), IdentityIndex)
+                index = await uow.get(self.identities.index_id(absorbed.brand, key.kind, key.value), IdentityIndex)
                 if index.owner_id == absorbed.id:
                     index.reassign(survivor.id, at)
             return survivor
@@ -222,3 +240,36 @@ class MemberService(Service):
             (lot, remaining) for lot, remaining in member.lots()
             if remaining > 0 and lot.expires_at is not None and now <= lot.expires_at < end
         ]
+
+    # ------------------------------------------------------------------ personal data (PIPL)
+    async def erase(self, member_id: UUID, by: str, reason: str, *, call: Call | None = None,
+                    brand: str | None = None) -> Answer:
+        """Records who erased the member's personal data, when and why, frees its logins, then destroys its
+        data key. Idempotent: erasing again records nothing and destroys the key again (a crash between the
+        commit and the destruction is healed by the retry)."""
+
+        async def handler(uow: UnitOfWork) -> Member:
+            at = self.clock.now()
+            member = owned(await uow.get(member_id, Member), brand)
+            keys = member.identity_keys()
+            if member.erase_personal_data(by, reason, at):
+                for key in keys:  # the login may register anew, as a new member
+                    index = await uow.get(self.identities.index_id(member.brand, key.kind, key.value), IdentityIndex)
+                    if index.owner_id == member.id:
+                        index.release(at)
+            return member
+
+        result = await self.execute(handler, call)
+        if self.keys is not None:
+            await self.keys.destroy(member_id)
+        self.repository.forget_idle()  # cached aggregates decoded with the key: read again, as erased
+        return result
+
+    async def record_consent(self, member_id: UUID, granted: bool, channel: str, *, call: Call | None = None,
+                             brand: str | None = None) -> Answer:
+        async def handler(uow: UnitOfWork) -> Member:
+            member = owned(await uow.get(member_id, Member), brand)
+            member.record_marketing_consent(granted, channel, self.clock.now())
+            return member
+
+        return await self.execute(handler, call)

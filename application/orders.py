@@ -135,6 +135,8 @@ class OrderService(Service):
         if member.merged_into is not None:  # new orders name the survivor; orders placed before still work
             raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
                                 survivor_id=member.merged_into)
+        if member.erased:  # nobody to deliver to: the person is forgotten (orders placed before still work)
+            raise RuleViolation("member's personal data was erased", reason="MEMBER_ERASED")
         departed: set[UUID] = set()
         if draft.entry_kind is EntryKind.STORE_QR:
             if draft.entry_store_id is None:

@@ -95,3 +95,11 @@ class SeedSource(Protocol):
     """
 
     def seed_for(self, drop_id: UUID) -> bytes: ...
+
+
+class PersonalDataKeys(Protocol):
+    """Crypto-shredding: the data keys that seal each person's personal fields (infrastructure.privacy)."""
+
+    async def destroy(self, subject_id: UUID) -> bool:
+        """The subject's data key is destroyed: its personal fields read as erased everywhere. True if it existed."""
+        ...

@@ -230,6 +230,11 @@ class Repository:
                 self._cached_bytes -= self._sizes.pop(i, 0)
             self._checked_out.discard(i)
 
+    def forget_idle(self) -> None:
+        """Drop every cached aggregate no command holds (after a member's data key was destroyed, what the cache
+        decoded with it must not be served again)."""
+        self.forget([i for i in self._cache if not self._busy(i)])
+
     def check_in(self, aggregate_ids: Sequence[UUID]) -> None:
         """The writer is done with these (committed, or never changed)."""
         for i in aggregate_ids:

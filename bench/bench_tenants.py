@@ -76,8 +76,7 @@ async def setup_brand(channel, brand: str, rid) -> list[str]:
     names = []
     for i in range(MEMBERS):
         names.append((await members.RegisterMember(members_pb2.RegisterMemberRequest(
-            request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")),
-            metadata=md("miniprogram", brand))).name)
+            request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")), metadata=md("miniprogram", brand))).name)
     async with asyncio.timeout(30):
         while True:
             d = await orders.SimulateOrder(orders_pb2.SimulateOrderRequest(order=draft(names[0], *SUZHOU)),

@@ -14,14 +14,17 @@ unionid (stable across the brand's apps) > openid (one per app) > phone.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, DecoratedEvent
 from domain.errors import InvalidArgument, RuleViolation
 from domain.loyalty_args import check_brand, check_enum, check_text, check_utc, check_uuid
 
@@ -58,6 +61,26 @@ def normalise(kind: IdentityKind, value: str) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityIds:
+    """Blind index: an identity's index id is HMAC-SHA256(key, brand, kind, normalised value).
+
+    Unlike ``IdentityIndex.create_id`` (an unkeyed uuid5, which anyone can recompute for every
+    phone number), nobody without the key can tell from an id which identity it stands for. The
+    key is configuration (``LOYALTY_BLIND_INDEX_KEY``), separate from the encryption keys.
+    """
+
+    key: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, bytes) or len(self.key) < 16:
+            raise InvalidArgument("blind index key must be at least 16 bytes", reason="INVALID_KEY")
+
+    def index_id(self, brand: str, kind: IdentityKind, value: str) -> UUID:
+        message = f"{brand}\x00{kind.value}\x00{normalise(kind, value)}".encode()
+        return UUID(bytes=hmac.new(self.key, message, hashlib.sha256).digest()[:16], version=4)
+
+
 def resolve(candidates: Iterable[tuple[IdentityKind, UUID | None]]) -> UUID | None:
     """The owner found under the highest-precedence identity (unionid > openid > phone)."""
     found = {kind: owner for kind, owner in candidates if owner is not None}
@@ -75,17 +98,26 @@ def conflicting_owners(candidates: Iterable[tuple[IdentityKind, UUID | None]]) -
 class IdentityIndex(Aggregate):
     """Points one identity of one brand at its owner (member or guide)."""
 
+    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
+        Claimed: ClassVar[DecoratedEvent]
+
     @staticmethod
     def create_id(brand: str, kind: IdentityKind, value: str) -> UUID:
         return uuid5(NAMESPACE, f"{brand}:{kind.value}:{normalise(kind, value)}")
 
     @classmethod
-    def claim(cls, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime) -> IdentityIndex:
+    def claim(
+        cls, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime, *, index_id: UUID | None = None
+    ) -> IdentityIndex:
+        """``index_id``: the blind index id (``IdentityIds.index_id``); without it, the unkeyed ``create_id``."""
         check_brand(brand)
         value = normalise(kind, value)
         check_uuid("owner_id", owner_id)
         check_utc("at", at)
-        return cls(brand=brand, kind=kind, value=value, owner_id=owner_id, at=at)
+        if index_id is None:
+            return cls(brand=brand, kind=kind, value=value, owner_id=owner_id, at=at)
+        check_uuid("index_id", index_id)
+        return cls._create(cls.Claimed, id=index_id, brand=brand, kind=kind, value=value, owner_id=owner_id, at=at)
 
     @event("Claimed")
     def __init__(self, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime) -> None:

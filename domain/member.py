@@ -82,6 +82,8 @@ class FirstPaidOrder:
 class Member(Aggregate):
     if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
         Registered: ClassVar[DecoratedEvent]
+        ProfileUpdated: ClassVar[DecoratedEvent]
+        PersonalDataErased: ClassVar[DecoratedEvent]
         PointsEarned: ClassVar[DecoratedEvent]
         RedemptionDrawn: ClassVar[DecoratedEvent]
         PointsExpired: ClassVar[DecoratedEvent]
@@ -143,6 +145,7 @@ class Member(Aggregate):
         self.birthday: date | None = None
         self.referred_by = referrer_id
         self.registered_at = at
+        self.erased_at: datetime | None = None
         self.merged_into: UUID | None = None
         self.absorbed: list[UUID] = []
         # points
@@ -195,6 +198,7 @@ class Member(Aggregate):
     ) -> None:
         """Sets the given fields (None = unchanged). A new phone/unionid needs a new IdentityIndex."""
         self._check_active()
+        self._check_not_erased()
         check_utc("at", at)
         phone = None if phone is None else normalise(IdentityKind.PHONE, phone)
         unionid = None if unionid is None else normalise(IdentityKind.UNIONID, unionid)
@@ -214,7 +218,64 @@ class Member(Aggregate):
         self.nickname = nickname if nickname is not None else self.nickname
         self.birthday = birthday if birthday is not None else self.birthday
 
+    # ------------------------------------------------------------------ personal data (PIPL)
+    @property
+    def erased(self) -> bool:
+        return getattr(self, "erased_at", None) is not None
+
+    def _check_not_erased(self) -> None:
+        if self.erased:
+            raise RuleViolation("member's personal data was erased", reason="MEMBER_ERASED")
+
+    def erase_personal_data(self, by: str, reason: str, at: datetime) -> bool:
+        """PIPL Art. 47: forget who the member is; points, orders and their history stay.
+
+        Records who asked, why and when. False (nothing recorded) when already erased: idempotent.
+        The infrastructure destroys the member's data key, so the personal values in earlier
+        events can no longer be read either (crypto-shredding).
+        """
+        check_text("requested_by", by, max_length=64)  # named as in EraseMemberRequest
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
+        check_utc("at", at)
+        if self.erased:
+            return False
+        self._personal_data_erased(by=by, reason=reason, at=at)
+        return True
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, by: str, reason: str, at: datetime) -> None:
+        self.openid = None  # type: ignore[assignment]
+        self.unionid = None
+        self.phone = None
+        self.nickname = None
+        self.birthday = None
+        self.erased_at = at
+        self.erasure = (by, reason)
+
+    def record_marketing_consent(self, granted: bool, channel: str, at: datetime) -> None:  # noqa: FBT001
+        """PIPL Art. 24: the member's consent to personalised marketing, or its withdrawal."""
+        self._check_active()
+        if not isinstance(granted, bool):
+            raise InvalidArgument("granted must be a bool", reason="INVALID_ARGUMENT", field="granted")
+        check_text("channel", channel, max_length=64)
+        check_utc("at", at)
+        if self.marketing_consent is granted:
+            return  # unchanged: nothing to record
+        self._marketing_consent_recorded(granted=granted, channel=channel, at=at)
+
+    @event("MarketingConsentRecorded")
+    def _marketing_consent_recorded(self, granted: bool, channel: str, at: datetime) -> None:
+        self.consent = (granted, channel, at)
+
+    @property
+    def marketing_consent(self) -> bool | None:
+        """True or False as last recorded; None: never asked (no marketing)."""
+        consent = getattr(self, "consent", None)
+        return None if consent is None else consent[0]
+
     def identity_keys(self) -> tuple[IdentityKey, ...]:
+        if self.openid is None:  # erased
+            return ()
         keys = [IdentityKey(IdentityKind.OPENID, self.openid)]
         if self.unionid is not None:
             keys.append(IdentityKey(IdentityKind.UNIONID, self.unionid))

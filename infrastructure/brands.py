@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,14 @@ from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner, RememberedRequests
+from domain.identity import IdentityIds
 from infrastructure.api.attribution import AttributionServicer
 from infrastructure.api.audit import AuditServicer
 from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.drops import DropServicer
 from infrastructure.api.members import MemberServicer
 from infrastructure.api.orders import OrderServicer
+from infrastructure.api.privacy import PrivacyServicer
 from infrastructure.api.programmes import ProgrammeServicer
 from infrastructure.api.stock import StockServicer
 from infrastructure.api.stores import GuideServicer, StoreServicer
@@ -43,6 +45,8 @@ from infrastructure.api.tenancy import BrandNotOnboarded
 from infrastructure.config import Settings
 from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.event_store import EventStore, connection_failure
+from infrastructure.mapper import build_mapper
+from infrastructure.privacy import PrivateEventStore, key_config, open_private
 from infrastructure.projection_runner import Leadership, ProjectionRunner
 from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
@@ -83,13 +87,24 @@ class Brand:
 
 
 @dataclass
+class Sealed:
+    """A brand's store with what seals and opens its personal data."""
+
+    store: Any  # PrivateEventStore, or the plain EventStore when sealing is off (benchmarks)
+    mapper: Any
+    keyring: Any
+    identities: IdentityIds
+
+
+@dataclass
 class Brands:
     """Every brand's stack in this process, built on demand from the platform registry."""
 
     platform_dsn: str
     settings: Settings
     clock: Clock
-    mapper: Any
+    env: Mapping[str, str]
+    """Key configuration (LOYALTY_KEK, LOYALTY_BLIND_INDEX_KEY, ...) and mapper options."""
     admission: Admission
     auth: TokenAuthenticator
     background: bool
@@ -138,10 +153,13 @@ class Brands:
         s = self.settings
         store = await EventStore.open(tenant.database(self.platform_dsn), tenant.names,
                                       lock_timeout_s=s.lock_timeout_s, min_size=s.pool_min, max_size=s.pool_max)
+        opened: Any = store
         try:
-            stack = await self._build(tenant, store)
+            sealed = await self._sealed(store)
+            opened = sealed.store  # closing it also stops its erasure watcher, once _build started it
+            stack = await self._build(tenant, sealed)
         except BaseException:
-            await store.close()
+            await opened.close()
             raise
         self.stacks[tenant.brand] = stack
         self._unknown.pop(tenant.brand, None)
@@ -149,32 +167,45 @@ class Brands:
                                       "own_database": tenant.dsn is not None})
         return stack
 
-    async def _build(self, tenant: Tenant, store: EventStore) -> Brand:
+    async def _sealed(self, store: EventStore) -> Sealed:
+        """The brand's store with personal data sealed under its keys, checked against the keys its schema
+        was written with (a wrong or missing key stops this brand: KeyConfigurationError)."""
+        if self.env.get("LOYALTY_SEAL_PERSONAL_DATA", "1") == "0":  # only to measure what sealing costs (bench/)
+            log.warning("LOYALTY_SEAL_PERSONAL_DATA=0: personal data is stored in clear (benchmarks only)")
+            blind_index_key = key_config(self.env, self.settings.data_dir).blind_index_key
+            return Sealed(store, build_mapper(self.env), None, IdentityIds(blind_index_key))
+        private = await open_private(store, self.env, self.settings.data_dir)
+        return Sealed(private, private.mapper, private.keyring, IdentityIds(private.blind_index_key))
+
+    async def _build(self, tenant: Tenant, sealed: Sealed) -> Brand:
         s, clock, auth = self.settings, self.clock, self.auth
+        store, mapper, keyring = sealed.store, sealed.mapper, sealed.keyring
         repository = Repository(
-            store, self.mapper, snapshot_interval=s.snapshot_interval,
+            store, mapper, snapshot_interval=s.snapshot_interval,
             cache_size=s.aggregate_cache_entries, cache_bytes=s.aggregate_cache_mb * 2**20)
         runner = CommandRunner(repository, lock_timeout=s.lock_timeout_s, admission=self.admission,
                                max_batch=s.max_batch,
                                requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20))
         programmes = ProgrammeCatalog(runner, clock)
-        directory = StoreDirectory(store, self.mapper)
+        directory = StoreDirectory(store, mapper)
         await directory.load()
         directory.start()
-        stock_directory = StockDirectory(store, self.mapper)  # which stores hold which SKUs, for stock-aware routing
+        stock_directory = StockDirectory(store, mapper)  # which stores hold which SKUs, for stock-aware routing
         await stock_directory.load()
         stock_directory.start()
-        drop_entries = DropEntryIndex(store, self.mapper)  # entries decoded as they come, not at the draw
+        drop_entries = DropEntryIndex(store, mapper)  # entries decoded as they come, not at the draw
         await drop_entries.catch_up()
         drop_entries.start()
         read_models = all_projections(store)
         leadership = (Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models])
                       if self.projections else None)  # one leader per projection and brand across the fleet
-        projections = ProjectionRunner(store, read_models, self.mapper, leadership=leadership)
+        projections = ProjectionRunner(store, read_models, mapper, leadership=leadership)
         await projections.setup()  # read models exist before the first query
-        members = MemberService(runner, clock, programmes)
+        if keyring is not None:  # an erasure through another server process: forget what was decoded here
+            store.watch_erasures(lambda _: repository.forget_idle())
+        members = MemberService(runner, clock, programmes, identities=sealed.identities, keys=keyring)
         orders = OrderService(runner, clock, programmes, directory, stock_directory)
-        settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, self.mapper))
+        settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
         # Lag-tolerant reads (dealer revenue and ledger CSV, audit streams, liability, verification) go to the
         # brand's replica when there is one; writes and everything that reads its own writes stay on the primary.
         replica_dsn = tenant.replica_dsn or (s.replica_url if tenant.dsn is None else None)
@@ -184,18 +215,22 @@ class Brands:
             reads = ReplicaReads(store.pool, replica_dsn, search_path=f'"{tenant.schema}"',
                                  max_lag_s=s.replica_max_lag_ms / 1000, fallback=s.replica_fallback)
             audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
+            if keyring is not None:  # the replica's events decode with the brand's keys (read from the primary)
+                audit_store = PrivateEventStore(audit_store, keyring, mapper)
         servicers = {
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
-            "GuideService": GuideServicer(auth, GuideService(runner, clock, programmes), store.pool),
+            "GuideService": GuideServicer(
+                auth, GuideService(runner, clock, programmes, identities=sealed.identities), store.pool),
             "OrderService": OrderServicer(auth, orders, store.pool),
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
             "StockService": StockServicer(auth, StockService(runner, clock, programmes, stock_directory)),
             "DropService": DropServicer(auth, DropService(runner, clock, programmes, self.seeds or
-                                                          HmacSeedSource.from_environment({}, s.data_dir),
-                                                          self.mapper, drop_entries)),
+                                                          HmacSeedSource.from_environment(self.env, s.data_dir),
+                                                          mapper, drop_entries)),
+            "PrivacyService": PrivacyServicer(auth, members, orders),
         }
         scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
         stack = Brand(tenant, store, repository, directory, projections, scheduler, servicers,

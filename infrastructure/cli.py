@@ -170,13 +170,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    from infrastructure.mapper import build_mapper
     from infrastructure.projection_runner import ProjectionRunner
     from infrastructure.projections import all_projections
 
     async with _opened_store(args.brand) as store:
         projections = all_projections(store)
-        await ProjectionRunner(store, projections, build_mapper(os.environ)).setup()
+        await ProjectionRunner(store, projections, store.mapper).setup()
         rows = await store.pool.fetch(
             f"SELECT version, name FROM {store.names.q('schema_migrations')} ORDER BY version")
     applied = set(store.migrations_applied)
@@ -191,7 +190,7 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
-    from infrastructure.projection_runner import load_factories, load_mapper
+    from infrastructure.projection_runner import load_factories
     from infrastructure.rebuild import rebuild
 
     factories = _factories(args.factories, load_factories)
@@ -205,9 +204,8 @@ async def _rebuild(args: argparse.Namespace) -> int:
         if missing := set(args.only) - {p.name for p in chosen}:
             raise UsageError(f"no such projection: {', '.join(sorted(missing))} "
                              f"(there are: {', '.join(p.name for p in projections)})")
-        mapper = load_mapper()
         for p in chosen:
-            stats = await rebuild(store, p, mapper, batch_size=args.batch_size, out=_progress_out(args))
+            stats = await rebuild(store, p, store.mapper, batch_size=args.batch_size, out=_progress_out(args))
             print(f"{stats.name}\t{stats.events} events\t{stats.seconds:.1f} s\tposition {stats.position or 0}")
     return EXIT_OK
 
@@ -256,9 +254,7 @@ def _utc_time(text: str) -> datetime:
 
 async def _export(args: argparse.Namespace) -> int:
     from infrastructure.export import export_events_jsonl, write_stream
-    from infrastructure.mapper import build_mapper
 
-    mapper = build_mapper(os.environ)
     target = Path(args.output) if args.output and args.output != "-" else None
     partial = target.with_name(target.name + ".partial") if target else None
     async with _opened_store(args.brand) as store:
@@ -273,7 +269,7 @@ async def _export(args: argparse.Namespace) -> int:
             bar.update(position - (args.after or 0))
 
         chunks = export_events_jsonl(
-            store, mapper, None if args.after is None else args.after + 1, args.up_to,
+            store, store.mapper, None if args.after is None else args.after + 1, args.up_to,
             since=args.since, until=args.until, topics=args.topic, on_page=on_page)
         if partial is None:
             await write_stream(chunks, sys.stdout.buffer)
@@ -542,7 +538,6 @@ async def _import_stores(args: argparse.Namespace) -> int:
     from application.unit_of_work import CommandRunner
     from domain.errors import DomainError
     from domain.loyalty_args import check_brand
-    from infrastructure.mapper import build_mapper
 
     if not is_brand(args.brand):  # the brands tokens can name: no API caller could reach another
         raise UsageError(f"--brand: a brand is 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9; "
@@ -590,7 +585,7 @@ async def _import_stores(args: argparse.Namespace) -> int:
         if args.dry_run:
             _say(args, f"{source}: {len(specs)} stores are valid for brand {args.brand}; nothing written (--dry-run)")
             return EXIT_OK
-        repository = Repository(store, build_mapper(os.environ), snapshot_interval=settings.snapshot_interval,
+        repository = Repository(store, store.mapper, snapshot_interval=settings.snapshot_interval,
                                 cache_size=len(specs) + 100, cache_bytes=2**40)
         runner = CommandRunner(repository, lock_timeout=settings.lock_timeout_s)
         service = StoreService(runner, clock, ProgrammeCatalog(runner, clock))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import UUID
 
@@ -29,7 +30,7 @@ class HmacSeedSource:
         return hmac.new(self._key, drop_id.bytes, hashlib.sha256).digest()
 
     @classmethod
-    def from_environment(cls, env: dict[str, str], data_dir: Path) -> HmacSeedSource:
+    def from_environment(cls, env: Mapping[str, str], data_dir: Path) -> HmacSeedSource:
         configured = env.get("LOYALTY_DROP_SECRET")
         if configured:
             return cls(configured.encode())

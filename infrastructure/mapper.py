@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from eventsourcing.persistence import Cipher, Compressor, Mapper
 from eventsourcing.utils import Environment, resolve_topic
@@ -19,6 +19,9 @@ from domain.store_values import OpeningHours
 from infrastructure.config import APPLICATION_NAME
 from infrastructure.time_zones import recorded_offset_minutes
 from infrastructure.transcoder import DataclassAsDict, OrjsonTranscoder, register_value_types
+
+if TYPE_CHECKING:
+    from infrastructure.privacy import Keyring, PersonalDataMapper
 
 COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
 CIPHER_TOPIC = "CIPHER_TOPIC"
@@ -73,18 +76,36 @@ def build_transcoder(value_types: Iterable[type[Any]] | None = None) -> OrjsonTr
     return transcoder
 
 
+@overload
+def build_mapper(
+    env: Mapping[str, str], *, app_name: str = ..., value_types: Iterable[type[Any]] | None = ..., keyring: None = ...,
+) -> Mapper: ...
+@overload
+def build_mapper(
+    env: Mapping[str, str], *, app_name: str = ..., value_types: Iterable[type[Any]] | None = ..., keyring: Keyring,
+) -> PersonalDataMapper: ...
 def build_mapper(
     env: Mapping[str, str],
     *,
     app_name: str = APPLICATION_NAME,
     value_types: Iterable[type[Any]] | None = None,
+    keyring: Keyring | None = None,
 ) -> Mapper:
     """A Mapper configured from ``env`` the way eventsourcing's factory would be.
 
     As in a stock Application named ``app_name``, ``LOYALTYENGINE_CIPHER_KEY`` is
-    preferred to ``CIPHER_KEY`` (and likewise for the other two variables).
+    preferred to ``CIPHER_KEY`` (and likewise for the other two variables). With a
+    ``keyring`` (``infrastructure.privacy.Keyring``), personal fields are sealed under
+    their subject's data key (``infrastructure.privacy.PersonalDataMapper``).
     """
     environment = Environment(app_name, dict(env))
+    if keyring is not None:
+        from infrastructure.privacy import PersonalDataMapper
+
+        return PersonalDataMapper(
+            build_transcoder(value_types), keyring,
+            compressor=compressor_from_env(environment), cipher=cipher_from_env(environment),
+        )
     return Mapper(
         transcoder=build_transcoder(value_types),
         compressor=compressor_from_env(environment),

@@ -27,7 +27,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Tracking
@@ -36,6 +36,9 @@ from application.background import stop_task, wait_event
 from application.projection import AnyProjection, NotificationProjection
 from infrastructure.event_store import EventStore, Listener, connection_failure
 from infrastructure.pg import Connection
+
+if TYPE_CHECKING:
+    from infrastructure.privacy import PrivateEventStore
 
 log = logging.getLogger(__name__)
 
@@ -375,18 +378,29 @@ def load_factories(specs: Sequence[str]) -> list[Callable[[EventStore], Iterable
     return factories
 
 
-async def open_store_from_env(brand: str | None = None) -> tuple[EventStore, Callable[[], None]]:
+async def open_store_from_env(brand: str | None = None) -> tuple[PrivateEventStore, Callable[[], None]]:
     """The event store from the same settings the server uses (``brand``'s tenant, or without one the
-    configured ``POSTGRES_SCHEMA`` of a database from before tenants); and how to release it."""
+    configured ``POSTGRES_SCHEMA`` of a database from before tenants), with personal data sealed under the
+    same keys as the server's, checked; and how to release it. Every command-line tool opens it this way."""
+    from infrastructure.config import load_settings
+    from infrastructure.privacy import open_private
+
+    settings = load_settings()
     if brand is not None:
         from infrastructure.tenants import open_brand_store
 
-        return await open_brand_store(brand)
-    from infrastructure.config import load_settings
-    from infrastructure.database import open_event_store
+        store, release = await open_brand_store(brand, settings=settings)
+    else:
+        from infrastructure.database import open_event_store
 
-    store, embedded = await open_event_store(load_settings())
-    return store, (embedded.stop if embedded is not None else (lambda: None))
+        store, embedded = await open_event_store(settings)
+        release = embedded.stop if embedded is not None else (lambda: None)
+    try:
+        return await open_private(store, os.environ, settings.data_dir), release
+    except BaseException:
+        await store.close()
+        release()
+        raise
 
 
 async def _registered_brands() -> list[str]:
@@ -420,7 +434,7 @@ async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | 
         projections = [p for f in load_factories(specs) for p in f(store)]
         leadership = Leadership(store.connect_dsn(), store.names.schema, [p.name for p in projections],
                                 retry_interval=retry_interval)
-        runner = ProjectionRunner(store, projections, load_mapper(), batch_size=batch_size, leadership=leadership)
+        runner = ProjectionRunner(store, projections, store.mapper, batch_size=batch_size, leadership=leadership)
         runners[brand] = runner
         runner.start()
         log.info("projection worker running for schema %s (standby until it leads): %s",

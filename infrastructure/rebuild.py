@@ -166,7 +166,10 @@ async def bulk_replay(
     params = [list(projection.topics)] if projection.topics else []
 
     async def read(after: int) -> list[Any]:
-        return await store.pool.fetch(sql, after, head, batch_size, *params)
+        rows = await store.pool.fetch(sql, after, head, batch_size, *params)
+        if (prepare := getattr(store, "prepare_states", None)) is not None:  # sealed personal fields' keys
+            await prepare(r[4] for r in rows)
+        return rows
 
     position = await store.max_tracking_id(projection.name)
     if head <= (position or 0):

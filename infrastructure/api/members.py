@@ -34,7 +34,7 @@ def member_message(member: Member, now: datetime) -> pb.Member:
     return pb.Member(
         name=names.name(MEMBERS, member.id),
         brand=member.brand,
-        openid=member.openid,
+        openid=member.openid or "",
         unionid=member.unionid or "",
         phone=member.phone or "",
         tier=f"TIER_{member.tier.name}",

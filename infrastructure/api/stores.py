@@ -294,7 +294,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def GetGuidePerformance(self, request, principal):
         guide = await self.guides.get(names.parse(request.name, GUIDES, field="name"), brand=principal.brand)
         row = await guide_performance(self.pool, guide.id)
-        return performance_message(row) if row is not None else pb.GuidePerformance(
+        return performance_message(row, guide.name) if row is not None else pb.GuidePerformance(
             guide=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), display_name=guide.name,
             employed=guide.employed)  # hired a moment ago: the read model has not counted it yet
 
@@ -302,8 +302,9 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def GetStorePerformance(self, request, principal):
         store_id = names.parse(request.name, STORES, field="name")
         owned(await self.guides.repository.get(store_id, CloudStore), principal.brand)  # another brand's: NOT_FOUND
-        guides = [performance_message(row) for row in await store_guides(self.pool, store_id)
-                  if row["brand"] == principal.brand]
+        # A guide's name is personal data: sealed in its events, never in the read model (infrastructure.privacy).
+        guides = [performance_message(row, (await self.guides.get(row["guide_id"], brand=principal.brand)).name)
+                  for row in await store_guides(self.pool, store_id) if row["brand"] == principal.brand]
         sums = {f: sum(getattr(g, f) for g in guides) for f in STORE_SUMS}
         return pb.StorePerformance(store=names.name(STORES, store_id), guides=guides, **sums)
 
@@ -311,9 +312,10 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
 STORE_SUMS = ("customers", "customers_added", "referrals", "sales_orders", "sales_fen", "refunded_fen")
 
 
-def performance_message(row) -> pb.GuidePerformance:
+def performance_message(row, display_name: str) -> pb.GuidePerformance:
+    """``display_name`` from the guide itself: the read model's name column stays empty (personal data)."""
     return pb.GuidePerformance(
         guide=names.name(GUIDES, row["guide_id"]), store=names.name(STORES, row["store_id"]),
-        display_name=row["name"], employed=row["left_at"] is None,
+        display_name=display_name, employed=row["left_at"] is None,
         **{c: row[c] for c in PERFORMANCE_COLUMNS}, update_time=convert.timestamp(row["updated_at"]),
     )

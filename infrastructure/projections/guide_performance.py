@@ -54,10 +54,12 @@ class GuidePerformance:
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
         guide_id = event.originator_id
         if isinstance(event, Guide.Hired):
+            # The name column stays empty: a guide's name is personal data, sealed in the events under the
+            # guide's key (infrastructure.privacy); GetGuide reads it from there. Nothing reads it here.
             await conn.execute(
                 """INSERT INTO guide_performance (guide_id, brand, store_id, name, hired_at, version, updated_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $5)""",
-                guide_id, event.brand, event.store_id, event.name, event.at, event.originator_version,
+                guide_id, event.brand, event.store_id, "", event.at, event.originator_version,
             )
             return
         bump: dict[str, int] = {}

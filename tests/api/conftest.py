@@ -29,6 +29,10 @@ TOKENS = {  # "role@brand": token; brand acme is the tests' own, beta the other 
     "dealer:D1@beta": "d1-token-beta-0123456789",
 }
 START = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+KEYS = {  # every test server's personal-data keys: servers sharing a database must share them
+    "LOYALTY_KEK": "test1:dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    "LOYALTY_BLIND_INDEX_KEY": "dGVzdC1ibGluZC1pbmRleC1rZXktMzItYnl0ZXMtLS0=",
+}
 
 
 def auth(role: str, brand: str = "acme") -> tuple[tuple[str, str], ...]:
@@ -66,7 +70,7 @@ async def serving(
     settings = load_settings({"DATABASE_URL": dsn, "GRPC_ADDRESS": "127.0.0.1:0", "LOYALTY_DATA_DIR": str(data_dir),
                               "SCHEDULER_INTERVAL": "0", **(env or {})})  # tests run scheduled work by hand
     running = await server.start(settings, clock=clock or ManualClock(START),
-                                 tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()), env={})
+                                 tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()), env=dict(KEYS))
     target = f"127.0.0.1:{running.port}"
     channel = grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
     try:

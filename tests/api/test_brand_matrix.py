@@ -42,6 +42,8 @@ from protos.loyalty.v1 import (
     members_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
     programmes_pb2,
     programmes_pb2_grpc,
     stock_pb2,
@@ -54,9 +56,9 @@ from tests.api.conftest import START, auth, serving
 
 
 a, au, m, o, p, s = attribution_pb2, audit_pb2, members_pb2, orders_pb2, programmes_pb2, stores_pb2
-k, d = stock_pb2, drops_pb2
+k, d, pv = stock_pb2, drops_pb2, privacy_pb2
 MODULES = {a: attribution_pb2_grpc, au: audit_pb2_grpc, m: members_pb2_grpc, o: orders_pb2_grpc,
-           p: programmes_pb2_grpc, s: stores_pb2_grpc, k: stock_pb2_grpc, d: drops_pb2_grpc}
+           p: programmes_pb2_grpc, s: stores_pb2_grpc, k: stock_pb2_grpc, d: drops_pb2_grpc, pv: privacy_pb2_grpc}
 ROLES = ("miniprogram", "operator", "dealer:D1", "auditor")
 MP, OP, DEALER, AU = ROLES
 WRITE, READ, READERS, AUDITORS = (MP, OP), (MP, OP, AU), (DEALER, OP, AU), (AU, OP)
@@ -76,7 +78,7 @@ def rid() -> str:
 class Acme:
     """Names of acme's resources, created once for the module."""
 
-    store = store2 = store3 = guide = guide2 = guide3 = member = member2 = member3 = absorbed = ""
+    store = store2 = store3 = guide = guide2 = guide3 = member = member2 = member3 = absorbed = erasable = ""
     order = unpaid = cancellable = drop = ""
 
     def ids(self) -> set[str]:
@@ -196,6 +198,12 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
     "DropService/PassOnUnclaimedOffers": ((OP,), NOT_FOUND, lambda: d.PassOnUnclaimedOffersRequest(
         request_id=rid(), name=A.drop)),
     "DropService/ListDropResults": ((OP, AU), NOT_FOUND, lambda: d.ListDropResultsRequest(parent=A.drop)),
+    "PrivacyService/EraseMember": (WRITE, NOT_FOUND, lambda: pv.EraseMemberRequest(
+        request_id=rid(), name=A.erasable, requested_by="member", reason="PIPL Art. 47")),
+    "PrivacyService/ExportMemberData": (READ, NOT_FOUND, lambda: pv.ExportMemberDataRequest(name=A.member)),
+    "PrivacyService/RecordMarketingConsent": (WRITE, NOT_FOUND, lambda: pv.RecordMarketingConsentRequest(
+        request_id=rid(), name=A.member, granted=True, channel="miniprogram")),
+    "PrivacyService/GetMarketingConsent": (READ, NOT_FOUND, lambda: pv.GetMarketingConsentRequest(name=A.member)),
 }
 
 
@@ -234,7 +242,7 @@ async def world(module_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> As
                 request_id=rid(), brand=brand, guide=s.Guide(store=opened[0].name, wecom_userid=f"wx-{brand}-{i}", display_name="G")),
                 metadata=op) for i in range(3)]
             registered = [await members.RegisterMember(m.RegisterMemberRequest(
-                request_id=rid(), brand=brand, member=m.Member(openid=f"o-{brand}-{i}")), metadata=mp) for i in range(4)]
+                request_id=rid(), brand=brand, member=m.Member(openid=f"o-{brand}-{i}")), metadata=mp) for i in range(5)]
             await running.directory.catch_up()
             placed = [await orders.PlaceOrder(o.PlaceOrderRequest(
                 request_id=rid(), order=draft(registered[0].name, *CUSTOMER, fen=PAID_FEN if brand == "acme"
@@ -244,7 +252,7 @@ async def world(module_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> As
             names = A if brand == "acme" else B
             names.store, names.store2, names.store3 = (x.name for x in opened)
             names.guide, names.guide2, names.guide3 = (x.name for x in hired)
-            names.member, names.member2, names.member3, names.absorbed = (x.name for x in registered)
+            names.member, names.member2, names.member3, names.absorbed, names.erasable = (x.name for x in registered)
             names.order, names.unpaid, names.cancellable = (x.name for x in placed)
             await stock_pb2_grpc.StockServiceStub(ch).ImportStock(k.ImportStockRequest(
                 request_id=rid(), brand=brand, batch_id="opening", lines=[

@@ -25,7 +25,6 @@ from application.unit_of_work import CommandRunner, Conflict
 from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.errors import ERROR_DOMAIN
 from infrastructure.api.members import MemberServicer
-from infrastructure.mapper import build_mapper
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2, members_pb2_grpc
 from protos.loyalty.v1 import common_pb2 as c
@@ -276,7 +275,8 @@ class CompetingRepository(Repository):
 
 async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
     """A real conflict on a real database: a rival writer commits between each load and save."""
-    store, mapper, clock = api.running.store, build_mapper({}), ManualClock(START)
+    store, clock = api.running.store, ManualClock(START)
+    mapper = store.mapper  # personal fields are sealed: the server's own mapper opens them
     rival_runner = CommandRunner(Repository(store, mapper))
     rival = MemberService(rival_runner, clock, ProgrammeCatalog(rival_runner, clock))
     runner = CommandRunner(CompetingRepository(store, mapper, rival), max_attempts=2)

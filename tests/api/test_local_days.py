@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from infrastructure.mapper import build_mapper
 from infrastructure.projections.dealer_ledger import DealerLedger
 from infrastructure.rebuild import rebuild
 from protos.loyalty.v1 import attribution_pb2 as a
@@ -40,7 +39,7 @@ async def test_an_order_late_in_a_utc_stores_day_is_counted_and_booked_on_that_d
     # Rebuilt from history, the ledger puts the revenue on the same local day.
     pool = api.running.store.pool
     live = [tuple(r) for r in await pool.fetch("SELECT * FROM dealer_ledger ORDER BY day, store_id")]
-    await rebuild(api.running.store, DealerLedger(), build_mapper({}), batch_size=10, out=None)
+    await rebuild(api.running.store, DealerLedger(), api.running.store.mapper, batch_size=10, out=None)
     assert [tuple(r) for r in await pool.fetch("SELECT * FROM dealer_ledger ORDER BY day, store_id")] == live
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from application.repository import Repository
 from domain.settlement import Month, SettlementPeriod, StatementTotals
-from infrastructure.mapper import build_mapper
 from infrastructure.projections.settlement import SettlementLines
 from infrastructure.rebuild import rebuild
 from infrastructure.api import pages
@@ -165,7 +164,7 @@ async def test_lines_committed_after_the_close_read_its_position_move_on_to_the_
     totals = StatementTotals(17_800, 0, 534, 2, 4, _sha256(first_four.lines))
     period = SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2026, 11), totals=totals, through_position=through,
                                     at=api.clock.now())
-    await Repository(api.running.store, build_mapper({})).save(period)
+    await Repository(api.running.store, api.running.store.mapper).save(period)
 
     november = await api.attribution.GetSettlementStatement(_statement("2026-11"), metadata=D1)
     assert november.closed and november.reproduced and list(november.lines) == list(first_four.lines)
@@ -180,7 +179,7 @@ async def test_a_closed_statement_that_its_events_no_longer_reproduce_says_so(ap
     wrong = StatementTotals(1, 0, 0, 1, 1, "0" * 64)
     period = SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2026, 11), totals=wrong, through_position=10**9,
                                     at=api.clock.now())
-    await Repository(api.running.store, build_mapper({})).save(period)
+    await Repository(api.running.store, api.running.store.mapper).save(period)
     november = await api.attribution.GetSettlementStatement(_statement("2026-11"), metadata=D1)
     assert november.closed and not november.reproduced and november.revenue_fen == 1 and november.line_count == 1
 
@@ -193,7 +192,7 @@ async def test_closed_statements_are_reproduced_by_rebuilding_the_read_model_fro
     before = [await api.attribution.GetSettlementStatement(_statement(month), metadata=D1)
               for month in ("2026-11", "2026-12")]
 
-    await rebuild(api.running.store, SettlementLines(), build_mapper({}), out=None)
+    await rebuild(api.running.store, SettlementLines(), api.running.store.mapper, out=None)
 
     after = [await api.attribution.GetSettlementStatement(_statement(month), metadata=D1)
              for month in ("2026-11", "2026-12")]

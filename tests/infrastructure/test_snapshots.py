@@ -160,6 +160,8 @@ def member_workload() -> list[Aggregate]:
     duplicate.earn_points_for_order("order-9", 5_000, p, T0 + HOUR)
     duplicate.reverse_order_points("order-9", 5_000, T0 + 2 * HOUR)
     merge(member, duplicate, datetime(2026, 1, 4, tzinfo=UTC))
+    member.record_marketing_consent(True, "miniprogram", datetime(2026, 1, 5, tzinfo=UTC))
+    duplicate.erase_personal_data("member", "PIPL Art. 47", datetime(2026, 1, 5, tzinfo=UTC))
     return [member, duplicate]
 
 

@@ -85,12 +85,13 @@ async function main() {
   const refunded = await unary(clients.orders, "RefundOrder",
     { request_id: `node-refund-${run}`, name: order.name, amount_fen: 800, reason: "damaged box" }, "miniprogram");
   const attribution = await unary(clients.attribution, "GetOrderAttribution", { name: order.name }, "dealer");
-  // The dealer ledger is a projection: poll (bounded) until the paid order shows in it.
+  // The dealer ledger is a projection: poll (bounded) until the paid order and its refund both show in it
+  // (the refund is a later event: the payment alone may be projected first).
   let revenue = [];
   for (const until = Date.now() + 15000; Date.now() < until;) {
     revenue = await stream(clients.attribution, "StreamStoreRevenue",
       { from_day: shanghaiDay(-1), to_day: shanghaiDay(1) }, "dealer");
-    if (revenue.some((r) => r.store === store.name && r.revenue_fen >= 12800)) break;
+    if (revenue.some((r) => r.store === store.name && r.revenue_fen >= 12800 && r.refunded_fen >= 800)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   const events = await stream(clients.audit, "StreamEvents", { aggregate: order.name }, "auditor");

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from infrastructure.tenants import onboard
 from protos.loyalty.v1 import members_pb2 as m, members_pb2_grpc
-from tests.api.conftest import TOKENS, auth
+from tests.api.conftest import KEYS, TOKENS, auth
 
 ROOT = Path(__file__).resolve().parents[2]
 BRANDS = ("acme", "beta")
@@ -37,8 +37,10 @@ def free_port() -> int:
 
 
 def env_for(dsn: str) -> dict[str, str]:
+    """Every process of the fleet: one database, one set of tokens, one set of personal-data keys (processes
+    with keys of their own would refuse each other's: KeyConfigurationError)."""
     return {**os.environ, "DATABASE_URL": dsn, "LOYALTY_ONBOARD_TOKEN_BRANDS": "0", "SCHEDULER_INTERVAL": "0",
-            "LOG_LEVEL": "warning", "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items())}
+            "LOG_LEVEL": "warning", "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()), **KEYS}
 
 
 async def serving_ok(address: str) -> None:

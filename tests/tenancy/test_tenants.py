@@ -29,7 +29,7 @@ from infrastructure.tenants import (
     schema_for,
 )
 from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2 as m, members_pb2_grpc
-from tests.api.conftest import auth, serving
+from tests.api.conftest import KEYS, auth, serving
 from tests.api.test_errors import expect, rejected
 from tests.api.test_operability import hold_events_table, waiting_for_locks
 from tests.conftest import NAMES
@@ -59,8 +59,9 @@ async def register(channel, brand: str, openid: str, request_id: str = "r-1") ->
         m.RegisterMemberRequest(request_id=request_id, member=m.Member(openid=openid)), metadata=auth("miniprogram", brand))
 
 
-def tool(*args: str, dsn: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": dsn, "LOG_FORMAT": "text"}
+def tool(*args: str, dsn: str, keys: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A command-line tool run on ``dsn`` with the test servers' personal-data keys (or ``keys``)."""
+    env = {**os.environ, "DATABASE_URL": dsn, "LOG_FORMAT": "text", **(KEYS if keys is None else keys)}
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, timeout=120)
 
 
@@ -193,6 +194,16 @@ async def test_the_tools_onboard_list_export_verify_and_rebuild_per_brand(fresh_
     assert exported.returncode == 0, exported.stderr
     positions = [json.loads(line)["notification_id"] for line in exported.stdout.splitlines()]
     assert positions == list(range(1, await events_in(fresh_dsn, "beta") + 1)) and len(positions) >= 3
+    assert b"o-2" in exported.stdout  # opened with the brand's keys: the personal fields decoded
+    wrong = {"LOYALTY_KEK": "other:" + "b3RoZXIta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=", "LOYALTY_BLIND_INDEX_KEY":
+             KEYS["LOYALTY_BLIND_INDEX_KEY"]}
+    refused = tool("infrastructure.export", "--brand", "beta", dsn=fresh_dsn, keys=wrong)
+    assert refused.returncode != 0 and b"KeyConfigurationError" in refused.stderr and not refused.stdout
+    rotated = tool("infrastructure.privacy", "rotate", "--brand", "beta", dsn=fresh_dsn)
+    assert rotated.returncode == 0 and b"re-wrapped 0 data keys" in rotated.stderr, rotated.stderr
+    purged = tool("infrastructure.privacy", "purge-request-log", "--brand", "beta", "--older-than-days", "1",
+                  dsn=fresh_dsn)
+    assert purged.returncode == 0 and b"purged 0 request-log rows" in purged.stderr, purged.stderr
     verified = tool("infrastructure.hash_chain", "verify", "--brand", "beta", dsn=fresh_dsn)
     assert verified.returncode == 0 and json.loads(verified.stdout)["checked"] == len(positions), verified.stderr
     rebuilt = tool("infrastructure.rebuild", "infrastructure.projections:all_projections", "--brand", "acme",

@@ -1,0 +1,125 @@
+"""PrivacyService: erasure, export and marketing consent of a member (PIPL)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from application.auth import Role
+from application.commands import Call
+from application.members import MemberService
+from application.orders import OrderService
+from domain.errors import InvalidArgument, NotFound
+from domain.member import Member
+from infrastructure.api import names
+from infrastructure.api.members import timestamp
+from infrastructure.api.names import MEMBERS
+from infrastructure.api.rpc import Servicer, idempotency, streaming, unary
+from protos.loyalty.v1 import privacy_pb2 as pb
+from protos.loyalty.v1 import privacy_pb2_grpc
+
+WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
+READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
+
+
+def receipt(member: Member) -> pb.ErasureReceipt:
+    by, reason = getattr(member, "erasure", ("", ""))
+    message = pb.ErasureReceipt(name=names.name(MEMBERS, member.id), requested_by=by, reason=reason)
+    if (erased_at := getattr(member, "erased_at", None)) is not None:
+        message.erase_time.CopyFrom(timestamp(erased_at))
+    return message
+
+
+def consent_message(member: Member) -> pb.MarketingConsent:
+    message = pb.MarketingConsent(name=names.name(MEMBERS, member.id))
+    consent = getattr(member, "consent", None)
+    if consent is not None:
+        granted, channel, at = consent
+        message.state = pb.MARKETING_CONSENT_STATE_GRANTED if granted else pb.MARKETING_CONSENT_STATE_WITHDRAWN
+        message.channel = channel
+        message.decide_time.CopyFrom(timestamp(at))
+    return message
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: ids and times as strings, value objects as objects."""
+    if isinstance(value, (UUID, datetime, date)):
+        return str(value) if isinstance(value, UUID) else value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+    return value
+
+
+def profile(member: Member) -> dict[str, Any]:
+    consent = getattr(member, "consent", None)
+    return _plain({
+        "name": names.name(MEMBERS, member.id), "brand": member.brand,
+        "erased": member.erased, "erase_time": getattr(member, "erased_at", None),
+        "openid": member.openid, "unionid": member.unionid, "phone": member.phone,
+        "nickname": member.nickname, "birthday": member.birthday,
+        "registered_time": member.registered_at, "tier": member.tier, "tier_floor": member.tier_floor,
+        "points": member.totals(), "guide": member.guide_id, "home_store": member.home_store_id,
+        "referred_by": member.referred_by, "invitees": member.invitees,
+        "merged_into": member.merged_into, "absorbed": member.absorbed,
+        "marketing_consent": None if consent is None else {
+            "granted": consent[0], "channel": consent[1], "decide_time": consent[2]},
+    })
+
+
+class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
+    def __init__(self, auth, members: MemberService, orders: OrderService) -> None:
+        super().__init__(auth)
+        self.members = members
+        self.orders = orders
+
+    @unary(*WRITE)
+    async def EraseMember(self, request: pb.EraseMemberRequest, principal) -> pb.ErasureReceipt:
+        call = Call(idempotency(request, "EraseMember", principal), lambda m: receipt(m).SerializeToString())
+        member_id = names.parse(request.name, MEMBERS, field="name")
+        if not request.requested_by:
+            raise InvalidArgument("requested_by is required", reason="FIELD_REQUIRED", field="requested_by")
+        if not request.reason:
+            raise InvalidArgument("reason is required", reason="FIELD_REQUIRED", field="reason")
+        data = await self.members.erase(member_id, request.requested_by, request.reason, call=call,
+                                        brand=principal.brand)
+        return pb.ErasureReceipt.FromString(data)
+
+    @streaming(*READ)
+    async def ExportMemberData(self, request: pb.ExportMemberDataRequest, principal):
+        member = await self.members.get(names.parse(request.name, MEMBERS, field="name"), brand=principal.brand)
+        yield pb.MemberDataChunk(section=pb.MEMBER_DATA_SECTION_PROFILE, json=orjson.dumps(profile(member)).decode())
+        yield pb.MemberDataChunk(section=pb.MEMBER_DATA_SECTION_POINTS_HISTORY,
+                                 json=orjson.dumps(_plain(list(member.history()))).decode())
+        for order_id in list(getattr(member, "_order_paid", {})):
+            try:
+                order = await self.orders.get(UUID(order_id), brand=principal.brand)
+            except (NotFound, ValueError):
+                continue
+            state = {k: v for k, v in vars(order).items() if not k.startswith("_")}
+            yield pb.MemberDataChunk(section=pb.MEMBER_DATA_SECTION_ORDER, json=orjson.dumps(_plain(state)).decode())
+
+    @unary(*WRITE)
+    async def RecordMarketingConsent(self, request: pb.RecordMarketingConsentRequest, principal) -> pb.MarketingConsent:
+        call = Call(idempotency(request, "RecordMarketingConsent", principal),
+                    lambda m: consent_message(m).SerializeToString())
+        if not request.channel:
+            raise InvalidArgument("channel is required", reason="FIELD_REQUIRED", field="channel")
+        data = await self.members.record_consent(names.parse(request.name, MEMBERS, field="name"), request.granted,
+                                                 request.channel, call=call, brand=principal.brand)
+        return pb.MarketingConsent.FromString(data)
+
+    @unary(*READ)
+    async def GetMarketingConsent(self, request: pb.GetMarketingConsentRequest, principal) -> pb.MarketingConsent:
+        member = await self.members.get(names.parse(request.name, MEMBERS, field="name"), brand=principal.brand)
+        return consent_message(member)
