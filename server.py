@@ -151,8 +151,12 @@ async def tenants_to_open(settings: Settings, platform_dsn: str, auth: TokenAuth
 
 
 async def start(
-    settings: Settings, *, clock: Clock | None = None, tokens: str | None = None,
-    env: dict[str, str] | None = None, background: bool = True,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    tokens: str | None = None,
+    env: dict[str, str] | None = None,
+    background: bool = True,
 ) -> Running:
     """Serve; ``background`` False skips the projection runner and scheduler tasks (worker processes
     other than the first: the first keeps the read models and due work going for all of them)."""
@@ -168,12 +172,26 @@ async def start(
         if embedded is not None:
             embedded.stop()
         raise
-    admission = Admission(Budget(settings.max_in_flight, settings.max_queue_per_aggregate,
-                                 settings.retry_after_ms / 1000, settings.max_calls,
-                                 settings.max_loop_lag_ms / 1000))
-    brands = Brands(platform_dsn, settings, clock, env, admission, auth, background,
-                    projections=background and settings.projections,
-                    seeds=HmacSeedSource.from_environment(env, settings.data_dir))
+    admission = Admission(
+        Budget(
+            settings.max_in_flight,
+            settings.max_queue_per_aggregate,
+            settings.retry_after_ms / 1000,
+            settings.max_calls,
+            settings.max_loop_lag_ms / 1000,
+        )
+    )
+    brands = Brands(
+        platform_dsn,
+        settings,
+        clock,
+        env,
+        admission,
+        auth,
+        background,
+        projections=background and settings.projections,
+        seeds=HmacSeedSource.from_environment(env, settings.data_dir),
+    )
     await brands.start(tenants)
 
     # SO_REUSEPORT (grpc's default on Linux, set explicitly): worker processes share one address.
@@ -182,8 +200,10 @@ async def start(
         # gRPC's own queue of calls the event loop has not taken yet: beyond it the C core refuses a
         # call without any Python work (the client sees CANCELLED, "Too many pending requests", no RetryInfo).
         # Between the soft limit and twice it, calls are refused with a rising probability.
-        options += [("grpc.server.max_pending_requests", settings.max_pending_calls),
-                    ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls)]
+        options += [
+            ("grpc.server.max_pending_requests", settings.max_pending_calls),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending_calls),
+        ]
     server = grpc.aio.server(options=options)
     service_names = []
     for name, (module, add) in SERVICES.items():
@@ -201,9 +221,15 @@ async def start(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     database_health = DatabaseHealth(platform_dsn, health_servicer, ["", *service_names])  # NOT_SERVING while away
     database_health.start()
-    log.info("serving gRPC on %s", settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
-             extra={"tls": settings.tls is not None, "mutual_tls": bool(settings.tls and settings.tls.client_ca),
-                    "brands": sorted(brands.stacks)})
+    log.info(
+        "serving gRPC on %s",
+        settings.grpc_address.rsplit(":", 1)[0] + f":{port}",
+        extra={
+            "tls": settings.tls is not None,
+            "mutual_tls": bool(settings.tls and settings.tls.client_ca),
+            "brands": sorted(brands.stacks),
+        },
+    )
     default = next((b for b in auth.brands() if b in brands.stacks), next(iter(brands.stacks), None))
     return Running(server, port, brands, health_servicer, embedded, database_health, default, lag_watch)
 
@@ -214,7 +240,8 @@ def _listen(server: grpc.aio.Server, settings: Settings) -> int:
         return server.add_insecure_port(settings.grpc_address)
     cert, key, client_ca = settings.tls.read()
     credentials = grpc.ssl_server_credentials(
-        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None)
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
     return server.add_secure_port(settings.grpc_address, credentials)
 
 
@@ -288,8 +315,9 @@ async def _prepare_database(settings: Settings, tokens: str, env: Mapping[str, s
     if settings.onboard_token_brands:
         if settings.database_url is None:
             raise ValueError("the database URL is resolved before the database is prepared")
-        await onboard_brands(settings.database_url, TokenAuthenticator.parse(tokens).brands(),
-                             legacy_schema=settings.schema)
+        await onboard_brands(
+            settings.database_url, TokenAuthenticator.parse(tokens).brands(), legacy_schema=settings.schema
+        )
 
 
 def _address(settings: Settings) -> str:
@@ -333,18 +361,26 @@ def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
         asyncio.run(_prepare_database(replace(settings, database_url=dsn), tokens, env))
         address = _address(settings)
         worker_env = {
-            **env, "DATABASE_URL": dsn, "GRPC_ADDRESS": address, "GRPC_WORKERS": "1",
+            **env,
+            "DATABASE_URL": dsn,
+            "GRPC_ADDRESS": address,
+            "GRPC_WORKERS": "1",
             "LOYALTY_API_TOKENS": tokens,
         }
 
         def spawn(index: int) -> None:
-            procs[index] = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
-                                            env={**worker_env, WORKER_ENV: str(index)})
+            procs[index] = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve())], env={**worker_env, WORKER_ENV: str(index)}
+            )
 
         for i in range(settings.workers if not stopping else 0):
             spawn(i)
-        log.info("started %d worker processes on %s", settings.workers, address,
-                 extra={"pids": [p.pid for p in procs.values()]})
+        log.info(
+            "started %d worker processes on %s",
+            settings.workers,
+            address,
+            extra={"pids": [p.pid for p in procs.values()]},
+        )
         deaths: list[float] = []
         while not stopping:
             time.sleep(0.2)

@@ -91,10 +91,15 @@ class Admission:
         self.busy = 0.0
         self.refused_at_door = 0
         retry = self.budget.retry_after
-        self._too_many_calls = Overloaded("too many calls in progress; retry shortly", retry_after=retry,
-                                          limit=self.budget.max_calls)
-        self._saturated = Overloaded("the server is saturated; retry shortly", retry_after=retry,
-                                     cause="SATURATED", max_lag_ms=round(self.budget.max_lag * 1000))
+        self._too_many_calls = Overloaded(
+            "too many calls in progress; retry shortly", retry_after=retry, limit=self.budget.max_calls
+        )
+        self._saturated = Overloaded(
+            "the server is saturated; retry shortly",
+            retry_after=retry,
+            cause="SATURATED",
+            max_lag_ms=round(self.budget.max_lag * 1000),
+        )
 
     def enter_call(self) -> Overloaded | None:
         """Admit a call at the door (the caller then calls :meth:`leave_call`), or the refusal to answer it with.
@@ -125,12 +130,19 @@ class Admission:
 
     def admit(self) -> None:
         if self.in_flight >= self.budget.max_in_flight:
-            raise Overloaded("too many commands in flight; retry shortly", retry_after=self.budget.retry_after,
-                             limit=self.budget.max_in_flight)
+            raise Overloaded(
+                "too many commands in flight; retry shortly",
+                retry_after=self.budget.retry_after,
+                limit=self.budget.max_in_flight,
+            )
         left = remaining()
         if left is not None and left <= self.typical_s:
-            raise Overloaded("the call's deadline is nearer than commands take now", reason="DEADLINE_TOO_SHORT",
-                             retry_after=self.budget.retry_after, typical_ms=round(self.typical_s * 1000))
+            raise Overloaded(
+                "the call's deadline is nearer than commands take now",
+                reason="DEADLINE_TOO_SHORT",
+                retry_after=self.budget.retry_after,
+                typical_ms=round(self.typical_s * 1000),
+            )
         self.in_flight += 1
 
     def done(self, seconds: float) -> None:
@@ -144,8 +156,12 @@ class Admission:
         return waiting >= self.budget.max_queue_per_aggregate
 
     def overloaded_aggregate(self) -> Overloaded:
-        return Overloaded("too many commands queued on one aggregate; retry shortly", reason="AGGREGATE_OVERLOADED",
-                          retry_after=self.budget.retry_after, limit=self.budget.max_queue_per_aggregate)
+        return Overloaded(
+            "too many commands queued on one aggregate; retry shortly",
+            reason="AGGREGATE_OVERLOADED",
+            retry_after=self.budget.retry_after,
+            limit=self.budget.max_queue_per_aggregate,
+        )
 
 
 async def watch_loop(admission: Admission, interval: float = 0.025, window: float = 0.1) -> None:

@@ -12,20 +12,22 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
+from eventsourcing.domain import Aggregate
+
 from domain.errors import DomainError, NotFound
 from domain.loyalty_args import check_brand
 
 BRAND_RULE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 """A brand: 1-64 characters, lower-case letters, digits, ``_`` and ``-``, starting with a letter or digit."""
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Aggregate)
 
 
 class Role(enum.StrEnum):
-    MINIPROGRAM = "miniprogram"   # the mini-program backend: members and orders
-    OPERATOR = "operator"         # brand operations: stores, guides, corrections
-    DEALER = "dealer"             # a franchise dealer: its own stores' figures only
-    AUDITOR = "auditor"           # read-only, whole history of its brand
+    MINIPROGRAM = "miniprogram"  # the mini-program backend: members and orders
+    OPERATOR = "operator"  # brand operations: stores, guides, corrections
+    DEALER = "dealer"  # a franchise dealer: its own stores' figures only
+    AUDITOR = "auditor"  # read-only, whole history of its brand
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def is_brand(value: str) -> bool:
 def require(principal: Principal, *roles: Role) -> None:
     if principal.role not in roles:
         raise PermissionDenied(
-            f"role {principal.role} may not call this", role=principal.role,
+            f"role {principal.role} may not call this",
+            role=principal.role,
             allowed=",".join(sorted(roles)),
         )
 
@@ -61,8 +64,7 @@ def brand_scope(principal: Principal, requested: str) -> str:
         return principal.brand
     if requested != principal.brand:
         check_brand(requested)  # malformed text gets the domain's one reason for it
-        raise PermissionDenied("this token acts for another brand", reason="BRAND_OUT_OF_SCOPE",
-                               brand=principal.brand)
+        raise PermissionDenied("this token acts for another brand", reason="BRAND_OUT_OF_SCOPE", brand=principal.brand)
     return requested
 
 
@@ -74,8 +76,11 @@ def owned(aggregate: T, brand: str | None) -> T:
     """
     if brand is not None and getattr(aggregate, "brand", None) != brand:
         what = type(aggregate).__name__
-        raise NotFound(f"{what} {aggregate.id} not found", reason=f"{what.upper()}_NOT_FOUND",  # type: ignore[attr-defined]
-                       id=aggregate.id)  # type: ignore[attr-defined]
+        raise NotFound(
+            f"{what} {aggregate.id} not found",
+            reason=f"{what.upper()}_NOT_FOUND",
+            id=aggregate.id,
+        )
     return aggregate
 
 
@@ -84,7 +89,8 @@ def dealer_scope(principal: Principal, requested_dealer: str) -> str:
     if principal.role is Role.DEALER:
         if requested_dealer and requested_dealer != principal.dealer_id:
             raise PermissionDenied(
-                "a dealer may only read its own stores' figures", reason="OTHER_DEALER",
+                "a dealer may only read its own stores' figures",
+                reason="OTHER_DEALER",
             )
         assert principal.dealer_id is not None
         return principal.dealer_id

@@ -30,6 +30,9 @@ class CommitOutcomeUnknown(Unavailable):
 
     reason = "COMMIT_OUTCOME_UNKNOWN"
 
-    def __init__(self, message: str = "the database connection was lost while committing; the change may or may "
-                                      "not be stored: retry with the same request id") -> None:
+    def __init__(
+        self,
+        message: str = "the database connection was lost while committing; the change may or may "
+        "not be stored: retry with the same request id",
+    ) -> None:
         super().__init__(message)

@@ -34,7 +34,11 @@ depends on an argument, so the methods say Any; ``execute`` is the one place tha
 
 class Service:
     def __init__(
-        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, *,
+        self,
+        runner: CommandRunner,
+        clock: Clock,
+        programmes: ProgrammeCatalog,
+        *,
         identities: IdentityIds | None = None,
     ) -> None:
         self.identities = identities or IdentityIds(DEVELOPMENT_BLIND_INDEX_KEY)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -35,8 +35,9 @@ from domain.member import Member
 DRAW_GRACE = timedelta(seconds=30)  # longer than any command may take (the lock timeout and the call deadlines)
 MAX_UPLINE = 64
 
-ENTRY_TOPICS = tuple(get_topic(v) for v in vars(DropEntry).values()
-                     if isinstance(v, type) and issubclass(v, Aggregate.Event))
+ENTRY_TOPICS = tuple(
+    get_topic(v) for v in vars(DropEntry).values() if isinstance(v, type) and issubclass(v, Aggregate.Event)
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class DropEntryIndex:
 
     async def catch_up(self) -> None:
         while True:
-            batch = await self._store.select_notifications(self.position, 5000, topics=ENTRY_TOPICS,
-                                                           inclusive_of_start=False)
+            batch = await self._store.select_notifications(
+                self.position, 5000, topics=ENTRY_TOPICS, inclusive_of_start=False
+            )
             if not batch:
                 return
             self._apply(batch)
@@ -114,8 +116,15 @@ class DropEntryIndex:
 
 
 class DropService(Service):
-    def __init__(self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, seeds: SeedSource,
-                 mapper: Mapper[UUID], index: DropEntryIndex) -> None:
+    def __init__(
+        self,
+        runner: CommandRunner,
+        clock: Clock,
+        programmes: ProgrammeCatalog,
+        seeds: SeedSource,
+        mapper: Mapper[UUID],
+        index: DropEntryIndex,
+    ) -> None:
         super().__init__(runner, clock, programmes)
         self.seeds = seeds
         self.mapper = mapper
@@ -129,12 +138,20 @@ class DropService(Service):
                 if pool.store_id is not None:
                     owned(await self.repository.get(pool.store_id, CloudStore), brand)
             drop = Drop.create(
-                brand=brand, name=spec.name, sku=spec.sku, pools=spec.pools,
-                registration_opens_at=spec.registration_opens_at, registration_closes_at=spec.registration_closes_at,
-                early_access=spec.early_access, purchase_window_minutes=spec.purchase_window_minutes,
-                per_member_limit=spec.per_member_limit, tickets_per_invite=spec.tickets_per_invite,
-                invite_ticket_cap=spec.invite_ticket_cap, commitment=commitment_of(self.seeds.seed_for(drop_id)),
-                at=self.clock.now(), id=drop_id,
+                brand=brand,
+                name=spec.name,
+                sku=spec.sku,
+                pools=spec.pools,
+                registration_opens_at=spec.registration_opens_at,
+                registration_closes_at=spec.registration_closes_at,
+                early_access=spec.early_access,
+                purchase_window_minutes=spec.purchase_window_minutes,
+                per_member_limit=spec.per_member_limit,
+                tickets_per_invite=spec.tickets_per_invite,
+                invite_ticket_cap=spec.invite_ticket_cap,
+                commitment=commitment_of(self.seeds.seed_for(drop_id)),
+                at=self.clock.now(),
+                id=drop_id,
             )
             await uow.add(drop)
             return drop
@@ -144,9 +161,16 @@ class DropService(Service):
     async def get(self, drop_id: UUID, *, brand: str | None = None) -> Drop:
         return owned(await self.repository.get(drop_id, Drop), brand)
 
-    async def register(self, drop_id: UUID, member_id: UUID, *, store_id: UUID | None = None,
-                       invited_by: UUID | None = None, brand: str | None = None,
-                       call: Call | None = None) -> Answer:
+    async def register(
+        self,
+        drop_id: UUID,
+        member_id: UUID,
+        *,
+        store_id: UUID | None = None,
+        invited_by: UUID | None = None,
+        brand: str | None = None,
+        call: Call | None = None,
+    ) -> Answer:
         """Idempotent: a member registered already gets their entry back, unchanged."""
 
         async def handler(uow: UnitOfWork) -> DropEntry:
@@ -154,8 +178,9 @@ class DropService(Service):
             drop = owned(await self.repository.get(drop_id, Drop), brand)
             member = owned(await self.repository.get(member_id, Member), drop.brand)
             if member.merged_into is not None:
-                raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
-                                    survivor_id=member.merged_into)
+                raise RuleViolation(
+                    "member was merged into another", reason="MEMBER_MERGED", survivor_id=member.merged_into
+                )
             if invited_by is not None:  # another brand's member is not found, as everywhere
                 owned(await self.repository.get(invited_by, Member), drop.brand)
             eid = entry_id(drop.id, member.id)
@@ -167,8 +192,13 @@ class DropService(Service):
                 inviter_entry = entry_id(drop.id, invited_by)
                 if await uow.exists(inviter_entry):  # the inviter registered first (their share link)
                     inviter = await uow.get(inviter_entry, DropEntry)
-                    facts = InviteeFacts(member.id, member.referred_by, member.registered_at,
-                                         member.first_paid_order is not None, await self._upline(invited_by))
+                    facts = InviteeFacts(
+                        member.id,
+                        member.referred_by,
+                        member.registered_at,
+                        member.first_paid_order is not None,
+                        await self._upline(invited_by),
+                    )
                     inviter.grant_bonus(drop, facts, at)  # by rule: no bonus for a self-invite, cycle or old customer
             return entry
 
@@ -194,8 +224,11 @@ class DropService(Service):
     async def draw(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Answer:
         drop = owned(await self.repository.get(drop_id, Drop), brand)
         if self.clock.now() < drop.registration_closes_at + DRAW_GRACE:
-            raise RuleViolation("the draw waits for registration to close", reason="REGISTRATION_OPEN",
-                                draw_from=(drop.registration_closes_at + DRAW_GRACE).isoformat())
+            raise RuleViolation(
+                "the draw waits for registration to close",
+                reason="REGISTRATION_OPEN",
+                draw_from=(drop.registration_closes_at + DRAW_GRACE).isoformat(),
+            )
         entries = await self.entries(drop.id)
         seed = self.seeds.seed_for(drop.id)
 
@@ -206,8 +239,9 @@ class DropService(Service):
 
         return await self.execute(handler, call)
 
-    async def claim(self, drop_id: UUID, member_id: UUID, *, brand: str | None = None,
-                    call: Call | None = None) -> Answer:
+    async def claim(
+        self, drop_id: UUID, member_id: UUID, *, brand: str | None = None, call: Call | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Drop:
             drop = owned(await uow.get(drop_id, Drop), brand)
             drop.claim(member_id, self.clock.now())

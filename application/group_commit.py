@@ -47,7 +47,7 @@ class Verdict(enum.Enum):
 class Ticket:
     """One finished command's writes, waiting for the group commit."""
 
-    __slots__ = ("write", "changes", "touched", "deps", "future", "taken", "failed", "abandoned", "reads", "on_fail")
+    __slots__ = ("abandoned", "changes", "deps", "failed", "future", "on_fail", "reads", "taken", "touched", "write")
 
     def __init__(
         self,
@@ -65,7 +65,9 @@ class Ticket:
         self.failed = False
         self.abandoned = False  # its caller gave up while it was being written
         self.reads: list[UUID] = []  # aggregates read from memory, checked at commit, not changed
-        self.on_fail: list[Callable[[], None]] = []  # run when the ticket fails: whatever was read from memory is read again
+        self.on_fail: list[
+            Callable[[], None]
+        ] = []  # run when the ticket fails: whatever was read from memory is read again
 
     @property
     def done(self) -> bool:

@@ -23,7 +23,9 @@ MAX_HANDOVER = 1000
 
 
 class GuideService(Service):
-    async def hire(self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None) -> Answer:
+    async def hire(
+        self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Guide:
             at = self.clock.now()
             owned(await self.repository.get(store_id, CloudStore), brand)  # the brand's store must exist
@@ -41,7 +43,9 @@ class GuideService(Service):
     async def get(self, guide_id: UUID, *, brand: str | None = None) -> Guide:
         return owned(await self.repository.get(guide_id, Guide), brand)
 
-    async def move(self, guide_id: UUID, store_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def move(
+        self, guide_id: UUID, store_id: UUID, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Guide:
             guide = owned(await uow.get(guide_id, Guide), brand)
             owned(await self.repository.get(store_id, CloudStore), guide.brand)  # only within the guide's brand
@@ -59,7 +63,12 @@ class GuideService(Service):
         return await self.execute(handler, call)
 
     async def inherit(
-        self, from_guide_id: UUID, to_guide_id: UUID, members: tuple[UUID, ...], *, call: Call | None = None,
+        self,
+        from_guide_id: UUID,
+        to_guide_id: UUID,
+        members: tuple[UUID, ...],
+        *,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         """Offer the giver's customers (all when ``members`` is empty) to the receiver."""
@@ -93,7 +102,13 @@ class GuideService(Service):
         return await self.execute(handler, call)
 
     async def conclude(
-        self, to_guide_id: UUID, member_id: UUID, accept: bool, reason: str, *, call: Call | None = None,
+        self,
+        to_guide_id: UUID,
+        member_id: UUID,
+        accept: bool,
+        reason: str,
+        *,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         """The receiving guide accepts or refuses one customer."""

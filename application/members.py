@@ -29,15 +29,26 @@ def member_id_for(openid_index_id: UUID, generation: int = 0) -> UUID:
 
 class MemberService(Service):
     def __init__(
-        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, *,
-        identities: IdentityIds | None = None, keys: PersonalDataKeys | None = None,
+        self,
+        runner: CommandRunner,
+        clock: Clock,
+        programmes: ProgrammeCatalog,
+        *,
+        identities: IdentityIds | None = None,
+        keys: PersonalDataKeys | None = None,
     ) -> None:
         super().__init__(runner, clock, programmes, identities=identities)
         self.keys = keys
 
     async def register(
-        self, brand: str, openid: str, *, unionid: str | None = None, phone: str | None = None,
-        referrer_id: UUID | None = None, call: Call | None = None,
+        self,
+        brand: str,
+        openid: str,
+        *,
+        unionid: str | None = None,
+        phone: str | None = None,
+        referrer_id: UUID | None = None,
+        call: Call | None = None,
     ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
@@ -57,7 +68,11 @@ class MemberService(Service):
                 return await self.repository.get(existing, Member)
             openid_index_id, openid_index = indexes[IdentityKind.OPENID]
             member = Member.register(
-                brand, openid, at, unionid=unionid or None, phone=phone or None,
+                brand,
+                openid,
+                at,
+                unionid=unionid or None,
+                phone=phone or None,
                 referrer_id=referrer_id,
                 member_id=member_id_for(openid_index_id, openid_index.version if openid_index else 0),
             )
@@ -84,15 +99,23 @@ class MemberService(Service):
         return tuple(chain)
 
     async def update_profile(
-        self, member_id: UUID, *, phone: str | None = None, unionid: str | None = None,
-        nickname: str | None = None, birthday: date | None = None, call: Call | None = None,
+        self,
+        member_id: UUID,
+        *,
+        phone: str | None = None,
+        unionid: str | None = None,
+        nickname: str | None = None,
+        birthday: date | None = None,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             member = owned(await uow.get(member_id, Member), brand)
-            for kind, new, old in ((IdentityKind.PHONE, phone, member.phone),
-                                   (IdentityKind.UNIONID, unionid, member.unionid)):
+            for kind, new, old in (
+                (IdentityKind.PHONE, phone, member.phone),
+                (IdentityKind.UNIONID, unionid, member.unionid),
+            ):
                 if new is not None and (value := normalise(kind, new)) != old:
                     await self._move_identity(uow, member, kind, value, old, at)
             member.update_profile(at, phone=phone, unionid=unionid, nickname=nickname, birthday=birthday)
@@ -100,8 +123,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def _move_identity(self, uow: UnitOfWork, member: Member, kind: IdentityKind, value: str,
-                             old: str | None, at: datetime) -> None:
+    async def _move_identity(
+        self, uow: UnitOfWork, member: Member, kind: IdentityKind, value: str, old: str | None, at: datetime
+    ) -> None:
         """Claim the new identity for the member and free the old one: identities stay unique."""
         index_id = self.identities.index_id(member.brand, kind, value)
         if not await uow.exists(index_id):
@@ -109,8 +133,9 @@ class MemberService(Service):
         else:
             index = await uow.get(index_id, IdentityIndex)
             if index.owner_id is not None:
-                raise AlreadyExists(f"that {kind.value} belongs to another member", reason="IDENTITY_TAKEN",
-                                    kind=kind.value)
+                raise AlreadyExists(
+                    f"that {kind.value} belongs to another member", reason="IDENTITY_TAKEN", kind=kind.value
+                )
             index.reclaim(member.id, at)
         if old is not None:
             previous = await uow.get(self.identities.index_id(member.brand, kind, old), IdentityIndex)
@@ -118,7 +143,13 @@ class MemberService(Service):
                 previous.release(at)
 
     async def assign_tier_floor(
-        self, member_id: UUID, tier: Tier | None, reason: str, operator: str, *, call: Call | None = None,
+        self,
+        member_id: UUID,
+        tier: Tier | None,
+        reason: str,
+        operator: str,
+        *,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
@@ -133,7 +164,9 @@ class MemberService(Service):
     async def get(self, member_id: UUID, *, brand: str | None = None) -> Member:
         return owned(await self.repository.get(member_id, Member), brand)
 
-    async def merge(self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def merge(
+        self, survivor_id: UUID, absorbed_id: UUID, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             survivor = owned(await uow.get(survivor_id, Member), brand)
             absorbed = owned(await uow.get(absorbed_id, Member), brand)
@@ -147,8 +180,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def bind_guide(self, member_id: UUID, guide_id: UUID, *, call: Call | None = None,
-                         brand: str | None = None) -> Answer:
+    async def bind_guide(
+        self, member_id: UUID, guide_id: UUID, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             member = owned(await uow.get(member_id, Member), brand)
@@ -163,8 +197,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def record_referral(self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None,
-                              brand: str | None = None) -> Answer:
+    async def record_referral(
+        self, referrer_id: UUID, invitee_id: UUID, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             at = self.clock.now()
             referrer = owned(await uow.get(referrer_id, Member), brand)
@@ -177,8 +212,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def earn_points(self, member_id: UUID, rule: str, points: int, *, call: Call | None = None,
-                          brand: str | None = None) -> Answer:
+    async def earn_points(
+        self, member_id: UUID, rule: str, points: int, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             lot = member.earn_points(rule, points, await self.programmes.current(member.brand), self.clock.now())
@@ -186,8 +222,9 @@ class MemberService(Service):
 
         return await self.execute(handler, call)
 
-    async def redeem_points(self, member_id: UUID, points: int, reference: str, *, call: Call | None = None,
-                            brand: str | None = None) -> Answer:
+    async def redeem_points(
+        self, member_id: UUID, points: int, reference: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             at = self.clock.now()
@@ -198,13 +235,24 @@ class MemberService(Service):
         return await self.execute(handler, call)
 
     async def adjust_points(
-        self, member_id: UUID, points: int, reason: str, operator: str, corrects: str | None,
-        *, call: Call | None = None, brand: str | None = None,
+        self,
+        member_id: UUID,
+        points: int,
+        reason: str,
+        operator: str,
+        corrects: str | None,
+        *,
+        call: Call | None = None,
+        brand: str | None = None,
     ) -> Answer:
         async def handler(uow: UnitOfWork) -> tuple[Member, int]:
             member = owned(await uow.get(member_id, Member), brand)
             member.adjust(
-                points, reason, operator, await self.programmes.current(member.brand), self.clock.now(),
+                points,
+                reason,
+                operator,
+                await self.programmes.current(member.brand),
+                self.clock.now(),
                 corrects=corrects,
             )
             return member, points
@@ -237,13 +285,15 @@ class MemberService(Service):
         now = self.clock.now()
         end = now + timedelta(days=within_days)
         return [
-            (lot, remaining) for lot, remaining in member.lots()
+            (lot, remaining)
+            for lot, remaining in member.lots()
             if remaining > 0 and lot.expires_at is not None and now <= lot.expires_at < end
         ]
 
     # ------------------------------------------------------------------ personal data (PIPL)
-    async def erase(self, member_id: UUID, by: str, reason: str, *, call: Call | None = None,
-                    brand: str | None = None) -> Answer:
+    async def erase(
+        self, member_id: UUID, by: str, reason: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         """Records who erased the member's personal data, when and why, frees its logins, then destroys its
         data key. Idempotent: erasing again records nothing and destroys the key again (a crash between the
         commit and the destruction is healed by the retry)."""
@@ -265,8 +315,9 @@ class MemberService(Service):
         self.repository.forget_idle()  # cached aggregates decoded with the key: read again, as erased
         return result
 
-    async def record_consent(self, member_id: UUID, granted: bool, channel: str, *, call: Call | None = None,
-                             brand: str | None = None) -> Answer:
+    async def record_consent(
+        self, member_id: UUID, granted: bool, channel: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> Member:
             member = owned(await uow.get(member_id, Member), brand)
             member.record_marketing_consent(granted, channel, self.clock.now())

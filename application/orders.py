@@ -35,7 +35,13 @@ from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
 from domain.routing import (
-    OrderFacts, Rejection, RoutingDecision, StockNeed, StoreSnapshot, UnallocatedReason, part_decision,
+    OrderFacts,
+    Rejection,
+    RoutingDecision,
+    StockNeed,
+    StoreSnapshot,
+    UnallocatedReason,
+    part_decision,
 )
 from domain.stock import StoreStock, stock_id
 from domain.store_values import FulfilmentMode
@@ -43,7 +49,7 @@ from domain.store_values import FulfilmentMode
 MAX_REROUTES = 8  # each stale store is corrected once, so this bounds a pathological race
 MAX_MERGE_CHAIN = 32  # A merged into B merged into C...: far beyond any real chain of merges
 DEFAULT_HOLD = timedelta(minutes=120)  # a stock order's payment time when the programme sets none: stock is never
-                                       # held without a time limit (the due-payments sweep releases it)
+# held without a time limit (the due-payments sweep releases it)
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,11 @@ def _allocation(order: Order) -> tuple[UUID, str] | None:
 
 class OrderService(Service):
     def __init__(
-        self, runner: CommandRunner, clock: Clock, programmes: ProgrammeCatalog, directory: StoreDirectory,
+        self,
+        runner: CommandRunner,
+        clock: Clock,
+        programmes: ProgrammeCatalog,
+        directory: StoreDirectory,
         stock: StockDirectory | None = None,
     ) -> None:
         super().__init__(runner, clock, programmes)
@@ -100,8 +110,14 @@ class OrderService(Service):
         return tuple(StockNeed(sku, qty[sku]) for sku in sorted(qty))
 
     def _route(
-        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime, overrides: dict[UUID, StoreSnapshot],
-        stock_overrides: dict[UUID, dict[str, int]], version: int, brand: str,
+        self,
+        facts: OrderFacts,
+        policy: AttributionPolicy,
+        at: datetime,
+        overrides: dict[UUID, StoreSnapshot],
+        stock_overrides: dict[UUID, dict[str, int]],
+        version: int,
+        brand: str,
     ) -> RoutingDecision:
         if not facts.needs or self.stock is None:
             return self.directory.route(facts, policy, at, overrides, programme_version=version, brand=brand)
@@ -113,17 +129,23 @@ class OrderService(Service):
             return fresh if fresh is not None else view.figures([store_id], skus)[store_id]
 
         holders = view.stores_holding(brand, skus) if policy.stock_fallback is not StockFallback.UNALLOCATED else ()
-        return self.directory.route(facts, policy, at, overrides, programme_version=version, brand=brand,
-                                    stock=figures, holders=holders)
+        return self.directory.route(
+            facts, policy, at, overrides, programme_version=version, brand=brand, stock=figures, holders=holders
+        )
 
     @staticmethod
     def _refuse_out_of_stock(decision: RoutingDecision) -> None:
         """No store considered holds every line (and no split does): the units are gone; refuse, explaining."""
-        if decision.needs and decision.candidates and all(
-                Rejection.OUT_OF_STOCK in c.rejections for c in decision.candidates):
+        if (
+            decision.needs
+            and decision.candidates
+            and all(Rejection.OUT_OF_STOCK in c.rejections for c in decision.candidates)
+        ):
             raise RuleViolation(
-                "no store can hold every line of this order: " + ", ".join(f"{n.qty} x {n.sku}" for n in decision.needs),
-                reason="OUT_OF_STOCK", skus=",".join(n.sku for n in decision.needs),
+                "no store can hold every line of this order: "
+                + ", ".join(f"{n.qty} x {n.sku}" for n in decision.needs),
+                reason="OUT_OF_STOCK",
+                skus=",".join(n.sku for n in decision.needs),
                 stores_considered=len(decision.candidates),
             )
 
@@ -133,8 +155,9 @@ class OrderService(Service):
         """The member and its entry (store QR, guide share) must belong to ``brand`` (the caller's)."""
         member = owned(await self.repository.get(draft.member_id, Member), brand)
         if member.merged_into is not None:  # new orders name the survivor; orders placed before still work
-            raise RuleViolation("member was merged into another", reason="MEMBER_MERGED",
-                                survivor_id=member.merged_into)
+            raise RuleViolation(
+                "member was merged into another", reason="MEMBER_MERGED", survivor_id=member.merged_into
+            )
         if member.erased:  # nobody to deliver to: the person is forgotten (orders placed before still work)
             raise RuleViolation("member's personal data was erased", reason="MEMBER_ERASED")
         departed: set[UUID] = set()
@@ -145,7 +168,9 @@ class OrderService(Service):
             entry = EntryContext.store_qr(draft.entry_store_id)
         elif draft.entry_kind is EntryKind.GUIDE_SHARE:
             if draft.entry_guide_id is None:
-                raise InvalidArgument("a guide share entry names its guide", reason="FIELD_REQUIRED", field="entry.guide")
+                raise InvalidArgument(
+                    "a guide share entry names its guide", reason="FIELD_REQUIRED", field="entry.guide"
+                )
             guide = owned(await self.repository.get(draft.entry_guide_id, Guide), member.brand)
             entry = EntryContext.guide_share(guide.id, guide.store_id)
             if not guide.employed:
@@ -158,7 +183,9 @@ class OrderService(Service):
             bound = GuideRef(guide.id, guide.store_id)
             if not guide.employed:
                 departed.add(guide.id)
-        facts = OrderFacts(order_id, draft.mode, draft.customer, entry, bound, member.home_store_id, frozenset(departed))
+        facts = OrderFacts(
+            order_id, draft.mode, draft.customer, entry, bound, member.home_store_id, frozenset(departed)
+        )
         return member, facts, entry
 
     async def _merge_chain(self, member_id: UUID) -> list[Member]:
@@ -198,8 +225,15 @@ class OrderService(Service):
             policy, version = programme.attribution, programme.version
             due = programme.payment_due_at(at) or (at + DEFAULT_HOLD if needs else None)
             order = Order.place(
-                member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
-                entry=entry, lines=draft.lines, at=at, payment_due_at=due, id=facts.order_id,
+                member_id=member.id,
+                brand=member.brand,
+                mode=draft.mode,
+                customer_location=draft.customer,
+                entry=entry,
+                lines=draft.lines,
+                at=at,
+                payment_due_at=due,
+                id=facts.order_id,
             )
             overrides: dict[UUID, StoreSnapshot] = {}
             stock_overrides: dict[UUID, dict[str, int]] = {}
@@ -224,7 +258,7 @@ class OrderService(Service):
                 store = await uow.get(decision.store_id, CloudStore)
                 if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
                     stocks = [await uow.get(stock_id(store.id, n.sku), StoreStock) for n in needs]  # SKU order
-                    if any(s.available_online < n.qty for s, n in zip(stocks, needs)):
+                    if any(s.available_online < n.qty for s, n in zip(stocks, needs, strict=True)):
                         stock_overrides[store.id] = {s.sku: s.available_online for s in stocks}
                         continue  # the router's copy of the stock was stale: route again on fresh figures
                     try:
@@ -232,7 +266,7 @@ class OrderService(Service):
                     except RuleViolation:
                         pass  # full or closed meanwhile
                     else:
-                        for s, n in zip(stocks, needs):
+                        for s, n in zip(stocks, needs, strict=True):
                             assert due is not None  # an order holding stock always has a payment time
                             s.reserve(order.id, n.qty, due, at)  # checked above: cannot be refused
                         order.allocate(decision, at)
@@ -250,15 +284,26 @@ class OrderService(Service):
     ) -> bool:
         """Before leaving an order unallocated: re-read the stores the router found full and nothing else
         wrong with (a cancellation may have released a slot the directory has not seen yet)."""
-        full = [c.store_id for c in decision.candidates
-                if c.rejections == (Rejection.CAPACITY_REACHED,) and c.store_id not in overrides][:MAX_REROUTES]
+        full = [
+            c.store_id
+            for c in decision.candidates
+            if c.rejections == (Rejection.CAPACITY_REACHED,) and c.store_id not in overrides
+        ][:MAX_REROUTES]
         for store_id in full:
             overrides[store_id] = (await self.repository.get(store_id, CloudStore)).snapshot(at)
         return bool(full)
 
-    async def _split(self, uow: UnitOfWork, decision: RoutingDecision, draft: OrderDraft, member: Member,
-                     entry: EntryContext, due: datetime | None, at: datetime,
-                     stock_overrides: dict[UUID, dict[str, int]]) -> list[Order] | None:
+    async def _split(
+        self,
+        uow: UnitOfWork,
+        decision: RoutingDecision,
+        draft: OrderDraft,
+        member: Member,
+        entry: EntryContext,
+        due: datetime | None,
+        at: datetime,
+        stock_overrides: dict[UUID, dict[str, int]],
+    ) -> list[Order] | None:
         """One order per part of a split decision, each allocated to its own store (booked to its dealer) and holding
         its SKUs there; lines of untracked SKUs go with the first part. None: a store was short, nothing changed."""
         stores = {}  # lock order as everywhere: stores, then their stock, each sorted
@@ -270,24 +315,31 @@ class OrderService(Service):
                 await uow.get(stock_id(part.store_id, n.sku), StoreStock)
         for part in decision.split:
             stocks = [await uow.get(stock_id(part.store_id, n.sku), StoreStock) for n in part.needs]
-            if any(s.available_online < n.qty for s, n in zip(stocks, part.needs)):
+            if any(s.available_online < n.qty for s, n in zip(stocks, part.needs, strict=True)):
                 stock_overrides[part.store_id] = {s.sku: s.available_online for s in stocks}
                 return None
             holds.append(stocks)
         tracked = {n.sku for n in decision.needs}
         orders = []
-        for i, (part, stocks) in enumerate(zip(decision.split, holds)):
+        for i, (part, stocks) in enumerate(zip(decision.split, holds, strict=True)):
             skus = {n.sku for n in part.needs}
             lines = tuple(line for line in draft.lines if line.sku in skus or (i == 0 and line.sku not in tracked))
             store = stores[part.store_id]
             if store.dealer_at(at) != part.dealer_id:
                 raise Conflict("a store of the split changed hands while the order was routed")
             part_order = Order.place(
-                member_id=member.id, brand=member.brand, mode=draft.mode, customer_location=draft.customer,
-                entry=entry, lines=lines, at=at, payment_due_at=due, id=part.order_id,
+                member_id=member.id,
+                brand=member.brand,
+                mode=draft.mode,
+                customer_location=draft.customer,
+                entry=entry,
+                lines=lines,
+                at=at,
+                payment_due_at=due,
+                id=part.order_id,
             )
             store.accept_order(part_order.id, at)  # refused (full, closed): the whole order is refused, unwritten
-            for s, n in zip(stocks, part.needs):
+            for s, n in zip(stocks, part.needs, strict=True):
                 assert due is not None  # an order holding stock always has a payment time
                 s.reserve(part_order.id, n.qty, due, at)
             part_order.allocate(part_decision(decision, i), at)
@@ -301,17 +353,20 @@ class OrderService(Service):
         stock afresh (the directory may not have seen a release yet)."""
         if not decision.needs:
             return False
-        short = [c.store_id for c in decision.candidates
-                 if Rejection.OUT_OF_STOCK in c.rejections and c.store_id not in stock_overrides][:2]
+        short = [
+            c.store_id
+            for c in decision.candidates
+            if Rejection.OUT_OF_STOCK in c.rejections and c.store_id not in stock_overrides
+        ][:2]
         for store_id in short:
             figures = {}
             for n in decision.needs:
                 sid = stock_id(store_id, n.sku)
-                figures[n.sku] = (await self.repository.get(sid, StoreStock)).available_online \
-                    if await uow.exists(sid) else 0
+                figures[n.sku] = (
+                    (await self.repository.get(sid, StoreStock)).available_online if await uow.exists(sid) else 0
+                )
             stock_overrides[store_id] = figures
-        return any(all(f.get(n.sku, 0) >= n.qty for n in decision.needs)
-                   for f in (stock_overrides[s] for s in short))
+        return any(all(f.get(n.sku, 0) >= n.qty for n in decision.needs) for f in (stock_overrides[s] for s in short))
 
     async def get(self, order_id: UUID, *, brand: str | None = None) -> Order:
         return owned(await self.repository.get(order_id, Order), brand)
@@ -337,8 +392,13 @@ class OrderService(Service):
                 assert settle_after is not None  # order.pay fixed it just above
                 if guide.employed:  # a guide who left since the order was placed earns nothing
                     guide.credit_sale(
-                        str(order.id), credit.guide_store_id, paid_fen, programme.commission_fen(paid_fen), programme,
-                        at, settle_after=settle_after,
+                        str(order.id),
+                        credit.guide_store_id,
+                        paid_fen,
+                        programme.commission_fen(paid_fen),
+                        programme,
+                        at,
+                        settle_after=settle_after,
                     )
             return order
 
@@ -355,7 +415,9 @@ class OrderService(Service):
 
         return await self.execute(handler, call)
 
-    async def cancel(self, order_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def cancel(
+        self, order_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         """The customer cancels before paying; the store's capacity is released in the same transaction."""
 
         async def handler(uow: UnitOfWork) -> Order:
@@ -405,7 +467,13 @@ class OrderService(Service):
         return out
 
     async def refund(
-        self, order_id: UUID, refund_id: str, amount_fen: int, reason: str = "", *, call: Call | None = None,
+        self,
+        order_id: UUID,
+        refund_id: str,
+        amount_fen: int,
+        reason: str = "",
+        *,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
@@ -441,7 +509,9 @@ class OrderService(Service):
             programme = await self.programmes.current(members[0].brand)  # for the reward's size and cap
             due = await self.settle_due_at(order)
             if at < due:
-                raise RuleViolation("order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat())
+                raise RuleViolation(
+                    "order still inside its return window", reason="NOT_YET_DUE", due_at=due.isoformat()
+                )
             credit = order.decision.guide_credit if order.decision else None
             if credit is not None:
                 guide = await uow.get(credit.guide_id, Guide)
@@ -451,7 +521,9 @@ class OrderService(Service):
             for member in members:
                 first = member.first_paid_order
                 if (
-                    member.referred_by is not None and first is not None and first.order_id == str(order.id)
+                    member.referred_by is not None
+                    and first is not None
+                    and first.order_id == str(order.id)
                     and order.refunded_fen < order.paid_fen
                 ):
                     referrer = await uow.get(member.referred_by, Member)

@@ -60,8 +60,14 @@ class CommitOutcome:
 
 class EventStore(Protocol):
     async def select_events(
-        self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
-        limit: int | None = None, snapshots: bool = False,
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        snapshots: bool = False,
     ) -> list[StoredEvent]: ...
 
     async def latest_snapshot(self, originator_id: UUID, lte: int | None = None) -> StoredEvent | None: ...
@@ -77,14 +83,20 @@ class RequestLog(Protocol):
 
 class Notifications(Protocol):
     async def select_notifications(
-        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]: ...
 
     async def max_notification_id(self) -> int | None: ...
 
-    def subscribe(self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
-                  poll_interval: float = 5.0) -> AsyncIterator[Notification]: ...
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500, poll_interval: float = 5.0
+    ) -> AsyncIterator[Notification]: ...
 
 
 class SeedSource(Protocol):

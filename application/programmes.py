@@ -88,8 +88,12 @@ class ProgrammeCatalog:
             return self.default(brand)
         published = await self._published(brand)
         if published is None:
-            raise NotFound(f"brand {brand} has no programme version {version}",
-                           reason="PROGRAMME_VERSION_NOT_FOUND", brand=brand, version=version)
+            raise NotFound(
+                f"brand {brand} has no programme version {version}",
+                reason="PROGRAMME_VERSION_NOT_FOUND",
+                brand=brand,
+                version=version,
+            )
         return published.programme_at(version)
 
     async def publish(self, programme: LoyaltyProgramme, *, call: Call | None = None) -> Answer:

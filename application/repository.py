@@ -22,8 +22,8 @@ fails with it if that commit fails.
 from __future__ import annotations
 
 from collections import OrderedDict
-from contextvars import ContextVar
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from uuid import UUID

@@ -34,8 +34,9 @@ class SettlementLines(Protocol):
 
     async def open_month_before(self, brand: str, dealer_id: str, month: Month) -> Month | None: ...
 
-    def lines(self, brand: str, dealer_id: str, month: Month, *, through: int, after: int = 0,
-              limit: int | None = None) -> AsyncIterator[tuple[int, SettlementLine]]: ...
+    def lines(
+        self, brand: str, dealer_id: str, month: Month, *, through: int, after: int = 0, limit: int | None = None
+    ) -> AsyncIterator[tuple[int, SettlementLine]]: ...
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,20 @@ class SettlementService(Service):
         period = await self._closed(brand, dealer_id, month)
         through = period.through_position if period is not None else position
         computed = await self._tally(brand, dealer_id, month, through)
-        page = [x async for x in self.read_model.lines(
-            brand, dealer_id, month, through=through, after=after, limit=page_size + 1)]
+        page = [
+            x
+            async for x in self.read_model.lines(
+                brand, dealer_id, month, through=through, after=after, limit=page_size + 1
+            )
+        ]
         more = len(page) > page_size
         lines = tuple(line for _, line in page[:page_size])
         next_after = page[page_size - 1][0] if more else 0
         if period is None:
             return Statement(dealer_id, month, False, computed, lines=lines, next_after=next_after)
-        return Statement(dealer_id, month, True, period.totals, period.closed_at, computed == period.totals,
-                         lines, next_after)
+        return Statement(
+            dealer_id, month, True, period.totals, period.closed_at, computed == period.totals, lines, next_after
+        )
 
     async def close(self, brand: str, dealer_id: str, month: Month, *, call: Call | None = None) -> Answer:
         """Freeze the month's statement as a ``SettlementPeriod.Closed`` event (totals only, no lines)."""
@@ -96,8 +102,12 @@ class SettlementService(Service):
                 raise AlreadyExists(f"{month} is already closed", reason="PERIOD_ALREADY_CLOSED", month=month)
             position = await self.read_model.catch_up()
             period = SettlementPeriod.close(
-                brand=brand, dealer_id=dealer_id, month=month, totals=await self._tally(brand, dealer_id, month, position),
-                through_position=position, at=at,
+                brand=brand,
+                dealer_id=dealer_id,
+                month=month,
+                totals=await self._tally(brand, dealer_id, month, position),
+                through_position=position,
+                at=at,
                 last_closed=await self.read_model.last_closed(brand, dealer_id),
                 open_earlier=await self.read_model.open_month_before(brand, dealer_id, month),
             )

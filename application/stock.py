@@ -51,8 +51,9 @@ class StockService(Service):
         super().__init__(runner, clock, programmes)
         self.view = view
 
-    async def _stock(self, uow: UnitOfWork, brand: str | None, store_id: UUID, sku: str, *, create: bool,
-                     dealer: str | None = None) -> StoreStock:
+    async def _stock(
+        self, uow: UnitOfWork, brand: str | None, store_id: UUID, sku: str, *, create: bool, dealer: str | None = None
+    ) -> StoreStock:
         store = _dealer_may(owned(await self.repository.get(store_id, CloudStore), brand), dealer)
         sid = stock_id(store.id, sku)
         if await uow.exists(sid):
@@ -63,8 +64,15 @@ class StockService(Service):
         await uow.add(stock)
         return stock
 
-    async def import_counts(self, brand: str | None, batch_id: str, lines: Sequence[StockLine], reason: str = "",
-                            *, call: Call | None = None) -> Answer:
+    async def import_counts(
+        self,
+        brand: str | None,
+        batch_id: str,
+        lines: Sequence[StockLine],
+        reason: str = "",
+        *,
+        call: Call | None = None,
+    ) -> Answer:
         """All or nothing; idempotent per ``batch_id``."""
         check_text("batch_id", batch_id, max_length=64)
         if not 1 <= len(lines) <= MAX_LINES:
@@ -77,16 +85,26 @@ class StockService(Service):
             at = self.clock.now()
             ordered = sorted(lines, key=lambda line: (str(line.store_id), line.sku))  # one lock order for all
             stocks = [await self._stock(uow, brand, line.store_id, line.sku, create=True) for line in ordered]
-            for stock, line in zip(stocks, ordered):  # check every line first: nothing applies if one is refused
+            for stock, line in zip(
+                stocks, ordered, strict=True
+            ):  # check every line first: nothing applies if one is refused
                 stock.check_adjustment(batch_id, delta=line.delta, count=line.count)
-            for stock, line in zip(stocks, ordered):
+            for stock, line in zip(stocks, ordered, strict=True):
                 stock.adjust(batch_id, at, delta=line.delta, count=line.count, reason=reason)
             return stocks
 
         return await self.execute(handler, call)
 
-    async def sell_in_store(self, store_id: UUID, sku: str, qty: int, *, brand: str | None = None,
-                            dealer: str | None = None, call: Call | None = None) -> Answer:
+    async def sell_in_store(
+        self,
+        store_id: UUID,
+        sku: str,
+        qty: int,
+        *,
+        brand: str | None = None,
+        dealer: str | None = None,
+        call: Call | None = None,
+    ) -> Answer:
         async def handler(uow: UnitOfWork) -> StoreStock:
             stock = await self._stock(uow, brand, store_id, sku, create=False, dealer=dealer)
             stock.sell_in_store(qty, self.clock.now())
@@ -94,9 +112,16 @@ class StockService(Service):
 
         return await self.execute(handler, call)
 
-    async def protect(self, store_id: UUID, skus: Sequence[str], protection: Protection, *,
-                      brand: str | None = None, dealer: str | None = None,
-                      call: Call | None = None) -> Answer:
+    async def protect(
+        self,
+        store_id: UUID,
+        skus: Sequence[str],
+        protection: Protection,
+        *,
+        brand: str | None = None,
+        dealer: str | None = None,
+        call: Call | None = None,
+    ) -> Answer:
         """What the franchise keeps for walk-ins, for each of ``skus`` at the store."""
         if not 1 <= len(skus) <= MAX_LINES or len(set(skus)) != len(skus):
             raise InvalidArgument("name 1..5000 distinct SKUs", reason="OUT_OF_RANGE", field="skus")
@@ -125,6 +150,7 @@ class StockService(Service):
     async def sweep_expired(self, store_id: UUID, sku: str) -> int:
         """Release holds past their time on one stock (a safety net: the due-payments sweep cancels the
         unpaid order, which releases its stock in the same transaction). Returns how many were released."""
+
         async def handler(uow: UnitOfWork) -> int:
             at = self.clock.now()
             stock = await uow.get(stock_id(store_id, sku), StoreStock)

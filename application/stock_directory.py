@@ -30,8 +30,7 @@ from domain.stock import StoreStock
 log = logging.getLogger(__name__)
 
 STOCK_TOPICS = tuple(
-    get_topic(v) for v in vars(StoreStock).values()
-    if isinstance(v, type) and issubclass(v, Aggregate.Event)
+    get_topic(v) for v in vars(StoreStock).values() if isinstance(v, type) and issubclass(v, Aggregate.Event)
 )
 
 
@@ -68,7 +67,8 @@ class StockDirectory:
     async def catch_up(self) -> None:
         while True:
             batch = await self._store.select_notifications(
-                self.position, 5000, topics=STOCK_TOPICS, inclusive_of_start=False)
+                self.position, 5000, topics=STOCK_TOPICS, inclusive_of_start=False
+            )
             if not batch:
                 return
             self._apply(batch)

@@ -26,9 +26,8 @@ from eventsourcing.utils import get_topic
 from application.background import stop_task
 from application.ports import Notifications
 from application.store_index import StoreIndex
-from domain.attribution import AttributionPolicy
+from domain.attribution import AttributionPolicy, StockFallback
 from domain.cloud_store import CloudStore
-from domain.attribution import StockFallback
 from domain.geo import haversine_m, to_wgs84
 from domain.routing import (
     MAX_SPLIT_CANDIDATES,
@@ -45,13 +44,12 @@ from domain.store_values import FulfilmentMode, StoreStatus
 log = logging.getLogger(__name__)
 
 STORE_TOPICS = tuple(
-    get_topic(v) for v in vars(CloudStore).values()
-    if isinstance(v, type) and issubclass(v, Aggregate.Event)
+    get_topic(v) for v in vars(CloudStore).values() if isinstance(v, type) and issubclass(v, Aggregate.Event)
 )
 
-ELIGIBLE_WANTED = 8      # eligible stores to hand the router (ties and fallbacks need a few)
-REJECTED_KEPT = 8        # the nearest refused stores, kept as evidence on the decision
-MAX_SCANNED = 400        # stop walking outwards after this many stores
+ELIGIBLE_WANTED = 8  # eligible stores to hand the router (ties and fallbacks need a few)
+REJECTED_KEPT = 8  # the nearest refused stores, kept as evidence on the decision
+MAX_SCANNED = 400  # stop walking outwards after this many stores
 
 
 class StoreDirectory:
@@ -141,9 +139,15 @@ class StoreDirectory:
     # --- routing --------------------------------------------------------------------
 
     def candidates(
-        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
-        overrides: dict[UUID, StoreSnapshot] | None = None, *, brand: str,
-        stock: Callable[[UUID], Mapping[str, int]] | None = None, holders: Iterable[UUID] = (),
+        self,
+        facts: OrderFacts,
+        policy: AttributionPolicy,
+        at: datetime,
+        overrides: dict[UUID, StoreSnapshot] | None = None,
+        *,
+        brand: str,
+        stock: Callable[[UUID], Mapping[str, int]] | None = None,
+        holders: Iterable[UUID] = (),
     ) -> list[StoreSnapshot]:
         """The brand's nearest eligible stores, the nearest few refused on the way (as evidence), and named
         stores of the brand.
@@ -200,9 +204,16 @@ class StoreDirectory:
         return overrides.get(store_id) or self.replicas[store_id].snapshot(at)
 
     def route(
-        self, facts: OrderFacts, policy: AttributionPolicy, at: datetime,
-        overrides: dict[UUID, StoreSnapshot] | None = None, *, programme_version: int = 1, brand: str,
-        stock: Callable[[UUID], Mapping[str, int]] | None = None, holders: Iterable[UUID] = (),
+        self,
+        facts: OrderFacts,
+        policy: AttributionPolicy,
+        at: datetime,
+        overrides: dict[UUID, StoreSnapshot] | None = None,
+        *,
+        programme_version: int = 1,
+        brand: str,
+        stock: Callable[[UUID], Mapping[str, int]] | None = None,
+        holders: Iterable[UUID] = (),
     ) -> RoutingDecision:
         """The decision among ``brand``'s stores, stamped with the version of the programme ``policy`` comes from.
 

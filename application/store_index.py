@@ -42,9 +42,9 @@ class Neighbour(NamedTuple):
 
 
 def unit_vector(lat: float, lng: float) -> tuple[float, float, float]:
-    p, l = math.radians(lat), math.radians(lng)
-    cp = math.cos(p)
-    return cp * math.cos(l), cp * math.sin(l), math.sin(p)
+    phi, lam = math.radians(lat), math.radians(lng)
+    cp = math.cos(phi)
+    return cp * math.cos(lam), cp * math.sin(lam), math.sin(phi)
 
 
 def chord_to_metres(chord: float) -> float:
@@ -58,7 +58,7 @@ def metres_to_chord(metres: float) -> float:
 
 
 class _Entry:
-    __slots__ = ("x", "y", "z", "store", "leaf")
+    __slots__ = ("leaf", "store", "x", "y", "z")
 
     def __init__(self, store: StoreSnapshot) -> None:
         self.x, self.y, self.z = unit_vector(store.lat, store.lng)
@@ -67,7 +67,7 @@ class _Entry:
 
 
 class _Node:
-    __slots__ = ("lo", "hi", "axis", "split", "left", "right", "items")
+    __slots__ = ("axis", "hi", "items", "left", "lo", "right", "split")
 
     def __init__(self) -> None:
         self.lo = [_INF, _INF, _INF]

@@ -56,7 +56,12 @@ class StoreService(Service):
         return await self.execute(handler, call)
 
     async def import_many(
-        self, brand: str, specs: Sequence[StoreSpec], *, call: Call | None = None, limit: int | None = MAX_IMPORT,
+        self,
+        brand: str,
+        specs: Sequence[StoreSpec],
+        *,
+        call: Call | None = None,
+        limit: int | None = MAX_IMPORT,
         on_opened: Callable[[int], None] | None = None,
     ) -> Answer:
         """All or nothing: one transaction for the whole batch.
@@ -65,8 +70,11 @@ class StoreService(Service):
         once); ``on_opened`` is told how many stores are opened so far (progress), before the commit.
         """
         if not specs or (limit is not None and len(specs) > limit):
-            raise InvalidArgument(f"import 1..{limit} stores per call" if limit else "import at least one store",
-                                  reason="OUT_OF_RANGE", field="stores")
+            raise InvalidArgument(
+                f"import 1..{limit} stores per call" if limit else "import at least one store",
+                reason="OUT_OF_RANGE",
+                field="stores",
+            )
         codes = [s.code for s in specs]
         if len(set(codes)) != len(codes):
             raise InvalidArgument("store codes repeat within the batch", reason="DUPLICATE_CODE")
@@ -88,10 +96,18 @@ class StoreService(Service):
         if await uow.exists(store_id):
             raise AlreadyExists(f"store code {spec.code} is already open", reason="STORE_CODE_EXISTS", code=spec.code)
         store = CloudStore.open(
-            code=spec.code, name=spec.name, location=spec.location, service_radius_m=spec.service_radius_m,
-            modes=spec.modes, dealer_id=spec.dealer_id, hours=spec.hours, brand=brand,
-            online_orders_enabled=spec.online_orders_enabled, daily_capacity=spec.daily_capacity,
-            at=at, id=store_id,
+            code=spec.code,
+            name=spec.name,
+            location=spec.location,
+            service_radius_m=spec.service_radius_m,
+            modes=spec.modes,
+            dealer_id=spec.dealer_id,
+            hours=spec.hours,
+            brand=brand,
+            online_orders_enabled=spec.online_orders_enabled,
+            daily_capacity=spec.daily_capacity,
+            at=at,
+            id=store_id,
         )
         await uow.add(store)
         return store
@@ -109,10 +125,14 @@ class StoreService(Service):
 
         return await self.execute(handler, call)
 
-    async def relocate(self, store_id: UUID, location: Location, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def relocate(
+        self, store_id: UUID, location: Location, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         return await self._change(store_id, lambda s, at: s.relocate(location, at), call, brand)
 
-    async def update(self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def update(
+        self, store_id: UUID, changes: StoreChanges, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         """Apply the given changes in one transaction (each one its own event)."""
 
         def change(store: CloudStore, at: datetime) -> None:
@@ -129,7 +149,9 @@ class StoreService(Service):
             raise InvalidArgument("nothing to change", reason="EMPTY_UPDATE")
         return await self._change(store_id, change, call, brand)
 
-    async def suspend(self, store_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None) -> Answer:
+    async def suspend(
+        self, store_id: UUID, reason: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
         return await self._change(store_id, lambda s, at: s.suspend(reason, at), call, brand)
 
     async def reopen(self, store_id: UUID, *, call: Call | None = None, brand: str | None = None) -> Answer:
@@ -139,7 +161,12 @@ class StoreService(Service):
         return await self._change(store_id, lambda s, at: s.close(at), call, brand)
 
     async def transfer(
-        self, store_id: UUID, to_dealer: str, effective_at: datetime | None, *, call: Call | None = None,
+        self,
+        store_id: UUID,
+        to_dealer: str,
+        effective_at: datetime | None,
+        *,
+        call: Call | None = None,
         brand: str | None = None,
     ) -> Answer:
         return await self._change(

@@ -276,7 +276,9 @@ class CommandRunner:
         return logged.response
 
     async def _admitted(
-        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        self,
+        handler: Callable[[UnitOfWork], Awaitable[R]],
+        idem: Idempotency | None,
         encode: Callable[[R], bytes] | None,
     ) -> Outcome[R]:
         self.admission.admit()
@@ -298,7 +300,9 @@ class CommandRunner:
             self.admission.done(time.monotonic() - started)
 
     async def _attempts(
-        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        self,
+        handler: Callable[[UnitOfWork], Awaitable[R]],
+        idem: Idempotency | None,
         encode: Callable[[R], bytes] | None,
     ) -> Outcome[R]:
         for attempt in range(self.max_attempts):
@@ -313,7 +317,9 @@ class CommandRunner:
         )
 
     async def _attempt(
-        self, handler: Callable[[UnitOfWork], Awaitable[R]], idem: Idempotency | None,
+        self,
+        handler: Callable[[UnitOfWork], Awaitable[R]],
+        idem: Idempotency | None,
         encode: Callable[[R], bytes] | None,
     ) -> Outcome[R]:
         uow = UnitOfWork(self.repository, self.locks, self.lock_timeout)
@@ -325,8 +331,11 @@ class CommandRunner:
                 finally:
                     _active.reset(token)
                 response = encode(result) if encode is not None else None
-                request = None if idem is None or response is None else LoggedRequest(
-                    idem.request_id, idem.method, idem.payload_hash, response)
+                request = (
+                    None
+                    if idem is None or response is None
+                    else LoggedRequest(idem.request_id, idem.method, idem.payload_hash, response)
+                )
                 ticket = uow.seal(request)
             except _Busy as busy:
                 uow.abandon()
@@ -337,11 +346,14 @@ class CommandRunner:
             except DomainError as error:
                 uow.abandon()
                 uow.release()
-                if idem is not None and not isinstance(error, Overloaded):
-                    # A retry of a request done before this process knew of it may fail where the
-                    # first succeeded (ORDER_PAID): the stored response is the answer.
-                    if (previous := self._answer(idem, await self.request_log.logged(idem.request_id))) is not None:
-                        return None, previous
+                # A retry of a request done before this process knew of it may fail where the
+                # first succeeded (ORDER_PAID): the stored response is the answer.
+                if (
+                    idem is not None
+                    and not isinstance(error, Overloaded)
+                    and (previous := self._answer(idem, await self.request_log.logged(idem.request_id))) is not None
+                ):
+                    return None, previous
                 raise
             except BaseException:
                 uow.abandon()

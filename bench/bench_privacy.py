@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import bench_orders as bo  # noqa: E402
 import grpc  # noqa: E402
 
-import bench_orders as bo  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from protos.loyalty.v1 import members_pb2, members_pb2_grpc, orders_pb2_grpc, stores_pb2_grpc  # noqa: E402
 
@@ -47,14 +47,20 @@ def mapper_costs() -> list[str]:
     from domain.order import Order, OrderLine
     from domain.store_values import FulfilmentMode
     from infrastructure.mapper import build_mapper
-    from infrastructure.privacy import Keyring, PersonalDataMapper
     from infrastructure.migrations import Names
+    from infrastructure.privacy import Keyring, PersonalDataMapper
 
     at = datetime(2026, 11, 30, tzinfo=UTC)
     member = Member.register("acme", "oBenchOpenid", at, unionid="uBench", phone="13912345678")
-    order = Order.place(id=uuid4(), member_id=member.id, brand="acme", mode=FulfilmentMode.DELIVERY,
-                        customer_location=Location(31.23, 121.47, CoordSystem.GCJ02),
-                        lines=(OrderLine("SKU-1", 1, 12_800),), at=at)
+    order = Order.place(
+        id=uuid4(),
+        member_id=member.id,
+        brand="acme",
+        mode=FulfilmentMode.DELIVERY,
+        customer_location=Location(31.23, 121.47, CoordSystem.GCJ02),
+        lines=(OrderLine("SKU-1", 1, 12_800),),
+        at=at,
+    )
     events = [member.collect_events()[0], order.collect_events()[0]]
 
     class Provider:
@@ -82,8 +88,10 @@ def mapper_costs() -> list[str]:
             for s_ in stored:
                 mapper.to_domain_event(s_)
         t2 = time.process_time()
-        out.append(f"mapper {label:6s}: encode {1e6 * (t1 - t0) / n:6.1f} us, decode {1e6 * (t2 - t1) / n:6.1f} us "
-                   f"(Member.Registered + Order.Placed), {sum(len(x.state) for x in stored)} bytes")
+        out.append(
+            f"mapper {label:6s}: encode {1e6 * (t1 - t0) / n:6.1f} us, decode {1e6 * (t2 - t1) / n:6.1f} us "
+            f"(Member.Registered + Order.Placed), {sum(len(x.state) for x in stored)} bytes"
+        )
     return out
 
 
@@ -94,9 +102,15 @@ async def register(members, rid, n: int, prefix: str) -> tuple[float, list[str],
         while todo:
             i = todo.pop()
             t0 = time.perf_counter()
-            m = await members.RegisterMember(members_pb2.RegisterMemberRequest(
-                request_id=rid(), brand="acme", member=members_pb2.Member(
-                    openid=f"o-{prefix}-{i}", unionid=f"u-{prefix}-{i}", phone=f"139{i:08d}")), metadata=bo.MP, timeout=30)
+            m = await members.RegisterMember(
+                members_pb2.RegisterMemberRequest(
+                    request_id=rid(),
+                    brand="acme",
+                    member=members_pb2.Member(openid=f"o-{prefix}-{i}", unionid=f"u-{prefix}-{i}", phone=f"139{i:08d}"),
+                ),
+                metadata=bo.MP,
+                timeout=30,
+            )
             latencies.append(time.perf_counter() - t0)
             names.append(m.name)
 
@@ -130,8 +144,16 @@ async def main() -> None:
             members = members_pb2_grpc.MemberServiceStub(channel)
             orders = orders_pb2_grpc.OrderServiceStub(channel)
             _, names, _ = await register(members, rid, 50, "warm")
-            await bo.wait_routable(orders, names[0], points[0], (await orders.SimulateOrder(
-                bo.orders_pb2.SimulateOrderRequest(order=bo.draft(names[0], *points[0])), metadata=bo.MP)).store)
+            await bo.wait_routable(
+                orders,
+                names[0],
+                points[0],
+                (
+                    await orders.SimulateOrder(
+                        bo.orders_pb2.SimulateOrderRequest(order=bo.draft(names[0], *points[0])), metadata=bo.MP
+                    )
+                ).store,
+            )
             servers[mode] = (proc, channel, members, orders, rid, rng, points, dsn)
         for r in range(ROUNDS):
             for mode in ("sealed", "plain") if r % 2 == 0 else ("plain", "sealed"):
@@ -143,18 +165,25 @@ async def main() -> None:
                 place = statistics.median(run.calls.latencies["PlaceOrder"]) * 1000
                 order_cpu = run.server_cpu * 1000 / max(1, run.calls.count("PayOrder"))
                 results[mode].append((reg_rate, reg_cpu, run.rate, order_cpu))
-                print(f"round {r} {mode:6s}: register {reg_rate:6.0f}/s {reg_cpu:5.2f} ms server CPU each "
-                      f"(p50 {statistics.median(reg_lat) * 1000:5.1f} ms); orders {run.rate:6.0f}/s "
-                      f"{order_cpu:5.2f} ms server CPU each (PlaceOrder p50 {place:5.1f} ms); errors "
-                      f"{run.calls.errors()}", flush=True)
+                print(
+                    f"round {r} {mode:6s}: register {reg_rate:6.0f}/s {reg_cpu:5.2f} ms server CPU each "
+                    f"(p50 {statistics.median(reg_lat) * 1000:5.1f} ms); orders {run.rate:6.0f}/s "
+                    f"{order_cpu:5.2f} ms server CPU each (PlaceOrder p50 {place:5.1f} ms); errors "
+                    f"{run.calls.errors()}",
+                    flush=True,
+                )
     finally:
         for proc, channel, *_ in servers.values():
             await channel.close()
             bo.stop_server(proc)
         pg.stop()
     print(f"load average at the end: {os.getloadavg()}")
-    for i, what in ((0, "registrations/s"), (1, "registration CPU ms"), (2, "orders/s (Place+Pay)"),
-                    (3, "order CPU ms")):
+    for i, what in (
+        (0, "registrations/s"),
+        (1, "registration CPU ms"),
+        (2, "orders/s (Place+Pay)"),
+        (3, "order CPU ms"),
+    ):
         sealed = statistics.median(x[i] for x in results["sealed"])
         plain = statistics.median(x[i] for x in results["plain"])
         print(f"{what:22s} sealed {sealed:8.2f}  plain {plain:8.2f}  sealed/plain {sealed / plain:.2f}")

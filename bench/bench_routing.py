@@ -13,28 +13,38 @@ import platform
 import random
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-from scipy.spatial import cKDTree  # noqa: E402
+import numpy as np
+import scipy
+from scipy.spatial import cKDTree
 
-from application.store_index import StoreIndex, metres_to_chord, unit_vector  # noqa: E402
-from domain.attribution import AttributionPolicy  # noqa: E402
-from domain.geo import Location  # noqa: E402
-from domain.routing import OrderFacts, StoreSnapshot, decide  # noqa: E402
-from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus  # noqa: E402
+from application.store_index import StoreIndex, metres_to_chord, unit_vector
+from domain.attribution import AttributionPolicy
+from domain.geo import Location
+from domain.routing import OrderFacts, StoreSnapshot, decide
+from domain.store_values import FulfilmentMode, OpeningHours, StoreStatus
 
 SIZES = (4_200, 100_000)
 QUERIES = 20_000
 SEED = 42
-AT = datetime(2024, 3, 4, 4, 0, tzinfo=timezone.utc)  # noon in Shanghai
-CITIES = [(31.23, 121.47), (39.90, 116.40), (23.13, 113.26), (22.54, 114.06), (30.57, 104.07), (30.27, 120.16),
-          (34.26, 108.94), (29.56, 106.55), (36.07, 120.38), (38.04, 114.51)]
+AT = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)  # noon in Shanghai
+CITIES = [
+    (31.23, 121.47),
+    (39.90, 116.40),
+    (23.13, 113.26),
+    (22.54, 114.06),
+    (30.57, 104.07),
+    (30.27, 120.16),
+    (34.26, 108.94),
+    (29.56, 106.55),
+    (36.07, 120.38),
+    (38.04, 114.51),
+]
 HOURS = OpeningHours.every_day(9 * 60, 22 * 60)
 
 
@@ -49,9 +59,21 @@ def make_stores(rng: random.Random, n: int) -> list[StoreSnapshot]:
             lat, lng = rng.uniform(20, 48), rng.uniform(80, 130)
         r = rng.random()
         status = StoreStatus.SUSPENDED if r < 0.1 else StoreStatus.OPEN
-        out.append(StoreSnapshot(UUID(int=i + 1), f"dealer-{i % 300}", lat, lng, rng.choice((3000, 5000, 8000)),
-                                 tuple(FulfilmentMode), status, r >= 0.2 or r < 0.1, HOURS, 200,
-                                 rng.randrange(0, 220)))
+        out.append(
+            StoreSnapshot(
+                UUID(int=i + 1),
+                f"dealer-{i % 300}",
+                lat,
+                lng,
+                rng.choice((3000, 5000, 8000)),
+                tuple(FulfilmentMode),
+                status,
+                r >= 0.2 or r < 0.1,
+                HOURS,
+                200,
+                rng.randrange(0, 220),
+            )
+        )
     return out
 
 
@@ -64,8 +86,11 @@ def make_customers(rng: random.Random, n: int) -> list[tuple[float, float]]:
 
 
 def eligible(s: StoreSnapshot) -> bool:
-    return (s.status is StoreStatus.OPEN and s.online_orders_enabled
-            and (not s.daily_capacity or s.orders_today < s.daily_capacity))
+    return (
+        s.status is StoreStatus.OPEN
+        and s.online_orders_enabled
+        and (not s.daily_capacity or s.orders_today < s.daily_capacity)
+    )
 
 
 def timed(fn, args_list) -> tuple[float, list[int]]:
@@ -91,7 +116,7 @@ def row(name: str, rate: float, lat_ns: list[int]) -> str:
 
 def machine_info() -> list[str]:
     return [
-        f"date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"platform: {platform.platform()}",
         f"machine: {platform.machine()}  processor: {platform.processor() or 'n/a'}",
         f"cpu count: {os.cpu_count()}",
@@ -112,8 +137,10 @@ def bench_size(n: int, rng: random.Random) -> list[str]:
     t = time.perf_counter()
     tree = cKDTree(xyz)
     build_ckd = time.perf_counter() - t
-    lines.append(f"  rebuild: StoreIndex {build_ours * 1000:,.1f} ms   cKDTree {build_ckd * 1000:,.1f} ms"
-                 " (cKDTree on a prepared xyz array)")
+    lines.append(
+        f"  rebuild: StoreIndex {build_ours * 1000:,.1f} ms   cKDTree {build_ckd * 1000:,.1f} ms"
+        " (cKDTree on a prepared xyz array)"
+    )
 
     q_xyz = [unit_vector(a, b) for a, b in customers]
     rate, lat = timed(lambda a, b: index.nearest(a, b, 1), customers)
@@ -141,8 +168,19 @@ def bench_size(n: int, rng: random.Random) -> list[str]:
     moves = [(s, rng.gauss(0, 0.01), rng.gauss(0, 0.01)) for s in rng.sample(stores, min(2000, n))]
 
     def move(s: StoreSnapshot, dlat: float, dlng: float) -> None:
-        index.upsert(StoreSnapshot(s.store_id, s.dealer_id, s.lat + dlat, s.lng + dlng, s.service_radius_m,
-                                   s.modes, s.status, s.online_orders_enabled, s.hours))
+        index.upsert(
+            StoreSnapshot(
+                s.store_id,
+                s.dealer_id,
+                s.lat + dlat,
+                s.lng + dlng,
+                s.service_radius_m,
+                s.modes,
+                s.status,
+                s.online_orders_enabled,
+                s.hours,
+            )
+        )
 
     rate, lat = timed(move, moves)
     lines.append(row("upsert (store relocated)", rate, lat))

@@ -29,31 +29,44 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_orders as bo  # noqa: E402
 import grpc  # noqa: E402
 
-import bench_orders as bo  # noqa: E402
 from application.clock import ManualClock  # noqa: E402
 from domain.drop import DropEntry, draw_order  # noqa: E402
 from domain.tiers import Tier  # noqa: E402
 from infrastructure.api.convert import timestamp  # noqa: E402
 from infrastructure.config import load_settings  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from protos.loyalty.v1 import common_pb2, drops_pb2, drops_pb2_grpc, orders_pb2, orders_pb2_grpc  # noqa: E402
-from protos.loyalty.v1 import members_pb2_grpc, stock_pb2, stock_pb2_grpc, stores_pb2, stores_pb2_grpc  # noqa: E402
+from protos.loyalty.v1 import (  # noqa: E402  # noqa: E402
+    common_pb2,
+    drops_pb2,
+    drops_pb2_grpc,
+    members_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    stock_pb2,
+    stock_pb2_grpc,
+    stores_pb2,
+    stores_pb2_grpc,
+)
 
 QUICK = "--quick" in sys.argv
 DROP_ONLY = "--drop-only" in sys.argv
 STORES = 50
 MEMBERS = 200 if QUICK else 500
-ORDERS = 150 if QUICK else 600     # per round
+ORDERS = 150 if QUICK else 600  # per round
 CLIENTS = 16
 DROP_UNITS, DROP_ENTRIES = 1_000, (2_000 if QUICK else 20_000)
 
 
 def draft(member: str, lat: float, lng: float, sku: str) -> orders_pb2.OrderDraft:
     return orders_pb2.OrderDraft(
-        member=member, lines=[orders_pb2.OrderLine(sku=sku, quantity=1, unit_price_fen=bo.FEN)],
-        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY, customer_location=bo.gcj(lat, lng))
+        member=member,
+        lines=[orders_pb2.OrderLine(sku=sku, quantity=1, unit_price_fen=bo.FEN)],
+        fulfilment=common_pb2.FULFILMENT_MODE_DELIVERY,
+        customer_location=bo.gcj(lat, lng),
+    )
 
 
 async def place_round(orders, members, points, sku: str, rng: random.Random, rid) -> tuple[float, int, list[float]]:
@@ -68,8 +81,11 @@ async def place_round(orders, members, points, sku: str, rng: random.Random, rid
             at = (base[0] + rng.gauss(0, 0.003), base[1] + rng.gauss(0, 0.003))
             t0 = time.perf_counter()
             try:
-                order = await orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
-                    request_id=rid(), order=draft(rng.choice(members), *at, sku)), metadata=bo.MP, timeout=30)
+                order = await orders.PlaceOrder(
+                    orders_pb2.PlaceOrderRequest(request_id=rid(), order=draft(rng.choice(members), *at, sku)),
+                    metadata=bo.MP,
+                    timeout=30,
+                )
             except grpc.aio.AioRpcError:
                 failed += 1
                 continue
@@ -92,14 +108,30 @@ async def orders_bench(dsn: str, tmp: Path, say) -> None:
         orders = orders_pb2_grpc.OrderServiceStub(channel)
         stock = stock_pb2_grpc.StockServiceStub(channel)
         rid = bo.Ids(f"stock-{uuid4().hex[:8]}")
-        specs = [bo.spec(f"SH-{i:03d}", bo.SHANGHAI[0] + rng.gauss(0, 0.05), bo.SHANGHAI[1] + rng.gauss(0, 0.05),
-                         f"D{i % 10}") for i in range(STORES)]
-        opened = await stores.ImportCloudStores(stores_pb2.ImportCloudStoresRequest(
-            request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]),
-            metadata=bo.OP, timeout=60)
-        await stock.ImportStock(stock_pb2.ImportStockRequest(request_id=rid(), batch_id="opening", lines=[
-            stock_pb2.StockLine(store=s.name, sku="SKU-STOCK", count=1_000_000) for s in opened.cloud_stores]),
-            metadata=bo.OP, timeout=60)
+        specs = [
+            bo.spec(
+                f"SH-{i:03d}", bo.SHANGHAI[0] + rng.gauss(0, 0.05), bo.SHANGHAI[1] + rng.gauss(0, 0.05), f"D{i % 10}"
+            )
+            for i in range(STORES)
+        ]
+        opened = await stores.ImportCloudStores(
+            stores_pb2.ImportCloudStoresRequest(
+                request_id=rid(), brand="acme", cloud_stores=[stores_pb2.CloudStore(spec=sp) for sp in specs]
+            ),
+            metadata=bo.OP,
+            timeout=60,
+        )
+        await stock.ImportStock(
+            stock_pb2.ImportStockRequest(
+                request_id=rid(),
+                batch_id="opening",
+                lines=[
+                    stock_pb2.StockLine(store=s.name, sku="SKU-STOCK", count=1_000_000) for s in opened.cloud_stores
+                ],
+            ),
+            metadata=bo.OP,
+            timeout=60,
+        )
         bo.MEMBERS = MEMBERS
         members = await bo.register_members(members_pb2_grpc.MemberServiceStub(channel), rid)
         points = [(sp.location.latitude, sp.location.longitude) for sp in specs]
@@ -115,15 +147,20 @@ async def orders_bench(dsn: str, tmp: Path, say) -> None:
             cpu[sku] += bo.cpu_seconds(proc.pid) - c0
             rates[sku].append(done / seconds)
             lat[sku].extend(latencies)
-            say(f"  round {sku:9s}: {done}/{ORDERS} allocated in {seconds:5.2f} s = {done / seconds:6.1f} orders/s, "
-                f"p50 {bo.pct(latencies, 0.5):5.1f} ms p99 {bo.pct(latencies, 0.99):6.1f} ms")
+            say(
+                f"  round {sku:9s}: {done}/{ORDERS} allocated in {seconds:5.2f} s = {done / seconds:6.1f} orders/s, "
+                f"p50 {bo.pct(latencies, 0.5):5.1f} ms p99 {bo.pct(latencies, 0.99):6.1f} ms"
+            )
         plain, stocked = (sum(rates[k]) / 2 for k in ("SKU-PLAIN", "SKU-STOCK"))
         for k in rates:
-            say(f"  {k}: mean {sum(rates[k]) / 2:6.1f} orders/s, server CPU {cpu[k] * 1000 / (2 * ORDERS):5.2f} ms "
-                f"per order, p99 {bo.pct(lat[k], 0.99):6.1f} ms")
+            say(
+                f"  {k}: mean {sum(rates[k]) / 2:6.1f} orders/s, server CPU {cpu[k] * 1000 / (2 * ORDERS):5.2f} ms "
+                f"per order, p99 {bo.pct(lat[k], 0.99):6.1f} ms"
+            )
         say(f"PlaceOrder with reservation / without: {stocked / plain:.2f}x  (target >= 0.85x)")
-        level = await stock.ListStockLevels(stock_pb2.ListStockLevelsRequest(parent=opened.cloud_stores[0].name),
-                                            metadata=bo.OP)
+        level = await stock.ListStockLevels(
+            stock_pb2.ListStockLevelsRequest(parent=opened.cloud_stores[0].name), metadata=bo.OP
+        )
         say(f"  (check) first store's SKU-STOCK reserved units: {level.levels[0].reserved_units}")
     finally:
         await channel.close()
@@ -135,16 +172,33 @@ async def drop_bench(dsn: str, tmp: Path, say) -> None:
 
     start = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
     clock = ManualClock(start)
-    settings = load_settings({"DATABASE_URL": dsn, "GRPC_ADDRESS": "127.0.0.1:0",
-                              "LOYALTY_DATA_DIR": str(tmp / "drop-data"), "SCHEDULER_INTERVAL": "0"})
+    settings = load_settings(
+        {
+            "DATABASE_URL": dsn,
+            "GRPC_ADDRESS": "127.0.0.1:0",
+            "LOYALTY_DATA_DIR": str(tmp / "drop-data"),
+            "SCHEDULER_INTERVAL": "0",
+        }
+    )
     running = await server.start(settings, clock=clock, tokens=bo.TOKEN_SPEC, env={})
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     try:
         drops = drops_pb2_grpc.DropServiceStub(channel)
-        drop = await drops.CreateDrop(drops_pb2.CreateDropRequest(request_id="drop-1", drop=drops_pb2.Drop(
-            display_name="Flash", sku="SNK", pools=[drops_pb2.DropPool(units=DROP_UNITS)],
-            registration_open_time=timestamp(start), registration_close_time=timestamp(start + timedelta(hours=1)),
-            purchase_window_minutes=30, per_member_limit=1)), metadata=bo.OP)
+        drop = await drops.CreateDrop(
+            drops_pb2.CreateDropRequest(
+                request_id="drop-1",
+                drop=drops_pb2.Drop(
+                    display_name="Flash",
+                    sku="SNK",
+                    pools=[drops_pb2.DropPool(units=DROP_UNITS)],
+                    registration_open_time=timestamp(start),
+                    registration_close_time=timestamp(start + timedelta(hours=1)),
+                    purchase_window_minutes=30,
+                    per_member_limit=1,
+                ),
+            ),
+            metadata=bo.OP,
+        )
         from application.repository import Repository
         from domain.drop import Drop
         from infrastructure.mapper import build_mapper
@@ -155,26 +209,32 @@ async def drop_bench(dsn: str, tmp: Path, say) -> None:
         t0 = time.perf_counter()
         entries = []
         for _ in range(DROP_ENTRIES):
-            entry = DropEntry.register(drop=aggregate, member_id=UUID(int=rng.getrandbits(128)),
-                                       tier=Tier.NEW, at=start + timedelta(minutes=1))
+            entry = DropEntry.register(
+                drop=aggregate, member_id=UUID(int=rng.getrandbits(128)), tier=Tier.NEW, at=start + timedelta(minutes=1)
+            )
             entries.append(entry)
         for i in range(0, len(entries), 2000):
-            await repository.save(*entries[i:i + 2000])
+            await repository.save(*entries[i : i + 2000])
         say(f"  {DROP_ENTRIES} entries saved in {time.perf_counter() - t0:.1f} s (setup, not timed)")
         t0 = time.perf_counter()
         assert running.default_brand is not None
         drop_entries = running.brand(running.default_brand).drop_entries
         assert drop_entries is not None
         await drop_entries.catch_up()  # what the server's follower does during registration
-        say(f"  the entry index read them from the log in {time.perf_counter() - t0:.1f} s "
-            "(during registration in a server; not part of the draw)")
+        say(
+            f"  the entry index read them from the log in {time.perf_counter() - t0:.1f} s "
+            "(during registration in a server; not part of the draw)"
+        )
         clock.advance(hours=1, minutes=1)
         t0, c0 = time.perf_counter(), time.process_time()
-        drawn = await drops.DrawDrop(drops_pb2.DrawDropRequest(request_id="draw-1", name=drop.name), metadata=bo.OP,
-                                     timeout=120)
+        drawn = await drops.DrawDrop(
+            drops_pb2.DrawDropRequest(request_id="draw-1", name=drop.name), metadata=bo.OP, timeout=120
+        )
         api_seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        say(f"DrawDrop over gRPC, {DROP_UNITS} units, {drawn.entry_count} entries: {api_seconds:.3f} s wall, "
-            f"{cpu:.3f} s CPU of this process (server and client) ({drawn.offer_count} offers)  (target < 1 s)")
+        say(
+            f"DrawDrop over gRPC, {DROP_UNITS} units, {drawn.entry_count} entries: {api_seconds:.3f} s wall, "
+            f"{cpu:.3f} s CPU of this process (server and client) ({drawn.offer_count} offers)  (target < 1 s)"
+        )
         drawn_entries = [e.as_drawn() for e in entries]
         t0 = time.perf_counter()
         draw_order(bytes.fromhex(drawn.seed), drawn_entries)
@@ -191,8 +251,10 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
         await bo.sql(admin_dsn, f'CREATE DATABASE "{name}"')
         dsns[name] = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
     say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    say(f"orders: {STORES} stores, {MEMBERS} members, C={CLIENTS}, {ORDERS} PlaceOrders per round, A-B-B-A"
-        + (" [--quick]" if QUICK else ""))
+    say(
+        f"orders: {STORES} stores, {MEMBERS} members, C={CLIENTS}, {ORDERS} PlaceOrders per round, A-B-B-A"
+        + (" [--quick]" if QUICK else "")
+    )
     if not DROP_ONLY:
         await orders_bench(dsns["bench_stock_orders"], tmp, say)
     say(f"load average between: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -34,14 +34,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-
 from bench_orders import (  # noqa: E402
-    SUZHOU, cpu_seconds, draft, free_port, spec, sql, stop_server, wait_serving,
+    SUZHOU,
+    cpu_seconds,
+    draft,
+    free_port,
+    spec,
+    sql,
+    stop_server,
+    wait_serving,
 )
+
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.tenants import onboard  # noqa: E402
-from protos.loyalty.v1 import members_pb2, members_pb2_grpc, orders_pb2, orders_pb2_grpc  # noqa: E402
-from protos.loyalty.v1 import stores_pb2, stores_pb2_grpc  # noqa: E402
+from protos.loyalty.v1 import members_pb2, members_pb2_grpc, orders_pb2, orders_pb2_grpc, stores_pb2, stores_pb2_grpc  # noqa: E402  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 SECONDS = 6 if QUICK else 15
@@ -58,29 +64,48 @@ def md(role: str, brand: str):
 def start_server(dsn: str, data_dir: Path, port: int, log_path: Path, env: dict[str, str] | None = None):
     import subprocess
 
-    full = {**os.environ, "DATABASE_URL": dsn, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(data_dir),
-            "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()), "LOG_LEVEL": "warning",
-            **(env or {})}
+    full = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "GRPC_ADDRESS": f"127.0.0.1:{port}",
+        "LOYALTY_DATA_DIR": str(data_dir),
+        "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()),
+        "LOG_LEVEL": "warning",
+        **(env or {}),
+    }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=full, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def setup_brand(channel, brand: str, rid) -> list[str]:
     stores = stores_pb2_grpc.StoreServiceStub(channel)
     members = members_pb2_grpc.MemberServiceStub(channel)
     orders = orders_pb2_grpc.OrderServiceStub(channel)
-    hot = await stores.OpenCloudStore(stores_pb2.OpenCloudStoreRequest(
-        request_id=rid(), cloud_store=stores_pb2.CloudStore(spec=spec(f"HOT-{brand}", *SUZHOU, "DHOT"))),
-        metadata=md("operator", brand))
+    hot = await stores.OpenCloudStore(
+        stores_pb2.OpenCloudStoreRequest(
+            request_id=rid(), cloud_store=stores_pb2.CloudStore(spec=spec(f"HOT-{brand}", *SUZHOU, "DHOT"))
+        ),
+        metadata=md("operator", brand),
+    )
     names = []
     for i in range(MEMBERS):
-        names.append((await members.RegisterMember(members_pb2.RegisterMemberRequest(
-            request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")), metadata=md("miniprogram", brand))).name)
+        names.append(
+            (
+                await members.RegisterMember(
+                    members_pb2.RegisterMemberRequest(
+                        request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")
+                    ),
+                    metadata=md("miniprogram", brand),
+                )
+            ).name
+        )
     async with asyncio.timeout(30):
         while True:
-            d = await orders.SimulateOrder(orders_pb2.SimulateOrderRequest(order=draft(names[0], *SUZHOU)),
-                                           metadata=md("miniprogram", brand))
+            d = await orders.SimulateOrder(
+                orders_pb2.SimulateOrderRequest(order=draft(names[0], *SUZHOU)), metadata=md("miniprogram", brand)
+            )
             if d.allocated and d.store == hot.name:
                 return names
             await asyncio.sleep(0.2)
@@ -95,13 +120,19 @@ async def load(channel, brand: str, members: list[str], clients: int, until: flo
         while time.monotonic() < until:
             at = (SUZHOU[0] + rng.gauss(0, 0.001), SUZHOU[1] + rng.gauss(0, 0.001))
             try:
-                order = await orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
-                    request_id=rid(), order=draft(rng.choice(members), *at)), metadata=meta, timeout=30)
+                order = await orders.PlaceOrder(
+                    orders_pb2.PlaceOrderRequest(request_id=rid(), order=draft(rng.choice(members), *at)),
+                    metadata=meta,
+                    timeout=30,
+                )
                 if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
                     counts["unallocated"] = counts.get("unallocated", 0) + 1
                     continue
-                await orders.PayOrder(orders_pb2.PayOrderRequest(
-                    request_id=rid(), name=order.name, paid_fen=order.total_fen), metadata=meta, timeout=30)
+                await orders.PayOrder(
+                    orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
+                    metadata=meta,
+                    timeout=30,
+                )
                 counts[brand] = counts.get(brand, 0) + 1
             except grpc.aio.AioRpcError as e:
                 counts[e.code().name] = counts.get(e.code().name, 0) + 1
@@ -116,15 +147,19 @@ async def scenario(channel, members: dict[str, list[str]], plan: dict[str, int],
     await asyncio.gather(*(load(channel, b, members[b], c, until, rid, counts) for b, c in plan.items()))
     seconds = time.monotonic() - t0
     paid = sum(counts.get(b, 0) for b in BRANDS)
-    return {"rate": paid / seconds, "per_brand": {b: counts.get(b, 0) / seconds for b in plan},
-            "errors": {k: v for k, v in counts.items() if k not in BRANDS},
-            "server_cpu_ms": (cpu_seconds(pid) - cpu0) * 1000 / max(paid, 1)}
+    return {
+        "rate": paid / seconds,
+        "per_brand": {b: counts.get(b, 0) / seconds for b in plan},
+        "errors": {k: v for k, v in counts.items() if k not in BRANDS},
+        "server_cpu_ms": (cpu_seconds(pid) - cpu0) * 1000 / max(paid, 1),
+    }
 
 
 async def measure(dsn: str, tmp: Path, label: str) -> list[tuple[str, dict]]:
     port = free_port()
-    proc = start_server(dsn, tmp / f"data-{label}", port, tmp / f"server-{label}.log",
-                        {"LOYALTY_ONBOARD_TOKEN_BRANDS": "0"})
+    proc = start_server(
+        dsn, tmp / f"data-{label}", port, tmp / f"server-{label}.log", {"LOYALTY_ONBOARD_TOKEN_BRANDS": "0"}
+    )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         await wait_serving(channel, proc)
@@ -138,11 +173,19 @@ async def measure(dsn: str, tmp: Path, label: str) -> list[tuple[str, dict]]:
         await scenario(channel, members, {"acme": 8, "beta": 8}, rid, proc.pid)  # warm-up
         runs = []
         alone, together = {"acme": C}, {"acme": C // 2, "beta": C // 2}
-        for name, plan in (("alone", alone), ("together", together), ("together", together), ("alone", alone),
-                           ("together, C each", {"acme": C, "beta": C})):
+        for name, plan in (
+            ("alone", alone),
+            ("together", together),
+            ("together", together),
+            ("alone", alone),
+            ("together, C each", {"acme": C, "beta": C}),
+        ):
             runs.append((name, await scenario(channel, members, plan, rid, proc.pid)))
-            print(f"  [{label}] {name}: {runs[-1][1]['rate']:.1f} orders/s {runs[-1][1]['per_brand']} "
-                  f"errors {runs[-1][1]['errors']}", flush=True)
+            print(
+                f"  [{label}] {name}: {runs[-1][1]['rate']:.1f} orders/s {runs[-1][1]['per_brand']} "
+                f"errors {runs[-1][1]['errors']}",
+                flush=True,
+            )
         return runs
     finally:
         await channel.close()
@@ -184,8 +227,11 @@ async def store_main() -> None:
         for b in BRANDS:
             tenant = await onboard(dsn, b)
             stores[b] = await EventStore.open(dsn, tenant.names, min_size=writers, max_size=writers)
-        print(f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {writers} writers, {seconds} s per "
-              "run, one event per transaction", flush=True)
+        print(
+            f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {writers} writers, {seconds} s per "
+            "run, one event per transaction",
+            flush=True,
+        )
         await appends([stores["acme"]], writers, 2)
         runs: dict[str, list[float]] = {"one brand": [], "two brands": []}
         for name in ("one brand", "two brands", "two brands", "one brand", "one brand", "two brands"):
@@ -217,8 +263,11 @@ async def main() -> None:
         for b in BRANDS:
             await onboard(dsns["own_schemas"], b)
             await onboard(dsns["shared_schema"], b, schema="public")  # the layout before tenants: one log
-        print(f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {SECONDS} s per run, "
-              f"C={C} clients alone", flush=True)
+        print(
+            f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {SECONDS} s per run, "
+            f"C={C} clients alone",
+            flush=True,
+        )
         own = await measure(dsns["own_schemas"], tmp, "schema per brand")
         shared = await measure(dsns["shared_schema"], tmp, "one shared schema")
         print(f"load average at end: {os.getloadavg()}")
@@ -226,8 +275,10 @@ async def main() -> None:
             a, t = mean(runs, "alone"), mean(runs, "together")
             each = mean(runs, "together, C each")
             cpu = {n: round(r["server_cpu_ms"], 2) for n, r in runs}
-            print(f"{label}: alone {a:.1f} orders/s; two brands at once (C/2 each) {t:.1f} orders/s = {t / a:.2f}x; "
-                  f"two brands, C each {each:.1f} orders/s = {each / a:.2f}x; server CPU ms/order {cpu}")
+            print(
+                f"{label}: alone {a:.1f} orders/s; two brands at once (C/2 each) {t:.1f} orders/s = {t / a:.2f}x; "
+                f"two brands, C each {each:.1f} orders/s = {each / a:.2f}x; server CPU ms/order {cpu}"
+            )
     finally:
         pg.stop()
 

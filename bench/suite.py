@@ -48,11 +48,11 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import bench_orders as bo  # noqa: E402
 import grpc  # noqa: E402
 import orjson  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 
-import bench_orders as bo  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from protos.loyalty.v1 import members_pb2_grpc, orders_pb2, orders_pb2_grpc, stores_pb2_grpc  # noqa: E402
 
@@ -80,8 +80,11 @@ def _stats() -> dict[int, tuple[int, float, float]]:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK,
-                           (int(fields[13]) + int(fields[14])) / TICK)
+        out[int(entry)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / TICK,
+            (int(fields[13]) + int(fields[14])) / TICK,
+        )
     return out
 
 
@@ -144,10 +147,14 @@ def machine(pg_version: str) -> dict[str, Any]:
     import grpc as g
 
     return {
-        "cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem_gib, 1),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_gib, 1),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "postgresql": f"{pg_version} (embedded, Unix socket)", "grpcio": g.__version__,
-        "platform": platform.platform(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "postgresql": f"{pg_version} (embedded, Unix socket)",
+        "grpcio": g.__version__,
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -165,8 +172,8 @@ class Load:
     core_refusals: list[float] = field(default_factory=list)
     core_details: str = ""
     retry_info: int = 0
-    placed: list[str] = field(default_factory=list)   # acknowledged PlaceOrder: order names
-    paid: list[str] = field(default_factory=list)     # acknowledged PayOrder: order names
+    placed: list[str] = field(default_factory=list)  # acknowledged PlaceOrder: order names
+    paid: list[str] = field(default_factory=list)  # acknowledged PayOrder: order names
     server_cpu: float = 0.0
     pg_cpu: float = 0.0
 
@@ -186,8 +193,11 @@ class Load:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "seconds": round(self.seconds, 2), "orders_per_s": round(self.orders_per_s, 1),
-            "rpc_per_s": round(self.rpc_per_s, 1), "p50_ms": round(self.p(.5), 1), "p99_ms": round(self.p(.99), 1),
+            "seconds": round(self.seconds, 2),
+            "orders_per_s": round(self.orders_per_s, 1),
+            "rpc_per_s": round(self.rpc_per_s, 1),
+            "p50_ms": round(self.p(0.5), 1),
+            "p99_ms": round(self.p(0.99), 1),
             "errors": self.calls.errors(),
         }
 
@@ -204,8 +214,9 @@ def retry_info(e: grpc.aio.AioRpcError) -> bool:
 class Orders:
     """PlaceOrder then PayOrder against the server, located spread or on the hot store."""
 
-    def __init__(self, channels: list[grpc.aio.Channel], members: list[str], points: list, rid: bo.Ids,
-                 seed: int = 7) -> None:
+    def __init__(
+        self, channels: list[grpc.aio.Channel], members: list[str], points: list, rid: bo.Ids, seed: int = 7
+    ) -> None:
         self.stubs = [orders_pb2_grpc.OrderServiceStub(c) for c in channels]
         self.members, self.points, self.rid = members, points, rid
         self.rng = random.Random(seed)
@@ -235,9 +246,11 @@ class Orders:
             return
         t0 = time.perf_counter()
         try:
-            await stub.PayOrder(orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name,
-                                                           paid_fen=order.total_fen),
-                                metadata=bo.MP, timeout=CALL_TIMEOUT_S)
+            await stub.PayOrder(
+                orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name, paid_fen=order.total_fen),
+                metadata=bo.MP,
+                timeout=CALL_TIMEOUT_S,
+            )
         except grpc.aio.AioRpcError as e:
             self._failed(load, "PayOrder", e, t0)
             return
@@ -255,8 +268,9 @@ class Orders:
             load.core_refusals.append(time.perf_counter() - t0)
             load.core_details = e.details() or ""
 
-    async def closed(self, seconds: float, clients: int, hot_share: float = 0.0,
-                     cpu: tuple[int, int] | None = None) -> Load:
+    async def closed(
+        self, seconds: float, clients: int, hot_share: float = 0.0, cpu: tuple[int, int] | None = None
+    ) -> Load:
         load = Load()
         end = time.perf_counter() + seconds
 
@@ -331,18 +345,27 @@ class Server:
     def __init__(self, dsn: str, tmp: Path, name: str, env: dict[str, str] | None = None) -> None:
         self.port = bo.free_port()
         self.log = tmp / f"server-{name}.log"
-        full = {**os.environ, "DATABASE_URL": dsn, "GRPC_ADDRESS": f"127.0.0.1:{self.port}",
-                "LOYALTY_DATA_DIR": str(tmp / "data"), "LOYALTY_API_TOKENS": bo.TOKEN_SPEC,
-                "POSTGRES_POOL_MAX": str(bo.POOL_MAX), **(env or {})}
+        full = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "GRPC_ADDRESS": f"127.0.0.1:{self.port}",
+            "LOYALTY_DATA_DIR": str(tmp / "data"),
+            "LOYALTY_API_TOKENS": bo.TOKEN_SPEC,
+            "POSTGRES_POOL_MAX": str(bo.POOL_MAX),
+            **(env or {}),
+        }
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=full,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=full, stdout=out, stderr=subprocess.STDOUT
+            )
         self.channels: list[grpc.aio.Channel] = []
 
     def channel(self, n: int = 1) -> list[grpc.aio.Channel]:
         """``n`` channels, each its own TCP connection (so several workers each get some)."""
-        made = [grpc.aio.insecure_channel(f"127.0.0.1:{self.port}", options=[("grpc.use_local_subchannel_pool", 1)])
-                for _ in range(n)]
+        made = [
+            grpc.aio.insecure_channel(f"127.0.0.1:{self.port}", options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(n)
+        ]
         self.channels += made
         return made
 
@@ -356,8 +379,11 @@ class Server:
         bo.stop_server(self.proc)
 
     def error_lines(self) -> list[str]:
-        return [line for line in self.log.read_text(errors="replace").splitlines()
-                if '"ERROR"' in line or "Traceback" in line]
+        return [
+            line
+            for line in self.log.read_text(errors="replace").splitlines()
+            if '"ERROR"' in line or "Traceback" in line
+        ]
 
 
 # --- the suite --------------------------------------------------------------------------------------
@@ -373,19 +399,45 @@ class Report:
         self.details: dict[str, Any] = {}
         self.part = "orders"
 
-    def figure(self, name: str, value: float | None, unit: str, *, baseline: str = "", baseline_value: float | None = None,
-               target: str = "", met: bool | None = None, note: str = "") -> None:
+    def figure(
+        self,
+        name: str,
+        value: float | None,
+        unit: str,
+        *,
+        baseline: str = "",
+        baseline_value: float | None = None,
+        target: str = "",
+        met: bool | None = None,
+        note: str = "",
+    ) -> None:
         r = ratio(value, baseline_value) if value is not None and baseline_value else None
-        self.rows.append({"part": self.part, "name": name, "value": value, "unit": unit, "baseline": baseline,
-                          "baseline_value": baseline_value, "ratio": r, "target": target, "met": met, "note": note})
+        self.rows.append(
+            {
+                "part": self.part,
+                "name": name,
+                "value": value,
+                "unit": unit,
+                "baseline": baseline,
+                "baseline_value": baseline_value,
+                "ratio": r,
+                "target": target,
+                "met": met,
+                "note": note,
+            }
+        )
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"  {name}: {shown} {unit}" + (f"  vs {baseline} {baseline_value:,.2f} -> {r}x" if r is not None else "")
-              + (f"  [target {target}: {'met' if met else 'MISSED'}]" if target and met is not None else ""),
-              flush=True)
+        print(
+            f"  {name}: {shown} {unit}"
+            + (f"  vs {baseline} {baseline_value:,.2f} -> {r}x" if r is not None else "")
+            + (f"  [target {target}: {'met' if met else 'MISSED'}]" if target and met is not None else ""),
+            flush=True,
+        )
 
 
-async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tmp: Path,
-                       report: Report) -> None:
+async def orders_suite(
+    args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tmp: Path, report: Report
+) -> None:
     D = args.duration
     await bo.sql(admin_dsn, 'CREATE DATABASE "bench_suite"')
     base, _, query = admin_dsn.partition("?")
@@ -394,8 +446,11 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
 
     # --- the echo ceiling ---
     echo_port = bo.free_port()
-    echo = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    echo = subprocess.Popen(  # noqa: ASYNC220 - starts the echo server and returns; nothing waits on it here
+        [sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         await asyncio.sleep(1.0)
         echo_cpu = bo.cpu_seconds(echo.pid)
@@ -421,8 +476,11 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         stub = orders_pb2_grpc.OrderServiceStub(channel)
         await bo.wait_routable(stub, members[0], points[-1], store_names[-1])
         await bo.wait_routable(stub, members[0], bo.SUZHOU, hot)
-        report.details["setup"] = {"stores": len(points) + 1, "members": len(members),
-                                   "seconds": round(time.perf_counter() - t0, 1)}
+        report.details["setup"] = {
+            "stores": len(points) + 1,
+            "members": len(members),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         orders = Orders([channel], members, points, rid)
         await orders.closed(min(5.0, D), 8)  # warm-up: connections, caches, first calls
         cpu = (server.proc.pid, pm)
@@ -436,27 +494,63 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         report.details.update(spread=spread.summary(), hot_50=half.summary(), hot_100=full.summary())
 
         paid = max(1, spread.calls.count("PayOrder"))
-        report.figure("PlaceOrder+PayOrder RPC rate, 200 stores, C=32", spread.rpc_per_s, "RPC/s",
-                      baseline="bare grpc.aio echo, same client", baseline_value=echo_run.rpc_per_s,
-                      target=">= 0.5x", met=spread.rpc_per_s >= 0.5 * echo_run.rpc_per_s)
-        report.figure("p99 latency at C=32 (both RPCs)", spread.p(.99), "ms", baseline="echo p99",
-                      baseline_value=echo_run.p(.99), target="< 50 ms", met=spread.p(.99) < 50)
-        report.figure("50% of orders on one store", half.orders_per_s, "orders/s", baseline="spread",
-                      baseline_value=spread.orders_per_s, target=">= 0.8x, 0 errors",
-                      met=half.orders_per_s >= 0.8 * spread.orders_per_s and half.errors() == 0,
-                      note=f"errors: {half.calls.errors()}")
-        report.figure("100% of orders on one store (flash sale)", full.orders_per_s, "orders/s", baseline="spread",
-                      baseline_value=spread.orders_per_s, target=">= 0.6x, 0 errors",
-                      met=full.orders_per_s >= 0.6 * spread.orders_per_s and full.errors() == 0,
-                      note=f"errors: {full.calls.errors()}")
-        report.figure("server CPU per paid order", spread.server_cpu * 1000 / paid, "ms",
-                      baseline="bare grpc.aio echo server, CPU per 2 RPCs", baseline_value=echo_pair_ms,
-                      target="<= 1.0 ms", met=spread.server_cpu * 1000 / paid <= 1.0,
-                      note="utime+stime of the server process tree over the spread run / paid orders; the baseline"
-                           " is what two bare grpc.aio calls cost the echo server in the same run")
-        report.figure("PostgreSQL CPU per paid order", spread.pg_cpu * 1000 / paid, "ms",
-                      target="<= 0.6 ms", met=spread.pg_cpu * 1000 / paid <= 0.6,
-                      note="utime+stime of the postmaster tree (+ reaped backends) / paid orders")
+        report.figure(
+            "PlaceOrder+PayOrder RPC rate, 200 stores, C=32",
+            spread.rpc_per_s,
+            "RPC/s",
+            baseline="bare grpc.aio echo, same client",
+            baseline_value=echo_run.rpc_per_s,
+            target=">= 0.5x",
+            met=spread.rpc_per_s >= 0.5 * echo_run.rpc_per_s,
+        )
+        report.figure(
+            "p99 latency at C=32 (both RPCs)",
+            spread.p(0.99),
+            "ms",
+            baseline="echo p99",
+            baseline_value=echo_run.p(0.99),
+            target="< 50 ms",
+            met=spread.p(0.99) < 50,
+        )
+        report.figure(
+            "50% of orders on one store",
+            half.orders_per_s,
+            "orders/s",
+            baseline="spread",
+            baseline_value=spread.orders_per_s,
+            target=">= 0.8x, 0 errors",
+            met=half.orders_per_s >= 0.8 * spread.orders_per_s and half.errors() == 0,
+            note=f"errors: {half.calls.errors()}",
+        )
+        report.figure(
+            "100% of orders on one store (flash sale)",
+            full.orders_per_s,
+            "orders/s",
+            baseline="spread",
+            baseline_value=spread.orders_per_s,
+            target=">= 0.6x, 0 errors",
+            met=full.orders_per_s >= 0.6 * spread.orders_per_s and full.errors() == 0,
+            note=f"errors: {full.calls.errors()}",
+        )
+        report.figure(
+            "server CPU per paid order",
+            spread.server_cpu * 1000 / paid,
+            "ms",
+            baseline="bare grpc.aio echo server, CPU per 2 RPCs",
+            baseline_value=echo_pair_ms,
+            target="<= 1.0 ms",
+            met=spread.server_cpu * 1000 / paid <= 1.0,
+            note="utime+stime of the server process tree over the spread run / paid orders; the baseline"
+            " is what two bare grpc.aio calls cost the echo server in the same run",
+        )
+        report.figure(
+            "PostgreSQL CPU per paid order",
+            spread.pg_cpu * 1000 / paid,
+            "ms",
+            target="<= 0.6 ms",
+            met=spread.pg_cpu * 1000 / paid <= 0.6,
+            note="utime+stime of the postmaster tree (+ reaped backends) / paid orders",
+        )
 
         # --- overload: twice the hot rate on one store, open loop ---
         rate = max(10.0, 2 * full.orders_per_s)
@@ -468,36 +562,68 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         accepted = over.calls.latencies["PlaceOrder"] + over.calls.latencies["PayOrder"]
         refused = len(over.refusals)
         report.details["overload"] = {
-            "offered_orders_per_s": round(rate, 1), "seconds": OVERLOAD_S, "codes": over.calls.errors(),
-            "accepted_rpcs": len(accepted), "accepted_p50_ms": round(bo.pct(accepted, .5), 1),
-            "accepted_p99_ms": round(bo.pct(accepted, .99), 1), "refused": refused,
-            "refusal_p99_ms": round(bo.pct(over.refusals, .99), 1) if refused else None,
-            "refusals_with_retry_info": over.retry_info, "core_refused": len(over.core_refusals),
-            "core_refusal_p99_ms": round(bo.pct(over.core_refusals, .99), 1) if over.core_refusals else None,
+            "offered_orders_per_s": round(rate, 1),
+            "seconds": OVERLOAD_S,
+            "codes": over.calls.errors(),
+            "accepted_rpcs": len(accepted),
+            "accepted_p50_ms": round(bo.pct(accepted, 0.5), 1),
+            "accepted_p99_ms": round(bo.pct(accepted, 0.99), 1),
+            "refused": refused,
+            "refusal_p99_ms": round(bo.pct(over.refusals, 0.99), 1) if refused else None,
+            "refusals_with_retry_info": over.retry_info,
+            "core_refused": len(over.core_refusals),
+            "core_refusal_p99_ms": round(bo.pct(over.core_refusals, 0.99), 1) if over.core_refusals else None,
             **once,
             "after": after.summary(),
         }
         print(f"overload: {report.details['overload']}", flush=True)
-        report.figure("overload 2x on one store, 15 s: accepted calls' p99", bo.pct(accepted, .99), "ms",
-                      target="< 1000 ms", met=bool(accepted) and bo.pct(accepted, .99) < 1000,
-                      note=f"offered {rate:.0f} orders/s; codes: {over.calls.errors()}")
+        report.figure(
+            "overload 2x on one store, 15 s: accepted calls' p99",
+            bo.pct(accepted, 0.99),
+            "ms",
+            target="< 1000 ms",
+            met=bool(accepted) and bo.pct(accepted, 0.99) < 1000,
+            note=f"offered {rate:.0f} orders/s; codes: {over.calls.errors()}",
+        )
         core = len(over.core_refusals)
-        report.figure("overload: refusals (RESOURCE_EXHAUSTED)", refused, "calls",
-                      target="excess refused", met=refused + core > 0,
-                      note=f"{over.retry_info} with RetryInfo; refusal p99 "
-                           + (f"{bo.pct(over.refusals, .99):.1f} ms" if refused else "n/a")
-                           + f"; besides, {core} refused unseen by gRPC's C core (pending-call queue full: CANCELLED,"
-                             " no RetryInfo), p99 " + (f"{bo.pct(over.core_refusals, .99):.1f} ms" if core else "n/a"))
+        report.figure(
+            "overload: refusals (RESOURCE_EXHAUSTED)",
+            refused,
+            "calls",
+            target="excess refused",
+            met=refused + core > 0,
+            note=f"{over.retry_info} with RetryInfo; refusal p99 "
+            + (f"{bo.pct(over.refusals, 0.99):.1f} ms" if refused else "n/a")
+            + f"; besides, {core} refused unseen by gRPC's C core (pending-call queue full: CANCELLED,"
+            " no RetryInfo), p99 " + (f"{bo.pct(over.core_refusals, 0.99):.1f} ms" if core else "n/a"),
+        )
         if refused:
-            report.figure("overload: refusal latency p99", bo.pct(over.refusals, .99), "ms", target="< 50 ms",
-                          met=bo.pct(over.refusals, .99) < 50)
-        report.figure("overload: acknowledged orders stored exactly once", once["acknowledged_once"], "orders",
-                      baseline="acknowledged", baseline_value=once["acknowledged"], target="all",
-                      met=once["acknowledged_once"] == once["acknowledged"] and once["paid_once"] == once["paid_acked"],
-                      note=f"payments: {once['paid_once']} of {once['paid_acked']} acknowledged stored once")
-        report.figure("rate right after the overload", after.orders_per_s, "orders/s", baseline="100% hot before",
-                      baseline_value=full.orders_per_s, target="full speed (~1x)",
-                      met=after.orders_per_s >= 0.8 * full.orders_per_s)
+            report.figure(
+                "overload: refusal latency p99",
+                bo.pct(over.refusals, 0.99),
+                "ms",
+                target="< 50 ms",
+                met=bo.pct(over.refusals, 0.99) < 50,
+            )
+        report.figure(
+            "overload: acknowledged orders stored exactly once",
+            once["acknowledged_once"],
+            "orders",
+            baseline="acknowledged",
+            baseline_value=once["acknowledged"],
+            target="all",
+            met=once["acknowledged_once"] == once["acknowledged"] and once["paid_once"] == once["paid_acked"],
+            note=f"payments: {once['paid_once']} of {once['paid_acked']} acknowledged stored once",
+        )
+        report.figure(
+            "rate right after the overload",
+            after.orders_per_s,
+            "orders/s",
+            baseline="100% hot before",
+            baseline_value=full.orders_per_s,
+            target="full speed (~1x)",
+            met=after.orders_per_s >= 0.8 * full.orders_per_s,
+        )
 
         # --- memory under steady load ---
         rss = await steady_rss(orders, server, args.rss_minutes * 60) if args.rss_minutes > 0 else None
@@ -505,11 +631,15 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         await server.stop()
     if rss is not None:
         report.details["memory"] = rss
-        report.figure(f"server RSS growth after warm-up, {args.rss_minutes:g} min steady load",
-                      rss["growth_after_warmup_pct"], "%", target="flat (within 10%)",
-                      met=abs(rss["growth_after_warmup_pct"]) <= 10,
-                      note=f"RSS {rss['start_mb']:.0f} -> {rss['warm_mb']:.0f} (warm) -> {rss['end_mb']:.0f} MB, "
-                           f"{rss['orders_per_s']:.0f} orders/s")
+        report.figure(
+            f"server RSS growth after warm-up, {args.rss_minutes:g} min steady load",
+            rss["growth_after_warmup_pct"],
+            "%",
+            target="flat (within 10%)",
+            met=abs(rss["growth_after_warmup_pct"]) <= 10,
+            note=f"RSS {rss['start_mb']:.0f} -> {rss['warm_mb']:.0f} (warm) -> {rss['end_mb']:.0f} MB, "
+            f"{rss['orders_per_s']:.0f} orders/s",
+        )
     report.details["server_errors"] = server.error_lines()[:5]
 
     # --- event loop: uvloop vs asyncio, interleaved (A B B A) so drift on a busy host cancels ---
@@ -540,11 +670,17 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
             return 1000 * r.server_cpu / max(1, r.calls.count("PayOrder"))
 
         u, a = loops["uvloop"], loops["asyncio"]
-        report.figure("uvloop server, spread C=32", mean(u, orders_rate), "orders/s", baseline="asyncio loop",
-                      baseline_value=mean(a, orders_rate), target="keep if faster",
-                      note=f"mean of {len(u)} runs each, interleaved; p99 {mean(u, lambda r: r.p(.99)):.0f} vs "
-                           f"{mean(a, lambda r: r.p(.99)):.0f} ms; server CPU/order {mean(u, cpu_ms):.2f} vs "
-                           f"{mean(a, cpu_ms):.2f} ms")
+        report.figure(
+            "uvloop server, spread C=32",
+            mean(u, orders_rate),
+            "orders/s",
+            baseline="asyncio loop",
+            baseline_value=mean(a, orders_rate),
+            target="keep if faster",
+            note=f"mean of {len(u)} runs each, interleaved; p99 {mean(u, lambda r: r.p(0.99)):.0f} vs "
+            f"{mean(a, lambda r: r.p(0.99)):.0f} ms; server CPU/order {mean(u, cpu_ms):.2f} vs "
+            f"{mean(a, cpu_ms):.2f} ms",
+        )
 
     # --- worker processes: 2 vs 1 on one port, the client on 8 connections ---
     workers = {}
@@ -560,9 +696,14 @@ async def orders_suite(args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn
         finally:
             await s.stop()
     report.details["workers"] = {str(k): v.summary() for k, v in workers.items()}
-    report.figure("2 server processes (GRPC_WORKERS=2), spread C=32, 8 connections", workers[2].orders_per_s,
-                  "orders/s", baseline="1 process, same client", baseline_value=workers[1].orders_per_s,
-                  note=f"{os.cpu_count()} cores shared with PostgreSQL and the client")
+    report.figure(
+        "2 server processes (GRPC_WORKERS=2), spread C=32, 8 connections",
+        workers[2].orders_per_s,
+        "orders/s",
+        baseline="1 process, same client",
+        baseline_value=workers[1].orders_per_s,
+        note=f"{os.cpu_count()} cores shared with PostgreSQL and the client",
+    )
 
 
 async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[str, int]:
@@ -574,7 +715,10 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
         rows = await conn.fetch(
             f"SELECT originator_id, topic, state FROM {bo.NAMES.events} WHERE notification_id > $1 "
             "AND (topic LIKE '%Order.Placed' OR topic LIKE '%Order.Paid' OR "
-            "(originator_id = $2 AND topic LIKE '%.OrderAccepted'))", head, hot_id)
+            "(originator_id = $2 AND topic LIKE '%.OrderAccepted'))",
+            head,
+            hot_id,
+        )
     finally:
         await conn.close()
     placed, paid, accepted = Counter[str](), Counter[str](), Counter[str]()
@@ -590,7 +734,8 @@ async def exactly_once(dsn: str, head: int, hot_id: UUID, load: Load) -> dict[st
     return {
         "acknowledged": len(acked),
         "acknowledged_once": sum(1 for o in acked if placed[o] == 1 and accepted[o] <= 1),
-        "paid_acked": len(pays), "paid_once": sum(1 for o in pays if paid[o] == 1),
+        "paid_acked": len(pays),
+        "paid_once": sum(1 for o in pays if paid[o] == 1),
     }
 
 
@@ -609,9 +754,14 @@ async def steady_rss(orders: Orders, server: Server, seconds: float) -> dict[str
     warm = next((mb for t, mb in samples if t >= warm_at), samples[0][1])
     end = samples[-1][1]
     return {
-        "seconds": round(seconds), "warm_up_s": round(warm_at), "start_mb": round(start_mb, 1),
-        "warm_mb": round(warm, 1), "end_mb": round(end, 1), "max_mb": round(max(mb for _, mb in samples), 1),
-        "growth_after_warmup_pct": round(100 * (end - warm) / warm, 1), "orders_per_s": round(load.orders_per_s, 1),
+        "seconds": round(seconds),
+        "warm_up_s": round(warm_at),
+        "start_mb": round(start_mb, 1),
+        "warm_mb": round(warm, 1),
+        "end_mb": round(end, 1),
+        "max_mb": round(max(mb for _, mb in samples), 1),
+        "growth_after_warmup_pct": round(100 * (end - warm) / warm, 1),
+        "orders_per_s": round(load.orders_per_s, 1),
         "samples": [(round(t), round(mb, 1)) for t, mb in samples],
     }
 
@@ -621,11 +771,19 @@ def run_script(name: str, argv: list[str], timeout: float) -> dict[str, Any]:
     print(f"running {name} {' '.join(argv)}", flush=True)
     status: int | str
     try:
-        done = subprocess.run([sys.executable, str(ROOT / "bench" / name), *argv], cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / name), *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         status, out = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as e:
-        status, out = "timeout", (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else str(e.stdout)
+        status, out = (
+            "timeout",
+            (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else str(e.stdout),
+        )
     return {"status": status, "seconds": round(time.perf_counter() - t0, 1), "tail": out.strip().splitlines()[-12:]}
 
 
@@ -644,26 +802,50 @@ def replay_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     f = json.loads(out.read_text())
     report.details["replay"] = f
     n = f"{f['events']:,} events"
-    report.figure(f"DealerLedger bulk rebuild, log events/s ({n})", f["rebuild_ledger_log_ev_s"], "events/s",
-                  baseline="read + decode ceiling (all events, bulk)", baseline_value=f["ceiling_bulk_read_decode_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_ledger_log_ev_s"] >= 300_000,
-                  note=f"{f['ledger_events']:,} ledger events at {f['rebuild_ledger_own_ev_s']:,.0f}/s; stock "
-                       f"eventsourcing ledger {f['stock_ledger_own_ev_s']:,.0f}/s"
-                       + (" (time-boxed)" if f["stock_ledger_time_boxed"] else ""))
-    report.figure(f"DueSettlements bulk rebuild, log events/s ({n})", f["rebuild_due_log_ev_s"], "events/s",
-                  baseline="read + decode ceiling", baseline_value=f["ceiling_bulk_read_decode_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_due_log_ev_s"] >= 300_000,
-                  note="26% of the log: every Order.Placed and Order.Paid parsed whole")
-    report.figure(f"hash chain bulk rebuild ({n}, every event)", f["rebuild_chain_ev_s"], "events/s",
-                  baseline="read + decode ceiling", baseline_value=f["ceiling_bulk_read_decode_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_chain_ev_s"] >= 300_000,
-                  note="reads every event whole and hashes it; no JSON decode")
-    report.figure(f"decode-every-event projection rebuild ({n})", f["rebuild_decode_all_ev_s"], "events/s",
-                  baseline="stock eventsourcing, same projection", baseline_value=f["stock_decode_all_ev_s"],
-                  target=">= 300,000/s", met=f["rebuild_decode_all_ev_s"] >= 300_000,
-                  note="every event to a domain object through the mapper, the ordinary runner; bounded by the "
-                       f"mapper's read+decode, {f['ours_mapper_read_decode_ev_s']:,.0f}/s (stock "
-                       f"{f['stock_read_decode_ev_s']:,.0f}/s)")
+    report.figure(
+        f"DealerLedger bulk rebuild, log events/s ({n})",
+        f["rebuild_ledger_log_ev_s"],
+        "events/s",
+        baseline="read + decode ceiling (all events, bulk)",
+        baseline_value=f["ceiling_bulk_read_decode_ev_s"],
+        target=">= 300,000/s",
+        met=f["rebuild_ledger_log_ev_s"] >= 300_000,
+        note=f"{f['ledger_events']:,} ledger events at {f['rebuild_ledger_own_ev_s']:,.0f}/s; stock "
+        f"eventsourcing ledger {f['stock_ledger_own_ev_s']:,.0f}/s"
+        + (" (time-boxed)" if f["stock_ledger_time_boxed"] else ""),
+    )
+    report.figure(
+        f"DueSettlements bulk rebuild, log events/s ({n})",
+        f["rebuild_due_log_ev_s"],
+        "events/s",
+        baseline="read + decode ceiling",
+        baseline_value=f["ceiling_bulk_read_decode_ev_s"],
+        target=">= 300,000/s",
+        met=f["rebuild_due_log_ev_s"] >= 300_000,
+        note="26% of the log: every Order.Placed and Order.Paid parsed whole",
+    )
+    report.figure(
+        f"hash chain bulk rebuild ({n}, every event)",
+        f["rebuild_chain_ev_s"],
+        "events/s",
+        baseline="read + decode ceiling",
+        baseline_value=f["ceiling_bulk_read_decode_ev_s"],
+        target=">= 300,000/s",
+        met=f["rebuild_chain_ev_s"] >= 300_000,
+        note="reads every event whole and hashes it; no JSON decode",
+    )
+    report.figure(
+        f"decode-every-event projection rebuild ({n})",
+        f["rebuild_decode_all_ev_s"],
+        "events/s",
+        baseline="stock eventsourcing, same projection",
+        baseline_value=f["stock_decode_all_ev_s"],
+        target=">= 300,000/s",
+        met=f["rebuild_decode_all_ev_s"] >= 300_000,
+        note="every event to a domain object through the mapper, the ordinary runner; bounded by the "
+        f"mapper's read+decode, {f['ours_mapper_read_decode_ev_s']:,.0f}/s (stock "
+        f"{f['stock_read_decode_ev_s']:,.0f}/s)",
+    )
 
 
 def other_benches(args: argparse.Namespace, report: Report) -> None:
@@ -691,10 +873,19 @@ def table(result: dict[str, Any]) -> str:
         f"*Generated by `bench/run{' --quick' if result['quick'] else ''}` on {m['date']}; do not edit by hand.* "
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['python']}, PostgreSQL "
         f"{m['postgresql']}, grpcio {m['grpcio']}; load average {m['load_average_start']} at start, "
-        f"{m['load_average_end']} at end{' (a shared, busy machine: compare ratios, not absolutes)' if m['load_average_start'][0] > 1.5 else ''}"
-        + (f"; parts {', '.join(m['rerun']['parts'])} rerun on {m['rerun']['date']}"
-           + (f" (load average {m['rerun']['load_average_start']} at its start)"
-              if m['rerun'].get('load_average_start') else "") if m.get("rerun") else "") + ". "
+        f"{m['load_average_end']} at end"
+        + (" (a shared, busy machine: compare ratios, not absolutes)" if m["load_average_start"][0] > 1.5 else "")
+        + (
+            f"; parts {', '.join(m['rerun']['parts'])} rerun on {m['rerun']['date']}"
+            + (
+                f" (load average {m['rerun']['load_average_start']} at its start)"
+                if m["rerun"].get("load_average_start")
+                else ""
+            )
+            if m.get("rerun")
+            else ""
+        )
+        + ". "
         f"Load generator, server and PostgreSQL share the cores; each figure beside its baseline from the same run; "
         f"{result['settings']['duration_s']:g} s per closed-loop scenario. Full results: `bench/results/"
         f"{result['file']}`.",
@@ -707,8 +898,9 @@ def table(result: dict[str, Any]) -> str:
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         note = f" ({r['note']})" if r["note"] else ""
         shown_ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        lines.append(f"| {r['name']}{note} | {fmt(r['value'], r['unit'])} | {base} | {shown_ratio} | "
-                     f"{r['target']} | {met} |")
+        lines.append(
+            f"| {r['name']}{note} | {fmt(r['value'], r['unit'])} | {base} | {shown_ratio} | {r['target']} | {met} |"
+        )
     lines.append(END)
     return "\n".join(lines)
 
@@ -729,11 +921,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run the whole benchmark suite; write JSON results and the README table.")
     p.add_argument("--quick", action="store_true", help="small and short: everything in a few minutes")
     p.add_argument("--duration", type=float, default=None, help="seconds per closed-loop scenario (15; 5 quick)")
-    p.add_argument("--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick; 0 skips it)")
-    p.add_argument("--only", choices=("orders", "replay", "other"), action="append", default=None,
-                   help="run only these parts (repeatable)")
-    p.add_argument("--readme", action=argparse.BooleanOptionalAction, default=None,
-                   help="rewrite the README's table (default: yes, except with --quick or --only)")
+    p.add_argument(
+        "--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick; 0 skips it)"
+    )
+    p.add_argument(
+        "--only",
+        choices=("orders", "replay", "other"),
+        action="append",
+        default=None,
+        help="run only these parts (repeatable)",
+    )
+    p.add_argument(
+        "--readme",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite the README's table (default: yes, except with --quick or --only)",
+    )
     args = p.parse_args(argv)
     args.duration = args.duration or (5.0 if args.quick else 15.0)
     args.rss_minutes = args.rss_minutes if args.rss_minutes is not None else (0.5 if args.quick else 10.0)
@@ -771,11 +974,19 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     name = "quick.json" if args.quick else "latest.json"
     result = {
-        "machine": info, "quick": args.quick, "file": name,
-        "settings": {"duration_s": args.duration, "callers": C, "rss_minutes": args.rss_minutes,
-                     "overload_s": OVERLOAD_S, "parts": sorted(parts)},
+        "machine": info,
+        "quick": args.quick,
+        "file": name,
+        "settings": {
+            "duration_s": args.duration,
+            "callers": C,
+            "rss_minutes": args.rss_minutes,
+            "overload_s": OVERLOAD_S,
+            "parts": sorted(parts),
+        },
         "seconds": round(time.perf_counter() - started, 1),
-        "figures": report.rows, "details": report.details,
+        "figures": report.rows,
+        "details": report.details,
     }
     previous = RESULTS / name
     if args.only and previous.exists():  # a partial run replaces its parts in the last full results
@@ -784,8 +995,11 @@ def main(argv: list[str] | None = None) -> int:
         result["figures"].sort(key=lambda r: ("orders", "replay", "other").index(r.get("part", "orders")))
         result["details"] = {**old["details"], **result["details"]}
         result["settings"]["parts"] = sorted(set(old["settings"].get("parts", ())) | parts)
-        result["machine"]["rerun"] = {"parts": sorted(parts), "date": info["date"],
-                                      "load_average_start": info["load_average_start"]}
+        result["machine"]["rerun"] = {
+            "parts": sorted(parts),
+            "date": info["date"],
+            "load_average_start": info["load_average_start"],
+        }
         result["machine"]["date"] = old["machine"]["date"]
         result["machine"]["load_average_start"] = old["machine"]["load_average_start"]
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,6 @@ from uuid import UUID
 
 from eventsourcing import domain
 
-
 DecoratedEvent: TypeAlias = type[Any]
 """An event class that eventsourcing makes when the aggregate class is created, from a method decorated with
 ``@event("Name")``: its fields are the method's parameters, which a type checker cannot see. Aggregates declare
@@ -41,7 +40,11 @@ class Aggregate(domain.Aggregate):
 
     @classmethod
     def _create(
-        cls, event_class: type[domain.CanInitAggregate[UUID]], *, id: UUID | None = None, **kwargs: Any  # noqa: A002
+        cls,
+        event_class: type[domain.CanInitAggregate[UUID]],
+        *,
+        id: UUID | None = None,
+        **kwargs: Any,
     ) -> Self:
         return super()._create(event_class, id=id, **_at_as_timestamp(kwargs))
 

@@ -158,35 +158,45 @@ class AttributionPolicy:
             or not all(isinstance(s, AttributionSource) for s in self.precedence)
             or len(set(self.precedence)) != len(self.precedence)
         ):
-            raise InvalidArgument("precedence must be a non-empty tuple of distinct AttributionSource",
-                                  reason="INVALID_POLICY")
+            raise InvalidArgument(
+                "precedence must be a non-empty tuple of distinct AttributionSource", reason="INVALID_POLICY"
+            )
         if not isinstance(self.fallback_target, str) or not self.fallback_target:
             raise InvalidArgument("fallback_target must be a non-empty string", reason="INVALID_POLICY")
         if not isinstance(self.credit_bound_guide, bool):
             raise InvalidArgument("credit_bound_guide must be a bool", reason="INVALID_POLICY")
         if isinstance(self.max_distance_m, bool) or not isinstance(self.max_distance_m, int) or self.max_distance_m < 0:
             raise InvalidArgument("max_distance_m must be a non-negative int", reason="INVALID_POLICY")
-        if isinstance(self.tie_tolerance_m, bool) or not isinstance(self.tie_tolerance_m, int) or not (
-            0 <= self.tie_tolerance_m <= 1000
+        if (
+            isinstance(self.tie_tolerance_m, bool)
+            or not isinstance(self.tie_tolerance_m, int)
+            or not (0 <= self.tie_tolerance_m <= 1000)
         ):
             raise InvalidArgument("tie_tolerance_m must be an int within [0, 1000]", reason="INVALID_POLICY")
-        if isinstance(self.pickup_max_distance_m, bool) or not isinstance(self.pickup_max_distance_m, int) or not (
-            0 <= self.pickup_max_distance_m <= MAX_PICKUP_DISTANCE_M
+        if (
+            isinstance(self.pickup_max_distance_m, bool)
+            or not isinstance(self.pickup_max_distance_m, int)
+            or not (0 <= self.pickup_max_distance_m <= MAX_PICKUP_DISTANCE_M)
         ):
-            raise InvalidArgument(f"pickup_max_distance_m must be an int within [0, {MAX_PICKUP_DISTANCE_M}]",
-                                  reason="INVALID_POLICY")
+            raise InvalidArgument(
+                f"pickup_max_distance_m must be an int within [0, {MAX_PICKUP_DISTANCE_M}]", reason="INVALID_POLICY"
+            )
         if not isinstance(self.delivery_ignores_opening_hours, bool):
             raise InvalidArgument("delivery_ignores_opening_hours must be a bool", reason="INVALID_POLICY")
         if not isinstance(self.stock_fallback, StockFallback):
             raise InvalidArgument("stock_fallback must be a StockFallback", reason="INVALID_POLICY")
-        if isinstance(self.stock_max_distance_m, bool) or not isinstance(self.stock_max_distance_m, int) or not (
-            0 <= self.stock_max_distance_m <= 2_000_000
+        if (
+            isinstance(self.stock_max_distance_m, bool)
+            or not isinstance(self.stock_max_distance_m, int)
+            or not (0 <= self.stock_max_distance_m <= 2_000_000)
         ):
             raise InvalidArgument("stock_max_distance_m must be an int within [0, 2000000]", reason="INVALID_POLICY")
 
 
 def guide_credit_for(
-    entry: EntryContext, bound_guide: GuideRef | None, policy: AttributionPolicy,
+    entry: EntryContext,
+    bound_guide: GuideRef | None,
+    policy: AttributionPolicy,
     departed: frozenset[UUID] = frozenset(),
 ) -> GuideCredit | None:
     """The share link's guide wins (they drove this order); else the bound guide if the brand credits them.

@@ -47,7 +47,9 @@ def _check_publication(programme: LoyaltyProgramme, at: datetime) -> None:
 def _not_newer(programme: LoyaltyProgramme, current_version: int) -> RuleViolation:
     return RuleViolation(
         f"version {programme.version} is not newer than the current version {current_version}",
-        reason="PROGRAMME_VERSION_NOT_NEWER", version=programme.version, current_version=current_version,
+        reason="PROGRAMME_VERSION_NOT_NEWER",
+        version=programme.version,
+        current_version=current_version,
     )
 
 
@@ -111,7 +113,9 @@ class BrandProgramme(Aggregate):
                 return publication.programme
         raise NotFound(
             f"brand {self.brand} has no programme version {version}",
-            reason="PROGRAMME_VERSION_NOT_FOUND", brand=self.brand, version=version,
+            reason="PROGRAMME_VERSION_NOT_FOUND",
+            brand=self.brand,
+            version=version,
         )
 
 

@@ -15,7 +15,7 @@ daylight saving since 1991, so the brand calendar, Asia/Shanghai, is UTC+08:00.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from domain.errors import InvalidArgument
 
@@ -24,8 +24,9 @@ MAX_OFFSET_MINUTES = 14 * 60  # the widest offsets in use are -12:00 and +14:00
 
 def check_offset(value: object, name: str = "utc_offset_minutes") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -MAX_OFFSET_MINUTES <= value <= MAX_OFFSET_MINUTES:
-        raise InvalidArgument(f"{name} must be whole minutes within ±14 hours", reason="INVALID_TIME_ZONE",
-                              field=name, value=value)
+        raise InvalidArgument(
+            f"{name} must be whole minutes within ±14 hours", reason="INVALID_TIME_ZONE", field=name, value=value
+        )
     return value
 
 
@@ -51,7 +52,7 @@ class LocalCalendar:
 
     def start_of(self, day: date) -> datetime:
         """The first instant (UTC) of local ``day``."""
-        return datetime(day.year, day.month, day.day, tzinfo=self.tzinfo).astimezone(timezone.utc)
+        return datetime(day.year, day.month, day.day, tzinfo=self.tzinfo).astimezone(UTC)
 
 
 BRAND_TIME_ZONE = "Asia/Shanghai"

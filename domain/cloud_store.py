@@ -144,7 +144,7 @@ class CloudStore(Aggregate):
         online_orders_enabled: bool = True,
         daily_capacity: int = 0,
         at: datetime,
-        id: UUID | None = None,  # noqa: A002
+        id: UUID | None = None,
     ) -> CloudStore:
         wgs, original = _location(location)
         return cls._create(
@@ -243,8 +243,9 @@ class CloudStore(Aggregate):
         require_text(reason, "reason")
         require_utc(at)
         if self.status is not StoreStatus.OPEN:
-            raise RuleViolation("only an open store can be suspended", reason="STORE_NOT_OPEN",
-                                status=self.status.value)
+            raise RuleViolation(
+                "only an open store can be suspended", reason="STORE_NOT_OPEN", status=self.status.value
+            )
         self._suspended(reason=reason, at=at)
 
     @event("Suspended")
@@ -255,8 +256,9 @@ class CloudStore(Aggregate):
     def reopen(self, at: datetime) -> None:
         require_utc(at)
         if self.status is not StoreStatus.SUSPENDED:
-            raise RuleViolation("only a suspended store can reopen", reason="STORE_NOT_SUSPENDED",
-                                status=self.status.value)
+            raise RuleViolation(
+                "only a suspended store can reopen", reason="STORE_NOT_SUSPENDED", status=self.status.value
+            )
         self._reopened(at=at)
 
     @event("Reopened")
@@ -311,8 +313,9 @@ class CloudStore(Aggregate):
         require_utc(at)
         self._require_not_closed()
         if enabled == self.online_orders_enabled:
-            raise RuleViolation("online ordering is already in that state", reason="ONLINE_ORDERS_UNCHANGED",
-                                enabled=enabled)
+            raise RuleViolation(
+                "online ordering is already in that state", reason="ONLINE_ORDERS_UNCHANGED", enabled=enabled
+            )
         self._online_orders_toggled(enabled=enabled, at=at)
 
     @event("OnlineOrdersToggled")
@@ -344,11 +347,17 @@ class CloudStore(Aggregate):
         self._require_not_closed()
         last_start, last_dealer = self._ownership[-1]
         if effective_at < last_start:
-            raise RuleViolation("a transfer cannot take effect before the previous one",
-                                reason="TRANSFER_BEFORE_LAST_TRANSFER", last_effective_at=last_start)
+            raise RuleViolation(
+                "a transfer cannot take effect before the previous one",
+                reason="TRANSFER_BEFORE_LAST_TRANSFER",
+                last_effective_at=last_start,
+            )
         if self._last_accepted_at is not None and effective_at <= self._last_accepted_at:
-            raise RuleViolation("a transfer cannot reassign orders already accepted",
-                                reason="TRANSFER_BEFORE_ACCEPTED_ORDER", last_accepted_at=self._last_accepted_at)
+            raise RuleViolation(
+                "a transfer cannot reassign orders already accepted",
+                reason="TRANSFER_BEFORE_ACCEPTED_ORDER",
+                last_accepted_at=self._last_accepted_at,
+            )
         if to_dealer == last_dealer:
             raise RuleViolation("the store already belongs to that dealer", reason="SAME_DEALER")
         self._transferred(from_dealer=last_dealer, to_dealer=to_dealer, effective_at=effective_at, at=at)
@@ -385,8 +394,9 @@ class CloudStore(Aggregate):
         local_date = self.hours.local_date(at)
         if self.daily_capacity:
             if self._forgotten(local_date):
-                raise RuleViolation("the store no longer counts that day's orders", reason="CAPACITY_DAY_PAST",
-                                    day=local_date)
+                raise RuleViolation(
+                    "the store no longer counts that day's orders", reason="CAPACITY_DAY_PAST", day=local_date
+                )
             if self._recent_days[local_date] >= self.daily_capacity:
                 raise RuleViolation("daily capacity reached", reason="CAPACITY_REACHED", day=local_date)
         self._order_accepted(order_id=order_id, dealer_id=self.dealer_at(at), local_date=local_date, at=at)
@@ -417,8 +427,9 @@ class CloudStore(Aggregate):
 
     def _require_owner(self, dealer_id: str) -> None:
         if all(dealer != dealer_id for _, dealer in self._ownership):
-            raise RuleViolation("that dealer never owned this store", reason="DEALER_NEVER_OWNED_STORE",
-                                dealer_id=dealer_id)
+            raise RuleViolation(
+                "that dealer never owned this store", reason="DEALER_NEVER_OWNED_STORE", dealer_id=dealer_id
+            )
 
     def attribute_order(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime) -> None:
         """Book a paid order's revenue to ``dealer_id``: the store's owner when it accepted the order
@@ -428,12 +439,14 @@ class CloudStore(Aggregate):
         require_int(amount_fen, "amount_fen", 1)
         require_utc(at)
         self._require_owner(dealer_id)
-        self._order_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen,
-                               local_date=self.hours.local_date(at), at=at)
+        self._order_attributed(
+            order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, local_date=self.hours.local_date(at), at=at
+        )
 
     @event("OrderAttributed")
-    def _order_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime,
-                          local_date: date | None = None) -> None:
+    def _order_attributed(
+        self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime, local_date: date | None = None
+    ) -> None:
         # ``local_date``: the store's day of the booking (its revenue day); None on events recorded before it.
         t = self._ledger.get(dealer_id, DealerTotals())
         self._ledger[dealer_id] = DealerTotals(t.revenue_fen + amount_fen, t.refunds_fen)
@@ -450,14 +463,20 @@ class CloudStore(Aggregate):
         require_utc(at)
         totals = self._ledger.get(dealer_id, DealerTotals())
         if totals.refunds_fen + amount_fen > totals.revenue_fen:
-            raise RuleViolation("refunds would exceed the dealer's revenue at this store",
-                                reason="REFUND_EXCEEDS_REVENUE", dealer_id=dealer_id, remaining_fen=totals.net_fen)
-        self._refund_attributed(order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen,
-                                local_date=self.hours.local_date(at), at=at)
+            raise RuleViolation(
+                "refunds would exceed the dealer's revenue at this store",
+                reason="REFUND_EXCEEDS_REVENUE",
+                dealer_id=dealer_id,
+                remaining_fen=totals.net_fen,
+            )
+        self._refund_attributed(
+            order_id=order_id, dealer_id=dealer_id, amount_fen=amount_fen, local_date=self.hours.local_date(at), at=at
+        )
 
     @event("RefundAttributed")
-    def _refund_attributed(self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime,
-                           local_date: date | None = None) -> None:
+    def _refund_attributed(
+        self, order_id: UUID, dealer_id: str, amount_fen: int, at: datetime, local_date: date | None = None
+    ) -> None:
         t = self._ledger.get(dealer_id, DealerTotals())
         self._ledger[dealer_id] = DealerTotals(t.revenue_fen, t.refunds_fen + amount_fen)
 

@@ -122,8 +122,9 @@ def draw_order(seed: bytes, entries: Iterable[EntryTickets]) -> list[UUID]:
 
 def entries_digest(entries: Iterable[EntryTickets]) -> str:
     """SHA-256 over the entries in member order: pins exactly what was drawn."""
-    lines = sorted((e.member_id.bytes, f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n")
-                   for e in entries)
+    lines = sorted(
+        (e.member_id.bytes, f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n") for e in entries
+    )
     return hashlib.sha256("".join(line for _, line in lines).encode()).hexdigest()
 
 
@@ -146,10 +147,22 @@ class Drop(Aggregate):
 
     @classmethod
     def create(
-        cls, *, brand: str, name: str, sku: str, pools: Sequence[DropPool], registration_opens_at: datetime,
-        registration_closes_at: datetime, early_access: Sequence[EarlyAccess] = (), purchase_window_minutes: int,
-        per_member_limit: int, tickets_per_invite: int = 0, invite_ticket_cap: int = 0, commitment: str,
-        at: datetime, id: UUID | None = None,  # noqa: A002
+        cls,
+        *,
+        brand: str,
+        name: str,
+        sku: str,
+        pools: Sequence[DropPool],
+        registration_opens_at: datetime,
+        registration_closes_at: datetime,
+        early_access: Sequence[EarlyAccess] = (),
+        purchase_window_minutes: int,
+        per_member_limit: int,
+        tickets_per_invite: int = 0,
+        invite_ticket_cap: int = 0,
+        commitment: str,
+        at: datetime,
+        id: UUID | None = None,
     ) -> Drop:
         pools = tuple(pools)
         if not pools or not all(isinstance(p, DropPool) for p in pools):
@@ -161,28 +174,40 @@ class Drop(Aggregate):
             if p.store_id is not None:
                 require_uuid(p.store_id, "store_id")
         early = tuple(early_access)
-        if not all(isinstance(e, EarlyAccess) and isinstance(e.tier, Tier) for e in early) or \
-                len({e.tier for e in early}) != len(early):
+        if not all(isinstance(e, EarlyAccess) and isinstance(e.tier, Tier) for e in early) or len(
+            {e.tier for e in early}
+        ) != len(early):
             raise InvalidArgument("early access names each tier once", reason="INVALID_EARLY_ACCESS")
         for e in early:
             require_int(e.minutes, "early_access.minutes", 0, 30 * 24 * 60)
         require_utc(registration_opens_at, "registration_opens_at")
         require_utc(registration_closes_at, "registration_closes_at")
         if registration_closes_at <= registration_opens_at:
-            raise InvalidArgument("registration closes after it opens", reason="OUT_OF_RANGE",
-                                  field="registration_closes_at")
-        if not isinstance(commitment, str) or len(commitment) != 64 or any(c not in "0123456789abcdef" for c in commitment):
+            raise InvalidArgument(
+                "registration closes after it opens", reason="OUT_OF_RANGE", field="registration_closes_at"
+            )
+        if (
+            not isinstance(commitment, str)
+            or len(commitment) != 64
+            or any(c not in "0123456789abcdef" for c in commitment)
+        ):
             raise InvalidArgument("the commitment is a SHA-256 in hex", reason="INVALID_COMMITMENT")
         return cls._create(
-            cls.Created, id=require_uuid(id, "id") if id is not None else None, brand=check_brand(brand),
-            name=require_text(name, "name"), sku=require_text(sku, "sku", 64), pools=pools,
-            registration_opens_at=registration_opens_at, registration_closes_at=registration_closes_at,
-            early_access=early, purchase_window_minutes=require_int(purchase_window_minutes, "purchase_window_minutes",
-                                                                    1, 30 * 24 * 60),
+            cls.Created,
+            id=require_uuid(id, "id") if id is not None else None,
+            brand=check_brand(brand),
+            name=require_text(name, "name"),
+            sku=require_text(sku, "sku", 64),
+            pools=pools,
+            registration_opens_at=registration_opens_at,
+            registration_closes_at=registration_closes_at,
+            early_access=early,
+            purchase_window_minutes=require_int(purchase_window_minutes, "purchase_window_minutes", 1, 30 * 24 * 60),
             per_member_limit=require_int(per_member_limit, "per_member_limit", 1, MAX_UNITS),
             tickets_per_invite=require_int(tickets_per_invite, "tickets_per_invite", 0, 1000),
             invite_ticket_cap=require_int(invite_ticket_cap, "invite_ticket_cap", 0, 100_000),
-            commitment=commitment, at=require_utc(at),
+            commitment=commitment,
+            at=require_utc(at),
         )
 
     class Created(Aggregate.Created):
@@ -201,10 +226,22 @@ class Drop(Aggregate):
         at: datetime
 
     @event(Created)
-    def __init__(self, brand: str, name: str, sku: str, pools: tuple[DropPool, ...], registration_opens_at: datetime,
-                 registration_closes_at: datetime, early_access: tuple[EarlyAccess, ...], purchase_window_minutes: int,
-                 per_member_limit: int, tickets_per_invite: int, invite_ticket_cap: int, commitment: str,
-                 at: datetime) -> None:
+    def __init__(
+        self,
+        brand: str,
+        name: str,
+        sku: str,
+        pools: tuple[DropPool, ...],
+        registration_opens_at: datetime,
+        registration_closes_at: datetime,
+        early_access: tuple[EarlyAccess, ...],
+        purchase_window_minutes: int,
+        per_member_limit: int,
+        tickets_per_invite: int,
+        invite_ticket_cap: int,
+        commitment: str,
+        at: datetime,
+    ) -> None:
         self.brand = brand
         self.name = name
         self.sku = sku
@@ -236,13 +273,18 @@ class Drop(Aggregate):
         if not isinstance(tier, Tier):
             raise InvalidArgument("tier must be a Tier", reason="INVALID_ARGUMENT", field="tier")
         if at < self.opens_for(tier):
-            raise RuleViolation("registration is not open for this tier yet", reason="REGISTRATION_NOT_OPEN",
-                                opens_at=self.opens_for(tier).isoformat(), tier=tier.value)
+            raise RuleViolation(
+                "registration is not open for this tier yet",
+                reason="REGISTRATION_NOT_OPEN",
+                opens_at=self.opens_for(tier).isoformat(),
+                tier=tier.value,
+            )
         if at >= self.registration_closes_at or self.drawn:
             raise RuleViolation("registration has closed", reason="REGISTRATION_CLOSED")
         if store_id not in {p.store_id for p in self.pools}:
-            raise RuleViolation("this drop has no units for that store", reason="NO_SUCH_POOL",
-                                store_id=store_id or "online")
+            raise RuleViolation(
+                "this drop has no units for that store", reason="NO_SUCH_POOL", store_id=store_id or "online"
+            )
 
     # --- the draw -----------------------------------------------------------------------
 
@@ -253,8 +295,14 @@ class Drop(Aggregate):
     def _pool_orders(self, seed: bytes, entries: Sequence[EntryTickets]) -> dict[UUID | None, list[UUID]]:
         return {p.store_id: draw_order(seed, (e for e in entries if e.store_id == p.store_id)) for p in self.pools}
 
-    def _offer_from(self, orders: dict[UUID | None, list[UUID]], free: dict[UUID | None, int],
-                    cursors: dict[UUID | None, int], at: datetime, offered: set[UUID]) -> list[Offer]:
+    def _offer_from(
+        self,
+        orders: dict[UUID | None, list[UUID]],
+        free: dict[UUID | None, int],
+        cursors: dict[UUID | None, int],
+        at: datetime,
+        offered: set[UUID],
+    ) -> list[Offer]:
         """Offers to the next members in each pool's order while units are free (a member is offered once)."""
         out = []
         expires = at + timedelta(minutes=self.purchase_window_minutes)
@@ -285,22 +333,39 @@ class Drop(Aggregate):
         if self.drawn:
             raise RuleViolation("the drop was drawn already", reason="ALREADY_DRAWN")
         if at < self.registration_closes_at:
-            raise RuleViolation("registration is still open", reason="REGISTRATION_OPEN",
-                                closes_at=self.registration_closes_at.isoformat())
+            raise RuleViolation(
+                "registration is still open",
+                reason="REGISTRATION_OPEN",
+                closes_at=self.registration_closes_at.isoformat(),
+            )
         if commitment_of(seed) != self.commitment:
             raise InvalidArgument("the seed does not match the drop's commitment", reason="SEED_MISMATCH")
         entries = tuple(entries)
-        if not all(isinstance(e, EntryTickets) and e.tickets >= 1 for e in entries) or \
-                len({e.member_id for e in entries}) != len(entries):
+        if not all(isinstance(e, EntryTickets) and e.tickets >= 1 for e in entries) or len(
+            {e.member_id for e in entries}
+        ) != len(entries):
             raise InvalidArgument("entries: one per member, at least one ticket each", reason="INVALID_ENTRIES")
         cursors: dict[UUID | None, int] = {}
         offers = self._offer_from(self._pool_orders(seed, entries), self._free(), cursors, at, set())
-        self._drawn(seed=seed.hex(), digest=entries_digest(entries), entry_count=len(entries), offers=tuple(offers),
-                    cursors=tuple((k, v) for k, v in cursors.items()), at=at)
+        self._drawn(
+            seed=seed.hex(),
+            digest=entries_digest(entries),
+            entry_count=len(entries),
+            offers=tuple(offers),
+            cursors=tuple((k, v) for k, v in cursors.items()),
+            at=at,
+        )
 
     @event("Drawn")
-    def _drawn(self, seed: str, digest: str, entry_count: int, offers: tuple[Offer, ...],
-               cursors: tuple[tuple[UUID | None, int], ...], at: datetime) -> None:
+    def _drawn(
+        self,
+        seed: str,
+        digest: str,
+        entry_count: int,
+        offers: tuple[Offer, ...],
+        cursors: tuple[tuple[UUID | None, int], ...],
+        at: datetime,
+    ) -> None:
         self.seed, self.digest, self.entry_count = seed, digest, entry_count
         self.offers = {o.member_id: o for o in offers}
         self.cursors = dict(cursors)
@@ -314,8 +379,9 @@ class Drop(Aggregate):
         if offer.claimed:
             raise RuleViolation("already bought", reason="OFFER_CLAIMED", member_id=member_id)
         if at >= offer.expires_at:
-            raise RuleViolation("the purchase window has closed", reason="OFFER_EXPIRED",
-                                expires_at=offer.expires_at.isoformat())
+            raise RuleViolation(
+                "the purchase window has closed", reason="OFFER_EXPIRED", expires_at=offer.expires_at.isoformat()
+            )
         self._claimed(member_id=member_id, at=at)
         return self.offers[member_id]
 
@@ -347,14 +413,20 @@ class Drop(Aggregate):
             o = self.offers[m]
             free[o.store_id] += o.units
         cursors = dict(self.cursors)
-        offers = self._offer_from(self._pool_orders(bytes.fromhex(self.seed), entries), free, cursors, at,
-                                  set(self.offers))
+        offers = self._offer_from(
+            self._pool_orders(bytes.fromhex(self.seed), entries), free, cursors, at, set(self.offers)
+        )
         self._passed_on(lapsed=lapsed, offers=tuple(offers), cursors=tuple(cursors.items()), at=at)
         return tuple(offers)
 
     @event("PassedOn")
-    def _passed_on(self, lapsed: tuple[UUID, ...], offers: tuple[Offer, ...],
-                   cursors: tuple[tuple[UUID | None, int], ...], at: datetime) -> None:
+    def _passed_on(
+        self,
+        lapsed: tuple[UUID, ...],
+        offers: tuple[Offer, ...],
+        cursors: tuple[tuple[UUID | None, int], ...],
+        at: datetime,
+    ) -> None:
         updated = dict(self.offers)
         for m in lapsed:
             o = updated[m]
@@ -373,15 +445,25 @@ class DropEntry(Aggregate):
         BonusGranted: ClassVar[DecoratedEvent]
 
     @classmethod
-    def register(cls, *, drop: Drop, member_id: UUID, tier: Tier, store_id: UUID | None = None,
-                 at: datetime) -> DropEntry:
+    def register(
+        cls, *, drop: Drop, member_id: UUID, tier: Tier, store_id: UUID | None = None, at: datetime
+    ) -> DropEntry:
         drop.check_registration(tier, store_id, at)
-        return cls._create(cls.Registered, id=entry_id(drop.id, require_uuid(member_id, "member_id")),
-                           drop_id=drop.id, brand=drop.brand, member_id=member_id, store_id=store_id, tier=tier, at=at)
+        return cls._create(
+            cls.Registered,
+            id=entry_id(drop.id, require_uuid(member_id, "member_id")),
+            drop_id=drop.id,
+            brand=drop.brand,
+            member_id=member_id,
+            store_id=store_id,
+            tier=tier,
+            at=at,
+        )
 
     @event("Registered")
-    def __init__(self, drop_id: UUID, brand: str, member_id: UUID, store_id: UUID | None, tier: Tier,
-                 at: datetime) -> None:
+    def __init__(
+        self, drop_id: UUID, brand: str, member_id: UUID, store_id: UUID | None, tier: Tier, at: datetime
+    ) -> None:
         self.drop_id = drop_id
         self.brand = brand
         self.member_id = member_id
@@ -430,7 +512,7 @@ class DropEntry(Aggregate):
     @event("BonusGranted")
     def _bonus(self, invitee_id: UUID, tickets: int, at: datetime) -> None:
         self.bonus += tickets
-        self.invitees = self.invitees + (invitee_id,)
+        self.invitees = (*self.invitees, invitee_id)
 
 
 VALUE_TYPES = (DropPool, EarlyAccess, EntryTickets, Offer, Tier)

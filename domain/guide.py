@@ -107,7 +107,9 @@ class Guide(Aggregate):
         check_text("name", name, max_length=64)
         check_utc("at", at)
         check_optional_uuid("guide_id", guide_id)
-        return cls._create(cls.Hired, id=guide_id, brand=brand, store_id=store_id, wecom_userid=wecom_userid, name=name, at=at)
+        return cls._create(
+            cls.Hired, id=guide_id, brand=brand, store_id=store_id, wecom_userid=wecom_userid, name=name, at=at
+        )
 
     @event("Hired")
     def __init__(self, brand: str, store_id: UUID, wecom_userid: str, name: str, at: datetime) -> None:
@@ -173,9 +175,13 @@ class Guide(Aggregate):
         if member_id in self.customers or member_id in self.incoming:
             raise AlreadyExists("already this guide's customer", reason="CUSTOMER_EXISTS", member_id=member_id)
         if self._load() >= programme.guide_customer_limit:
-            raise RuleViolation("guide is at the customer limit", reason="GUIDE_CUSTOMER_LIMIT", limit=programme.guide_customer_limit)
+            raise RuleViolation(
+                "guide is at the customer limit", reason="GUIDE_CUSTOMER_LIMIT", limit=programme.guide_customer_limit
+            )
         self._customer_added(member_id=member_id, at=at)
-        self._earn_credit(CreditKind.CUSTOMER_ADDED, str(member_id), programme.guide_credit_customer_added, programme, at)
+        self._earn_credit(
+            CreditKind.CUSTOMER_ADDED, str(member_id), programme.guide_credit_customer_added, programme, at
+        )
 
     def _load(self) -> int:
         return len(self.customers) + len(self.incoming)
@@ -214,18 +220,24 @@ class Guide(Aggregate):
         for member_id in customers:
             self._check_customer(member_id)
             if member_id in self.outgoing:
-                raise RuleViolation("customer is already being handed over", reason="HANDOVER_PENDING", member_id=member_id)
+                raise RuleViolation(
+                    "customer is already being handed over", reason="HANDOVER_PENDING", member_id=member_id
+                )
         self._handover_started(customers=customers, to_guide_id=to_guide_id, kind=kind, at=at)
 
     @staticmethod
     def _check_member_tuple(customers: object) -> None:
         if not isinstance(customers, tuple) or not customers or not all(isinstance(c, UUID) for c in customers):
-            raise InvalidArgument("customers must be a non-empty tuple of member ids", reason="INVALID_ID", field="customers")
+            raise InvalidArgument(
+                "customers must be a non-empty tuple of member ids", reason="INVALID_ID", field="customers"
+            )
         if len(set(customers)) != len(customers):
             raise InvalidArgument("customers repeat", reason="DUPLICATE_ID", field="customers")
 
     @event("HandoverStarted")
-    def _handover_started(self, customers: tuple[UUID, ...], to_guide_id: UUID, kind: HandoverKind, at: datetime) -> None:
+    def _handover_started(
+        self, customers: tuple[UUID, ...], to_guide_id: UUID, kind: HandoverKind, at: datetime
+    ) -> None:
         for member_id in customers:
             self.outgoing[member_id] = to_guide_id
 
@@ -238,17 +250,26 @@ class Guide(Aggregate):
         check_utc("at", at)
         if member_id not in self.outgoing:
             raise NotFound("no handover pending for this customer", reason="HANDOVER_NOT_FOUND", member_id=member_id)
-        self._handover_concluded(member_id=member_id, to_guide_id=self.outgoing[member_id], accepted=accepted, reason=reason, at=at)
+        self._handover_concluded(
+            member_id=member_id, to_guide_id=self.outgoing[member_id], accepted=accepted, reason=reason, at=at
+        )
 
     @event("HandoverConcluded")
-    def _handover_concluded(self, member_id: UUID, to_guide_id: UUID, accepted: bool, reason: str, at: datetime) -> None:
+    def _handover_concluded(
+        self, member_id: UUID, to_guide_id: UUID, accepted: bool, reason: str, at: datetime
+    ) -> None:
         del self.outgoing[member_id]
         if accepted:
             del self.customers[member_id]
 
     # ------------------------------------------------------------------ handover: receiving side
     def offer_handover(
-        self, from_guide_id: UUID, customers: tuple[UUID, ...], kind: HandoverKind, programme: LoyaltyProgramme, at: datetime
+        self,
+        from_guide_id: UUID,
+        customers: tuple[UUID, ...],
+        kind: HandoverKind,
+        programme: LoyaltyProgramme,
+        at: datetime,
     ) -> tuple[UUID, ...]:
         """Takes what fits under the limit as pending; refuses the rest. Returns the refused ids."""
         self._check_employed()
@@ -266,17 +287,28 @@ class Guide(Aggregate):
         taken, refused = customers[:room], customers[room:]
         if taken:
             self._handover_offered(
-                from_guide_id=from_guide_id, customers=taken, kind=kind,
+                from_guide_id=from_guide_id,
+                customers=taken,
+                kind=kind,
                 due_at=at + timedelta(hours=programme.handover_waiting_hours),
-                programme_version=programme.version, at=at,
+                programme_version=programme.version,
+                at=at,
             )
         for member_id in refused:
-            self._handover_refused(member_id=member_id, from_guide_id=from_guide_id, reason="RECEIVER_AT_CUSTOMER_LIMIT", at=at)
+            self._handover_refused(
+                member_id=member_id, from_guide_id=from_guide_id, reason="RECEIVER_AT_CUSTOMER_LIMIT", at=at
+            )
         return refused
 
     @event("HandoverOffered")
     def _handover_offered(
-        self, from_guide_id: UUID, customers: tuple[UUID, ...], kind: HandoverKind, due_at: datetime, programme_version: int, at: datetime
+        self,
+        from_guide_id: UUID,
+        customers: tuple[UUID, ...],
+        kind: HandoverKind,
+        due_at: datetime,
+        programme_version: int,
+        at: datetime,
     ) -> None:
         for member_id in customers:
             self.incoming[member_id] = IncomingTransfer(from_guide_id, kind, due_at)
@@ -328,19 +360,32 @@ class Guide(Aggregate):
             raise AlreadyExists("referral already credited", reason="CREDIT_EXISTS", invitee_id=invitee_id)
         self._earn_credit(CreditKind.REFERRAL, str(invitee_id), programme.guide_credit_referral, programme, at)
 
-    def _earn_credit(self, kind: CreditKind, reference: str, credits: int, programme: LoyaltyProgramme, at: datetime) -> None:
+    def _earn_credit(
+        self, kind: CreditKind, reference: str, credits: int, programme: LoyaltyProgramme, at: datetime
+    ) -> None:
         if credits > 0:
-            self._credit_earned(kind=kind, reference=reference, credits=credits, programme_version=programme.version, at=at)
+            self._credit_earned(
+                kind=kind, reference=reference, credits=credits, programme_version=programme.version, at=at
+            )
 
     @event("CreditEarned")
-    def _credit_earned(self, kind: CreditKind, reference: str, credits: int, programme_version: int, at: datetime) -> None:
+    def _credit_earned(
+        self, kind: CreditKind, reference: str, credits: int, programme_version: int, at: datetime
+    ) -> None:
         self.credits += credits
         self._credit_refs.add((kind, reference))
 
     # ------------------------------------------------------------------ commission
     def credit_sale(
-        self, order_id: str, store_id: UUID, paid_fen: int, commission_fen: int, programme: LoyaltyProgramme,
-        at: datetime, *, settle_after: datetime,
+        self,
+        order_id: str,
+        store_id: UUID,
+        paid_fen: int,
+        commission_fen: int,
+        programme: LoyaltyProgramme,
+        at: datetime,
+        *,
+        settle_after: datetime,
     ) -> None:
         """Frozen commission for a sale the guide drove; settles at ``settle_after``.
 
@@ -360,14 +405,26 @@ class Guide(Aggregate):
         if order_id in self._sales:
             raise AlreadyExists("sale already credited", reason="SALE_EXISTS", order_id=order_id)
         self._sale_credited(
-            order_id=order_id, store_id=store_id, paid_fen=paid_fen, commission_fen=commission_fen,
-            settle_after=settle_after, programme_version=programme.version, at=at,
+            order_id=order_id,
+            store_id=store_id,
+            paid_fen=paid_fen,
+            commission_fen=commission_fen,
+            settle_after=settle_after,
+            programme_version=programme.version,
+            at=at,
         )
         self._earn_credit(CreditKind.SALES, order_id, programme.sales_credits(paid_fen), programme, at)
 
     @event("SaleCredited")
     def _sale_credited(
-        self, order_id: str, store_id: UUID, paid_fen: int, commission_fen: int, settle_after: datetime, programme_version: int, at: datetime
+        self,
+        order_id: str,
+        store_id: UUID,
+        paid_fen: int,
+        commission_fen: int,
+        settle_after: datetime,
+        programme_version: int,
+        at: datetime,
     ) -> None:
         self._sales[order_id] = SaleCommission(paid_fen, commission_fen, settle_after)
         self.frozen_fen += commission_fen
@@ -393,7 +450,11 @@ class Guide(Aggregate):
         if sale.settled:
             raise AlreadyExists("commission already settled", reason="COMMISSION_SETTLED", order_id=order_id)
         if at < sale.settle_after:
-            raise RuleViolation("order still inside its return window", reason="COMMISSION_NOT_YET_DUE", due_at=sale.settle_after.isoformat())
+            raise RuleViolation(
+                "order still inside its return window",
+                reason="COMMISSION_NOT_YET_DUE",
+                due_at=sale.settle_after.isoformat(),
+            )
         amount = sale.commission_fen - sale.clawed_back_fen
         offset = min(self.debt_fen, amount)
         self._commission_settled(order_id=order_id, commission_fen=amount, debt_offset_fen=offset, at=at)
@@ -415,13 +476,18 @@ class Guide(Aggregate):
             raise RuleViolation("refund exceeds the paid amount", reason="REFUND_EXCEEDS_PAID", paid_fen=sale.paid_fen)
         amount = sale.commission_fen * (sale.refunded_fen + refunded_fen) // sale.paid_fen - sale.clawed_back_fen
         self._commission_clawed_back(
-            order_id=order_id, refunded_fen=refunded_fen, commission_fen=amount,
-            debt_fen=amount if sale.settled else 0, at=at,
+            order_id=order_id,
+            refunded_fen=refunded_fen,
+            commission_fen=amount,
+            debt_fen=amount if sale.settled else 0,
+            at=at,
         )
         return amount
 
     @event("CommissionClawedBack")
-    def _commission_clawed_back(self, order_id: str, refunded_fen: int, commission_fen: int, debt_fen: int, at: datetime) -> None:
+    def _commission_clawed_back(
+        self, order_id: str, refunded_fen: int, commission_fen: int, debt_fen: int, at: datetime
+    ) -> None:
         sale = self._sales[order_id]
         self._sales[order_id] = replace(
             sale, refunded_fen=sale.refunded_fen + refunded_fen, clawed_back_fen=sale.clawed_back_fen + commission_fen

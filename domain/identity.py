@@ -16,9 +16,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 

@@ -57,8 +57,9 @@ def check_text(name: str, value: Any, *, max_length: int = MAX_TEXT_LENGTH) -> s
     if not value.strip():
         raise InvalidArgument(f"{name} is required", reason="FIELD_REQUIRED", field=name)
     if len(value) > max_length:
-        raise InvalidArgument(f"{name} must be at most {max_length} characters", reason="INVALID_TEXT", field=name,
-                              max_length=max_length)
+        raise InvalidArgument(
+            f"{name} must be at most {max_length} characters", reason="INVALID_TEXT", field=name, max_length=max_length
+        )
     if not _CONTROL.isdisjoint(value):
         raise InvalidArgument(f"{name} must not contain control characters", reason="INVALID_TEXT", field=name)
     return value
@@ -72,8 +73,14 @@ def check_date(name: str, value: Any, *, earliest: date, latest: date) -> date:
     if not isinstance(value, date) or isinstance(value, datetime):
         raise InvalidArgument(f"{name} must be a date", reason="INVALID_DATE", field=name)
     if not earliest <= value <= latest:
-        raise InvalidArgument(f"{name} must be within {earliest} and {latest}", reason="OUT_OF_RANGE", field=name,
-                              value=value, minimum=earliest, maximum=latest)
+        raise InvalidArgument(
+            f"{name} must be within {earliest} and {latest}",
+            reason="OUT_OF_RANGE",
+            field=name,
+            value=value,
+            minimum=earliest,
+            maximum=latest,
+        )
     return value
 
 

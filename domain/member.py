@@ -28,19 +28,19 @@ Handover limit: the member records ``CustomerHandedOver`` and answers
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate, DecoratedEvent
+from domain.calendar import BRAND_CALENDAR
 from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolation
 from domain.identity import VALUE_TYPES as _IDENTITY_VALUE_TYPES
 from domain.identity import IdentityKey, IdentityKind, normalise
-from domain.calendar import BRAND_CALENDAR
 from domain.loyalty_args import (
     MAX_REASON_LENGTH,
     check_brand,
@@ -184,7 +184,9 @@ class Member(Aggregate):
         if not isinstance(programme, LoyaltyProgramme):
             raise InvalidArgument("programme must be a LoyaltyProgramme", reason="INVALID_PROGRAMME")
         if programme.brand != self.brand:
-            raise InvalidArgument("programme of another brand", reason="PROGRAMME_BRAND_MISMATCH", brand=programme.brand)
+            raise InvalidArgument(
+                "programme of another brand", reason="PROGRAMME_BRAND_MISMATCH", brand=programme.brand
+            )
 
     # ------------------------------------------------------------------ profile / identity
     def update_profile(
@@ -252,7 +254,7 @@ class Member(Aggregate):
         self.erased_at = at
         self.erasure = (by, reason)
 
-    def record_marketing_consent(self, granted: bool, channel: str, at: datetime) -> None:  # noqa: FBT001
+    def record_marketing_consent(self, granted: bool, channel: str, at: datetime) -> None:
         """PIPL Art. 24: the member's consent to personalised marketing, or its withdrawal."""
         self._check_active()
         if not isinstance(granted, bool):
@@ -307,7 +309,9 @@ class Member(Aggregate):
 
     def lots(self) -> tuple[tuple[PointsLot, int], ...]:
         """Every lot with its remainder, in draw order."""
-        return tuple(sorted(((lot, self._remaining[i]) for i, lot in self._lots.items()), key=lambda p: p[0].draw_order()))
+        return tuple(
+            sorted(((lot, self._remaining[i]) for i, lot in self._lots.items()), key=lambda p: p[0].draw_order())
+        )
 
     def history(self) -> tuple[PointsMovement, ...]:
         return tuple(self._history)
@@ -316,7 +320,16 @@ class Member(Aggregate):
         return PointsTotals(**self._totals, debt=self.debt, remaining=sum(self._remaining.values()))
 
     # ------------------------------------------------------------------ points: earning
-    def _new_lot(self, source: LotSource, reference: str, points: int, programme: LoyaltyProgramme, at: datetime, *, pending: bool) -> PointsLot:
+    def _new_lot(
+        self,
+        source: LotSource,
+        reference: str,
+        points: int,
+        programme: LoyaltyProgramme,
+        at: datetime,
+        *,
+        pending: bool,
+    ) -> PointsLot:
         available_at = at + timedelta(days=programme.pending_days) if pending else at
         return PointsLot(
             lot_id=str(uuid5(self.id, f"lot:{self.version + 1}")),
@@ -329,7 +342,9 @@ class Member(Aggregate):
             programme_version=programme.version,
         )
 
-    def earn_points_for_order(self, order_id: str, paid_fen: int, programme: LoyaltyProgramme, at: datetime) -> PointsLot:
+    def earn_points_for_order(
+        self, order_id: str, paid_fen: int, programme: LoyaltyProgramme, at: datetime
+    ) -> PointsLot:
         """Points = paid_fen * points_per_yuan // 100, pending through the return window."""
         self._check_active()
         check_text("order_id", order_id)
@@ -337,7 +352,9 @@ class Member(Aggregate):
         self._check_programme(programme)
         check_utc("at", at)
         if order_id in self._order_lot:
-            raise AlreadyExists("points already earned for this order", reason="ORDER_ALREADY_EARNED", order_id=order_id)
+            raise AlreadyExists(
+                "points already earned for this order", reason="ORDER_ALREADY_EARNED", order_id=order_id
+            )
         points = programme.points_for(paid_fen)
         lot = self._new_lot(LotSource.ORDER, order_id, points, programme, at, pending=True)
         self._points_earned(lot=lot, paid_fen=paid_fen, debt_repaid=min(self.debt, points), at=at)
@@ -394,12 +411,19 @@ class Member(Aggregate):
             raise AlreadyExists("redemption already recorded", reason="REDEMPTION_EXISTS", reference=reference)
         allocations, uncovered = draw(self._lot_pairs(lambda lot: lot.is_available(at)), points)
         if uncovered:
-            raise RuleViolation("not enough available points", reason="INSUFFICIENT_POINTS", requested=points, balance=points - uncovered)
+            raise RuleViolation(
+                "not enough available points",
+                reason="INSUFFICIENT_POINTS",
+                requested=points,
+                balance=points - uncovered,
+            )
         self._redemption_drawn(points=points, reference=reference, allocations=allocations, at=at)
         return allocations
 
     @event("RedemptionDrawn")
-    def _redemption_drawn(self, points: int, reference: str, allocations: tuple[LotAllocation, ...], at: datetime) -> None:
+    def _redemption_drawn(
+        self, points: int, reference: str, allocations: tuple[LotAllocation, ...], at: datetime
+    ) -> None:
         self._take(allocations)
         self._redemptions.add(reference)
         self._totals["redeemed"] += points
@@ -440,7 +464,9 @@ class Member(Aggregate):
             raise NotFound("no points earned for this order", reason="ORDER_NOT_EARNED", order_id=order_id)
         paid, refunded = self._order_paid[order_id], self._order_refunded[order_id]
         if refunded + refunded_fen > paid:
-            raise RuleViolation("refund exceeds the paid amount", reason="REFUND_EXCEEDS_PAID", paid_fen=paid, refunded_fen=refunded)
+            raise RuleViolation(
+                "refund exceeds the paid amount", reason="REFUND_EXCEEDS_PAID", paid_fen=paid, refunded_fen=refunded
+            )
         lot = self._lots[self._order_lot[order_id]]
         points = lot.points * (refunded + refunded_fen) // paid - self._order_reversed[order_id]
         own = min(points, self._remaining[lot.lot_id])
@@ -449,13 +475,24 @@ class Member(Aggregate):
         )
         allocations = ((LotAllocation(lot.lot_id, own),) if own else ()) + others
         self._order_points_reversed(
-            order_id=order_id, refunded_fen=refunded_fen, points=points, allocations=allocations, shortfall=shortfall, at=at
+            order_id=order_id,
+            refunded_fen=refunded_fen,
+            points=points,
+            allocations=allocations,
+            shortfall=shortfall,
+            at=at,
         )
         return shortfall
 
     @event("OrderPointsReversed")
     def _order_points_reversed(
-        self, order_id: str, refunded_fen: int, points: int, allocations: tuple[LotAllocation, ...], shortfall: int, at: datetime
+        self,
+        order_id: str,
+        refunded_fen: int,
+        points: int,
+        allocations: tuple[LotAllocation, ...],
+        shortfall: int,
+        at: datetime,
     ) -> None:
         self._take(allocations)
         self.debt += shortfall
@@ -500,7 +537,9 @@ class Member(Aggregate):
         else:
             allocations, uncovered = draw(self._lot_pairs(lambda lot: lot.is_available(at)), -points)
             if uncovered:
-                raise RuleViolation("adjustment would make the balance negative", reason="INSUFFICIENT_POINTS", requested=-points)
+                raise RuleViolation(
+                    "adjustment would make the balance negative", reason="INSUFFICIENT_POINTS", requested=-points
+                )
         self._points_adjusted(
             points=points,
             reason=reason,
@@ -554,7 +593,9 @@ class Member(Aggregate):
                 remaining=remaining,
                 order_paid_fen=other._order_paid.get(lot.reference, 0) if lot.source is LotSource.ORDER else 0,
                 order_refunded_fen=other._order_refunded.get(lot.reference, 0) if lot.source is LotSource.ORDER else 0,
-                order_reversed_points=other._order_reversed.get(lot.reference, 0) if lot.source is LotSource.ORDER else 0,
+                order_reversed_points=other._order_reversed.get(lot.reference, 0)
+                if lot.source is LotSource.ORDER
+                else 0,
             )
             for lot, remaining in other.lots()
             if remaining > 0 or lot.source is LotSource.ORDER
@@ -664,8 +705,9 @@ class Member(Aggregate):
         if referrer_id == self.id:
             raise RuleViolation("a member cannot refer itself", reason="SELF_REFERRAL")
         if self.referred_by is not None:
-            raise RuleViolation("member already has a referrer", reason="ALREADY_REFERRED",
-                                referrer_id=self.referred_by)
+            raise RuleViolation(
+                "member already has a referrer", reason="ALREADY_REFERRED", referrer_id=self.referred_by
+            )
         if self.first_paid_order is not None:
             raise RuleViolation("member already paid an order: no longer a new customer", reason="REFERRAL_TOO_LATE")
         self._referrer_accepted(referrer_id=referrer_id, at=at)
@@ -723,22 +765,31 @@ class Member(Aggregate):
         if invitee_id in self._rewarded:
             raise AlreadyExists("referral already settled", reason="REFERRAL_ALREADY_SETTLED", invitee_id=invitee_id)
         if at < due_at:
-            raise RuleViolation("first order still inside its return window", reason="REWARD_NOT_YET_DUE",
-                                due_at=due_at.isoformat())
+            raise RuleViolation(
+                "first order still inside its return window", reason="REWARD_NOT_YET_DUE", due_at=due_at.isoformat()
+            )
         period = period_key(programme.referral_cap_period, at)
         if self._rewards_per_period.get(period, 0) >= programme.referral_cap_per_period:
             self._referral_reward_forfeited(
-                invitee_id=invitee_id, order_id=order_id, reason="REFERRAL_CAP_REACHED", period=period,
-                programme_version=programme.version, at=at,
+                invitee_id=invitee_id,
+                order_id=order_id,
+                reason="REFERRAL_CAP_REACHED",
+                period=period,
+                programme_version=programme.version,
+                at=at,
             )
             return None
         points = programme.referral_reward_points
         lot = self._new_lot(LotSource.REFERRAL, str(invitee_id), points, programme, at, pending=False)
-        self._referral_rewarded(invitee_id=invitee_id, order_id=order_id, period=period, lot=lot, debt_repaid=min(self.debt, points), at=at)
+        self._referral_rewarded(
+            invitee_id=invitee_id, order_id=order_id, period=period, lot=lot, debt_repaid=min(self.debt, points), at=at
+        )
         return lot
 
     @event("ReferralRewarded")
-    def _referral_rewarded(self, invitee_id: UUID, order_id: str, period: str, lot: PointsLot, debt_repaid: int, at: datetime) -> None:
+    def _referral_rewarded(
+        self, invitee_id: UUID, order_id: str, period: str, lot: PointsLot, debt_repaid: int, at: datetime
+    ) -> None:
         self._rewarded[invitee_id] = "REWARDED"
         self._rewards_per_period[period] = self._rewards_per_period.get(period, 0) + 1
         self._add_lot(lot, lot.points - debt_repaid)
@@ -770,8 +821,10 @@ class Member(Aggregate):
             protected_until = self.bound_at + timedelta(days=programme.protection_days)
             if at < protected_until:
                 raise RuleViolation(
-                    "another guide's binding is protected", reason="GUIDE_PROTECTION_ACTIVE",
-                    guide_id=self.guide_id, protected_until=protected_until.isoformat(),
+                    "another guide's binding is protected",
+                    reason="GUIDE_PROTECTION_ACTIVE",
+                    guide_id=self.guide_id,
+                    protected_until=protected_until.isoformat(),
                 )
             self._guide_unbound(guide_id=self.guide_id, reason="REPLACED", programme_version=programme.version, at=at)
         self._guide_bound(guide_id=guide_id, store_id=store_id, programme_version=programme.version, at=at)
@@ -824,7 +877,9 @@ class Member(Aggregate):
         self._check_programme(programme)
         return self.handovers_within(programme.handover_limit_days, at) < programme.handover_max_per_customer
 
-    def hand_over(self, from_guide_id: UUID, to_guide_id: UUID, store_id: UUID, programme: LoyaltyProgramme, at: datetime) -> None:
+    def hand_over(
+        self, from_guide_id: UUID, to_guide_id: UUID, store_id: UUID, programme: LoyaltyProgramme, at: datetime
+    ) -> None:
         """The receiving guide accepted this customer: move the binding (no protection check)."""
         self._check_active()
         check_uuid("from_guide_id", from_guide_id)
@@ -833,22 +888,32 @@ class Member(Aggregate):
         self._check_programme(programme)
         check_utc("at", at)
         if self.guide_id != from_guide_id:
-            raise RuleViolation("customer is not bound to the giving guide", reason="NOT_BOUND_TO_GUIDE", guide_id=self.guide_id)
+            raise RuleViolation(
+                "customer is not bound to the giving guide", reason="NOT_BOUND_TO_GUIDE", guide_id=self.guide_id
+            )
         if from_guide_id == to_guide_id:
             raise RuleViolation("cannot hand over to the same guide", reason="SAME_GUIDE")
         if not self.can_be_handed_over(programme, at):
             raise RuleViolation(
-                "customer handed over too often", reason="HANDOVER_LIMIT_REACHED",
-                limit=programme.handover_max_per_customer, days=programme.handover_limit_days,
+                "customer handed over too often",
+                reason="HANDOVER_LIMIT_REACHED",
+                limit=programme.handover_max_per_customer,
+                days=programme.handover_limit_days,
             )
         self._customer_handed_over(
-            from_guide_id=from_guide_id, to_guide_id=to_guide_id, store_id=store_id, programme_version=programme.version, at=at
+            from_guide_id=from_guide_id,
+            to_guide_id=to_guide_id,
+            store_id=store_id,
+            programme_version=programme.version,
+            at=at,
         )
         if self.home_store_id != store_id:
             self._home_store_set(store_id=store_id, at=at)
 
     @event("CustomerHandedOver")
-    def _customer_handed_over(self, from_guide_id: UUID, to_guide_id: UUID, store_id: UUID, programme_version: int, at: datetime) -> None:
+    def _customer_handed_over(
+        self, from_guide_id: UUID, to_guide_id: UUID, store_id: UUID, programme_version: int, at: datetime
+    ) -> None:
         self.guide_id = to_guide_id
         self.guide_store_id = store_id
         self.bound_at = at

@@ -25,8 +25,8 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate, DecoratedEvent
-from domain.attribution import EntryContext
 from domain.attribution import VALUE_TYPES as _ATTRIBUTION_TYPES
+from domain.attribution import EntryContext
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import CoordSystem, Location, to_wgs84
 from domain.loyalty_args import check_brand
@@ -34,7 +34,6 @@ from domain.programme import LoyaltyProgramme
 from domain.routing import VALUE_TYPES as _ROUTING_TYPES
 from domain.routing import RoutingDecision, UnallocatedReason
 from domain.store_values import FulfilmentMode, require_int, require_text, require_utc, require_uuid
-
 
 PAYMENT_TIMED_OUT = "PAYMENT_TIMED_OUT"  # the reason of a cancellation by the payment timeout
 
@@ -79,8 +78,12 @@ def _total(lines: tuple[OrderLine, ...], total_fen: int | None) -> int:
     if lines:
         total = sum(line.amount_fen for line in lines)
         if total_fen is not None and total_fen != total:
-            raise InvalidArgument("total_fen differs from the sum of the lines", reason="TOTAL_MISMATCH",
-                                  total_fen=total_fen, lines_fen=total)
+            raise InvalidArgument(
+                "total_fen differs from the sum of the lines",
+                reason="TOTAL_MISMATCH",
+                total_fen=total_fen,
+                lines_fen=total,
+            )
         total_fen = total
     if total_fen is None:
         raise InvalidArgument("give lines or total_fen", reason="MISSING_AMOUNT")
@@ -110,7 +113,7 @@ class Order(Aggregate):
         total_fen: int | None = None,
         at: datetime,
         payment_due_at: datetime | None = None,
-        id: UUID | None = None,  # noqa: A002
+        id: UUID | None = None,
     ) -> Order:
         """``payment_due_at`` (from the programme's payment timeout): after it, the order cannot be paid."""
         lines = tuple(lines)
@@ -216,12 +219,14 @@ class Order(Aggregate):
         if decision.allocated or decision.unallocated_reason is None or decision.fallback_target is None:
             raise InvalidArgument("decision is not an unallocated outcome", reason="DECISION_ALLOCATED")
         self._require(OrderStatus.PLACED, action="leave unallocated")
-        self._unallocated(reason=decision.unallocated_reason, fallback_target=decision.fallback_target,
-                          decision=decision, at=at)
+        self._unallocated(
+            reason=decision.unallocated_reason, fallback_target=decision.fallback_target, decision=decision, at=at
+        )
 
     @event("Unallocated")
-    def _unallocated(self, reason: UnallocatedReason, fallback_target: str, decision: RoutingDecision,
-                     at: datetime) -> None:
+    def _unallocated(
+        self, reason: UnallocatedReason, fallback_target: str, decision: RoutingDecision, at: datetime
+    ) -> None:
         self.decision = decision
         self.fallback_target = fallback_target
         self.status = OrderStatus.UNALLOCATED
@@ -237,18 +242,31 @@ class Order(Aggregate):
         if not isinstance(programme, LoyaltyProgramme):
             raise InvalidArgument("programme must be a LoyaltyProgramme", reason="INVALID_PROGRAMME")
         if programme.brand != self.brand:
-            raise InvalidArgument("programme of another brand", reason="PROGRAMME_BRAND_MISMATCH",
-                                  brand=programme.brand)
+            raise InvalidArgument(
+                "programme of another brand", reason="PROGRAMME_BRAND_MISMATCH", brand=programme.brand
+            )
         require_utc(at)
         self._require(OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="pay")
         if self._payment_timed_out(at):
-            raise RuleViolation("the time to pay this order has run out", reason="PAYMENT_TIMED_OUT",
-                                order_id=self.id, payment_due_at=self.payment_due_at)
+            raise RuleViolation(
+                "the time to pay this order has run out",
+                reason="PAYMENT_TIMED_OUT",
+                order_id=self.id,
+                payment_due_at=self.payment_due_at,
+            )
         if paid_fen != self.total_fen:
-            raise RuleViolation("payment must equal the order total", reason="PAYMENT_AMOUNT_MISMATCH",
-                                paid_fen=paid_fen, total_fen=self.total_fen)
-        self._paid(paid_fen=paid_fen, settle_due_at=at + timedelta(days=programme.return_window_days),
-                   programme_version=programme.version, at=at)
+            raise RuleViolation(
+                "payment must equal the order total",
+                reason="PAYMENT_AMOUNT_MISMATCH",
+                paid_fen=paid_fen,
+                total_fen=self.total_fen,
+            )
+        self._paid(
+            paid_fen=paid_fen,
+            settle_due_at=at + timedelta(days=programme.return_window_days),
+            programme_version=programme.version,
+            at=at,
+        )
 
     class Paid(Aggregate.Event):
         """Version 2 added ``settle_due_at`` and ``programme_version``.
@@ -270,8 +288,7 @@ class Order(Aggregate):
             state["programme_version"] = None
 
     @event(Paid)
-    def _paid(self, paid_fen: int, settle_due_at: datetime | None, programme_version: int | None,
-              at: datetime) -> None:
+    def _paid(self, paid_fen: int, settle_due_at: datetime | None, programme_version: int | None, at: datetime) -> None:
         self.paid_fen = paid_fen
         self.paid_at = at
         if settle_due_at is not None:  # else the class default: state as the code before it left it
@@ -301,8 +318,9 @@ class Order(Aggregate):
         require_utc(at)
         self._require(OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.UNALLOCATED, action="cancel")
         if not self._payment_timed_out(at):
-            raise RuleViolation("the order may still be paid", reason="PAYMENT_NOT_YET_DUE",
-                                payment_due_at=self.payment_due_at)
+            raise RuleViolation(
+                "the order may still be paid", reason="PAYMENT_NOT_YET_DUE", payment_due_at=self.payment_due_at
+            )
         self._cancelled(reason=PAYMENT_TIMED_OUT, at=at)
 
     @event("Cancelled")
@@ -323,14 +341,17 @@ class Order(Aggregate):
         if refund_id in self.refund_ids:
             raise RuleViolation("refund id already used", reason="DUPLICATE_REFUND", refund_id=refund_id)
         if self.refunded_fen + amount_fen > self.paid_fen:
-            raise RuleViolation("refunds would exceed the paid amount", reason="REFUND_EXCEEDS_PAID",
-                                remaining_fen=self.paid_fen - self.refunded_fen)
+            raise RuleViolation(
+                "refunds would exceed the paid amount",
+                reason="REFUND_EXCEEDS_PAID",
+                remaining_fen=self.paid_fen - self.refunded_fen,
+            )
         self._refunded(refund_id=refund_id, amount_fen=amount_fen, reason=reason, at=at)
 
     @event("Refunded")
     def _refunded(self, refund_id: str, amount_fen: int, at: datetime, reason: str = "") -> None:
         # ``reason`` defaults for Refunded events stored before it was recorded.
-        self.refunds = self.refunds + (RefundRecord(refund_id, amount_fen, reason, at),)
+        self.refunds = (*self.refunds, RefundRecord(refund_id, amount_fen, reason, at))
         self.refund_ids.add(refund_id)
         self.refunded_fen += amount_fen
         if self.refunded_fen == self.paid_fen:
@@ -339,5 +360,12 @@ class Order(Aggregate):
 
 # Value types carried by this aggregate's events (for the transcoder).
 VALUE_TYPES = (
-    (OrderStatus, OrderLine, RefundRecord, FulfilmentMode, CoordSystem, Location) + _ATTRIBUTION_TYPES + _ROUTING_TYPES
+    OrderStatus,
+    OrderLine,
+    RefundRecord,
+    FulfilmentMode,
+    CoordSystem,
+    Location,
+    *_ATTRIBUTION_TYPES,
+    *_ROUTING_TYPES,
 )

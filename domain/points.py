@@ -9,9 +9,9 @@ members lose as little as possible to expiry.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 
 class LotSource(str, enum.Enum):
@@ -97,8 +97,6 @@ def draw(lots: Iterable[tuple[PointsLot, int]], points: int) -> tuple[tuple[LotA
             allocations.append(LotAllocation(lot.lot_id, take))
             still -= take
     return tuple(allocations), still
-
-
 
 
 @dataclass(frozen=True, slots=True)

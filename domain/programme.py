@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 from domain.attribution import AttributionPolicy, AttributionSource
 from domain.calendar import BRAND_CALENDAR
@@ -127,7 +128,9 @@ class LoyaltyProgramme:
         check_int("return_window_days", self.return_window_days, maximum=365)
         check_int("payment_timeout_minutes", self.payment_timeout_minutes, maximum=7 * 24 * 60)
         if not isinstance(self.attribution, AttributionPolicy):
-            raise InvalidArgument("attribution must be an AttributionPolicy", reason="INVALID_POLICY", field="attribution")
+            raise InvalidArgument(
+                "attribution must be an AttributionPolicy", reason="INVALID_POLICY", field="attribution"
+            )
 
     def _check_tier_rules(self) -> None:
         rules = self.tier_rules
@@ -138,7 +141,7 @@ class LoyaltyProgramme:
         for rule in rules:
             check_int("min_paid_fen", rule.min_paid_fen, minimum=1)
             check_int("min_points_earned", rule.min_points_earned, minimum=1)
-        for lower, higher in zip(rules, rules[1:]):
+        for lower, higher in pairwise(rules):
             if higher.min_paid_fen < lower.min_paid_fen or higher.min_points_earned < lower.min_points_earned:
                 raise InvalidArgument("tier thresholds must not decrease", reason="INVALID_TIER_RULES")
 
@@ -171,6 +174,13 @@ class LoyaltyProgramme:
 
 
 VALUE_TYPES = (
-    ExpiryPolicy, BindingMode, CapPeriod, Tier, DowngradePolicy, TierRule, AttributionSource, AttributionPolicy,
+    ExpiryPolicy,
+    BindingMode,
+    CapPeriod,
+    Tier,
+    DowngradePolicy,
+    TierRule,
+    AttributionSource,
+    AttributionPolicy,
     LoyaltyProgramme,
 )

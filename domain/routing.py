@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from itertools import combinations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from itertools import combinations
 from uuid import UUID, uuid5
 
 from domain.attribution import (
@@ -78,8 +78,14 @@ class Rejection(str, Enum):
 
 # Refusals the brand's stock fallback may look past: a store that has the goods but is farther than the
 # order's mode allows ships or is collected from farther away, up to ``stock_max_distance_m``.
-_DISTANCE_ONLY = frozenset({Rejection.OUTSIDE_SERVICE_RADIUS, Rejection.BEYOND_PICKUP_DISTANCE,
-                            Rejection.BEYOND_MAX_DISTANCE, Rejection.OUT_OF_STOCK})
+_DISTANCE_ONLY = frozenset(
+    {
+        Rejection.OUTSIDE_SERVICE_RADIUS,
+        Rejection.BEYOND_PICKUP_DISTANCE,
+        Rejection.BEYOND_MAX_DISTANCE,
+        Rejection.OUT_OF_STOCK,
+    }
+)
 MAX_SPLIT_CANDIDATES = 12  # the split search looks at the nearest this many stores holding a needed SKU
 
 
@@ -293,8 +299,12 @@ def _named_store(source: AttributionSource, facts: OrderFacts) -> UUID | None:
 
 
 def decide(
-    facts: OrderFacts, candidates: Iterable[StoreSnapshot], policy: AttributionPolicy, at: datetime,
-    programme_version: int = 1, stock: Mapping[UUID, Mapping[str, int]] | None = None,
+    facts: OrderFacts,
+    candidates: Iterable[StoreSnapshot],
+    policy: AttributionPolicy,
+    at: datetime,
+    programme_version: int = 1,
+    stock: Mapping[UUID, Mapping[str, int]] | None = None,
 ) -> RoutingDecision:
     """Choose the fulfilling (= revenue) store for an order, explaining every step.
 
@@ -356,23 +366,50 @@ def decide(
             break
 
     credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
-    if (chosen is None and facts.needs and policy.stock_fallback is not StockFallback.UNALLOCATED
-            and not any(not rej for _, _, rej in ordered)):
+    if (
+        chosen is None
+        and facts.needs
+        and policy.stock_fallback is not StockFallback.UNALLOCATED
+        and not any(not rej for _, _, rej in ordered)
+    ):
         fallback = _stock_fallback(facts.needs, ordered, policy, stock or {})
         if isinstance(fallback, tuple) and len(fallback) > 1:
             fallback = tuple(replace(p, order_id=part_order_id(facts.order_id, i)) for i, p in enumerate(fallback))
-            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
-                                         None, (), tuple(p.store_id for p in fallback)))
+            steps.append(
+                ExplanationStep(
+                    AttributionSource.NEAREST,
+                    StepOutcome.CHOSEN,
+                    StepReason.SPLIT_ACROSS_STORES,
+                    None,
+                    (),
+                    tuple(p.store_id for p in fallback),
+                )
+            )
             return RoutingDecision(
-                facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
-                UnallocatedReason.SPLIT, policy.fallback_target, programme_version=programme_version, split=fallback,
+                facts.order_id,
+                at,
+                facts.mode,
+                None,
+                None,
+                None,
+                None,
+                credit,
+                reports,
+                tuple(steps),
+                UnallocatedReason.SPLIT,
+                policy.fallback_target,
+                programme_version=programme_version,
+                split=fallback,
                 needs=facts.needs,
             )
         if isinstance(fallback, tuple) and fallback:
             part = fallback[0]
             store, d, _ = stores[part.store_id]
-            steps.append(ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.NEAREST_IN_STOCK,
-                                         store.store_id))
+            steps.append(
+                ExplanationStep(
+                    AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.NEAREST_IN_STOCK, store.store_id
+                )
+            )
             chosen = (store, d, AttributionSource.NEAREST)
     if chosen is None:
         if not stores:
@@ -382,13 +419,35 @@ def decide(
         else:
             why = UnallocatedReason.PRECEDENCE_EXHAUSTED
         return RoutingDecision(
-            facts.order_id, at, facts.mode, None, None, None, None, credit, reports, tuple(steps),
-            why, policy.fallback_target, programme_version=programme_version, needs=facts.needs,
+            facts.order_id,
+            at,
+            facts.mode,
+            None,
+            None,
+            None,
+            None,
+            credit,
+            reports,
+            tuple(steps),
+            why,
+            policy.fallback_target,
+            programme_version=programme_version,
+            needs=facts.needs,
         )
     store, d, source = chosen
     return RoutingDecision(
-        facts.order_id, at, facts.mode, store.store_id, store.dealer_id, round(d), source, credit, reports,
-        tuple(steps), programme_version=programme_version, needs=facts.needs,
+        facts.order_id,
+        at,
+        facts.mode,
+        store.store_id,
+        store.dealer_id,
+        round(d),
+        source,
+        credit,
+        reports,
+        tuple(steps),
+        programme_version=programme_version,
+        needs=facts.needs,
     )
 
 
@@ -399,12 +458,26 @@ def part_decision(decision: RoutingDecision, index: int) -> RoutingDecision:
         raise InvalidArgument("not a part of a split decision", reason="INVALID_DECISION")
     part = decision.split[index]
     assert part.order_id is not None
-    step = ExplanationStep(AttributionSource.NEAREST, StepOutcome.CHOSEN, StepReason.SPLIT_ACROSS_STORES,
-                           part.store_id, (), tuple(p.store_id for p in decision.split))
-    return replace(decision, order_id=part.order_id, store_id=part.store_id, dealer_id=part.dealer_id,
-                   distance_m=part.distance_m, attributed_by=AttributionSource.NEAREST,
-                   explanation=decision.explanation[:-1] + (step,), unallocated_reason=None, fallback_target=None,
-                   needs=part.needs)
+    step = ExplanationStep(
+        AttributionSource.NEAREST,
+        StepOutcome.CHOSEN,
+        StepReason.SPLIT_ACROSS_STORES,
+        part.store_id,
+        (),
+        tuple(p.store_id for p in decision.split),
+    )
+    return replace(
+        decision,
+        order_id=part.order_id,
+        store_id=part.store_id,
+        dealer_id=part.dealer_id,
+        distance_m=part.distance_m,
+        attributed_by=AttributionSource.NEAREST,
+        explanation=(*decision.explanation[:-1], step),
+        unallocated_reason=None,
+        fallback_target=None,
+        needs=part.needs,
+    )
 
 
 def _within(d: float, policy: AttributionPolicy) -> bool:
@@ -412,8 +485,10 @@ def _within(d: float, policy: AttributionPolicy) -> bool:
 
 
 def _stock_fallback(
-    needs: tuple[StockNeed, ...], ordered: list[tuple[StoreSnapshot, float, tuple[Rejection, ...]]],
-    policy: AttributionPolicy, stock: Mapping[UUID, Mapping[str, int]],
+    needs: tuple[StockNeed, ...],
+    ordered: list[tuple[StoreSnapshot, float, tuple[Rejection, ...]]],
+    policy: AttributionPolicy,
+    stock: Mapping[UUID, Mapping[str, int]],
 ) -> tuple[SplitPart, ...] | None:
     """The brand's answer when no eligible store holds every line.
 
@@ -432,8 +507,9 @@ def _stock_fallback(
         return (SplitPart(s.store_id, s.dealer_id, round(d), needs),)
     if policy.stock_fallback is not StockFallback.SPLIT:
         return None
-    holding = [(s, d) for s, d in usable
-               if any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for n in needs)][:MAX_SPLIT_CANDIDATES]
+    holding = [(s, d) for s, d in usable if any(stock.get(s.store_id, {}).get(n.sku, 0) >= n.qty for n in needs)][
+        :MAX_SPLIT_CANDIDATES
+    ]
     for k in range(2, len(needs) + 1):
         best = None
         for combo in combinations(holding, k):
@@ -448,8 +524,11 @@ def _stock_fallback(
             for n in needs:
                 s, _ = next(p for p in chosen if stock.get(p[0].store_id, {}).get(n.sku, 0) >= n.qty)
                 parts[s.store_id].append(n)
-            return tuple(SplitPart(s.store_id, s.dealer_id, round(d), tuple(parts[s.store_id]))
-                         for s, d in chosen if parts[s.store_id])
+            return tuple(
+                SplitPart(s.store_id, s.dealer_id, round(d), tuple(parts[s.store_id]))
+                for s, d in chosen
+                if parts[s.store_id]
+            )
     return None
 
 

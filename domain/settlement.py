@@ -28,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID, uuid5
@@ -120,8 +120,15 @@ class SettlementLine:
 
     def canonical(self) -> bytes:
         """The line as hashed into ``lines_sha256``: ``|``-separated, UTC ISO time, ``\\n``-terminated."""
-        parts = (self.kind.value, str(self.order_id), str(self.store_id or ""), str(self.guide_id or ""),
-                 str(self.amount_fen), str(self.original_month), self.at.astimezone(timezone.utc).isoformat())
+        parts = (
+            self.kind.value,
+            str(self.order_id),
+            str(self.store_id or ""),
+            str(self.guide_id or ""),
+            str(self.amount_fen),
+            str(self.original_month),
+            self.at.astimezone(UTC).isoformat(),
+        )
         return ("|".join(parts) + "\n").encode()
 
 
@@ -272,27 +279,53 @@ class SettlementPeriod(Aggregate):
             if value is not None and not isinstance(value, Month):
                 raise InvalidArgument(f"{name} must be a Month", reason="INVALID_MONTH", field=name)
         if at < month.ends_at:
-            raise RuleViolation(f"{month} has not ended yet", reason="PERIOD_NOT_ENDED",
-                                month=month, ends_at=month.ends_at.isoformat())
+            raise RuleViolation(
+                f"{month} has not ended yet", reason="PERIOD_NOT_ENDED", month=month, ends_at=month.ends_at.isoformat()
+            )
         if last_closed == month:
             raise AlreadyExists(f"{month} is already closed", reason="PERIOD_ALREADY_CLOSED", month=month)
         if last_closed is not None and month < last_closed:
-            raise RuleViolation("months close in order", reason="PERIOD_BEFORE_LAST_CLOSED",
-                                month=month, last_closed=last_closed)
+            raise RuleViolation(
+                "months close in order", reason="PERIOD_BEFORE_LAST_CLOSED", month=month, last_closed=last_closed
+            )
         if open_earlier is not None and open_earlier < month:
-            raise RuleViolation(f"{open_earlier} must be closed first", reason="PREVIOUS_PERIOD_OPEN",
-                                month=month, open_month=open_earlier)
+            raise RuleViolation(
+                f"{open_earlier} must be closed first",
+                reason="PREVIOUS_PERIOD_OPEN",
+                month=month,
+                open_month=open_earlier,
+            )
         return cls._create(
-            cls.Closed, id=period_id(brand, dealer_id, month), brand=brand, dealer_id=dealer_id, month=str(month),
-            revenue_fen=totals.revenue_fen, refunds_fen=totals.refunds_fen, commission_fen=totals.commission_fen,
-            order_count=totals.order_count, line_count=totals.line_count, lines_sha256=totals.lines_sha256,
-            through_position=through_position, previous_month=str(last_closed) if last_closed else "", at=at,
+            cls.Closed,
+            id=period_id(brand, dealer_id, month),
+            brand=brand,
+            dealer_id=dealer_id,
+            month=str(month),
+            revenue_fen=totals.revenue_fen,
+            refunds_fen=totals.refunds_fen,
+            commission_fen=totals.commission_fen,
+            order_count=totals.order_count,
+            line_count=totals.line_count,
+            lines_sha256=totals.lines_sha256,
+            through_position=through_position,
+            previous_month=str(last_closed) if last_closed else "",
+            at=at,
         )
 
     @event(Closed)
     def __init__(
-        self, brand: str, dealer_id: str, month: str, revenue_fen: int, refunds_fen: int, commission_fen: int,
-        order_count: int, line_count: int, lines_sha256: str, through_position: int, previous_month: str,
+        self,
+        brand: str,
+        dealer_id: str,
+        month: str,
+        revenue_fen: int,
+        refunds_fen: int,
+        commission_fen: int,
+        order_count: int,
+        line_count: int,
+        lines_sha256: str,
+        through_position: int,
+        previous_month: str,
         at: datetime,
     ) -> None:
         self.brand = brand

@@ -34,7 +34,7 @@ Rules:
 * **Protection** (a franchise's walk-in stock): ``floor_units`` and/or
   ``share_bp`` (basis points of on-hand, rounded up); the larger binds.
 
-Invariants (``check_invariants``, property-tested): on-hand = initial + adjustments −
+Invariants (``check_invariants``, property-tested): on-hand = initial + adjustments -
 consumed (consumed = online fulfilment + in-store sales), 0 <= reserved <= on-hand.
 """
 
@@ -107,8 +107,12 @@ class StoreStock(Aggregate):
     def open(cls, *, brand: str, store_id: UUID, sku: str, at: datetime) -> StoreStock:
         """The SKU starts being counted at the store, at zero units (an import brings the count)."""
         return cls._create(
-            cls.Opened, id=stock_id(store_id, sku), brand=check_brand(brand),
-            store_id=require_uuid(store_id, "store_id"), sku=require_text(sku, "sku", 64), at=require_utc(at),
+            cls.Opened,
+            id=stock_id(store_id, sku),
+            brand=check_brand(brand),
+            store_id=require_uuid(store_id, "store_id"),
+            sku=require_text(sku, "sku", 64),
+            at=require_utc(at),
         )
 
     @event("Opened")
@@ -117,8 +121,8 @@ class StoreStock(Aggregate):
         self.store_id = store_id
         self.sku = sku
         self.on_hand = 0
-        self.adjusted = 0      # sum of every adjustment (imports are adjustments to a count)
-        self.consumed = 0      # online fulfilment + in-store sales
+        self.adjusted = 0  # sum of every adjustment (imports are adjustments to a count)
+        self.consumed = 0  # online fulfilment + in-store sales
         self.sold_in_store = 0
         self.protection = Protection()
         self.reservations: dict[UUID, Reservation] = {}
@@ -161,15 +165,20 @@ class StoreStock(Aggregate):
         require_utc(expires_at, "expires_at")
         require_utc(at)
         if order_id in self.reservations:
-            raise RuleViolation("this order already holds stock here", reason="ALREADY_RESERVED",
-                                order_id=order_id, sku=self.sku)
+            raise RuleViolation(
+                "this order already holds stock here", reason="ALREADY_RESERVED", order_id=order_id, sku=self.sku
+            )
         if expires_at <= at:
-            raise InvalidArgument("a reservation must expire after it is made", reason="OUT_OF_RANGE",
-                                  field="expires_at")
+            raise InvalidArgument(
+                "a reservation must expire after it is made", reason="OUT_OF_RANGE", field="expires_at"
+            )
         if qty > self.available_online:
             raise RuleViolation(
                 f"only {self.available_online} of {self.sku} can be reserved at this store",
-                reason="OUT_OF_STOCK", sku=self.sku, store_id=self.store_id, requested=qty,
+                reason="OUT_OF_STOCK",
+                sku=self.sku,
+                store_id=self.store_id,
+                requested=qty,
                 available=self.available_online,
             )
         self._reserved(order_id=order_id, qty=qty, expires_at=expires_at, at=at)
@@ -181,8 +190,9 @@ class StoreStock(Aggregate):
     def _held(self, order_id: UUID) -> Reservation:
         r = self.reservations.get(order_id)
         if r is None:
-            raise RuleViolation("this order holds no stock here", reason="NO_RESERVATION",
-                                order_id=order_id, sku=self.sku)
+            raise RuleViolation(
+                "this order holds no stock here", reason="NO_RESERVATION", order_id=order_id, sku=self.sku
+            )
         return r
 
     def holds(self, order_id: UUID) -> bool:
@@ -207,8 +217,9 @@ class StoreStock(Aggregate):
         require_utc(at)
         r = self._held(order_id)
         if r.committed and not refund:
-            raise RuleViolation("a paid order's stock is released only by a refund", reason="RESERVATION_COMMITTED",
-                                order_id=order_id)
+            raise RuleViolation(
+                "a paid order's stock is released only by a refund", reason="RESERVATION_COMMITTED", order_id=order_id
+            )
         self._released(order_id=order_id, qty=r.qty, reason=reason, at=at)
 
     def expire(self, order_id: UUID, at: datetime) -> None:
@@ -216,11 +227,13 @@ class StoreStock(Aggregate):
         require_utc(at)
         r = self._held(order_id)
         if r.committed:
-            raise RuleViolation("a paid order's stock does not expire", reason="RESERVATION_COMMITTED",
-                                order_id=order_id)
+            raise RuleViolation(
+                "a paid order's stock does not expire", reason="RESERVATION_COMMITTED", order_id=order_id
+            )
         if at < r.expires_at:
-            raise RuleViolation("the reservation has not expired", reason="RESERVATION_NOT_EXPIRED",
-                                expires_at=r.expires_at)
+            raise RuleViolation(
+                "the reservation has not expired", reason="RESERVATION_NOT_EXPIRED", expires_at=r.expires_at
+            )
         self._released(order_id=order_id, qty=r.qty, reason="EXPIRED", at=at)
 
     @event("Released")
@@ -232,8 +245,9 @@ class StoreStock(Aggregate):
         require_utc(at)
         r = self._held(order_id)
         if not r.committed:
-            raise RuleViolation("only a paid order's stock is consumed", reason="RESERVATION_NOT_COMMITTED",
-                                order_id=order_id)
+            raise RuleViolation(
+                "only a paid order's stock is consumed", reason="RESERVATION_NOT_COMMITTED", order_id=order_id
+            )
         self._consumed(order_id=order_id, qty=r.qty, at=at)
 
     @event("Consumed")
@@ -249,9 +263,14 @@ class StoreStock(Aggregate):
         require_int(qty, "qty", 1, MAX_UNITS)
         require_utc(at)
         if qty > self.free_in_store:
-            raise RuleViolation(f"only {self.free_in_store} of {self.sku} are not held for online orders",
-                                reason="OUT_OF_STOCK", sku=self.sku, store_id=self.store_id, requested=qty,
-                                available=self.free_in_store)
+            raise RuleViolation(
+                f"only {self.free_in_store} of {self.sku} are not held for online orders",
+                reason="OUT_OF_STOCK",
+                sku=self.sku,
+                store_id=self.store_id,
+                requested=qty,
+                available=self.free_in_store,
+            )
         self._sold_in_store(qty=qty, at=at)
 
     @event("SoldInStore")
@@ -285,12 +304,16 @@ class StoreStock(Aggregate):
         if new < self.reserved:
             raise RuleViolation(
                 f"{self.sku}: {self.reserved} units are held for online orders; on-hand cannot go to {new}",
-                reason="STOCK_RESERVED", sku=self.sku, store_id=self.store_id, reserved=self.reserved,
+                reason="STOCK_RESERVED",
+                sku=self.sku,
+                store_id=self.store_id,
+                reserved=self.reserved,
             )
         return delta
 
-    def adjust(self, batch_id: str, at: datetime, *, delta: int | None = None, count: int | None = None,
-               reason: str = "") -> bool:
+    def adjust(
+        self, batch_id: str, at: datetime, *, delta: int | None = None, count: int | None = None, reason: str = ""
+    ) -> bool:
         """Apply one line of a batch (idempotent per batch id). True if it changed anything."""
         require_utc(at)
         if reason:
@@ -305,7 +328,7 @@ class StoreStock(Aggregate):
     def _adjusted(self, batch_id: str, delta: int, reason: str, at: datetime) -> None:
         self.on_hand += delta
         self.adjusted += delta
-        self.batches = (self.batches + (batch_id,))[-KEPT_BATCHES:]
+        self.batches = (*self.batches, batch_id)[-KEPT_BATCHES:]
 
     def protect(self, protection: Protection, at: datetime) -> None:
         """Set what the franchise keeps for walk-ins (existing reservations stand)."""
@@ -321,8 +344,12 @@ class StoreStock(Aggregate):
 
 def stock_state(stock: StoreStock) -> dict[str, Any]:
     """The figures a read model shows."""
-    return {"on_hand": stock.on_hand, "reserved": stock.reserved, "protected": stock.protected,
-            "available_online": stock.available_online}
+    return {
+        "on_hand": stock.on_hand,
+        "reserved": stock.reserved,
+        "protected": stock.protected,
+        "available_online": stock.available_online,
+    }
 
 
 VALUE_TYPES = (Reservation, Protection)

@@ -71,14 +71,22 @@ class OpeningHours:
             raise InvalidArgument("time zone must be a zone name", reason="INVALID_TIME_ZONE", field="time_zone")
         if self.utc_offset_minutes is None:
             if self.time_zone != DEFAULT_TIME_ZONE:
-                raise InvalidArgument(f"the offset of {self.time_zone!r} must be resolved at the edge",
-                                      reason="INVALID_TIME_ZONE", field="time_zone")
+                raise InvalidArgument(
+                    f"the offset of {self.time_zone!r} must be resolved at the edge",
+                    reason="INVALID_TIME_ZONE",
+                    field="time_zone",
+                )
             object.__setattr__(self, "utc_offset_minutes", BRAND_CALENDAR.utc_offset_minutes)
         check_offset(self.utc_offset_minutes)
 
     @classmethod
-    def every_day(cls, open_minute: int, close_minute: int, time_zone: str = DEFAULT_TIME_ZONE,
-                  utc_offset_minutes: int | None = None) -> OpeningHours:
+    def every_day(
+        cls,
+        open_minute: int,
+        close_minute: int,
+        time_zone: str = DEFAULT_TIME_ZONE,
+        utc_offset_minutes: int | None = None,
+    ) -> OpeningHours:
         return cls(tuple(DayHours(d, open_minute, close_minute) for d in range(7)), time_zone, utc_offset_minutes)
 
     @classmethod

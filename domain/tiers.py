@@ -73,13 +73,15 @@ def window_totals(facts: tuple[TierFact, ...] | list[TierFact], start: datetime,
 def qualified_tier(rules: tuple[TierRule, ...], paid_fen: int, points_earned: int, *, ever_paid: bool) -> Tier:
     best = Tier.ORDINARY if ever_paid else Tier.NEW
     for rule in rules:
-        if paid_fen >= rule.min_paid_fen or points_earned >= rule.min_points_earned:
-            if rule.tier.rank > best.rank:
-                best = rule.tier
+        qualifies = paid_fen >= rule.min_paid_fen or points_earned >= rule.min_points_earned
+        if qualifies and rule.tier.rank > best.rank:
+            best = rule.tier
     return best
 
 
-def next_tier(current: Tier, qualified: Tier, policy: DowngradePolicy, floor: Tier | None) -> tuple[Tier, TierChangeReason]:
+def next_tier(
+    current: Tier, qualified: Tier, policy: DowngradePolicy, floor: Tier | None
+) -> tuple[Tier, TierChangeReason]:
     """The tier after an evaluation, and why. Upgrades jump; downgrades follow the policy."""
     if qualified.rank >= current.rank:
         target, reason = qualified, TierChangeReason.QUALIFIED

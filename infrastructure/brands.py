@@ -127,8 +127,11 @@ class Brands:
             except Exception as e:
                 if not connection_failure(e):
                     raise
-                log.warning("brand %s: its database cannot be reached; opening it at its first call", tenant.brand,
-                            extra={"brand": tenant.brand})
+                log.warning(
+                    "brand %s: its database cannot be reached; opening it at its first call",
+                    tenant.brand,
+                    extra={"brand": tenant.brand},
+                )
 
     async def servicers(self, brand: str) -> dict[str, Any]:
         """The brand's servicers (the routers' resolver)."""
@@ -151,8 +154,13 @@ class Brands:
 
     async def _open(self, tenant: Tenant) -> Brand:
         s = self.settings
-        store = await EventStore.open(tenant.database(self.platform_dsn), tenant.names,
-                                      lock_timeout_s=s.lock_timeout_s, min_size=s.pool_min, max_size=s.pool_max)
+        store = await EventStore.open(
+            tenant.database(self.platform_dsn),
+            tenant.names,
+            lock_timeout_s=s.lock_timeout_s,
+            min_size=s.pool_min,
+            max_size=s.pool_max,
+        )
         opened: Any = store
         try:
             sealed = await self._sealed(store)
@@ -163,8 +171,9 @@ class Brands:
             raise
         self.stacks[tenant.brand] = stack
         self._unknown.pop(tenant.brand, None)
-        log.info("brand open", extra={"brand": tenant.brand, "schema": tenant.schema,
-                                      "own_database": tenant.dsn is not None})
+        log.info(
+            "brand open", extra={"brand": tenant.brand, "schema": tenant.schema, "own_database": tenant.dsn is not None}
+        )
         return stack
 
     async def _sealed(self, store: EventStore) -> Sealed:
@@ -181,11 +190,19 @@ class Brands:
         s, clock, auth = self.settings, self.clock, self.auth
         store, mapper, keyring = sealed.store, sealed.mapper, sealed.keyring
         repository = Repository(
-            store, mapper, snapshot_interval=s.snapshot_interval,
-            cache_size=s.aggregate_cache_entries, cache_bytes=s.aggregate_cache_mb * 2**20)
-        runner = CommandRunner(repository, lock_timeout=s.lock_timeout_s, admission=self.admission,
-                               max_batch=s.max_batch,
-                               requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20))
+            store,
+            mapper,
+            snapshot_interval=s.snapshot_interval,
+            cache_size=s.aggregate_cache_entries,
+            cache_bytes=s.aggregate_cache_mb * 2**20,
+        )
+        runner = CommandRunner(
+            repository,
+            lock_timeout=s.lock_timeout_s,
+            admission=self.admission,
+            max_batch=s.max_batch,
+            requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20),
+        )
         programmes = ProgrammeCatalog(runner, clock)
         directory = StoreDirectory(store, mapper)
         await directory.load()
@@ -197,8 +214,9 @@ class Brands:
         await drop_entries.catch_up()
         drop_entries.start()
         read_models = all_projections(store)
-        leadership = (Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models])
-                      if self.projections else None)  # one leader per projection and brand across the fleet
+        leadership = (
+            Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models]) if self.projections else None
+        )  # one leader per projection and brand across the fleet
         projections = ProjectionRunner(store, read_models, mapper, leadership=leadership)
         await projections.setup()  # read models exist before the first query
         if keyring is not None:  # an erasure through another server process: forget what was decoded here
@@ -212,8 +230,13 @@ class Brands:
         reads: Any = store.pool
         audit_store = store
         if replica_dsn:
-            reads = ReplicaReads(store.pool, replica_dsn, search_path=f'"{tenant.schema}"',
-                                 max_lag_s=s.replica_max_lag_ms / 1000, fallback=s.replica_fallback)
+            reads = ReplicaReads(
+                store.pool,
+                replica_dsn,
+                search_path=f'"{tenant.schema}"',
+                max_lag_s=s.replica_max_lag_ms / 1000,
+                fallback=s.replica_fallback,
+            )
             audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
             if keyring is not None:  # the replica's events decode with the brand's keys (read from the primary)
                 audit_store = PrivateEventStore(audit_store, keyring, mapper)
@@ -221,21 +244,39 @@ class Brands:
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
             "GuideService": GuideServicer(
-                auth, GuideService(runner, clock, programmes, identities=sealed.identities), store.pool),
+                auth, GuideService(runner, clock, programmes, identities=sealed.identities), store.pool
+            ),
             "OrderService": OrderServicer(auth, orders, store.pool),
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
             "StockService": StockServicer(auth, StockService(runner, clock, programmes, stock_directory)),
-            "DropService": DropServicer(auth, DropService(runner, clock, programmes, self.seeds or
-                                                          HmacSeedSource.from_environment(self.env, s.data_dir),
-                                                          mapper, drop_entries)),
+            "DropService": DropServicer(
+                auth,
+                DropService(
+                    runner,
+                    clock,
+                    programmes,
+                    self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir),
+                    mapper,
+                    drop_entries,
+                ),
+            ),
             "PrivacyService": PrivacyServicer(auth, members, orders),
         }
         scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
-        stack = Brand(tenant, store, repository, directory, projections, scheduler, servicers,
-                      replica=reads if isinstance(reads, ReplicaReads) else None,
-                      stock_directory=stock_directory, drop_entries=drop_entries)
+        stack = Brand(
+            tenant,
+            store,
+            repository,
+            directory,
+            projections,
+            scheduler,
+            servicers,
+            replica=reads if isinstance(reads, ReplicaReads) else None,
+            stock_directory=stock_directory,
+            drop_entries=drop_entries,
+        )
         if self.projections:
             projections.start()
         if self.background and s.scheduler_interval_s:

@@ -75,8 +75,9 @@ class Bar:
 
     WIDTH = 30
 
-    def __init__(self, label: str, total: int | None, *, out: TextIO | None, unit: str = "",
-                 every: float | None = None):
+    def __init__(
+        self, label: str, total: int | None, *, out: TextIO | None, unit: str = "", every: float | None = None
+    ):
         self.label, self.total, self.out, self.unit = label, total, out, unit
         if every is None:  # a terminal redraws smoothly; a log file gets a line now and then
             every = 0.1 if out is not None and out.isatty() else 2.0
@@ -96,8 +97,10 @@ class Bar:
         if self.total:
             filled = min(self.WIDTH, self.WIDTH * self.done // self.total)
             bar = "#" * filled + "." * (self.WIDTH - filled)
-            text = (f"{self.label} [{bar}] {self.done}/{self.total}{unit} "
-                    f"{min(100.0, 100.0 * self.done / self.total):5.1f}% {rate:,.0f}/s")
+            text = (
+                f"{self.label} [{bar}] {self.done}/{self.total}{unit} "
+                f"{min(100.0, 100.0 * self.done / self.total):5.1f}% {rate:,.0f}/s"
+            )
         else:
             text = f"{self.label} {self.done}{unit} {rate:,.0f}/s"
         self.out.write("\r" + text)
@@ -177,12 +180,16 @@ async def _migrate(args: argparse.Namespace) -> int:
         projections = all_projections(store)
         await ProjectionRunner(store, projections, store.mapper).setup()
         rows = await store.pool.fetch(
-            f"SELECT version, name FROM {store.names.q('schema_migrations')} ORDER BY version")
+            f"SELECT version, name FROM {store.names.q('schema_migrations')} ORDER BY version"
+        )
     applied = set(store.migrations_applied)
     for version, name in rows:
         print(f"{version}\t{name}\t{'applied now' if version in applied else 'already applied'}")
-    _say(args, f"schema at version {rows[-1][0] if rows else 0} ({len(applied)} applied now); "
-               f"read models ready: {', '.join(p.name for p in projections)}")
+    _say(
+        args,
+        f"schema at version {rows[-1][0] if rows else 0} ({len(applied)} applied now); "
+        f"read models ready: {', '.join(p.name for p in projections)}",
+    )
     return EXIT_OK
 
 
@@ -202,8 +209,10 @@ async def _rebuild(args: argparse.Namespace) -> int:
             return EXIT_OK
         chosen = [p for p in projections if not args.only or p.name in args.only]
         if missing := set(args.only) - {p.name for p in chosen}:
-            raise UsageError(f"no such projection: {', '.join(sorted(missing))} "
-                             f"(there are: {', '.join(p.name for p in projections)})")
+            raise UsageError(
+                f"no such projection: {', '.join(sorted(missing))} "
+                f"(there are: {', '.join(p.name for p in projections)})"
+            )
         for p in chosen:
             stats = await rebuild(store, p, store.mapper, batch_size=args.batch_size, out=_progress_out(args))
             print(f"{stats.name}\t{stats.events} events\t{stats.seconds:.1f} s\tposition {stats.position or 0}")
@@ -229,8 +238,15 @@ def cmd_projections(args: argparse.Namespace) -> int:
         brands += [b for b in asyncio.run(_registered_brands()) if b not in brands]
     elif not brands:
         brands = [None]  # the configured schema of a database from before tenants
-    asyncio.run(_worker(list(args.factories) or [DEFAULT_PROJECTIONS], args.batch_size, brands, args.lease_retry,
-                        all_brands=args.all_brands))
+    asyncio.run(
+        _worker(
+            list(args.factories) or [DEFAULT_PROJECTIONS],
+            args.batch_size,
+            brands,
+            args.lease_retry,
+            all_brands=args.all_brands,
+        )
+    )
     return EXIT_OK
 
 
@@ -269,8 +285,15 @@ async def _export(args: argparse.Namespace) -> int:
             bar.update(position - (args.after or 0))
 
         chunks = export_events_jsonl(
-            store, store.mapper, None if args.after is None else args.after + 1, args.up_to,
-            since=args.since, until=args.until, topics=args.topic, on_page=on_page)
+            store,
+            store.mapper,
+            None if args.after is None else args.after + 1,
+            args.up_to,
+            since=args.since,
+            until=args.until,
+            topics=args.topic,
+            on_page=on_page,
+        )
         if partial is None:
             await write_stream(chunks, sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -305,29 +328,50 @@ async def _verify(args: argparse.Namespace) -> int:
     async with _opened_store(args.brand) as store:
         chained = await hash_chain.head(store)
         bar = Bar("verify", chained.notification_id if chained else None, out=_progress_out(args), unit="positions")
-        result = await hash_chain.verify(store, anchor=args.anchor,
-                                         on_progress=lambda _, position: bar.update(position))
+        result = await hash_chain.verify(
+            store, anchor=args.anchor, on_progress=lambda _, position: bar.update(position)
+        )
         bar.close(result.head.notification_id if result.head else 0)
     head = str(result.head) if result.head else "none"
     if args.json:
         import orjson
 
-        print(orjson.dumps({"ok": result.ok, "checked": result.checked, "unchained": result.unchained,
-                            "first_broken_position": result.first_broken_position, "reason": result.reason,
-                            "head": None if result.head is None else str(result.head)}).decode())
+        print(
+            orjson.dumps(
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "unchained": result.unchained,
+                    "first_broken_position": result.first_broken_position,
+                    "reason": result.reason,
+                    "head": None if result.head is None else str(result.head),
+                }
+            ).decode()
+        )
     elif result.ok:
         print(f"ok: {result.checked} events verified; {result.unchained} not chained yet; head {head}")
     else:
-        print(f"BROKEN at position {result.first_broken_position}: {result.reason}; "
-              f"{result.checked} events verified before it; last good link {head}")
+        print(
+            f"BROKEN at position {result.first_broken_position}: {result.reason}; "
+            f"{result.checked} events verified before it; last good link {head}"
+        )
     return EXIT_OK if result.ok else EXIT_INVALID
 
 
 # --- import-stores -----------------------------------------------------------------------------
 
 CSV_COLUMNS = {
-    "code": True, "name": True, "dealer": True, "latitude": True, "longitude": True, "coordinate_system": True,
-    "service_radius_m": True, "modes": True, "hours": False, "time_zone": False, "daily_capacity": False,
+    "code": True,
+    "name": True,
+    "dealer": True,
+    "latitude": True,
+    "longitude": True,
+    "coordinate_system": True,
+    "service_radius_m": True,
+    "modes": True,
+    "hours": False,
+    "time_zone": False,
+    "daily_capacity": False,
     "online_orders_enabled": False,
 }
 """The import file's columns (any order, a header row first) and whether each must be present."""
@@ -356,7 +400,7 @@ def _cell(row: _Row, column: str, read: Callable[[str], Any], default: Any = Non
         return read(raw)
     except _Bad as e:
         row.errors.append(f"{column}: {e}")
-    except Exception as e:  # noqa: BLE001 - a domain rule refusing the value: its reason, as the API would answer
+    except Exception as e:
         row.errors.append(f"{column}: {_explain(e)}")
     return default
 
@@ -373,6 +417,7 @@ def _number(kind: type, what: str) -> Callable[[str], Any]:
             return kind(raw)
         except ValueError:
             raise _Bad(f"{what}, got {raw!r}") from None
+
     return read
 
 
@@ -411,8 +456,10 @@ def _hour_entries(raw: str) -> list[SimpleNamespace]:
         open_minute, close_minute = _minute(opens), _minute(closes)
         if close_minute <= open_minute:
             close_minute += 24 * 60
-        entries += [SimpleNamespace(weekday=d, open_minute=open_minute, close_minute=close_minute)
-                    for d in range(start, end + 1)]
+        entries += [
+            SimpleNamespace(weekday=d, open_minute=open_minute, close_minute=close_minute)
+            for d in range(start, end + 1)
+        ]
     return entries
 
 
@@ -446,13 +493,17 @@ def _read_spec(row: _Row, brand: str, at: datetime) -> None:
 
     def system(raw: str) -> CoordSystem:
         if raw.upper() not in CoordSystem.__members__:
-            raise _Bad(f"GCJ02 (mini-program and Chinese map SDKs), BD09 or WGS84, got {raw!r} "
-                       "(COORDINATE_SYSTEM_REQUIRED)")
+            raise _Bad(
+                f"GCJ02 (mini-program and Chinese map SDKs), BD09 or WGS84, got {raw!r} (COORDINATE_SYSTEM_REQUIRED)"
+            )
         return CoordSystem[raw.upper()]
 
     coordinate_system = _cell(row, "coordinate_system", system)
-    radius = _cell(row, "service_radius_m", lambda raw: convert.non_negative(
-        _number(int, "a whole number of metres")(raw), "service_radius_m"))
+    radius = _cell(
+        row,
+        "service_radius_m",
+        lambda raw: convert.non_negative(_number(int, "a whole number of metres")(raw), "service_radius_m"),
+    )
     modes = _cell(row, "modes", _modes)
     if modes == ():
         row.errors.append("modes: a store offers at least one fulfilment mode (FIELD_REQUIRED)")
@@ -462,29 +513,52 @@ def _read_spec(row: _Row, brand: str, at: datetime) -> None:
     if len(row.errors) == errors_before:
         try:  # the API's rules: no entries is always open, a fixed-offset zone (default Asia/Shanghai)
             hours = convert.hours(entries, (row.values.get("time_zone") or "").strip())
-        except Exception as e:  # noqa: BLE001 - the rule's reason goes to the report
+        except Exception as e:
             column = "time_zone" if getattr(e, "reason", "") == "INVALID_TIME_ZONE" else "hours"
             row.errors.append(f"{column}: {_explain(e)}")
-    capacity = _cell(row, "daily_capacity", lambda raw: convert.non_negative(
-        _number(int, "a whole number of orders per day")(raw), "daily_capacity"), 0)
+    capacity = _cell(
+        row,
+        "daily_capacity",
+        lambda raw: convert.non_negative(_number(int, "a whole number of orders per day")(raw), "daily_capacity"),
+        0,
+    )
     online = _cell(row, "online_orders_enabled", _flag, StoreSpec.online_orders_enabled)
     location = None
     if None not in (lat, lng, coordinate_system):
         try:
             location = Location(lat, lng, coordinate_system)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             row.errors.append(f"latitude/longitude: {_explain(e)}")
     if row.errors:
         return
     assert location is not None and hours is not None  # else an error was recorded
-    spec = StoreSpec(code=code, name=name, dealer_id=dealer, location=location, service_radius_m=radius,
-                     modes=modes, hours=hours, daily_capacity=capacity, online_orders_enabled=online)
+    spec = StoreSpec(
+        code=code,
+        name=name,
+        dealer_id=dealer,
+        location=location,
+        service_radius_m=radius,
+        modes=modes,
+        hours=hours,
+        daily_capacity=capacity,
+        online_orders_enabled=online,
+    )
     try:  # the domain's own rules, exactly as StoreService opens it (pure: nothing is stored)
-        CloudStore.open(code=spec.code, name=spec.name, location=spec.location,
-                        service_radius_m=spec.service_radius_m, modes=spec.modes, dealer_id=spec.dealer_id,
-                        hours=spec.hours, brand=brand, online_orders_enabled=spec.online_orders_enabled,
-                        daily_capacity=spec.daily_capacity, at=at, id=store_id_for(brand, spec.code))
-    except Exception as e:  # noqa: BLE001
+        CloudStore.open(
+            code=spec.code,
+            name=spec.name,
+            location=spec.location,
+            service_radius_m=spec.service_radius_m,
+            modes=spec.modes,
+            dealer_id=spec.dealer_id,
+            hours=spec.hours,
+            brand=brand,
+            online_orders_enabled=spec.online_orders_enabled,
+            daily_capacity=spec.daily_capacity,
+            at=at,
+            id=store_id_for(brand, spec.code),
+        )
+    except Exception as e:
         row.errors.append(_explain(e))
         return
     row.spec = spec
@@ -504,8 +578,9 @@ def read_store_rows(text: TextIO, *, delimiter: str = ",") -> tuple[list[str], l
     if missing := [c for c, required in CSV_COLUMNS.items() if required and c not in header]:
         header_problems.append(f"line 1: missing columns: {', '.join(missing)}")
     if unknown := [h for h in header if h not in CSV_COLUMNS]:
-        header_problems.append(f"line 1: unknown columns: {', '.join(unknown)} "
-                               f"(the columns are {', '.join(CSV_COLUMNS)})")
+        header_problems.append(
+            f"line 1: unknown columns: {', '.join(unknown)} (the columns are {', '.join(CSV_COLUMNS)})"
+        )
     if len(set(header)) != len(header):
         header_problems.append("line 1: a column is named twice")
     rows: list[_Row] = []
@@ -540,8 +615,9 @@ async def _import_stores(args: argparse.Namespace) -> int:
     from domain.loyalty_args import check_brand
 
     if not is_brand(args.brand):  # the brands tokens can name: no API caller could reach another
-        raise UsageError(f"--brand: a brand is 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9; "
-                         f"got {args.brand!r}")
+        raise UsageError(
+            f"--brand: a brand is 1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9; got {args.brand!r}"
+        )
     check_brand(args.brand)
     settings = _settings()
     source = "standard input" if args.file == "-" else args.file
@@ -549,7 +625,7 @@ async def _import_stores(args: argparse.Namespace) -> int:
         if args.file == "-":
             text = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="").read()
         else:
-            text = Path(args.file).read_text(encoding="utf-8-sig")
+            text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
     except FileNotFoundError:
         raise UsageError(f"no such file: {args.file}") from None
     except UnicodeDecodeError as e:
@@ -572,12 +648,17 @@ async def _import_stores(args: argparse.Namespace) -> int:
     async with _opened_store(args.brand) as store:
         specs = [r.spec for r in rows if r.spec is not None and not r.errors]
         ids = [store_id_for(args.brand, s.code) for s in specs]
-        existing = {r[0] for r in await store.pool.fetch(
-            f"SELECT DISTINCT originator_id FROM {store.events} WHERE originator_id = ANY($1::uuid[])", ids)}
+        existing = {
+            r[0]
+            for r in await store.pool.fetch(
+                f"SELECT DISTINCT originator_id FROM {store.events} WHERE originator_id = ANY($1::uuid[])", ids
+            )
+        }
         for row in rows:
             if row.spec is not None and store_id_for(args.brand, row.spec.code) in existing:
-                row.errors.append(f"code: store code {row.spec.code} is already open in brand {args.brand} "
-                                  "(STORE_CODE_EXISTS)")
+                row.errors.append(
+                    f"code: store code {row.spec.code} is already open in brand {args.brand} (STORE_CODE_EXISTS)"
+                )
         bad = [f"{r.lines}: {e}" for r in rows for e in r.errors]
         if problems or bad:
             _report(source, problems + bad, len({r.lines for r in rows if r.errors}))
@@ -585,8 +666,13 @@ async def _import_stores(args: argparse.Namespace) -> int:
         if args.dry_run:
             _say(args, f"{source}: {len(specs)} stores are valid for brand {args.brand}; nothing written (--dry-run)")
             return EXIT_OK
-        repository = Repository(store, store.mapper, snapshot_interval=settings.snapshot_interval,
-                                cache_size=len(specs) + 100, cache_bytes=2**40)
+        repository = Repository(
+            store,
+            store.mapper,
+            snapshot_interval=settings.snapshot_interval,
+            cache_size=len(specs) + 100,
+            cache_bytes=2**40,
+        )
         runner = CommandRunner(repository, lock_timeout=settings.lock_timeout_s)
         service = StoreService(runner, clock, ProgrammeCatalog(runner, clock))
         opening = Bar("open", len(specs), out=_progress_out(args), unit="stores")
@@ -621,8 +707,11 @@ def cmd_tokens_issue(args: argparse.Namespace) -> int:
     try:
         parse_tokens(",".join(entries))  # exactly the server's rules for an entry
     except ValueError as e:
-        raise UsageError(str(e).removeprefix("LOYALTY_API_TOKENS: ").replace(
-            "LOYALTY_API_TOKENS entries are token=role@brand", "tokens are issued for role@brand")) from None
+        raise UsageError(
+            str(e)
+            .removeprefix("LOYALTY_API_TOKENS: ")
+            .replace("LOYALTY_API_TOKENS entries are token=role@brand", "tokens are issued for role@brand")
+        ) from None
     if args.append:
         current = os.environ.get("LOYALTY_API_TOKENS", "").strip().strip(",")
         if current:
@@ -645,8 +734,11 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
     if not spec.strip():
         path = _settings().data_dir / "api-tokens.json"
         if not path.exists():
-            _say(args, f"no tokens: LOYALTY_API_TOKENS is unset and {path} does not exist yet "
-                       "(the server writes development tokens there at its first start)")
+            _say(
+                args,
+                f"no tokens: LOYALTY_API_TOKENS is unset and {path} does not exist yet "
+                "(the server writes development tokens there at its first start)",
+            )
             return EXIT_OK
         spec, source = development_tokens(path.parent), f"{path} (development tokens)"
     try:
@@ -665,6 +757,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 def _async(command: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         return asyncio.run(command(args))
+
     return run
 
 
@@ -680,7 +773,7 @@ def _non_negative(text: str) -> int:
 
 def _one_character(text: str) -> str:
     text = "\t" if text == "\\t" else text
-    if len(text) != 1 or text in "\r\n\"":
+    if len(text) != 1 or text in '\r\n"':
         raise argparse.ArgumentTypeError(f"one character (\\t for a tab), got {text!r}")
     return text
 
@@ -692,21 +785,27 @@ def _positive(text: str) -> int:
     return value
 
 
-EPILOG = ("exit status: 0 done, 1 failed, 2 usage (bad arguments or configuration), "
-          "3 bad input or data (verification failed, bad rows, bad token entries), 130 interrupted")
+EPILOG = (
+    "exit status: 0 done, 1 failed, 2 usage (bad arguments or configuration), "
+    "3 bad input or data (verification failed, bad rows, bad token entries), 130 interrupted"
+)
 
 
-BRAND_HELP = ("the brand (tenant) to work on; without it, the configured POSTGRES_SCHEMA of a database from "
-              "before tenants")
+BRAND_HELP = (
+    "the brand (tenant) to work on; without it, the configured POSTGRES_SCHEMA of a database from before tenants"
+)
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress or status lines on stderr")
     top = argparse.ArgumentParser(
-        prog="loyalty", description="Operate a loyalty engine deployment: serve, migrate, rebuild, export, "
+        prog="loyalty",
+        description="Operate a loyalty engine deployment: serve, migrate, rebuild, export, "
         "verify, import stores, issue tokens. Configured by the server's environment variables "
-        "(DATABASE_URL, LOYALTY_DATA_DIR, ...; see README).", epilog=EPILOG)
+        "(DATABASE_URL, LOYALTY_DATA_DIR, ...; see README).",
+        epilog=EPILOG,
+    )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_: str, func: Callable[[argparse.Namespace], int], description: str = "") -> Any:
@@ -714,98 +813,183 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("serve", "run the gRPC server (as python server.py)", cmd_serve,
-            "Run the gRPC server until SIGTERM or SIGINT, exactly as python server.py does; "
-            "GRPC_WORKERS>1 runs that many worker processes.")
+    p = add(
+        "serve",
+        "run the gRPC server (as python server.py)",
+        cmd_serve,
+        "Run the gRPC server until SIGTERM or SIGINT, exactly as python server.py does; "
+        "GRPC_WORKERS>1 runs that many worker processes.",
+    )
     p.add_argument("--address", help="listen here (overrides GRPC_ADDRESS), e.g. 0.0.0.0:50051")
     p.add_argument("--workers", type=_positive, help="server processes (overrides GRPC_WORKERS)")
 
-    p = add("migrate", "apply pending schema migrations and create the read models", _async(_migrate),
+    p = add(
+        "migrate",
+        "apply pending schema migrations and create the read models",
+        _async(_migrate),
         "Apply the pending schema migrations (each once, under an advisory lock) and create the read "
         "models' tables; prints every migration and whether it was applied now. The server does the same "
-        "at start; run it before starting several servers on a new database.")
+        "at start; run it before starting several servers on a new database.",
+    )
     p.add_argument("--brand", help=BRAND_HELP)
 
-    p = add("rebuild", "reset projections and replay the whole event log into them", _async(_rebuild),
-            "Reset projections and replay the whole event log into them, with a progress line per "
-            "projection; a running server keeps working meanwhile (they take turns batch by batch).")
-    p.add_argument("factories", nargs="*", metavar="MODULE:FACTORY",
-                   help=f"callables returning projections for a store (default {DEFAULT_PROJECTIONS})")
-    p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="rebuild just this projection (repeatable); --list shows the names")
+    p = add(
+        "rebuild",
+        "reset projections and replay the whole event log into them",
+        _async(_rebuild),
+        "Reset projections and replay the whole event log into them, with a progress line per "
+        "projection; a running server keeps working meanwhile (they take turns batch by batch).",
+    )
+    p.add_argument(
+        "factories",
+        nargs="*",
+        metavar="MODULE:FACTORY",
+        help=f"callables returning projections for a store (default {DEFAULT_PROJECTIONS})",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="rebuild just this projection (repeatable); --list shows the names",
+    )
     p.add_argument("--list", action="store_true", help="list the projections' names and exit")
-    p.add_argument("--batch-size", type=_positive, default=None,
-                   help="events per batch and transaction (20000 in bulk, else 1000)")
+    p.add_argument(
+        "--batch-size", type=_positive, default=None, help="events per batch and transaction (20000 in bulk, else 1000)"
+    )
     p.add_argument("--brand", help=BRAND_HELP)
 
-    p = add("projections", "run the projections as a separate worker process", cmd_projections,
-            "Feed the read models from the event log until SIGTERM or SIGINT (the server's worker 0 "
-            "does this too; the two take turns).")
-    p.add_argument("factories", nargs="*", metavar="MODULE:FACTORY",
-                   help=f"callables returning projections for a store (default {DEFAULT_PROJECTIONS})")
+    p = add(
+        "projections",
+        "run the projections as a separate worker process",
+        cmd_projections,
+        "Feed the read models from the event log until SIGTERM or SIGINT (the server's worker 0 "
+        "does this too; the two take turns).",
+    )
+    p.add_argument(
+        "factories",
+        nargs="*",
+        metavar="MODULE:FACTORY",
+        help=f"callables returning projections for a store (default {DEFAULT_PROJECTIONS})",
+    )
     p.add_argument("--batch-size", type=_positive, default=500, help="events per batch (default 500)")
-    p.add_argument("--brand", action="append", default=[], help="a brand's tenant (repeatable); without one, "
-                   "the configured POSTGRES_SCHEMA of a database from before tenants")
+    p.add_argument(
+        "--brand",
+        action="append",
+        default=[],
+        help="a brand's tenant (repeatable); without one, "
+        "the configured POSTGRES_SCHEMA of a database from before tenants",
+    )
     p.add_argument("--all-brands", action="store_true", help="every registered brand, and those onboarded later")
-    p.add_argument("--lease-retry", type=float, default=1.0,
-                   help="seconds between a standby's tries to take over a projection (one leader per projection "
-                   "and brand across every process)")
+    p.add_argument(
+        "--lease-retry",
+        type=float,
+        default=1.0,
+        help="seconds between a standby's tries to take over a projection (one leader per projection "
+        "and brand across every process)",
+    )
 
-    p = add("export", "stream stored events as JSON Lines", _async(_export),
-            "Stream the stored events as JSON Lines (one object per event: notification_id, originator_id, "
-            "originator_version, topic, timestamp, state) in constant memory, every brand's.")
+    p = add(
+        "export",
+        "stream stored events as JSON Lines",
+        _async(_export),
+        "Stream the stored events as JSON Lines (one object per event: notification_id, originator_id, "
+        "originator_version, topic, timestamp, state) in constant memory, every brand's.",
+    )
     p.add_argument("--after", type=_non_negative, default=None, metavar="N", help="first position, exclusive")
     p.add_argument("--up-to", type=_non_negative, default=None, metavar="N", help="last position, inclusive")
-    p.add_argument("--since", type=_utc_time, default=None, metavar="TIME",
-                   help="event time, inclusive (ISO 8601; without an offset: UTC)")
+    p.add_argument(
+        "--since",
+        type=_utc_time,
+        default=None,
+        metavar="TIME",
+        help="event time, inclusive (ISO 8601; without an offset: UTC)",
+    )
     p.add_argument("--until", type=_utc_time, default=None, metavar="TIME", help="event time, exclusive")
     p.add_argument("--topic", action="append", default=[], help="only events of this topic (repeatable)")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write here (a file appears only when complete) instead of standard output")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here (a file appears only when complete) instead of standard output",
+    )
     p.add_argument("--brand", help=BRAND_HELP)
 
-    p = add("verify", "verify the hash chain over the event log", _async(_verify),
-            "Recompute the SHA-256 hash chain from the stored events and report the first broken position "
-            "(exit 3). Prints the head link (POSITION:HEX): keep it off-site and pass it back with --anchor "
-            "to also catch a rewritten or truncated chain. Events after the chain's head are not an error.")
+    p = add(
+        "verify",
+        "verify the hash chain over the event log",
+        _async(_verify),
+        "Recompute the SHA-256 hash chain from the stored events and report the first broken position "
+        "(exit 3). Prints the head link (POSITION:HEX): keep it off-site and pass it back with --anchor "
+        "to also catch a rewritten or truncated chain. Events after the chain's head are not an error.",
+    )
     p.add_argument("--anchor", type=_anchor, metavar="POSITION:HEX", help="a head printed by an earlier verify")
     p.add_argument("--json", action="store_true", help="one JSON object instead of a sentence")
     p.add_argument("--brand", help=BRAND_HELP)
 
-    p = add("import-stores", "open a brand's cloud stores from a CSV file, all or nothing", _async(_import_stores),
-            "Open one brand's cloud stores from a CSV file (UTF-8, a header row; columns: "
-            + ", ".join(f"{c}{'' if required else ' (optional)'}" for c, required in CSV_COLUMNS.items())
-            + "). Every row is checked by OpenCloudStore's rules first; any bad row is reported with its "
-            "line number and nothing is written (exit 3). Otherwise all stores open in one transaction and "
-            "each is printed as CODE<tab>cloudStores/ID. See README, Operator command.")
+    p = add(
+        "import-stores",
+        "open a brand's cloud stores from a CSV file, all or nothing",
+        _async(_import_stores),
+        "Open one brand's cloud stores from a CSV file (UTF-8, a header row; columns: "
+        + ", ".join(f"{c}{'' if required else ' (optional)'}" for c, required in CSV_COLUMNS.items())
+        + "). Every row is checked by OpenCloudStore's rules first; any bad row is reported with its "
+        "line number and nothing is written (exit 3). Otherwise all stores open in one transaction and "
+        "each is printed as CODE<tab>cloudStores/ID. See README, Operator command.",
+    )
     p.add_argument("file", metavar="FILE", help="the CSV file, or - for standard input")
     p.add_argument("--brand", required=True, help="the brand the stores belong to (onboarded: loyalty tenants)")
     p.add_argument("--dry-run", action="store_true", help="check every row (and existing codes), write nothing")
-    p.add_argument("--delimiter", default=",", type=_one_character,
-                   help="field separator, one character (default ,; \\t for a tab)")
+    p.add_argument(
+        "--delimiter",
+        default=",",
+        type=_one_character,
+        help="field separator, one character (default ,; \\t for a tab)",
+    )
 
-    p = sub.add_parser("tenants", help="onboard brands (a schema each) and list or relocate them", epilog=EPILOG,
-                       description="Brands as tenants: onboard BRAND [--dsn] [--replica-dsn] [--schema], list, "
-                       "relocate (see README, Deploying). Arguments go to python -m infrastructure.tenants.",
-                       add_help=False)
+    p = sub.add_parser(
+        "tenants",
+        help="onboard brands (a schema each) and list or relocate them",
+        epilog=EPILOG,
+        description="Brands as tenants: onboard BRAND [--dsn] [--replica-dsn] [--schema], list, "
+        "relocate (see README, Deploying). Arguments go to python -m infrastructure.tenants.",
+        add_help=False,
+    )
     p.add_argument("tenant_args", nargs=argparse.REMAINDER, metavar="ACTION ...")
     p.set_defaults(func=cmd_tenants)
 
-    tokens = sub.add_parser("tokens", help="issue API tokens and list the configured ones", epilog=EPILOG,
-                            description="API tokens are token=role@brand entries of LOYALTY_API_TOKENS.")
+    tokens = sub.add_parser(
+        "tokens",
+        help="issue API tokens and list the configured ones",
+        epilog=EPILOG,
+        description="API tokens are token=role@brand entries of LOYALTY_API_TOKENS.",
+    )
     tsub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
-    p = tsub.add_parser("issue", help="print new random tokens as token=role@brand entries", parents=[common],
-                        epilog=EPILOG, description="Print a new random token for each ROLE@BRAND as an entry of "
-                        "LOYALTY_API_TOKENS (roles: miniprogram, operator, auditor, dealer:ID). Nothing is "
-                        "stored: add the entries to the servers' LOYALTY_API_TOKENS and restart them.")
+    p = tsub.add_parser(
+        "issue",
+        help="print new random tokens as token=role@brand entries",
+        parents=[common],
+        epilog=EPILOG,
+        description="Print a new random token for each ROLE@BRAND as an entry of "
+        "LOYALTY_API_TOKENS (roles: miniprogram, operator, auditor, dealer:ID). Nothing is "
+        "stored: add the entries to the servers' LOYALTY_API_TOKENS and restart them.",
+    )
     p.add_argument("who", nargs="+", metavar="ROLE@BRAND", help="e.g. operator@acme or dealer:D001@acme")
-    p.add_argument("--append", action="store_true",
-                   help="print the whole new LOYALTY_API_TOKENS: the current value and the new entries")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="print the whole new LOYALTY_API_TOKENS: the current value and the new entries",
+    )
     p.set_defaults(func=cmd_tokens_issue)
-    p = tsub.add_parser("list", help="list the configured tokens' roles and brands", parents=[common],
-                        epilog=EPILOG, description="List the tokens the server would accept, from "
-                        "LOYALTY_API_TOKENS or else the data directory's development tokens: role@brand and a "
-                        "SHA-256 fingerprint each, never a token. Exit 3 if an entry would stop the server.")
+    p = tsub.add_parser(
+        "list",
+        help="list the configured tokens' roles and brands",
+        parents=[common],
+        epilog=EPILOG,
+        description="List the tokens the server would accept, from "
+        "LOYALTY_API_TOKENS or else the data directory's development tokens: role@brand and a "
+        "SHA-256 fingerprint each, never a token. Exit 3 if an entry would stop the server.",
+    )
     p.set_defaults(func=cmd_tokens_list)
     return top
 

@@ -17,7 +17,10 @@ async def open_event_store(settings: Settings) -> tuple[EventStore, EmbeddedPost
         dsn = embedded.start()
     names = Names(settings.schema, settings.events_table, settings.snapshots_table)
     store = await EventStore.open(
-        dsn, names, lock_timeout_s=settings.lock_timeout_s,
-        min_size=settings.pool_min, max_size=settings.pool_max,
+        dsn,
+        names,
+        lock_timeout_s=settings.lock_timeout_s,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
     )
     return store, embedded

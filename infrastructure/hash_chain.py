@@ -40,8 +40,9 @@ COPY_FROM = 2_000
 """Batches of at least this many links are written with COPY."""
 
 
-def link(prev: bytes, notification_id: int, originator_id: UUID, originator_version: int,
-         topic: str, state: bytes) -> bytes:
+def link(
+    prev: bytes, notification_id: int, originator_id: UUID, originator_version: int, topic: str, state: bytes
+) -> bytes:
     """The chain link of one stored event after the link ``prev``."""
     topic_bytes = topic.encode("utf-8")
     h = hashlib.sha256(prev)
@@ -77,14 +78,13 @@ class HashChainer:
         await conn.execute(f"TRUNCATE {self.table}")
 
     async def handle_notifications(self, conn: Any, notifications: Sequence[Notification]) -> None:
-        await self.handle_bulk(conn, [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-                                      for n in notifications], None)
+        await self.handle_bulk(
+            conn, [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications], None
+        )
 
     async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Any) -> None:
         """Rows (id, originator_id, version, topic, state) as stored: the chain covers the stored bytes."""
-        prev = await conn.fetchval(
-            f"SELECT hash FROM {self.table} ORDER BY notification_id DESC LIMIT 1"
-        )
+        prev = await conn.fetchval(f"SELECT hash FROM {self.table} ORDER BY notification_id DESC LIMIT 1")
         prev = GENESIS if prev is None else bytes(prev)
         ids, hashes = [], []
         for row in rows:
@@ -92,12 +92,15 @@ class HashChainer:
             ids.append(row[0])
             hashes.append(prev)
         if len(ids) >= COPY_FROM:  # a rebuild's batch: COPY is several times faster than an INSERT of arrays
-            await conn.copy_records_to_table(CHAIN_TABLE, records=zip(ids, hashes), schema_name=self.schema,
-                                             columns=("notification_id", "hash"))
+            await conn.copy_records_to_table(
+                CHAIN_TABLE,
+                records=zip(ids, hashes, strict=True),
+                schema_name=self.schema,
+                columns=("notification_id", "hash"),
+            )
             return
         await conn.execute(
-            f"INSERT INTO {self.table} (notification_id, hash) "
-            "SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            f"INSERT INTO {self.table} (notification_id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
             ids,
             hashes,
         )
@@ -139,14 +142,16 @@ class VerifyResult:
 async def head(store: EventStore) -> ChainHead | None:
     """The latest link, to export (hex) and keep off-site."""
     row = await store.pool.fetchrow(
-        f"SELECT notification_id, hash FROM {store.names.q(CHAIN_TABLE)} "
-        "ORDER BY notification_id DESC LIMIT 1"
+        f"SELECT notification_id, hash FROM {store.names.q(CHAIN_TABLE)} ORDER BY notification_id DESC LIMIT 1"
     )
     return None if row is None else ChainHead(row[0], bytes(row[1]).hex())
 
 
 async def verify(
-    store: EventStore, *, anchor: ChainHead | None = None, page: int = 1000,
+    store: EventStore,
+    *,
+    anchor: ChainHead | None = None,
+    page: int = 1000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> VerifyResult:
     """Recompute the chain from the stored events; report the FIRST broken position.
@@ -157,11 +162,16 @@ async def verify(
     """
     chain_table = store.names.q(CHAIN_TABLE)
     async with store.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        events = _rows(conn.cursor(
-            f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {store.events} ORDER BY notification_id", prefetch=page))
-        chain = _rows(conn.cursor(
-            f"SELECT notification_id, hash FROM {chain_table} ORDER BY notification_id", prefetch=page))
+        events = _rows(
+            conn.cursor(
+                f"SELECT notification_id, originator_id, originator_version, topic, state "
+                f"FROM {store.events} ORDER BY notification_id",
+                prefetch=page,
+            )
+        )
+        chain = _rows(
+            conn.cursor(f"SELECT notification_id, hash FROM {chain_table} ORDER BY notification_id", prefetch=page)
+        )
         prev, checked, last_id = GENESIS, 0, None
         anchor_seen = anchor is None
         e, c = await anext(events, None), await anext(chain, None)
@@ -191,9 +201,7 @@ async def verify(
         if not anchor_seen:
             assert anchor is not None
             return broken(anchor.notification_id, "chain ends before the anchor (truncated?)")
-        unchained = await conn.fetchval(
-            f"SELECT count(*) FROM {store.events} WHERE notification_id > $1", last_id or 0
-        )
+        unchained = await conn.fetchval(f"SELECT count(*) FROM {store.events} WHERE notification_id > $1", last_id or 0)
     good = ChainHead(last_id, prev.hex()) if last_id is not None else None
     return VerifyResult(True, checked, None, None, unchained=unchained, head=good)
 
@@ -213,11 +221,15 @@ async def _verify_command(argv: Any = None) -> int:
 
     from infrastructure.projection_runner import open_store_from_env
 
-    parser = argparse.ArgumentParser(prog="python -m infrastructure.hash_chain",
-                                     description="Verify a brand's event log against its hash chain.")
+    parser = argparse.ArgumentParser(
+        prog="python -m infrastructure.hash_chain", description="Verify a brand's event log against its hash chain."
+    )
     parser.add_argument("command", choices=["verify"])
-    parser.add_argument("--brand", default=None, help="the brand (tenant); without it, the configured "
-                        "POSTGRES_SCHEMA of a database from before tenants")
+    parser.add_argument(
+        "--brand",
+        default=None,
+        help="the brand (tenant); without it, the configured POSTGRES_SCHEMA of a database from before tenants",
+    )
     parser.add_argument("--anchor", type=ChainHead.parse, default=None, help="a head kept off-site, ID:HEX")
     args = parser.parse_args(argv)
     store, release = await open_store_from_env(args.brand)
@@ -226,9 +238,18 @@ async def _verify_command(argv: Any = None) -> int:
     finally:
         await store.close()
         release()
-    print(json.dumps({"ok": result.ok, "checked": result.checked, "first_broken_position": result.first_broken_position,
-                      "reason": result.reason, "unchained": result.unchained,
-                      "head": None if result.head is None else str(result.head)}))
+    print(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_broken_position": result.first_broken_position,
+                "reason": result.reason,
+                "unchained": result.unchained,
+                "head": None if result.head is None else str(result.head),
+            }
+        )
+    )
     return 0 if result.ok else 1
 
 

@@ -33,8 +33,13 @@ def database_unreachable_seen() -> None:
 
 class DatabaseHealth:
     def __init__(
-        self, dsn: str, servicer: health.aio.HealthServicer, services: Sequence[str], *,
-        interval: float = 0.5, timeout: float = 1.0,
+        self,
+        dsn: str,
+        servicer: health.aio.HealthServicer,
+        services: Sequence[str],
+        *,
+        interval: float = 0.5,
+        timeout: float = 1.0,
     ) -> None:
         self.dsn = dsn
         self.servicer = servicer
@@ -70,7 +75,7 @@ class DatabaseHealth:
                     self._conn = await asyncpg.connect(self.dsn)
                 await self._conn.fetchval("SELECT 1")
             return True
-        except Exception:  # noqa: BLE001 - any failure means "not reachable now"
+        except Exception:
             if self._conn is not None:
                 self._conn.terminate()
                 self._conn = None
@@ -82,8 +87,9 @@ class DatabaseHealth:
             reachable = await self.probe()
             if reachable != self.reachable:
                 self.reachable = reachable
-                status = health_pb2.HealthCheckResponse.SERVING if reachable else \
-                    health_pb2.HealthCheckResponse.NOT_SERVING
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING if reachable else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
                 for name in self.services:
                     await self.servicer.set(name, status)
                 if reachable:

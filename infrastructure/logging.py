@@ -50,10 +50,11 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
-        extras = " ".join(f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
-                          for k, v in extra_fields(record).items())
+        extras = " ".join(
+            f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}" for k, v in extra_fields(record).items()
+        )
         return f"{line} {extras}" if extras else line
 
 

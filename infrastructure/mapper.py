@@ -78,11 +78,19 @@ def build_transcoder(value_types: Iterable[type[Any]] | None = None) -> OrjsonTr
 
 @overload
 def build_mapper(
-    env: Mapping[str, str], *, app_name: str = ..., value_types: Iterable[type[Any]] | None = ..., keyring: None = ...,
+    env: Mapping[str, str],
+    *,
+    app_name: str = ...,
+    value_types: Iterable[type[Any]] | None = ...,
+    keyring: None = ...,
 ) -> Mapper: ...
 @overload
 def build_mapper(
-    env: Mapping[str, str], *, app_name: str = ..., value_types: Iterable[type[Any]] | None = ..., keyring: Keyring,
+    env: Mapping[str, str],
+    *,
+    app_name: str = ...,
+    value_types: Iterable[type[Any]] | None = ...,
+    keyring: Keyring,
 ) -> PersonalDataMapper: ...
 def build_mapper(
     env: Mapping[str, str],
@@ -103,8 +111,10 @@ def build_mapper(
         from infrastructure.privacy import PersonalDataMapper
 
         return PersonalDataMapper(
-            build_transcoder(value_types), keyring,
-            compressor=compressor_from_env(environment), cipher=cipher_from_env(environment),
+            build_transcoder(value_types),
+            keyring,
+            compressor=compressor_from_env(environment),
+            cipher=cipher_from_env(environment),
         )
     return Mapper(
         transcoder=build_transcoder(value_types),

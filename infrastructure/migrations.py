@@ -144,10 +144,7 @@ async def migrate(conn: Connection, names: Names) -> list[int]:
                 version int PRIMARY KEY, name text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {
-            r["version"]
-            for r in await conn.fetch(f'SELECT version FROM {names.q("schema_migrations")}')
-        }
+        done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {names.q('schema_migrations')}")}
         for version, name, statements in MIGRATIONS:
             if version in done:
                 continue
@@ -155,7 +152,7 @@ async def migrate(conn: Connection, names: Names) -> list[int]:
                 for sql in statements(names):
                     await conn.execute(sql)
                 await conn.execute(
-                    f'INSERT INTO {names.q("schema_migrations")} (version, name) VALUES ($1, $2)',
+                    f"INSERT INTO {names.q('schema_migrations')} (version, name) VALUES ($1, $2)",
                     version,
                     name,
                 )

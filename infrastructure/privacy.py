@@ -164,10 +164,14 @@ def development_keys(data_dir: Path) -> dict[str, str]:
         temporary = data_dir / f".keys-{secrets.token_hex(8)}.json"
         fd = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({
-                "LOYALTY_KEK": f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-                "LOYALTY_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-            }, f, indent=2)
+            json.dump(
+                {
+                    "LOYALTY_KEK": f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+                    "LOYALTY_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+                },
+                f,
+                indent=2,
+            )
         try:
             os.link(temporary, path)  # atomic; fails if another process was first
         except FileExistsError:
@@ -231,7 +235,9 @@ class Keyring:
                 created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)""")
             await conn.execute(f"""CREATE TABLE IF NOT EXISTS {ring.checks} (
                 kind text PRIMARY KEY, kek_id text, verifier bytea NOT NULL)""")
-            rows = {r[0]: (r[1], bytes(r[2])) for r in await conn.fetch(f"SELECT kind, kek_id, verifier FROM {ring.checks}")}
+            rows = {
+                r[0]: (r[1], bytes(r[2])) for r in await conn.fetch(f"SELECT kind, kek_id, verifier FROM {ring.checks}")
+            }
             if "kek" in rows:
                 kek_id, wrapped = rows["kek"]
                 config.provider.unwrap(kek_id, wrapped, _KEK_CHECK_AAD)  # raises KeyConfigurationError
@@ -242,8 +248,9 @@ class Keyring:
                 if not hmac.compare_digest(rows["blind_index"][1], blind_check(config.blind_index_key)):
                     raise KeyConfigurationError("LOYALTY_BLIND_INDEX_KEY is not the key the stored identities use")
             else:
-                await conn.execute(f"INSERT INTO {ring.checks} VALUES ('blind_index', NULL, $1)",
-                                   blind_check(config.blind_index_key))
+                await conn.execute(
+                    f"INSERT INTO {ring.checks} VALUES ('blind_index', NULL, $1)", blind_check(config.blind_index_key)
+                )
             for (kid,) in await conn.fetch(f"SELECT DISTINCT kek_id FROM {ring.table} WHERE wrapped IS NOT NULL"):
                 if not config.provider.knows(kid):
                     raise KeyConfigurationError(f"KEK {kid!r} that wrapped stored data keys is not configured")
@@ -292,7 +299,9 @@ class Keyring:
         if not missing:
             return
         self.loads += 1
-        rows = await self.pool.fetch(f"SELECT subject_id, kek_id, wrapped FROM {self.table} WHERE subject_id = ANY($1::uuid[])", missing)
+        rows = await self.pool.fetch(
+            f"SELECT subject_id, kek_id, wrapped FROM {self.table} WHERE subject_id = ANY($1::uuid[])", missing
+        )
         for subject_id, kek_id, wrapped in rows:
             subject = UUID(bytes=subject_id.bytes)
             if wrapped is None:
@@ -314,8 +323,12 @@ class Keyring:
             wrapped.append(w)
         rows = await self.pool.fetch(
             f"""INSERT INTO {self.table} (subject_id, kek_id, wrapped)
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING RETURNING subject_id""",
-            subjects, keks, wrapped)
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
+                ON CONFLICT DO NOTHING RETURNING subject_id""",
+            subjects,
+            keks,
+            wrapped,
+        )
         stored = {UUID(bytes=r[0].bytes) for r in rows}
         conflicted = [s for s in subjects if s not in stored]
         if conflicted:
@@ -330,7 +343,9 @@ class Keyring:
             f"""INSERT INTO {self.table} AS k (subject_id, erased_at) VALUES ($1, now())
                 ON CONFLICT (subject_id) DO UPDATE SET wrapped = NULL, kek_id = NULL,
                     erased_at = coalesce(k.erased_at, now())
-                RETURNING (xmax <> 0) AS existed""", subject)
+                RETURNING (xmax <> 0) AS existed""",
+            subject,
+        )
         self._new.pop(subject, None)
         self._remember(subject, _ERASED)
         return bool(row[0])
@@ -353,12 +368,16 @@ async def rotate(pool: Any, names: Names, provider: KeyProvider, *, batch: int =
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 f"""SELECT subject_id, kek_id, wrapped FROM {table} WHERE wrapped IS NOT NULL AND kek_id <> $1
-                    LIMIT $2 FOR UPDATE SKIP LOCKED""", provider.current_id, batch)
+                    LIMIT $2 FOR UPDATE SKIP LOCKED""",
+                provider.current_id,
+                batch,
+            )
             for subject_id, kek_id, wrapped in rows:
                 subject = UUID(bytes=subject_id.bytes)
                 kid, rewrapped = provider.wrap(provider.unwrap(kek_id, bytes(wrapped), subject.bytes), subject.bytes)
-                await conn.execute(f"UPDATE {table} SET kek_id = $2, wrapped = $3 WHERE subject_id = $1",
-                                   subject, kid, rewrapped)
+                await conn.execute(
+                    f"UPDATE {table} SET kek_id = $2, wrapped = $3 WHERE subject_id = $1", subject, kid, rewrapped
+                )
             done += len(rows)
         if len(rows) < batch:
             break
@@ -599,8 +618,12 @@ class PrivateEventStore(_WrappedStore):
         for w in writes:
             if w.request is not None:
                 r = w.request
-                w = Write(w.events, w.snapshots, LoggedRequest(r.request_id, r.method, r.payload_hash,
-                                                               self.responses.seal(r.response)), w.expected)
+                w = Write(
+                    w.events,
+                    w.snapshots,
+                    LoggedRequest(r.request_id, r.method, r.payload_hash, self.responses.seal(r.response)),
+                    w.expected,
+                )
             sealed.append(w)
         await self.keyring.store_new()
         return await self.inner.commit(sealed)
@@ -631,7 +654,7 @@ class PrivateEventStore(_WrappedStore):
                         on_erased(n.originator_id)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # noqa: BLE001 - the database is away: follow again from the same position
+                except Exception:
                     await asyncio.sleep(1.0)
 
         self._watcher = asyncio.get_running_loop().create_task(follow(), name="erasure-watcher")
@@ -662,8 +685,8 @@ async def purge_request_log(pool: Any, names: Names, older_than_days: int) -> in
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     status = await pool.execute(
-        f"DELETE FROM {names.q('request_log')} WHERE recorded_at < now() - make_interval(days => $1)",
-        older_than_days)
+        f"DELETE FROM {names.q('request_log')} WHERE recorded_at < now() - make_interval(days => $1)", older_than_days
+    )
     return int(status.split()[-1])
 
 
@@ -675,11 +698,15 @@ async def _command(argv: Sequence[str] | None) -> int:
 
     from infrastructure.projection_runner import open_store_from_env
 
-    parser = argparse.ArgumentParser(prog="python -m infrastructure.privacy",
-                                     description="Key management of personal data, one brand at a time.")
+    parser = argparse.ArgumentParser(
+        prog="python -m infrastructure.privacy", description="Key management of personal data, one brand at a time."
+    )
     brand = argparse.ArgumentParser(add_help=False)
-    brand.add_argument("--brand", default=None, help="the brand (tenant); without it, the configured "
-                       "POSTGRES_SCHEMA of a database from before tenants")
+    brand.add_argument(
+        "--brand",
+        default=None,
+        help="the brand (tenant); without it, the configured POSTGRES_SCHEMA of a database from before tenants",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("rotate", parents=[brand], help="re-wrap every data key under the current (first) LOYALTY_KEK")
     purge = sub.add_parser("purge-request-log", parents=[brand], help="delete request-log rows older than N days")
@@ -688,11 +715,15 @@ async def _command(argv: Sequence[str] | None) -> int:
     private, release = await open_store_from_env(args.brand)  # the keys are checked first
     try:
         if args.command == "rotate":
-            print(f"re-wrapped {await rotate(private.pool, private.names, private.keyring.provider)} data keys",
-                  file=sys.stderr)
+            print(
+                f"re-wrapped {await rotate(private.pool, private.names, private.keyring.provider)} data keys",
+                file=sys.stderr,
+            )
         else:
-            print(f"purged {await purge_request_log(private.pool, private.names, args.older_than_days)} "
-                  "request-log rows", file=sys.stderr)
+            print(
+                f"purged {await purge_request_log(private.pool, private.names, args.older_than_days)} request-log rows",
+                file=sys.stderr,
+            )
     finally:
         await private.close()
         release()

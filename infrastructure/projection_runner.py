@@ -155,7 +155,7 @@ class ProjectionRunner:
                         on_batch(p, handled, await self.position(p) or 0)
                 self.errors.pop(p.name, None)
                 self._retry_at.pop(p.name, None)
-            except Exception as e:  # noqa: BLE001 - isolate one projection's failure
+            except Exception as e:
                 self.errors[p.name] = e
                 if connection_failure(e):  # the database is away: no backoff to grow, no traceback to log
                     delay = 0.5
@@ -223,7 +223,7 @@ class ProjectionRunner:
                 self._woken.clear()
                 try:
                     await self.catch_up(honour_backoff=True)
-                except Exception:  # noqa: BLE001 - logged per projection; retried after backoff
+                except Exception:
                     if not self._ready:
                         log.exception("projection setup failed")
                 if self._stopping:
@@ -238,9 +238,7 @@ class ProjectionRunner:
 async def _hold(conn: Connection, store: EventStore, name: str, expected: int | None) -> bool:
     """Lock the projection for this transaction; False if its position is no longer ``expected``."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
-    current = await conn.fetchval(
-        f"SELECT notification_id FROM {store.tracking} WHERE application_name = $1", name
-    )
+    current = await conn.fetchval(f"SELECT notification_id FROM {store.tracking} WHERE application_name = $1", name)
     return current == expected
 
 
@@ -307,12 +305,14 @@ class Leadership:
         if self._conn is None or self._conn.is_closed():
             self.held.clear()
             self._conn = await asyncpg.connect(
-                self.dsn, server_settings={"application_name": f"loyalty-projections pid={os.getpid()}"})
+                self.dsn, server_settings={"application_name": f"loyalty-projections pid={os.getpid()}"}
+            )
             self._conn.add_termination_listener(lambda _: self.held.clear())
         gained = []
         for name in self.names:
             if name not in self.held and await self._conn.fetchval(
-                    "SELECT pg_try_advisory_lock(hashtext($1))", self.key(name)):
+                "SELECT pg_try_advisory_lock(hashtext($1))", self.key(name)
+            ):
                 self.held.add(name)
                 gained.append(name)
         if not gained and self.held:
@@ -328,7 +328,7 @@ class Leadership:
                 await self.acquire_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - the database is away: lead nothing until it is back
+            except Exception as e:
                 log.warning("projection leadership: %s; retrying", type(e).__name__)
                 await self._drop()
             await asyncio.sleep(self.retry_interval)
@@ -338,8 +338,10 @@ async def leader_pids(conn: asyncpg.Connection, schema: str, name: str) -> list[
     """The ``application_name`` of the session leading ``name`` of ``schema`` (tests, operators)."""
     rows = await conn.fetch(
         """SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.objid = (hashtext($1)::bigint & 4294967295)::oid""",
-        f"projection-leader:{schema}:{name}")
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.objid = (hashtext($1)::bigint & 4294967295)::oid""",
+        f"projection-leader:{schema}:{name}",
+    )
     return [r[0] for r in rows]
 
 
@@ -421,8 +423,15 @@ async def _registered_brands() -> list[str]:
             embedded.stop()
 
 
-async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | None], retry_interval: float,
-                  *, all_brands: bool = False, rescan_interval: float = 10.0) -> None:
+async def _worker(
+    specs: Sequence[str],
+    batch_size: int,
+    brands: Sequence[str | None],
+    retry_interval: float,
+    *,
+    all_brands: bool = False,
+    rescan_interval: float = 10.0,
+) -> None:
     """Run the projections of ``brands``; with ``all_brands`` also of every brand onboarded later (the registry
     is read again every ``rescan_interval`` seconds)."""
     opened: list[tuple[EventStore, Callable[[], None]]] = []
@@ -432,13 +441,17 @@ async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | 
         store, release = await open_store_from_env(brand)
         opened.append((store, release))
         projections = [p for f in load_factories(specs) for p in f(store)]
-        leadership = Leadership(store.connect_dsn(), store.names.schema, [p.name for p in projections],
-                                retry_interval=retry_interval)
+        leadership = Leadership(
+            store.connect_dsn(), store.names.schema, [p.name for p in projections], retry_interval=retry_interval
+        )
         runner = ProjectionRunner(store, projections, store.mapper, batch_size=batch_size, leadership=leadership)
         runners[brand] = runner
         runner.start()
-        log.info("projection worker running for schema %s (standby until it leads): %s",
-                 store.names.schema, ", ".join(p.name for p in projections))
+        log.info(
+            "projection worker running for schema %s (standby until it leads): %s",
+            store.names.schema,
+            ", ".join(p.name for p in projections),
+        )
 
     try:
         stop = asyncio.Event()
@@ -454,7 +467,7 @@ async def _worker(specs: Sequence[str], batch_size: int, brands: Sequence[str | 
                     for brand in await _registered_brands():
                         if brand not in runners:
                             await run(brand)
-                except Exception as e:  # noqa: BLE001 - the platform database is away: next round
+                except Exception as e:
                     log.warning("reading the tenant registry failed: %s", type(e).__name__)
         for runner in runners.values():
             await runner.stop()

@@ -139,8 +139,9 @@ async def rebuild(
     progress = Progress(out, head)
     bulk_handled = 0
     if bulk and isinstance(projection, BulkProjection):
-        bulk_handled = await bulk_replay(store, projection, state_loader(mapper), head,
-                                         batch_size=batch_size or BULK_BATCH, on_batch=progress.update)
+        bulk_handled = await bulk_replay(
+            store, projection, state_loader(mapper), head, batch_size=batch_size or BULK_BATCH, on_batch=progress.update
+        )
     runner = ProjectionRunner(store, [projection], mapper, batch_size=batch_size or RUNNER_BATCH)
     handled = await runner.catch_up(on_batch=progress.update)  # the events appended meanwhile
     position = await runner.position(projection)
@@ -149,7 +150,12 @@ async def rebuild(
 
 
 async def bulk_replay(
-    store: EventStore, projection: BulkProjection, loads: Loads, head: int, *, batch_size: int = BULK_BATCH,
+    store: EventStore,
+    projection: BulkProjection,
+    loads: Loads,
+    head: int,
+    *,
+    batch_size: int = BULK_BATCH,
     on_batch: Callable[[Any, int, int], None] | None = None,
 ) -> int:
     """Feed ``projection`` from its position up to ``head`` in batches of raw rows; the events handled.
@@ -159,10 +165,12 @@ async def bulk_replay(
     :meth:`ProjectionRunner.step` does: a crash loses nothing, and a live runner takes turns.
     The next batch is read while the current one is applied (a second connection).
     """
-    sql = (f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
-           "WHERE notification_id > $1 AND notification_id <= $2"
-           + (" AND topic = ANY($4::text[])" if projection.topics else "")
-           + " ORDER BY notification_id LIMIT $3")
+    sql = (
+        f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
+        "WHERE notification_id > $1 AND notification_id <= $2"
+        + (" AND topic = ANY($4::text[])" if projection.topics else "")
+        + " ORDER BY notification_id LIMIT $3"
+    )
     params = [list(projection.topics)] if projection.topics else []
 
     async def read(after: int) -> list[Any]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2 as v1alpha
-from grpc_reflection.v1alpha import reflection_pb2_grpc
 
 V1_PACKAGE = "grpc.reflection.v1"
 V1_FILE = "grpc/reflection/v1/reflection.proto"
@@ -36,11 +35,11 @@ def _register_v1_descriptor(pool: descriptor_pool.DescriptorPool) -> None:
     for message in proto.message_type:
         for field in message.field:
             if field.type_name.startswith(old):
-                field.type_name = f".{V1_PACKAGE}." + field.type_name[len(old):]
+                field.type_name = f".{V1_PACKAGE}." + field.type_name[len(old) :]
     for service in proto.service:
         for method in service.method:
-            method.input_type = f".{V1_PACKAGE}." + method.input_type[len(old):]
-            method.output_type = f".{V1_PACKAGE}." + method.output_type[len(old):]
+            method.input_type = f".{V1_PACKAGE}." + method.input_type[len(old) :]
+            method.output_type = f".{V1_PACKAGE}." + method.output_type[len(old) :]
     pool.Add(proto)
 
 
@@ -50,10 +49,17 @@ def enable(service_names: list[str], server: grpc.aio.Server) -> None:
     _register_v1_descriptor(pool)
     servicer = reflection.aio.ReflectionServicer([*service_names, V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME], pool=pool)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)  # v1alpha
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(V1_SERVICE_NAME, {
-        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
-            servicer.ServerReflectionInfo,
-            request_deserializer=v1alpha.ServerReflectionRequest.FromString,
-            response_serializer=v1alpha.ServerReflectionResponse.SerializeToString,
-        ),
-    }),))
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                V1_SERVICE_NAME,
+                {
+                    "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                        servicer.ServerReflectionInfo,
+                        request_deserializer=v1alpha.ServerReflectionRequest.FromString,
+                        response_serializer=v1alpha.ServerReflectionResponse.SerializeToString,
+                    ),
+                },
+            ),
+        )
+    )

@@ -37,6 +37,7 @@ class ReplicaUnavailable(Unavailable):
 
     reason = "REPLICA_UNAVAILABLE"
 
+
 _LSN = "SELECT ({}() - '0/0'::pg_lsn)::bigint"
 PRIMARY_LSN = _LSN.format("pg_current_wal_lsn")
 REPLAYED_LSN = _LSN.format("pg_last_wal_replay_lsn")
@@ -46,8 +47,16 @@ class ReplicaReads:
     """A pool-like object (``fetch``, ``fetchrow``, ``fetchval``, ``acquire``) choosing replica or primary per read."""
 
     def __init__(
-        self, primary: asyncpg.Pool, replica_dsn: str, *, search_path: str, max_lag_s: float = 5.0,
-        fallback: bool = True, check_interval: float = 0.25, retry_after_s: float = 1.0, max_size: int = 5,
+        self,
+        primary: asyncpg.Pool,
+        replica_dsn: str,
+        *,
+        search_path: str,
+        max_lag_s: float = 5.0,
+        fallback: bool = True,
+        check_interval: float = 0.25,
+        retry_after_s: float = 1.0,
+        max_size: int = 5,
     ) -> None:
         self.primary = primary
         self.replica_dsn = replica_dsn
@@ -93,14 +102,18 @@ class ReplicaReads:
             try:
                 if self.replica is None:
                     self.replica = await asyncpg.create_pool(
-                        self.replica_dsn, min_size=1, max_size=self.max_size, reset=_keep_session,
-                        server_settings={"search_path": self.search_path})
+                        self.replica_dsn,
+                        min_size=1,
+                        max_size=self.max_size,
+                        reset=_keep_session,
+                        server_settings={"search_path": self.search_path},
+                    )
                 lag = await self.staleness()
                 # the decision stands for up to check_interval: keep that much of the bound in hand
                 self._fresh = lag + self.check_interval <= self.max_lag_s
                 if not self._fresh:
                     log.warning("replica behind by %.2f s (bound %.2f s)", lag, self.max_lag_s)
-            except Exception as e:  # noqa: BLE001 - the replica is away: not usable for a while
+            except Exception as e:
                 if not connection_failure(e):
                     log.warning("replica check failed: %s", e)
                 self._mark_down()

@@ -41,8 +41,15 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(
-        self, store: EventStore, orders: OrderService, members: MemberService, programmes: ProgrammeCatalog,
-        clock: Clock, *, interval: float = 60.0, batch: int = 200,
+        self,
+        store: EventStore,
+        orders: OrderService,
+        members: MemberService,
+        programmes: ProgrammeCatalog,
+        clock: Clock,
+        *,
+        interval: float = 60.0,
+        batch: int = 200,
     ) -> None:
         self.store = store
         self.orders = orders

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -167,9 +168,7 @@ class SyncRecorder(ProcessRecorder):
 
     # --- AggregateRecorder / ApplicationRecorder ---------------------------------------
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
         return self.run(self.store.insert_events(stored_events, tracking=tracking))
 
@@ -182,9 +181,7 @@ class SyncRecorder(ProcessRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        return self.run(
-            self.store.select_events(_uuid(originator_id), gt=gt, lte=lte, desc=desc, limit=limit)
-        )
+        return self.run(self.store.select_events(_uuid(originator_id), gt=gt, lte=lte, desc=desc, limit=limit))
 
     def select_notifications(
         self,
@@ -196,17 +193,13 @@ class SyncRecorder(ProcessRecorder):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         return self.run(
-            self.store.select_notifications(
-                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
-            )
+            self.store.select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
         )
 
     def max_notification_id(self) -> int | None:
         return self.run(self.store.max_notification_id())
 
-    def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> SyncSubscription:
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> SyncSubscription:
         return SyncSubscription(self, gt=gt, topics=topics)
 
     # --- TrackingRecorder --------------------------------------------------------------
@@ -252,9 +245,7 @@ class SyncSnapshotRecorder(AggregateRecorder):
     ) -> Sequence[StoredEvent]:
         store = self._recorder.store
         return self._recorder.run(
-            store.select_events(
-                _uuid(originator_id), gt=gt, lte=lte, desc=desc, limit=limit, snapshots=True
-            )
+            store.select_events(_uuid(originator_id), gt=gt, lte=lte, desc=desc, limit=limit, snapshots=True)
         )
 
 
@@ -267,9 +258,7 @@ class SyncSubscription(Subscription[SyncRecorder]):
     which releases its listening connection.
     """
 
-    def __init__(
-        self, recorder: SyncRecorder, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, recorder: SyncRecorder, gt: int | None = None, topics: Sequence[str] = ()) -> None:
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         self._agen: AsyncIterator[Notification] = recorder.store.subscribe(
             gt, list(topics), poll_interval=recorder.poll_interval
@@ -289,10 +278,8 @@ class SyncSubscription(Subscription[SyncRecorder]):
         task = self._step_task
         if task is not None and not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(BaseException):
                 await task
-            except BaseException:  # noqa: BLE001 - it was cancelled or failed; either way done
-                pass
         await self._agen.aclose()  # type: ignore[attr-defined]
 
     def __next__(self) -> Notification:

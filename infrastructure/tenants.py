@@ -93,7 +93,8 @@ async def ensure_registry(conn: asyncpg.Connection) -> None:
                 brand text PRIMARY KEY,
                 schema_name text NOT NULL,
                 dsn text,
-                onboarded_at timestamptz NOT NULL DEFAULT now())""")
+                onboarded_at timestamptz NOT NULL DEFAULT now())"""
+        )
         await conn.execute(f"ALTER TABLE {REGISTRY} ADD COLUMN IF NOT EXISTS replica_dsn text")
 
 
@@ -119,7 +120,9 @@ class Registry:
     async def get(self, brand: str) -> Tenant | None:
         conn = await self._connect()
         try:
-            row = await conn.fetchrow(f"SELECT brand, schema_name, dsn, replica_dsn FROM {REGISTRY} WHERE brand = $1", brand)
+            row = await conn.fetchrow(
+                f"SELECT brand, schema_name, dsn, replica_dsn FROM {REGISTRY} WHERE brand = $1", brand
+            )
         finally:
             await conn.close()
         return None if row is None else _tenant(row)
@@ -138,8 +141,15 @@ class Registry:
         try:
             await conn.execute(
                 f"INSERT INTO {REGISTRY} (brand, schema_name, dsn, replica_dsn) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (brand) DO NOTHING", tenant.brand, tenant.schema, tenant.dsn, tenant.replica_dsn)
-            row = await conn.fetchrow(f"SELECT brand, schema_name, dsn, replica_dsn FROM {REGISTRY} WHERE brand = $1", tenant.brand)
+                "ON CONFLICT (brand) DO NOTHING",
+                tenant.brand,
+                tenant.schema,
+                tenant.dsn,
+                tenant.replica_dsn,
+            )
+            row = await conn.fetchrow(
+                f"SELECT brand, schema_name, dsn, replica_dsn FROM {REGISTRY} WHERE brand = $1", tenant.brand
+            )
         finally:
             await conn.close()
         return _tenant(row)
@@ -149,7 +159,11 @@ class Registry:
         try:
             row = await conn.fetchrow(
                 f"UPDATE {REGISTRY} SET dsn = $2, replica_dsn = $3 WHERE brand = $1 "
-                "RETURNING brand, schema_name, dsn, replica_dsn", brand, dsn, replica_dsn)
+                "RETURNING brand, schema_name, dsn, replica_dsn",
+                brand,
+                dsn,
+                replica_dsn,
+            )
         finally:
             await conn.close()
         if row is None:
@@ -172,16 +186,18 @@ async def prepare_schema(tenant: Tenant, platform_dsn: str) -> None:
         await store.close()
 
 
-async def onboard(platform_dsn: str, brand: str, *, dsn: str | None = None, schema: str | None = None,
-                  replica_dsn: str | None = None) -> Tenant:
+async def onboard(
+    platform_dsn: str, brand: str, *, dsn: str | None = None, schema: str | None = None, replica_dsn: str | None = None
+) -> Tenant:
     """Make ``brand`` a tenant (idempotent): its schema, migrated, with its read models, then registered.
 
     Again for a registered brand it upgrades the schema in place; asking for another database or
     schema than the registered one is a :class:`TenantError` (moving a brand is ``relocate``).
     """
     if not is_brand(brand):
-        raise TenantError(f"{brand!r} is not a brand (1-64 characters: a-z, 0-9, '_' and '-', starting with a-z "
-                          "or 0-9)")
+        raise TenantError(
+            f"{brand!r} is not a brand (1-64 characters: a-z, 0-9, '_' and '-', starting with a-z or 0-9)"
+        )
     if schema is not None and not _SCHEMA_RULE.fullmatch(schema):
         raise TenantError(f"{schema!r} is not a schema name this tool creates (a-z, 0-9, '_'; at most 63)")
     if schema == PLATFORM_SCHEMA:
@@ -193,7 +209,8 @@ async def onboard(platform_dsn: str, brand: str, *, dsn: str | None = None, sche
             raise TenantError(
                 f"brand {brand} is already onboarded in schema {existing.schema} on "
                 f"{'the platform database' if existing.dsn is None else 'its own database'}; to move it, copy the "
-                "schema and run `relocate` (README \"Deploying\")")
+                'schema and run `relocate` (README "Deploying")'
+            )
         await prepare_schema(existing, platform_dsn)
         return existing
     tenant = Tenant(brand, schema or schema_for(brand), dsn, replica_dsn)
@@ -227,7 +244,8 @@ async def onboard_brands(platform_dsn: str, brands: Sequence[str], *, legacy_sch
             f"schema {legacy_schema} holds events from before brands had schemas of their own, and brand(s) "
             f"{', '.join(missing)} are not onboarded: run `python -m infrastructure.tenants onboard <brand> "
             f"--schema {legacy_schema}` for each brand whose data is there (or onboard it into a schema of its own "
-            "if it has none), then start again")
+            "if it has none), then start again"
+        )
     tenants = [known[b] for b in brands if b in known]
     for brand in missing:
         tenants.append(await onboard(platform_dsn, brand))
@@ -250,8 +268,13 @@ async def open_brand_store(brand: str, *, settings: Any = None):
         tenant = await Registry(platform).get(brand)
         if tenant is None:
             raise SystemExit(f"brand {brand} is not onboarded (loyalty tenants onboard {brand})")
-        store = await EventStore.open(tenant.database(platform), tenant.names, lock_timeout_s=settings.lock_timeout_s,
-                                      min_size=1, max_size=settings.pool_max)
+        store = await EventStore.open(
+            tenant.database(platform),
+            tenant.names,
+            lock_timeout_s=settings.lock_timeout_s,
+            min_size=1,
+            max_size=settings.pool_max,
+        )
     except BaseException:
         if embedded is not None:
             embedded.stop()
@@ -272,8 +295,9 @@ async def _command(argv: Sequence[str] | None) -> int:
     ob.add_argument("brand")
     ob.add_argument("--dsn", default=None, help="the brand's database (default: the platform database)")
     ob.add_argument("--replica-dsn", default=None, help="a streaming replica of the brand's database")
-    ob.add_argument("--schema", default=None,
-                    help="an existing schema to adopt (e.g. public, for a database from before tenants)")
+    ob.add_argument(
+        "--schema", default=None, help="an existing schema to adopt (e.g. public, for a database from before tenants)"
+    )
     sub.add_parser("list", help="the registered brands: brand, schema, database")
     mv = sub.add_parser("relocate", help="point a brand at another database (after copying its schema there)")
     mv.add_argument("brand")
@@ -289,8 +313,7 @@ async def _command(argv: Sequence[str] | None) -> int:
         platform = embedded.start()
     try:
         if args.command == "onboard":
-            tenant = await onboard(platform, args.brand, dsn=args.dsn, schema=args.schema,
-                                   replica_dsn=args.replica_dsn)
+            tenant = await onboard(platform, args.brand, dsn=args.dsn, schema=args.schema, replica_dsn=args.replica_dsn)
             print(f"{tenant.brand}\t{tenant.schema}\t{'platform' if tenant.dsn is None else tenant.dsn}")
         elif args.command == "list":
             for tenant in await Registry(platform).all():

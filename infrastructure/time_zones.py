@@ -37,8 +37,11 @@ def fixed_offset_minutes(name: str) -> int:
     zone = _zone(name)
     offsets = {_minutes(zone, at) for at in _PROBES}
     if len(offsets) != 1:
-        raise InvalidArgument(f"{name} changes its UTC offset (daylight saving); stores need a fixed-offset zone",
-                              reason="INVALID_TIME_ZONE", field="time_zone")
+        raise InvalidArgument(
+            f"{name} changes its UTC offset (daylight saving); stores need a fixed-offset zone",
+            reason="INVALID_TIME_ZONE",
+            field="time_zone",
+        )
     return offsets.pop()
 
 

@@ -47,11 +47,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 _TYPE_KEY_BYTES = b'"_type_"'
 _LEAVES = frozenset({str, int, bool, type(None)})
 _CONTAINERS = frozenset({dict, list})
@@ -298,8 +294,7 @@ class OrjsonTranscoder(Transcoder):
 
 def _not_registered(t: type) -> TranscodingNotRegisteredError:
     return TranscodingNotRegisteredError(
-        f"Object of type {t} is not serializable. Please define "
-        "and register a custom transcoding for this type."
+        f"Object of type {t} is not serializable. Please define and register a custom transcoding for this type."
     )
 
 
@@ -405,10 +400,7 @@ def _restorer(names: dict[str, Transcoding]) -> Callable[[Any], Any]:
                 t = type(value)
                 if t is dict:
                     if (
-                        len(value) == 2
-                        and "_type_" in value
-                        and "_data_" in value
-                        and type(value["_data_"]) in _LEAVES
+                        len(value) == 2 and "_type_" in value and "_data_" in value and type(value["_data_"]) in _LEAVES
                     ):  # A tagged scalar, the commonest case: no call needed.
                         o[key] = transcoding_named(value["_type_"]).decode(value["_data_"])
                     else:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 PROTO_DIR = Path("protos/loyalty/v1")  # relative to ROOT: where the sources and the generated code live
-PACKAGE_PATH = "loyalty/v1"            # relative to PROTO_ROOT: the import path of package loyalty.v1
+PACKAGE_PATH = "loyalty/v1"  # relative to PROTO_ROOT: the import path of package loyalty.v1
 
 
 def generate(out_dir: Path = ROOT) -> list[Path]:
@@ -35,15 +35,21 @@ def generate(out_dir: Path = ROOT) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         code = protoc.main(
-            ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={tmp}",
-             f"--pyi_out={tmp}", f"--grpc_python_out={tmp}", *sources]
+            [
+                "protoc",
+                f"-I{PROTO_ROOT}",
+                f"-I{well_known}",
+                f"--python_out={tmp}",
+                f"--pyi_out={tmp}",
+                f"--grpc_python_out={tmp}",
+                *sources,
+            ]
         )
         if code != 0:
             raise SystemExit(f"protoc failed with exit code {code}")
         written = []
         for path in sorted((Path(tmp) / PACKAGE_PATH).glob("*_pb2*.py*")):
-            text = re.sub(r"^from loyalty\.v1 import ", "from protos.loyalty.v1 import ", path.read_text(),
-                          flags=re.M)
+            text = re.sub(r"^from loyalty\.v1 import ", "from protos.loyalty.v1 import ", path.read_text(), flags=re.M)
             (target / path.name).write_text(text)
             written.append(target / path.name)
     return written

@@ -28,8 +28,11 @@ def _dump_and_exit(test: str, config: pytest.Config) -> None:
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:
         capture.suspend_global_capture(in_=True)  # write to the real stderr, not pytest's buffer
-    print(f"\n*** {test} still running after {HANG_SECONDS} s: asyncio tasks and threads follow ***",
-          file=sys.stderr, flush=True)
+    print(
+        f"\n*** {test} still running after {HANG_SECONDS} s: asyncio tasks and threads follow ***",
+        file=sys.stderr,
+        flush=True,
+    )
     for obj in gc.get_objects():
         if isinstance(obj, asyncio.Task) and not obj.done():
             obj.print_stack(file=sys.stderr)

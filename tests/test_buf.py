@@ -13,10 +13,10 @@ commit is held to buf's FILE rules against its parent: loyalty.v1 changes only c
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tarfile
-import io
 from pathlib import Path
 
 import pytest
@@ -31,8 +31,9 @@ def buf() -> str:
     if not binary.exists():
         if npm is None or shutil.which("node") is None:
             pytest.skip("buf needs node and npm on PATH (npm ci installs @bufbuild/buf)")
-        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True,
-                                   timeout=300)
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
     assert binary.exists(), "npm ci did not install node_modules/.bin/buf (package.json: @bufbuild/buf)"
     return str(binary)
@@ -50,7 +51,8 @@ def test_buf_lint_would_catch_a_finding(buf, tmp_path):
     (tmp_path / "protos" / "loyalty" / "v1" / "zz_bad.proto").write_text(
         'syntax = "proto3";\npackage loyalty.v1;\noption go_package = "loyalty/v1;loyaltyv1";\n'
         "// Bad.\nenum Bad {\n  // Zero.\n  BAD_UNSPECIFIED = 0;\n  // Unprefixed.\n  OTHER = 1;\n}\n"
-        "// Worse.\nmessage Worse {\n  string uncommented = 1;\n}\n")
+        "// Worse.\nmessage Worse {\n  string uncommented = 1;\n}\n"
+    )
     done = subprocess.run([buf, "lint"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "ENUM_VALUE_PREFIX" in done.stdout + done.stderr or "prefixed" in done.stdout
@@ -78,8 +80,13 @@ def test_buf_breaking_against_the_previous_commit(buf, tmp_path):
         tar.extractall(tmp_path / "baseline", filter="data")
     if "\nbreaking:" not in (tmp_path / "baseline" / "buf.yaml").read_text():
         pytest.skip(f"{ref}'s buf.yaml has no breaking: section: it predates the completed v1 contract")
-    done = subprocess.run([buf, "breaking", "--against", str(tmp_path / "baseline")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [buf, "breaking", "--against", str(tmp_path / "baseline")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"buf breaking against {ref}:\n{done.stdout}\n{done.stderr}"
 
 
@@ -93,6 +100,7 @@ def test_buf_breaking_would_catch_a_break(buf, tmp_path):
     shutil.copytree(tmp_path / "protos", work / "protos")
     orders = work / "protos" / "loyalty" / "v1" / "orders.proto"
     orders.write_text(orders.read_text().replace("int64 total_fen = 4", "int64 total_amount_fen = 4"))
-    done = subprocess.run([buf, "breaking", "--against", str(tmp_path)], cwd=work, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [buf, "breaking", "--against", str(tmp_path)], cwd=work, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0 and "total_fen" in done.stdout, done.stdout + done.stderr

@@ -29,13 +29,11 @@ def _report(done: subprocess.CompletedProcess[str]) -> str:
     return f"exit {done.returncode}\n{done.stdout}{done.stderr}"
 
 
-@pytest.mark.xfail(strict=False, reason="TEMPORARY (issue 15 code checks, phase 1): the repository-wide fixes land after the pending merges")
 def test_ruff_lint_is_clean():
     done = _run("ruff", "check", "--no-cache", ".")
     assert done.returncode == 0, _report(done)
 
 
-@pytest.mark.xfail(strict=False, reason="TEMPORARY (issue 15 code checks, phase 1): the repository-wide fixes land after the pending merges")
 def test_ruff_format_is_clean():
     done = _run("ruff", "format", "--no-cache", "--check", ".")
     assert done.returncode == 0, _report(done)

@@ -23,10 +23,18 @@ import pytest
 from tests.faults.test_embedded_crash import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKENS = {"miniprogram": "node-mp-token-0123456789", "operator": "node-op-token-0123456789",
-          "dealer": "node-d1-token-0123456789", "auditor": "node-au-token-0123456789"}
-ROLES = {"miniprogram": "miniprogram@acme", "operator": "operator@acme", "dealer": "dealer:D001@acme",
-         "auditor": "auditor@acme"}
+TOKENS = {
+    "miniprogram": "node-mp-token-0123456789",
+    "operator": "node-op-token-0123456789",
+    "dealer": "node-d1-token-0123456789",
+    "auditor": "node-au-token-0123456789",
+}
+ROLES = {
+    "miniprogram": "miniprogram@acme",
+    "operator": "operator@acme",
+    "dealer": "dealer:D001@acme",
+    "auditor": "auditor@acme",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +47,29 @@ def node_env(tmp_path_factory, pg_dsn) -> Iterator[dict[str, str]]:
     if node is None or npm is None:
         pytest.skip(f"the Node.js client needs node and npm on PATH (node: {node}, npm: {npm})")
     if not all((ROOT / "node_modules" / p).is_dir() for p in ("@grpc/grpc-js", "@grpc/proto-loader", "protobufjs")):
-        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True,
-                                   timeout=300)
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
     name = f"node_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(pg_dsn, f'CREATE DATABASE "{name}"'))
-    server = ServerProcess(tmp_path_factory.mktemp("node"), env={
-        "DATABASE_URL": _with_database(pg_dsn, name),
-        "LOYALTY_API_TOKENS": ",".join(f"{TOKENS[role]}={spec}" for role, spec in ROLES.items()),
-    })
+    server = ServerProcess(
+        tmp_path_factory.mktemp("node"),
+        env={
+            "DATABASE_URL": _with_database(pg_dsn, name),
+            "LOYALTY_API_TOKENS": ",".join(f"{TOKENS[role]}={spec}" for role, spec in ROLES.items()),
+        },
+    )
     try:
         server.channel().close()
-        yield {**os.environ, "LOYALTY_ADDRESS": f"127.0.0.1:{server.port}", "LOYALTY_TOKENS": json.dumps(TOKENS),
-               "REPO_ROOT": str(ROOT), "NODE_PATH": str(ROOT / "node_modules"), "RUN_ID": uuid.uuid4().hex[:8]}
+        yield {
+            **os.environ,
+            "LOYALTY_ADDRESS": f"127.0.0.1:{server.port}",
+            "LOYALTY_TOKENS": json.dumps(TOKENS),
+            "REPO_ROOT": str(ROOT),
+            "NODE_PATH": str(ROOT / "node_modules"),
+            "RUN_ID": uuid.uuid4().hex[:8],
+        }
         server.stop()
     finally:
         server.ensure_dead()
@@ -59,8 +77,14 @@ def node_env(tmp_path_factory, pg_dsn) -> Iterator[dict[str, str]]:
 
 
 def test_a_node_client_from_the_repository_protos_runs_the_journey_and_decodes_error_info(node_env):
-    done = subprocess.run([shutil.which("node"), str(ROOT / "tests" / "node" / "journey.js")], cwd=ROOT,
-                          env=node_env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [shutil.which("node"), str(ROOT / "tests" / "node" / "journey.js")],
+        cwd=ROOT,
+        env=node_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["store"].startswith("cloudStores/") and out["store_status"] == "STORE_STATUS_OPEN"
@@ -74,5 +98,11 @@ def test_a_node_client_from_the_repository_protos_runs_the_journey_and_decodes_e
     assert out["revenue"] == [[12800, 800]], "the dealer's revenue stream shows the order and its refund"
     assert len(out["events"]) >= 3, out["events"]  # placed (and routed), paid, refunded
     assert out["state_type"] == "Order" and out["state_version"] == len(out["events"])
-    assert out["refusal"] == {"grpc_code": 9, "code": 9, "reason": "INSUFFICIENT_POINTS", "domain": "loyalty.v1",
-                              "metadata": out["refusal"]["metadata"], "catalogued": True}
+    assert out["refusal"] == {
+        "grpc_code": 9,
+        "code": 9,
+        "reason": "INSUFFICIENT_POINTS",
+        "domain": "loyalty.v1",
+        "metadata": out["refusal"]["metadata"],
+        "catalogued": True,
+    }

@@ -10,12 +10,34 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from protos.loyalty.v1 import (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2, orders_pb2,
-                               privacy_pb2, programmes_pb2, stock_pb2, stores_pb2)
+from protos.loyalty.v1 import (
+    attribution_pb2,
+    audit_pb2,
+    common_pb2,
+    drops_pb2,
+    errors_pb2,
+    members_pb2,
+    orders_pb2,
+    privacy_pb2,
+    programmes_pb2,
+    stock_pb2,
+    stores_pb2,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2, orders_pb2, privacy_pb2,
-         programmes_pb2, stock_pb2, stores_pb2)
+FILES = (
+    attribution_pb2,
+    audit_pb2,
+    common_pb2,
+    drops_pb2,
+    errors_pb2,
+    members_pb2,
+    orders_pb2,
+    privacy_pb2,
+    programmes_pb2,
+    stock_pb2,
+    stores_pb2,
+)
 
 
 def services() -> dict[str, set[str]]:
@@ -38,7 +60,9 @@ def test_the_readme_table_lists_every_rpc_of_every_service_and_nothing_else():
     for service, calls in rows.items():
         named = {t for t in re.findall(r"`([A-Z][A-Za-z0-9]+)`", calls)}
         assert known[service] <= named, f"{service}: README lacks {sorted(known[service] - named)}"
-        assert not named - known[service] - messages, f"{service}: README names {sorted(named - known[service] - messages)}"
+        assert not named - known[service] - messages, (
+            f"{service}: README names {sorted(named - known[service] - messages)}"
+        )
 
 
 def test_the_check_would_notice_a_missing_call():

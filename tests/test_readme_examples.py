@@ -27,8 +27,7 @@ TOKENS = {"miniprogram@acme": "readme-mp-token-0123456789", "operator@acme": "re
 
 def readme_block(language: str) -> str:
     """The README's one code block in ``language`` that talks gRPC."""
-    blocks = [b for b in re.findall(rf"```{language}\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-              if "grpc" in b]
+    blocks = [b for b in re.findall(rf"```{language}\n(.*?)```", (ROOT / "README.md").read_text(), re.S) if "grpc" in b]
     assert len(blocks) == 1, f"expected one {language} gRPC example in README.md, found {len(blocks)}"
     return blocks[0]
 
@@ -43,14 +42,21 @@ def readme_server(tmp_path_factory, pg_dsn) -> Iterator[dict[str, str]]:
 
     name = f"readme_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(pg_dsn, f'CREATE DATABASE "{name}"'))
-    server = ServerProcess(tmp_path_factory.mktemp("readme"), env={
-        "DATABASE_URL": _with_database(pg_dsn, name),
-        "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()),
-    })
+    server = ServerProcess(
+        tmp_path_factory.mktemp("readme"),
+        env={
+            "DATABASE_URL": _with_database(pg_dsn, name),
+            "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()),
+        },
+    )
     try:
         server.channel().close()
-        yield {**os.environ, "LOYALTY_ADDRESS": f"127.0.0.1:{server.port}",
-               "LOYALTY_MINIPROGRAM_TOKEN": TOKENS["miniprogram@acme"], "LOYALTY_OPERATOR_TOKEN": TOKENS["operator@acme"]}
+        yield {
+            **os.environ,
+            "LOYALTY_ADDRESS": f"127.0.0.1:{server.port}",
+            "LOYALTY_MINIPROGRAM_TOKEN": TOKENS["miniprogram@acme"],
+            "LOYALTY_OPERATOR_TOKEN": TOKENS["operator@acme"],
+        }
         server.stop()
     finally:
         server.ensure_dead()
@@ -58,8 +64,14 @@ def readme_server(tmp_path_factory, pg_dsn) -> Iterator[dict[str, str]]:
 
 
 def test_the_python_example_places_and_pays_an_order(readme_server):
-    done = subprocess.run([sys.executable, "-c", readme_block("python")], cwd=ROOT, env=readme_server,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", readme_block("python")],
+        cwd=ROOT,
+        env=readme_server,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("cloudStores/"), done.stdout
 
@@ -69,15 +81,23 @@ def test_the_node_example_routes_an_order(readme_server, tmp_path):
     if node is None or npm is None:
         pytest.skip(f"the Node.js example needs node and npm on PATH (node: {node}, npm: {npm})")
     if not (ROOT / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True,
-                                   text=True, timeout=300)
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
     # The Python example opened the store this one routes to (test order within the module).
-    subprocess.run([sys.executable, "-c", readme_block("python")], cwd=ROOT, env=readme_server,
-                   capture_output=True, timeout=60)  # idempotent: same request ids
+    subprocess.run(
+        [sys.executable, "-c", readme_block("python")], cwd=ROOT, env=readme_server, capture_output=True, timeout=60
+    )  # idempotent: same request ids
     script = tmp_path / "readme_example.js"
     script.write_text(readme_block("js"))
-    done = subprocess.run([node, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**readme_server, "NODE_PATH": str(ROOT / "node_modules")})
+    done = subprocess.run(
+        [node, str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**readme_server, "NODE_PATH": str(ROOT / "node_modules")},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("cloudStores/"), done.stdout

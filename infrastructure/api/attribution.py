@@ -50,17 +50,28 @@ def _dealer(request, principal: Principal) -> str:
 def statement_message(s: Statement, scope: tuple = ()) -> pb.SettlementStatement:
     t = s.totals
     return pb.SettlementStatement(
-        dealer=f"dealers/{s.dealer_id}", month=str(s.month), closed=s.closed,
-        revenue_fen=t.revenue_fen, refunds_fen=t.refunds_fen, net_fen=t.net_fen, commission_fen=t.commission_fen,
-        order_count=t.order_count, line_count=t.line_count, lines_sha256=t.lines_sha256,
-        close_time=convert.timestamp(s.closed_at), reproduced=s.reproduced,
+        dealer=f"dealers/{s.dealer_id}",
+        month=str(s.month),
+        closed=s.closed,
+        revenue_fen=t.revenue_fen,
+        refunds_fen=t.refunds_fen,
+        net_fen=t.net_fen,
+        commission_fen=t.commission_fen,
+        order_count=t.order_count,
+        line_count=t.line_count,
+        lines_sha256=t.lines_sha256,
+        close_time=convert.timestamp(s.closed_at),
+        reproduced=s.reproduced,
         next_page_token=pages.encode("GetSettlementStatement", scope, s.next_after) if s.next_after else "",
         lines=[
             pb.SettlementLine(
-                order=names.name(ORDERS, line.order_id), store=names.name(STORES, line.store_id),
+                order=names.name(ORDERS, line.order_id),
+                store=names.name(STORES, line.store_id),
                 kind=f"SETTLEMENT_LINE_KIND_{line.kind.value}",
-                amount_fen=line.amount_fen, original_month=str(line.original_month),
-                book_time=convert.timestamp(line.at), guide=names.name(GUIDES, line.guide_id),
+                amount_fen=line.amount_fen,
+                original_month=str(line.original_month),
+                book_time=convert.timestamp(line.at),
+                guide=names.name(GUIDES, line.guide_id),
             )
             for line in s.lines
         ],
@@ -80,9 +91,14 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         first, last = _days(request)
         async for row in store_days(self.pool, principal.brand, dealer, first, last):
             yield pb.StoreDayRevenue(
-                dealer=f"dealers/{dealer}", store=names.name(STORES, row["store_id"]), day=row["day"].isoformat(),
-                orders=row["orders"], revenue_fen=row["revenue_fen"], refunds=row["refunds"],
-                refunded_fen=row["refunded_fen"], net_fen=row["revenue_fen"] - row["refunded_fen"],
+                dealer=f"dealers/{dealer}",
+                store=names.name(STORES, row["store_id"]),
+                day=row["day"].isoformat(),
+                orders=row["orders"],
+                revenue_fen=row["revenue_fen"],
+                refunds=row["refunds"],
+                refunded_fen=row["refunded_fen"],
+                net_fen=row["revenue_fen"] - row["refunded_fen"],
             )
 
     @streaming(*READERS)
@@ -93,9 +109,14 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         async def rows():
             async for row in store_days(self.pool, principal.brand, dealer, first, last):
                 yield {
-                    "dealer": f"dealers/{dealer}", "store": names.name(STORES, row["store_id"]), "day": row["day"],
-                    "orders": row["orders"], "revenue_fen": row["revenue_fen"], "refunds": row["refunds"],
-                    "refunded_fen": row["refunded_fen"], "net_fen": row["revenue_fen"] - row["refunded_fen"],
+                    "dealer": f"dealers/{dealer}",
+                    "store": names.name(STORES, row["store_id"]),
+                    "day": row["day"],
+                    "orders": row["orders"],
+                    "revenue_fen": row["revenue_fen"],
+                    "refunds": row["refunds"],
+                    "refunded_fen": row["refunded_fen"],
+                    "net_fen": row["revenue_fen"] - row["refunded_fen"],
                 }
 
         async for chunk in export_csv(rows(), columns=LEDGER_COLUMNS):
@@ -108,14 +129,20 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         size = pages.page_size(request.page_size, default=1000, maximum=MAX_PAGE)
         scope = (principal.brand, dealer, str(month))
         statement = await self.settlements.statement(
-            principal.brand, dealer, month, page_size=size,
-            after=pages.decode(request.page_token, "GetSettlementStatement", scope))
+            principal.brand,
+            dealer,
+            month,
+            page_size=size,
+            after=pages.decode(request.page_token, "GetSettlementStatement", scope),
+        )
         return statement_message(statement, scope)
 
     @unary(Role.OPERATOR)
     async def CloseSettlementPeriod(self, request: pb.CloseSettlementPeriodRequest, principal: Principal):
-        call = Call(idempotency(request, "CloseSettlementPeriod", principal),
-                    lambda statement: statement_message(statement).SerializeToString())
+        call = Call(
+            idempotency(request, "CloseSettlementPeriod", principal),
+            lambda statement: statement_message(statement).SerializeToString(),
+        )
         dealer = names.dealer_id(request.dealer)
         data = await self.settlements.close(principal.brand, dealer, Month.parse(request.month), call=call)
         return pb.SettlementStatement.FromString(data)
@@ -127,9 +154,11 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
             # Not "permission denied": a dealer learns nothing about other dealers' orders.
             raise NotFound(f"order {order.id} not found", reason="ORDER_NOT_FOUND")
         return pb.OrderAttribution(
-            order=names.name(ORDERS, order.id), store=names.name(STORES, order.store_id),
+            order=names.name(ORDERS, order.id),
+            store=names.name(STORES, order.store_id),
             dealer=f"dealers/{order.dealer_id}" if order.dealer_id else "",
-            paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
-            routing=decision_message(order.decision), pay_time=convert.timestamp(order.paid_at),
+            paid_fen=order.paid_fen,
+            refunded_fen=order.refunded_fen,
+            routing=decision_message(order.decision),
+            pay_time=convert.timestamp(order.paid_at),
         )
-

@@ -52,7 +52,8 @@ def aggregate_id(name: str, field: str = "aggregate") -> UUID:
     except ValueError:
         raise InvalidArgument(
             "aggregate must look like members/{uuid}, cloudStores/{uuid}, guides/{uuid} or orders/{uuid}",
-            reason="INVALID_RESOURCE_NAME", field=field,
+            reason="INVALID_RESOURCE_NAME",
+            field=field,
         ) from None
 
 
@@ -86,8 +87,11 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
     def _message(self, n, position: int) -> pb.StoredEvent:
         record = event_record(self.repository.mapper, n)
         return pb.StoredEvent(
-            position=position, originator_id=str(n.originator_id), originator_version=n.originator_version,
-            topic=n.topic, record_time=convert.timestamp(record["timestamp"]),
+            position=position,
+            originator_id=str(n.originator_id),
+            originator_version=n.originator_version,
+            topic=n.topic,
+            record_time=convert.timestamp(record["timestamp"]),
             state_json=dumps(record["state"]).decode(),
         )
 
@@ -108,7 +112,11 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
             after = request.positions.after if which == "positions" else 0
             stop = request.positions.up_to or None if which == "positions" else None
             start = convert.from_timestamp(request.times.start) if which == "times" else None
-            end = convert.from_timestamp(request.times.end) if which == "times" and request.times.HasField("end") else None
+            end = (
+                convert.from_timestamp(request.times.end)
+                if which == "times" and request.times.HasField("end")
+                else None
+            )
             if after < 0 or (stop is not None and stop < after):
                 raise InvalidArgument("positions must satisfy 0 <= after <= up_to", reason="OUT_OF_RANGE")
             position = after
@@ -134,8 +142,7 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
         ident = aggregate_id(request.name, field="name")
         if request.version < 0:
             raise InvalidArgument("version must not be negative", reason="OUT_OF_RANGE", field="version")
-        at = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
-              else None)
+        at = convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time") else None
         await self._own(ident, principal)
         aggregate = await self.repository.get_as_of(ident, version=request.version or None, at=at)
         return aggregate_state(request.name, aggregate, at)
@@ -143,22 +150,32 @@ class AuditServicer(Servicer, audit_pb2_grpc.AuditServiceServicer):
     @unary(*AUDITORS)
     async def GetPointsLiability(self, request: pb.GetPointsLiabilityRequest, principal: Principal):
         brand = brand_scope(principal, request.brand)
-        as_of = (convert.from_timestamp(request.as_of_time, field="as_of_time") if request.HasField("as_of_time")
-                 else self.clock.now())
+        as_of = (
+            convert.from_timestamp(request.as_of_time, field="as_of_time")
+            if request.HasField("as_of_time")
+            else self.clock.now()
+        )
         liability = await points_liability(self.store.pool, brand, as_of)
         return pb.PointsLiability(
-            brand=liability.brand, as_of_time=convert.timestamp(liability.as_of),
-            available_points=liability.available, pending_points=liability.pending, debt_points=liability.debt,
-            expiring=[pb.ExpiryBucket(last_usable_month=month or "", points=points)
-                      for month, points in liability.expiring],
+            brand=liability.brand,
+            as_of_time=convert.timestamp(liability.as_of),
+            available_points=liability.available,
+            pending_points=liability.pending,
+            debt_points=liability.debt,
+            expiring=[
+                pb.ExpiryBucket(last_usable_month=month or "", points=points) for month, points in liability.expiring
+            ],
         )
 
     @unary(*AUDITORS)
     async def VerifyEventLog(self, request, principal):
         result = await hash_chain.verify(self.store)
         return pb.VerifyEventLogResponse(
-            ok=result.ok, checked=result.checked, first_broken_position=result.first_broken_position or 0,
-            reason=result.reason or "", head_hash=result.head.hash_hex if result.head else "",
+            ok=result.ok,
+            checked=result.checked,
+            first_broken_position=result.first_broken_position or 0,
+            reason=result.reason or "",
+            head_hash=result.head.hash_hex if result.head else "",
             unchained=result.unchained,
         )
 
@@ -170,15 +187,20 @@ def aggregate_state(name: str, aggregate, at: datetime | None) -> pb.AggregateSt
     if not isinstance(aggregate, VIEWS[collection]):
         raise NotFound(f"aggregate {name} not found", reason="AGGREGATE_NOT_FOUND")
     view_time = at or aggregate.modified_on
-    state = pb.AggregateState(name=name, type=type(aggregate).__name__, version=aggregate.version,
-                              view_time=convert.timestamp(view_time))
+    state = pb.AggregateState(
+        name=name, type=type(aggregate).__name__, version=aggregate.version, view_time=convert.timestamp(view_time)
+    )
     if isinstance(aggregate, Member):
         totals = aggregate.totals()
-        state.member.CopyFrom(pb.MemberState(
-            member=member_message(aggregate, view_time),
-            points_totals=pb.PointsTotals(**{f: getattr(totals, f) for f in pb.PointsTotals.DESCRIPTOR.fields_by_name}),
-            tier_floor=members_pb2.Tier.Value(f"TIER_{aggregate.tier_floor.name}") if aggregate.tier_floor else 0,
-        ))
+        state.member.CopyFrom(
+            pb.MemberState(
+                member=member_message(aggregate, view_time),
+                points_totals=pb.PointsTotals(
+                    **{f: getattr(totals, f) for f in pb.PointsTotals.DESCRIPTOR.fields_by_name}
+                ),
+                tier_floor=members_pb2.Tier.Value(f"TIER_{aggregate.tier_floor.name}") if aggregate.tier_floor else 0,
+            )
+        )
     elif isinstance(aggregate, CloudStore):
         state.cloud_store.CopyFrom(store_message(aggregate))
     elif isinstance(aggregate, Guide):
@@ -189,5 +211,6 @@ def aggregate_state(name: str, aggregate, at: datetime | None) -> pb.AggregateSt
 
 
 def _as_notification(e: StoredEvent) -> Notification:
-    return Notification(id=0, originator_id=e.originator_id, originator_version=e.originator_version,
-                        topic=e.topic, state=e.state)
+    return Notification(
+        id=0, originator_id=e.originator_id, originator_version=e.originator_version, topic=e.topic, state=e.state
+    )

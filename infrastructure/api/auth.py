@@ -38,7 +38,7 @@ class TokenAuthenticator:
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-                principal = self._principals.get(_digest(value[len("Bearer "):].strip()))
+                principal = self._principals.get(_digest(value[len("Bearer ") :].strip()))
                 if principal is None:
                     break
                 return principal

@@ -16,26 +16,34 @@ from protos.loyalty.v1 import common_pb2, stores_pb2
 
 
 def location(msg: common_pb2.Location, *, field: str) -> Location:
-    if msg.system not in (common_pb2.COORDINATE_SYSTEM_WGS84, common_pb2.COORDINATE_SYSTEM_GCJ02,
-                          common_pb2.COORDINATE_SYSTEM_BD09):  # unset, or a number from a newer client
+    if msg.system not in (
+        common_pb2.COORDINATE_SYSTEM_WGS84,
+        common_pb2.COORDINATE_SYSTEM_GCJ02,
+        common_pb2.COORDINATE_SYSTEM_BD09,
+    ):  # unset, or a number from a newer client
         raise InvalidArgument(
             f"{field}.system is required: WGS84, GCJ02 (mini-program and Chinese map SDKs) or BD09",
-            reason="COORDINATE_SYSTEM_REQUIRED", field=field,
+            reason="COORDINATE_SYSTEM_REQUIRED",
+            field=field,
         )
     if not (math.isfinite(msg.latitude) and math.isfinite(msg.longitude)):
         raise InvalidArgument(f"{field} must be finite", reason="INVALID_COORDINATE", field=field)
-    return Location(msg.latitude, msg.longitude, CoordSystem[common_pb2.CoordinateSystem.Name(msg.system).removeprefix("COORDINATE_SYSTEM_")])
+    return Location(
+        msg.latitude,
+        msg.longitude,
+        CoordSystem[common_pb2.CoordinateSystem.Name(msg.system).removeprefix("COORDINATE_SYSTEM_")],
+    )
 
 
 def location_message(loc: Location) -> common_pb2.Location:
-    return common_pb2.Location(
-        latitude=loc.lat, longitude=loc.lng, system=f"COORDINATE_SYSTEM_{loc.system.name}"
-    )
+    return common_pb2.Location(latitude=loc.lat, longitude=loc.lng, system=f"COORDINATE_SYSTEM_{loc.system.name}")
 
 
 def mode(value: int, *, field: str = "fulfilment") -> FulfilmentMode:
     if value == common_pb2.FULFILMENT_MODE_UNSPECIFIED or value not in common_pb2.FulfilmentMode.values():
-        raise InvalidArgument(f"{field} must be DELIVERY, PICKUP or IN_STORE", reason="FULFILMENT_MODE_REQUIRED", field=field)
+        raise InvalidArgument(
+            f"{field} must be DELIVERY, PICKUP or IN_STORE", reason="FULFILMENT_MODE_REQUIRED", field=field
+        )
     return FulfilmentMode[common_pb2.FulfilmentMode.Name(value).removeprefix("FULFILMENT_MODE_")]
 
 
@@ -58,8 +66,10 @@ def hours(entries, time_zone: str) -> OpeningHours:
 
 
 def hours_messages(value: OpeningHours) -> list[stores_pb2.OpeningHours]:
-    return [stores_pb2.OpeningHours(weekday=d.weekday + 1, open_minute=d.open_minute, close_minute=d.close_minute)
-            for d in value.days]
+    return [
+        stores_pb2.OpeningHours(weekday=d.weekday + 1, open_minute=d.open_minute, close_minute=d.close_minute)
+        for d in value.days
+    ]
 
 
 @overload

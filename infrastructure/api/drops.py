@@ -42,14 +42,18 @@ def drop_spec(request: pb.CreateDropRequest) -> DropSpec:
         if not drop.HasField(field):
             raise InvalidArgument(f"drop.{field} is required", reason="FIELD_REQUIRED", field=f"drop.{field}")
     return DropSpec(
-        name=drop.display_name, sku=drop.sku, pools=tuple(_pool(p) for p in drop.pools),
-        registration_opens_at=convert.from_timestamp(drop.registration_open_time,
-                                                     field="drop.registration_open_time"),
-        registration_closes_at=convert.from_timestamp(drop.registration_close_time,
-                                                      field="drop.registration_close_time"),
-        purchase_window_minutes=drop.purchase_window_minutes, per_member_limit=drop.per_member_limit,
+        name=drop.display_name,
+        sku=drop.sku,
+        pools=tuple(_pool(p) for p in drop.pools),
+        registration_opens_at=convert.from_timestamp(drop.registration_open_time, field="drop.registration_open_time"),
+        registration_closes_at=convert.from_timestamp(
+            drop.registration_close_time, field="drop.registration_close_time"
+        ),
+        purchase_window_minutes=drop.purchase_window_minutes,
+        per_member_limit=drop.per_member_limit,
         early_access=tuple(EarlyAccess(_tier(e.tier), e.minutes) for e in drop.early_access),
-        tickets_per_invite=drop.tickets_per_invite, invite_ticket_cap=drop.invite_ticket_cap,
+        tickets_per_invite=drop.tickets_per_invite,
+        invite_ticket_cap=drop.invite_ticket_cap,
     )
 
 
@@ -57,8 +61,11 @@ def parse_entry_name(name: str, field: str = "name") -> tuple[UUID, UUID]:
     """drops/{uuid}/entries/{member uuid} -> (drop id, member id)."""
     drop, sep, member = name.rpartition("/entries/")
     if not sep or not member:
-        raise InvalidArgument(f"{field} must look like drops/{{uuid}}/entries/{{member uuid}}",
-                              reason="INVALID_RESOURCE_NAME", field=field)
+        raise InvalidArgument(
+            f"{field} must look like drops/{{uuid}}/entries/{{member uuid}}",
+            reason="INVALID_RESOURCE_NAME",
+            field=field,
+        )
     return names.parse(drop, DROPS, field=field), names.parse(f"{MEMBERS}/{member}", MEMBERS, field=field)
 
 
@@ -68,16 +75,24 @@ def _pool_name(store_id) -> str:
 
 def drop_message(drop: Drop) -> pb.Drop:
     return pb.Drop(
-        name=names.name(DROPS, drop.id), brand=drop.brand, display_name=drop.name, sku=drop.sku,
+        name=names.name(DROPS, drop.id),
+        brand=drop.brand,
+        display_name=drop.name,
+        sku=drop.sku,
         pools=[pb.DropPool(store=_pool_name(p.store_id), units=p.units) for p in drop.pools],
         registration_open_time=convert.timestamp(drop.registration_opens_at),
         registration_close_time=convert.timestamp(drop.registration_closes_at),
-        early_access=[pb.EarlyAccess(tier=f"DROP_TIER_{e.tier.name}", minutes=e.minutes)
-                      for e in drop.early_access],
-        purchase_window_minutes=drop.purchase_window_minutes, per_member_limit=drop.per_member_limit,
-        tickets_per_invite=drop.tickets_per_invite, invite_ticket_cap=drop.invite_ticket_cap,
-        commitment=drop.commitment, seed=drop.seed or "", entries_digest=drop.digest or "",
-        entry_count=drop.entry_count, offer_count=len(drop.offers), create_time=convert.timestamp(drop.created_at),
+        early_access=[pb.EarlyAccess(tier=f"DROP_TIER_{e.tier.name}", minutes=e.minutes) for e in drop.early_access],
+        purchase_window_minutes=drop.purchase_window_minutes,
+        per_member_limit=drop.per_member_limit,
+        tickets_per_invite=drop.tickets_per_invite,
+        invite_ticket_cap=drop.invite_ticket_cap,
+        commitment=drop.commitment,
+        seed=drop.seed or "",
+        entries_digest=drop.digest or "",
+        entry_count=drop.entry_count,
+        offer_count=len(drop.offers),
+        create_time=convert.timestamp(drop.created_at),
         version=drop.version,
     )
 
@@ -97,11 +112,17 @@ def _result(offer: Offer | None, drawn: bool) -> pb.DropResult:
 def entry_message(entry: DropEntry, drop: Drop) -> pb.DropEntry:
     offer = drop.offers.get(entry.member_id)
     msg = pb.DropEntry(
-        name=f"{names.name(DROPS, drop.id)}/entries/{entry.member_id}", drop=names.name(DROPS, drop.id),
-        member=names.name(MEMBERS, entry.member_id), store=_pool_name(entry.store_id), tickets=entry.tickets,
-        bonus_tickets=entry.bonus, invitee_count=len(entry.invitees),
-        tier=f"DROP_TIER_{entry.tier.name}", register_time=convert.timestamp(entry.registered_at),
-        result=_result(offer, drop.drawn), offered_units=offer.units if offer else 0,
+        name=f"{names.name(DROPS, drop.id)}/entries/{entry.member_id}",
+        drop=names.name(DROPS, drop.id),
+        member=names.name(MEMBERS, entry.member_id),
+        store=_pool_name(entry.store_id),
+        tickets=entry.tickets,
+        bonus_tickets=entry.bonus,
+        invitee_count=len(entry.invitees),
+        tier=f"DROP_TIER_{entry.tier.name}",
+        register_time=convert.timestamp(entry.registered_at),
+        result=_result(offer, drop.drawn),
+        offered_units=offer.units if offer else 0,
     )
     if offer is not None and not offer.claimed and not offer.lapsed:
         msg.offer_expire_time.CopyFrom(convert.timestamp(offer.expires_at))
@@ -109,9 +130,13 @@ def entry_message(entry: DropEntry, drop: Drop) -> pb.DropEntry:
 
 
 def offer_message(offer: Offer) -> pb.DropOffer:
-    return pb.DropOffer(member=names.name(MEMBERS, offer.member_id), store=_pool_name(offer.store_id),
-                        units=offer.units, expire_time=convert.timestamp(offer.expires_at),
-                        result=_result(offer, True))
+    return pb.DropOffer(
+        member=names.name(MEMBERS, offer.member_id),
+        store=_pool_name(offer.store_id),
+        units=offer.units,
+        expire_time=convert.timestamp(offer.expires_at),
+        result=_result(offer, True),
+    )
 
 
 class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
@@ -126,12 +151,13 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
     def _call(self, request, method, principal) -> Call:
         return Call(idempotency(request, method, principal), lambda d: drop_message(d).SerializeToString())
 
-
     @unary(Role.OPERATOR)
     async def CreateDrop(self, request, principal):
         brand = brand_scope(principal, request.brand)
         spec = drop_spec(request)
-        return pb.Drop.FromString(await self.drops.create(brand, spec, call=self._call(request, "CreateDrop", principal)))
+        return pb.Drop.FromString(
+            await self.drops.create(brand, spec, call=self._call(request, "CreateDrop", principal))
+        )
 
     @unary(*READ)
     async def GetDrop(self, request, principal):
@@ -145,10 +171,15 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
         store = names.parse(request.store, STORES, field="store", required=False)
         invited_by = names.parse(request.invited_by, MEMBERS, field="invited_by", required=False)
         drop = await self.drops.get(drop_id, brand=principal.brand)
-        call = Call(idempotency(request, "RegisterForDrop", principal),
-                    lambda entry: entry_message(entry, drop).SerializeToString())
-        return pb.DropEntry.FromString(await self.drops.register(
-            drop.id, member, store_id=store, invited_by=invited_by, brand=principal.brand, call=call))
+        call = Call(
+            idempotency(request, "RegisterForDrop", principal),
+            lambda entry: entry_message(entry, drop).SerializeToString(),
+        )
+        return pb.DropEntry.FromString(
+            await self.drops.register(
+                drop.id, member, store_id=store, invited_by=invited_by, brand=principal.brand, call=call
+            )
+        )
 
     @unary(*READ)
     async def GetDropEntry(self, request, principal):
@@ -158,8 +189,11 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
 
     @unary(Role.OPERATOR)
     async def DrawDrop(self, request, principal):
-        return pb.Drop.FromString(await self.drops.draw(
-            self._drop(request), brand=principal.brand, call=self._call(request, "DrawDrop", principal)))
+        return pb.Drop.FromString(
+            await self.drops.draw(
+                self._drop(request), brand=principal.brand, call=self._call(request, "DrawDrop", principal)
+            )
+        )
 
     @unary(*WRITE)
     async def ClaimDropOffer(self, request, principal):
@@ -171,12 +205,13 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
 
     @unary(Role.OPERATOR)
     async def PassOnUnclaimedOffers(self, request, principal):
-        return pb.Drop.FromString(await self.drops.pass_on(
-            self._drop(request), brand=principal.brand, call=self._call(request, "PassOnUnclaimedOffers", principal)))
+        return pb.Drop.FromString(
+            await self.drops.pass_on(
+                self._drop(request), brand=principal.brand, call=self._call(request, "PassOnUnclaimedOffers", principal)
+            )
+        )
 
     @unary(*RESULTS)
     async def ListDropResults(self, request, principal):
         drop = await self.drops.get(self._drop(request, "parent"), brand=principal.brand)
         return pb.ListDropResultsResponse(offers=[offer_message(o) for o in drop.offers.values()])
-
-

@@ -49,9 +49,7 @@ def to_status(error: DomainError) -> grpc.Status:
         retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
         details.append(any_pb2.Any())
         details[-1].Pack(retry)
-    return rpc_status.to_status(
-        status_pb2.Status(code=code_of(error), message=error.message, details=details)
-    )
+    return rpc_status.to_status(status_pb2.Status(code=code_of(error), message=error.message, details=details))
 
 
 def internal_status() -> grpc.Status:
@@ -59,9 +57,7 @@ def internal_status() -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)
     detail = any_pb2.Any()
     detail.Pack(info)
-    return rpc_status.to_status(
-        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[detail])
-    )
+    return rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[detail]))
 
 
 def as_unavailable(error: BaseException) -> Unavailable | None:
@@ -83,6 +79,4 @@ def unavailable_status(error: Unavailable) -> grpc.Status:
     details = [any_pb2.Any(), any_pb2.Any()]
     details[0].Pack(info)
     details[1].Pack(retry)
-    return rpc_status.to_status(
-        status_pb2.Status(code=code_pb2.UNAVAILABLE, message=error.message, details=details)
-    )
+    return rpc_status.to_status(status_pb2.Status(code=code_pb2.UNAVAILABLE, message=error.message, details=details))

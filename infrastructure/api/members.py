@@ -63,7 +63,9 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
 
     def _points_call(self, request, method: str, principal) -> Call:
         return self._call(
-            request, method, principal,
+            request,
+            method,
+            principal,
             lambda result, now: pb.PointsChange(member=member_message(result[0], now), points=result[1]),
         )
 
@@ -75,8 +77,12 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         if not new.openid:
             raise InvalidArgument("member.openid is required", reason="FIELD_REQUIRED", field="member.openid")
         data = await self.members.register(
-            brand, new.openid, unionid=new.unionid or None, phone=new.phone or None,
-            referrer_id=names.parse(new.referrer, MEMBERS, field="member.referrer", required=False), call=call,
+            brand,
+            new.openid,
+            unionid=new.unionid or None,
+            phone=new.phone or None,
+            referrer_id=names.parse(new.referrer, MEMBERS, field="member.referrer", required=False),
+            call=call,
         )
         return pb.Member.FromString(data)
 
@@ -96,8 +102,11 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
                 raise InvalidArgument("birthday must be YYYY-MM-DD", reason="INVALID_DATE", field="birthday") from None
         text = {f: getattr(request, f) if request.HasField(f) else None for f in ("phone", "unionid", "nickname")}
         data = await self.members.update_profile(
-            names.parse(request.name, MEMBERS, field="name"), birthday=birthday, call=call,
-            brand=principal.brand, **text,
+            names.parse(request.name, MEMBERS, field="name"),
+            birthday=birthday,
+            call=call,
+            brand=principal.brand,
+            **text,
         )
         return pb.Member.FromString(data)
 
@@ -108,7 +117,11 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             raise InvalidArgument("unknown tier", reason="INVALID_ENUM", field="tier")
         tier = None if request.tier == pb.TIER_UNSPECIFIED else Tier[pb.Tier.Name(request.tier).removeprefix("TIER_")]
         data = await self.members.assign_tier_floor(
-            names.parse(request.name, MEMBERS, field="name"), tier, request.reason, request.operator, call=call,
+            names.parse(request.name, MEMBERS, field="name"),
+            tier,
+            request.reason,
+            request.operator,
+            call=call,
             brand=principal.brand,
         )
         return pb.Member.FromString(data)
@@ -118,7 +131,9 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "MergeMembers", principal)
         data = await self.members.merge(
             names.parse(request.name, MEMBERS, field="name"),
-            names.parse(request.absorbed, MEMBERS, field="absorbed"), call=call, brand=principal.brand,
+            names.parse(request.absorbed, MEMBERS, field="absorbed"),
+            call=call,
+            brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
@@ -127,7 +142,9 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "BindGuide", principal)
         data = await self.members.bind_guide(
             names.parse(request.name, MEMBERS, field="name"),
-            names.parse(request.guide, GUIDES, field="guide"), call=call, brand=principal.brand,
+            names.parse(request.guide, GUIDES, field="guide"),
+            call=call,
+            brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
@@ -136,7 +153,9 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         call = self._member_call(request, "RecordReferral", principal)
         data = await self.members.record_referral(
             names.parse(request.referrer, MEMBERS, field="referrer"),
-            names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand,
+            names.parse(request.name, MEMBERS, field="name"),
+            call=call,
+            brand=principal.brand,
         )
         return pb.Member.FromString(data)
 
@@ -144,7 +163,10 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def EarnPoints(self, request: pb.EarnPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "EarnPoints", principal)
         data = await self.members.earn_points(
-            names.parse(request.name, MEMBERS, field="name"), request.rule, request.points, call=call,
+            names.parse(request.name, MEMBERS, field="name"),
+            request.rule,
+            request.points,
+            call=call,
             brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
@@ -153,7 +175,10 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def RedeemPoints(self, request: pb.RedeemPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "RedeemPoints", principal)
         data = await self.members.redeem_points(
-            names.parse(request.name, MEMBERS, field="name"), request.points, request.reference, call=call,
+            names.parse(request.name, MEMBERS, field="name"),
+            request.points,
+            request.reference,
+            call=call,
             brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
@@ -162,8 +187,13 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
     async def AdjustPoints(self, request: pb.AdjustPointsRequest, principal) -> pb.PointsChange:
         call = self._points_call(request, "AdjustPoints", principal)
         data = await self.members.adjust_points(
-            names.parse(request.name, MEMBERS, field="name"), request.points, request.reason,
-            request.operator, request.corrects or None, call=call, brand=principal.brand,
+            names.parse(request.name, MEMBERS, field="name"),
+            request.points,
+            request.reason,
+            request.operator,
+            request.corrects or None,
+            call=call,
+            brand=principal.brand,
         )
         return pb.PointsChange.FromString(data)
 
@@ -174,15 +204,21 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         offset = pages.decode(request.page_token, "ListPointsHistory", scope)
         member = await self.members.get(names.parse(request.parent, MEMBERS, field="parent"), brand=principal.brand)
         history = member.history()
-        page = history[offset:offset + size]
+        page = history[offset : offset + size]
         return pb.ListPointsHistoryResponse(
             entries=[
-                pb.PointsEntry(kind=f"POINTS_ENTRY_KIND_{m.kind}", points=m.points,
-                               reference=m.reference, entry_time=timestamp(m.at), shortfall=m.shortfall)
+                pb.PointsEntry(
+                    kind=f"POINTS_ENTRY_KIND_{m.kind}",
+                    points=m.points,
+                    reference=m.reference,
+                    entry_time=timestamp(m.at),
+                    shortfall=m.shortfall,
+                )
                 for m in page
             ],
-            next_page_token=(pages.encode("ListPointsHistory", scope, offset + size)
-                             if offset + size < len(history) else ""),
+            next_page_token=(
+                pages.encode("ListPointsHistory", scope, offset + size) if offset + size < len(history) else ""
+            ),
         )
 
     @unary(*READ)
@@ -195,15 +231,21 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         )
         lots.sort(key=lambda pair: (pair[0].expires_at, pair[0].lot_id))  # soonest first, a stable order to page
         return pb.ListExpiringPointsResponse(
-            lots=[pb.ExpiringLot(lot=lot.lot_id, points=r, expire_time=timestamp(lot.expires_at))
-                  for lot, r in lots[offset:offset + size] if lot.expires_at is not None],  # expiring: all have one
+            lots=[
+                pb.ExpiringLot(lot=lot.lot_id, points=r, expire_time=timestamp(lot.expires_at))
+                for lot, r in lots[offset : offset + size]
+                if lot.expires_at is not None
+            ],  # expiring: all have one
             total_points=sum(r for _, r in lots),
-            next_page_token=pages.encode("ListExpiringPoints", scope, offset + size) if offset + size < len(lots) else "",
+            next_page_token=pages.encode("ListExpiringPoints", scope, offset + size)
+            if offset + size < len(lots)
+            else "",
         )
 
     @unary(*WRITE)
     async def EvaluateTier(self, request: pb.EvaluateTierRequest, principal) -> pb.Member:
         call = self._member_call(request, "EvaluateTier", principal)
         data = await self.members.evaluate_tier(
-            names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand)
+            names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand
+        )
         return pb.Member.FromString(data)

@@ -27,7 +27,8 @@ def parse(name: str, collection: str, *, field: str, required: bool = True) -> U
     except ValueError:
         raise InvalidArgument(
             f"{field} must look like {collection}/{{uuid}}, got {name[:80]!r}",
-            reason="INVALID_RESOURCE_NAME", field=field,
+            reason="INVALID_RESOURCE_NAME",
+            field=field,
         ) from None
 
 

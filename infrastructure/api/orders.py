@@ -49,8 +49,11 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
         dealer=f"dealers/{d.dealer_id}" if d.dealer_id else "",
         distance_m=float(d.distance_m or 0),
         candidates=[
-            pb.Candidate(store=names.name(STORES, c.store_id), distance_m=float(c.distance_m),
-                         rejected_because=rejections(c.rejections))
+            pb.Candidate(
+                store=names.name(STORES, c.store_id),
+                distance_m=float(c.distance_m),
+                rejected_because=rejections(c.rejections),
+            )
             for c in d.candidates
         ],
         attribution=[
@@ -58,18 +61,26 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
                 source=f"ATTRIBUTION_SOURCE_{s.source.value}",
                 outcome=f"STEP_OUTCOME_{s.outcome.value}",
                 reason=f"STEP_REASON_{s.reason.value}",
-                rejections=rejections(s.rejections), store=names.name(STORES, s.store_id),
+                rejections=rejections(s.rejections),
+                store=names.name(STORES, s.store_id),
             )
             for s in d.explanation
         ],
         guide_credit=credit,
-        unallocated_reason=(f"UNALLOCATED_REASON_{d.unallocated_reason.value}"
-                            if d.unallocated_reason else pb.UNALLOCATED_REASON_UNSPECIFIED),
+        unallocated_reason=(
+            f"UNALLOCATED_REASON_{d.unallocated_reason.value}"
+            if d.unallocated_reason
+            else pb.UNALLOCATED_REASON_UNSPECIFIED
+        ),
         fallback=d.fallback_target or "",
         split=[
-            pb.SplitPart(order=names.name(ORDERS, p.order_id) if p.order_id else "", store=names.name(STORES, p.store_id),
-                         dealer=f"dealers/{p.dealer_id}", distance_m=float(p.distance_m),
-                         needs=[pb.StockNeed(sku=n.sku, quantity=n.qty) for n in p.needs])
+            pb.SplitPart(
+                order=names.name(ORDERS, p.order_id) if p.order_id else "",
+                store=names.name(STORES, p.store_id),
+                dealer=f"dealers/{p.dealer_id}",
+                distance_m=float(p.distance_m),
+                needs=[pb.StockNeed(sku=n.sku, quantity=n.qty) for n in p.needs],
+            )
             for p in d.split
         ],
     )
@@ -77,13 +88,22 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
 
 def order_message(order: Order) -> pb.Order:
     return pb.Order(
-        name=names.name(ORDERS, order.id), member=names.name(MEMBERS, order.member_id),
-        state=f"ORDER_STATE_{order.status.name}", total_fen=order.total_fen, paid_fen=order.paid_fen,
-        refunded_fen=order.refunded_fen, fulfilment=convert.mode_value(order.mode),
-        routing=decision_message(order.decision), place_time=convert.timestamp(order.placed_at),
+        name=names.name(ORDERS, order.id),
+        member=names.name(MEMBERS, order.member_id),
+        state=f"ORDER_STATE_{order.status.name}",
+        total_fen=order.total_fen,
+        paid_fen=order.paid_fen,
+        refunded_fen=order.refunded_fen,
+        fulfilment=convert.mode_value(order.mode),
+        routing=decision_message(order.decision),
+        place_time=convert.timestamp(order.placed_at),
         version=order.version,
-        refunds=[pb.Refund(refund_id=r.refund_id, amount_fen=r.amount_fen, reason=r.reason,
-                           refund_time=convert.timestamp(r.at)) for r in order.refunds],
+        refunds=[
+            pb.Refund(
+                refund_id=r.refund_id, amount_fen=r.amount_fen, reason=r.reason, refund_time=convert.timestamp(r.at)
+            )
+            for r in order.refunds
+        ],
     )
 
 
@@ -93,8 +113,9 @@ def draft(msg: pb.OrderDraft) -> OrderDraft:
     if len(msg.lines) > MAX_LINES:
         raise InvalidArgument(f"at most {MAX_LINES} lines", reason="OUT_OF_RANGE", field="order.lines")
     if not msg.HasField("customer_location"):
-        raise InvalidArgument("customer_location is required for routing", reason="FIELD_REQUIRED",
-                              field="order.customer_location")
+        raise InvalidArgument(
+            "customer_location is required for routing", reason="FIELD_REQUIRED", field="order.customer_location"
+        )
     entry_kind = EntryKind.NONE
     if msg.entry.kind == pb.ENTRY_KIND_STORE_QR:
         entry_kind = EntryKind.STORE_QR
@@ -129,8 +150,7 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     @unary(*WRITE)
     async def PlaceOrder(self, request, principal):
         call = _call(request, "PlaceOrder", principal)
-        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call,
-                                                             brand=principal.brand))
+        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call, brand=principal.brand))
 
     @unary(*WRITE)
     async def SimulateOrder(self, request, principal):
@@ -139,38 +159,45 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     @unary(*WRITE)
     async def PayOrder(self, request, principal):
         call = _call(request, "PayOrder", principal)
-        return pb.Order.FromString(await self.orders.pay(self._order(request), request.paid_fen, call=call,
-                                                             brand=principal.brand))
+        return pb.Order.FromString(
+            await self.orders.pay(self._order(request), request.paid_fen, call=call, brand=principal.brand)
+        )
 
     @unary(*WRITE)
     async def FulfilOrder(self, request, principal):
         call = _call(request, "FulfilOrder", principal)
-        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call,
-                                                             brand=principal.brand))
+        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call, brand=principal.brand))
 
     @unary(*WRITE)
     async def CancelOrder(self, request, principal):
         call = _call(request, "CancelOrder", principal)
-        return pb.Order.FromString(await self.orders.cancel(self._order(request), request.reason, call=call,
-                                                             brand=principal.brand))
+        return pb.Order.FromString(
+            await self.orders.cancel(self._order(request), request.reason, call=call, brand=principal.brand)
+        )
 
     @unary(*WRITE)
     async def RefundOrder(self, request, principal):
         call = _call(request, "RefundOrder", principal)
-        data = await self.orders.refund(self._order(request), request.request_id, request.amount_fen, request.reason,
-                                        call=call, brand=principal.brand)
+        data = await self.orders.refund(
+            self._order(request),
+            request.request_id,
+            request.amount_fen,
+            request.reason,
+            call=call,
+            brand=principal.brand,
+        )
         return pb.Order.FromString(data)
 
     @unary(Role.OPERATOR)
     async def SettleOrder(self, request, principal):
         call = _call(request, "SettleOrder", principal)
-        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call,
-                                                             brand=principal.brand))
+        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call, brand=principal.brand))
 
     @unary(*READ)
     async def GetOrder(self, request, principal):
-        return order_message(await self.orders.get(names.parse(request.name, ORDERS, field="name"),
-                                                   brand=principal.brand))
+        return order_message(
+            await self.orders.get(names.parse(request.name, ORDERS, field="name"), brand=principal.brand)
+        )
 
     @unary(*READ)
     async def ListOrders(self, request, principal):
@@ -184,8 +211,11 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
             try:
                 before = (datetime.fromisoformat(key[0]), UUID(key[1]))
             except (ValueError, IndexError):
-                raise InvalidArgument("page_token is not one this server issued for this call",
-                                      reason="INVALID_PAGE_TOKEN", field="page_token") from None
+                raise InvalidArgument(
+                    "page_token is not one this server issued for this call",
+                    reason="INVALID_PAGE_TOKEN",
+                    field="page_token",
+                ) from None
         rows = await member_orders(self.pool, principal.brand, member_id, before=before, limit=size + 1)
         page = rows[:size]
         orders = [order_message(await self.orders.get(row["order_id"], brand=principal.brand)) for row in page]

@@ -56,6 +56,7 @@ def decode(token: str, method: str, scope: tuple, *, key: bool = False) -> Any:
         elif not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < 2**63:
             raise ValueError
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidArgument("page_token is not one this server issued for this call", reason="INVALID_PAGE_TOKEN",
-                              field="page_token") from None
+        raise InvalidArgument(
+            "page_token is not one this server issued for this call", reason="INVALID_PAGE_TOKEN", field="page_token"
+        ) from None
     return position

@@ -63,18 +63,32 @@ def _plain(value: Any) -> Any:
 
 def profile(member: Member) -> dict[str, Any]:
     consent = getattr(member, "consent", None)
-    return _plain({
-        "name": names.name(MEMBERS, member.id), "brand": member.brand,
-        "erased": member.erased, "erase_time": getattr(member, "erased_at", None),
-        "openid": member.openid, "unionid": member.unionid, "phone": member.phone,
-        "nickname": member.nickname, "birthday": member.birthday,
-        "registered_time": member.registered_at, "tier": member.tier, "tier_floor": member.tier_floor,
-        "points": member.totals(), "guide": member.guide_id, "home_store": member.home_store_id,
-        "referred_by": member.referred_by, "invitees": member.invitees,
-        "merged_into": member.merged_into, "absorbed": member.absorbed,
-        "marketing_consent": None if consent is None else {
-            "granted": consent[0], "channel": consent[1], "decide_time": consent[2]},
-    })
+    return _plain(
+        {
+            "name": names.name(MEMBERS, member.id),
+            "brand": member.brand,
+            "erased": member.erased,
+            "erase_time": getattr(member, "erased_at", None),
+            "openid": member.openid,
+            "unionid": member.unionid,
+            "phone": member.phone,
+            "nickname": member.nickname,
+            "birthday": member.birthday,
+            "registered_time": member.registered_at,
+            "tier": member.tier,
+            "tier_floor": member.tier_floor,
+            "points": member.totals(),
+            "guide": member.guide_id,
+            "home_store": member.home_store_id,
+            "referred_by": member.referred_by,
+            "invitees": member.invitees,
+            "merged_into": member.merged_into,
+            "absorbed": member.absorbed,
+            "marketing_consent": None
+            if consent is None
+            else {"granted": consent[0], "channel": consent[1], "decide_time": consent[2]},
+        }
+    )
 
 
 class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
@@ -91,16 +105,18 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
             raise InvalidArgument("requested_by is required", reason="FIELD_REQUIRED", field="requested_by")
         if not request.reason:
             raise InvalidArgument("reason is required", reason="FIELD_REQUIRED", field="reason")
-        data = await self.members.erase(member_id, request.requested_by, request.reason, call=call,
-                                        brand=principal.brand)
+        data = await self.members.erase(
+            member_id, request.requested_by, request.reason, call=call, brand=principal.brand
+        )
         return pb.ErasureReceipt.FromString(data)
 
     @streaming(*READ)
     async def ExportMemberData(self, request: pb.ExportMemberDataRequest, principal):
         member = await self.members.get(names.parse(request.name, MEMBERS, field="name"), brand=principal.brand)
         yield pb.MemberDataChunk(section=pb.MEMBER_DATA_SECTION_PROFILE, json=orjson.dumps(profile(member)).decode())
-        yield pb.MemberDataChunk(section=pb.MEMBER_DATA_SECTION_POINTS_HISTORY,
-                                 json=orjson.dumps(_plain(list(member.history()))).decode())
+        yield pb.MemberDataChunk(
+            section=pb.MEMBER_DATA_SECTION_POINTS_HISTORY, json=orjson.dumps(_plain(list(member.history()))).decode()
+        )
         for order_id in list(getattr(member, "_order_paid", {})):
             try:
                 order = await self.orders.get(UUID(order_id), brand=principal.brand)
@@ -111,12 +127,18 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
 
     @unary(*WRITE)
     async def RecordMarketingConsent(self, request: pb.RecordMarketingConsentRequest, principal) -> pb.MarketingConsent:
-        call = Call(idempotency(request, "RecordMarketingConsent", principal),
-                    lambda m: consent_message(m).SerializeToString())
+        call = Call(
+            idempotency(request, "RecordMarketingConsent", principal), lambda m: consent_message(m).SerializeToString()
+        )
         if not request.channel:
             raise InvalidArgument("channel is required", reason="FIELD_REQUIRED", field="channel")
-        data = await self.members.record_consent(names.parse(request.name, MEMBERS, field="name"), request.granted,
-                                                 request.channel, call=call, brand=principal.brand)
+        data = await self.members.record_consent(
+            names.parse(request.name, MEMBERS, field="name"),
+            request.granted,
+            request.channel,
+            call=call,
+            brand=principal.brand,
+        )
         return pb.MarketingConsent.FromString(data)
 
     @unary(*READ)

@@ -21,17 +21,29 @@ from domain.loyalty_args import check_text
 from domain.programme import BindingMode, CapPeriod, ExpiryPolicy, LoyaltyProgramme
 from domain.tiers import DowngradePolicy, Tier, TierRule
 from infrastructure.api.rpc import Servicer, idempotency, unary
-from protos.loyalty.v1 import members_pb2
+from protos.loyalty.v1 import members_pb2, programmes_pb2_grpc
 from protos.loyalty.v1 import programmes_pb2 as pb
-from protos.loyalty.v1 import programmes_pb2_grpc
 
 READ = (Role.OPERATOR, Role.AUDITOR, Role.MINIPROGRAM)
 
 INT_FIELDS = (
-    "points_per_yuan", "pending_days", "expiry_days", "tier_window_days", "referral_reward_points",
-    "referral_cap_per_period", "protection_days", "handover_waiting_hours", "handover_max_per_customer",
-    "handover_limit_days", "guide_customer_limit", "guide_commission_bps", "guide_credit_customer_added",
-    "guide_credit_referral", "guide_credit_per_yuan_sales", "return_window_days", "payment_timeout_minutes",
+    "points_per_yuan",
+    "pending_days",
+    "expiry_days",
+    "tier_window_days",
+    "referral_reward_points",
+    "referral_cap_per_period",
+    "protection_days",
+    "handover_waiting_hours",
+    "handover_max_per_customer",
+    "handover_limit_days",
+    "guide_customer_limit",
+    "guide_commission_bps",
+    "guide_credit_customer_added",
+    "guide_credit_referral",
+    "guide_credit_per_yuan_sales",
+    "return_window_days",
+    "payment_timeout_minutes",
 )
 # field -> (domain enum, proto enum, value-name prefix)
 ENUM_FIELDS: dict[str, tuple[type[Enum], Any, str]] = {
@@ -60,15 +72,24 @@ def _enum_value(member: Enum, kind: tuple[type[Enum], Any, str]) -> str:
 def _tier_rule(msg: pb.TierRule) -> TierRule:
     if msg.tier not in members_pb2.Tier.values() or msg.tier == members_pb2.TIER_UNSPECIFIED:
         raise InvalidArgument("tier_rules.tier must be a tier", reason="INVALID_ENUM", field="tier_rules.tier")
-    return TierRule(Tier[members_pb2.Tier.Name(msg.tier).removeprefix("TIER_")], msg.min_paid_fen, msg.min_points_earned)
+    return TierRule(
+        Tier[members_pb2.Tier.Name(msg.tier).removeprefix("TIER_")], msg.min_paid_fen, msg.min_points_earned
+    )
 
 
 def _attribution(msg: pb.AttributionRules) -> AttributionPolicy:
     kwargs: dict[str, Any] = {}
     if msg.precedence:
         kwargs["precedence"] = tuple(_enum(v, SOURCE, "attribution.precedence") for v in msg.precedence)
-    for name in ("fallback_target", "credit_bound_guide", "max_distance_m", "tie_tolerance_m",
-                 "pickup_max_distance_m", "delivery_ignores_opening_hours", "stock_max_distance_m"):
+    for name in (
+        "fallback_target",
+        "credit_bound_guide",
+        "max_distance_m",
+        "tie_tolerance_m",
+        "pickup_max_distance_m",
+        "delivery_ignores_opening_hours",
+        "stock_max_distance_m",
+    ):
         if msg.HasField(name):
             kwargs[name] = getattr(msg, name)
     if msg.stock_fallback:
@@ -102,14 +123,15 @@ def programme_message(programme: LoyaltyProgramme) -> pb.Programme:
         brand=programme.brand,
         version=programme.version,
         tier_rules=[
-            pb.TierRule(tier=f"TIER_{r.tier.name}", min_paid_fen=r.min_paid_fen,
-                        min_points_earned=r.min_points_earned)
+            pb.TierRule(tier=f"TIER_{r.tier.name}", min_paid_fen=r.min_paid_fen, min_points_earned=r.min_points_earned)
             for r in programme.tier_rules
         ],
         attribution=pb.AttributionRules(
             precedence=[_enum_value(s, SOURCE) for s in policy.precedence],
-            fallback_target=policy.fallback_target, credit_bound_guide=policy.credit_bound_guide,
-            max_distance_m=policy.max_distance_m, tie_tolerance_m=policy.tie_tolerance_m,
+            fallback_target=policy.fallback_target,
+            credit_bound_guide=policy.credit_bound_guide,
+            max_distance_m=policy.max_distance_m,
+            tie_tolerance_m=policy.tie_tolerance_m,
             pickup_max_distance_m=policy.pickup_max_distance_m,
             delivery_ignores_opening_hours=policy.delivery_ignores_opening_hours,
             stock_fallback=_enum_value(policy.stock_fallback, STOCK_FALLBACK),
@@ -126,8 +148,9 @@ class ProgrammeServicer(Servicer, programmes_pb2_grpc.ProgrammeServiceServicer):
 
     @unary(Role.OPERATOR)
     async def PublishProgramme(self, request: pb.PublishProgrammeRequest, principal) -> pb.Programme:
-        call = Call(idempotency(request, "PublishProgramme", principal),
-                    lambda p: programme_message(p).SerializeToString())
+        call = Call(
+            idempotency(request, "PublishProgramme", principal), lambda p: programme_message(p).SerializeToString()
+        )
         if not request.HasField("programme"):
             raise InvalidArgument("programme is required", reason="FIELD_REQUIRED", field="programme")
         message = pb.Programme()
@@ -140,8 +163,7 @@ class ProgrammeServicer(Servicer, programmes_pb2_grpc.ProgrammeServiceServicer):
     async def GetProgramme(self, request: pb.GetProgrammeRequest, principal) -> pb.Programme:
         brand = brand_scope(principal, request.brand)
         if request.version < 0:
-            raise InvalidArgument("version is 0 (current) or a version number", reason="OUT_OF_RANGE",
-                                  field="version")
+            raise InvalidArgument("version is 0 (current) or a version number", reason="OUT_OF_RANGE", field="version")
         if request.version == 0:
             return programme_message(await self.programmes.current(brand))
         return programme_message(await self.programmes.version(brand, request.version))

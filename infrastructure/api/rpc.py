@@ -118,9 +118,13 @@ class _CallLog:
         self.code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= DEADLINE_SLACK_S else "CANCELLED"
 
     def emit(self) -> None:
-        fields = {"rpc": self.method, "code": self.code,
-                  "duration_ms": round((time.perf_counter() - self.started) * 1000, 2), "role": self.role,
-                  "brand": self.brand}
+        fields = {
+            "rpc": self.method,
+            "code": self.code,
+            "duration_ms": round((time.perf_counter() - self.started) * 1000, 2),
+            "role": self.role,
+            "brand": self.brand,
+        }
         if self.reason:
             fields["reason"] = self.reason
         if self.request_id:
@@ -219,12 +223,14 @@ def idempotency(request: Any, method: str, principal: Principal) -> Idempotency:
     """
     request_id = request.request_id
     if not request_id:
-        raise InvalidArgument("request_id is required (1-128 printable characters)", reason="REQUEST_ID_REQUIRED",
-                              field="request_id")
+        raise InvalidArgument(
+            "request_id is required (1-128 printable characters)", reason="REQUEST_ID_REQUIRED", field="request_id"
+        )
     if len(request_id) > 128 or not request_id.isprintable():
         # PostgreSQL text cannot hold NUL, and ids are echoed in logs: printable only.
-        raise InvalidArgument("request_id must be 1-128 printable characters", reason="INVALID_REQUEST_ID",
-                              field="request_id")
+        raise InvalidArgument(
+            "request_id must be 1-128 printable characters", reason="INVALID_REQUEST_ID", field="request_id"
+        )
     payload = type(request)()
     payload.CopyFrom(request)
     payload.ClearField("request_id")

@@ -25,29 +25,41 @@ def level_name(stock: StoreStock) -> str:
 
 def level_message(stock: StoreStock) -> pb.StockLevel:
     return pb.StockLevel(
-        name=level_name(stock), store=names.name(STORES, stock.store_id), sku=stock.sku,
-        on_hand_units=stock.on_hand, reserved_units=stock.reserved, protected_units=stock.protected,
-        available_online_units=stock.available_online, protection_floor_units=stock.protection.floor_units,
-        protection_share_basis_points=stock.protection.share_bp, consumed_units=stock.consumed,
-        sold_in_store_units=stock.sold_in_store, reservation_count=len(stock.reservations),
-        update_time=convert.timestamp(stock.modified_on), version=stock.version,
+        name=level_name(stock),
+        store=names.name(STORES, stock.store_id),
+        sku=stock.sku,
+        on_hand_units=stock.on_hand,
+        reserved_units=stock.reserved,
+        protected_units=stock.protected,
+        available_online_units=stock.available_online,
+        protection_floor_units=stock.protection.floor_units,
+        protection_share_basis_points=stock.protection.share_bp,
+        consumed_units=stock.consumed,
+        sold_in_store_units=stock.sold_in_store,
+        reservation_count=len(stock.reservations),
+        update_time=convert.timestamp(stock.modified_on),
+        version=stock.version,
     )
 
 
 def parse_level_name(name: str) -> tuple[UUID, str]:
     store, sep, sku = name.rpartition("/stock/")
     if not sep or not sku:
-        raise InvalidArgument("name must look like cloudStores/{uuid}/stock/{sku}", reason="INVALID_RESOURCE_NAME",
-                              field="name")
+        raise InvalidArgument(
+            "name must look like cloudStores/{uuid}/stock/{sku}", reason="INVALID_RESOURCE_NAME", field="name"
+        )
     return names.parse(store, STORES, field="name"), sku
 
 
 def stock_line(msg: pb.StockLine) -> StockLine:
     if msg.HasField("count") == msg.HasField("delta"):
         raise InvalidArgument("give exactly one of count and delta", reason="FIELD_REQUIRED", field="lines.count")
-    return StockLine(names.parse(msg.store, STORES, field="lines.store"), msg.sku,
-                     count=msg.count if msg.HasField("count") else None,
-                     delta=msg.delta if msg.HasField("delta") else None)
+    return StockLine(
+        names.parse(msg.store, STORES, field="lines.store"),
+        msg.sku,
+        count=msg.count if msg.HasField("count") else None,
+        delta=msg.delta if msg.HasField("delta") else None,
+    )
 
 
 def _dealer(principal) -> str | None:
@@ -66,15 +78,20 @@ class StockServicer(Servicer, stock_pb2_grpc.StockServiceServicer):
         brand = brand_scope(principal, request.brand)
         lines = [stock_line(line) for line in request.lines]
         return pb.ImportStockResponse.FromString(
-            await self.stock.import_counts(brand, request.batch_id, lines, request.reason, call=call))
+            await self.stock.import_counts(brand, request.batch_id, lines, request.reason, call=call)
+        )
 
     @unary(*KEEPERS)
     async def RecordInStoreSale(self, request, principal):
-        call = Call(idempotency(request, "RecordInStoreSale", principal),
-                    lambda r: level_message(r).SerializeToString())
+        call = Call(
+            idempotency(request, "RecordInStoreSale", principal), lambda r: level_message(r).SerializeToString()
+        )
         store = names.parse(request.store, STORES, field="store")
-        return pb.StockLevel.FromString(await self.stock.sell_in_store(
-            store, request.sku, request.quantity, brand=principal.brand, dealer=_dealer(principal), call=call))
+        return pb.StockLevel.FromString(
+            await self.stock.sell_in_store(
+                store, request.sku, request.quantity, brand=principal.brand, dealer=_dealer(principal), call=call
+            )
+        )
 
     @unary(*KEEPERS)
     async def SetStockProtection(self, request, principal):
@@ -82,8 +99,11 @@ class StockServicer(Servicer, stock_pb2_grpc.StockServiceServicer):
         call = Call(idempotency(request, "SetStockProtection", principal), lambda r: build(r).SerializeToString())
         store = names.parse(request.store, STORES, field="store")
         protection = Protection(floor_units=request.floor_units, share_bp=request.share_basis_points)
-        return pb.SetStockProtectionResponse.FromString(await self.stock.protect(
-            store, list(request.skus), protection, brand=principal.brand, dealer=_dealer(principal), call=call))
+        return pb.SetStockProtectionResponse.FromString(
+            await self.stock.protect(
+                store, list(request.skus), protection, brand=principal.brand, dealer=_dealer(principal), call=call
+            )
+        )
 
     @unary(*READERS)
     async def GetStockLevel(self, request, principal):

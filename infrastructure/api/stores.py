@@ -28,19 +28,23 @@ LIST_DEFAULT, LIST_MAX = 20, 100
 
 def store_spec(msg: pb.CloudStoreSpec) -> StoreSpec:
     if not msg.code or not msg.display_name:
-        raise InvalidArgument("store code and display_name are required", reason="FIELD_REQUIRED",
-                              field="cloud_store.spec")
+        raise InvalidArgument(
+            "store code and display_name are required", reason="FIELD_REQUIRED", field="cloud_store.spec"
+        )
     if not msg.modes:
         raise InvalidArgument("a store offers at least one fulfilment mode", reason="FIELD_REQUIRED", field="modes")
     return StoreSpec(
-        code=msg.code, name=msg.display_name, dealer_id=names.dealer_id(msg.dealer, field="dealer"),
+        code=msg.code,
+        name=msg.display_name,
+        dealer_id=names.dealer_id(msg.dealer, field="dealer"),
         location=convert.location(msg.location, field="location"),
         service_radius_m=convert.non_negative(msg.service_radius_m, "service_radius_m"),
         modes=tuple(convert.mode(m, field="modes") for m in msg.modes),
         hours=convert.hours(msg.hours, msg.time_zone),
         daily_capacity=convert.non_negative(msg.daily_capacity, "daily_capacity"),
-        online_orders_enabled=(msg.online_orders_enabled if msg.HasField("online_orders_enabled")
-                               else StoreSpec.online_orders_enabled),  # unset: the application's default
+        online_orders_enabled=(
+            msg.online_orders_enabled if msg.HasField("online_orders_enabled") else StoreSpec.online_orders_enabled
+        ),  # unset: the application's default
     )
 
 
@@ -54,21 +58,27 @@ def store_changes(request: pb.UpdateCloudStoreRequest) -> StoreChanges:
         raise InvalidArgument("update_mask names no field", reason="FIELD_REQUIRED", field="update_mask")
     if "*" in given:
         if len(given) > 1:
-            raise InvalidArgument("update_mask \"*\" stands alone", reason="FIELD_NOT_UPDATABLE", field="update_mask")
+            raise InvalidArgument('update_mask "*" stands alone', reason="FIELD_NOT_UPDATABLE", field="update_mask")
         paths = set(UPDATABLE)
     else:
         paths = {p.removeprefix("spec.") for p in given if p.startswith("spec.")}
         if unknown := {p for p in given if not p.startswith("spec.") or p.removeprefix("spec.") not in UPDATABLE}:
-            raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}", reason="FIELD_NOT_UPDATABLE",
-                                  field="update_mask")
+            raise InvalidArgument(
+                f"cannot update {', '.join(sorted(unknown))}", reason="FIELD_NOT_UPDATABLE", field="update_mask"
+            )
     c = request.cloud_store.spec
     area = None
     if paths & {"service_radius_m", "modes"}:
         if not paths >= {"service_radius_m", "modes"} or not c.modes:
-            raise InvalidArgument("the service area changes as service_radius_m and modes together",
-                                  reason="FIELD_REQUIRED", field="modes")
-        area = (convert.non_negative(c.service_radius_m, "service_radius_m"),
-                tuple(convert.mode(m, field="modes") for m in c.modes))
+            raise InvalidArgument(
+                "the service area changes as service_radius_m and modes together",
+                reason="FIELD_REQUIRED",
+                field="modes",
+            )
+        area = (
+            convert.non_negative(c.service_radius_m, "service_radius_m"),
+            tuple(convert.mode(m, field="modes") for m in c.modes),
+        )
     return StoreChanges(
         hours=convert.hours(c.hours, c.time_zone) if paths & {"hours", "time_zone"} else None,
         daily_capacity=convert.non_negative(c.daily_capacity, "daily_capacity") if "daily_capacity" in paths else None,
@@ -79,27 +89,41 @@ def store_changes(request: pb.UpdateCloudStoreRequest) -> StoreChanges:
 
 def store_message(store: CloudStore) -> pb.CloudStore:
     return pb.CloudStore(
-        name=names.name(STORES, store.id), brand=store.brand,
+        name=names.name(STORES, store.id),
+        brand=store.brand,
         spec=pb.CloudStoreSpec(
-            code=store.code, display_name=store.name, dealer=f"dealers/{store.dealer_id}",
-            location=convert.location_message(store.location), service_radius_m=store.service_radius_m,
-            modes=[convert.mode_value(m) for m in store.modes], hours=convert.hours_messages(store.hours),
-            time_zone=store.hours.time_zone, daily_capacity=store.daily_capacity,
+            code=store.code,
+            display_name=store.name,
+            dealer=f"dealers/{store.dealer_id}",
+            location=convert.location_message(store.location),
+            service_radius_m=store.service_radius_m,
+            modes=[convert.mode_value(m) for m in store.modes],
+            hours=convert.hours_messages(store.hours),
+            time_zone=store.hours.time_zone,
+            daily_capacity=store.daily_capacity,
             online_orders_enabled=store.online_orders_enabled,
         ),
         status=f"STORE_STATUS_{store.status.name}",
-        revenue_fen=store.revenue_fen(), refunded_fen=store.refunds_fen(), version=store.version,
+        revenue_fen=store.revenue_fen(),
+        refunded_fen=store.refunds_fen(),
+        version=store.version,
     )
 
 
 def guide_message(guide: Guide) -> pb.Guide:
     return pb.Guide(
-        name=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), brand=guide.brand,
-        wecom_userid=guide.wecom_userid, display_name=guide.name,
+        name=names.name(GUIDES, guide.id),
+        store=names.name(STORES, guide.store_id),
+        brand=guide.brand,
+        wecom_userid=guide.wecom_userid,
+        display_name=guide.name,
         status=pb.GUIDE_STATUS_EMPLOYED if guide.employed else pb.GUIDE_STATUS_LEFT,
-        customer_count=len(guide.customers), pending_handovers=len(guide.incoming),
-        commission_frozen_fen=guide.frozen_fen, commission_settled_fen=guide.settled_fen,
-        commission_debt_fen=guide.debt_fen, version=guide.version,
+        customer_count=len(guide.customers),
+        pending_handovers=len(guide.incoming),
+        commission_frozen_fen=guide.frozen_fen,
+        commission_settled_fen=guide.settled_fen,
+        commission_debt_fen=guide.debt_fen,
+        version=guide.version,
     )
 
 
@@ -119,17 +143,23 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
     @unary(Role.OPERATOR)
     async def OpenCloudStore(self, request, principal):
         call = _call(request, "OpenCloudStore", principal, store_message)
-        data = await self.stores.open(brand_scope(principal, request.brand), store_spec(request.cloud_store.spec),
-                                      call=call)
+        data = await self.stores.open(
+            brand_scope(principal, request.brand), store_spec(request.cloud_store.spec), call=call
+        )
         return pb.CloudStore.FromString(data)
 
     @unary(Role.OPERATOR)
     async def ImportCloudStores(self, request, principal):
-        call = _call(request, "ImportCloudStores", principal,
-                     lambda stores: pb.ImportCloudStoresResponse(cloud_stores=[store_message(s) for s in stores]))
+        call = _call(
+            request,
+            "ImportCloudStores",
+            principal,
+            lambda stores: pb.ImportCloudStoresResponse(cloud_stores=[store_message(s) for s in stores]),
+        )
         specs = [store_spec(s.spec) for s in request.cloud_stores]
-        return pb.ImportCloudStoresResponse.FromString(await self.stores.import_many(
-            brand_scope(principal, request.brand), specs, call=call))
+        return pb.ImportCloudStoresResponse.FromString(
+            await self.stores.import_many(brand_scope(principal, request.brand), specs, call=call)
+        )
 
     @unary(Role.OPERATOR)
     async def RelocateCloudStore(self, request, principal):
@@ -143,22 +173,29 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
     async def UpdateCloudStore(self, request, principal):
         call = _call(request, "UpdateCloudStore", principal, store_message)
         return pb.CloudStore.FromString(
-            await self.stores.update(names.parse(request.cloud_store.name, STORES, field="cloud_store.name"),
-                                     store_changes(request), call=call, brand=principal.brand)
+            await self.stores.update(
+                names.parse(request.cloud_store.name, STORES, field="cloud_store.name"),
+                store_changes(request),
+                call=call,
+                brand=principal.brand,
+            )
         )
 
     @unary(Role.OPERATOR)
     async def SuspendCloudStore(self, request, principal):
         call = _call(request, "SuspendCloudStore", principal, store_message)
         return pb.CloudStore.FromString(
-            await self.stores.suspend(self._store(request), request.reason or "SUSPENDED", call=call,
-                                      brand=principal.brand)
+            await self.stores.suspend(
+                self._store(request), request.reason or "SUSPENDED", call=call, brand=principal.brand
+            )
         )
 
     @unary(Role.OPERATOR)
     async def ReopenCloudStore(self, request, principal):
         call = _call(request, "ReopenCloudStore", principal, store_message)
-        return pb.CloudStore.FromString(await self.stores.reopen(self._store(request), call=call, brand=principal.brand))
+        return pb.CloudStore.FromString(
+            await self.stores.reopen(self._store(request), call=call, brand=principal.brand)
+        )
 
     @unary(Role.OPERATOR)
     async def CloseCloudStore(self, request, principal):
@@ -170,15 +207,19 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         call = _call(request, "TransferCloudStore", principal, store_message)
         effective = convert.from_timestamp(request.effective_time) if request.HasField("effective_time") else None
         data = await self.stores.transfer(
-            self._store(request), names.dealer_id(request.to_dealer, field="to_dealer"), effective, call=call,
+            self._store(request),
+            names.dealer_id(request.to_dealer, field="to_dealer"),
+            effective,
+            call=call,
             brand=principal.brand,
         )
         return pb.CloudStore.FromString(data)
 
     @unary(*READ)
     async def GetCloudStore(self, request, principal):
-        return store_message(await self.stores.get(names.parse(request.name, STORES, field="name"),
-                                                   brand=principal.brand))
+        return store_message(
+            await self.stores.get(names.parse(request.name, STORES, field="name"), brand=principal.brand)
+        )
 
     @unary(*READ)
     async def ListCloudStores(self, request, principal):
@@ -187,17 +228,24 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         dealer = names.dealer_id(request.dealer, required=False)
         if request.status not in pb.StoreStatus.values():
             raise InvalidArgument("unknown status", reason="INVALID_ENUM", field="status")
-        status = (None if request.status == pb.STORE_STATUS_UNSPECIFIED
-                  else StoreStatus[pb.StoreStatus.Name(request.status).removeprefix("STORE_STATUS_")])
+        status = (
+            None
+            if request.status == pb.STORE_STATUS_UNSPECIFIED
+            else StoreStatus[pb.StoreStatus.Name(request.status).removeprefix("STORE_STATUS_")]
+        )
         near = convert.location(request.near, field="near") if request.HasField("near") else None
         if request.within_m < 0 or (request.within_m and near is None):
-            raise InvalidArgument("within_m is a non-negative distance from near", reason="OUT_OF_RANGE",
-                                  field="within_m")
+            raise InvalidArgument(
+                "within_m is a non-negative distance from near", reason="OUT_OF_RANGE", field="within_m"
+            )
         scope = (brand, dealer, request.status, request.near.SerializeToString().hex(), request.within_m)
         offset = pages.decode(request.page_token, "ListCloudStores", scope)
         await self.directory.catch_up()  # read your own writes: stores opened a moment ago are listed
-        chosen = [s for s in self.directory.replicas.values()
-                  if s.brand == brand and (not dealer or s.dealer_id == dealer) and (status is None or s.status is status)]
+        chosen = [
+            s
+            for s in self.directory.replicas.values()
+            if s.brand == brand and (not dealer or s.dealer_id == dealer) and (status is None or s.status is status)
+        ]
         distances: dict[UUID, float] = {}
         if near is None:
             ranked = sorted(chosen, key=lambda s: (s.code, str(s.id)))
@@ -207,12 +255,13 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
             ranked = sorted(chosen, key=lambda s: (distances[s.id], str(s.id)))
             if request.within_m:
                 ranked = [s for s in ranked if distances[s.id] <= request.within_m]
-        page = ranked[offset:offset + size]
+        page = ranked[offset : offset + size]
         return pb.ListCloudStoresResponse(
             cloud_stores=[store_message(s) for s in page],
             distances_m=[round(distances[s.id], 1) for s in page] if near is not None else [],
-            next_page_token=(pages.encode("ListCloudStores", scope, offset + size)
-                             if offset + size < len(ranked) else ""),
+            next_page_token=(
+                pages.encode("ListCloudStores", scope, offset + size) if offset + size < len(ranked) else ""
+            ),
         )
 
 
@@ -228,10 +277,15 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         brand = brand_scope(principal, request.brand)
         new = request.guide
         if not new.wecom_userid or not new.display_name:
-            raise InvalidArgument("guide.wecom_userid and guide.display_name are required", reason="FIELD_REQUIRED",
-                                  field="guide")
+            raise InvalidArgument(
+                "guide.wecom_userid and guide.display_name are required", reason="FIELD_REQUIRED", field="guide"
+            )
         data = await self.guides.hire(
-            brand, names.parse(new.store, STORES, field="guide.store"), new.wecom_userid, new.display_name, call=call,
+            brand,
+            names.parse(new.store, STORES, field="guide.store"),
+            new.wecom_userid,
+            new.display_name,
+            call=call,
         )
         return pb.Guide.FromString(data)
 
@@ -240,15 +294,18 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         call = _call(request, "MoveGuide", principal, guide_message)
         data = await self.guides.move(
             names.parse(request.name, GUIDES, field="name"),
-            names.parse(request.to_store, STORES, field="to_store"), call=call, brand=principal.brand,
+            names.parse(request.to_store, STORES, field="to_store"),
+            call=call,
+            brand=principal.brand,
         )
         return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
     async def ReleaseGuide(self, request, principal):
         call = _call(request, "ReleaseGuide", principal, guide_message)
-        data = await self.guides.release(names.parse(request.name, GUIDES, field="name"), call=call,
-                                         brand=principal.brand)
+        data = await self.guides.release(
+            names.parse(request.name, GUIDES, field="name"), call=call, brand=principal.brand
+        )
         return pb.Guide.FromString(data)
 
     @unary(Role.OPERATOR)
@@ -256,7 +313,8 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         def build(result) -> pb.InheritCustomersResponse:
             offered, refusals = result
             return pb.InheritCustomersResponse(
-                offered=offered, refused=len(refusals),
+                offered=offered,
+                refused=len(refusals),
                 refusals=[f"{names.name(MEMBERS, m)}: {why}" for m, why in refusals],
             )
 
@@ -264,7 +322,10 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         members = tuple(names.parse(m, MEMBERS, field="members") for m in request.members)
         data = await self.guides.inherit(
             names.parse(request.name, GUIDES, field="name"),
-            names.parse(request.to_guide, GUIDES, field="to_guide"), members, call=call, brand=principal.brand,
+            names.parse(request.to_guide, GUIDES, field="to_guide"),
+            members,
+            call=call,
+            brand=principal.brand,
         )
         return pb.InheritCustomersResponse.FromString(data)
 
@@ -272,8 +333,12 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def ConcludeHandover(self, request, principal):
         call = _call(request, "ConcludeHandover", principal, guide_message)
         data = await self.guides.conclude(
-            names.parse(request.name, GUIDES, field="name"), names.parse(request.member, MEMBERS, field="member"),
-            request.accept, request.reason, call=call, brand=principal.brand,
+            names.parse(request.name, GUIDES, field="name"),
+            names.parse(request.member, MEMBERS, field="member"),
+            request.accept,
+            request.reason,
+            call=call,
+            brand=principal.brand,
         )
         return pb.Guide.FromString(data)
 
@@ -281,30 +346,42 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
     async def CompleteDueHandovers(self, request, principal):
         call = _call(request, "CompleteDueHandovers", principal, guide_message)
         return pb.Guide.FromString(
-            await self.guides.complete_due(names.parse(request.name, GUIDES, field="name"), call=call,
-                                           brand=principal.brand)
+            await self.guides.complete_due(
+                names.parse(request.name, GUIDES, field="name"), call=call, brand=principal.brand
+            )
         )
 
     @unary(*READ)
     async def GetGuide(self, request, principal):
-        return guide_message(await self.guides.get(names.parse(request.name, GUIDES, field="name"),
-                                                   brand=principal.brand))
+        return guide_message(
+            await self.guides.get(names.parse(request.name, GUIDES, field="name"), brand=principal.brand)
+        )
 
     @unary(Role.OPERATOR, Role.AUDITOR)
     async def GetGuidePerformance(self, request, principal):
         guide = await self.guides.get(names.parse(request.name, GUIDES, field="name"), brand=principal.brand)
         row = await guide_performance(self.pool, guide.id)
-        return performance_message(row, guide.name) if row is not None else pb.GuidePerformance(
-            guide=names.name(GUIDES, guide.id), store=names.name(STORES, guide.store_id), display_name=guide.name,
-            employed=guide.employed)  # hired a moment ago: the read model has not counted it yet
+        return (
+            performance_message(row, guide.name)
+            if row is not None
+            else pb.GuidePerformance(
+                guide=names.name(GUIDES, guide.id),
+                store=names.name(STORES, guide.store_id),
+                display_name=guide.name,
+                employed=guide.employed,
+            )
+        )  # hired a moment ago: the read model has not counted it yet
 
     @unary(Role.OPERATOR, Role.AUDITOR)
     async def GetStorePerformance(self, request, principal):
         store_id = names.parse(request.name, STORES, field="name")
         owned(await self.guides.repository.get(store_id, CloudStore), principal.brand)  # another brand's: NOT_FOUND
         # A guide's name is personal data: sealed in its events, never in the read model (infrastructure.privacy).
-        guides = [performance_message(row, (await self.guides.get(row["guide_id"], brand=principal.brand)).name)
-                  for row in await store_guides(self.pool, store_id) if row["brand"] == principal.brand]
+        guides = [
+            performance_message(row, (await self.guides.get(row["guide_id"], brand=principal.brand)).name)
+            for row in await store_guides(self.pool, store_id)
+            if row["brand"] == principal.brand
+        ]
         sums = {f: sum(getattr(g, f) for g in guides) for f in STORE_SUMS}
         return pb.StorePerformance(store=names.name(STORES, store_id), guides=guides, **sums)
 
@@ -315,7 +392,10 @@ STORE_SUMS = ("customers", "customers_added", "referrals", "sales_orders", "sale
 def performance_message(row, display_name: str) -> pb.GuidePerformance:
     """``display_name`` from the guide itself: the read model's name column stays empty (personal data)."""
     return pb.GuidePerformance(
-        guide=names.name(GUIDES, row["guide_id"]), store=names.name(STORES, row["store_id"]),
-        display_name=display_name, employed=row["left_at"] is None,
-        **{c: row[c] for c in PERFORMANCE_COLUMNS}, update_time=convert.timestamp(row["updated_at"]),
+        guide=names.name(GUIDES, row["guide_id"]),
+        store=names.name(STORES, row["store_id"]),
+        display_name=display_name,
+        employed=row["left_at"] is None,
+        **{c: row[c] for c in PERFORMANCE_COLUMNS},
+        update_time=convert.timestamp(row["updated_at"]),
     )

@@ -47,8 +47,9 @@ def refusal_status(error: Overloaded) -> grpc.Status:
 class BrandRouter:
     """Stands in for the servicer of ``service``; each RPC goes to the caller's brand's servicer."""
 
-    def __init__(self, service: ServiceDescriptor, auth: TokenAuthenticator, resolve: Resolve,
-                 door: Admission | None = None) -> None:
+    def __init__(
+        self, service: ServiceDescriptor, auth: TokenAuthenticator, resolve: Resolve, door: Admission | None = None
+    ) -> None:
         self.door = door
         """The process's admission control, asked at the first line of every unary call, before authentication."""
         self.service = service.name
@@ -56,7 +57,9 @@ class BrandRouter:
         self._auth = auth
         self._resolve = resolve
         for method in service.methods:
-            setattr(self, method.name, self._stream(method.name) if method.server_streaming else self._unary(method.name))
+            setattr(
+                self, method.name, self._stream(method.name) if method.server_streaming else self._unary(method.name)
+            )
 
     async def _target(self, rpc: str, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
@@ -74,7 +77,7 @@ class BrandRouter:
             await context.abort_with_status(to_status(e))
         except grpc.aio.AbortError:
             raise
-        except Exception as e:  # noqa: BLE001 - the brand's database is away (or a bug): never a crash
+        except Exception as e:
             if (unavailable := as_unavailable(e)) is not None:
                 self._log(rpc, started, role, brand, "UNAVAILABLE", unavailable.reason)
                 database_unreachable_seen()
@@ -87,9 +90,18 @@ class BrandRouter:
     def _log(self, rpc: str, started: float, role: str | None, brand: str | None, code: str, reason: str) -> None:
         """The access-log record the servicers write (rpc, code, reason, duration, role, brand) for a call that
         never reached them."""
-        access_log.log(logging.ERROR if code == "INTERNAL" else logging.INFO, "rpc", extra={
-            "rpc": f"/{self._full}/{rpc}", "code": code, "reason": reason, "role": role, "brand": brand,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+        access_log.log(
+            logging.ERROR if code == "INTERNAL" else logging.INFO,
+            "rpc",
+            extra={
+                "rpc": f"/{self._full}/{rpc}",
+                "code": code,
+                "reason": reason,
+                "role": role,
+                "brand": brand,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
 
     def _unary(self, rpc: str) -> Callable:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -1,7 +1,7 @@
 """Every read model the engine keeps, for the server, the worker and the rebuild tool.
 
-    loyalty projections                  (the default factory: infrastructure.projections:all_projections)
-    loyalty rebuild --only member_points
+loyalty projections                  (the default factory: infrastructure.projections:all_projections)
+loyalty rebuild --only member_points
 """
 
 from __future__ import annotations
@@ -21,5 +21,15 @@ from infrastructure.projections.stock_levels import DropResults, StockLevels
 
 def all_projections(store: EventStore) -> list[Any]:
     """The tamper-evident chain first, then the read models (names are their tracking keys)."""
-    return [HashChainer(store), DealerLedger(), MemberPoints(), GuidePerformance(), SettlementLines(), DueSettlements(),
-            DuePayments(), MemberOrders(), StockLevels(), DropResults()]
+    return [
+        HashChainer(store),
+        DealerLedger(),
+        MemberPoints(),
+        GuidePerformance(),
+        SettlementLines(),
+        DueSettlements(),
+        DuePayments(),
+        MemberOrders(),
+        StockLevels(),
+        DropResults(),
+    ]

@@ -28,8 +28,11 @@ SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for bench/bench_replay.py; days come fr
 
 class DealerLedger:
     name = "dealer_ledger"
-    topics = (get_topic(CloudStore.Opened), get_topic(CloudStore.OrderAttributed),
-              get_topic(CloudStore.RefundAttributed))
+    topics = (
+        get_topic(CloudStore.Opened),
+        get_topic(CloudStore.OrderAttributed),
+        get_topic(CloudStore.RefundAttributed),
+    )
 
     async def setup(self, conn: Any) -> None:
         await conn.execute(
@@ -46,15 +49,23 @@ class DealerLedger:
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
         if isinstance(event, CloudStore.Opened):
-            await conn.execute("INSERT INTO dealer_ledger_stores VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                               event.originator_id, event.brand)
+            await conn.execute(
+                "INSERT INTO dealer_ledger_stores VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                event.originator_id,
+                event.brand,
+            )
             return
         day = getattr(event, "local_date", None) or BRAND_CALENDAR.day(event.at)
         paid = isinstance(event, CloudStore.OrderAttributed)
         await conn.execute(
-            _UPSERT_ONE, event.dealer_id, event.originator_id, day,
-            1 if paid else 0, event.amount_fen if paid else 0,
-            0 if paid else 1, 0 if paid else event.amount_fen,
+            _UPSERT_ONE,
+            event.dealer_id,
+            event.originator_id,
+            day,
+            1 if paid else 0,
+            event.amount_fen if paid else 0,
+            0 if paid else 1,
+            0 if paid else event.amount_fen,
         )
 
     async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
@@ -91,7 +102,10 @@ class DealerLedger:
         if sums:
             keys, values = list(sums), list(sums.values())
             await conn.execute(
-                _UPSERT_MANY, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                _UPSERT_MANY,
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
                 *([v[i] for v in values] for i in range(4)),
             )
 
@@ -119,12 +133,22 @@ async def store_days(pool: Any, brand: str, dealer_id: str, first: date, last: d
         if after is None:
             rows = await pool.fetch(
                 """SELECT * FROM dealer_ledger WHERE brand = $4 AND dealer_id = $1 AND day BETWEEN $2 AND $3
-                   ORDER BY day, store_id LIMIT 500""", dealer_id, first, last, brand)
+                   ORDER BY day, store_id LIMIT 500""",
+                dealer_id,
+                first,
+                last,
+                brand,
+            )
         else:
             rows = await pool.fetch(
                 """SELECT * FROM dealer_ledger WHERE brand = $6 AND dealer_id = $1 AND day BETWEEN $2 AND $3
                    AND (day, store_id) > ($4, $5) ORDER BY day, store_id LIMIT 500""",
-                dealer_id, first, last, *after, brand)
+                dealer_id,
+                first,
+                last,
+                *after,
+                brand,
+            )
         for row in rows:
             yield row
         if len(rows) < 500:
@@ -144,5 +168,7 @@ async def ledger_as_of(pool: Any, brand: str, dealer_id: str, day: date) -> list
                   (sum(revenue_fen) - sum(refunded_fen))::bigint AS net_fen
            FROM dealer_ledger WHERE brand = $3 AND dealer_id = $1 AND day <= $2 GROUP BY store_id
            ORDER BY store_id""",
-        dealer_id, day, brand,
+        dealer_id,
+        day,
+        brand,
     )

@@ -46,11 +46,16 @@ class DueSettlements:
         if isinstance(event, Order.Placed):
             await conn.execute(
                 "INSERT INTO due_settlements (order_id, brand) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                event.originator_id, event.brand,
+                event.originator_id,
+                event.brand,
             )
         else:
-            await conn.execute("UPDATE due_settlements SET paid_at = $2, due_at = $3 WHERE order_id = $1",
-                               event.originator_id, event.at, event.settle_due_at)
+            await conn.execute(
+                "UPDATE due_settlements SET paid_at = $2, due_at = $3 WHERE order_id = $1",
+                event.originator_id,
+                event.at,
+                event.settle_due_at,
+            )
 
     async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
         """A rebuild batch: every order placed in it inserted at once, then every payment set at once.
@@ -66,18 +71,26 @@ class DueSettlements:
                 placed.append((order_id, e["brand"]))
             else:
                 due = e.get("settle_due_at")  # absent (version 1) or null: derived when settled
-                paid[order_id] = (datetime.fromisoformat(e["at"]["_data_"]),
-                                  datetime.fromisoformat(due["_data_"]) if due else None)
+                paid[order_id] = (
+                    datetime.fromisoformat(e["at"]["_data_"]),
+                    datetime.fromisoformat(due["_data_"]) if due else None,
+                )
         if placed:
             await conn.execute(
                 "INSERT INTO due_settlements (order_id, brand) SELECT * FROM unnest($1::uuid[], $2::text[]) "
-                "ON CONFLICT DO NOTHING", [p[0] for p in placed], [p[1] for p in placed])
+                "ON CONFLICT DO NOTHING",
+                [p[0] for p in placed],
+                [p[1] for p in placed],
+            )
         if paid:
             await conn.execute(
                 "UPDATE due_settlements d SET paid_at = u.at, due_at = u.due"
                 " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(id, at, due)"
                 " WHERE d.order_id = u.id",
-                list(paid), [p[0] for p in paid.values()], [p[1] for p in paid.values()])
+                list(paid),
+                [p[0] for p in paid.values()],
+                [p[1] for p in paid.values()],
+            )
 
 
 async def claim_due(conn: Any, now: datetime, limit: int) -> list[UUID]:
@@ -86,7 +99,8 @@ async def claim_due(conn: Any, now: datetime, limit: int) -> list[UUID]:
         """SELECT order_id FROM due_settlements
            WHERE settled_at IS NULL AND COALESCE(due_at, paid_at) <= $1
            ORDER BY COALESCE(due_at, paid_at) LIMIT $2 FOR UPDATE SKIP LOCKED""",
-        now, limit,
+        now,
+        limit,
     )
     return [r["order_id"] for r in rows]
 
@@ -97,8 +111,9 @@ async def reschedule(conn: Any, order_id: UUID, due_at: datetime) -> None:
 
 
 async def mark_settled(conn: Any, order_id: UUID, at: datetime, outcome: str) -> None:
-    await conn.execute("UPDATE due_settlements SET settled_at = $2, outcome = $3 WHERE order_id = $1",
-                       order_id, at, outcome)
+    await conn.execute(
+        "UPDATE due_settlements SET settled_at = $2, outcome = $3 WHERE order_id = $1", order_id, at, outcome
+    )
 
 
 async def members_with_expired_lots(pool: Any, now: datetime, limit: int) -> list[UUID]:
@@ -106,7 +121,8 @@ async def members_with_expired_lots(pool: Any, now: datetime, limit: int) -> lis
     rows = await pool.fetch(
         """SELECT DISTINCT member_id FROM points_lots
            WHERE points_remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2""",
-        now, limit,
+        now,
+        limit,
     )
     return [r["member_id"] for r in rows]
 
@@ -119,7 +135,8 @@ class DuePayments:
 
     async def setup(self, conn: Any) -> None:
         await conn.execute(
-            "CREATE TABLE IF NOT EXISTS due_payments (order_id uuid PRIMARY KEY, due_at timestamptz NOT NULL)")
+            "CREATE TABLE IF NOT EXISTS due_payments (order_id uuid PRIMARY KEY, due_at timestamptz NOT NULL)"
+        )
         await conn.execute("CREATE INDEX IF NOT EXISTS due_payments_due ON due_payments (due_at)")
 
     async def reset(self, conn: Any) -> None:
@@ -129,8 +146,9 @@ class DuePayments:
         if isinstance(event, Order.Placed):
             due = getattr(event, "payment_due_at", None)
             if due is not None:
-                await conn.execute("INSERT INTO due_payments VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                                   event.originator_id, due)
+                await conn.execute(
+                    "INSERT INTO due_payments VALUES ($1, $2) ON CONFLICT DO NOTHING", event.originator_id, due
+                )
         else:
             await forget_payment(conn, event.originator_id)
 
@@ -139,7 +157,8 @@ async def claim_unpaid(conn: Any, now: datetime, limit: int) -> list[UUID]:
     """Lock up to ``limit`` orders whose payment time has run out (inside a transaction)."""
     rows = await conn.fetch(
         "SELECT order_id FROM due_payments WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now, limit,
+        now,
+        limit,
     )
     return [r["order_id"] for r in rows]
 

@@ -19,14 +19,30 @@ from eventsourcing.utils import get_topic
 from domain.guide import CreditKind, Guide
 
 EVENTS = (
-    Guide.Hired, Guide.MovedToStore, Guide.Left, Guide.CustomerAdded, Guide.CustomerReleased,
-    Guide.HandoverConcluded, Guide.HandoverAccepted, Guide.CreditEarned, Guide.SaleCredited,
-    Guide.CommissionSettled, Guide.CommissionClawedBack,
+    Guide.Hired,
+    Guide.MovedToStore,
+    Guide.Left,
+    Guide.CustomerAdded,
+    Guide.CustomerReleased,
+    Guide.HandoverConcluded,
+    Guide.HandoverAccepted,
+    Guide.CreditEarned,
+    Guide.SaleCredited,
+    Guide.CommissionSettled,
+    Guide.CommissionClawedBack,
 )
 
 COLUMNS = (
-    "customers", "customers_added", "referrals", "credits", "sales_orders", "sales_fen", "refunded_fen",
-    "commission_frozen_fen", "commission_settled_fen", "commission_debt_fen",
+    "customers",
+    "customers_added",
+    "referrals",
+    "credits",
+    "sales_orders",
+    "sales_fen",
+    "refunded_fen",
+    "commission_frozen_fen",
+    "commission_settled_fen",
+    "commission_debt_fen",
 )
 
 
@@ -59,19 +75,28 @@ class GuidePerformance:
             await conn.execute(
                 """INSERT INTO guide_performance (guide_id, brand, store_id, name, hired_at, version, updated_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $5)""",
-                guide_id, event.brand, event.store_id, "", event.at, event.originator_version,
+                guide_id,
+                event.brand,
+                event.store_id,
+                "",
+                event.at,
+                event.originator_version,
             )
             return
         bump: dict[str, int] = {}
         if isinstance(event, Guide.MovedToStore):
-            await conn.execute("UPDATE guide_performance SET store_id = $2 WHERE guide_id = $1", guide_id, event.store_id)
+            await conn.execute(
+                "UPDATE guide_performance SET store_id = $2 WHERE guide_id = $1", guide_id, event.store_id
+            )
         elif isinstance(event, Guide.Left):
             await conn.execute("UPDATE guide_performance SET left_at = $2 WHERE guide_id = $1", guide_id, event.at)
         elif isinstance(event, Guide.CustomerAdded):
             bump = await _gain(conn, guide_id, event.member_id, event.at) | {"customers_added": 1}
         elif isinstance(event, Guide.HandoverAccepted):
             bump = await _gain(conn, guide_id, event.member_id, event.at)
-        elif isinstance(event, Guide.CustomerReleased) or (isinstance(event, Guide.HandoverConcluded) and event.accepted):
+        elif isinstance(event, Guide.CustomerReleased) or (
+            isinstance(event, Guide.HandoverConcluded) and event.accepted
+        ):
             bump = await _lose(conn, guide_id, event.member_id)
         elif isinstance(event, Guide.CreditEarned):
             bump = {"credits": event.credits, "referrals": 1 if event.kind is CreditKind.REFERRAL else 0}
@@ -92,7 +117,10 @@ class GuidePerformance:
         sets = "".join(f", {c} = {c} + ${i}" for i, c in enumerate(bump, start=4))
         await conn.execute(
             f"UPDATE guide_performance SET version = $2, updated_at = $3{sets} WHERE guide_id = $1",
-            guide_id, event.originator_version, event.at, *bump.values(),
+            guide_id,
+            event.originator_version,
+            event.at,
+            *bump.values(),
         )
 
 

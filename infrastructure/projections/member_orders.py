@@ -22,8 +22,10 @@ class MemberOrders:
     async def setup(self, conn: Any) -> None:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS member_orders (
-                order_id uuid PRIMARY KEY, brand text NOT NULL, member_id uuid NOT NULL, placed_at timestamptz NOT NULL);
-               CREATE INDEX IF NOT EXISTS member_orders_newest ON member_orders (member_id, placed_at DESC, order_id DESC)"""
+                order_id uuid PRIMARY KEY, brand text NOT NULL, member_id uuid NOT NULL,
+                placed_at timestamptz NOT NULL);
+               CREATE INDEX IF NOT EXISTS member_orders_newest
+                 ON member_orders (member_id, placed_at DESC, order_id DESC)"""
         )
 
     async def reset(self, conn: Any) -> None:
@@ -32,18 +34,31 @@ class MemberOrders:
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
         await conn.execute(
             "INSERT INTO member_orders VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            event.originator_id, event.brand, event.member_id, event.at,
+            event.originator_id,
+            event.brand,
+            event.member_id,
+            event.at,
         )
 
 
-async def member_orders(pool: Any, brand: str, member_id: UUID, *, before: tuple[datetime, UUID] | None,
-                        limit: int) -> list[Any]:
+async def member_orders(
+    pool: Any, brand: str, member_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int
+) -> list[Any]:
     """Up to ``limit`` rows (order_id, placed_at) of the member's orders, newest first, older than ``before``."""
     if before is None:
         return await pool.fetch(
             """SELECT order_id, placed_at FROM member_orders WHERE member_id = $1 AND brand = $2
-               ORDER BY placed_at DESC, order_id DESC LIMIT $3""", member_id, brand, limit)
+               ORDER BY placed_at DESC, order_id DESC LIMIT $3""",
+            member_id,
+            brand,
+            limit,
+        )
     return await pool.fetch(
         """SELECT order_id, placed_at FROM member_orders WHERE member_id = $1 AND brand = $2
              AND (placed_at, order_id) < ($3, $4) ORDER BY placed_at DESC, order_id DESC LIMIT $5""",
-        member_id, brand, before[0], before[1], limit)
+        member_id,
+        brand,
+        before[0],
+        before[1],
+        limit,
+    )

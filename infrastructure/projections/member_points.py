@@ -37,8 +37,14 @@ from domain.points import LotAllocation, PointsLot
 TOTALS = ("earned", "redeemed", "expired", "reversed", "adjusted", "transferred")
 
 EVENTS = (
-    Member.Registered, Member.PointsEarned, Member.RedemptionDrawn, Member.PointsExpired,
-    Member.OrderPointsReversed, Member.PointsAdjusted, Member.MemberAbsorbed, Member.MergedInto,
+    Member.Registered,
+    Member.PointsEarned,
+    Member.RedemptionDrawn,
+    Member.PointsExpired,
+    Member.OrderPointsReversed,
+    Member.PointsAdjusted,
+    Member.MemberAbsorbed,
+    Member.MergedInto,
     Member.ReferralRewarded,
 )
 
@@ -91,7 +97,10 @@ class MemberPoints:
         if isinstance(event, Member.Registered):
             await conn.execute(
                 """INSERT INTO member_points (member_id, brand, version, updated_at) VALUES ($1, $2, $3, $4)""",
-                event.originator_id, event.brand, event.originator_version, event.at,
+                event.originator_id,
+                event.brand,
+                event.originator_version,
+                event.at,
             )
             return
         move = _Move(conn, event)
@@ -150,8 +159,15 @@ class _Move:
                                         earned_at, available_at, expires_at)
                SELECT $1, $2, m.brand, $3, $4, $5, $6, $7, $8, $9 FROM member_points m WHERE m.member_id = $1
                ON CONFLICT (member_id, lot_id) DO UPDATE SET points_remaining = EXCLUDED.points_remaining""",
-            self.member_id, lot.lot_id, lot.source.value, lot.reference, lot.points, remaining,
-            lot.earned_at, lot.available_at, lot.expires_at,
+            self.member_id,
+            lot.lot_id,
+            lot.source.value,
+            lot.reference,
+            lot.points,
+            remaining,
+            lot.earned_at,
+            lot.available_at,
+            lot.expires_at,
         )
         await self._lot_moved(lot.lot_id, remaining)
 
@@ -159,7 +175,9 @@ class _Move:
         for a in allocations:
             await self.conn.execute(
                 "UPDATE points_lots SET points_remaining = points_remaining - $3 WHERE member_id = $1 AND lot_id = $2",
-                self.member_id, a.lot_id, a.points,
+                self.member_id,
+                a.lot_id,
+                a.points,
             )
             await self._lot_moved(a.lot_id, -a.points)
 
@@ -168,28 +186,46 @@ class _Move:
             """INSERT INTO points_lot_moves AS m (member_id, version, lot_id, brand, at, delta)
                SELECT $1, $2, $3, p.brand, $4, $5 FROM member_points p WHERE p.member_id = $1
                ON CONFLICT (member_id, version, lot_id) DO UPDATE SET delta = m.delta + EXCLUDED.delta""",
-            self.member_id, self.version, lot_id, self.at, delta,
+            self.member_id,
+            self.version,
+            lot_id,
+            self.at,
+            delta,
         )
 
     async def totals(self, *, debt: int = 0, merged_into: UUID | None = None, **flows: int) -> None:
         sets = ", ".join(f"{k} = {k} + ${i}" for i, k in enumerate(flows, start=6))
         await self.conn.execute(
             f"""UPDATE member_points SET debt = debt + $2, version = $3, updated_at = $4,
-                   merged_into = coalesce($5, merged_into){', ' + sets if sets else ''}
+                   merged_into = coalesce($5, merged_into){", " + sets if sets else ""}
                 WHERE member_id = $1""",
-            self.member_id, debt, self.version, self.at, merged_into, *flows.values(),
+            self.member_id,
+            debt,
+            self.version,
+            self.at,
+            merged_into,
+            *flows.values(),
         )
         if debt:
             await self.conn.execute(
                 """INSERT INTO points_debt_moves (member_id, version, brand, at, delta)
                    SELECT $1, $2, brand, $3, $4 FROM member_points WHERE member_id = $1""",
-                self.member_id, self.version, self.at, debt,
+                self.member_id,
+                self.version,
+                self.at,
+                debt,
             )
 
     async def history(self, kind: str, points: int, reference: str, shortfall: int = 0) -> None:
         await self.conn.execute(
             "INSERT INTO points_history VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            self.member_id, self.version, kind, points, reference, shortfall, self.at,
+            self.member_id,
+            self.version,
+            kind,
+            points,
+            reference,
+            shortfall,
+            self.at,
         )
 
 
@@ -229,20 +265,30 @@ async def member_points(pool: Any, member_id: UUID, at: datetime) -> PointsBalan
              coalesce(sum(l.points_remaining), 0)::bigint AS remaining
            FROM member_points m LEFT JOIN points_lots l ON l.member_id = m.member_id AND l.points_remaining > 0
            WHERE m.member_id = $1 GROUP BY m.member_id""",
-        member_id, at,
+        member_id,
+        at,
     )
     if row is None:
         return None
     return PointsBalance(
-        member_id=row["member_id"], brand=row["brand"], at=at, available=row["available"], pending=row["pending"],
-        debt=row["debt"], remaining=row["remaining"], merged_into=row["merged_into"], version=row["version"],
-        updated_at=row["updated_at"], **{k: row[k] for k in TOTALS},
+        member_id=row["member_id"],
+        brand=row["brand"],
+        at=at,
+        available=row["available"],
+        pending=row["pending"],
+        debt=row["debt"],
+        remaining=row["remaining"],
+        merged_into=row["merged_into"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+        **{k: row[k] for k in TOTALS},
     )
 
 
 async def points_history(pool: Any, member_id: UUID) -> list[Any]:
     """The member's statement in event order (kind, signed points, reference, shortfall, at)."""
     return await pool.fetch(
-        "SELECT version, kind, points, reference, shortfall, at FROM points_history WHERE member_id = $1 ORDER BY version",
+        "SELECT version, kind, points, reference, shortfall, at FROM points_history"
+        " WHERE member_id = $1 ORDER BY version",
         member_id,
     )

@@ -43,10 +43,17 @@ _PAGE = 1000
 
 class SettlementLines:
     name = "settlement_lines"
-    topics = tuple(get_topic(t) for t in (
-        CloudStore.Opened, CloudStore.OrderAttributed, CloudStore.RefundAttributed,
-        Guide.SaleCredited, Guide.CommissionClawedBack, SettlementPeriod.Closed,
-    ))
+    topics = tuple(
+        get_topic(t)
+        for t in (
+            CloudStore.Opened,
+            CloudStore.OrderAttributed,
+            CloudStore.RefundAttributed,
+            Guide.SaleCredited,
+            Guide.CommissionClawedBack,
+            SettlementPeriod.Closed,
+        )
+    )
 
     async def setup(self, conn: Any) -> None:
         await conn.execute(
@@ -68,15 +75,18 @@ class SettlementLines:
         )
 
     async def reset(self, conn: Any) -> None:
-        await conn.execute("DROP TABLE IF EXISTS settlement_lines; DROP TABLE IF EXISTS settlement_closes; "
-                           "DROP TABLE IF EXISTS settlement_stores")
+        await conn.execute(
+            "DROP TABLE IF EXISTS settlement_lines; DROP TABLE IF EXISTS settlement_closes; "
+            "DROP TABLE IF EXISTS settlement_stores"
+        )
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
         if isinstance(event, SettlementPeriod.Closed):
             await self._closed(conn, event)
         elif isinstance(event, CloudStore.Opened):
-            await conn.execute("INSERT INTO settlement_stores VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                               event.originator_id, event.brand)
+            await conn.execute(
+                "INSERT INTO settlement_stores VALUES ($1, $2) ON CONFLICT DO NOTHING", event.originator_id, event.brand
+            )
         elif isinstance(event, CloudStore.OrderAttributed):
             await self._order(conn, event, notification_id)
         elif isinstance(event, CloudStore.RefundAttributed):
@@ -84,26 +94,52 @@ class SettlementLines:
         elif isinstance(event, (Guide.SaleCredited, Guide.CommissionClawedBack)):
             await self._commission(conn, event, notification_id)
 
-    async def _insert(self, conn: Any, n: int, brand: str | None, dealer: str | None, period: Month | None,
-                      order_id: UUID, store_id: UUID | None, guide_id: UUID | None, kind: LineKind, amount: int,
-                      original: Month | None, at: Any) -> None:
+    async def _insert(
+        self,
+        conn: Any,
+        n: int,
+        brand: str | None,
+        dealer: str | None,
+        period: Month | None,
+        order_id: UUID,
+        store_id: UUID | None,
+        guide_id: UUID | None,
+        kind: LineKind,
+        amount: int,
+        original: Month | None,
+        at: Any,
+    ) -> None:
         await conn.execute(
             "INSERT INTO settlement_lines VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            n, brand, dealer, period.first_day if period else None, order_id, store_id, guide_id, kind.value, amount,
-            original.first_day if original else None, at,
+            n,
+            brand,
+            dealer,
+            period.first_day if period else None,
+            order_id,
+            store_id,
+            guide_id,
+            kind.value,
+            amount,
+            original.first_day if original else None,
+            at,
         )
 
     async def _order(self, conn: Any, e: Any, n: int) -> None:
         brand = await _store_brand(conn, e.originator_id)
         period = landing_month(e.at, await last_closed(conn, brand, e.dealer_id))
         kind = LineKind.ORDER if period == Month.of(e.at) else LineKind.LATE_ORDER
-        await self._insert(conn, n, brand, e.dealer_id, period, e.order_id, e.originator_id, None, kind,
-                           e.amount_fen, period, e.at)
+        await self._insert(
+            conn, n, brand, e.dealer_id, period, e.order_id, e.originator_id, None, kind, e.amount_fen, period, e.at
+        )
         # Commission recorded before its order's line (not the order of today's commands) follows it.
         await conn.execute(
             """UPDATE settlement_lines SET dealer_id = $2, store_id = $3, period = $4, original_month = $4, brand = $5
                WHERE order_id = $1 AND dealer_id IS NULL""",
-            e.order_id, e.dealer_id, e.originator_id, period.first_day, brand,
+            e.order_id,
+            e.dealer_id,
+            e.originator_id,
+            period.first_day,
+            brand,
         )
 
     async def _refund(self, conn: Any, e: Any, n: int) -> None:
@@ -111,8 +147,20 @@ class SettlementLines:
         last = await last_closed(conn, brand, e.dealer_id)
         original = await _order_month(conn, e.order_id) or Month.of(e.at)
         kind = line_kind(LineKind.REFUND, e.at, original, last)
-        await self._insert(conn, n, brand, e.dealer_id, landing_month(e.at, last), e.order_id, e.originator_id, None,
-                           kind, e.amount_fen, original, e.at)
+        await self._insert(
+            conn,
+            n,
+            brand,
+            e.dealer_id,
+            landing_month(e.at, last),
+            e.order_id,
+            e.originator_id,
+            None,
+            kind,
+            e.amount_fen,
+            original,
+            e.at,
+        )
 
     async def _commission(self, conn: Any, e: Any, n: int) -> None:
         if not e.commission_fen:
@@ -124,32 +172,56 @@ class SettlementLines:
         kind = LineKind.COMMISSION if isinstance(e, Guide.SaleCredited) else LineKind.COMMISSION_CLAWBACK
         row = await conn.fetchrow(
             "SELECT brand, dealer_id, store_id, period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)",
-            order_id, _ORDER_KINDS,
+            order_id,
+            _ORDER_KINDS,
         )
         if row is None:
-            await self._insert(conn, n, None, None, None, order_id, None, e.originator_id, kind, e.commission_fen,
-                               None, e.at)
+            await self._insert(
+                conn, n, None, None, None, order_id, None, e.originator_id, kind, e.commission_fen, None, e.at
+            )
             return
         period = landing_month(e.at, await last_closed(conn, row["brand"], row["dealer_id"]))
-        await self._insert(conn, n, row["brand"], row["dealer_id"], period, order_id, row["store_id"], e.originator_id, kind,
-                           e.commission_fen, Month.of_day(row["period"]), e.at)
+        await self._insert(
+            conn,
+            n,
+            row["brand"],
+            row["dealer_id"],
+            period,
+            order_id,
+            row["store_id"],
+            e.originator_id,
+            kind,
+            e.commission_fen,
+            Month.of_day(row["period"]),
+            e.at,
+        )
 
     async def _closed(self, conn: Any, e: Any) -> None:
         month = Month.parse(e.month)
-        await conn.execute("INSERT INTO settlement_closes VALUES ($1, $2, $3, $4)",
-                           e.brand, e.dealer_id, month.first_day, e.through_position)
+        await conn.execute(
+            "INSERT INTO settlement_closes VALUES ($1, $2, $3, $4)",
+            e.brand,
+            e.dealer_id,
+            month.first_day,
+            e.through_position,
+        )
         # Lines the close did not see move on, as late lines; closing in order keeps the next month open.
         await conn.execute(
             """UPDATE settlement_lines SET period = $3,
                  kind = CASE kind WHEN 'ORDER' THEN 'LATE_ORDER' WHEN 'REFUND' THEN 'LATE_REFUND' ELSE kind END
                WHERE dealer_id = $1 AND period = $2 AND notification_id > $4 AND brand = $5""",
-            e.dealer_id, month.first_day, month.next().first_day, e.through_position, e.brand,
+            e.dealer_id,
+            month.first_day,
+            month.next().first_day,
+            e.through_position,
+            e.brand,
         )
 
 
 async def last_closed(conn: Any, brand: str, dealer_id: str) -> Month | None:
-    day = await conn.fetchval("SELECT max(month) FROM settlement_closes WHERE brand = $1 AND dealer_id = $2",
-                              brand, dealer_id)
+    day = await conn.fetchval(
+        "SELECT max(month) FROM settlement_closes WHERE brand = $1 AND dealer_id = $2", brand, dealer_id
+    )
     return Month.of_day(day) if day else None
 
 
@@ -160,14 +232,20 @@ async def _store_brand(conn: Any, store_id: UUID) -> str:
 
 async def _order_month(conn: Any, order_id: UUID) -> Month | None:
     day = await conn.fetchval(
-        "SELECT period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)", order_id, _ORDER_KINDS)
+        "SELECT period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)", order_id, _ORDER_KINDS
+    )
     return Month.of_day(day) if day else None
 
 
 def _line(row: Any) -> SettlementLine:
     return SettlementLine(
-        order_id=row["order_id"], store_id=row["store_id"], guide_id=row["guide_id"], kind=LineKind(row["kind"]),
-        amount_fen=row["amount_fen"], original_month=Month.of_day(row["original_month"]), at=row["at"],
+        order_id=row["order_id"],
+        store_id=row["store_id"],
+        guide_id=row["guide_id"],
+        kind=LineKind(row["kind"]),
+        amount_fen=row["amount_fen"],
+        original_month=Month.of_day(row["original_month"]),
+        at=row["at"],
     )
 
 
@@ -196,12 +274,21 @@ class SettlementReadModel:
             """SELECT min(period) FROM settlement_lines l WHERE brand = $3 AND dealer_id = $1 AND period < $2
                AND NOT EXISTS (SELECT 1 FROM settlement_closes c WHERE c.brand = l.brand
                                AND c.dealer_id = l.dealer_id AND c.month = l.period)""",
-            dealer_id, month.first_day, brand,
+            dealer_id,
+            month.first_day,
+            brand,
         )
         return Month.of_day(day) if day else None
 
     async def lines(
-        self, brand: str, dealer_id: str, month: Month, *, through: int, after: int = 0, limit: int | None = None,
+        self,
+        brand: str,
+        dealer_id: str,
+        month: Month,
+        *,
+        through: int,
+        after: int = 0,
+        limit: int | None = None,
     ) -> AsyncIterator[tuple[int, SettlementLine]]:
         """(position, line) of the month up to log position ``through``, in log order, paged."""
         left = limit
@@ -210,7 +297,12 @@ class SettlementReadModel:
             rows = await self.store.pool.fetch(
                 """SELECT * FROM settlement_lines WHERE brand = $6 AND dealer_id = $1 AND period = $2
                    AND notification_id > $3 AND notification_id <= $4 ORDER BY notification_id LIMIT $5""",
-                dealer_id, month.first_day, after, through, page, brand,
+                dealer_id,
+                month.first_day,
+                after,
+                through,
+                page,
+                brand,
             )
             for row in rows:
                 yield row["notification_id"], _line(row)

@@ -14,17 +14,26 @@ def gcj(lat: float, lng: float) -> common_pb2.Location:
 
 def store_spec(code: str, lat: float, lng: float, dealer: str = "D1", **kw) -> stores_pb2.CloudStoreSpec:
     return stores_pb2.CloudStoreSpec(
-        code=code, display_name=f"Store {code}", dealer=f"dealers/{dealer}", location=gcj(lat, lng),
+        code=code,
+        display_name=f"Store {code}",
+        dealer=f"dealers/{dealer}",
+        location=gcj(lat, lng),
         service_radius_m=kw.pop("radius", 5000),
         modes=kw.pop("modes", [common_pb2.FULFILMENT_MODE_DELIVERY, common_pb2.FULFILMENT_MODE_PICKUP]),
-        online_orders_enabled=kw.pop("online", True), **kw,
+        online_orders_enabled=kw.pop("online", True),
+        **kw,
     )
 
 
-def draft(member: str, lat: float, lng: float, *, fen: int = 12_800, mode=common_pb2.FULFILMENT_MODE_DELIVERY, entry=None):
+def draft(
+    member: str, lat: float, lng: float, *, fen: int = 12_800, mode=common_pb2.FULFILMENT_MODE_DELIVERY, entry=None
+):
     return orders_pb2.OrderDraft(
-        member=member, lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=fen)],
-        fulfilment=mode, customer_location=gcj(lat, lng), entry=entry,
+        member=member,
+        lines=[orders_pb2.OrderLine(sku="SKU-1", quantity=1, unit_price_fen=fen)],
+        fulfilment=mode,
+        customer_location=gcj(lat, lng),
+        entry=entry,
     )
 
 
@@ -32,8 +41,12 @@ async def register_member(api, brand: str = "acme") -> members_pb2.Member:
     """A fresh member of ``brand`` registered through the mini-program role, read models settled."""
     from tests.api.conftest import auth
 
-    member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand=brand, member=members_pb2.Member(openid=f"o-{api.rid()}")), metadata=auth("miniprogram"))
+    member = await api.members.RegisterMember(
+        members_pb2.RegisterMemberRequest(
+            request_id=api.rid(), brand=brand, member=members_pb2.Member(openid=f"o-{api.rid()}")
+        ),
+        metadata=auth("miniprogram"),
+    )
     await api.settled()
     return member
 
@@ -41,8 +54,9 @@ async def register_member(api, brand: str = "acme") -> members_pb2.Member:
 # Closed sets are enums on the wire; these read them back as the short names the domain uses.
 def rejected(candidate) -> str:
     """A candidate's rejections, e.g. "STORE_SUSPENDED" or "STORE_CLOSED,MODE_NOT_SUPPORTED" ("" if eligible)."""
-    return ",".join(orders_pb2.RejectionReason.Name(r).removeprefix("REJECTION_REASON_")
-                    for r in candidate.rejected_because)
+    return ",".join(
+        orders_pb2.RejectionReason.Name(r).removeprefix("REJECTION_REASON_") for r in candidate.rejected_because
+    )
 
 
 def source(step) -> str:
@@ -69,8 +83,11 @@ def described(step) -> tuple[str, str]:
     reason = orders_pb2.StepReason.Name(step.reason).removeprefix("STEP_REASON_")
     verdict = outcome(step) if outcome(step) == "CHOSEN" else f"{outcome(step)}: {reason}"
     if step.rejections:
-        verdict += " (" + ",".join(orders_pb2.RejectionReason.Name(r).removeprefix("REJECTION_REASON_")
-                                   for r in step.rejections) + ")"
+        verdict += (
+            " ("
+            + ",".join(orders_pb2.RejectionReason.Name(r).removeprefix("REJECTION_REASON_") for r in step.rejections)
+            + ")"
+        )
     return source(step), verdict
 
 

@@ -63,14 +63,30 @@ class Api:
 
 @asynccontextmanager
 async def serving(
-    dsn: str, data_dir: Path, clock: ManualClock | None = None, *, env: dict[str, str] | None = None,
-    credentials: grpc.ChannelCredentials | None = None, stop: bool = True,
+    dsn: str,
+    data_dir: Path,
+    clock: ManualClock | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+    stop: bool = True,
 ) -> AsyncIterator[tuple[server.Running, grpc.aio.Channel]]:
     """A server process's worth of state on ``dsn`` (settings from ``env``): start, yield, stop."""
-    settings = load_settings({"DATABASE_URL": dsn, "GRPC_ADDRESS": "127.0.0.1:0", "LOYALTY_DATA_DIR": str(data_dir),
-                              "SCHEDULER_INTERVAL": "0", **(env or {})})  # tests run scheduled work by hand
-    running = await server.start(settings, clock=clock or ManualClock(START),
-                                 tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()), env=dict(KEYS))
+    settings = load_settings(
+        {
+            "DATABASE_URL": dsn,
+            "GRPC_ADDRESS": "127.0.0.1:0",
+            "LOYALTY_DATA_DIR": str(data_dir),
+            "SCHEDULER_INTERVAL": "0",
+            **(env or {}),
+        }
+    )  # tests run scheduled work by hand
+    running = await server.start(
+        settings,
+        clock=clock or ManualClock(START),
+        tokens=",".join(f"{t}={r}" for r, t in TOKENS.items()),
+        env=dict(KEYS),
+    )
     target = f"127.0.0.1:{running.port}"
     channel = grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
     try:
@@ -86,10 +102,15 @@ async def api(fresh_dsn: str, tmp_path: Path) -> AsyncIterator[Api]:
     clock = ManualClock(START)
     async with serving(fresh_dsn, tmp_path, clock) as (running, channel):
         yield Api(
-            channel, clock, running,
-            members_pb2_grpc.MemberServiceStub(channel), stores_pb2_grpc.StoreServiceStub(channel),
-            stores_pb2_grpc.GuideServiceStub(channel), orders_pb2_grpc.OrderServiceStub(channel),
-            attribution_pb2_grpc.AttributionServiceStub(channel), audit_pb2_grpc.AuditServiceStub(channel),
+            channel,
+            clock,
+            running,
+            members_pb2_grpc.MemberServiceStub(channel),
+            stores_pb2_grpc.StoreServiceStub(channel),
+            stores_pb2_grpc.GuideServiceStub(channel),
+            orders_pb2_grpc.OrderServiceStub(channel),
+            attribution_pb2_grpc.AttributionServiceStub(channel),
+            audit_pb2_grpc.AuditServiceStub(channel),
         )
 
 
@@ -125,6 +146,7 @@ def sent_error_reasons(monkeypatch) -> Iterator[list[str]]:
             status = make(*args, **kwargs)
             sent.extend(reasons_in(status))
             return status
+
         return wrapped
 
     for module in (rpc, tenancy):

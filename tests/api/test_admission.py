@@ -38,10 +38,13 @@ def earn(member: str, request_id: str) -> m.EarnPointsRequest:
 
 async def test_a_call_beyond_the_in_flight_budget_is_refused_at_once_and_the_admitted_ones_land(fresh_dsn, tmp_path):
     env = {"MAX_IN_FLIGHT": "2", "RETRY_AFTER_MS": "250"}
-    async with serving(fresh_dsn, tmp_path, env=env) as (running, channel):
+    async with serving(fresh_dsn, tmp_path, env=env) as (_, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
-                                            metadata=MP)).name
+        member = (
+            await stub.RegisterMember(
+                m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+            )
+        ).name
         blocker = await hold_events_table(fresh_dsn)
         try:
             admitted = [asyncio.ensure_future(stub.EarnPoints(earn(member, f"e-{i}"), metadata=MP)) for i in (1, 2)]
@@ -66,10 +69,14 @@ async def test_a_call_beyond_the_in_flight_budget_is_refused_at_once_and_the_adm
 async def test_under_a_flood_every_acknowledged_write_is_stored_exactly_once_and_nothing_else(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, env={"MAX_IN_FLIGHT": "4"}) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
-                                            metadata=MP)).name
-        outcomes = await asyncio.gather(*(stub.EarnPoints(earn(member, f"f-{i}"), metadata=MP) for i in range(60)),
-                                        return_exceptions=True)
+        member = (
+            await stub.RegisterMember(
+                m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+            )
+        ).name
+        outcomes = await asyncio.gather(
+            *(stub.EarnPoints(earn(member, f"f-{i}"), metadata=MP) for i in range(60)), return_exceptions=True
+        )
         ok = [o for o in outcomes if not isinstance(o, Exception)]
         refused = [o for o in outcomes if isinstance(o, Exception)]
         assert ok and refused  # some of each: the budget was hit
@@ -78,16 +85,20 @@ async def test_under_a_flood_every_acknowledged_write_is_stored_exactly_once_and
         got = await stub.GetMember(m.GetMemberRequest(name=member), metadata=MP)
         assert got.available_points == 5 * len(ok)
         logged = await running.store.pool.fetchval(
-            f"SELECT count(*) FROM {running.store.names.q('request_log')} WHERE request_id LIKE 'acme/f-%'")
+            f"SELECT count(*) FROM {running.store.names.q('request_log')} WHERE request_id LIKE 'acme/f-%'"
+        )
         assert logged == len(ok)
 
 
 async def test_beyond_the_call_budget_a_call_is_refused_at_the_door_before_authentication(fresh_dsn, tmp_path):
     env = {"MAX_CALLS": "1", "RETRY_AFTER_MS": "200"}
-    async with serving(fresh_dsn, tmp_path, env=env) as (running, channel):
+    async with serving(fresh_dsn, tmp_path, env=env) as (_, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = (await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
-                                            metadata=MP)).name
+        member = (
+            await stub.RegisterMember(
+                m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+            )
+        ).name
         blocker = await hold_events_table(fresh_dsn)
         try:
             admitted = asyncio.ensure_future(stub.EarnPoints(earn(member, "e-1"), metadata=MP))

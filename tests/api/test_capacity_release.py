@@ -15,16 +15,20 @@ OP, MP = auth("operator"), auth("miniprogram")
 
 
 async def _one_slot_store(api) -> s.CloudStore:
-    return await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, daily_capacity=1))),
-        metadata=OP)
-
-
+    return await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, daily_capacity=1)),
+        ),
+        metadata=OP,
+    )
 
 
 async def _place(api, member: m.Member) -> o.Order:
     return await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
 
 
 async def test_placing_and_cancelling_orders_cannot_fill_a_store_for_the_day(api):
@@ -40,18 +44,23 @@ async def test_placing_and_cancelling_orders_cannot_fill_a_store_for_the_day(api
 
 
 async def test_an_unpaid_order_past_its_payment_time_is_refused_payment_then_cancelled_releasing_its_slot(api):
-    await programmes_pb2_grpc.ProgrammeServiceStub(api.channel).PublishProgramme(p.PublishProgrammeRequest(
-        request_id=api.rid(), programme=p.Programme(brand="acme", version=2, payment_timeout_minutes=15)),
-        metadata=OP)
+    await programmes_pb2_grpc.ProgrammeServiceStub(api.channel).PublishProgramme(
+        p.PublishProgrammeRequest(
+            request_id=api.rid(), programme=p.Programme(brand="acme", version=2, payment_timeout_minutes=15)
+        ),
+        metadata=OP,
+    )
     store = await _one_slot_store(api)
     member = await register_member(api)
     order = await _place(api, member)
     await api.settled()
     assert await api.running.scheduler.cancel_unpaid() == 0  # still payable
     api.clock.advance(minutes=15)
-    meta = await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP),
-        PRECONDITION, "PAYMENT_TIMED_OUT")
+    meta = await expect(
+        api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP),
+        PRECONDITION,
+        "PAYMENT_TIMED_OUT",
+    )
     assert "payment_due_at" in meta
 
     assert await api.running.scheduler.cancel_unpaid() == 1

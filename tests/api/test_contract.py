@@ -21,8 +21,9 @@ MP, OP = auth("miniprogram"), auth("operator")
 
 async def _earn(api, member: m.Member, n: int) -> None:
     for k in range(n):
-        await api.members.EarnPoints(m.EarnPointsRequest(
-            request_id=api.rid(), name=member.name, rule="sign-in", points=10 + k), metadata=MP)
+        await api.members.EarnPoints(
+            m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=10 + k), metadata=MP
+        )
 
 
 async def _refused(call) -> str:
@@ -30,6 +31,7 @@ async def _refused(call) -> str:
         await call
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     from google.rpc import error_details_pb2, status_pb2
+
     status = status_pb2.Status.FromString(dict(e.value.trailing_metadata())["grpc-status-details-bin"])
     info = error_details_pb2.ErrorInfo()
     status.details[0].Unpack(info)
@@ -39,62 +41,120 @@ async def _refused(call) -> str:
 async def test_a_page_token_is_opaque_and_only_good_for_the_call_that_issued_it(api):
     member, other = await register_member(api), await register_member(api)
     await _earn(api, member, 3)
-    first = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name, page_size=2), metadata=MP)
+    first = await api.members.ListPointsHistory(
+        m.ListPointsHistoryRequest(parent=member.name, page_size=2), metadata=MP
+    )
     assert len(first.entries) == 2 and first.next_page_token and not first.next_page_token.isdigit()
-    rest = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(
-        parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP)
+    rest = await api.members.ListPointsHistory(
+        m.ListPointsHistoryRequest(parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP
+    )
     assert [e.points for e in [*first.entries, *rest.entries]] == [10, 11, 12] and rest.next_page_token == ""
     # Another member's listing, a raw offset, or garbage: INVALID_PAGE_TOKEN, nothing read.
     for token in (first.next_page_token, "2", "not base64 !"):
         parent = other.name if token == first.next_page_token else member.name
-        assert await _refused(api.members.ListPointsHistory(
-            m.ListPointsHistoryRequest(parent=parent, page_token=token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+        assert (
+            await _refused(
+                api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=parent, page_token=token), metadata=MP)
+            )
+            == "INVALID_PAGE_TOKEN"
+        )
 
 
 async def test_an_oversize_page_size_is_read_as_the_maximum_and_a_negative_one_is_refused(api):
     member = await register_member(api)
     await _earn(api, member, 2)
-    page = await api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name, page_size=1_000_000),
-                                               metadata=MP)
+    page = await api.members.ListPointsHistory(
+        m.ListPointsHistoryRequest(parent=member.name, page_size=1_000_000), metadata=MP
+    )
     assert len(page.entries) == 2 and page.next_page_token == ""
-    assert await _refused(api.members.ListPointsHistory(
-        m.ListPointsHistoryRequest(parent=member.name, page_size=-1), metadata=MP)) == "OUT_OF_RANGE"
+    assert (
+        await _refused(
+            api.members.ListPointsHistory(m.ListPointsHistoryRequest(parent=member.name, page_size=-1), metadata=MP)
+        )
+        == "OUT_OF_RANGE"
+    )
 
 
 async def test_expiring_points_are_paginated_soonest_first_with_the_total_of_every_page(api):
     member = await register_member(api)
     await _earn(api, member, 3)
     api.clock.advance(days=400)  # lots of 2026 expire when 2027 ends: within the next 366 days now
-    first = await api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
-        parent=member.name, within_days=366, page_size=2), metadata=MP)
-    rest = await api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
-        parent=member.name, within_days=366, page_size=2, page_token=first.next_page_token), metadata=MP)
+    first = await api.members.ListExpiringPoints(
+        m.ListExpiringPointsRequest(parent=member.name, within_days=366, page_size=2), metadata=MP
+    )
+    rest = await api.members.ListExpiringPoints(
+        m.ListExpiringPointsRequest(parent=member.name, within_days=366, page_size=2, page_token=first.next_page_token),
+        metadata=MP,
+    )
     assert (len(first.lots), len(rest.lots), rest.next_page_token) == (2, 1, "")
     assert first.total_points == rest.total_points == 33
     assert sorted(lot.points for lot in [*first.lots, *rest.lots]) == [10, 11, 12]
-    assert await _refused(api.members.ListExpiringPoints(m.ListExpiringPointsRequest(
-        parent=member.name, within_days=30, page_token=first.next_page_token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+    assert (
+        await _refused(
+            api.members.ListExpiringPoints(
+                m.ListExpiringPointsRequest(parent=member.name, within_days=30, page_token=first.next_page_token),
+                metadata=MP,
+            )
+        )
+        == "INVALID_PAGE_TOKEN"
+    )
 
 
 async def test_an_update_mask_of_star_replaces_every_updatable_field(api):
-    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-STAR", 31.23, 121.47))),
-        metadata=OP)
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-STAR", 31.23, 121.47))
+        ),
+        metadata=OP,
+    )
     new = store_spec("ignored", 0, 0, radius=1200, daily_capacity=7, online=False)
-    updated = await api.stores.UpdateCloudStore(s.UpdateCloudStoreRequest(
-        request_id=api.rid(), cloud_store=s.CloudStore(name=store.name, spec=new), update_mask=FieldMask(paths=["*"])),
-        metadata=OP)
+    updated = await api.stores.UpdateCloudStore(
+        s.UpdateCloudStoreRequest(
+            request_id=api.rid(),
+            cloud_store=s.CloudStore(name=store.name, spec=new),
+            update_mask=FieldMask(paths=["*"]),
+        ),
+        metadata=OP,
+    )
     assert (updated.spec.service_radius_m, updated.spec.daily_capacity, updated.spec.online_orders_enabled) == (
-        1200, 7, False)
+        1200,
+        7,
+        False,
+    )
     assert updated.spec.code == "S-STAR" and updated.spec.location == store.spec.location  # not updatable: kept
 
 
 def _loyalty_files():
-    from protos.loyalty.v1 import (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2,
-                                   orders_pb2, privacy_pb2, programmes_pb2, stock_pb2, stores_pb2)
+    from protos.loyalty.v1 import (
+        attribution_pb2,
+        audit_pb2,
+        common_pb2,
+        drops_pb2,
+        errors_pb2,
+        members_pb2,
+        orders_pb2,
+        privacy_pb2,
+        programmes_pb2,
+        stock_pb2,
+        stores_pb2,
+    )
 
-    return [f.DESCRIPTOR for f in (attribution_pb2, audit_pb2, common_pb2, drops_pb2, errors_pb2, members_pb2,
-                                   orders_pb2, privacy_pb2, programmes_pb2, stock_pb2, stores_pb2)]
+    return [
+        f.DESCRIPTOR
+        for f in (
+            attribution_pb2,
+            audit_pb2,
+            common_pb2,
+            drops_pb2,
+            errors_pb2,
+            members_pb2,
+            orders_pb2,
+            privacy_pb2,
+            programmes_pb2,
+            stock_pb2,
+            stores_pb2,
+        )
+    ]
 
 
 def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
@@ -110,59 +170,86 @@ def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
             if resource.type:
                 resources[message.name] = list(resource.pattern)
     assert not missing, f"fields without google.api.field_behavior: {missing}"
-    assert resources == {"Member": ["members/{member}"], "Order": ["orders/{order}"],
-                         "CloudStore": ["cloudStores/{cloud_store}"], "Guide": ["guides/{guide}"],
-                         "StockLevel": ["cloudStores/{cloud_store}/stock/{sku}"], "Drop": ["drops/{drop}"],
-                         "DropEntry": ["drops/{drop}/entries/{member}"]}
+    assert resources == {
+        "Member": ["members/{member}"],
+        "Order": ["orders/{order}"],
+        "CloudStore": ["cloudStores/{cloud_store}"],
+        "Guide": ["guides/{guide}"],
+        "StockLevel": ["cloudStores/{cloud_store}/stock/{sku}"],
+        "Drop": ["drops/{drop}"],
+        "DropEntry": ["drops/{drop}/entries/{member}"],
+    }
 
 
 async def test_a_members_orders_are_listed_newest_first_page_by_page(api):
     from protos.loyalty.v1 import orders_pb2 as o
     from tests.api.builders import draft
 
-    await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-LIST", 31.2310, 121.4740))),
-        metadata=OP)
+    await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-LIST", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
     member, other = await register_member(api), await register_member(api)
     await api.settled()
     placed = []
     for _ in range(3):
-        placed.append((await api.orders.PlaceOrder(o.PlaceOrderRequest(
-            request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)).name)
+        placed.append(
+            (
+                await api.orders.PlaceOrder(
+                    o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+                )
+            ).name
+        )
         api.clock.advance(minutes=1)
-    await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(other.name, 31.2305, 121.4738)),
-                                metadata=MP)
+    await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(other.name, 31.2305, 121.4738)), metadata=MP
+    )
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=placed[0], paid_fen=12_800), metadata=MP)
     await api.settled()
     first = await api.orders.ListOrders(o.ListOrdersRequest(parent=member.name, page_size=2), metadata=MP)
-    rest = await api.orders.ListOrders(o.ListOrdersRequest(
-        parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP)
+    rest = await api.orders.ListOrders(
+        o.ListOrdersRequest(parent=member.name, page_size=2, page_token=first.next_page_token), metadata=MP
+    )
     listed = [*first.orders, *rest.orders]
     assert [x.name for x in listed] == placed[::-1] and rest.next_page_token == ""
     assert listed[-1].state == o.ORDER_STATE_PAID, "each order is read in its current state"
-    assert await _refused(api.orders.ListOrders(o.ListOrdersRequest(
-        parent=other.name, page_token=first.next_page_token), metadata=MP)) == "INVALID_PAGE_TOKEN"
+    assert (
+        await _refused(
+            api.orders.ListOrders(o.ListOrdersRequest(parent=other.name, page_token=first.next_page_token), metadata=MP)
+        )
+        == "INVALID_PAGE_TOKEN"
+    )
 
 
 async def test_the_store_picker_lists_a_brands_stores_filtered_and_nearest_first(api):
     def open_(code, lat, lng, dealer):
-        return api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))),
-            metadata=OP)
+        return api.stores.OpenCloudStore(
+            s.OpenCloudStoreRequest(
+                request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))
+            ),
+            metadata=OP,
+        )
 
-    far = await open_("S-FAR", 31.3000, 121.4740, "D1")      # about 7.7 km north
+    far = await open_("S-FAR", 31.3000, 121.4740, "D1")  # about 7.7 km north
     near = await open_("S-NEAR", 31.2310, 121.4740, "D1")
-    mid = await open_("S-MID", 31.2500, 121.4740, "D2")      # about 2.2 km north
+    mid = await open_("S-MID", 31.2500, 121.4740, "D2")  # about 2.2 km north
     await api.stores.SuspendCloudStore(s.SuspendCloudStoreRequest(request_id=api.rid(), name=mid.name), metadata=OP)
-    here = s.ListCloudStoresRequest(near=common_pb2.Location(latitude=31.2305, longitude=121.4738,
-                                                             system=common_pb2.COORDINATE_SYSTEM_GCJ02))
+    here = s.ListCloudStoresRequest(
+        near=common_pb2.Location(latitude=31.2305, longitude=121.4738, system=common_pb2.COORDINATE_SYSTEM_GCJ02)
+    )
     picked = await api.stores.ListCloudStores(here, metadata=MP)
     assert [x.name for x in picked.cloud_stores] == [near.name, mid.name, far.name]
     assert picked.distances_m[0] < 100 < 2000 < picked.distances_m[1] < 2500 < 7000 < picked.distances_m[2] < 8500
     here.status, here.page_size = s.STORE_STATUS_OPEN, 1
     page1 = await api.stores.ListCloudStores(here, metadata=MP)
-    page2 = await api.stores.ListCloudStores(s.ListCloudStoresRequest(
-        near=here.near, status=s.STORE_STATUS_OPEN, page_size=1, page_token=page1.next_page_token), metadata=MP)
+    page2 = await api.stores.ListCloudStores(
+        s.ListCloudStoresRequest(
+            near=here.near, status=s.STORE_STATUS_OPEN, page_size=1, page_token=page1.next_page_token
+        ),
+        metadata=MP,
+    )
     assert [x.name for x in [*page1.cloud_stores, *page2.cloud_stores]] == [near.name, far.name]
     assert page2.next_page_token == ""
     within = await api.stores.ListCloudStores(s.ListCloudStoresRequest(near=here.near, within_m=3000), metadata=MP)
@@ -175,21 +262,44 @@ async def test_a_guides_and_a_stores_performance_are_there_for_operators(api):
     from protos.loyalty.v1 import orders_pb2 as o
     from tests.api.builders import draft
 
-    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-PERF", 31.2310, 121.4740))),
-        metadata=OP)
-    guide = await api.guides.HireGuide(s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(
-        store=store.name, wecom_userid="wx-perf", display_name="Ms Perf")), metadata=OP)
-    other = await api.guides.HireGuide(s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(
-        store=store.name, wecom_userid="wx-idle", display_name="Mr Idle")), metadata=OP)
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-PERF", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    guide = await api.guides.HireGuide(
+        s.HireGuideRequest(
+            request_id=api.rid(),
+            brand="acme",
+            guide=s.Guide(store=store.name, wecom_userid="wx-perf", display_name="Ms Perf"),
+        ),
+        metadata=OP,
+    )
+    other = await api.guides.HireGuide(
+        s.HireGuideRequest(
+            request_id=api.rid(),
+            brand="acme",
+            guide=s.Guide(store=store.name, wecom_userid="wx-idle", display_name="Mr Idle"),
+        ),
+        metadata=OP,
+    )
     member = await register_member(api)
-    await api.members.BindGuide(m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name),
-                                metadata=MP)
-    order = await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(
-        member.name, 31.2305, 121.4738, entry=o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=guide.name))),
-        metadata=MP)
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=order.total_fen),
-                              metadata=MP)
+    await api.members.BindGuide(
+        m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=MP
+    )
+    order = await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(
+            request_id=api.rid(),
+            order=draft(
+                member.name, 31.2305, 121.4738, entry=o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=guide.name)
+            ),
+        ),
+        metadata=MP,
+    )
+    await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=order.total_fen), metadata=MP
+    )
     await api.settled()
     mine = await api.guides.GetGuidePerformance(s.GetGuidePerformanceRequest(name=guide.name), metadata=auth("auditor"))
     assert (mine.guide, mine.store, mine.display_name, mine.employed) == (guide.name, store.name, "Ms Perf", True)

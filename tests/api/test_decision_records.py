@@ -25,27 +25,36 @@ OP, MP, AU, D1, D2 = auth("operator"), auth("miniprogram"), auth("auditor"), aut
 
 async def place(api, member: str) -> o.Order:
     return await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member, 31.2305, 121.4738)), metadata=MP
+    )
 
 
 async def stored_decision_versions(api, order: str) -> list[int]:
     events = [e async for e in api.audit.StreamEvents(au.StreamEventsRequest(aggregate=order), metadata=AU)]
-    return [orjson.loads(e.state_json)["decision"]["programme_version"] for e in events
-            if e.topic.endswith(".Allocated")]
+    return [
+        orjson.loads(e.state_json)["decision"]["programme_version"] for e in events if e.topic.endswith(".Allocated")
+    ]
 
 
 async def test_decisions_record_the_programme_version_in_force_when_they_were_made(api):
     await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1"))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1")),
+        ),
+        metadata=OP,
+    )
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     await api.settled()
     before = await place(api, member.name)
     await publish(api, p.Programme(brand="acme", version=2, points_per_yuan=2))
     after = await place(api, member.name)
     what_if = await api.orders.SimulateOrder(
-        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
 
     assert (before.routing.programme_version, after.routing.programme_version) == (1, 2)
     assert what_if.programme_version == 2
@@ -55,19 +64,29 @@ async def test_decisions_record_the_programme_version_in_force_when_they_were_ma
 
 async def test_an_order_routed_on_a_stale_replica_books_to_the_dealer_the_store_records(api):
     store = await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1"))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740, "D1")),
+        ),
+        metadata=OP,
+    )
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     await api.settled()
     await api.running.directory.stop()  # the router's replica still says D1
     await api.stores.TransferCloudStore(
-        s.TransferCloudStoreRequest(request_id=api.rid(), name=store.name, to_dealer="dealers/D2",
-                                    effective_time=_ts(api.clock.now())), metadata=OP)
+        s.TransferCloudStoreRequest(
+            request_id=api.rid(), name=store.name, to_dealer="dealers/D2", effective_time=_ts(api.clock.now())
+        ),
+        metadata=OP,
+    )
     order = await place(api, member.name)
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=MP)
     await api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=800), metadata=MP)
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=800), metadata=MP
+    )
     await api.settled()
 
     assert order.routing.store == store.name and order.routing.dealer == "dealers/D2"

@@ -26,11 +26,10 @@ from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.errors import ERROR_DOMAIN
 from infrastructure.api.members import MemberServicer
 from protos.loyalty.v1 import attribution_pb2 as a
-from protos.loyalty.v1 import audit_pb2, members_pb2_grpc
+from protos.loyalty.v1 import audit_pb2, drops_pb2, members_pb2_grpc, programmes_pb2, stock_pb2
 from protos.loyalty.v1 import common_pb2 as c
 from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
-from protos.loyalty.v1 import drops_pb2, programmes_pb2, stock_pb2
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import START, TOKENS, auth
@@ -66,13 +65,19 @@ PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 
 async def open_store(api, code="S-1", dealer="D1", **kw) -> s.CloudStore:
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, 31.2310, 121.4740, dealer, **kw))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec(code, 31.2310, 121.4740, dealer, **kw)),
+        ),
+        metadata=OP,
+    )
 
 
 async def register(api, openid="o-1") -> m.Member:
     return await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid)), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid)), metadata=MP
+    )
 
 
 async def paid_order(api) -> o.Order:
@@ -80,40 +85,57 @@ async def paid_order(api) -> o.Order:
     member = await register(api)
     await api.settled()
     order = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)), metadata=MP
+    )
     return await api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP)
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP
+    )
 
 
 # --- INVALID_ARGUMENT -----------------------------------------------------------------------------------------
 
 
 async def test_a_mutating_call_without_a_request_id_is_invalid(api):
-    await expect(api.members.RegisterMember(m.RegisterMemberRequest(brand="acme", member=m.Member(openid="o-1")), metadata=MP),
-                 INVALID, "REQUEST_ID_REQUIRED")
+    await expect(
+        api.members.RegisterMember(m.RegisterMemberRequest(brand="acme", member=m.Member(openid="o-1")), metadata=MP),
+        INVALID,
+        "REQUEST_ID_REQUIRED",
+    )
     for bad in ("r" * 129, "nul\x00", "line\nbreak"):
-        await expect(api.members.RegisterMember(
-            m.RegisterMemberRequest(request_id=bad, brand="acme", member=m.Member(openid="o-1")), metadata=MP),
-            INVALID, "INVALID_REQUEST_ID")
+        await expect(
+            api.members.RegisterMember(
+                m.RegisterMemberRequest(request_id=bad, brand="acme", member=m.Member(openid="o-1")), metadata=MP
+            ),
+            INVALID,
+            "INVALID_REQUEST_ID",
+        )
 
 
 async def test_text_holding_a_nul_character_is_invalid_wherever_it_is(api):
-    meta = await expect(api.audit.GetPointsLiability(audit_pb2.GetPointsLiabilityRequest(brand="ac\x00me"),
-                                                     metadata=auth("auditor")), INVALID, "INVALID_TEXT")
+    meta = await expect(
+        api.audit.GetPointsLiability(audit_pb2.GetPointsLiabilityRequest(brand="ac\x00me"), metadata=auth("auditor")),
+        INVALID,
+        "INVALID_TEXT",
+    )
     assert meta["field"] == "brand"
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     bad = draft(member.name, 31.23, 121.47)
     bad.lines[0].sku = "SKU\x00"
-    meta = await expect(api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=bad), metadata=MP),
-                        INVALID, "INVALID_TEXT")
+    meta = await expect(
+        api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=bad), metadata=MP),
+        INVALID,
+        "INVALID_TEXT",
+    )
     assert meta["field"] == "order.lines.sku"
 
 
 async def test_a_malformed_resource_name_is_invalid_and_names_the_field(api):
     for bad in ("orders/123", "members/not-a-uuid", f"members{uuid4()}", "members/"):
-        meta = await expect(api.members.GetMember(m.GetMemberRequest(name=bad), metadata=MP),
-                            INVALID, "INVALID_RESOURCE_NAME")
+        meta = await expect(
+            api.members.GetMember(m.GetMemberRequest(name=bad), metadata=MP), INVALID, "INVALID_RESOURCE_NAME"
+        )
         assert meta["field"] == "name"
     await expect(api.members.GetMember(m.GetMemberRequest(), metadata=MP), INVALID, "FIELD_REQUIRED")
 
@@ -121,36 +143,66 @@ async def test_a_malformed_resource_name_is_invalid_and_names_the_field(api):
 async def test_a_location_without_its_coordinate_system_is_invalid(api):
     spec = store_spec("S-1", 31.23, 121.47)
     spec.location.system = c.COORDINATE_SYSTEM_UNSPECIFIED
-    meta = await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=spec)), metadata=OP),
-        INVALID, "COORDINATE_SYSTEM_REQUIRED")
+    meta = await expect(
+        api.stores.OpenCloudStore(
+            s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=spec)),
+            metadata=OP,
+        ),
+        INVALID,
+        "COORDINATE_SYSTEM_REQUIRED",
+    )
     assert meta["field"] == "location"
 
 
 async def test_coordinates_that_are_not_finite_or_off_the_globe_are_invalid(api):
     for lat, lng in ((math.nan, 121.0), (31.0, math.inf), (91.0, 121.0), (31.0, 181.0)):
-        await expect(api.stores.OpenCloudStore(
-            s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", lat, lng))),
-            metadata=OP),
-            INVALID, "INVALID_COORDINATE")
+        await expect(
+            api.stores.OpenCloudStore(
+                s.OpenCloudStoreRequest(
+                    request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", lat, lng))
+                ),
+                metadata=OP,
+            ),
+            INVALID,
+            "INVALID_COORDINATE",
+        )
 
 
 async def test_negative_amounts_are_invalid(api):
     member = await register(api)
-    meta = await expect(api.members.RedeemPoints(
-        m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=-5, reference="c-1"), metadata=MP),
-        INVALID, "OUT_OF_RANGE")
+    meta = await expect(
+        api.members.RedeemPoints(
+            m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=-5, reference="c-1"), metadata=MP
+        ),
+        INVALID,
+        "OUT_OF_RANGE",
+    )
     assert (meta["field"], meta["value"]) == ("points", "-5")
-    await expect(api.members.EarnPoints(
-        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=-5), metadata=MP),
-        INVALID, "OUT_OF_RANGE")
-    await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-NEG", 31.2, 121.4, radius=-1))),
-        metadata=OP), INVALID, "OUT_OF_RANGE")
+    await expect(
+        api.members.EarnPoints(
+            m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=-5), metadata=MP
+        ),
+        INVALID,
+        "OUT_OF_RANGE",
+    )
+    await expect(
+        api.stores.OpenCloudStore(
+            s.OpenCloudStoreRequest(
+                request_id=api.rid(),
+                brand="acme",
+                cloud_store=s.CloudStore(spec=store_spec("S-NEG", 31.2, 121.4, radius=-1)),
+            ),
+            metadata=OP,
+        ),
+        INVALID,
+        "OUT_OF_RANGE",
+    )
     order = await paid_order(api)
-    meta = await expect(api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=-1), metadata=MP),
-        INVALID, "OUT_OF_RANGE")  # the same reason as a negative number of points
+    meta = await expect(
+        api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=-1), metadata=MP),
+        INVALID,
+        "OUT_OF_RANGE",
+    )  # the same reason as a negative number of points
     assert meta["field"] == "amount_fen"
 
 
@@ -158,8 +210,9 @@ async def test_an_unknown_enum_value_is_invalid(api):
     member = await register(api)
     order = draft(member.name, 31.23, 121.47)
     order.fulfilment = 42  # an open enum: the number travels, the server must refuse it
-    await expect(api.orders.SimulateOrder(o.SimulateOrderRequest(order=order), metadata=MP),
-                 INVALID, "FULFILMENT_MODE_REQUIRED")
+    await expect(
+        api.orders.SimulateOrder(o.SimulateOrderRequest(order=order), metadata=MP), INVALID, "FULFILMENT_MODE_REQUIRED"
+    )
     order = draft(member.name, 31.23, 121.47)
     order.customer_location.system = 9
     code, _, _ = await rejected(api.orders.SimulateOrder(o.SimulateOrderRequest(order=order), metadata=MP))
@@ -170,21 +223,31 @@ async def test_an_unknown_enum_value_is_invalid(api):
 
 
 async def test_unknown_members_orders_and_stores_are_not_found(api):
-    await expect(api.members.GetMember(m.GetMemberRequest(name=f"members/{uuid4()}"), metadata=MP),
-                 NOT_FOUND, "MEMBER_NOT_FOUND")
-    await expect(api.orders.GetOrder(o.GetOrderRequest(name=f"orders/{uuid4()}"), metadata=MP),
-                 NOT_FOUND, "ORDER_NOT_FOUND")
-    await expect(api.stores.GetCloudStore(s.GetCloudStoreRequest(name=f"cloudStores/{uuid4()}"), metadata=OP),
-                 NOT_FOUND, "CLOUDSTORE_NOT_FOUND")
-    await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=f"orders/{uuid4()}", paid_fen=1), metadata=MP),
-        NOT_FOUND, "ORDER_NOT_FOUND")
+    await expect(
+        api.members.GetMember(m.GetMemberRequest(name=f"members/{uuid4()}"), metadata=MP), NOT_FOUND, "MEMBER_NOT_FOUND"
+    )
+    await expect(
+        api.orders.GetOrder(o.GetOrderRequest(name=f"orders/{uuid4()}"), metadata=MP), NOT_FOUND, "ORDER_NOT_FOUND"
+    )
+    await expect(
+        api.stores.GetCloudStore(s.GetCloudStoreRequest(name=f"cloudStores/{uuid4()}"), metadata=OP),
+        NOT_FOUND,
+        "CLOUDSTORE_NOT_FOUND",
+    )
+    await expect(
+        api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=f"orders/{uuid4()}", paid_fen=1), metadata=MP),
+        NOT_FOUND,
+        "ORDER_NOT_FOUND",
+    )
 
 
 async def test_a_member_name_is_not_an_order(api):
     member = await register(api)
-    await expect(api.orders.GetOrder(o.GetOrderRequest(name=member.name.replace("members/", "orders/")), metadata=MP),
-                 NOT_FOUND, "ORDER_NOT_FOUND")
+    await expect(
+        api.orders.GetOrder(o.GetOrderRequest(name=member.name.replace("members/", "orders/")), metadata=MP),
+        NOT_FOUND,
+        "ORDER_NOT_FOUND",
+    )
 
 
 async def test_a_store_code_opens_once(api):
@@ -199,28 +262,40 @@ async def test_a_store_code_opens_once(api):
 async def test_redeeming_more_than_the_balance_fails_its_precondition(api):
     member = await register(api)
     await api.members.EarnPoints(
-        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=10), metadata=MP)
-    code, reason, meta = await rejected(api.members.RedeemPoints(
-        m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=11, reference="c-1"), metadata=MP))
+        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=10), metadata=MP
+    )
+    code, reason, meta = await rejected(
+        api.members.RedeemPoints(
+            m.RedeemPointsRequest(request_id=api.rid(), name=member.name, points=11, reference="c-1"), metadata=MP
+        )
+    )
     assert (code, reason, meta) == (PRECONDITION, "INSUFFICIENT_POINTS", {"requested": "11", "balance": "10"})
 
 
 async def test_paying_twice_and_refunding_more_than_paid_fail_their_preconditions(api):
     order = await paid_order(api)
-    await expect(api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP),
-        PRECONDITION, "ORDER_PAID")
-    await expect(api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_001), metadata=MP),
-        PRECONDITION, "REFUND_EXCEEDS_PAID")
+    await expect(
+        api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP),
+        PRECONDITION,
+        "ORDER_PAID",
+    )
+    await expect(
+        api.orders.RefundOrder(
+            o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_001), metadata=MP
+        ),
+        PRECONDITION,
+        "REFUND_EXCEEDS_PAID",
+    )
 
 
 async def test_a_closed_store_cannot_be_suspended(api):
     store = await open_store(api)
     await api.stores.CloseCloudStore(s.CloseCloudStoreRequest(request_id=api.rid(), name=store.name), metadata=OP)
-    meta = await expect(api.stores.SuspendCloudStore(
-        s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name), metadata=OP),
-        PRECONDITION, "STORE_NOT_OPEN")
+    meta = await expect(
+        api.stores.SuspendCloudStore(s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name), metadata=OP),
+        PRECONDITION,
+        "STORE_NOT_OPEN",
+    )
     assert meta["status"] == "CLOSED"
 
 
@@ -228,32 +303,59 @@ async def test_a_closed_store_cannot_be_suspended(api):
 
 
 async def test_the_mini_program_may_not_call_operator_rpcs(api):
-    meta = await expect(api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2, 121.4))),
-        metadata=MP), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    meta = await expect(
+        api.stores.OpenCloudStore(
+            s.OpenCloudStoreRequest(
+                request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2, 121.4))
+            ),
+            metadata=MP,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
     assert meta["role"] == "miniprogram"
-    await expect(api.audit.VerifyEventLog(audit_pb2.VerifyEventLogRequest(), metadata=MP),
-                 grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    await expect(
+        api.audit.VerifyEventLog(audit_pb2.VerifyEventLogRequest(), metadata=MP),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
 
 
 async def test_a_dealer_never_reads_another_dealers_revenue(api):
-    await expect(anext(aiter(api.attribution.StreamStoreRevenue(
-        a.StreamStoreRevenueRequest(dealer="dealers/D1", from_day="2026-11-01", to_day="2026-11-30"), metadata=D2))),
-        grpc.StatusCode.PERMISSION_DENIED, "OTHER_DEALER")
+    await expect(
+        anext(
+            aiter(
+                api.attribution.StreamStoreRevenue(
+                    a.StreamStoreRevenueRequest(dealer="dealers/D1", from_day="2026-11-01", to_day="2026-11-30"),
+                    metadata=D2,
+                )
+            )
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "OTHER_DEALER",
+    )
     # A single order of another dealer's store does not even exist for it.
     order = await paid_order(api)  # routed to D1's store
-    await expect(api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D2),
-                 NOT_FOUND, "ORDER_NOT_FOUND")
+    await expect(
+        api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D2),
+        NOT_FOUND,
+        "ORDER_NOT_FOUND",
+    )
     mine = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D1)
     assert mine.dealer == "dealers/D1"
 
 
 async def test_calls_without_a_valid_token_are_unauthenticated(api):
     request = m.GetMemberRequest(name=f"members/{uuid4()}")
-    for metadata in ((), (("authorization", "Bearer not-a-token-at-all"),),
-                     (("authorization", TOKENS["operator@acme"]),), (("x-token", f"Bearer {TOKENS['operator@acme']}"),)):
-        await expect(api.members.GetMember(request, metadata=metadata), grpc.StatusCode.UNAUTHENTICATED,
-                     "UNAUTHENTICATED")
+    for metadata in (
+        (),
+        (("authorization", "Bearer not-a-token-at-all"),),
+        (("authorization", TOKENS["operator@acme"]),),
+        (("x-token", f"Bearer {TOKENS['operator@acme']}"),),
+    ):
+        await expect(
+            api.members.GetMember(request, metadata=metadata), grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"
+        )
 
 
 # --- ABORTED --------------------------------------------------------------------------------------------------
@@ -290,9 +392,13 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            meta = await expect(members_pb2_grpc.MemberServiceStub(channel).EarnPoints(
-                m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=5), metadata=MP),
-                grpc.StatusCode.ABORTED, Conflict.reason)
+            meta = await expect(
+                members_pb2_grpc.MemberServiceStub(channel).EarnPoints(
+                    m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=5), metadata=MP
+                ),
+                grpc.StatusCode.ABORTED,
+                Conflict.reason,
+            )
     finally:
         await server.stop(None)
     assert meta["attempts"] == "2"
@@ -302,21 +408,49 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
 
 # --- nothing a client sends is INTERNAL -----------------------------------------------------------------------
 
-SERVICES = [m.DESCRIPTOR.services_by_name["MemberService"], s.DESCRIPTOR.services_by_name["StoreService"],
-            s.DESCRIPTOR.services_by_name["GuideService"], o.DESCRIPTOR.services_by_name["OrderService"],
-            a.DESCRIPTOR.services_by_name["AttributionService"], audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
-            programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"],
-            stock_pb2.DESCRIPTOR.services_by_name["StockService"], drops_pb2.DESCRIPTOR.services_by_name["DropService"]]
+SERVICES = [
+    m.DESCRIPTOR.services_by_name["MemberService"],
+    s.DESCRIPTOR.services_by_name["StoreService"],
+    s.DESCRIPTOR.services_by_name["GuideService"],
+    o.DESCRIPTOR.services_by_name["OrderService"],
+    a.DESCRIPTOR.services_by_name["AttributionService"],
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
+    programmes_pb2.DESCRIPTOR.services_by_name["ProgrammeService"],
+    stock_pb2.DESCRIPTOR.services_by_name["StockService"],
+    drops_pb2.DESCRIPTOR.services_by_name["DropService"],
+]
 CALLERS = [OP, OP, MP, AU, D1]
 F = FieldDescriptor
 INT32 = (0, 1, -1, 3, 7, 1000, 2**31 - 1, -(2**31))
 INT64 = (*INT32, 2**53 + 1, 2**63 - 1, -(2**63))
 DOUBLES = (0.0, -0.0, math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, 31.23, 121.47, 90.0, 180.0, -91.0)
 SECONDS = (0, 1, -62135596800, 253402300799, 253402300800, -62135596801, 2**62, -(2**62), 1793584800)
-STRINGS = ("", " ", "x", "req-same", "members/", "members/not-a-uuid", "cloudStores/../../etc", "dealers/",
-           "dealers/D1",
-           "dealers/D2", "dealers/" + "x" * 100, "2026-11-01", "2026-02-30", "9999-12-31", "0001-01-01", "-1",
-           "99999999999999999999", "\x00", "\ud7ff😀" * 5, "ñ" * 300, "a" * 5000, "acme", "SKU-1", "dealers/D\n1")
+STRINGS = (
+    "",
+    " ",
+    "x",
+    "req-same",
+    "members/",
+    "members/not-a-uuid",
+    "cloudStores/../../etc",
+    "dealers/",
+    "dealers/D1",
+    "dealers/D2",
+    "dealers/" + "x" * 100,
+    "2026-11-01",
+    "2026-02-30",
+    "9999-12-31",
+    "0001-01-01",
+    "-1",
+    "99999999999999999999",
+    "\x00",
+    "\ud7ff😀" * 5,
+    "ñ" * 300,
+    "a" * 5000,
+    "acme",
+    "SKU-1",
+    "dealers/D\n1",
+)
 
 
 def garbage(cls, rng: random.Random, names: list[str], depth: int = 0):
@@ -369,15 +503,30 @@ def scalar(field, rng: random.Random, names: list[str]):
 
 async def seeded_names(api) -> list[str]:
     store = await open_store(api, "S-FUZZ")
-    guide = await api.guides.HireGuide(s.HireGuideRequest(
-        request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid="wx-1", display_name="Li")), metadata=OP)
+    guide = await api.guides.HireGuide(
+        s.HireGuideRequest(
+            request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid="wx-1", display_name="Li")
+        ),
+        metadata=OP,
+    )
     member = await register(api, "o-fuzz")
     other = await register(api, "o-fuzz-2")
     await api.settled()
     order = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
-    return [store.name, guide.name, member.name, other.name, order.name, f"members/{uuid4()}",
-            f"orders/{uuid4()}", f"cloudStores/{uuid4()}", f"guides/{uuid4()}", "dealers/D1"]
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
+    return [
+        store.name,
+        guide.name,
+        member.name,
+        other.name,
+        order.name,
+        f"members/{uuid4()}",
+        f"orders/{uuid4()}",
+        f"cloudStores/{uuid4()}",
+        f"guides/{uuid4()}",
+        "dealers/D1",
+    ]
 
 
 async def test_nothing_a_client_sends_yields_internal_or_unknown(api):
@@ -400,7 +549,10 @@ async def test_nothing_a_client_sends_yields_internal_or_unknown(api):
                     else:
                         await rpc(request, metadata=rng.choice(CALLERS), timeout=10)
                 except grpc.aio.AioRpcError as e:
-                    if e.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
-                                    grpc.StatusCode.DEADLINE_EXCEEDED):
+                    if e.code() in (
+                        grpc.StatusCode.INTERNAL,
+                        grpc.StatusCode.UNKNOWN,
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                    ):
                         failures.append(f"{path}: {e.code().name} {e.details()} <- {str(request)[:300]!r}")
     assert not failures, "\n".join(failures[:20])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2 as au
 from protos.loyalty.v1 import members_pb2 as m
@@ -23,25 +22,31 @@ CUSTOMER = (31.2305, 121.4738)
 
 async def _store(api, code="S-1", lat=31.2310, lng=121.4740, dealer="D1"):
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer))
+        ),
+        metadata=OP,
+    )
 
 
 async def _member(api, openid, **kw):
     return await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid, **kw)), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid, **kw)), metadata=MP
+    )
 
 
 async def _place(api, member, fen=10_000, entry=None):
     await api.settled()
     return await api.orders.PlaceOrder(
         o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER, fen=fen, entry=entry)),
-        metadata=MP)
+        metadata=MP,
+    )
 
 
 async def _pay(api, order, fen=10_000):
-    return await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=fen),
-                                     metadata=MP)
+    return await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=fen), metadata=MP
+    )
 
 
 async def _state(api, name, as_of):
@@ -61,8 +66,7 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
 
     placed = await _state(api, order.name, order.place_time)
     assert placed.state == o.ORDER_STATE_ALLOCATED
-    attribution = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name),
-                                                            metadata=D1)
+    attribution = await api.attribution.GetOrderAttribution(a.GetOrderAttributionRequest(name=order.name), metadata=D1)
     paid = await _state(api, order.name, attribution.pay_time)
     assert paid.state == o.ORDER_STATE_PAID
     events = [e async for e in api.audit.StreamEvents(au.StreamEventsRequest(aggregate=order.name), metadata=AU)]
@@ -74,12 +78,17 @@ async def test_the_history_as_of_the_times_the_api_reports_shows_those_facts(api
 
 async def _guide(api, store, wecom):
     return await api.guides.HireGuide(
-        s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid=wecom, display_name=wecom)), metadata=OP)
+        s.HireGuideRequest(
+            request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid=wecom, display_name=wecom)
+        ),
+        metadata=OP,
+    )
 
 
 async def _bind(api, member, guide):
     return await api.members.BindGuide(
-        m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=MP)
+        m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=MP
+    )
 
 
 async def _get_guide(api, guide):
@@ -90,8 +99,9 @@ async def test_orders_after_a_guide_moved_credit_the_guides_new_store(api):
     first, second = await _store(api, "S-1"), await _store(api, "S-2", 31.2320, 121.4750)
     guide = await _guide(api, first, "wx-mover")
     member = await _bind(api, await _member(api, "o-1"), guide)
-    await api.guides.MoveGuide(s.MoveGuideRequest(request_id=api.rid(), name=guide.name, to_store=second.name),
-                               metadata=OP)
+    await api.guides.MoveGuide(
+        s.MoveGuideRequest(request_id=api.rid(), name=guide.name, to_store=second.name), metadata=OP
+    )
 
     order = await _place(api, member)
     assert order.routing.store == second.name  # the bound guide's store is where the guide works now
@@ -99,21 +109,28 @@ async def test_orders_after_a_guide_moved_credit_the_guides_new_store(api):
 
 
 async def test_a_departed_guide_whose_handover_was_refused_earns_nothing_and_the_customer_stays_with_the_store(api):
-    home, near = await _store(api, "S-HOME", 31.2330, 121.4760), await _store(api, "S-NEAR")
+    home = await _store(api, "S-HOME", 31.2330, 121.4760)
+    await _store(api, "S-NEAR")
     leaving, taking = await _guide(api, home, "wx-leaving"), await _guide(api, home, "wx-taking")
     member = await _bind(api, await _member(api, "o-1"), leaving)
     await api.guides.ReleaseGuide(s.ReleaseGuideRequest(request_id=api.rid(), name=leaving.name), metadata=OP)
     await api.guides.InheritCustomers(
-        s.InheritCustomersRequest(request_id=api.rid(), name=leaving.name, to_guide=taking.name), metadata=OP)
-    await api.guides.ConcludeHandover(s.ConcludeHandoverRequest(
-        request_id=api.rid(), name=taking.name, member=member.name, accept=False, reason="NOT_MY_AREA"),
-        metadata=OP)
+        s.InheritCustomersRequest(request_id=api.rid(), name=leaving.name, to_guide=taking.name), metadata=OP
+    )
+    await api.guides.ConcludeHandover(
+        s.ConcludeHandoverRequest(
+            request_id=api.rid(), name=taking.name, member=member.name, accept=False, reason="NOT_MY_AREA"
+        ),
+        metadata=OP,
+    )
 
     order = await _place(api, member)
     assert order.routing.store == home.name and not order.routing.HasField("guide_credit")
     assert [described(x) for x in order.routing.attribution][:3] == [
-        ("ENTRY_CONTEXT", "SKIPPED: NO_ENTRY_CONTEXT"), ("BOUND_GUIDE_STORE", "SKIPPED: GUIDE_LEFT"),
-        ("HOME_STORE", "CHOSEN")]
+        ("ENTRY_CONTEXT", "SKIPPED: NO_ENTRY_CONTEXT"),
+        ("BOUND_GUIDE_STORE", "SKIPPED: GUIDE_LEFT"),
+        ("HOME_STORE", "CHOSEN"),
+    ]
     await _pay(api, order)
     gone = await _get_guide(api, leaving)
     assert (gone.commission_frozen_fen, gone.commission_settled_fen) == (0, 0)
@@ -127,8 +144,7 @@ async def test_an_old_share_link_of_a_departed_guide_credits_nobody(api):
     link = o.EntryContext(kind=o.ENTRY_KIND_GUIDE_SHARE, guide=sharer.name)
     order = await _place(api, await _member(api, "o-1"), entry=link)
     assert not order.routing.HasField("guide_credit")
-    assert described(order.routing.attribution[0]) == (
-        "ENTRY_CONTEXT", "SKIPPED: GUIDE_LEFT")
+    assert described(order.routing.attribution[0]) == ("ENTRY_CONTEXT", "SKIPPED: GUIDE_LEFT")
     await _pay(api, order)
     assert (await _get_guide(api, sharer)).commission_frozen_fen == 0
 
@@ -143,7 +159,8 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
     await _pay(api, order)
     assert (await _get_guide(api, guide)).commission_frozen_fen == 0
     refunded = await api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_000), metadata=MP)
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=10_000), metadata=MP
+    )
     assert refunded.state == o.ORDER_STATE_REFUNDED
 
 
@@ -152,7 +169,8 @@ async def test_a_guide_who_leaves_between_placement_and_payment_earns_nothing_an
 
 async def _merge(api, survivor, absorbed):
     return await api.members.MergeMembers(
-        m.MergeMembersRequest(request_id=api.rid(), name=survivor.name, absorbed=absorbed.name), metadata=OP)
+        m.MergeMembersRequest(request_id=api.rid(), name=survivor.name, absorbed=absorbed.name), metadata=OP
+    )
 
 
 async def _points(api, member):
@@ -173,11 +191,13 @@ async def test_orders_placed_before_a_merge_pay_refund_and_settle_on_the_survivi
 
     await _pay(api, unpaid_before, fen=5_000)  # earns on the survivor
     assert await _points(api, survivor) == (150, 0)
-    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), name=paid_before.name,
-                                                      amount_fen=4_000), metadata=MP)
+    await api.orders.RefundOrder(
+        o.RefundOrderRequest(request_id=api.rid(), name=paid_before.name, amount_fen=4_000), metadata=MP
+    )
     assert await _points(api, survivor) == (110, 0)  # 40 of the first order's 100 points reversed
-    await api.orders.RefundOrder(o.RefundOrderRequest(request_id=api.rid(), name=unpaid_before.name,
-                                                      amount_fen=1_000), metadata=MP)
+    await api.orders.RefundOrder(
+        o.RefundOrderRequest(request_id=api.rid(), name=unpaid_before.name, amount_fen=1_000), metadata=MP
+    )
     assert await _points(api, survivor) == (100, 0)
 
     api.clock.advance(days=7, minutes=1)
@@ -218,8 +238,11 @@ async def test_a_window_shortened_after_payment_neither_settles_early_nor_leaves
 
     api.clock.advance(days=8)
     assert await scheduler.run_once() == (0, 0)  # due 30 days after payment, as the programme then said
-    await expect(api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), name=order.name), metadata=OP),
-                 PRECONDITION, "NOT_YET_DUE")
+    await expect(
+        api.orders.SettleOrder(o.SettleOrderRequest(request_id=api.rid(), name=order.name), metadata=OP),
+        PRECONDITION,
+        "NOT_YET_DUE",
+    )
     api.clock.advance(days=22, minutes=1)
     assert await scheduler.run_once() == (1, 0)
     g = await _get_guide(api, guide)

@@ -13,24 +13,22 @@ from uuid import uuid4
 
 import asyncpg
 import grpc
-from google.protobuf import descriptor_pb2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from application.unit_of_work import KeyedLocks
 from infrastructure.config import load_settings
 from infrastructure.logging import JsonFormatter, TextFormatter, configure_logging
-from protos.loyalty.v1 import audit_pb2
-from protos.loyalty.v1 import members_pb2 as m
-from protos.loyalty.v1 import members_pb2_grpc
-from tests.api.conftest import TOKENS, auth
-from tests.api.conftest import serving
 from infrastructure.tenants import names_in, schema_for
+from protos.loyalty.v1 import audit_pb2, members_pb2_grpc
+from protos.loyalty.v1 import members_pb2 as m
+from tests.api.conftest import TOKENS, auth, serving
 
 MP, OP = auth("miniprogram"), auth("operator")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -42,8 +40,9 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 def _pem(obj) -> bytes:
     if isinstance(obj, x509.Certificate):
         return obj.public_bytes(serialization.Encoding.PEM)
-    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return obj.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def issue(common_name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None, *, ca=False):
@@ -52,15 +51,20 @@ def issue(common_name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePriv
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(subject)
+        x509.CertificateBuilder()
+        .subject_name(subject)
         .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
     cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
     return cert, key
 
@@ -85,7 +89,8 @@ async def test_the_server_speaks_tls_when_configured(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, env=env, credentials=trusted) as (running, channel):
         assert await health_of(channel) == SERVING
         member = await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-            m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+            m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+        )
         assert member.name.startswith("members/")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as plaintext:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -98,10 +103,14 @@ async def test_mutual_tls_admits_only_clients_with_a_certificate_from_the_config
     server_files = write_pair(tmp_path, "server", *issue("loyalty-server", ca))
     client_cert, client_key = issue("miniprogram-backend", ca)
     (tmp_path / "ca.crt").write_bytes(_pem(ca[0]))
-    env = {"GRPC_TLS_CERT_FILE": str(server_files["cert"]), "GRPC_TLS_KEY_FILE": str(server_files["key"]),
-           "GRPC_TLS_CLIENT_CA_FILE": str(tmp_path / "ca.crt")}
+    env = {
+        "GRPC_TLS_CERT_FILE": str(server_files["cert"]),
+        "GRPC_TLS_KEY_FILE": str(server_files["key"]),
+        "GRPC_TLS_CLIENT_CA_FILE": str(tmp_path / "ca.crt"),
+    }
     with_client_cert = grpc.ssl_channel_credentials(
-        root_certificates=_pem(ca[0]), private_key=_pem(client_key), certificate_chain=_pem(client_cert))
+        root_certificates=_pem(ca[0]), private_key=_pem(client_key), certificate_chain=_pem(client_cert)
+    )
     async with serving(fresh_dsn, tmp_path, env=env, credentials=with_client_cert) as (running, channel):
         assert await health_of(channel) == SERVING
         anonymous = grpc.ssl_channel_credentials(root_certificates=_pem(ca[0]))
@@ -114,9 +123,11 @@ async def test_mutual_tls_admits_only_clients_with_a_certificate_from_the_config
 def test_tls_settings_are_all_or_nothing(tmp_path):
     (tmp_path / "c.pem").write_text("x")
     assert load_settings({}).tls is None
-    for env in ({"GRPC_TLS_CERT_FILE": str(tmp_path / "c.pem")},
-                {"GRPC_TLS_CLIENT_CA_FILE": str(tmp_path / "c.pem")},
-                {"GRPC_TLS_CERT_FILE": str(tmp_path / "c.pem"), "GRPC_TLS_KEY_FILE": str(tmp_path / "missing.pem")}):
+    for env in (
+        {"GRPC_TLS_CERT_FILE": str(tmp_path / "c.pem")},
+        {"GRPC_TLS_CLIENT_CA_FILE": str(tmp_path / "c.pem")},
+        {"GRPC_TLS_CERT_FILE": str(tmp_path / "c.pem"), "GRPC_TLS_KEY_FILE": str(tmp_path / "missing.pem")},
+    ):
         with pytest.raises(ValueError):
             load_settings(env)
 
@@ -155,19 +166,32 @@ def rpc_records(caplog) -> list[logging.LogRecord]:
 
 async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_secrets_or_personal_data(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    await api.members.RegisterMember(m.RegisterMemberRequest(
-        request_id="reg-1", brand="acme", member=m.Member(openid="o-secret-openid", phone="13800138000")), metadata=MP)
+    await api.members.RegisterMember(
+        m.RegisterMemberRequest(
+            request_id="reg-1", brand="acme", member=m.Member(openid="o-secret-openid", phone="13800138000")
+        ),
+        metadata=MP,
+    )
     with pytest.raises(grpc.aio.AioRpcError):
-        await api.members.GetMember(m.GetMemberRequest(name="members/00000000-0000-0000-0000-000000000001"),
-                                    metadata=MP)
+        await api.members.GetMember(
+            m.GetMemberRequest(name="members/00000000-0000-0000-0000-000000000001"), metadata=MP
+        )
     with pytest.raises(grpc.aio.AioRpcError):
         await api.members.GetMember(m.GetMemberRequest(), metadata=(("authorization", "Bearer wrong-token-xyz"),))
     ok, missing, anonymous = rpc_records(caplog)[-3:]
-    assert (ok.rpc, ok.code, ok.role, ok.brand, ok.request_id) == ("/loyalty.v1.MemberService/RegisterMember", "OK",
-                                                                   "miniprogram", "acme", "reg-1")
+    assert (ok.rpc, ok.code, ok.role, ok.brand, ok.request_id) == (
+        "/loyalty.v1.MemberService/RegisterMember",
+        "OK",
+        "miniprogram",
+        "acme",
+        "reg-1",
+    )
     assert isinstance(ok.duration_ms, float) and ok.duration_ms >= 0
-    assert (missing.rpc, missing.code, missing.reason) == ("/loyalty.v1.MemberService/GetMember", "NOT_FOUND",
-                                                           "MEMBER_NOT_FOUND")
+    assert (missing.rpc, missing.code, missing.reason) == (
+        "/loyalty.v1.MemberService/GetMember",
+        "NOT_FOUND",
+        "MEMBER_NOT_FOUND",
+    )
     assert (anonymous.code, anonymous.role, anonymous.brand) == ("UNAUTHENTICATED", None, None)
     text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     for secret in ("o-secret-openid", "13800138000", "wrong-token-xyz", *TOKENS.values()):
@@ -176,10 +200,15 @@ async def test_each_call_is_logged_with_method_code_duration_and_role_but_no_sec
 
 async def test_streamed_calls_are_logged_with_their_message_count(api, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    await api.members.RegisterMember(m.RegisterMemberRequest(request_id="reg-1", brand="acme", member=m.Member(openid="o-1")),
-                                     metadata=MP)
-    events = [e async for e in api.audit.StreamEvents(
-        audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor"))]
+    await api.members.RegisterMember(
+        m.RegisterMemberRequest(request_id="reg-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
+    events = [
+        e
+        async for e in api.audit.StreamEvents(
+            audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor")
+        )
+    ]
     record = rpc_records(caplog)[-1]
     assert (record.rpc, record.code, record.messages) == ("/loyalty.v1.AuditService/StreamEvents", "OK", len(events))
 
@@ -209,8 +238,9 @@ async def waiting_for_locks(dsn: str, count: int) -> None:
 
 async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_nothing(api, fresh_dsn, caplog):
     caplog.set_level(logging.INFO, logger="loyalty.api.rpc")
-    member = await api.members.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
-                                              metadata=MP)
+    member = await api.members.RegisterMember(
+        m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     head = await api.running.store.max_notification_id()
     blocker = await hold_events_table(fresh_dsn)
     try:
@@ -220,16 +250,22 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
         in_tx = asyncio.ensure_future(api.members.EarnPoints(earn, metadata=MP, timeout=4))
         await waiting_for_locks(fresh_dsn, 1)
         # Blocked behind the first on the member's in-process lock:
-        queued = api.members.EarnPoints(m.EarnPointsRequest(
-            request_id="earn-2", name=member.name, rule="sign-in", points=7), metadata=MP, timeout=1.5)
+        queued = api.members.EarnPoints(
+            m.EarnPointsRequest(request_id="earn-2", name=member.name, rule="sign-in", points=7),
+            metadata=MP,
+            timeout=1.5,
+        )
         for call in (queued, in_tx):
             with pytest.raises(grpc.aio.AioRpcError) as late:
                 await call
             assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
         def logged() -> dict[str, str]:
-            return {getattr(r, "request_id", ""): getattr(r, "code", "") for r in rpc_records(caplog)
-                    if getattr(r, "request_id", "").startswith("earn")}
+            return {
+                getattr(r, "request_id", ""): getattr(r, "code", "")
+                for r in rpc_records(caplog)
+                if getattr(r, "request_id", "").startswith("earn")
+            }
 
         for _ in range(2000):  # the server has ended both handlers (each logs its call as its last step)
             if len(logged()) == 2:
@@ -242,12 +278,17 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
     # The events table is free again. A later change of the same member commits after anything of the two
     # cancelled calls could have (it queues behind them on the member and the table): once it is stored,
     # whatever they would have written is there too, so their absence below is final.
-    later = await api.members.EarnPoints(m.EarnPointsRequest(
-        request_id="later-1", name=member.name, rule="sign-in", points=1), metadata=MP, timeout=5)
+    later = await api.members.EarnPoints(
+        m.EarnPointsRequest(request_id="later-1", name=member.name, rule="sign-in", points=1), metadata=MP, timeout=5
+    )
     assert later.member.available_points == 1, "only the later call's points: the cancelled ones wrote nothing"
     assert await api.running.store.max_notification_id() == head + 1
-    assert await api.running.store.pool.fetchval(
-        f"SELECT count(*) FROM {api.running.store.names.q('request_log')} WHERE request_id LIKE 'acme/earn-%'") == 0
+    assert (
+        await api.running.store.pool.fetchval(
+            f"SELECT count(*) FROM {api.running.store.names.q('request_log')} WHERE request_id LIKE 'acme/earn-%'"
+        )
+        == 0
+    )
     # Nothing stays locked: the retries go through, once each.
     first = await api.members.EarnPoints(earn, metadata=MP, timeout=5)
     assert first.member.available_points == 1 + 5
@@ -269,12 +310,16 @@ async def test_a_cancelled_waiter_leaves_no_lock_entry_behind():
 async def test_graceful_shutdown_finishes_calls_in_flight(fresh_dsn, tmp_path):
     async with serving(fresh_dsn, tmp_path, stop=False) as (running, channel):
         stub = members_pb2_grpc.MemberServiceStub(channel)
-        member = await stub.RegisterMember(m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")),
-                                           metadata=MP)
+        member = await stub.RegisterMember(
+            m.RegisterMemberRequest(request_id="r-1", brand="acme", member=m.Member(openid="o-1")), metadata=MP
+        )
         blocker = await hold_events_table(fresh_dsn)
         try:
-            in_flight = asyncio.ensure_future(stub.EarnPoints(
-                m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=MP))
+            in_flight = asyncio.ensure_future(
+                stub.EarnPoints(
+                    m.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=MP
+                )
+            )
             await waiting_for_locks(fresh_dsn, 1)
             stopping = asyncio.ensure_future(running.stop(grace=5))
             for _ in range(500):  # until the server is stopping: new calls are turned away meanwhile
@@ -302,17 +347,28 @@ async def test_graceful_shutdown_finishes_calls_in_flight(fresh_dsn, tmp_path):
 
 async def test_reflection_lists_every_service_and_health_reports_each_serving(api):
     stub = reflection_pb2_grpc.ServerReflectionStub(api.channel)
-    requests = [reflection_pb2.ServerReflectionRequest(list_services=""),
-                reflection_pb2.ServerReflectionRequest(file_containing_symbol="loyalty.v1.OrderService")]
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="loyalty.v1.OrderService"),
+    ]
     listed, described = [r async for r in stub.ServerReflectionInfo(iter(requests))]
     services = {s.name for s in listed.list_services_response.service}
-    assert services >= {"loyalty.v1.MemberService", "loyalty.v1.StoreService", "loyalty.v1.GuideService",
-                        "loyalty.v1.OrderService", "loyalty.v1.AttributionService", "loyalty.v1.AuditService",
-                        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                        "grpc.reflection.v1.ServerReflection"}
+    assert services >= {
+        "loyalty.v1.MemberService",
+        "loyalty.v1.StoreService",
+        "loyalty.v1.GuideService",
+        "loyalty.v1.OrderService",
+        "loyalty.v1.AttributionService",
+        "loyalty.v1.AuditService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
     assert described.file_descriptor_response.file_descriptor_proto  # enough for grpcurl describe
-    for service in sorted(services - {"grpc.reflection.v1alpha.ServerReflection",
-                                      "grpc.reflection.v1.ServerReflection"}) + [""]:
+    for service in [
+        *sorted(services - {"grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}),
+        "",
+    ]:
         assert await health_of(api.channel, service) == SERVING, service
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await health_of(api.channel, "loyalty.v1.NoSuchService")
@@ -325,17 +381,31 @@ async def test_reflection_answers_the_v1_protocol_newer_clients_ask_for_first(ap
     from google.protobuf import descriptor_pool, message_factory
 
     pool = descriptor_pool.Default()
-    request_type = message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionRequest"))
+    request_type = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionRequest")
+    )
     response_type = message_factory.GetMessageClass(
-        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse"))
-    call = api.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-                                     request_serializer=request_type.SerializeToString,
-                                     response_deserializer=response_type.FromString)
-    requests = [request_type(list_services=""), request_type(file_containing_symbol="loyalty.v1.OrderService"),
-                request_type(file_containing_symbol="grpc.reflection.v1.ServerReflection")]
+        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse")
+    )
+    call = api.channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=request_type.SerializeToString,
+        response_deserializer=response_type.FromString,
+    )
+    requests = [
+        request_type(list_services=""),
+        request_type(file_containing_symbol="loyalty.v1.OrderService"),
+        request_type(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+    ]
     listed, described, itself = [r async for r in call(iter(requests))]
     assert {s.name for s in listed.list_services_response.service} >= {
-        "loyalty.v1.OrderService", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
-    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in described.file_descriptor_response.file_descriptor_proto]
+        "loyalty.v1.OrderService",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(b)
+        for b in described.file_descriptor_response.file_descriptor_proto
+    ]
     assert "loyalty/v1/orders.proto" in {f.name for f in files}
     assert itself.file_descriptor_response.file_descriptor_proto, "the v1 service describes itself"

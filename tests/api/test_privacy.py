@@ -7,12 +7,18 @@ import json
 
 import asyncpg
 import grpc
-import pytest
 
 from infrastructure.projections import all_projections
 from infrastructure.rebuild import rebuild
-from protos.loyalty.v1 import (audit_pb2, audit_pb2_grpc, members_pb2, orders_pb2, privacy_pb2, privacy_pb2_grpc,
-                               stores_pb2)
+from protos.loyalty.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    members_pb2,
+    orders_pb2,
+    privacy_pb2,
+    privacy_pb2_grpc,
+    stores_pb2,
+)
 from tests.api.builders import draft, store_spec
 from tests.api.conftest import auth, serving
 from tests.api.test_errors import expect, rejected
@@ -30,7 +36,8 @@ async def scan(dsn: str, needles=NEEDLES) -> list[str]:
     try:
         tables = await conn.fetch(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'")
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
+        )
         assert len(tables) >= 8  # events, snapshots, request log, tracking, read models, keys
         for schema, table in tables:
             for row in await conn.fetch(f'SELECT * FROM "{schema}"."{table}"'):
@@ -44,23 +51,43 @@ async def scan(dsn: str, needles=NEEDLES) -> list[str]:
 
 async def populate(api):
     mp, op = auth("miniprogram"), auth("operator")
-    store = await api.stores.OpenCloudStore(stores_pb2.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=stores_pb2.CloudStore(spec=store_spec("SH-P1", 31.2290, 121.4740))),
-        metadata=op)
+    store = await api.stores.OpenCloudStore(
+        stores_pb2.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=stores_pb2.CloudStore(spec=store_spec("SH-P1", 31.2290, 121.4740)),
+        ),
+        metadata=op,
+    )
     await api.settled()
-    await api.guides.HireGuide(stores_pb2.HireGuideRequest(request_id=api.rid(), brand="acme", guide=stores_pb2.Guide(
-        store=store.name, wecom_userid=WECOM, display_name=GUIDE_NAME)), metadata=op)
-    member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, unionid=UNIONID, phone=PHONE)),
-        metadata=mp)
-    await api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
-        request_id=api.rid(), name=member.name, nickname=NICKNAME, birthday="1990-05-17"), metadata=mp)
+    await api.guides.HireGuide(
+        stores_pb2.HireGuideRequest(
+            request_id=api.rid(),
+            brand="acme",
+            guide=stores_pb2.Guide(store=store.name, wecom_userid=WECOM, display_name=GUIDE_NAME),
+        ),
+        metadata=op,
+    )
+    member = await api.members.RegisterMember(
+        members_pb2.RegisterMemberRequest(
+            request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, unionid=UNIONID, phone=PHONE)
+        ),
+        metadata=mp,
+    )
+    await api.members.UpdateMemberProfile(
+        members_pb2.UpdateMemberProfileRequest(
+            request_id=api.rid(), name=member.name, nickname=NICKNAME, birthday="1990-05-17"
+        ),
+        metadata=mp,
+    )
     orders = []
     for _ in range(3):
-        order = await api.orders.PlaceOrder(orders_pb2.PlaceOrderRequest(
-            request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp)
-        await api.orders.PayOrder(orders_pb2.PayOrderRequest(
-            request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=mp)
+        order = await api.orders.PlaceOrder(
+            orders_pb2.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp
+        )
+        await api.orders.PayOrder(
+            orders_pb2.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=mp
+        )
         orders.append(order)
     await api.settled()
     return member, orders
@@ -76,9 +103,12 @@ async def test_no_personal_value_is_stored_in_clear_in_any_table(api, fresh_dsn)
 
 async def test_a_registration_is_found_again_by_its_blind_index(api):
     member, _ = await populate(api)
-    again = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid="o-another", phone="+86 139-1234-5678")),
-        metadata=auth("miniprogram"))
+    again = await api.members.RegisterMember(
+        members_pb2.RegisterMemberRequest(
+            request_id=api.rid(), brand="acme", member=members_pb2.Member(openid="o-another", phone="+86 139-1234-5678")
+        ),
+        metadata=auth("miniprogram"),
+    )
     assert again.name == member.name  # the phone, normalised, found its owner without plaintext
 
 
@@ -88,12 +118,23 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     member, orders = await populate(api)
     before = await api.members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=mp)
 
-    receipt = await privacy.EraseMember(privacy_pb2.EraseMemberRequest(
-        request_id=api.rid(), name=member.name, requested_by="member", reason="PIPL Art. 47 request"), metadata=mp)
-    again = await privacy.EraseMember(privacy_pb2.EraseMemberRequest(
-        request_id=api.rid(), name=member.name, requested_by="operator-9", reason="again"), metadata=mp)
-    assert (again.requested_by, again.reason, again.erase_time) == ("member", "PIPL Art. 47 request",
-                                                                    receipt.erase_time)  # idempotent
+    receipt = await privacy.EraseMember(
+        privacy_pb2.EraseMemberRequest(
+            request_id=api.rid(), name=member.name, requested_by="member", reason="PIPL Art. 47 request"
+        ),
+        metadata=mp,
+    )
+    again = await privacy.EraseMember(
+        privacy_pb2.EraseMemberRequest(
+            request_id=api.rid(), name=member.name, requested_by="operator-9", reason="again"
+        ),
+        metadata=mp,
+    )
+    assert (again.requested_by, again.reason, again.erase_time) == (
+        "member",
+        "PIPL Art. 47 request",
+        receipt.erase_time,
+    )  # idempotent
     await api.settled()
 
     after = await api.members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=mp)
@@ -102,22 +143,31 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     for order in orders:
         got = await api.orders.GetOrder(orders_pb2.GetOrderRequest(name=order.name), metadata=mp)
         assert got.routing.store == order.routing.store and got.routing.distance_m == order.routing.distance_m
-    history = await api.members.ListPointsHistory(members_pb2.ListPointsHistoryRequest(parent=member.name),
-                                                  metadata=mp)
+    history = await api.members.ListPointsHistory(members_pb2.ListPointsHistoryRequest(parent=member.name), metadata=mp)
     assert sum(e.points for e in history.entries) == before.available_points + before.pending_points
-    await expect(api.orders.PlaceOrder(orders_pb2.PlaceOrderRequest(  # nobody to deliver to
-        request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp),
-        grpc.StatusCode.FAILED_PRECONDITION, "MEMBER_ERASED")
+    await expect(
+        api.orders.PlaceOrder(
+            orders_pb2.PlaceOrderRequest(  # nobody to deliver to
+                request_id=api.rid(), order=draft(member.name, LAT, LNG)
+            ),
+            metadata=mp,
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "MEMBER_ERASED",
+    )
 
     seen = []  # every read an auditor or the member has
-    async for e in api.audit.StreamEvents(audit_pb2.StreamEventsRequest(
-            positions=audit_pb2.PositionRange(after=0)), metadata=au):
+    async for e in api.audit.StreamEvents(
+        audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=au
+    ):
         seen.append(e.state_json)
     for name in [member.name, *(o.name for o in orders)]:
-        seen.append(str(await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(name=name),
-                                                          metadata=au)))
-        seen.append(str(await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(
-            name=name, version=1), metadata=au)))
+        seen.append(str(await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(name=name), metadata=au)))
+        seen.append(
+            str(
+                await api.audit.GetAggregateState(audit_pb2.GetAggregateStateRequest(name=name, version=1), metadata=au)
+            )
+        )
     async for chunk in privacy.ExportMemberData(privacy_pb2.ExportMemberDataRequest(name=member.name), metadata=mp):
         seen.append(chunk.json)
     assert len(seen) > 10
@@ -139,19 +189,31 @@ async def test_erasure_leaves_nothing_recoverable_and_the_ledger_intact(api, fre
     assert await scan(fresh_dsn) == []
 
     # the login is free again: registering it makes a new member, not the erased one
-    anew = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)), metadata=mp)
+    anew = await api.members.RegisterMember(
+        members_pb2.RegisterMemberRequest(
+            request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)
+        ),
+        metadata=mp,
+    )
     assert anew.name != member.name and anew.openid == OPENID
-    await expect(api.members.UpdateMemberProfile(members_pb2.UpdateMemberProfileRequest(
-        request_id=api.rid(), name=member.name, nickname="back"), metadata=mp),
-        grpc.StatusCode.FAILED_PRECONDITION, "MEMBER_ERASED")
+    await expect(
+        api.members.UpdateMemberProfile(
+            members_pb2.UpdateMemberProfileRequest(request_id=api.rid(), name=member.name, nickname="back"), metadata=mp
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "MEMBER_ERASED",
+    )
 
 
 async def test_an_erasure_request_is_validated_field_by_field_and_nothing_is_erased(api):
     mp, op = auth("miniprogram"), auth("operator")
     privacy = privacy_pb2_grpc.PrivacyServiceStub(api.channel)
-    member = await api.members.RegisterMember(members_pb2.RegisterMemberRequest(
-        request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)), metadata=mp)
+    member = await api.members.RegisterMember(
+        members_pb2.RegisterMemberRequest(
+            request_id=api.rid(), brand="acme", member=members_pb2.Member(openid=OPENID, phone=PHONE)
+        ),
+        metadata=mp,
+    )
 
     def erase(**kw):
         fields = {"request_id": api.rid(), "name": member.name, "requested_by": "member", "reason": "PIPL", **kw}
@@ -164,8 +226,13 @@ async def test_an_erasure_request_is_validated_field_by_field_and_nothing_is_era
     assert (await expect(erase(name="orders/1"), invalid, "INVALID_RESOURCE_NAME"))["field"] == "name"
     code, reason, _ = await rejected(erase(name="members/00000000-0000-4000-8000-000000000000"))
     assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
-    await expect(privacy.RecordMarketingConsent(privacy_pb2.RecordMarketingConsentRequest(
-        request_id=api.rid(), name=member.name, granted=True), metadata=mp), invalid, "FIELD_REQUIRED")
+    await expect(
+        privacy.RecordMarketingConsent(
+            privacy_pb2.RecordMarketingConsentRequest(request_id=api.rid(), name=member.name, granted=True), metadata=mp
+        ),
+        invalid,
+        "FIELD_REQUIRED",
+    )
     read = await api.members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=mp)
     assert (read.openid, read.phone) == (OPENID, PHONE)  # nothing erased
 
@@ -176,10 +243,18 @@ async def test_marketing_consent_is_recorded_and_withdrawn(api):
     member, _ = await populate(api)
     never = await privacy.GetMarketingConsent(privacy_pb2.GetMarketingConsentRequest(name=member.name), metadata=mp)
     assert never.state == privacy_pb2.MARKETING_CONSENT_STATE_UNSPECIFIED
-    await privacy.RecordMarketingConsent(privacy_pb2.RecordMarketingConsentRequest(
-        request_id=api.rid(), name=member.name, granted=True, channel="miniprogram-settings"), metadata=mp)
-    withdrawn = await privacy.RecordMarketingConsent(privacy_pb2.RecordMarketingConsentRequest(
-        request_id=api.rid(), name=member.name, granted=False, channel="miniprogram-settings"), metadata=mp)
+    await privacy.RecordMarketingConsent(
+        privacy_pb2.RecordMarketingConsentRequest(
+            request_id=api.rid(), name=member.name, granted=True, channel="miniprogram-settings"
+        ),
+        metadata=mp,
+    )
+    withdrawn = await privacy.RecordMarketingConsent(
+        privacy_pb2.RecordMarketingConsentRequest(
+            request_id=api.rid(), name=member.name, granted=False, channel="miniprogram-settings"
+        ),
+        metadata=mp,
+    )
     assert withdrawn.state == privacy_pb2.MARKETING_CONSENT_STATE_WITHDRAWN
     read = await privacy.GetMarketingConsent(privacy_pb2.GetMarketingConsentRequest(name=member.name), metadata=mp)
     assert read.state == privacy_pb2.MARKETING_CONSENT_STATE_WITHDRAWN and read.HasField("decide_time")
@@ -187,23 +262,34 @@ async def test_marketing_consent_is_recorded_and_withdrawn(api):
 
 async def test_an_erasure_through_one_server_holds_in_another(api, fresh_dsn, tmp_path):
     mp, au = auth("miniprogram"), auth("auditor")
-    member, orders = await populate(api)
+    member, _ = await populate(api)
     async with serving(fresh_dsn, tmp_path / "second", api.clock) as (_, channel):
         other = privacy_pb2_grpc.PrivacyServiceStub(channel)
 
         async def exported() -> str:
-            return "".join([c.json async for c in other.ExportMemberData(
-                privacy_pb2.ExportMemberDataRequest(name=member.name), metadata=mp)])
+            return "".join(
+                [
+                    c.json
+                    async for c in other.ExportMemberData(
+                        privacy_pb2.ExportMemberDataRequest(name=member.name), metadata=mp
+                    )
+                ]
+            )
 
         assert OPENID in await exported() and "31.2305" in await exported()  # decoded there, keys and orders cached
-        await privacy_pb2_grpc.PrivacyServiceStub(api.channel).EraseMember(privacy_pb2.EraseMemberRequest(
-            request_id=api.rid(), name=member.name, requested_by="operator-1", reason="request"), metadata=mp)
+        await privacy_pb2_grpc.PrivacyServiceStub(api.channel).EraseMember(
+            privacy_pb2.EraseMemberRequest(
+                request_id=api.rid(), name=member.name, requested_by="operator-1", reason="request"
+            ),
+            metadata=mp,
+        )
         async with asyncio.timeout(10):  # the other server follows the log for erasures
             while "31.2305" in await exported():
                 await asyncio.sleep(0.05)
         assert OPENID not in await exported()
         first = await audit_pb2_grpc.AuditServiceStub(channel).GetAggregateState(
-            audit_pb2.GetAggregateStateRequest(name=member.name, version=1), metadata=au)
+            audit_pb2.GetAggregateStateRequest(name=member.name, version=1), metadata=au
+        )
         assert first.member.member.name == member.name and first.version == 1
         assert (first.member.member.openid, first.member.member.unionid, first.member.member.phone) == ("", "", "")
         assert OPENID not in str(first) and PHONE not in str(first)

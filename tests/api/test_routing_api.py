@@ -14,7 +14,7 @@ from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import orders_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, store_spec, rejected, source, outcome, unallocated
+from tests.api.builders import draft, outcome, rejected, source, store_spec, unallocated
 from tests.api.conftest import auth, serving
 
 OP, MP, D1, D2 = auth("operator"), auth("miniprogram"), auth("dealer:D1"), auth("dealer:D2")
@@ -22,13 +22,17 @@ OP, MP, D1, D2 = auth("operator"), auth("miniprogram"), auth("dealer:D1"), auth(
 
 async def _member(api, openid="o-1"):
     return await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid)), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid=openid)), metadata=MP
+    )
 
 
 async def _open(api, code, lat, lng, dealer="D1", **kw):
     return await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer, **kw))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec(code, lat, lng, dealer, **kw))
+        ),
+        metadata=OP,
+    )
 
 
 async def test_simulating_an_order_explains_the_choice_and_writes_nothing(api):
@@ -39,7 +43,8 @@ async def test_simulating_an_order_explains_the_choice_and_writes_nothing(api):
     await api.settled()
     before = await api.running.store.max_notification_id()
     decision = await api.orders.SimulateOrder(
-        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     assert decision.allocated and decision.store == near.name and decision.dealer == "dealers/D1"
     assert source(decision.attribution[-1]) == "NEAREST" and outcome(decision.attribution[-1]) == "CHOSEN"
     assert len(decision.candidates) == 2
@@ -49,11 +54,13 @@ async def test_simulating_an_order_explains_the_choice_and_writes_nothing(api):
 async def test_with_every_store_suspended_the_order_is_unallocated_and_goes_to_the_fallback(api):
     store = await _open(api, "A", 31.2310, 121.4740)
     await api.stores.SuspendCloudStore(
-        s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name, reason="renovation"), metadata=OP)
+        s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name, reason="renovation"), metadata=OP
+    )
     member = await _member(api)
     await api.settled()
     order = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     assert order.state == o.ORDER_STATE_UNALLOCATED
     assert unallocated(order.routing) == "NO_ELIGIBLE_STORE"
     assert order.routing.fallback == "BRAND_ONLINE_STORE"
@@ -66,9 +73,11 @@ async def test_a_full_store_overflows_to_the_next_eligible_one(api):
     member = await _member(api)
     await api.settled()
     first = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     second = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     assert first.routing.store == full.name
     assert second.routing.store == next_.name
     assert {c.store: rejected(c) for c in second.routing.candidates}[full.name] == "CAPACITY_REACHED"
@@ -81,7 +90,8 @@ async def test_a_store_opened_through_one_server_routes_orders_in_another_withou
         store = await _open(api, "NEW", 31.2310, 121.4740)
         for _ in range(400):  # the second process learns of the store by NOTIFY, not by restarting
             decision = await other_orders.SimulateOrder(
-                o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+                o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+            )
             if decision.allocated:
                 break
             await asyncio.sleep(0.05)
@@ -93,16 +103,20 @@ async def test_revenue_stays_with_the_dealer_of_the_order_time_after_a_transfer(
     member = await _member(api)
     await api.settled()
     order = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)),
-        metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)), metadata=MP
+    )
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP)
     api.clock.advance(days=1)
     await api.stores.TransferCloudStore(
-        s.TransferCloudStoreRequest(request_id=api.rid(), name=store.name, to_dealer="dealers/D2",
-                                    effective_time=_ts(api.clock.now())), metadata=OP)
+        s.TransferCloudStoreRequest(
+            request_id=api.rid(), name=store.name, to_dealer="dealers/D2", effective_time=_ts(api.clock.now())
+        ),
+        metadata=OP,
+    )
     api.clock.advance(hours=1)
     await api.orders.RefundOrder(
-        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=2_500), metadata=MP)
+        o.RefundOrderRequest(request_id=api.rid(), name=order.name, amount_fen=2_500), metadata=MP
+    )
     await api.settled()
     month = a.StreamStoreRevenueRequest(from_day="2026-11-01", to_day="2026-11-30")
     d1 = [r async for r in api.attribution.StreamStoreRevenue(month, metadata=D1)]
@@ -111,8 +125,14 @@ async def test_revenue_stays_with_the_dealer_of_the_order_time_after_a_transfer(
     assert d2 == []
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await api.stores.TransferCloudStore(
-            s.TransferCloudStoreRequest(request_id=api.rid(), name=store.name, to_dealer="dealers/D3",
-                                        effective_time=_ts(api.clock.now() - timedelta(days=5))), metadata=OP)
+            s.TransferCloudStoreRequest(
+                request_id=api.rid(),
+                name=store.name,
+                to_dealer="dealers/D3",
+                effective_time=_ts(api.clock.now() - timedelta(days=5)),
+            ),
+            metadata=OP,
+        )
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -126,12 +146,14 @@ async def test_the_decision_keeps_the_nearest_few_refused_stores_not_every_store
     for i in range(12):
         store = await _open(api, f"S{i}", 31.2310 + i * 0.001, 121.4740)
         await api.stores.SuspendCloudStore(
-            s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name, reason="stocktake"), metadata=OP)
+            s.SuspendCloudStoreRequest(request_id=api.rid(), name=store.name, reason="stocktake"), metadata=OP
+        )
     open_one = await _open(api, "OPEN", 31.2500, 121.4740)
     member = await _member(api)
     await api.settled()
     decision = await api.orders.SimulateOrder(
-        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.SimulateOrderRequest(order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     assert decision.store == open_one.name
     refused = [c for c in decision.candidates if rejected(c)]
     assert len(refused) == 8 and all(rejected(c) == "STORE_SUSPENDED" for c in refused)

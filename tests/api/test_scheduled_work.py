@@ -16,21 +16,33 @@ OP, MP, AU = auth("operator"), auth("miniprogram"), auth("auditor")
 
 async def test_orders_past_their_return_window_settle_by_themselves_once(api):
     store = await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740))),
-        metadata=OP)
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
     guide = await api.guides.HireGuide(
-        s.HireGuideRequest(request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid="wx-1", display_name="Li")), metadata=OP)
+        s.HireGuideRequest(
+            request_id=api.rid(), brand="acme", guide=s.Guide(store=store.name, wecom_userid="wx-1", display_name="Li")
+        ),
+        metadata=OP,
+    )
     referrer = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-ref")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-ref")), metadata=MP
+    )
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-new", referrer=referrer.name)),
-        metadata=MP)
-    await api.members.BindGuide(m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name),
-                                metadata=MP)
+        m.RegisterMemberRequest(
+            request_id=api.rid(), brand="acme", member=m.Member(openid="o-new", referrer=referrer.name)
+        ),
+        metadata=MP,
+    )
+    await api.members.BindGuide(
+        m.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=MP
+    )
     await api.settled()
     order = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)),
-        metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738, fen=10_000)), metadata=MP
+    )
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=10_000), metadata=MP)
     await api.settled()
     scheduler = api.running.scheduler
@@ -47,9 +59,11 @@ async def test_orders_past_their_return_window_settle_by_themselves_once(api):
 
 async def test_expired_points_are_swept_onto_the_ledger(api):
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     await api.members.EarnPoints(
-        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=25), metadata=MP)
+        m.EarnPointsRequest(request_id=api.rid(), name=member.name, rule="sign-in", points=25), metadata=MP
+    )
     await api.settled()
     assert await api.running.scheduler.run_once() == (0, 0)
     api.clock.advance(days=500)  # past the end of 2027, when 2026's lots expire

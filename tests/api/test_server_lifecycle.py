@@ -26,8 +26,12 @@ def test_server_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
     env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "server.py"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "server.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -10,18 +10,16 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from infrastructure.api.convert import timestamp
 from protos.loyalty.v1 import common_pb2 as c
 from protos.loyalty.v1 import drops_pb2 as d
-from protos.loyalty.v1 import drops_pb2_grpc
+from protos.loyalty.v1 import drops_pb2_grpc, programmes_pb2_grpc, stock_pb2_grpc
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
-from protos.loyalty.v1 import programmes_pb2_grpc
 from protos.loyalty.v1 import stock_pb2 as k
-from protos.loyalty.v1 import stock_pb2_grpc
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import draft, entry_name, gcj, register_member, store_spec
 from tests.api.conftest import START, auth
-from infrastructure.api.convert import timestamp
 
 OP, MP, AU = auth("operator"), auth("miniprogram"), auth("auditor")
 CUSTOMER = (31.2305, 121.4738)
@@ -37,22 +35,31 @@ def reason(e: grpc.aio.AioRpcError) -> str:
 
 async def test_place_order_reserves_stock_and_the_last_unit_is_refused_with_a_clear_reason(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-K", 31.2310, 121.4740))), metadata=OP)
-    imported = await stock.ImportStock(k.ImportStockRequest(
-        request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=1)]),
-        metadata=OP)
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-K", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    imported = await stock.ImportStock(
+        k.ImportStockRequest(
+            request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=1)]
+        ),
+        metadata=OP,
+    )
     assert imported.levels[0].available_online_units == 1
     member = await register_member(api)
     await api.settled()
 
-    order = await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)),
-                                        metadata=MP)
+    order = await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
+    )
     level = await stock.GetStockLevel(k.GetStockLevelRequest(name=f"{store.name}/stock/SKU-1"), metadata=OP)
     assert (order.routing.store, level.reserved_units, level.available_online_units) == (store.name, 1, 0)
     with pytest.raises(grpc.aio.AioRpcError) as e:
-        await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)),
-                                    metadata=MP)
+        await api.orders.PlaceOrder(
+            o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
+        )
     assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "OUT_OF_STOCK")
 
     await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), name=order.name), metadata=MP)
@@ -62,20 +69,42 @@ async def test_place_order_reserves_stock_and_the_last_unit_is_refused_with_a_cl
 
 async def test_a_dealer_keeps_and_reads_its_own_stores_stock_only(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    own = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-D1", 31.2310, 121.4740, dealer="D1"))), metadata=OP)
-    other = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-D2", 31.2320, 121.4740, dealer="D2"))), metadata=OP)
-    await stock.ImportStock(k.ImportStockRequest(request_id=api.rid(), batch_id="b", lines=[
-        k.StockLine(store=own.name, sku="X", count=10), k.StockLine(store=other.name, sku="X", count=10)]),
-        metadata=OP)
+    own = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-D1", 31.2310, 121.4740, dealer="D1")),
+        ),
+        metadata=OP,
+    )
+    other = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-D2", 31.2320, 121.4740, dealer="D2")),
+        ),
+        metadata=OP,
+    )
+    await stock.ImportStock(
+        k.ImportStockRequest(
+            request_id=api.rid(),
+            batch_id="b",
+            lines=[k.StockLine(store=own.name, sku="X", count=10), k.StockLine(store=other.name, sku="X", count=10)],
+        ),
+        metadata=OP,
+    )
     dealer = auth("dealer:D1")
 
-    protected = await stock.SetStockProtection(k.SetStockProtectionRequest(
-        request_id=api.rid(), store=own.name, skus=["X"], floor_units=2, share_basis_points=3000), metadata=dealer)
+    protected = await stock.SetStockProtection(
+        k.SetStockProtectionRequest(
+            request_id=api.rid(), store=own.name, skus=["X"], floor_units=2, share_basis_points=3000
+        ),
+        metadata=dealer,
+    )
     assert (protected.levels[0].protected_units, protected.levels[0].available_online_units) == (3, 7)
-    sold = await stock.RecordInStoreSale(k.RecordInStoreSaleRequest(
-        request_id=api.rid(), store=own.name, sku="X", quantity=4), metadata=dealer)
+    sold = await stock.RecordInStoreSale(
+        k.RecordInStoreSaleRequest(request_id=api.rid(), store=own.name, sku="X", quantity=4), metadata=dealer
+    )
     assert (sold.on_hand_units, sold.sold_in_store_units) == (6, 4)
     listed = await stock.ListStockLevels(k.ListStockLevelsRequest(parent=own.name), metadata=dealer)
     assert [lv.sku for lv in listed.levels] == ["X"] and listed.levels[0].on_hand_units == 6
@@ -83,18 +112,35 @@ async def test_a_dealer_keeps_and_reads_its_own_stores_stock_only(api):
         await stock.GetStockLevel(k.GetStockLevelRequest(name=f"{other.name}/stock/X"), metadata=dealer)
     assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.PERMISSION_DENIED, "OTHER_DEALER")
     with pytest.raises(grpc.aio.AioRpcError) as e:
-        await stock.ImportStock(k.ImportStockRequest(request_id=api.rid(), batch_id="c", lines=[
-            k.StockLine(store=own.name, sku="X", count=1, delta=1)]), metadata=OP)
+        await stock.ImportStock(
+            k.ImportStockRequest(
+                request_id=api.rid(), batch_id="c", lines=[k.StockLine(store=own.name, sku="X", count=1, delta=1)]
+            ),
+            metadata=OP,
+        )
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_shows(api):
     drops = drops_pb2_grpc.DropServiceStub(api.channel)
-    drop = await drops.CreateDrop(d.CreateDropRequest(request_id=api.rid(), drop=d.Drop(
-        display_name="Sneaker", sku="SNK", pools=[d.DropPool(units=1)],
-        registration_open_time=timestamp(START), registration_close_time=timestamp(START + timedelta(hours=1)),
-        early_access=[d.EarlyAccess(tier=d.DROP_TIER_CORE, minutes=30)], purchase_window_minutes=30,
-        per_member_limit=1, tickets_per_invite=2, invite_ticket_cap=2)), metadata=OP)
+    drop = await drops.CreateDrop(
+        d.CreateDropRequest(
+            request_id=api.rid(),
+            drop=d.Drop(
+                display_name="Sneaker",
+                sku="SNK",
+                pools=[d.DropPool(units=1)],
+                registration_open_time=timestamp(START),
+                registration_close_time=timestamp(START + timedelta(hours=1)),
+                early_access=[d.EarlyAccess(tier=d.DROP_TIER_CORE, minutes=30)],
+                purchase_window_minutes=30,
+                per_member_limit=1,
+                tickets_per_invite=2,
+                invite_ticket_cap=2,
+            ),
+        ),
+        metadata=OP,
+    )
     assert drop.commitment and not drop.seed
     members = [await register_member(api) for _ in range(3)]
     entries = []
@@ -110,33 +156,46 @@ async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_s
 
     seed = bytes.fromhex(drawn.seed)
     assert hashlib.sha256(seed).hexdigest() == drop.commitment
-    best = {m.name: hashlib.sha256(seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)).digest()
-            for m in members}
+    best = {
+        m.name: hashlib.sha256(seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)).digest()
+        for m in members
+    }
     winner = min(best, key=best.get)
     results = await drops.ListDropResults(d.ListDropResultsRequest(parent=drop.name), metadata=AU)
     assert [(r.member, r.units, r.result) for r in results.offers] == [(winner, 1, d.DROP_RESULT_WON)]
     mine = await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, winner)), metadata=MP)
     assert mine.result == d.DROP_RESULT_WON and mine.HasField("offer_expire_time")
-    claimed = await drops.ClaimDropOffer(d.ClaimDropOfferRequest(request_id=api.rid(), name=entry_name(drop.name, winner)),
-                                         metadata=MP)
+    claimed = await drops.ClaimDropOffer(
+        d.ClaimDropOfferRequest(request_id=api.rid(), name=entry_name(drop.name, winner)), metadata=MP
+    )
     assert claimed.result == d.DROP_RESULT_CLAIMED
 
 
 async def test_the_payment_timeout_sweep_gives_an_unpaid_orders_units_back(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-T", 31.2310, 121.4740))), metadata=OP)
-    await stock.ImportStock(k.ImportStockRequest(
-        request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=3)]),
-        metadata=OP)
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-T", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    await stock.ImportStock(
+        k.ImportStockRequest(
+            request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=3)]
+        ),
+        metadata=OP,
+    )
     member = await register_member(api)
     await api.settled()
-    unpaid = await api.orders.PlaceOrder(o.PlaceOrderRequest(
-        request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP)
-    paid = await api.orders.PlaceOrder(o.PlaceOrderRequest(
-        request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP)
-    await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=paid.total_fen),
-                              metadata=MP)
+    unpaid = await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
+    )
+    paid = await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
+    )
+    await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=paid.total_fen), metadata=MP
+    )
     await api.settled()
 
     api.clock.advance(minutes=121)
@@ -144,14 +203,24 @@ async def test_the_payment_timeout_sweep_gives_an_unpaid_orders_units_back(api):
 
     level = await stock.GetStockLevel(k.GetStockLevelRequest(name=f"{store.name}/stock/SKU-1"), metadata=OP)
     assert (level.on_hand_units, level.reserved_units, level.available_online_units) == (3, 1, 2)
-    assert (await api.orders.GetOrder(o.GetOrderRequest(name=unpaid.name), metadata=MP)).state == o.ORDER_STATE_CANCELLED
+    assert (
+        await api.orders.GetOrder(o.GetOrderRequest(name=unpaid.name), metadata=MP)
+    ).state == o.ORDER_STATE_CANCELLED
 
 
 async def _publish_stock_fallback(api, fallback: p.StockFallback, reach: int) -> p.Programme:
     programmes = programmes_pb2_grpc.ProgrammeServiceStub(api.channel)
-    await programmes.PublishProgramme(p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(
-        brand="acme", version=2, attribution=p.AttributionRules(stock_fallback=fallback, stock_max_distance_m=reach))),
-        metadata=OP)
+    await programmes.PublishProgramme(
+        p.PublishProgrammeRequest(
+            request_id=api.rid(),
+            programme=p.Programme(
+                brand="acme",
+                version=2,
+                attribution=p.AttributionRules(stock_fallback=fallback, stock_max_distance_m=reach),
+            ),
+        ),
+        metadata=OP,
+    )
     return await programmes.GetProgramme(p.GetProgrammeRequest(brand="acme"), metadata=AU)
 
 
@@ -159,37 +228,73 @@ async def test_the_programmes_stock_fallback_and_its_reach_are_published_and_rea
     programmes = programmes_pb2_grpc.ProgrammeServiceStub(api.channel)
     default = await programmes.GetProgramme(p.GetProgrammeRequest(brand="acme"), metadata=AU)
     assert (default.attribution.stock_fallback, default.attribution.stock_max_distance_m) == (
-        p.STOCK_FALLBACK_UNALLOCATED, 20_000)
+        p.STOCK_FALLBACK_UNALLOCATED,
+        20_000,
+    )
     with pytest.raises(grpc.aio.AioRpcError) as e:
-        await programmes.PublishProgramme(p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(
-            brand="acme", version=2, attribution=p.AttributionRules(stock_fallback=99))), metadata=OP)
+        await programmes.PublishProgramme(
+            p.PublishProgrammeRequest(
+                request_id=api.rid(),
+                programme=p.Programme(brand="acme", version=2, attribution=p.AttributionRules(stock_fallback=99)),
+            ),
+            metadata=OP,
+        )
     assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ENUM")
     with pytest.raises(grpc.aio.AioRpcError) as e:
-        await programmes.PublishProgramme(p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(
-            brand="acme", version=2, attribution=p.AttributionRules(stock_max_distance_m=-1))), metadata=OP)
+        await programmes.PublishProgramme(
+            p.PublishProgrammeRequest(
+                request_id=api.rid(),
+                programme=p.Programme(brand="acme", version=2, attribution=p.AttributionRules(stock_max_distance_m=-1)),
+            ),
+            metadata=OP,
+        )
     assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_POLICY")
 
     published = await _publish_stock_fallback(api, p.STOCK_FALLBACK_NEAREST_IN_STOCK, 7_500)
     assert (published.version, published.attribution.stock_fallback, published.attribution.stock_max_distance_m) == (
-        2, p.STOCK_FALLBACK_NEAREST_IN_STOCK, 7_500)
+        2,
+        p.STOCK_FALLBACK_NEAREST_IN_STOCK,
+        7_500,
+    )
 
 
 async def test_a_split_order_shows_its_parts_in_every_parts_routing_decision(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    near = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme",
-        cloud_store=s.CloudStore(spec=store_spec("S-A", 31.2310, 121.4740))), metadata=OP)
-    farther = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme",
-        cloud_store=s.CloudStore(spec=store_spec("S-B", 31.2340, 121.4740, dealer="D2"))), metadata=OP)
-    await stock.ImportStock(k.ImportStockRequest(request_id=api.rid(), batch_id="opening", lines=[
-        k.StockLine(store=near.name, sku="A", count=1), k.StockLine(store=farther.name, sku="B", count=1)]),
-        metadata=OP)
+    near = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-A", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    farther = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-B", 31.2340, 121.4740, dealer="D2")),
+        ),
+        metadata=OP,
+    )
+    await stock.ImportStock(
+        k.ImportStockRequest(
+            request_id=api.rid(),
+            batch_id="opening",
+            lines=[k.StockLine(store=near.name, sku="A", count=1), k.StockLine(store=farther.name, sku="B", count=1)],
+        ),
+        metadata=OP,
+    )
     await _publish_stock_fallback(api, p.STOCK_FALLBACK_SPLIT, 50_000)
     member = await register_member(api)
     await api.settled()
 
-    order = o.OrderDraft(member=member.name, fulfilment=c.FULFILMENT_MODE_DELIVERY, customer_location=gcj(*CUSTOMER),
-                         lines=[o.OrderLine(sku="A", quantity=1, unit_price_fen=100),
-                                o.OrderLine(sku="B", quantity=2, unit_price_fen=200)])
+    order = o.OrderDraft(
+        member=member.name,
+        fulfilment=c.FULFILMENT_MODE_DELIVERY,
+        customer_location=gcj(*CUSTOMER),
+        lines=[
+            o.OrderLine(sku="A", quantity=1, unit_price_fen=100),
+            o.OrderLine(sku="B", quantity=2, unit_price_fen=200),
+        ],
+    )
     with pytest.raises(grpc.aio.AioRpcError) as e:  # B: one unit at the farther store, two wanted
         await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=order), metadata=MP)
     assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "OUT_OF_STOCK")
@@ -199,12 +304,17 @@ async def test_a_split_order_shows_its_parts_in_every_parts_routing_decision(api
 
     split = first.routing.split
     assert [(part.store, part.dealer, [(n.sku, n.quantity) for n in part.needs]) for part in split] == [
-        (near.name, "dealers/D1", [("A", 1)]), (farther.name, "dealers/D2", [("B", 1)])]
+        (near.name, "dealers/D1", [("A", 1)]),
+        (farther.name, "dealers/D2", [("B", 1)]),
+    ]
     assert split[0].order == first.name and split[1].order.startswith("orders/") and split[1].order != first.name
     assert first.routing.allocated and first.routing.store == near.name and first.total_fen == 100
     assert first.routing.attribution[-1].reason == o.STEP_REASON_SPLIT_ACROSS_STORES
-    assert all(o.REJECTION_REASON_OUT_OF_STOCK in cand.rejected_because for cand in first.routing.candidates
-               if cand.rejected_because)
+    assert all(
+        o.REJECTION_REASON_OUT_OF_STOCK in cand.rejected_because
+        for cand in first.routing.candidates
+        if cand.rejected_because
+    )
     second = await api.orders.GetOrder(o.GetOrderRequest(name=split[1].order), metadata=MP)
     assert (second.routing.store, second.routing.dealer, second.total_fen) == (farther.name, "dealers/D2", 200)
     assert list(second.routing.split) == list(split)
@@ -212,20 +322,34 @@ async def test_a_split_order_shows_its_parts_in_every_parts_routing_decision(api
 
 async def test_the_nearest_store_in_stock_is_chosen_when_the_programme_says_so(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme",
-        cloud_store=s.CloudStore(spec=store_spec("S-N", 31.2310, 121.4740))), metadata=OP)
-    holder = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(request_id=api.rid(), brand="acme",
-        cloud_store=s.CloudStore(spec=store_spec("S-F", 31.2800, 121.4740, radius=1000))), metadata=OP)
-    await stock.ImportStock(k.ImportStockRequest(request_id=api.rid(), batch_id="opening", lines=[
-        k.StockLine(store=holder.name, sku="SKU-1", count=2)]), metadata=OP)
+    await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-N", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    holder = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-F", 31.2800, 121.4740, radius=1000)),
+        ),
+        metadata=OP,
+    )
+    await stock.ImportStock(
+        k.ImportStockRequest(
+            request_id=api.rid(), batch_id="opening", lines=[k.StockLine(store=holder.name, sku="SKU-1", count=2)]
+        ),
+        metadata=OP,
+    )
     member = await register_member(api)
     await api.settled()
-    simulated = await api.orders.SimulateOrder(o.SimulateOrderRequest(order=draft(member.name, *CUSTOMER)),
-                                               metadata=MP)
+    simulated = await api.orders.SimulateOrder(o.SimulateOrderRequest(order=draft(member.name, *CUSTOMER)), metadata=MP)
     assert not simulated.allocated and simulated.unallocated_reason == o.UNALLOCATED_REASON_NO_ELIGIBLE_STORE
 
     await _publish_stock_fallback(api, p.STOCK_FALLBACK_NEAREST_IN_STOCK, 10_000)
-    placed = await api.orders.PlaceOrder(o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)),
-                                         metadata=MP)
+    placed = await api.orders.PlaceOrder(
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
+    )
     assert placed.routing.store == holder.name and not placed.routing.split
     assert placed.routing.attribution[-1].reason == o.STEP_REASON_NEAREST_IN_STOCK

@@ -44,21 +44,31 @@ def _with_control() -> list[str]:
     return out
 
 
-BAD_BRANDS = ([(v, "INVALID_TEXT") for v in _too_long(128)] + [(v, "FIELD_REQUIRED") for v in (" ", "\t \n")]  # "": the caller's brand
-              + [(v, "INVALID_TEXT") for v in _with_control()])
+BAD_BRANDS = (
+    [(v, "INVALID_TEXT") for v in _too_long(128)]
+    + [(v, "FIELD_REQUIRED") for v in (" ", "\t \n")]  # "": the caller's brand
+    + [(v, "INVALID_TEXT") for v in _with_control()]
+)
 BAD_REASONS = [(v, "INVALID_TEXT") for v in _too_long(200)] + [(v, "INVALID_TEXT") for v in _with_control()]
 
 
 async def _world(api) -> dict[str, str]:
-    store = await api.stores.OpenCloudStore(s.OpenCloudStoreRequest(
-        request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740))), metadata=OP)
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-1", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
     await api.settled()
     placed = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     paid = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP)
+        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, 31.2305, 121.4738)), metadata=MP
+    )
     await api.orders.PayOrder(o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=12_800), metadata=MP)
     return {"store": store.name, "member": member.name, "placed": placed.name, "paid": paid.name}
 
@@ -67,38 +77,59 @@ def brand_calls(api, w, brand: str):
     programmes = programmes_pb2_grpc.ProgrammeServiceStub(api.channel)
     return {
         "RegisterMember": lambda: api.members.RegisterMember(
-            m.RegisterMemberRequest(request_id=api.rid(), brand=brand, member=m.Member(openid="o-new")), metadata=MP),
+            m.RegisterMemberRequest(request_id=api.rid(), brand=brand, member=m.Member(openid="o-new")), metadata=MP
+        ),
         "OpenCloudStore": lambda: api.stores.OpenCloudStore(
-            s.OpenCloudStoreRequest(request_id=api.rid(), brand=brand, cloud_store=s.CloudStore(spec=store_spec("S-2", 31.2, 121.4))),
-            metadata=OP),
+            s.OpenCloudStoreRequest(
+                request_id=api.rid(), brand=brand, cloud_store=s.CloudStore(spec=store_spec("S-2", 31.2, 121.4))
+            ),
+            metadata=OP,
+        ),
         "ImportCloudStores": lambda: api.stores.ImportCloudStores(
-            s.ImportCloudStoresRequest(request_id=api.rid(), brand=brand, cloud_stores=stores([store_spec("S-3", 31.2, 121.4)])),
-            metadata=OP),
+            s.ImportCloudStoresRequest(
+                request_id=api.rid(), brand=brand, cloud_stores=stores([store_spec("S-3", 31.2, 121.4)])
+            ),
+            metadata=OP,
+        ),
         "HireGuide": lambda: api.guides.HireGuide(
-            s.HireGuideRequest(request_id=api.rid(), brand=brand, guide=s.Guide(store=w["store"], wecom_userid="wx-1", display_name="Li")), metadata=OP),
+            s.HireGuideRequest(
+                request_id=api.rid(),
+                brand=brand,
+                guide=s.Guide(store=w["store"], wecom_userid="wx-1", display_name="Li"),
+            ),
+            metadata=OP,
+        ),
         "PublishProgramme": lambda: programmes.PublishProgramme(
-            p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(brand=brand, version=2)),
-            metadata=OP),
+            p.PublishProgrammeRequest(request_id=api.rid(), programme=p.Programme(brand=brand, version=2)), metadata=OP
+        ),
         "GetProgramme": lambda: programmes.GetProgramme(p.GetProgrammeRequest(brand=brand), metadata=AU),
         "GetPointsLiability": lambda: api.audit.GetPointsLiability(
-            au.GetPointsLiabilityRequest(brand=brand), metadata=AU),
+            au.GetPointsLiabilityRequest(brand=brand), metadata=AU
+        ),
     }
 
 
 def reason_calls(api, w, reason: str):
     return {
         "CancelOrder": lambda: api.orders.CancelOrder(
-            o.CancelOrderRequest(request_id=api.rid(), name=w["placed"], reason=reason), metadata=MP),
+            o.CancelOrderRequest(request_id=api.rid(), name=w["placed"], reason=reason), metadata=MP
+        ),
         "RefundOrder": lambda: api.orders.RefundOrder(
-            o.RefundOrderRequest(request_id=api.rid(), name=w["paid"], amount_fen=100, reason=reason), metadata=MP),
+            o.RefundOrderRequest(request_id=api.rid(), name=w["paid"], amount_fen=100, reason=reason), metadata=MP
+        ),
         "SuspendCloudStore": lambda: api.stores.SuspendCloudStore(
-            s.SuspendCloudStoreRequest(request_id=api.rid(), name=w["store"], reason=reason), metadata=OP),
+            s.SuspendCloudStoreRequest(request_id=api.rid(), name=w["store"], reason=reason), metadata=OP
+        ),
         "AdjustPoints": lambda: api.members.AdjustPoints(
-            m.AdjustPointsRequest(request_id=api.rid(), name=w["member"], points=5, reason=reason,
-                                  operator="op-1"), metadata=OP),
+            m.AdjustPointsRequest(request_id=api.rid(), name=w["member"], points=5, reason=reason, operator="op-1"),
+            metadata=OP,
+        ),
         "AssignTierFloor": lambda: api.members.AssignTierFloor(
-            m.AssignTierFloorRequest(request_id=api.rid(), name=w["member"], tier=m.TIER_SEED, reason=reason,
-                                     operator="op-1"), metadata=OP),
+            m.AssignTierFloorRequest(
+                request_id=api.rid(), name=w["member"], tier=m.TIER_SEED, reason=reason, operator="op-1"
+            ),
+            metadata=OP,
+        ),
     }
 
 
@@ -129,7 +160,11 @@ async def test_a_bad_reason_gets_the_same_reason_through_every_rpc_that_takes_a_
 @pytest.mark.parametrize("birthday", ["2999-01-01", "1899-12-31"])
 async def test_a_birthday_in_the_future_or_before_1900_is_out_of_range(api, birthday):
     member = await api.members.RegisterMember(
-        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP)
-    code, reason, meta = await rejected(api.members.UpdateMemberProfile(
-        m.UpdateMemberProfileRequest(request_id=api.rid(), name=member.name, birthday=birthday), metadata=MP))
+        m.RegisterMemberRequest(request_id=api.rid(), brand="acme", member=m.Member(openid="o-1")), metadata=MP
+    )
+    code, reason, meta = await rejected(
+        api.members.UpdateMemberProfile(
+            m.UpdateMemberProfileRequest(request_id=api.rid(), name=member.name, birthday=birthday), metadata=MP
+        )
+    )
     assert (code, reason, meta["field"]) == (INVALID, "OUT_OF_RANGE", "birthday")

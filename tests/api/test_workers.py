@@ -52,8 +52,12 @@ def register_on_fresh_connections(port: int) -> None:
     for i in range(CONNECTIONS):
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
             members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-                members_pb2.RegisterMemberRequest(request_id=f"workers-{i}", brand="acme", member=members_pb2.Member(openid=f"o-workers-{i}")),
-                metadata=(("authorization", f"Bearer {TOKEN}"),), timeout=30)
+                members_pb2.RegisterMemberRequest(
+                    request_id=f"workers-{i}", brand="acme", member=members_pb2.Member(openid=f"o-workers-{i}")
+                ),
+                metadata=(("authorization", f"Bearer {TOKEN}"),),
+                timeout=30,
+            )
 
 
 def wait_serving(port: int, proc: subprocess.Popen) -> None:
@@ -73,9 +77,15 @@ def wait_serving(port: int, proc: subprocess.Popen) -> None:
 
 def test_two_workers_share_one_port_both_answer_calls_and_a_sigterm_stops_every_process(tmp_path):
     port = free_port()
-    env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path),
-           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
-           "SCHEDULER_INTERVAL": "0"}
+    env = {
+        **os.environ,
+        "GRPC_ADDRESS": f"127.0.0.1:{port}",
+        "LOYALTY_DATA_DIR": str(tmp_path),
+        "GRPC_WORKERS": "2",
+        "LOG_FORMAT": "json",
+        "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
+        "SCHEDULER_INTERVAL": "0",
+    }
     env.pop("DATABASE_URL", None)
     out_path = tmp_path / "server.log"
     with open(out_path, "w") as out:
@@ -95,7 +105,9 @@ def test_two_workers_share_one_port_both_answer_calls_and_a_sigterm_stops_every_
     assert {c["worker"] for c in calls} == {0, 1}, "both workers answer calls on the one port"
     workers = {e["pid"] for e in lines if "worker" in e}
     assert len(workers) == 2
-    assert {e["event_loop"] for e in lines if e.get("msg") == "starting"} == {"asyncio"}, "the standard loop is the default"
+    assert {e["event_loop"] for e in lines if e.get("msg") == "starting"} == {"asyncio"}, (
+        "the standard loop is the default"
+    )
     assert proc.returncode == 0
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its parent"
     assert not processes_using(tmp_path / "pgdata"), "the embedded PostgreSQL outlived the parent"
@@ -109,9 +121,15 @@ def serving_pids(log: Path) -> list[int]:
 
 def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(tmp_path):
     port = free_port()
-    env = {**os.environ, "GRPC_ADDRESS": f"127.0.0.1:{port}", "LOYALTY_DATA_DIR": str(tmp_path),
-           "GRPC_WORKERS": "2", "LOG_FORMAT": "json", "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
-           "SCHEDULER_INTERVAL": "0"}
+    env = {
+        **os.environ,
+        "GRPC_ADDRESS": f"127.0.0.1:{port}",
+        "LOYALTY_DATA_DIR": str(tmp_path),
+        "GRPC_WORKERS": "2",
+        "LOG_FORMAT": "json",
+        "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
+        "SCHEDULER_INTERVAL": "0",
+    }
     env.pop("DATABASE_URL", None)
     log = tmp_path / "server.log"
     with open(log, "w") as out:

@@ -41,6 +41,13 @@ async def app() -> App:
     programmes = ProgrammeCatalog(runner, clock)
     directory = StoreDirectory(store, mapper)
     await directory.load()
-    return App(store, clock, runner, directory, StoreService(runner, clock, programmes),
-               MemberService(runner, clock, programmes), GuideService(runner, clock, programmes),
-               OrderService(runner, clock, programmes, directory))
+    return App(
+        store,
+        clock,
+        runner,
+        directory,
+        StoreService(runner, clock, programmes),
+        MemberService(runner, clock, programmes),
+        GuideService(runner, clock, programmes),
+        OrderService(runner, clock, programmes, directory),
+    )

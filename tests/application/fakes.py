@@ -28,11 +28,21 @@ class InMemoryStore:
 
     # --- EventStore ------------------------------------------------------------------
 
-    async def select_events(self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None,
-                            desc: bool = False, limit: int | None = None, snapshots: bool = False,
-                            ) -> list[StoredEvent]:
-        rows = [e for e in (self.snapshots if snapshots else self.events).get(originator_id, [])
-                if (gt is None or e.originator_version > gt) and (lte is None or e.originator_version <= lte)]
+    async def select_events(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        snapshots: bool = False,
+    ) -> list[StoredEvent]:
+        rows = [
+            e
+            for e in (self.snapshots if snapshots else self.events).get(originator_id, [])
+            if (gt is None or e.originator_version > gt) and (lte is None or e.originator_version <= lte)
+        ]
         rows.sort(key=lambda e: e.originator_version, reverse=desc)
         return rows[:limit] if limit is not None else rows
 
@@ -50,16 +60,24 @@ class InMemoryStore:
             for i, v in w.expected.items():
                 expected[i] = min(v, expected.get(i, v))
         stale = frozenset(i for i, v in expected.items() if self.version(i) > v)
-        duplicates = frozenset(w.request.request_id for w in writes
-                               if w.request is not None and w.request.request_id in self.requests)
+        duplicates = frozenset(
+            w.request.request_id for w in writes if w.request is not None and w.request.request_id in self.requests
+        )
         if stale or duplicates:
             return CommitOutcome(False, stale, duplicates)
         for w in writes:
             for e in w.events:
                 assert e.originator_version == self.version(e.originator_id) + 1, "a gap or a duplicate version"
                 self.events.setdefault(e.originator_id, []).append(e)
-                self.log.append(Notification(id=len(self.log) + 1, originator_id=e.originator_id,
-                                             originator_version=e.originator_version, topic=e.topic, state=e.state))
+                self.log.append(
+                    Notification(
+                        id=len(self.log) + 1,
+                        originator_id=e.originator_id,
+                        originator_version=e.originator_version,
+                        topic=e.topic,
+                        state=e.state,
+                    )
+                )
             for s in w.snapshots:
                 self.snapshots.setdefault(s.originator_id, []).append(s)
             if w.request is not None:
@@ -74,19 +92,29 @@ class InMemoryStore:
 
     # --- Notifications -----------------------------------------------------------------
 
-    async def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
-                                   topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
-                                   ) -> list[Notification]:
+    async def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
         first = 0 if start is None else (start if inclusive_of_start else start + 1)
-        rows = [n for n in self.log if n.id >= first and (stop is None or n.id <= stop)
-                and (not topics or n.topic in topics)]
+        rows = [
+            n
+            for n in self.log
+            if n.id >= first and (stop is None or n.id <= stop) and (not topics or n.topic in topics)
+        ]
         return rows[:limit]
 
     async def max_notification_id(self) -> int | None:
         return len(self.log) or None
 
-    async def subscribe(self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500,
-                        poll_interval: float = 5.0) -> AsyncIterator[Notification]:
+    async def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500, poll_interval: float = 5.0
+    ) -> AsyncIterator[Notification]:
         position = gt
         while True:
             for n in await self.select_notifications(position, batch, topics=topics, inclusive_of_start=False):

@@ -74,7 +74,7 @@ async def test_a_hot_aggregate_queues_a_bounded_number_of_commands():
 
 
 async def test_a_command_whose_deadline_has_passed_is_not_started():
-    runner, store, tally = await setup()
+    runner, _, tally = await setup()
     started = []
 
     async def handler(uow):
@@ -106,7 +106,11 @@ def test_while_the_event_loop_runs_behind_only_a_few_calls_are_let_in_the_rest_r
     admission.observe_lag(0.2)  # every call taken now has already waited at least this long
     assert admission.enter_call() is None and admission.enter_call() is None  # a few callers queue no deeper
     refused = admission.enter_call()
-    assert refused is not None and (refused.reason, refused.details["cause"]) == ("OVERLOADED", "SATURATED") and refused.retry_after > 0
+    assert (
+        refused is not None
+        and (refused.reason, refused.details["cause"]) == ("OVERLOADED", "SATURATED")
+        and refused.retry_after > 0
+    )
     assert admission.calls == 2
     admission.observe_lag(0.001)
     assert admission.enter_call() is None and admission.calls == 3
@@ -128,7 +132,7 @@ async def test_the_loop_watch_sees_a_loop_held_up_by_blocking_work():
     watch = asyncio.ensure_future(watch_loop(admission, interval=0.005, window=0.01))
     try:
         await asyncio.sleep(0.02)  # the watch is running
-        time.sleep(0.2)  # the loop can run nothing else meanwhile
+        time.sleep(0.2)  # noqa: ASYNC251 - blocks the loop on purpose: what the watch must see
         for _ in range(100):
             if admission.lag >= 0.1:
                 break

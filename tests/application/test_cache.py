@@ -30,7 +30,7 @@ async def test_the_cache_keeps_its_estimated_bytes_under_the_bound_by_evicting_t
         await repository.get(note.id, Note)
     entries, size = repository.cache_usage
     assert size <= 50_000 and 2 <= entries < 20
-    assert made[-1].id in repository._cache and made[0].id not in repository._cache  # noqa: SLF001
+    assert made[-1].id in repository._cache and made[0].id not in repository._cache
 
 
 async def test_the_cache_keeps_at_most_its_number_of_entries():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from uuid import UUID
 
 import pytest
 
@@ -40,14 +39,27 @@ async def app() -> DropApp:
     runner = CommandRunner(Repository(store, mapper))
     programmes = ProgrammeCatalog(runner, clock)
     seeds = HmacSeedSource(b"k" * 32)
-    return DropApp(store, clock, MemberService(runner, clock, programmes),
-                   DropService(runner, clock, programmes, seeds, mapper, DropEntryIndex(store, mapper)), seeds)
+    return DropApp(
+        store,
+        clock,
+        MemberService(runner, clock, programmes),
+        DropService(runner, clock, programmes, seeds, mapper, DropEntryIndex(store, mapper)),
+        seeds,
+    )
 
 
 def spec(units: int = 2, **kw) -> DropSpec:
-    args = dict(name="Sneaker", sku="SNK-1", pools=(DropPool(None, units),), registration_opens_at=START + HOUR,
-                registration_closes_at=START + 2 * HOUR, purchase_window_minutes=30, per_member_limit=1,
-                tickets_per_invite=3, invite_ticket_cap=3)
+    args = dict(
+        name="Sneaker",
+        sku="SNK-1",
+        pools=(DropPool(None, units),),
+        registration_opens_at=START + HOUR,
+        registration_closes_at=START + 2 * HOUR,
+        purchase_window_minutes=30,
+        per_member_limit=1,
+        tickets_per_invite=3,
+        invite_ticket_cap=3,
+    )
     return DropSpec(**{**args, **kw})
 
 

@@ -20,9 +20,12 @@ def imported_modules(path: Path) -> list[str]:
 
 
 def forbidden_imports(root: Path) -> list[str]:
-    return [f"{path.relative_to(root.parent)} imports {name}"
-            for path in sorted(root.rglob("*.py")) for name in imported_modules(path)
-            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)]
+    return [
+        f"{path.relative_to(root.parent)} imports {name}"
+        for path in sorted(root.rglob("*.py"))
+        for name in imported_modules(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    ]
 
 
 def test_no_application_module_imports_infrastructure_a_driver_or_protobuf():
@@ -32,5 +35,6 @@ def test_no_application_module_imports_infrastructure_a_driver_or_protobuf():
 def test_the_rule_catches_a_forbidden_import(tmp_path: Path):
     (tmp_path / "application").mkdir()
     (tmp_path / "application" / "bad.py").write_text(
-        "import asyncpg\nfrom infrastructure.event_store import EventStore\nfrom google.protobuf import any_pb2\n")
+        "import asyncpg\nfrom infrastructure.event_store import EventStore\nfrom google.protobuf import any_pb2\n"
+    )
     assert len(forbidden_imports(tmp_path / "application")) == 3

@@ -17,13 +17,21 @@ CUSTOMER = Location(31.2305, 121.4738, CoordSystem.GCJ02)
 
 
 def spec(code: str, where: Location, dealer: str = "D1") -> StoreSpec:
-    return StoreSpec(code=code, name=f"Store {code}", dealer_id=dealer, location=where, service_radius_m=5000,
-                     modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP), hours=OpeningHours.always("Asia/Shanghai"))
+    return StoreSpec(
+        code=code,
+        name=f"Store {code}",
+        dealer_id=dealer,
+        location=where,
+        service_radius_m=5000,
+        modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP),
+        hours=OpeningHours.always("Asia/Shanghai"),
+    )
 
 
 def draft(member_id) -> OrderDraft:
-    return OrderDraft(member_id=member_id, lines=(OrderLine("SKU-1", 1, 10_000),), mode=FulfilmentMode.DELIVERY,
-                      customer=CUSTOMER)
+    return OrderDraft(
+        member_id=member_id, lines=(OrderLine("SKU-1", 1, 10_000),), mode=FulfilmentMode.DELIVERY, customer=CUSTOMER
+    )
 
 
 async def two_stores(app: App):
@@ -81,7 +89,7 @@ async def test_settling_inside_the_return_window_is_refused_and_writes_nothing(a
     app.clock.advance(days=6)
     try:
         await app.orders.settle(order.id)
-    except Exception as e:  # noqa: BLE001 - the reason is what matters
+    except Exception as e:
         assert getattr(e, "reason", None) == "NOT_YET_DUE"
     else:
         raise AssertionError("settled inside the return window")

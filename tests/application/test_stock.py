@@ -19,11 +19,10 @@ from application.stock_directory import StockDirectory
 from application.store_directory import StoreDirectory
 from application.stores import StoreService
 from application.unit_of_work import CommandRunner
+from domain.attribution import StockFallback
 from domain.errors import DomainError, InvalidArgument, RuleViolation
-from domain.geo import CoordSystem, Location
 from domain.order import OrderLine, OrderStatus
 from domain.routing import Rejection
-from domain.attribution import StockFallback
 from domain.stock import Protection
 from domain.store_values import FulfilmentMode
 from infrastructure.mapper import build_mapper
@@ -56,14 +55,25 @@ async def app() -> StockApp:
     directory, view = StoreDirectory(store, mapper), StockDirectory(store, mapper)
     await directory.load()
     await view.load()
-    return StockApp(store, clock, directory, view, StoreService(runner, clock, programmes),
-                    MemberService(runner, clock, programmes), OrderService(runner, clock, programmes, directory, view),
-                    StockService(runner, clock, programmes))
+    return StockApp(
+        store,
+        clock,
+        directory,
+        view,
+        StoreService(runner, clock, programmes),
+        MemberService(runner, clock, programmes),
+        OrderService(runner, clock, programmes, directory, view),
+        StockService(runner, clock, programmes),
+    )
 
 
 def draft(member_id, *lines: OrderLine) -> OrderDraft:
-    return OrderDraft(member_id=member_id, lines=lines or (OrderLine("SKU-1", 1, 10_000),),
-                      mode=FulfilmentMode.DELIVERY, customer=CUSTOMER)
+    return OrderDraft(
+        member_id=member_id,
+        lines=lines or (OrderLine("SKU-1", 1, 10_000),),
+        mode=FulfilmentMode.DELIVERY,
+        customer=CUSTOMER,
+    )
 
 
 async def stocked(app: StockApp, near_units: int, farther_units: int | None = None):
@@ -145,8 +155,9 @@ async def test_an_import_is_all_or_nothing_and_idempotent_per_batch(app):
     member = await app.members.register("acme", "o-1")
     await app.orders.place(draft(member.id, OrderLine("SKU-1", 4, 1)))
     with pytest.raises(RuleViolation) as e:  # the second line would go below what is held
-        await app.stock.import_counts("acme", "b-2", [StockLine(farther.id, "SKU-1", count=9),
-                                                      StockLine(near.id, "SKU-1", count=1)])
+        await app.stock.import_counts(
+            "acme", "b-2", [StockLine(farther.id, "SKU-1", count=9), StockLine(near.id, "SKU-1", count=1)]
+        )
     assert e.value.reason == "STOCK_RESERVED"
     with pytest.raises(DomainError):
         await app.stock.get(farther.id, "SKU-1")  # nothing was written
@@ -173,14 +184,16 @@ async def test_a_thousand_concurrent_orders_for_ten_units_get_exactly_ten_reserv
     await app.catch_up()
     members = [await app.members.register("acme", f"o-{i}") for i in range(50)]
 
-    results = await asyncio.gather(*(app.orders.place(draft(members[i % 50].id)) for i in range(1000)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(app.orders.place(draft(members[i % 50].id)) for i in range(1000)), return_exceptions=True
+    )
 
     placed = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, BaseException)]
     assert len(placed) == 10 and all(o.status is OrderStatus.ALLOCATED for o in placed)
     assert all(isinstance(e, RuleViolation) and e.reason == "OUT_OF_STOCK" for e in refused), {
-        type(e).__name__ + ":" + getattr(e, "reason", "") for e in refused}
+        type(e).__name__ + ":" + getattr(e, "reason", "") for e in refused
+    }
     assert len(refused) == 990
     stock = await app.stock.get(near.id, "SKU-1")
     assert (stock.on_hand, stock.reserved, stock.available_online) == (10, 10, 0)
@@ -211,17 +224,25 @@ async def test_the_hold_expires_when_the_order_can_no_longer_be_paid(app):
 async def test_a_split_order_goes_out_in_parts_each_allocated_and_booked_to_its_own_stores_dealer(app):
     near = await app.stores.open("acme", spec("S-1", NEAR))
     farther = await app.stores.open("acme", spec("S-2", FARTHER, dealer="D2"))
-    await app.stock.import_counts("acme", "opening", [StockLine(near.id, "A", count=1), StockLine(farther.id, "B", count=1)])
+    await app.stock.import_counts(
+        "acme", "opening", [StockLine(near.id, "A", count=1), StockLine(farther.id, "B", count=1)]
+    )
     await app.catch_up()
     programmes = app.orders.programmes
     current = await programmes.current("acme")
-    await programmes.publish(replace(current, version=current.version + 1, attribution=replace(
-        current.attribution, stock_fallback=StockFallback.SPLIT)))
+    await programmes.publish(
+        replace(
+            current,
+            version=current.version + 1,
+            attribution=replace(current.attribution, stock_fallback=StockFallback.SPLIT),
+        )
+    )
     assert (await programmes.current("acme")).attribution.stock_fallback is StockFallback.SPLIT
     member = await app.members.register("acme", "o-1")
 
-    first = await app.orders.place(draft(member.id, OrderLine("A", 1, 100), OrderLine("B", 1, 200),
-                                         OrderLine("UNTRACKED", 1, 5)))
+    first = await app.orders.place(
+        draft(member.id, OrderLine("A", 1, 100), OrderLine("B", 1, 200), OrderLine("UNTRACKED", 1, 5))
+    )
 
     parts = first.decision.split
     assert [p.store_id for p in parts] == [near.id, farther.id] and parts[0].order_id == first.id

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid5
 
 import orjson
@@ -14,7 +14,7 @@ from domain.identity import NAMESPACE
 from domain.programme import LoyaltyProgramme
 from infrastructure.mapper import build_transcoder
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 DEFAULT = LoyaltyProgramme.default("acme")
 
@@ -42,8 +42,12 @@ def test_a_stored_programme_from_before_attribution_existed_still_decodes():
 
 
 def test_a_publication_round_trips_through_the_transcoder_with_exact_types():
-    policy = AttributionPolicy(precedence=(AttributionSource.NEAREST, AttributionSource.HOME_STORE),
-                               fallback_target="acme-online", max_distance_m=5_000, tie_tolerance_m=0)
+    policy = AttributionPolicy(
+        precedence=(AttributionSource.NEAREST, AttributionSource.HOME_STORE),
+        fallback_target="acme-online",
+        max_distance_m=5_000,
+        tie_tolerance_m=0,
+    )
     publication = BrandProgramme.publish_first(version(3, points_per_yuan=4, attribution=policy), T0).publications[0]
     transcoder = build_transcoder()
     copy = transcoder.decode(transcoder.encode({"p": publication}))["p"]

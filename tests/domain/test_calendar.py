@@ -62,8 +62,15 @@ def test_an_offset_beyond_fourteen_hours_is_no_time_zone(bad):
 
 def test_a_store_counts_capacity_and_books_revenue_on_the_same_local_day():
     store = CloudStore.open(
-        brand="acme", code="UTC-1", name="London", location=Location(31.23, 121.47), service_radius_m=3000,
-        modes=(FulfilmentMode.DELIVERY,), dealer_id="D1", hours=OpeningHours.always("UTC", 0), daily_capacity=5,
+        brand="acme",
+        code="UTC-1",
+        name="London",
+        location=Location(31.23, 121.47),
+        service_radius_m=3000,
+        modes=(FulfilmentMode.DELIVERY,),
+        dealer_id="D1",
+        hours=OpeningHours.always("UTC", 0),
+        daily_capacity=5,
         at=EVENING_UTC,
     )
     order_id = uuid4()

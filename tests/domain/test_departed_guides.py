@@ -32,8 +32,11 @@ def steps(decision):
 def test_a_departed_bound_guide_is_skipped_with_the_reason_and_the_home_store_serves_uncredited():
     guide_store, home = store_at(800), store_at(1200)
     guide = uuid4()
-    f = facts(bound_guide=GuideRef(guide, guide_store.store_id), home_store_id=home.store_id,
-              departed_guides=frozenset({guide}))
+    f = facts(
+        bound_guide=GuideRef(guide, guide_store.store_id),
+        home_store_id=home.store_id,
+        departed_guides=frozenset({guide}),
+    )
     d = decide(f, [guide_store, home], POLICY, NOON_SHANGHAI)
     assert d.store_id == home.store_id and d.attributed_by is AttributionSource.HOME_STORE
     assert d.guide_credit is None and not d.dual_credit
@@ -53,8 +56,11 @@ def test_an_old_share_link_of_a_departed_guide_names_no_store_and_credits_nobody
 def test_a_departed_sharers_link_leaves_the_credit_to_the_members_employed_bound_guide():
     sharer_store, bound_store = store_at(900), store_at(400)
     sharer, bound = uuid4(), uuid4()
-    f = facts(entry=EntryContext.guide_share(sharer, sharer_store.store_id),
-              bound_guide=GuideRef(bound, bound_store.store_id), departed_guides=frozenset({sharer}))
+    f = facts(
+        entry=EntryContext.guide_share(sharer, sharer_store.store_id),
+        bound_guide=GuideRef(bound, bound_store.store_id),
+        departed_guides=frozenset({sharer}),
+    )
     d = decide(f, [sharer_store, bound_store], POLICY, NOON_SHANGHAI)
     assert d.store_id == bound_store.store_id
     assert (d.guide_credit.guide_id, d.guide_credit.source) == (bound, GuideCreditSource.BOUND_GUIDE)
@@ -65,8 +71,11 @@ def test_no_decision_ever_credits_a_departed_guide(share, bind, share_left, boun
     store = store_at(500)
     sharer, bound = uuid4(), uuid4()
     departed = frozenset({g for g, left in ((sharer, share_left), (bound, bound_left)) if left})
-    f = facts(entry=EntryContext.guide_share(sharer, store.store_id) if share else EntryContext(),
-              bound_guide=GuideRef(bound, store.store_id) if bind else None, departed_guides=departed)
+    f = facts(
+        entry=EntryContext.guide_share(sharer, store.store_id) if share else EntryContext(),
+        bound_guide=GuideRef(bound, store.store_id) if bind else None,
+        departed_guides=departed,
+    )
     d = decide(f, [store], POLICY, NOON_SHANGHAI)
     assert d.guide_credit is None or d.guide_credit.guide_id not in departed
     assert d.store_id == store.store_id  # the customer is still served

@@ -1,4 +1,5 @@
-"""Drops: early access, idempotent entries, the invitation bonus's anti-abuse rules, and a draw an auditor recomputes."""
+"""Drops: early access, idempotent entries, the invitation bonus's anti-abuse rules, and a draw an auditor
+recomputes."""
 
 from __future__ import annotations
 
@@ -30,10 +31,21 @@ STORE = UUID(int=999)
 
 def new_drop(units: int = 3, store_units: int = 0, limit: int = 1, seed: bytes = SEED, **kw) -> Drop:
     pools = [DropPool(None, units)] + ([DropPool(STORE, store_units)] if store_units else [])
-    args = dict(brand="acme", name="Sneaker", sku="SNK-1", pools=pools, registration_opens_at=T0 + 60 * MIN,
-                registration_closes_at=T0 + 120 * MIN, early_access=[EarlyAccess(Tier.CORE, 30), EarlyAccess(Tier.VALUE, 10)],
-                purchase_window_minutes=30, per_member_limit=limit, tickets_per_invite=2, invite_ticket_cap=4,
-                commitment=commitment_of(seed), at=T0)
+    args = dict(
+        brand="acme",
+        name="Sneaker",
+        sku="SNK-1",
+        pools=pools,
+        registration_opens_at=T0 + 60 * MIN,
+        registration_closes_at=T0 + 120 * MIN,
+        early_access=[EarlyAccess(Tier.CORE, 30), EarlyAccess(Tier.VALUE, 10)],
+        purchase_window_minutes=30,
+        per_member_limit=limit,
+        tickets_per_invite=2,
+        invite_ticket_cap=4,
+        commitment=commitment_of(seed),
+        at=T0,
+    )
     return Drop.create(**{**args, **kw})
 
 
@@ -122,20 +134,29 @@ def audit(events) -> dict:
             units = min(created.per_member_limit, left)
             left -= units
             expected_offers.append((m, pool.store_id, units))
-    return {"offers": sorted(expected_offers, key=str),
-            "recorded": sorted(((o.member_id, o.store_id, o.units) for o in drawn.offers), key=str)}
+    return {
+        "offers": sorted(expected_offers, key=str),
+        "recorded": sorted(((o.member_id, o.store_id, o.units) for o in drawn.offers), key=str),
+    }
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 60), units=st.integers(1, 12), store_units=st.integers(0, 5), limit=st.integers(1, 3),
-       seed=st.binary(min_size=16, max_size=32), rnd=st.randoms(use_true_random=False))
+@given(
+    n=st.integers(0, 60),
+    units=st.integers(1, 12),
+    store_units=st.integers(0, 5),
+    limit=st.integers(1, 3),
+    seed=st.binary(min_size=16, max_size=32),
+    rnd=st.randoms(use_true_random=False),
+)
 def test_an_auditor_recomputes_the_winners_from_the_events_alone(n, units, store_units, limit, seed, rnd):
     drop = new_drop(units, store_units, limit, seed)
     entries: list[DropEntry] = []
     for i in range(n):
         store = STORE if store_units and rnd.random() < 0.3 else None
-        entry = DropEntry.register(drop=drop, member_id=member(i), tier=rnd.choice(list(Tier)), store_id=store,
-                                   at=T0 + 61 * MIN)
+        entry = DropEntry.register(
+            drop=drop, member_id=member(i), tier=rnd.choice(list(Tier)), store_id=store, at=T0 + 61 * MIN
+        )
         if entries and rnd.random() < 0.3:  # invited by an earlier entrant
             inviter = rnd.choice(entries)
             inviter.grant_bonus(drop, facts(entry.member_id, inviter.member_id), T0 + 62 * MIN)
@@ -162,6 +183,7 @@ def test_unclaimed_units_pass_to_the_next_in_draw_order():
 
     assert len(passed) == 1 and passed[0].member_id not in first
     from domain.drop import draw_order
+
     order = draw_order(SEED, drawn)
     assert passed[0].member_id == order[2]  # the next in draw order
     assert drop.offers[idler].lapsed and drop.offers[claimer].claimed
@@ -172,7 +194,11 @@ def test_unclaimed_units_pass_to_the_next_in_draw_order():
 def test_a_drop_of_a_thousand_units_and_twenty_thousand_entries_draws():
     drop = new_drop(units=1000)
     rnd = random.Random(7)
-    drawn = [DropEntry.register(drop=drop, member_id=UUID(int=rnd.getrandbits(128)), tier=Tier.NEW,
-                                at=T0 + 61 * MIN).as_drawn() for _ in range(20_000)]
+    drawn = [
+        DropEntry.register(
+            drop=drop, member_id=UUID(int=rnd.getrandbits(128)), tier=Tier.NEW, at=T0 + 61 * MIN
+        ).as_drawn()
+        for _ in range(20_000)
+    ]
     drop.draw(SEED, drawn, T0 + 120 * MIN)
     assert len(drop.offers) == 1000 and drop.entry_count == 20_000

@@ -22,14 +22,30 @@ from domain.settlement import Month, SettlementPeriod, StatementTotals
 from tests.infrastructure.test_event_round_trip import aggregates_in, event_classes_of
 from tests.infrastructure.test_snapshots import T0, WORKLOADS
 
-MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order",
-           "domain.settlement", "domain.brand_programme", "domain.stock", "domain.drop")
+MODULES = (
+    "domain.member",
+    "domain.guide",
+    "domain.identity",
+    "domain.cloud_store",
+    "domain.order",
+    "domain.settlement",
+    "domain.brand_programme",
+    "domain.stock",
+    "domain.drop",
+)
 
 
 def settlement_workload() -> list[Aggregate]:
-    return [SettlementPeriod.close(brand="acme", dealer_id="D1", month=Month(2024, 2),
-                                   totals=StatementTotals(100, 10, 3, 1, 3),
-                                   through_position=42, at=T0)]
+    return [
+        SettlementPeriod.close(
+            brand="acme",
+            dealer_id="D1",
+            month=Month(2024, 2),
+            totals=StatementTotals(100, 10, 3, 1, 3),
+            through_position=42,
+            at=T0,
+        )
+    ]
 
 
 def programme_workload() -> list[Aggregate]:

@@ -1,7 +1,7 @@
 """The shopping guide: employment, customers, handover, credits, commission."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -10,7 +10,7 @@ from domain.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolatio
 from domain.guide import CreditKind, Guide, HandoverKind
 from domain.programme import LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 PROGRAMME = LoyaltyProgramme.default("acme")
 SMALL = replace(PROGRAMME, version=5, guide_customer_limit=2)
@@ -38,7 +38,9 @@ def test_hiring_records_store_and_wecom_id():
     assert names(guide) == ["Hired"] and guide.wecom_userid == "zhangsan"
 
 
-@pytest.mark.parametrize("kwargs", [{"store_id": "s1"}, {"wecom_userid": ""}, {"name": ""}, {"at": datetime(2024, 1, 1)}])
+@pytest.mark.parametrize(
+    "kwargs", [{"store_id": "s1"}, {"wecom_userid": ""}, {"name": ""}, {"at": datetime(2024, 1, 1)}]
+)
 def test_hiring_rejects_bad_input(kwargs):
     with pytest.raises(InvalidArgument):
         Guide.hire(**({"brand": "acme", "store_id": STORE_1, "wecom_userid": "w", "name": "n", "at": T0} | kwargs))
@@ -159,7 +161,9 @@ def test_handover_commands_are_checked():
     rejects(giver, NotFound, giver.conclude_handover, uuid4(), True, "x", T0)
     rejects(receiver, NotFound, receiver.accept_handover, a, T0)
     rejects(receiver, NotFound, receiver.refuse_handover, a, "x", T0)
-    rejects(receiver, RuleViolation, receiver.offer_handover, receiver.id, (a,), HandoverKind.REASSIGNMENT, PROGRAMME, T0)
+    rejects(
+        receiver, RuleViolation, receiver.offer_handover, receiver.id, (a,), HandoverKind.REASSIGNMENT, PROGRAMME, T0
+    )
 
 
 def test_reassignment_needs_an_employed_giver():
@@ -214,10 +218,34 @@ def test_claw_back_after_settlement_becomes_debt_offset_by_later_settlements():
 
 def test_commission_commands_are_checked():
     guide = hired()
-    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100, 101, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
-    rejects(guide, InvalidArgument, guide.credit_sale, "order-1", STORE_1, 100.0, 1, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
+    rejects(
+        guide,
+        InvalidArgument,
+        guide.credit_sale,
+        "order-1",
+        STORE_1,
+        100,
+        101,
+        PROGRAMME,
+        T0,
+        settle_after=T0 + 7 * DAY,
+    )
+    rejects(
+        guide,
+        InvalidArgument,
+        guide.credit_sale,
+        "order-1",
+        STORE_1,
+        100.0,
+        1,
+        PROGRAMME,
+        T0,
+        settle_after=T0 + 7 * DAY,
+    )
     guide.credit_sale("order-1", STORE_1, 100, 3, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
     guide.collect_events()
-    rejects(guide, AlreadyExists, guide.credit_sale, "order-1", STORE_1, 100, 3, PROGRAMME, T0, settle_after=T0 + 7 * DAY)
+    rejects(
+        guide, AlreadyExists, guide.credit_sale, "order-1", STORE_1, 100, 3, PROGRAMME, T0, settle_after=T0 + 7 * DAY
+    )
     rejects(guide, NotFound, guide.settle_commission, "order-x", T0)
     rejects(guide, RuleViolation, guide.claw_back, "order-1", 101, T0)

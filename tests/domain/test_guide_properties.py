@@ -1,6 +1,6 @@
 """Commission invariants under arbitrary sale / settle / claw-back sequences."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from hypothesis import given, settings
@@ -10,7 +10,7 @@ from domain.errors import DomainError
 from domain.guide import Guide
 from domain.programme import LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 PROGRAMME = LoyaltyProgramme.default("acme")
 STORE = uuid4()
 
@@ -33,8 +33,15 @@ def test_commission_credited_minus_clawed_equals_frozen_plus_settled_minus_debt(
         try:
             if op[0] == "sale":
                 commission = op[1] * op[2] // 10_000
-                guide.credit_sale(f"o{step}", STORE, op[1], commission, PROGRAMME, at,
-                                  settle_after=at + timedelta(days=PROGRAMME.return_window_days))
+                guide.credit_sale(
+                    f"o{step}",
+                    STORE,
+                    op[1],
+                    commission,
+                    PROGRAMME,
+                    at,
+                    settle_after=at + timedelta(days=PROGRAMME.return_window_days),
+                )
                 orders.append(f"o{step}")
             elif op[0] == "settle" and orders:
                 guide.settle_commission(orders[op[1] % len(orders)], at)

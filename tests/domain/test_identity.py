@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from domain.errors import InvalidArgument, RuleViolation
 from domain.identity import IdentityIndex, IdentityKind, conflicting_owners, resolve
 
-AT = datetime(2024, 5, 1, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def test_the_same_identity_always_maps_to_the_same_index_id():
@@ -30,7 +30,9 @@ def test_claim_records_the_owner():
     assert [type(e).__name__ for e in index.collect_events()] == ["Claimed"]
 
 
-@pytest.mark.parametrize("kind,value", [(IdentityKind.PHONE, "not-a-phone"), ("openid", "o-1"), (IdentityKind.OPENID, " ")])
+@pytest.mark.parametrize(
+    "kind,value", [(IdentityKind.PHONE, "not-a-phone"), ("openid", "o-1"), (IdentityKind.OPENID, " ")]
+)
 def test_claim_rejects_bad_identities(kind, value):
     with pytest.raises(InvalidArgument):
         IdentityIndex.claim("acme", kind, value, uuid4(), AT)
@@ -56,12 +58,21 @@ def test_reassign_release_and_reclaim():
 
 def test_resolve_prefers_unionid_then_openid_then_phone():
     by_union, by_open, by_phone = uuid4(), uuid4(), uuid4()
-    assert resolve([(IdentityKind.PHONE, by_phone), (IdentityKind.OPENID, by_open), (IdentityKind.UNIONID, by_union)]) == by_union
-    assert resolve([(IdentityKind.PHONE, by_phone), (IdentityKind.OPENID, by_open), (IdentityKind.UNIONID, None)]) == by_open
+    assert (
+        resolve([(IdentityKind.PHONE, by_phone), (IdentityKind.OPENID, by_open), (IdentityKind.UNIONID, by_union)])
+        == by_union
+    )
+    assert (
+        resolve([(IdentityKind.PHONE, by_phone), (IdentityKind.OPENID, by_open), (IdentityKind.UNIONID, None)])
+        == by_open
+    )
     assert resolve([(IdentityKind.PHONE, by_phone)]) == by_phone
     assert resolve([(IdentityKind.OPENID, None)]) is None
 
 
 def test_two_owners_for_one_person_are_a_merge_candidate():
     a, b = uuid4(), uuid4()
-    assert conflicting_owners([(IdentityKind.OPENID, a), (IdentityKind.PHONE, b), (IdentityKind.UNIONID, None)]) == {a, b}
+    assert conflicting_owners([(IdentityKind.OPENID, a), (IdentityKind.PHONE, b), (IdentityKind.UNIONID, None)]) == {
+        a,
+        b,
+    }

@@ -1,7 +1,7 @@
 """Guide binding, handover history and merges on the member."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -10,7 +10,7 @@ from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.member import Member, merge
 from domain.programme import BindingMode, LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 LATEST = LoyaltyProgramme.default("acme")  # LATEST_GUIDE_WINS, 30 protection days
 FIRST = replace(LATEST, version=2, binding_mode=BindingMode.FIRST_GUIDE_KEEPS)

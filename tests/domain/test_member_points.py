@@ -1,7 +1,7 @@
 """Points lots on the member: earning, pending, redemption, expiry, refunds, adjustments."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from domain.member import Member
 from domain.points import LotAllocation, LotSource
 from domain.programme import ExpiryPolicy, LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 PROGRAMME = LoyaltyProgramme.default("acme")
 ROLLING = replace(PROGRAMME, version=2, expiry_policy=ExpiryPolicy.ROLLING_DAYS, expiry_days=30)
@@ -37,7 +37,10 @@ def test_registration_records_identities():
     member = Member.register("acme", "openid-1", T0, unionid="u-1", phone="+86 13800138000")
     assert names(member) == ["Registered"]
     assert {k.kind.value: k.value for k in member.identity_keys()} == {
-        "openid": "openid-1", "unionid": "u-1", "phone": "13800138000"}
+        "openid": "openid-1",
+        "unionid": "u-1",
+        "phone": "13800138000",
+    }
 
 
 @pytest.mark.parametrize("kwargs", [{"brand": ""}, {"openid": ""}, {"at": datetime(2024, 1, 1)}, {"phone": "abc"}])

@@ -41,10 +41,12 @@ def test_consent_and_its_withdrawal_are_recorded_only_when_they_change() -> None
 
 def test_blind_index_ids_are_keyed_and_normalised() -> None:
     a, b = IdentityIds(b"k" * 32), IdentityIds(b"j" * 32)
-    assert a.index_id("acme", IdentityKind.PHONE, "+86 138-0013-8000") == a.index_id("acme", IdentityKind.PHONE,
-                                                                                      "13800138000")
-    assert a.index_id("acme", IdentityKind.PHONE, "13800138000") != b.index_id("acme", IdentityKind.PHONE,
-                                                                                "13800138000")
+    assert a.index_id("acme", IdentityKind.PHONE, "+86 138-0013-8000") == a.index_id(
+        "acme", IdentityKind.PHONE, "13800138000"
+    )
+    assert a.index_id("acme", IdentityKind.PHONE, "13800138000") != b.index_id(
+        "acme", IdentityKind.PHONE, "13800138000"
+    )
     assert a.index_id("acme", IdentityKind.OPENID, "x") != a.index_id("beta", IdentityKind.OPENID, "x")
     with pytest.raises(InvalidArgument):
         IdentityIds(b"short")

@@ -3,7 +3,7 @@
 import dataclasses
 import enum
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from domain.errors import DomainError
 from domain.member import Member, merge
 from domain.programme import ExpiryPolicy, LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 PROGRAMME = replace(LoyaltyProgramme.default("acme"), expiry_policy=ExpiryPolicy.ROLLING_DAYS, expiry_days=30)
 
 ops = st.one_of(

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -9,7 +9,7 @@ from domain.member import Member
 from domain.points import LotSource
 from domain.programme import LoyaltyProgramme
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 PROGRAMME = LoyaltyProgramme.default("acme")
 
@@ -74,7 +74,16 @@ def test_reward_waits_for_the_first_orders_return_window():
     invitee.earn_points_for_order("order-1", 5_000, PROGRAMME, T0)
     first = invitee.first_paid_order
     assert [type(e).__name__ for e in invitee.collect_events()][-1] == "FirstOrderPaid"
-    rejects(referrer, RuleViolation, referrer.release_referral_reward, invitee.id, first.order_id, first.paid_at + 7 * DAY, PROGRAMME, T0 + 6 * DAY)
+    rejects(
+        referrer,
+        RuleViolation,
+        referrer.release_referral_reward,
+        invitee.id,
+        first.order_id,
+        first.paid_at + 7 * DAY,
+        PROGRAMME,
+        T0 + 6 * DAY,
+    )
     lot = referrer.release_referral_reward(invitee.id, first.order_id, first.paid_at + 7 * DAY, PROGRAMME, T0 + 7 * DAY)
     assert lot.source is LotSource.REFERRAL and lot.points == PROGRAMME.referral_reward_points
     assert referrer.balance(T0 + 7 * DAY) == lot.points
@@ -85,12 +94,23 @@ def test_a_referral_is_rewarded_once():
     referrer, invitee = referrer_with_invitee()
     referrer.release_referral_reward(invitee.id, "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 8 * DAY)
     referrer.collect_events()
-    rejects(referrer, AlreadyExists, referrer.release_referral_reward, invitee.id, "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 9 * DAY)
+    rejects(
+        referrer,
+        AlreadyExists,
+        referrer.release_referral_reward,
+        invitee.id,
+        "order-1",
+        T0 + 7 * DAY,
+        PROGRAMME,
+        T0 + 9 * DAY,
+    )
 
 
 def test_rewarding_a_stranger_is_not_found():
     referrer, _ = referrer_with_invitee()
-    rejects(referrer, NotFound, referrer.release_referral_reward, uuid4(), "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 8 * DAY)
+    rejects(
+        referrer, NotFound, referrer.release_referral_reward, uuid4(), "order-1", T0 + 7 * DAY, PROGRAMME, T0 + 8 * DAY
+    )
 
 
 def test_rewards_beyond_the_monthly_cap_are_forfeited():

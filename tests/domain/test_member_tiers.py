@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from domain.member import Member
 from domain.programme import LoyaltyProgramme
 from domain.tiers import DowngradePolicy, Tier, TierChangeReason
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 PROGRAMME = LoyaltyProgramme.default("acme")  # SEED 1000 yuan / 1000 pts, VALUE 5000 yuan, CORE 20000 yuan
 RECOMPUTE = replace(PROGRAMME, version=3, downgrade_policy=DowngradePolicy.RECOMPUTE)

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from domain.errors import InvalidArgument
 from domain.programme import CapPeriod, ExpiryPolicy, LoyaltyProgramme, period_key
 from domain.tiers import Tier, TierRule
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT = LoyaltyProgramme.default("acme")
 
 

@@ -1,7 +1,7 @@
 import math
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
@@ -28,7 +28,7 @@ from domain.routing import (
 )
 from domain.store_values import DayHours, FulfilmentMode, OpeningHours, StoreStatus
 
-NOON_SHANGHAI = datetime(2024, 3, 4, 4, 0, tzinfo=timezone.utc)  # Monday 12:00 in Asia/Shanghai
+NOON_SHANGHAI = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)  # Monday 12:00 in Asia/Shanghai
 CUSTOMER = Location(31.2304, 121.4737)
 POLICY = AttributionPolicy()
 ALL_MODES = tuple(FulfilmentMode)
@@ -73,12 +73,21 @@ def test_skips_a_suspended_store_and_reports_why():
 
 
 def test_reports_every_reason_a_store_is_refused():
-    bad = store_at(5000, status=StoreStatus.CLOSED, online_orders_enabled=False, modes=(FulfilmentMode.PICKUP,),
-                   daily_capacity=1, orders_today=1)
+    bad = store_at(
+        5000,
+        status=StoreStatus.CLOSED,
+        online_orders_enabled=False,
+        modes=(FulfilmentMode.PICKUP,),
+        daily_capacity=1,
+        orders_today=1,
+    )
     d = decide(facts(), [bad], POLICY, NOON_SHANGHAI)
     assert set(d.candidates[0].rejections) == {
-        Rejection.STORE_CLOSED, Rejection.ONLINE_ORDERS_DISABLED, Rejection.MODE_NOT_SUPPORTED,
-        Rejection.OUTSIDE_SERVICE_RADIUS, Rejection.CAPACITY_REACHED,
+        Rejection.STORE_CLOSED,
+        Rejection.ONLINE_ORDERS_DISABLED,
+        Rejection.MODE_NOT_SUPPORTED,
+        Rejection.OUTSIDE_SERVICE_RADIUS,
+        Rejection.CAPACITY_REACHED,
     }
 
 
@@ -134,14 +143,14 @@ def test_no_candidates_at_all_is_unallocated_not_an_exception():
 
 
 def test_pickup_outside_opening_hours_is_refused():
-    night = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)  # 23:00 in Shanghai, store shut at 22:00
+    night = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, store shut at 22:00
     store = store_at(100)
     pickup = decide(facts(FulfilmentMode.PICKUP), [store], POLICY, night)
     assert pickup.candidates[0].rejections == (Rejection.OUTSIDE_OPENING_HOURS,)
 
 
 def test_delivery_goes_to_an_open_store_rather_than_a_nearer_closed_one():
-    ten_am = datetime(2024, 3, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+    ten_am = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     evening_only = store_at(200, hours=OpeningHours.every_day(18 * 60, 23 * 60))
     open_now = store_at(2_900)
     d = decide(facts(FulfilmentMode.DELIVERY), [evening_only, open_now], POLICY, ten_am)
@@ -150,7 +159,7 @@ def test_delivery_goes_to_an_open_store_rather_than_a_nearer_closed_one():
 
 
 def test_a_brand_may_let_delivery_ignore_opening_hours():
-    night = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)  # 23:00 in Shanghai, store shut at 22:00
+    night = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, store shut at 22:00
     relaxed = AttributionPolicy(delivery_ignores_opening_hours=True)
     assert decide(facts(FulfilmentMode.DELIVERY), [store_at(100)], relaxed, night).allocated
     assert not decide(facts(FulfilmentMode.PICKUP), [store_at(100)], relaxed, night).allocated
@@ -165,8 +174,9 @@ def test_pickup_is_refused_beyond_the_pickup_distance_and_the_explanation_says_s
     assert decide(facts(FulfilmentMode.PICKUP), [store_at(9_900)], POLICY, NOON_SHANGHAI).allocated
     unlimited = AttributionPolicy(pickup_max_distance_m=0)
     assert decide(facts(FulfilmentMode.PICKUP), [far], unlimited, NOON_SHANGHAI).allocated
-    assert decide(facts(FulfilmentMode.DELIVERY), [store_at(10_500, service_radius_m=20_000)], POLICY,
-                  NOON_SHANGHAI).allocated
+    assert decide(
+        facts(FulfilmentMode.DELIVERY), [store_at(10_500, service_radius_m=20_000)], POLICY, NOON_SHANGHAI
+    ).allocated
 
 
 @pytest.mark.parametrize("bad", [-1, True, 1.5, 1_000_001])
@@ -179,16 +189,16 @@ def test_the_pickup_distance_is_a_bounded_whole_number_of_metres(bad):
 def test_opening_hours_are_judged_on_the_local_day_across_utc_midnight():
     tuesday_breakfast = OpeningHours((DayHours(1, 7 * 60, 10 * 60),))  # Tuesdays 07:00-10:00 Shanghai
     store = store_at(100, hours=tuesday_breakfast)
-    monday_2330_utc = datetime(2024, 3, 4, 23, 30, tzinfo=timezone.utc)  # Tuesday 07:30 local
-    monday_0100_utc = datetime(2024, 3, 4, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 local
+    monday_2330_utc = datetime(2024, 3, 4, 23, 30, tzinfo=UTC)  # Tuesday 07:30 local
+    monday_0100_utc = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)  # Monday 09:00 local
     assert decide(facts(FulfilmentMode.IN_STORE), [store], POLICY, monday_2330_utc).allocated
     assert not decide(facts(FulfilmentMode.IN_STORE), [store], POLICY, monday_0100_utc).allocated
 
 
 def test_an_overnight_shift_is_open_after_local_midnight():
     late = OpeningHours((DayHours(0, 18 * 60, 26 * 60),))  # Monday 18:00 to Tuesday 02:00
-    tuesday_0130_local = datetime(2024, 3, 4, 17, 30, tzinfo=timezone.utc)
-    tuesday_0230_local = datetime(2024, 3, 4, 18, 30, tzinfo=timezone.utc)
+    tuesday_0130_local = datetime(2024, 3, 4, 17, 30, tzinfo=UTC)
+    tuesday_0230_local = datetime(2024, 3, 4, 18, 30, tzinfo=UTC)
     assert late.is_open_at(tuesday_0130_local)
     assert not late.is_open_at(tuesday_0230_local)
 

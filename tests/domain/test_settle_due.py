@@ -72,6 +72,7 @@ def test_a_referral_reward_is_not_released_before_the_orders_due_time_even_after
 
 def test_the_programme_in_force_at_a_time_is_the_last_published_by_then():
     from domain.brand_programme import BrandProgramme
+
     programme = BrandProgramme.publish_first(THIRTY_DAYS, T0)
     programme.publish(SEVEN_DAYS, T0 + timedelta(days=10))
     assert programme.in_force_at(T0 - timedelta(seconds=1)) is None  # still the defaults

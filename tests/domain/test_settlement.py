@@ -1,5 +1,5 @@
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -28,8 +28,9 @@ def line(kind: LineKind, fen: int, at: datetime = DEC_1_SHANGHAI, original: Mont
 
 
 def close(month: Month = NOV, at: datetime = DEC_1_SHANGHAI, **kw) -> SettlementPeriod:
-    args: dict[str, Any] = dict(brand="acme", dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3),
-                through_position=42, at=at)
+    args: dict[str, Any] = dict(
+        brand="acme", dealer_id="D1", month=month, totals=StatementTotals(100, 10, 3, 1, 3), through_position=42, at=at
+    )
     return SettlementPeriod.close(**(args | kw))
 
 
@@ -63,10 +64,16 @@ def test_every_instant_falls_inside_its_month(at):
 
 
 def test_totals_add_orders_subtract_refunds_and_net_the_commission():
-    totals = tally([
-        line(LineKind.ORDER, 10_000), line(LineKind.LATE_ORDER, 500), line(LineKind.REFUND, 2_000),
-        line(LineKind.LATE_REFUND, 1_000), line(LineKind.COMMISSION, 300), line(LineKind.COMMISSION_CLAWBACK, 90),
-    ])
+    totals = tally(
+        [
+            line(LineKind.ORDER, 10_000),
+            line(LineKind.LATE_ORDER, 500),
+            line(LineKind.REFUND, 2_000),
+            line(LineKind.LATE_REFUND, 1_000),
+            line(LineKind.COMMISSION, 300),
+            line(LineKind.COMMISSION_CLAWBACK, 90),
+        ]
+    )
     assert (totals.revenue_fen, totals.refunds_fen, totals.net_fen) == (10_500, 3_000, 7_500)
     assert (totals.commission_fen, totals.order_count, totals.line_count) == (210, 2, 6)
 
@@ -107,8 +114,10 @@ def test_commission_lines_keep_their_kind():
     assert line_kind(LineKind.COMMISSION_CLAWBACK, DEC_1_SHANGHAI, NOV, NOV) is LineKind.COMMISSION_CLAWBACK
 
 
-@given(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
-       st.one_of(st.none(), st.builds(Month, st.integers(2001, 2100), st.integers(1, 12))))
+@given(
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    st.one_of(st.none(), st.builds(Month, st.integers(2001, 2100), st.integers(1, 12))),
+)
 def test_no_line_ever_lands_in_a_closed_month(at, last_closed):
     month = landing_month(at, last_closed)
     assert month >= Month.of(at)
@@ -154,11 +163,19 @@ def test_months_close_in_order():
     assert close(month=DEC, last_closed=NOV, at=JAN.starts_at).month == DEC
 
 
-@pytest.mark.parametrize("change", [
-    {"dealer_id": ""}, {"month": "2026-11"}, {"through_position": -1}, {"at": datetime(2026, 12, 2)},
-    {"totals": StatementTotals(-1)}, {"totals": StatementTotals(lines_sha256="xyz")}, {"totals": (1, 2)},
-    {"last_closed": "2026-10"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dealer_id": ""},
+        {"month": "2026-11"},
+        {"through_position": -1},
+        {"at": datetime(2026, 12, 2)},
+        {"totals": StatementTotals(-1)},
+        {"totals": StatementTotals(lines_sha256="xyz")},
+        {"totals": (1, 2)},
+        {"last_closed": "2026-10"},
+    ],
+)
 def test_a_malformed_close_is_refused(change):
     with pytest.raises(InvalidArgument):
         close(**change)

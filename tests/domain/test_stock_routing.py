@@ -35,10 +35,15 @@ def city(seed: int, n: int = 10):
     stores, stock = [], {}
     for i in range(n):
         s = StoreSnapshot(
-            store_id=UUID(int=i + 1), dealer_id=f"D{i % 3}",
-            lat=CUSTOMER.lat + rnd.uniform(-0.05, 0.05), lng=CUSTOMER.lng + rnd.uniform(-0.05, 0.05),
-            service_radius_m=rnd.choice((1500, 3000, 8000)), modes=tuple(FulfilmentMode), status=StoreStatus.OPEN,
-            online_orders_enabled=True, hours=OpeningHours.always("Asia/Shanghai"),
+            store_id=UUID(int=i + 1),
+            dealer_id=f"D{i % 3}",
+            lat=CUSTOMER.lat + rnd.uniform(-0.05, 0.05),
+            lng=CUSTOMER.lng + rnd.uniform(-0.05, 0.05),
+            service_radius_m=rnd.choice((1500, 3000, 8000)),
+            modes=tuple(FulfilmentMode),
+            status=StoreStatus.OPEN,
+            online_orders_enabled=True,
+            hours=OpeningHours.always("Asia/Shanghai"),
         )
         stores.append(s)
         stock[s.store_id] = {sku: rnd.randint(0, 3) for sku in rnd.sample(SKUS, rnd.randint(0, 3))}
@@ -56,8 +61,10 @@ def holds(stock, store, need: StockNeed) -> bool:
 def reference(stores, stock, needs, policy: AttributionPolicy):
     """Brute force: the nearest in-radius store holding every line; else by the fallback, over every subset."""
     key = lambda s: (distance(s), str(s.store_id))  # noqa: E731
-    eligible = sorted((s for s in stores if round(distance(s), 3) <= s.service_radius_m
-                       and all(holds(stock, s, n) for n in needs)), key=key)
+    eligible = sorted(
+        (s for s in stores if round(distance(s), 3) <= s.service_radius_m and all(holds(stock, s, n) for n in needs)),
+        key=key,
+    )
     if eligible:
         return ("store", eligible[0].store_id)
     if policy.stock_fallback is StockFallback.UNALLOCATED:
@@ -79,13 +86,18 @@ def reference(stores, stock, needs, policy: AttributionPolicy):
     return ("split", frozenset(s.store_id for s in best[1]))
 
 
-needs_strategy = st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 3)), min_size=1, max_size=4,
-                          unique_by=lambda t: t[0]).map(lambda ts: tuple(StockNeed(s, q) for s, q in ts))
+needs_strategy = st.lists(
+    st.tuples(st.sampled_from(SKUS), st.integers(1, 3)), min_size=1, max_size=4, unique_by=lambda t: t[0]
+).map(lambda ts: tuple(StockNeed(s, q) for s, q in ts))
 
 
 @settings(max_examples=300, deadline=None)
-@given(seed=st.integers(0, 10_000), needs=needs_strategy, fallback=st.sampled_from(list(StockFallback)),
-       reach=st.sampled_from((2_000, 5_000, 20_000)))
+@given(
+    seed=st.integers(0, 10_000),
+    needs=needs_strategy,
+    fallback=st.sampled_from(list(StockFallback)),
+    reach=st.sampled_from((2_000, 5_000, 20_000)),
+)
 def test_routing_with_stock_matches_the_brute_force_reference(seed, needs, fallback, reach):
     stores, stock = city(seed)
     policy = AttributionPolicy(stock_fallback=fallback, stock_max_distance_m=reach, tie_tolerance_m=0)

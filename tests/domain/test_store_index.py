@@ -18,8 +18,9 @@ china_lng = st.floats(min_value=74.0, max_value=134.0)
 
 
 def snap(i: int, lat: float, lng: float, **changes) -> StoreSnapshot:
-    s = StoreSnapshot(UUID(int=i + 1), f"dealer-{i % 7}", lat, lng, 3000, (FulfilmentMode.DELIVERY,),
-                      StoreStatus.OPEN, True, HOURS)
+    s = StoreSnapshot(
+        UUID(int=i + 1), f"dealer-{i % 7}", lat, lng, 3000, (FulfilmentMode.DELIVERY,), StoreStatus.OPEN, True, HOURS
+    )
     return replace(s, **changes)
 
 

@@ -41,9 +41,14 @@ def expected_reason(value: str, limit: int) -> str | None:
 BRAND_TAKERS = {
     "Member.register": lambda b: Member.register(b, "o-1", AT),
     "Guide.hire": lambda b: Guide.hire(b, uuid4(), "wx-1", "Li", AT),
-    "Order.place": lambda b: Order.place(member_id=uuid4(), brand=b, mode=FulfilmentMode.DELIVERY,
-                                         customer_location=Location(31.23, 121.47),
-                                         lines=[OrderLine("SKU", 1, 100)], at=AT),
+    "Order.place": lambda b: Order.place(
+        member_id=uuid4(),
+        brand=b,
+        mode=FulfilmentMode.DELIVERY,
+        customer_location=Location(31.23, 121.47),
+        lines=[OrderLine("SKU", 1, 100)],
+        at=AT,
+    ),
     "LoyaltyProgramme": lambda b: LoyaltyProgramme(brand=b, version=2),
 }
 
@@ -70,7 +75,8 @@ def test_both_spellings_of_the_text_check_are_one_rule(value, limit):
 @given(st.one_of(st.integers(-10, 20), st.booleans(), st.floats(allow_nan=False), st.none()))
 def test_both_spellings_of_the_integer_check_are_one_rule(value):
     assert reason_of(lambda: require_int(value, "n", 0, 10)) == reason_of(
-        lambda: check_int("n", value, minimum=0, maximum=10))
+        lambda: check_int("n", value, minimum=0, maximum=10)
+    )
 
 
 @pytest.mark.parametrize("birthday", [date(2999, 1, 1), date(2026, 11, 3), date(1899, 12, 31)])

@@ -51,8 +51,14 @@ class RestartablePostgres:
         command = [str(self._server.bin_path / "pg_ctl"), "-w", "-D", str(self.pgdata), *args]
         if self._server.system_user is not None:
             command = ["runuser", "-u", self._server.system_user, "--", *command]
-        subprocess.run(command, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            command,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
 
     def pid(self) -> int | None:
         try:

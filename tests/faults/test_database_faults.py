@@ -60,12 +60,20 @@ class Load:
     async def worker(self, n: int) -> None:
         while not self.stopping:
             i = next(self._ids)
-            member = await self.call(self.members.RegisterMember, members_pb2.RegisterMemberRequest(
-                request_id=f"reg-{n}-{i}", brand=BRAND, member=members_pb2.Member(openid=f"o-{n}-{i}")))
+            member = await self.call(
+                self.members.RegisterMember,
+                members_pb2.RegisterMemberRequest(
+                    request_id=f"reg-{n}-{i}", brand=BRAND, member=members_pb2.Member(openid=f"o-{n}-{i}")
+                ),
+            )
             self.earned.setdefault(member.name, 0)
             for k in range(1, 4):
-                await self.call(self.members.EarnPoints, members_pb2.EarnPointsRequest(
-                    request_id=f"earn-{n}-{i}-{k}", name=member.name, rule="sign-in", points=k))
+                await self.call(
+                    self.members.EarnPoints,
+                    members_pb2.EarnPointsRequest(
+                        request_id=f"earn-{n}-{i}-{k}", name=member.name, rule="sign-in", points=k
+                    ),
+                )
                 self.earned[member.name] += k
 
     async def run_around(self, fault, *, workers: int = 6, before_s: float = 1.0, after_s: float = 1.0) -> None:
@@ -110,15 +118,20 @@ async def _within(seconds: float, condition) -> float:
 
 @pytest.mark.parametrize("fault", ["restart_fast", "kill_9_and_start"])
 async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unavailable(
-    fault: str, restartable_pg: RestartablePostgres, restartable_dsn: str, tmp_path: Path,
+    fault: str,
+    restartable_pg: RestartablePostgres,
+    restartable_dsn: str,
+    tmp_path: Path,
 ) -> None:
     async with serving(restartable_dsn, tmp_path) as (running, channel):
         members = members_pb2_grpc.MemberServiceStub(channel)
         load = Load(members)
         await load.run_around(lambda: restartable_pg.run(fault))
 
-        print(f"{fault}: {sum(load.earned.values())} points in {len(load.earned)} members acknowledged; "
-              f"failed calls by reason: {dict(load.reasons)}")
+        print(
+            f"{fault}: {sum(load.earned.values())} points in {len(load.earned)} members acknowledged; "
+            f"failed calls by reason: {dict(load.reasons)}"
+        )
         assert "INTERNAL" not in load.failures, load.failures
         assert set(load.failures) <= {"UNAVAILABLE"}, load.failures
         assert load.unavailable_without_retry_info == 0
@@ -134,15 +147,22 @@ async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unav
         total = sum(load.earned.values())
 
         async def liability_is_current() -> bool:
-            liability = await load.call(audit.GetPointsLiability, audit_pb2.GetPointsLiabilityRequest(brand=BRAND),
-                                        role="auditor")
+            liability = await load.call(
+                audit.GetPointsLiability, audit_pb2.GetPointsLiabilityRequest(brand=BRAND), role="auditor"
+            )
             return liability.available_points + liability.pending_points == total
 
         await _within(FRESH_WITHIN_S, liability_is_current)
         stores = stores_pb2_grpc.StoreServiceStub(channel)
-        opened = await load.call(stores.OpenCloudStore, stores_pb2.OpenCloudStoreRequest(
-            request_id="open-after-restart", brand=BRAND, cloud_store=stores_pb2.CloudStore(spec=store_spec("S-AFTER", 31.23, 121.47))),
-            role="operator")
+        opened = await load.call(
+            stores.OpenCloudStore,
+            stores_pb2.OpenCloudStoreRequest(
+                request_id="open-after-restart",
+                brand=BRAND,
+                cloud_store=stores_pb2.CloudStore(spec=store_spec("S-AFTER", 31.23, 121.47)),
+            ),
+            role="operator",
+        )
         store_id = opened.name.split("/")[1]
 
         async def directory_has_it() -> bool:
@@ -157,12 +177,17 @@ async def test_a_postgres_restart_under_load_loses_nothing_and_answers_only_unav
 
 
 async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_by_itself(
-    restartable_pg: RestartablePostgres, restartable_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    restartable_pg: RestartablePostgres,
+    restartable_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with serving(restartable_dsn, tmp_path) as (running, channel):
         members = members_pb2_grpc.MemberServiceStub(channel)
-        member = await members.RegisterMember(members_pb2.RegisterMemberRequest(
-            request_id="reg-1", brand=BRAND, member=members_pb2.Member(openid="o-1")), metadata=auth("miniprogram"))
+        member = await members.RegisterMember(
+            members_pb2.RegisterMemberRequest(request_id="reg-1", brand=BRAND, member=members_pb2.Member(openid="o-1")),
+            metadata=auth("miniprogram"),
+        )
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         monitor = running.database_health
         assert monitor is not None
@@ -180,8 +205,10 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             with pytest.raises(grpc.aio.AioRpcError) as read:
                 await members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=auth("miniprogram"))
             with pytest.raises(grpc.aio.AioRpcError) as write:
-                await members.EarnPoints(members_pb2.EarnPointsRequest(
-                    request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
+                await members.EarnPoints(
+                    members_pb2.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5),
+                    metadata=auth("miniprogram"),
+                )
             for error in (read.value, write.value):
                 assert error.code() is grpc.StatusCode.UNAVAILABLE
                 info = error_details_pb2.ErrorInfo()
@@ -208,8 +235,10 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             return await _health(channel) == health_pb2.HealthCheckResponse.SERVING
 
         await _within(FRESH_WITHIN_S, serving_)
-        change = await members.EarnPoints(members_pb2.EarnPointsRequest(
-            request_id="earn-1", name=member.name, rule="sign-in", points=5), metadata=auth("miniprogram"))
+        change = await members.EarnPoints(
+            members_pb2.EarnPointsRequest(request_id="earn-1", name=member.name, rule="sign-in", points=5),
+            metadata=auth("miniprogram"),
+        )
         assert change is not None
         got = await members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=auth("miniprogram"))
         assert got.available_points + got.pending_points == 5

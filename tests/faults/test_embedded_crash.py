@@ -33,8 +33,11 @@ def postmasters(pgdata: Path) -> list[int]:
     """Live PostgreSQL servers of this data directory."""
     found = []
     for p in psutil.process_iter(["name", "cmdline", "status"]):
-        if p.info["name"] == "postgres" and p.info["status"] != psutil.STATUS_ZOMBIE \
-                and str(pgdata.resolve()) in " ".join(p.info["cmdline"] or ()):
+        if (
+            p.info["name"] == "postgres"
+            and p.info["status"] != psutil.STATUS_ZOMBIE
+            and str(pgdata.resolve()) in " ".join(p.info["cmdline"] or ())
+        ):
             found.append(p.pid)
     return found
 
@@ -44,10 +47,22 @@ class ServerProcess:
         """server.py on the embedded default, unless ``env`` names a ``DATABASE_URL``."""
         self.port = free_port()
         base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env = {**base, "GRPC_ADDRESS": f"127.0.0.1:{self.port}", "LOYALTY_DATA_DIR": str(data_dir),
-               "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme", "SCHEDULER_INTERVAL": "0", **(env or {})}
-        self.proc = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **base,
+            "GRPC_ADDRESS": f"127.0.0.1:{self.port}",
+            "LOYALTY_DATA_DIR": str(data_dir),
+            "LOYALTY_API_TOKENS": f"{TOKEN}=miniprogram@acme",
+            "SCHEDULER_INTERVAL": "0",
+            **(env or {}),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "server.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def channel(self) -> grpc.Channel:
         channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
@@ -84,8 +99,13 @@ def test_after_kill_9_of_the_server_the_next_start_adopts_its_postgres_and_a_cle
     first = ServerProcess(tmp_path)
     try:
         with first.channel() as channel:
-            member = members_pb2_grpc.MemberServiceStub(channel).RegisterMember(members_pb2.RegisterMemberRequest(
-                request_id="reg-1", brand="acme", member=members_pb2.Member(openid="o-1")), metadata=AUTH, timeout=10)
+            member = members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
+                members_pb2.RegisterMemberRequest(
+                    request_id="reg-1", brand="acme", member=members_pb2.Member(openid="o-1")
+                ),
+                metadata=AUTH,
+                timeout=10,
+            )
         first.kill_9()
     finally:
         first.ensure_dead()
@@ -97,7 +117,8 @@ def test_after_kill_9_of_the_server_the_next_start_adopts_its_postgres_and_a_cle
     try:
         with second.channel() as channel:
             got = members_pb2_grpc.MemberServiceStub(channel).GetMember(
-                members_pb2.GetMemberRequest(name=member.name), metadata=AUTH, timeout=10)
+                members_pb2.GetMemberRequest(name=member.name), metadata=AUTH, timeout=10
+            )
             assert got.name == member.name  # same database, same data
         second.stop()
     finally:
@@ -123,6 +144,7 @@ def test_a_leftover_postmaster_pid_naming_a_live_unrelated_process_does_not_stop
         again = EmbeddedPostgres(tmp_path)
         dsn = again.start()
         try:
+
             async def ping() -> int:
                 conn = await asyncpg.connect(dsn)
                 try:

@@ -37,15 +37,24 @@ from tests.conftest import NAMES
 ROOT = Path(__file__).resolve().parents[2]
 LOYALTY = Path(sys.executable).with_name("loyalty")
 EVENTS = NAMES.q(NAMES.events)
-HEADER = ("code,name,dealer,latitude,longitude,coordinate_system,service_radius_m,modes,hours,time_zone,"
-          "daily_capacity,online_orders_enabled")
-GOOD = "\n".join([
-    HEADER,
-    "SH-001,人民广场店,D001,31.2305,121.4738,GCJ02,5000,DELIVERY;PICKUP,,,,",
-    ('SH-002,"Xujiahui, by the metro",dealers/D002,31.19,121.43,BD09,3000,PICKUP,'
-     '1-5 09:00-21:00;6-7 10:00-02:00,Asia/Shanghai,200,false'),
-    "IN-001,Bandra,D003,19.06,72.83,WGS84,500,IN_STORE,1-7 00:00-24:00,Asia/Kolkata,0,true",
-]) + "\n"
+HEADER = (
+    "code,name,dealer,latitude,longitude,coordinate_system,service_radius_m,modes,hours,time_zone,"
+    "daily_capacity,online_orders_enabled"
+)
+GOOD = (
+    "\n".join(
+        [
+            HEADER,
+            "SH-001,人民广场店,D001,31.2305,121.4738,GCJ02,5000,DELIVERY;PICKUP,,,,",
+            (
+                'SH-002,"Xujiahui, by the metro",dealers/D002,31.19,121.43,BD09,3000,PICKUP,'
+                "1-5 09:00-21:00;6-7 10:00-02:00,Asia/Shanghai,200,false"
+            ),
+            "IN-001,Bandra,D003,19.06,72.83,WGS84,500,IN_STORE,1-7 00:00-24:00,Asia/Kolkata,0,true",
+        ]
+    )
+    + "\n"
+)
 
 
 def test_the_command_is_installed_by_pyproject() -> None:
@@ -54,20 +63,44 @@ def test_the_command_is_installed_by_pyproject() -> None:
     assert LOYALTY.exists(), f"{LOYALTY} is missing: pip install -e . installs the loyalty command"
 
 
-def loyalty(*args: str, where: Path, dsn: str | None, env: dict[str, str] | None = None,
-            stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def loyalty(
+    *args: str,
+    where: Path,
+    dsn: str | None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "LOYALTY_DATA_DIR": str(where / "data"), **(env or {})}
     environment.pop("DATABASE_URL", None)
     environment.pop("LOYALTY_API_TOKENS", None)
     if dsn is not None:
         environment["DATABASE_URL"] = dsn
     environment.update(env or {})
-    return subprocess.run([str(LOYALTY), *args], cwd=where, env=environment, input=stdin, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(LOYALTY), *args],
+        cwd=where,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-PROJECTIONS = ["event_chain", "dealer_ledger", "member_points", "guide_performance", "settlement_lines",
-               "due_settlements", "due_payments", "member_orders", "stock_levels", "drop_results"]
+PROJECTIONS = [
+    "event_chain",
+    "dealer_ledger",
+    "member_points",
+    "guide_performance",
+    "settlement_lines",
+    "due_settlements",
+    "due_payments",
+    "member_orders",
+    "stock_levels",
+    "drop_results",
+]
 """infrastructure.projections.all_projections, in its order."""
 
 
@@ -104,8 +137,18 @@ async def load_stores(dsn: str, brand: str, codes: list[str]) -> dict[str, Cloud
 # --- help and usage --------------------------------------------------------------------------------------------
 
 
-SUBCOMMANDS = ["serve", "migrate", "rebuild", "projections", "export", "verify", "import-stores", "tokens",
-               "tokens issue", "tokens list"]
+SUBCOMMANDS = [
+    "serve",
+    "migrate",
+    "rebuild",
+    "projections",
+    "export",
+    "verify",
+    "import-stores",
+    "tokens",
+    "tokens issue",
+    "tokens list",
+]
 
 
 @pytest.mark.parametrize("command", [[], *[c.split() for c in SUBCOMMANDS]], ids=["loyalty", *SUBCOMMANDS])
@@ -117,23 +160,27 @@ def test_every_command_has_help_with_the_exit_codes(command: list[str], tmp_path
     assert not (tmp_path / "data").exists(), "help starts no database"
 
 
-@pytest.mark.parametrize("args", [
-    [],
-    ["nope"],
-    ["export", "--after", "-1"],
-    ["export", "--since", "yesterday"],
-    ["verify", "--anchor", "not-an-anchor"],
-    ["import-stores", "stores.csv"],  # no --brand
-    ["import-stores", "stores.csv", "--brand", "Not A Brand!"],
-    ["import-stores", "no-such-file.csv", "--brand", "acme"],
-    ["rebuild", "no.such.module:projections"],
-    ["tokens"],
-    ["tokens", "issue", "operator"],  # no brand
-    ["tokens", "issue", "dealer@acme"],  # a dealer token names its dealer
-    ["tokens", "issue", "janitor@acme"],
-    ["serve", "--workers", "0"],
-    ["import-stores", "stores.csv", "--brand", "acme", "--delimiter", ";;"],
-], ids=lambda a: " ".join(a) or "nothing")
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["nope"],
+        ["export", "--after", "-1"],
+        ["export", "--since", "yesterday"],
+        ["verify", "--anchor", "not-an-anchor"],
+        ["import-stores", "stores.csv"],  # no --brand
+        ["import-stores", "stores.csv", "--brand", "Not A Brand!"],
+        ["import-stores", "no-such-file.csv", "--brand", "acme"],
+        ["rebuild", "no.such.module:projections"],
+        ["tokens"],
+        ["tokens", "issue", "operator"],  # no brand
+        ["tokens", "issue", "dealer@acme"],  # a dealer token names its dealer
+        ["tokens", "issue", "janitor@acme"],
+        ["serve", "--workers", "0"],
+        ["import-stores", "stores.csv", "--brand", "acme", "--delimiter", ";;"],
+    ],
+    ids=lambda a: " ".join(a) or "nothing",
+)
 def test_usage_errors_exit_2_and_touch_nothing(args: list[str], tmp_path: Path) -> None:
     (tmp_path / "stores.csv").write_text(GOOD)
     done = loyalty(*args, where=tmp_path, dsn=None)
@@ -187,22 +234,33 @@ def test_import_stores_opens_every_row_by_the_api_rules_with_a_progress_bar(tmp_
 
     stores = asyncio.run(load_stores(fresh_dsn, "acme", ["SH-001", "SH-002", "IN-001"]))
     sq, xjh, bandra = stores["SH-001"], stores["SH-002"], stores["IN-001"]
-    assert (sq.brand, sq.name, sq.dealer_id, sq.online_orders_enabled, sq.daily_capacity) == \
-        ("acme", "人民广场店", "D001", True, 0)
+    assert (sq.brand, sq.name, sq.dealer_id, sq.online_orders_enabled, sq.daily_capacity) == (
+        "acme",
+        "人民广场店",
+        "D001",
+        True,
+        0,
+    )
     assert set(sq.modes) == {FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP}
     assert sq.location.system is CoordSystem.WGS84 and sq.location != sq.original_location  # GCJ02 converted
     assert len(sq.hours.days) == 7 and sq.hours.days[0].close_minute == 1440  # no hours: always open
-    assert (xjh.name, xjh.dealer_id, xjh.online_orders_enabled, xjh.daily_capacity) == \
-        ("Xujiahui, by the metro", "D002", False, 200)
+    assert (xjh.name, xjh.dealer_id, xjh.online_orders_enabled, xjh.daily_capacity) == (
+        "Xujiahui, by the metro",
+        "D002",
+        False,
+        200,
+    )
     assert xjh.original_location.system is CoordSystem.BD09
-    assert [(d.weekday, d.open_minute, d.close_minute) for d in xjh.hours.days] == \
-        [(d, 540, 1260) for d in range(5)] + [(5, 600, 1560), (6, 600, 1560)]  # Saturday 10:00 to 02:00
+    assert [(d.weekday, d.open_minute, d.close_minute) for d in xjh.hours.days] == [
+        (d, 540, 1260) for d in range(5)
+    ] + [(5, 600, 1560), (6, 600, 1560)]  # Saturday 10:00 to 02:00
     assert (bandra.hours.time_zone, bandra.hours.utc_offset_minutes) == ("Asia/Kolkata", 330)
     assert bandra.modes == (FulfilmentMode.IN_STORE,) and bandra.service_radius_m == 500
 
 
 def test_import_stores_reads_standard_input_and_checks_without_writing_on_a_dry_run(
-        tmp_path: Path, fresh_dsn: str) -> None:
+    tmp_path: Path, fresh_dsn: str
+) -> None:
     adopted(fresh_dsn, tmp_path)
     dry = loyalty("import-stores", "-", "--brand", "beta", "--dry-run", where=tmp_path, dsn=fresh_dsn, stdin=GOOD)
     assert dry.returncode == 0, dry.stderr
@@ -213,24 +271,30 @@ def test_import_stores_reads_standard_input_and_checks_without_writing_on_a_dry_
     assert count_events(fresh_dsn) == 3
 
 
-BAD = "\n".join([
-    HEADER,                                                                       # line 1
-    "OK-1,Fine,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",                    # 2: fine
-    ",,D001,95,121.4738,GCJ02,-5,TELEPORT,,,ten,maybe",                           # 3: many problems
-    "OK-1,Again,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",                   # 4: a repeated code
-    "TZ-1,Paris,D001,31.2305,121.4738,WGS84,5000,DELIVERY,1-5 09:00-21:00,Europe/Paris,,",  # 5: DST zone
-    "",                                                                           # 6: blank, skipped
-    "SHORT,Short,D001",                                                           # 7: fields missing
-    'ML-1,"two',                                                                  # 8-9: a quoted newline
-    f'lines",{"D" * 65},31,121,GCJ02,10,PICKUP,8-9 09:00-10:00,,,',  # a dealer id of 65 characters
-    "SH-001,Exists,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",                # 10: already open
-    "NUL-1,Bell\x07,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",               # 11: a control character
-    "OK-2,Fine too,D002,31.2305,121.4738,GCJ02,5000,PICKUP,,,,",                  # 12: fine
-]) + "\n"
+BAD = (
+    "\n".join(
+        [
+            HEADER,  # line 1
+            "OK-1,Fine,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",  # 2: fine
+            ",,D001,95,121.4738,GCJ02,-5,TELEPORT,,,ten,maybe",  # 3: many problems
+            "OK-1,Again,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",  # 4: a repeated code
+            "TZ-1,Paris,D001,31.2305,121.4738,WGS84,5000,DELIVERY,1-5 09:00-21:00,Europe/Paris,,",  # 5: DST zone
+            "",  # 6: blank, skipped
+            "SHORT,Short,D001",  # 7: fields missing
+            'ML-1,"two',  # 8-9: a quoted newline
+            f'lines",{"D" * 65},31,121,GCJ02,10,PICKUP,8-9 09:00-10:00,,,',  # a dealer id of 65 characters
+            "SH-001,Exists,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",  # 10: already open
+            "NUL-1,Bell\x07,D001,31.2305,121.4738,GCJ02,5000,DELIVERY,,,,",  # 11: a control character
+            "OK-2,Fine too,D002,31.2305,121.4738,GCJ02,5000,PICKUP,,,,",  # 12: fine
+        ]
+    )
+    + "\n"
+)
 
 
 def test_a_bad_csv_is_reported_row_by_row_with_line_numbers_and_nothing_is_written(
-        tmp_path: Path, fresh_dsn: str) -> None:
+    tmp_path: Path, fresh_dsn: str
+) -> None:
     (tmp_path / "good.csv").write_text(GOOD)
     adopted(fresh_dsn, tmp_path)
     assert loyalty("import-stores", "good.csv", "--brand", "acme", where=tmp_path, dsn=fresh_dsn).returncode == 0
@@ -239,7 +303,7 @@ def test_a_bad_csv_is_reported_row_by_row_with_line_numbers_and_nothing_is_writt
     done = loyalty("import-stores", "bad.csv", "--brand", "acme", where=tmp_path, dsn=fresh_dsn)
     assert done.returncode == 3, done.stderr
     assert done.stdout == ""
-    report = done.stderr[done.stderr.index("bad.csv:"):].splitlines()
+    report = done.stderr[done.stderr.index("bad.csv:") :].splitlines()
     assert report[0] == "bad.csv: 7 bad rows; nothing was imported"
     problems = [line.strip() for line in report[1:]]
     expected = [
@@ -259,8 +323,10 @@ def test_a_bad_csv_is_reported_row_by_row_with_line_numbers_and_nothing_is_writt
     for line in expected:
         assert line in problems, (line, problems)
     assert any(p.startswith("line 5: time_zone:") and "INVALID_TIME_ZONE" in p for p in problems), problems
-    assert any(p.startswith("lines 8-9: dealer: dealer must look like dealers/{id}") and
-               p.endswith("(INVALID_RESOURCE_NAME)") for p in problems), problems
+    assert any(
+        p.startswith("lines 8-9: dealer: dealer must look like dealers/{id}") and p.endswith("(INVALID_RESOURCE_NAME)")
+        for p in problems
+    ), problems
     assert not any(p.startswith(("line 2:", "line 6:", "line 12:")) for p in problems), problems
     assert count_events(fresh_dsn) == before, "all or nothing: the good rows were not opened either"
 
@@ -289,7 +355,8 @@ def imported(tmp_path: Path, dsn: str) -> None:
 
 
 def test_rebuild_then_verify_and_a_tampered_event_fails_verification_with_exit_3(
-        tmp_path: Path, fresh_dsn: str) -> None:
+    tmp_path: Path, fresh_dsn: str
+) -> None:
     imported(tmp_path, fresh_dsn)
     listed = loyalty("rebuild", "--list", where=tmp_path, dsn=fresh_dsn)
     assert listed.returncode == 0 and "event_chain" in listed.stdout.split() and "dealer_ledger" in listed.stdout
@@ -312,8 +379,13 @@ def test_rebuild_then_verify_and_a_tampered_event_fails_verification_with_exit_3
     broken = loyalty("verify", "--json", "--quiet", where=tmp_path, dsn=fresh_dsn)
     assert broken.returncode == 3, broken.stderr
     assert json.loads(broken.stdout) == {
-        "ok": False, "checked": 1, "unchained": 0, "first_broken_position": 2,
-        "reason": "hash mismatch: event altered, renumbered or chain rewritten", "head": broken_head(broken)}
+        "ok": False,
+        "checked": 1,
+        "unchained": 0,
+        "first_broken_position": 2,
+        "reason": "hash mismatch: event altered, renumbered or chain rewritten",
+        "head": broken_head(broken),
+    }
     assert broken.stderr == ""
 
 
@@ -343,8 +415,9 @@ def test_export_streams_json_lines_to_stdout_or_a_file(tmp_path: Path, fresh_dsn
     assert events[0]["state"]["code"] == "SH-002" and events[0]["state"]["brand"] == "acme"
     assert "export [" in out.stderr and "exported 2 events" in out.stderr
 
-    to_file = loyalty("export", "-o", "events.jsonl", "--until", "2999-01-01T00:00:00", "-q",
-                      where=tmp_path, dsn=fresh_dsn)
+    to_file = loyalty(
+        "export", "-o", "events.jsonl", "--until", "2999-01-01T00:00:00", "-q", where=tmp_path, dsn=fresh_dsn
+    )
     assert to_file.returncode == 0 and to_file.stdout == "" and to_file.stderr == ""
     written = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["notification_id"] for e in written] == [1, 2, 3]
@@ -361,13 +434,16 @@ def test_tokens_are_issued_as_role_at_brand_entries_the_server_accepts(tmp_path:
     assert done.returncode == 0, done.stderr
     entries = done.stdout.splitlines()
     principals = parse_tokens(",".join(entries))
-    assert sorted((p.role.value, p.brand, p.dealer_id) for p in principals.values()) == \
-        [("dealer", "beta", "D001"), ("operator", "acme", None)]
+    assert sorted((p.role.value, p.brand, p.dealer_id) for p in principals.values()) == [
+        ("dealer", "beta", "D001"),
+        ("operator", "acme", None),
+    ]
     assert all(len(token) >= 32 for token in principals)
 
     current = "an-existing-token-0001=auditor@acme"
-    appended = loyalty("tokens", "issue", "--append", "miniprogram@acme", where=tmp_path, dsn=None,
-                       env={"LOYALTY_API_TOKENS": current})
+    appended = loyalty(
+        "tokens", "issue", "--append", "miniprogram@acme", where=tmp_path, dsn=None, env={"LOYALTY_API_TOKENS": current}
+    )
     assert appended.returncode == 0, appended.stderr
     value = appended.stdout.strip()
     assert value.startswith(current + ",") and value.endswith("=miniprogram@acme")
@@ -407,8 +483,9 @@ def start(*args: str, where: Path, dsn: str, env: dict[str, str]) -> tuple[subpr
     environment = {**os.environ, "LOYALTY_DATA_DIR": str(where / "data"), "DATABASE_URL": dsn, **env}
     log = where / "output.log"
     with log.open("wb") as out:  # a file, not a pipe nobody reads while it runs
-        return subprocess.Popen([str(LOYALTY), *args], cwd=where, env=environment, stdout=out,
-                                stderr=subprocess.STDOUT), log
+        return subprocess.Popen(
+            [str(LOYALTY), *args], cwd=where, env=environment, stdout=out, stderr=subprocess.STDOUT
+        ), log
 
 
 def stopped(proc: subprocess.Popen[bytes]) -> int:
@@ -424,8 +501,14 @@ def test_serve_runs_the_server_until_sigterm(tmp_path: Path, fresh_dsn: str) -> 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc, log = start("serve", "--address", f"127.0.0.1:{port}", where=tmp_path, dsn=fresh_dsn,
-                 env={"LOYALTY_API_TOKENS": "serve-test-token-0001=operator@acme", "SCHEDULER_INTERVAL": "0"})
+    proc, log = start(
+        "serve",
+        "--address",
+        f"127.0.0.1:{port}",
+        where=tmp_path,
+        dsn=fresh_dsn,
+        env={"LOYALTY_API_TOKENS": "serve-test-token-0001=operator@acme", "SCHEDULER_INTERVAL": "0"},
+    )
 
     def serving() -> bool:
         try:
@@ -463,11 +546,25 @@ def test_the_projection_worker_catches_up_and_stops_on_sigterm(tmp_path: Path, f
 def test_the_old_module_entry_points_run_the_same_command(tmp_path: Path, fresh_dsn: str) -> None:
     imported(tmp_path, fresh_dsn)
     env = {**os.environ, "DATABASE_URL": fresh_dsn, "LOYALTY_DATA_DIR": str(tmp_path / "data")}
-    helped = subprocess.run([sys.executable, "-m", "infrastructure.rebuild", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    helped = subprocess.run(
+        [sys.executable, "-m", "infrastructure.rebuild", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert helped.returncode == 0 and helped.stdout.startswith("usage: loyalty rebuild")
-    exported = subprocess.run([sys.executable, "-m", "infrastructure.export", "--up-to", "2", "-q"], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=60, check=False)
+    exported = subprocess.run(
+        [sys.executable, "-m", "infrastructure.export", "--up-to", "2", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line)["notification_id"] for line in exported.stdout.splitlines()] == [1, 2]
     assert UUID(json.loads(exported.stdout.splitlines()[0])["originator_id"]) == store_id_for("acme", "SH-001")

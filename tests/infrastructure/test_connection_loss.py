@@ -14,7 +14,6 @@ from eventsourcing.persistence import Mapper
 
 from application.availability import CommitOutcomeUnknown, Unavailable
 from application.background import stop_task
-from application.store_directory import StoreDirectory
 from infrastructure.event_store import EventStore
 from infrastructure.projection_runner import ProjectionRunner, stock_mapper
 from tests.infrastructure.test_projection_runner import Counts, Thing, recomputed
@@ -28,7 +27,9 @@ async def terminate_connections(dsn: str, keep: int | None = None) -> int:
     try:
         return await conn.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM $1", keep)
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM $1",
+            keep,
+        )
     finally:
         await conn.close()
 
@@ -43,8 +44,7 @@ async def insert_things(store: EventStore, mapper: Mapper, n: int = 3) -> int:
     return head
 
 
-async def test_the_projection_runner_listens_again_after_its_connection_is_dropped(store: EventStore,
-                                                                                   fresh_dsn: str):
+async def test_the_projection_runner_listens_again_after_its_connection_is_dropped(store: EventStore, fresh_dsn: str):
     mapper = stock_mapper()
     counts = Counts(store)
     runner = ProjectionRunner(store, [counts], mapper, poll_interval=60)
@@ -92,8 +92,7 @@ async def test_a_subscription_listens_again_after_its_connection_is_dropped(stor
     assert stopped
 
 
-async def test_a_link_lost_inside_a_transaction_is_unavailable_and_nothing_is_stored(store: EventStore,
-                                                                                      fresh_dsn: str):
+async def test_a_link_lost_inside_a_transaction_is_unavailable_and_nothing_is_stored(store: EventStore, fresh_dsn: str):
     mapper = stock_mapper()
     thing = Thing(name="lost")
     with pytest.raises(Unavailable) as raised:

@@ -33,8 +33,15 @@ from infrastructure.event_store import EventStore
 from infrastructure.mapper import build_mapper
 from tests.infrastructure.test_snapshots import WORKLOADS, difference, state_of
 
-AGGREGATE_MODULES = ("domain.member", "domain.guide", "domain.identity", "domain.cloud_store", "domain.order",
-                     "domain.stock", "domain.drop")
+AGGREGATE_MODULES = (
+    "domain.member",
+    "domain.guide",
+    "domain.identity",
+    "domain.cloud_store",
+    "domain.order",
+    "domain.stock",
+    "domain.drop",
+)
 
 CONFIGURATIONS = {
     "plain": {},
@@ -47,7 +54,8 @@ CONFIGURATIONS = {
 
 def aggregates_in(module: ModuleType) -> list[type[Aggregate]]:
     return [
-        v for v in vars(module).values()
+        v
+        for v in vars(module).values()
         if isinstance(v, type) and issubclass(v, Aggregate) and v.__module__ == module.__name__
     ]
 
@@ -56,7 +64,8 @@ def event_classes_of(aggregate: type[Aggregate]) -> set[type[Any]]:
     """The aggregate's concrete event classes: not the base ``Event``, nor the library's
     default ``Created`` when the aggregate names its own (``@event("Registered")``)."""
     found = {
-        v for v in vars(aggregate).values()
+        v
+        for v in vars(aggregate).values()
         if isinstance(v, type) and issubclass(v, Aggregate.Event) and v.__module__ == aggregate.__module__
     }
     bases = {cls for cls in found if any(other is not cls and issubclass(other, cls) for other in found)}
@@ -92,7 +101,9 @@ def test_the_workloads_trigger_every_event_class() -> None:
 
 
 @pytest.mark.parametrize("env", CONFIGURATIONS.values(), ids=CONFIGURATIONS.keys())
-async def test_every_event_reloads_from_the_store_with_exact_field_types(store: EventStore, env: dict[str, str]) -> None:
+async def test_every_event_reloads_from_the_store_with_exact_field_types(
+    store: EventStore, env: dict[str, str]
+) -> None:
     events = workload_events()
     mapper = build_mapper(env)
     await store.insert_events([mapper.to_stored_event(e) for e in events])
@@ -121,7 +132,8 @@ def recorded(kind: str, originator_id: UUID) -> list[StoredEvent]:
     rows = [json.loads(line) for line in RECORDED.read_text().splitlines()]
     return [
         StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"].encode())
-        for r in rows if r["kind"] == kind and UUID(r["originator_id"]) == originator_id
+        for r in rows
+        if r["kind"] == kind and UUID(r["originator_id"]) == originator_id
     ]
 
 
@@ -156,7 +168,9 @@ def test_a_store_snapshot_with_per_order_state_upcasts_to_the_state_its_events_r
     from_events = replayed(recorded("event", RECORDED_STORE))
     assert type(from_snapshot) is CloudStore
     assert difference(state_of(from_snapshot), state_of(from_events)) is None
-    assert difference(state_of(replayed([snapshot])), state_of(replayed(recorded("event", RECORDED_STORE)[:10]))) is None
+    assert (
+        difference(state_of(replayed([snapshot])), state_of(replayed(recorded("event", RECORDED_STORE)[:10]))) is None
+    )
 
 
 def test_routing_decisions_recorded_without_a_programme_version_decode_as_version_1() -> None:

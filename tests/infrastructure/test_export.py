@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from domain.aggregate import DecoratedEvent
-from typing import TYPE_CHECKING, Any, ClassVar
 import asyncio
 import csv
 import io
@@ -15,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
 import orjson
@@ -22,6 +21,7 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from domain.aggregate import DecoratedEvent
 from infrastructure.event_store import EventStore
 from infrastructure.export import dumps, export_csv, export_events_jsonl, write_stream
 from infrastructure.projection_runner import stock_mapper
@@ -55,7 +55,7 @@ async def save(store: EventStore, mapper: Mapper, *aggregates: Aggregate) -> lis
 async def some_events(store: EventStore, mapper: Mapper, n_accounts: int = 4) -> list[Any]:
     events = []
     for i in range(n_accounts):
-        account = Account(owner=f"会员{i}, \"quoted\"\nline")
+        account = Account(owner=f'会员{i}, "quoted"\nline')
         for k in range(i + 1):
             account.pay(uuid4(), Decimal(f"{k}.10"), datetime(2025, 1, k + 1, 8, tzinfo=UTC), ("a", f"b{k}"))
         events += await save(store, mapper, account)
@@ -135,14 +135,26 @@ class Point:
 
 def test_values_become_plain_json():
     value = {
-        "id": UUID(int=1), "at": datetime(2025, 1, 2, tzinfo=UTC), "fen": Decimal("1.50"),
-        "colour": Colour.RED, "where": Point(31.2, 121.5), "tags": frozenset({"b", "a"}),
-        "raw": b"\x01", "pair": (1, 2), UUID(int=2): "key",
+        "id": UUID(int=1),
+        "at": datetime(2025, 1, 2, tzinfo=UTC),
+        "fen": Decimal("1.50"),
+        "colour": Colour.RED,
+        "where": Point(31.2, 121.5),
+        "tags": frozenset({"b", "a"}),
+        "raw": b"\x01",
+        "pair": (1, 2),
+        UUID(int=2): "key",
     }
     assert orjson.loads(dumps(value)) == {
-        "id": "00000000-0000-0000-0000-000000000001", "at": "2025-01-02T00:00:00+00:00", "fen": "1.50",
-        "colour": "red", "where": {"lat": 31.2, "lng": 121.5}, "tags": ["a", "b"], "raw": "AQ==",
-        "pair": [1, 2], "00000000-0000-0000-0000-000000000002": "key",
+        "id": "00000000-0000-0000-0000-000000000001",
+        "at": "2025-01-02T00:00:00+00:00",
+        "fen": "1.50",
+        "colour": "red",
+        "where": {"lat": 31.2, "lng": 121.5},
+        "tags": ["a", "b"],
+        "raw": "AQ==",
+        "pair": [1, 2],
+        "00000000-0000-0000-0000-000000000002": "key",
     }
 
 
@@ -167,9 +179,9 @@ async def test_csv_rows_parse_back_with_the_header_first():
 
 
 async def test_csv_escapes_formulas_and_can_start_with_a_bom_for_excel():
-    data = await collect(export_csv(rows_of({"name": "=HYPERLINK(\"x\")", "ok": True}), bom=True))
+    data = await collect(export_csv(rows_of({"name": '=HYPERLINK("x")', "ok": True}), bom=True))
     assert data.startswith("\ufeff".encode())
-    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1] == ["'=HYPERLINK(\"x\")", "true"]
+    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1] == ['\'=HYPERLINK("x")', "true"]
     raw = await collect(export_csv(rows_of({"name": "=1+1"}), escape_formulas=False))
     assert raw == b"name\r\n=1+1\r\n"
 
@@ -197,8 +209,12 @@ def test_the_export_command_streams_events_as_json_lines(fresh_dsn: str, tmp_pat
     asyncio.run(seed())
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
-        [sys.executable, "-m", "infrastructure.export", "--after", "1"], cwd=root, capture_output=True, timeout=60,
-        env={**os.environ, "DATABASE_URL": fresh_dsn, "LOYALTY_DATA_DIR": str(tmp_path)}, check=True,
+        [sys.executable, "-m", "infrastructure.export", "--after", "1"],
+        cwd=root,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": fresh_dsn, "LOYALTY_DATA_DIR": str(tmp_path)},
+        check=True,
     ).stdout
     lines = [orjson.loads(line) for line in out.splitlines()]
     assert [line["notification_id"] for line in lines] == [2, 3]

@@ -67,17 +67,22 @@ async def count_rows(store: EventStore, table: str, where: str = "true") -> int:
 
 
 async def test_many_concurrent_commands_on_one_aggregate_commit_exactly_once_each_in_few_transactions(
-        store: EventStore):
+    store: EventStore,
+):
     repo = Repository(store, mapper())
     c = await saved_counter(repo)
     runner = runner_for(repo)
     n = 200
-    replies = await asyncio.gather(*(
-        runner.run_idempotent(increment(c.id), Idempotency(f"r-{i}", "Increment", b"h"), lambda v: str(v).encode())
-        for i in range(n)))
+    replies = await asyncio.gather(
+        *(
+            runner.run_idempotent(increment(c.id), Idempotency(f"r-{i}", "Increment", b"h"), lambda v: str(v).encode())
+            for i in range(n)
+        )
+    )
     assert sorted(int(r) for r in replies) == list(range(1, n + 1))  # each saw the one before it
-    versions = await store.pool.fetch(f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 "
-                                      "ORDER BY 1", c.id)
+    versions = await store.pool.fetch(
+        f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 ORDER BY 1", c.id
+    )
     assert [r[0] for r in versions] == list(range(1, n + 2))
     assert await count_rows(store, "request_log") == n
     assert runner.committer.batches < n / 4  # grouped, not one transaction per command
@@ -88,9 +93,13 @@ async def test_many_concurrent_commands_on_many_aggregates_commit_exactly_once_e
     repo = Repository(store, mapper())
     counters = [await saved_counter(repo, f"c{i}") for i in range(40)]
     runners = [runner_for(repo), runner_for(Repository(store, mapper()))]  # two processes' worth
-    await asyncio.gather(*(runners[k % 2].run_idempotent(increment(c.id), Idempotency(f"r-{i}-{k}", "I", b"h"),
-                                                         lambda v: b"")
-                           for i, c in enumerate(counters) for k in range(5)))
+    await asyncio.gather(
+        *(
+            runners[k % 2].run_idempotent(increment(c.id), Idempotency(f"r-{i}-{k}", "I", b"h"), lambda v: b"")
+            for i, c in enumerate(counters)
+            for k in range(5)
+        )
+    )
     fresh = Repository(store, mapper())
     assert [(await fresh.get(c.id, Counter)).count for c in counters] == [5] * 40
     assert await count_rows(store, "request_log") == 200
@@ -117,15 +126,21 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
         async def handler(uow):
             runs.append(i)
             return await increment(hot.id)(uow)
+
         return handler
 
     def mates(numbers):
-        return [asyncio.ensure_future(runner.run_idempotent(mate(i), Idempotency(f"ok-{i}", "Increment", b"h"),
-                                                            lambda v: str(v).encode())) for i in numbers]
+        return [
+            asyncio.ensure_future(
+                runner.run_idempotent(mate(i), Idempotency(f"ok-{i}", "Increment", b"h"), lambda v: str(v).encode())
+            )
+            for i in numbers
+        ]
 
     before = mates(range(5))
-    duplicate = asyncio.ensure_future(runner.run_idempotent(increment(hot.id), done_elsewhere,
-                                                            lambda v: str(v).encode()))
+    duplicate = asyncio.ensure_future(
+        runner.run_idempotent(increment(hot.id), done_elsewhere, lambda v: str(v).encode())
+    )
     after = mates(range(5, 10))  # these build on the duplicate's change, which will not be written
     rejected = asyncio.ensure_future(runner.run(increment(hot.id, by=0)))  # a rule violation
     retried = asyncio.ensure_future(runner.run(increment(stale.id)))  # stale in this process's cache
@@ -144,8 +159,12 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
     assert await duplicate == b"stored 100"  # the other process's response, and no second increment
     fresh = Repository(store, mapper())
     assert (await fresh.get(hot.id, Counter)).count == 110
-    versions = [r[0] for r in await store.pool.fetch(
-        f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 ORDER BY 1", hot.id)]
+    versions = [
+        r[0]
+        for r in await store.pool.fetch(
+            f"SELECT originator_version FROM {store.events} WHERE originator_id = $1 ORDER BY 1", hot.id
+        )
+    ]
     assert versions == list(range(1, 13))  # no gap where the duplicate's change would have been
     assert (await fresh.get(stale.id, Counter)).count == 11
 
@@ -167,8 +186,12 @@ async def test_a_reader_tailing_the_log_sees_every_notification_in_order_without
     reader = asyncio.ensure_future(tail())
     await asyncio.gather(*(runners[i % 2].run(increment(counters[i % 5].id)) for i in range(total)))
     await asyncio.wait_for(reader, 30)
-    ids = [r[0] for r in await store.pool.fetch(
-        f"SELECT notification_id FROM {store.events} WHERE notification_id > $1 ORDER BY 1", start)]
+    ids = [
+        r[0]
+        for r in await store.pool.fetch(
+            f"SELECT notification_id FROM {store.events} WHERE notification_id > $1 ORDER BY 1", start
+        )
+    ]
     assert seen == ids  # in order, none skipped
     assert ids == list(range(ids[0], ids[0] + total))
 
@@ -185,13 +208,15 @@ async def test_idempotent_retries_return_the_original_response_from_memory_and_a
                 raise RuleViolation("already counted", reason="ALREADY")
             counter.increment(1)
             return counter.count
+
         return handler
 
     first = await runner_for(repo).run_idempotent(once(c.id), idem, lambda v: f"count {v}".encode())
     head = await store.max_notification_id()
     again = await runner_for(repo).run_idempotent(once(c.id), idem, lambda v: b"new")
     restarted = await runner_for(Repository(store, mapper())).run_idempotent(
-        increment(c.id), idem, lambda v: b"new")  # would succeed again: the request log says it is done
+        increment(c.id), idem, lambda v: b"new"
+    )  # would succeed again: the request log says it is done
     assert first == again == restarted == b"count 1"
     assert await store.max_notification_id() == head
     assert (await Repository(store, mapper()).get(c.id, Counter)).count == 1
@@ -224,8 +249,7 @@ async def test_a_new_aggregate_created_by_concurrent_commands_is_created_once(st
     assert await count_rows(store, "loyaltyengine_events", f"originator_id = '{Named.create_id(name)}'") == 1
 
 
-async def test_a_command_reading_the_programme_from_memory_runs_again_when_another_process_published(
-        store: EventStore):
+async def test_a_command_reading_the_programme_from_memory_runs_again_when_another_process_published(store: EventStore):
     from dataclasses import replace
 
     from application.clock import ManualClock

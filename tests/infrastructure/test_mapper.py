@@ -189,9 +189,7 @@ def test_a_domain_module_without_value_types_is_an_error(monkeypatch: Any) -> No
         domain_value_types()
 
 
-def test_domain_value_types_raises_a_broken_import_inside_a_module(
-    monkeypatch: Any, tmp_path: Path
-) -> None:
+def test_domain_value_types_raises_a_broken_import_inside_a_module(monkeypatch: Any, tmp_path: Path) -> None:
     (tmp_path / "broken_domain_module.py").write_text("import no_such_dependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(mapper_module, "DOMAIN_MODULES", ("broken_domain_module",))
@@ -214,22 +212,40 @@ def _programmes() -> st.SearchStrategy[Any]:
     vary the defaults within the rules instead of hoping random fields agree."""
     return st.builds(
         lambda brand, version, per_yuan, pending, policy: dataclasses.replace(
-            LoyaltyProgramme.default(brand), version=version, points_per_yuan=per_yuan, pending_days=pending,
-            expiry_policy=policy),
-        st.text(alphabet="abcdefghij-", min_size=1, max_size=8), st.integers(1, 10**6), st.integers(0, 100),
-        st.integers(0, 28), st.sampled_from(ExpiryPolicy),
+            LoyaltyProgramme.default(brand),
+            version=version,
+            points_per_yuan=per_yuan,
+            pending_days=pending,
+            expiry_policy=policy,
+        ),
+        st.text(alphabet="abcdefghij-", min_size=1, max_size=8),
+        st.integers(1, 10**6),
+        st.integers(0, 100),
+        st.integers(0, 28),
+        st.sampled_from(ExpiryPolicy),
     )
 
 
 def _day_hours() -> st.SearchStrategy[DayHours]:
     """An interval on a weekday; it may run past midnight, never beyond a day long."""
-    return st.integers(0, 6).flatmap(lambda day: st.integers(0, 1439).flatmap(
-        lambda opens: st.integers(opens + 1, opens + 1440).map(lambda closes: DayHours(day, opens, closes))))
+    return st.integers(0, 6).flatmap(
+        lambda day: st.integers(0, 1439).flatmap(
+            lambda opens: st.integers(opens + 1, opens + 1440).map(lambda closes: DayHours(day, opens, closes))
+        )
+    )
 
 
 # Zones as the edge resolves them: the default one may leave its offset to the domain, any other names it.
-_ZONES = st.sampled_from([("Asia/Shanghai", None), ("Asia/Shanghai", 480), ("Asia/Kolkata", 330), ("UTC", 0),
-                          ("America/Panama", -300), ("Pacific/Kiritimati", 840)])
+_ZONES = st.sampled_from(
+    [
+        ("Asia/Shanghai", None),
+        ("Asia/Shanghai", 480),
+        ("Asia/Kolkata", 330),
+        ("UTC", 0),
+        ("America/Panama", -300),
+        ("Pacific/Kiritimati", 840),
+    ]
+)
 
 # Value types whose fields constrain one another, or are narrower than their annotations:
 # built within the domain's rules rather than filtered (a type that can only be filtered into
@@ -238,21 +254,28 @@ SPECIFIC: dict[type[Any], st.SearchStrategy[Any]] = {
     LoyaltyProgramme: _programmes(),
     Month: st.builds(Month, st.integers(2000, 9998), st.integers(1, 12)),
     DayHours: _day_hours(),
-    OpeningHours: st.builds(lambda days, zone: OpeningHours(tuple(days), *zone),
-                            st.lists(_day_hours(), max_size=4), _ZONES),
+    OpeningHours: st.builds(
+        lambda days, zone: OpeningHours(tuple(days), *zone), st.lists(_day_hours(), max_size=4), _ZONES
+    ),
     Location: st.builds(Location, st.floats(-90, 90), st.floats(-180, 180), st.sampled_from(CoordSystem)),
     EntryContext: st.one_of(
         st.just(EntryContext()),
         st.uuids().map(lambda store: EntryContext(EntryKind.STORE_QR, store_id=store)),
-        st.builds(lambda store, guide: EntryContext(EntryKind.GUIDE_SHARE, store_id=store, guide_id=guide),
-                  st.uuids(), st.uuids()),
+        st.builds(
+            lambda store, guide: EntryContext(EntryKind.GUIDE_SHARE, store_id=store, guide_id=guide),
+            st.uuids(),
+            st.uuids(),
+        ),
     ),
     OrderLine: st.builds(OrderLine, _TEXT.filter(str.strip), st.integers(1, 100_000), st.integers(0, 10**12)),
     AttributionPolicy: st.builds(
         AttributionPolicy,
         precedence=st.lists(st.sampled_from(AttributionSource), min_size=1, unique=True).map(tuple),
-        fallback_target=_TEXT, max_distance_m=st.integers(0, 10**6), tie_tolerance_m=st.integers(0, 1000),
-        pickup_max_distance_m=st.integers(0, 10_000)),
+        fallback_target=_TEXT,
+        max_distance_m=st.integers(0, 10**6),
+        tie_tolerance_m=st.integers(0, 1000),
+        pickup_max_distance_m=st.integers(0, 10_000),
+    ),
 }
 
 
@@ -297,9 +320,7 @@ def _field_strategy(field: dataclasses.Field[Any], hint: Any) -> st.SearchStrate
 
 def _build(draw: Any, cls: type[Any]) -> Any:
     hints = typing.get_type_hints(cls)
-    kwargs = {
-        f.name: draw(_field_strategy(f, hints[f.name])) for f in dataclasses.fields(cls) if f.init
-    }
+    kwargs = {f.name: draw(_field_strategy(f, hints[f.name])) for f in dataclasses.fields(cls) if f.init}
     try:
         return cls(**kwargs)
     except Exception:  # the domain's own validation refused this combination
@@ -325,8 +346,10 @@ def check_round_trip(value_types: tuple[type[Any], ...], value_type: type[Any]) 
     try:
         round_trips()
     except (hypothesis.errors.Unsatisfiable, hypothesis.errors.FailedHealthCheck) as e:
-        pytest.fail(f"cannot build valid {get_topic(value_type)} instances: give it a strategy in SPECIFIC "
-                    f"({type(e).__name__}: {str(e).splitlines()[0]})")
+        pytest.fail(
+            f"cannot build valid {get_topic(value_type)} instances: give it a strategy in SPECIFIC "
+            f"({type(e).__name__}: {str(e).splitlines()[0]})"
+        )
 
 
 def test_the_round_trip_check_fails_on_a_value_type_it_cannot_build() -> None:
@@ -337,7 +360,7 @@ def test_the_round_trip_check_fails_on_a_value_type_it_cannot_build() -> None:
         def __post_init__(self) -> None:
             raise ValueError("no value is valid")
 
-    with pytest.raises(pytest.fail.Exception, match="cannot build valid .*Unbuildable"):
+    with pytest.raises(pytest.fail.Exception, match=r"cannot build valid .*Unbuildable"):
         check_round_trip((Unbuildable,), Unbuildable)
 
 
@@ -364,4 +387,3 @@ def test_the_round_trip_check_catches_a_lossy_value_type() -> None:
 @pytest.mark.parametrize("value_type", domain_value_types(), ids=get_topic)
 def test_every_value_type_round_trips(value_type: type[Any]) -> None:
     check_round_trip(domain_value_types(), value_type)
-

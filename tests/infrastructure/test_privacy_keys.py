@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 import base64
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -44,6 +44,7 @@ async def save_member(store, config: KeyConfig) -> tuple[Member, bytes]:
 
 def server_write(stored, member):
     from application.ports import Write
+
     return Write(events=stored, expected={member.id: 0})
 
 
@@ -84,7 +85,7 @@ async def test_rotating_the_kek_rewraps_data_keys_and_leaves_events_alone(store)
 async def test_a_wrong_kek_or_blind_index_key_is_refused(store):
     config = keys(f"k1:{b64()}")
     await save_member(store, config)
-    with pytest.raises(KeyConfigurationError, match="wrong key|not configured"):
+    with pytest.raises(KeyConfigurationError, match=r"wrong key|not configured"):
         await Keyring.open(store.pool, NAMES, keys(f"k1:{b64()}"))  # same id, other bytes
     with pytest.raises(KeyConfigurationError, match="not configured"):
         await Keyring.open(store.pool, NAMES, keys(f"k9:{b64()}"))
@@ -93,25 +94,33 @@ async def test_a_wrong_kek_or_blind_index_key_is_refused(store):
     await Keyring.open(store.pool, NAMES, config)  # the right keys open it
 
 
-@pytest.mark.parametrize("env", [
-    {"LOYALTY_BLIND_INDEX_KEY": BLIND},  # the KEK missing
-    {"LOYALTY_KEK": "k1:not-base64!"},
-    {"LOYALTY_KEK": f"k1:{base64.b64encode(b'short').decode()}", "LOYALTY_BLIND_INDEX_KEY": BLIND},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LOYALTY_BLIND_INDEX_KEY": BLIND},  # the KEK missing
+        {"LOYALTY_KEK": "k1:not-base64!"},
+        {"LOYALTY_KEK": f"k1:{base64.b64encode(b'short').decode()}", "LOYALTY_BLIND_INDEX_KEY": BLIND},
+    ],
+)
 def test_missing_or_malformed_keys_are_refused(env):
     with pytest.raises(KeyConfigurationError):
         key_config(env)
 
 
 async def test_the_server_does_not_start_with_the_wrong_key(fresh_dsn, tmp_path: Path):
-    settings = load_settings({"DATABASE_URL": fresh_dsn, "GRPC_ADDRESS": "127.0.0.1:0",
-                              "LOYALTY_DATA_DIR": str(tmp_path), "SCHEDULER_INTERVAL": "0"})
+    settings = load_settings(
+        {
+            "DATABASE_URL": fresh_dsn,
+            "GRPC_ADDRESS": "127.0.0.1:0",
+            "LOYALTY_DATA_DIR": str(tmp_path),
+            "SCHEDULER_INTERVAL": "0",
+        }
+    )
     good = {"LOYALTY_KEK": f"k1:{b64()}", "LOYALTY_BLIND_INDEX_KEY": BLIND}
     running = await server.start(settings, tokens=TOKEN, env=good, background=False)
     await running.stop(grace=0)
     with pytest.raises(KeyConfigurationError):
-        await server.start(settings, tokens=TOKEN, env={**good, "LOYALTY_KEK": f"k1:{b64()}"},
-                           background=False)
+        await server.start(settings, tokens=TOKEN, env={**good, "LOYALTY_KEK": f"k1:{b64()}"}, background=False)
     with pytest.raises(KeyConfigurationError):  # no keys configured: development keys, which are not these
         await server.start(settings, tokens=TOKEN, env={}, background=False)
     running = await server.start(settings, tokens=TOKEN, env=good, background=False)
@@ -123,7 +132,8 @@ async def test_the_request_log_is_purged_after_its_retention_period(store):
 
     await store.pool.execute(
         "INSERT INTO request_log (request_id, method, payload_hash, response, recorded_at) VALUES "
-        "('old', 'M', '\\x00', '\\x01', now() - interval '40 days'), ('new', 'M', '\\x00', '\\x01', now())")
+        "('old', 'M', '\\x00', '\\x01', now() - interval '40 days'), ('new', 'M', '\\x00', '\\x01', now())"
+    )
     assert await purge_request_log(store.pool, NAMES, 30) == 1
     assert [r[0] for r in await store.pool.fetch("SELECT request_id FROM request_log")] == ["new"]
 
@@ -162,5 +172,5 @@ def test_every_event_and_snapshot_round_trips_sealed_with_exact_field_types():
             stored = mapper.to_stored_event(Snapshot.take(aggregate))
             copy = mapper.to_domain_event(stored).mutate(None)
             for name in ("openid", "phone", "nickname", "birthday", "customer_location", "wecom_userid", "name"):
-                if hasattr(aggregate, name) and not type(aggregate).__name__ == "IdentityIndex":
+                if hasattr(aggregate, name) and type(aggregate).__name__ != "IdentityIndex":
                     assert getattr(copy, name) == getattr(aggregate, name), name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from domain.aggregate import DecoratedEvent
 import asyncio
 import io
 import random
@@ -14,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from application.projection import NotificationProjection, Projection
+from domain.aggregate import DecoratedEvent
 from infrastructure.event_store import ConcurrencyConflict, EventStore
 from infrastructure.projection_runner import ProjectionRunner, stock_mapper
 from infrastructure.rebuild import rebuild

@@ -52,7 +52,8 @@ async def test_the_workload_exercised_every_kind_of_points_and_guide_event(world
     assert kinds == {"EARNED", "REDEEMED", "EXPIRED", "REVERSED", "ADJUSTED", "ABSORBED", "MERGED_OUT"}
     guides = await world.store.pool.fetchrow(
         """SELECT sum(commission_settled_fen) AS settled, sum(commission_debt_fen) AS debt, sum(referrals) AS referrals,
-                  sum(refunded_fen) AS refunded FROM guide_performance""")
+                  sum(refunded_fen) AS refunded FROM guide_performance"""
+    )
     assert guides is not None
     assert all(v > 0 for v in guides.values()), dict(guides)
     assert await world.store.pool.fetchval("SELECT count(*) FROM points_debt_moves") > 0
@@ -63,13 +64,35 @@ async def test_member_points_equal_each_members_balance_pending_and_totals_at_se
     for member in await world.all_members():
         totals = member.totals()
         history = await points_history(world.store.pool, member.id)
-        for at in (now, now + timedelta(days=2), now + timedelta(days=8), now + timedelta(days=45), now + timedelta(days=800)):
+        for at in (
+            now,
+            now + timedelta(days=2),
+            now + timedelta(days=8),
+            now + timedelta(days=45),
+            now + timedelta(days=800),
+        ):
             row = await member_points(world.store.pool, member.id, at)
             assert row is not None
             assert (row.available, row.pending) == (member.balance(at), member.pending(at)), (member.id, at)
-            assert (row.earned, row.redeemed, row.expired, row.reversed, row.adjusted, row.transferred, row.debt,
-                    row.remaining) == (totals.earned, totals.redeemed, totals.expired, totals.reversed,
-                                       totals.adjusted, totals.transferred, totals.debt, totals.remaining)
+            assert (
+                row.earned,
+                row.redeemed,
+                row.expired,
+                row.reversed,
+                row.adjusted,
+                row.transferred,
+                row.debt,
+                row.remaining,
+            ) == (
+                totals.earned,
+                totals.redeemed,
+                totals.expired,
+                totals.reversed,
+                totals.adjusted,
+                totals.transferred,
+                totals.debt,
+                totals.remaining,
+            )
             assert (row.brand, row.merged_into) == (member.brand, member.merged_into)
             assert row.version == max((h["version"] for h in history), default=1)  # its last points event
 
@@ -85,11 +108,14 @@ async def test_points_history_is_each_members_statement(world: World) -> None:
 async def test_points_lots_hold_each_lots_dates_and_remainder(world: World) -> None:
     for member in await world.all_members():
         rows = await world.store.pool.fetch(
-            "SELECT lot_id, points, points_remaining, earned_at, available_at, expires_at FROM points_lots WHERE member_id = $1",
-            member.id)
+            "SELECT lot_id, points, points_remaining, earned_at, available_at, expires_at FROM points_lots"
+            " WHERE member_id = $1",
+            member.id,
+        )
         assert sorted(tuple(r) for r in rows) == sorted(
             (lot.lot_id, lot.points, remaining, lot.earned_at, lot.available_at, lot.expires_at)
-            for lot, remaining in member.lots())
+            for lot, remaining in member.lots()
+        )
 
 
 async def test_guide_performance_equals_each_guides_customers_sales_and_commission(world: World) -> None:
@@ -104,9 +130,15 @@ async def test_guide_performance_equals_each_guides_customers_sales_and_commissi
         assert row["referrals"] == sum(1 for kind, _ in guide._credit_refs if kind is CreditKind.REFERRAL)
         assert row["credits"] == guide.credits
         assert (row["sales_orders"], row["sales_fen"], row["refunded_fen"]) == (
-            len(sales), sum(s.paid_fen for s in sales), sum(s.refunded_fen for s in sales))
+            len(sales),
+            sum(s.paid_fen for s in sales),
+            sum(s.refunded_fen for s in sales),
+        )
         assert (row["commission_frozen_fen"], row["commission_settled_fen"], row["commission_debt_fen"]) == (
-            guide.frozen_fen, guide.settled_fen, guide.debt_fen)
+            guide.frozen_fen,
+            guide.settled_fen,
+            guide.debt_fen,
+        )
         listed = await world.store.pool.fetch("SELECT member_id FROM guide_customers WHERE guide_id = $1", guide.id)
         assert {r["member_id"] for r in listed} == set(guide.customers)
 
@@ -116,7 +148,10 @@ async def test_points_liability_as_of_each_past_checkpoint_equals_what_the_aggre
     for expected in world.checkpoints:
         for brand in BRANDS:
             got = await points_liability(world.store.pool, brand, expected.at)
-            assert (got.available, got.pending, got.debt, got.expiring) == expected.liability[brand], (brand, expected.at)
+            assert (got.available, got.pending, got.debt, got.expiring) == expected.liability[brand], (
+                brand,
+                expected.at,
+            )
     assert len({c.liability["brio"] for c in world.checkpoints}) > 1  # the dates really differ
 
 
@@ -127,7 +162,10 @@ async def test_points_liability_now_adds_up_the_member_balances(world: World) ->
         got = await points_liability(world.store.pool, brand, now)
         mine = [m for m in members if m.brand == brand]
         assert (got.available, got.pending, got.debt) == (
-            sum(m.balance(now) for m in mine), sum(m.pending(now) for m in mine), sum(m.debt for m in mine))
+            sum(m.balance(now) for m in mine),
+            sum(m.pending(now) for m in mine),
+            sum(m.debt for m in mine),
+        )
         assert sum(points for _, points in got.expiring) == got.outstanding
 
 
@@ -137,8 +175,9 @@ async def test_dealer_ledger_as_of_a_past_day_equals_the_stores_ledgers_that_eve
         for brand in BRANDS:
             for dealer in ("D1", "D2"):  # the same dealer ids in both brands: two dealers each
                 rows = await ledger_as_of(world.store.pool, brand, dealer, day)
-                assert ({r["store_id"]: (r["revenue_fen"], r["refunded_fen"]) for r in rows}
-                        == expected.ledgers.get((brand, dealer), {}))
+                assert {r["store_id"]: (r["revenue_fen"], r["refunded_fen"]) for r in rows} == expected.ledgers.get(
+                    (brand, dealer), {}
+                )
                 assert all(r["net_fen"] == r["revenue_fen"] - r["refunded_fen"] for r in rows)
     assert any(c.ledgers for c in world.checkpoints[:1])
     assert {brand for brand, _ in world.checkpoints[-1].ledgers} == set(BRANDS)

@@ -7,6 +7,7 @@ command-line tool in a separate process) and its tables compared row for row.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -25,11 +26,16 @@ from tests.infrastructure.workload import World
 ROOT = Path(__file__).resolve().parents[2]
 
 
-EMPTY_OK = {"settlement_closes",  # the workload closes no settlement period
-            "stock_levels", "drop_offers"}  # nor counts stock or draws a drop: tests/infrastructure/test_stock_read_models.py
+EMPTY_OK = {
+    "settlement_closes",  # the workload closes no settlement period
+    "stock_levels",
+    "drop_offers",
+}  # nor counts stock or draws a drop: tests/infrastructure/test_stock_read_models.py
 BULK = {"event_chain", "dealer_ledger", "due_settlements"}  # rebuilt from raw rows in bulk
-SEALED = {"CIPHER_KEY": "0123456789abcdef0123456789abcdef",
-          "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+SEALED = {
+    "CIPHER_KEY": "0123456789abcdef0123456789abcdef",
+    "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+}
 
 
 def tables_of(store: EventStore) -> dict[str, tuple[str, ...]]:
@@ -85,13 +91,20 @@ async def test_a_bulk_rebuild_over_encrypted_and_compressed_events_equals_the_li
         assert stats.bulk and (await contents(store, projection.name), stats.position) == live, projection.name
 
 
-async def test_the_rebuild_command_line_replays_all_projections_to_the_same_tables(store: EventStore, fresh_dsn: str) -> None:
+async def test_the_rebuild_command_line_replays_all_projections_to_the_same_tables(
+    store: EventStore, fresh_dsn: str
+) -> None:
     live = await live_after_workload(store)
     await store.pool.execute("DELETE FROM points_history")  # damage a read model: the rebuild must repair it
     env = {**os.environ, "DATABASE_URL": fresh_dsn, "LOG_FORMAT": "text"}
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "infrastructure.rebuild", "infrastructure.projections:all_projections"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "member_points:" in done.stderr and "events/s" in done.stderr

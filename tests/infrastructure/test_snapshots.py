@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from application.repository import Repository
 from domain.attribution import AttributionPolicy, EntryContext, GuideRef
 from domain.cloud_store import CloudStore
+from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, InviteeFacts, commitment_of
 from domain.geo import CoordSystem, Location
 from domain.guide import Guide, HandoverKind
 from domain.identity import IdentityIndex, IdentityKind
@@ -32,7 +33,6 @@ from domain.member import Member, merge
 from domain.order import Order, OrderLine
 from domain.programme import LoyaltyProgramme
 from domain.routing import OrderFacts, decide
-from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, InviteeFacts, commitment_of
 from domain.stock import Protection, StoreStock
 from domain.store_values import FulfilmentMode, OpeningHours
 from domain.tiers import Tier
@@ -72,7 +72,7 @@ def difference(a: Any, b: Any, path: str = "$") -> str | None:
     if isinstance(a, dict):
         if len(a) != len(b):
             return f"{path}: {len(a)} keys != {len(b)} keys"
-        for (ka, va), (kb, vb) in zip(a.items(), b.items()):
+        for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True):
             where = difference(ka, kb, f"{path}.keys()[{ka!r}]") or difference(va, vb, f"{path}[{ka!r}]")
             if where:
                 return where
@@ -80,7 +80,7 @@ def difference(a: Any, b: Any, path: str = "$") -> str | None:
     if isinstance(a, (list, tuple)):
         if len(a) != len(b):
             return f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             if where := difference(x, y, f"{path}[{i}]"):
                 return where
         return None
@@ -176,8 +176,15 @@ def guide_workload() -> list[Aggregate]:
     giver.release_customer(customers[3], "CUSTOMER_LEFT", T0 + 2 * HOUR)
     giver.credit_referral(ids("invitee-1"), p, T0 + 2 * HOUR)
     for n, order_id in enumerate(("order-1", "order-2", "order-3")):
-        giver.credit_sale(order_id, ids("store-1"), 100_000 + n, p.commission_fen(100_000 + n), p, T0 + 3 * HOUR,
-                          settle_after=T0 + 3 * HOUR + 7 * DAY)
+        giver.credit_sale(
+            order_id,
+            ids("store-1"),
+            100_000 + n,
+            p.commission_fen(100_000 + n),
+            p,
+            T0 + 3 * HOUR,
+            settle_after=T0 + 3 * HOUR + 7 * DAY,
+        )
     giver.settle_commission("order-1", T0 + 8 * DAY)
     giver.claw_back("order-1", 40_000, T0 + 9 * DAY)  # after settlement: debt
     giver.claw_back("order-2", 10_000, T0 + 9 * DAY)
@@ -262,9 +269,14 @@ def order_workload() -> list[Aggregate]:
     at = T0 + HOUR
 
     shared = Order.place(
-        member_id=ids("member-1"), brand=BRAND, mode=FulfilmentMode.DELIVERY, customer_location=customer,
+        member_id=ids("member-1"),
+        brand=BRAND,
+        mode=FulfilmentMode.DELIVERY,
+        customer_location=customer,
         entry=EntryContext.guide_share(ids("guide-1"), pickup_only.id),
-        lines=[OrderLine("SKU-1", 2, 1_500), OrderLine("SKU-2", 1, 900)], at=at, id=ids("order-shared"),
+        lines=[OrderLine("SKU-1", 2, 1_500), OrderLine("SKU-2", 1, 900)],
+        at=at,
+        id=ids("order-shared"),
     )
     facts = OrderFacts(shared.id, shared.mode, customer, shared.entry, GuideRef(ids("guide-2"), near.id), near.id)
     shared.allocate(decide(facts, [near.snapshot(at), pickup_only.snapshot(at)], policy, at), at)
@@ -274,8 +286,13 @@ def order_workload() -> list[Aggregate]:
     shared.refund("refund-2", shared.total_fen - 1_000, at + 2 * DAY)
 
     late = Order.place(
-        member_id=ids("member-2"), brand=BRAND, mode=FulfilmentMode.PICKUP, customer_location=customer,
-        total_fen=4_200, at=at, id=ids("order-late"),
+        member_id=ids("member-2"),
+        brand=BRAND,
+        mode=FulfilmentMode.PICKUP,
+        customer_location=customer,
+        total_fen=4_200,
+        at=at,
+        id=ids("order-late"),
     )
     night = T0 + 14 * HOUR  # midnight in Shanghai: no store open for pickup
     facts = OrderFacts(late.id, late.mode, customer)
@@ -304,12 +321,27 @@ def stock_workload() -> list[Aggregate]:
 def drop_workload() -> list[Aggregate]:
     """Every Drop and DropEntry event: created, entries with a bonus, drawn, claimed, passed on."""
     seed = bytes(range(32))
-    drop = Drop.create(brand="acme", name="Sneaker", sku="SNK-1", pools=[DropPool(None, 2), DropPool(ids("d-s"), 1)],
-                       registration_opens_at=T0 + HOUR, registration_closes_at=T0 + 2 * HOUR,
-                       early_access=[EarlyAccess(Tier.CORE, 30)], purchase_window_minutes=30, per_member_limit=1,
-                       tickets_per_invite=2, invite_ticket_cap=4, commitment=commitment_of(seed), at=T0)
-    entries = [DropEntry.register(drop=drop, member_id=ids(f"d-m{i}"), tier=Tier.CORE,
-                                  store_id=ids("d-s") if i == 4 else None, at=T0 + HOUR) for i in range(5)]
+    drop = Drop.create(
+        brand="acme",
+        name="Sneaker",
+        sku="SNK-1",
+        pools=[DropPool(None, 2), DropPool(ids("d-s"), 1)],
+        registration_opens_at=T0 + HOUR,
+        registration_closes_at=T0 + 2 * HOUR,
+        early_access=[EarlyAccess(Tier.CORE, 30)],
+        purchase_window_minutes=30,
+        per_member_limit=1,
+        tickets_per_invite=2,
+        invite_ticket_cap=4,
+        commitment=commitment_of(seed),
+        at=T0,
+    )
+    entries = [
+        DropEntry.register(
+            drop=drop, member_id=ids(f"d-m{i}"), tier=Tier.CORE, store_id=ids("d-s") if i == 4 else None, at=T0 + HOUR
+        )
+        for i in range(5)
+    ]
     for invitee in ("d-m1", "d-m2"):
         entries[0].grant_bonus(drop, InviteeFacts(ids(invitee), ids("d-m0"), T0 + HOUR, False), T0 + HOUR)
     drawn = [e.as_drawn() for e in entries]
@@ -430,9 +462,7 @@ def test_equal_states_encode_to_equal_bytes_whatever_the_set_order() -> None:
     for w in reversed(words):
         backwards.add(w)
     assert transcoder.encode({"s": forwards}) == transcoder.encode({"s": backwards})
-    assert transcoder.encode({"s": {"b", "c", "a"}}) == (
-        b'{"s":{"_type_":"set_as_list","_data_":["a","b","c"]}}'
-    )
+    assert transcoder.encode({"s": {"b", "c", "a"}}) == (b'{"s":{"_type_":"set_as_list","_data_":["a","b","c"]}}')
 
 
 def test_a_dict_with_a_non_str_key_is_written_as_tagged_items() -> None:

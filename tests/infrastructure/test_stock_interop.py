@@ -7,9 +7,8 @@ anything written that way. Both sides share the tables and the wire format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,8 +17,8 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.cipher import AESCipher
+from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder, Mapper
 
 from infrastructure.event_store import EventStore
@@ -79,9 +78,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-async def write_with_our_store(
-    dsn: str, events: Sequence[Any], env: dict[str, str] | None = None
-) -> list[int]:
+async def write_with_our_store(dsn: str, events: Sequence[Any], env: dict[str, str] | None = None) -> list[int]:
     store = await EventStore.open(dsn, NAMES)
     try:
         mapper = our_mapper(env)
@@ -90,9 +87,7 @@ async def write_with_our_store(
         await store.close()
 
 
-async def read_with_our_store(
-    dsn: str, aggregate_id: UUID, env: dict[str, str] | None = None
-) -> list[Any]:
+async def read_with_our_store(dsn: str, aggregate_id: UUID, env: dict[str, str] | None = None) -> list[Any]:
     store = await EventStore.open(dsn, NAMES)
     try:
         mapper = our_mapper(env)
@@ -154,9 +149,7 @@ def test_our_engine_reads_events_the_stock_app_wrote(fresh_dsn: str, stock_app: 
     # Stock JSONTranscoder writes tuples as plain arrays, so tuple attributes come back
     # as lists from either reader; everything else keeps its type.
     assert ours[0].tags == ["双11", "vip"]
-    assert [(type(e.timestamp), e.originator_version) for e in ours] == [
-        (datetime, 1), (datetime, 2), (datetime, 3)
-    ]
+    assert [(type(e.timestamp), e.originator_version) for e in ours] == [(datetime, 1), (datetime, 2), (datetime, 3)]
     assert [type(e.amount) for e in ours[1:]] == [Decimal, Decimal]
     rebuilt = None
     for e in ours:
@@ -164,9 +157,7 @@ def test_our_engine_reads_events_the_stock_app_wrote(fresh_dsn: str, stock_app: 
     assert rebuilt == card
 
 
-def test_both_write_to_one_log_and_see_one_sequence_of_notification_ids(
-    fresh_dsn: str, stock_app: LoyaltyEngine
-):
+def test_both_write_to_one_log_and_see_one_sequence_of_notification_ids(fresh_dsn: str, stock_app: LoyaltyEngine):
     first, second, third = a_gift_card(), a_gift_card(), a_gift_card()
     assert run(write_with_our_store(fresh_dsn, first.collect_events())) == [1, 2, 3]
     stock_app.save(second)
@@ -195,9 +186,7 @@ def test_compressed_and_encrypted_events_cross_both_ways_with_the_same_settings(
         app.save(theirs)
 
         assert list(app.events.get(ours.id)) == our_events
-        assert run(read_with_our_store(fresh_dsn, theirs.id, secret)) == list(
-            app.events.get(theirs.id)
-        )
+        assert run(read_with_our_store(fresh_dsn, theirs.id, secret)) == list(app.events.get(theirs.id))
         raw = app.recorder.select_events(ours.id)
         assert b"vip" not in raw[0].state  # really encrypted at rest
     finally:

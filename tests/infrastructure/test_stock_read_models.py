@@ -27,13 +27,17 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     await runner.setup()
     await runner.catch_up()
 
-    levels = await rows(store, "SELECT on_hand, reserved, consumed, sold_in_store, protected, available_online "
-                               "FROM stock_levels_view")
-    assert levels == [(stock.on_hand, stock.reserved, stock.consumed, stock.sold_in_store, stock.protected,
-                       stock.available_online)]
+    levels = await rows(
+        store, "SELECT on_hand, reserved, consumed, sold_in_store, protected, available_online FROM stock_levels_view"
+    )
+    assert levels == [
+        (stock.on_hand, stock.reserved, stock.consumed, stock.sold_in_store, stock.protected, stock.available_online)
+    ]
     offers = await rows(store, "SELECT member_id, units, state FROM drop_offers")
-    expected = sorted((o.member_id, o.units, "CLAIMED" if o.claimed else "LAPSED" if o.lapsed else "WON")
-                      for o in drop.offers.values())
+    expected = sorted(
+        (o.member_id, o.units, "CLAIMED" if o.claimed else "LAPSED" if o.lapsed else "WON")
+        for o in drop.offers.values()
+    )
     assert offers == expected and {state for _, _, state in offers} >= {"CLAIMED", "LAPSED", "WON"}
 
     live = [await rows(store, "SELECT * FROM stock_levels"), await rows(store, "SELECT * FROM drop_offers")]

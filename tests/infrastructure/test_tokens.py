@@ -45,5 +45,6 @@ def test_development_tokens_are_brand_acmes_and_readable_in_their_file(tmp_path:
 
 def test_a_development_token_file_from_before_brands_is_read_as_brand_acme(tmp_path: Path) -> None:
     (tmp_path / "api-tokens.json").write_text(json.dumps({"operator": TOKEN}))
-    assert TokenAuthenticator.parse(development_tokens(tmp_path)).authenticate(bearer(TOKEN)) \
-        == Principal(Role.OPERATOR, "acme")
+    assert TokenAuthenticator.parse(development_tokens(tmp_path)).authenticate(bearer(TOKEN)) == Principal(
+        Role.OPERATOR, "acme"
+    )

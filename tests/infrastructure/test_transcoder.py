@@ -253,9 +253,7 @@ typed_leaves = (
 
 def nested(leaves: st.SearchStrategy[Any], *, tuples: bool) -> st.SearchStrategy[Any]:
     def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        containers = st.lists(children, max_size=4) | st.dictionaries(
-            st.text(max_size=8), children, max_size=4
-        )
+        containers = st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
         return containers | st.lists(children, max_size=4).map(tuple) if tuples else containers
 
     return st.recursive(leaves, extend, max_leaves=12)

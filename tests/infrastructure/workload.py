@@ -47,9 +47,19 @@ BRANDS = ("acme", "brio")
 PROGRAMMES = (
     LoyaltyProgramme.default("acme"),
     LoyaltyProgramme(
-        brand="brio", version=1, points_per_yuan=2, pending_days=3, expiry_policy=ExpiryPolicy.ROLLING_DAYS,
-        expiry_days=30, referral_reward_points=50, referral_cap_per_period=1, referral_cap_period=CapPeriod.CALENDAR_MONTH,
-        protection_days=0, handover_waiting_hours=1, guide_customer_limit=6, return_window_days=3,
+        brand="brio",
+        version=1,
+        points_per_yuan=2,
+        pending_days=3,
+        expiry_policy=ExpiryPolicy.ROLLING_DAYS,
+        expiry_days=30,
+        referral_reward_points=50,
+        referral_cap_per_period=1,
+        referral_cap_period=CapPeriod.CALENDAR_MONTH,
+        protection_days=0,
+        handover_waiting_hours=1,
+        guide_customer_limit=6,
+        return_window_days=3,
     ),
 )
 
@@ -59,7 +69,9 @@ class Expected:
     """What the aggregates said at one checkpoint."""
 
     at: datetime
-    liability: dict[str, tuple[int, int, int, tuple[tuple[str | None, int], ...]]]  # brand -> avail, pending, debt, profile
+    liability: dict[
+        str, tuple[int, int, int, tuple[tuple[str | None, int], ...]]
+    ]  # brand -> avail, pending, debt, profile
     ledgers: dict[tuple[str, str], dict[UUID, tuple[int, int]]]  # (brand, dealer) -> store -> (revenue, refunded)
 
 
@@ -93,8 +105,12 @@ class World:
         directory = StoreDirectory(store, mapper)
         await directory.load()
         return cls(
-            store, clock, repository, directory,
-            MemberService(runner, clock, programmes), StoreService(runner, clock, programmes),
+            store,
+            clock,
+            repository,
+            directory,
+            MemberService(runner, clock, programmes),
+            StoreService(runner, clock, programmes),
             GuideService(runner, clock, programmes),
             OrderService(runner, clock, programmes, directory),
             random.Random(seed),
@@ -108,8 +124,16 @@ class World:
             await self._populate()
         marks = {steps * (k + 1) // (checkpoints + 1) for k in range(checkpoints)}
         actions = [
-            (self._register, 2), (self._bind, 2), (self._order, 6), (self._refund, 2), (self._settle, 1),
-            (self._earn, 2), (self._redeem, 3), (self._adjust, 1), (self._merge, 1), (self._handover, 1),
+            (self._register, 2),
+            (self._bind, 2),
+            (self._order, 6),
+            (self._refund, 2),
+            (self._settle, 1),
+            (self._earn, 2),
+            (self._redeem, 3),
+            (self._adjust, 1),
+            (self._merge, 1),
+            (self._handover, 1),
             (self._misc_guide, 1),
         ]
         population = [a for a, w in actions for _ in range(w)]
@@ -130,7 +154,7 @@ class World:
             for i in range(3):
                 guide = await self.guides.hire(brand, self.brand_store_ids[brand][i], f"wx-{brand}-{i}", f"Guide {i}")
                 self.guide_ids[brand].append(guide.id)
-            for i in range(6):
+            for _ in range(6):
                 await self._register(brand)
 
     async def _open_stores(self) -> None:
@@ -138,8 +162,12 @@ class World:
         for b, brand in enumerate(BRANDS):  # each brand its own stores, a few hundred metres apart; same dealer ids
             for i, (lat, lng, dealer) in enumerate(places):
                 spec = StoreSpec(
-                    code=f"S{i}", name=f"Store {i}", dealer_id=dealer, location=Location(lat + 0.003 * b, lng),
-                    service_radius_m=30_000, modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP),
+                    code=f"S{i}",
+                    name=f"Store {i}",
+                    dealer_id=dealer,
+                    location=Location(lat + 0.003 * b, lng),
+                    service_radius_m=30_000,
+                    modes=(FulfilmentMode.DELIVERY, FulfilmentMode.PICKUP),
                     hours=OpeningHours.always(),
                 )
                 store_id = (await self.stores.open(brand, spec)).id
@@ -164,7 +192,9 @@ class World:
         draft = OrderDraft(
             member_id=self._pick(self.member_ids[brand]),
             lines=(OrderLine("SKU-1", self.rng.randint(1, 3), self.rng.choice((99, 4_990, 12_800, 39_900))),),
-            mode=FulfilmentMode.DELIVERY, customer=Location(31.2305, 121.4738), entry_kind=entry,
+            mode=FulfilmentMode.DELIVERY,
+            customer=Location(31.2305, 121.4738),
+            entry_kind=entry,
             entry_guide_id=self._pick(self.guide_ids[brand]) if entry is EntryKind.GUIDE_SHARE else None,
         )
         order = await self.orders.place(draft)
@@ -201,7 +231,9 @@ class World:
     async def _redeem(self, brand: str) -> None:
         member_id = self._pick(self.member_ids[brand])
         balance = (await self.members.get(member_id)).balance(self.clock.now())
-        await self.members.redeem_points(member_id, max(1, self.rng.randint(1, max(1, balance))), f"x-{self.rng.random()}")
+        await self.members.redeem_points(
+            member_id, max(1, self.rng.randint(1, max(1, balance))), f"x-{self.rng.random()}"
+        )
 
     async def _adjust(self, brand: str) -> None:
         points = self.rng.choice((-30, -5, 10, 120))
@@ -248,7 +280,8 @@ class World:
                         month = last_usable_month(lot.expires_at)
                         profile[month] = profile.get(month, 0) + remaining
             liability[brand] = (
-                sum(m.balance(at) for m in members), sum(m.pending(at) for m in members),
+                sum(m.balance(at) for m in members),
+                sum(m.pending(at) for m in members),
                 sum(m.debt for m in members),
                 tuple(sorted(profile.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))),
             )

@@ -30,7 +30,7 @@ class StreamingReplica:
         self.base.chmod(0o755)
         self.primary = EmbeddedPostgres(self.base / "primary", delete_on_stop=True)
         self.primary_dsn = self.primary.start()
-        server = self.primary._server  # noqa: SLF001 - its binaries and the OS user it runs as
+        server = self.primary._server
         assert server is not None  # started just above
         self.bin_path, self.user = server.bin_path, server.system_user
         self.data = self.base / "standby"
@@ -42,8 +42,20 @@ class StreamingReplica:
             os.chown(self.base, uid, gid)
             os.chown(self.socket_dir, uid, gid)
         primary_socket = self.primary_dsn.split("host=")[1].split("&")[0]
-        self._run("pg_basebackup", "-h", primary_socket, "-U", "postgres", "-D", str(self.data), "-R",
-                  "-X", "stream", "-c", "fast")
+        self._run(
+            "pg_basebackup",
+            "-h",
+            primary_socket,
+            "-U",
+            "postgres",
+            "-D",
+            str(self.data),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
         self.dsn = f"postgresql://postgres:@/postgres?host={self.socket_dir}"
         self.start()
 
@@ -53,8 +65,17 @@ class StreamingReplica:
         pgexec(command, args, bin_path=self.bin_path, user=self.user, timeout=60)
 
     def start(self) -> None:
-        self._run("pg_ctl", "-w", "-D", str(self.data), "-o", f'-h "" -k {self.socket_dir}',
-                  "-l", str(self.base / "standby.log"), "start")
+        self._run(
+            "pg_ctl",
+            "-w",
+            "-D",
+            str(self.data),
+            "-o",
+            f'-h "" -k {self.socket_dir}',
+            "-l",
+            str(self.base / "standby.log"),
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-w", "-D", str(self.data), "-m", "immediate", "stop")

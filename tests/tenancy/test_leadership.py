@@ -39,8 +39,9 @@ class SlowApplied:
 
     async def handle_notifications(self, conn: Any, notifications: Sequence[Notification]) -> None:
         # a plain INSERT: applying one notification twice would fail the batch (primary key)
-        await conn.execute("INSERT INTO applied SELECT unnest($1::bigint[]), $2", [n.id for n in notifications],
-                           os.getpid())
+        await conn.execute(
+            "INSERT INTO applied SELECT unnest($1::bigint[]), $2", [n.id for n in notifications], os.getpid()
+        )
         await asyncio.sleep(0.05)  # inside the batch's transaction: a kill lands mid-batch
 
 
@@ -50,9 +51,23 @@ def slow_projections(store: EventStore) -> list[Any]:
 
 def worker(dsn: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.projection_runner", "tests.tenancy.test_leadership:slow_projections",
-         "--brand", "acme", "--batch-size", str(BATCH), "--lease-retry", "0.2"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": dsn}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "infrastructure.projection_runner",
+            "tests.tenancy.test_leadership:slow_projections",
+            "--brand",
+            "acme",
+            "--batch-size",
+            str(BATCH),
+            "--lease-retry",
+            "0.2",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": dsn},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def until(probe, what: str, timeout: float = 60.0) -> Any:
@@ -75,6 +90,7 @@ async def test_a_standby_takes_over_a_killed_leader_and_nothing_is_lost_or_appli
     procs = [worker(fresh_dsn), worker(fresh_dsn)]
     conn = await asyncpg.connect(fresh_dsn, server_settings={"search_path": tenant.schema})
     try:
+
         async def leader() -> int | None:
             names = await leader_pids(conn, tenant.schema, "applied")
             assert len(names) <= 1, names  # never two leaders
@@ -90,14 +106,18 @@ async def test_a_standby_takes_over_a_killed_leader_and_nothing_is_lost_or_appli
         assert killed_at < EVENTS
         standby = next(p.pid for p in procs if p.pid != first)
         assert await until(lambda: leader_is(conn, tenant.schema, standby), "the standby leads", timeout=30)
-        print(f"standby {standby} leads {time.monotonic() - killed:.2f} s after the kill -9 of {first}, "
-              f"{killed_at} of {EVENTS} applied")
+        print(
+            f"standby {standby} leads {time.monotonic() - killed:.2f} s after the kill -9 of {first}, "
+            f"{killed_at} of {EVENTS} applied"
+        )
         await until(lambda: conn.fetchval("SELECT count(*) = $1 FROM applied", EVENTS), "every event applied")
         rows = await conn.fetch("SELECT pid, count(*) FROM applied GROUP BY pid")
         assert {r[0] for r in rows} <= {first, standby} and sum(r[1] for r in rows) == EVENTS
         assert await conn.fetchval("SELECT count(DISTINCT notification_id) FROM applied") == EVENTS
-        assert await conn.fetchval(
-            "SELECT notification_id FROM projection_tracking WHERE application_name = 'applied'") == EVENTS
+        assert (
+            await conn.fetchval("SELECT notification_id FROM projection_tracking WHERE application_name = 'applied'")
+            == EVENTS
+        )
     finally:
         await conn.close()
         for p in procs:

@@ -8,7 +8,8 @@ import asyncpg
 import grpc
 
 from infrastructure.tenants import onboard
-from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2 as m, members_pb2_grpc
+from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2_grpc
+from protos.loyalty.v1 import members_pb2 as m
 from tests.api.conftest import auth, serving
 from tests.api.test_errors import rejected
 
@@ -31,12 +32,14 @@ async def test_lag_tolerant_reads_come_from_the_replica_within_the_bound_or_not_
         assert replica is not None
 
         async def register(openid: str) -> m.Member:
-            return await members.RegisterMember(m.RegisterMemberRequest(request_id=openid, member=m.Member(openid=openid)),
-                                                metadata=auth("miniprogram"))
+            return await members.RegisterMember(
+                m.RegisterMemberRequest(request_id=openid, member=m.Member(openid=openid)), metadata=auth("miniprogram")
+            )
 
         def stream():
-            return audit.StreamEvents(audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)),
-                                      metadata=auth("auditor"))
+            return audit.StreamEvents(
+                audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor")
+            )
 
         async def streamed() -> list:
             return [e async for e in stream()]

@@ -28,7 +28,8 @@ from infrastructure.tenants import (
     onboard_brands,
     schema_for,
 )
-from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2 as m, members_pb2_grpc
+from protos.loyalty.v1 import audit_pb2, audit_pb2_grpc, members_pb2_grpc
+from protos.loyalty.v1 import members_pb2 as m
 from tests.api.conftest import KEYS, auth, serving
 from tests.api.test_errors import expect, rejected
 from tests.api.test_operability import hold_events_table, waiting_for_locks
@@ -56,7 +57,9 @@ async def events_in(dsn: str, brand: str) -> int | None:
 
 async def register(channel, brand: str, openid: str, request_id: str = "r-1") -> m.Member:
     return await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
-        m.RegisterMemberRequest(request_id=request_id, member=m.Member(openid=openid)), metadata=auth("miniprogram", brand))
+        m.RegisterMemberRequest(request_id=request_id, member=m.Member(openid=openid)),
+        metadata=auth("miniprogram", brand),
+    )
 
 
 def tool(*args: str, dsn: str, keys: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -71,8 +74,17 @@ async def test_onboarding_creates_the_brands_schema_once_and_registers_it(fresh_
     assert first == again and first.schema == "brand_acme" and first.dsn is None
     assert await Registry(fresh_dsn).all() == [first]
     tables = {r async for r in _tables(fresh_dsn, "brand_acme")}
-    assert {"loyaltyengine_events", "loyaltyengine_snapshots", "request_log", "projection_tracking",
-            "schema_migrations", "event_chain", "dealer_ledger", "member_points", "settlement_lines"} <= tables
+    assert {
+        "loyaltyengine_events",
+        "loyaltyengine_snapshots",
+        "request_log",
+        "projection_tracking",
+        "schema_migrations",
+        "event_chain",
+        "dealer_ledger",
+        "member_points",
+        "settlement_lines",
+    } <= tables
     with pytest.raises(TenantError, match="already onboarded"):
         await onboard(fresh_dsn, "acme", schema="elsewhere")
     with pytest.raises(TenantError, match="not a brand"):
@@ -103,22 +115,37 @@ async def test_two_brands_on_two_postgresql_servers_each_hold_only_their_own_dat
             assert beta_store.dsn == second_server
             # each brand reads its own member back; another brand's is not found
             stub = members_pb2_grpc.MemberServiceStub(channel)
-            assert (await stub.GetMember(m.GetMemberRequest(name=b.name), metadata=auth("auditor", "beta"))).name == b.name
-            await expect(stub.GetMember(m.GetMemberRequest(name=a.name), metadata=auth("auditor", "beta")),
-                         grpc.StatusCode.NOT_FOUND, "MEMBER_NOT_FOUND")
+            assert (
+                await stub.GetMember(m.GetMemberRequest(name=b.name), metadata=auth("auditor", "beta"))
+            ).name == b.name
+            await expect(
+                stub.GetMember(m.GetMemberRequest(name=a.name), metadata=auth("auditor", "beta")),
+                grpc.StatusCode.NOT_FOUND,
+                "MEMBER_NOT_FOUND",
+            )
             # the audit stream of a brand is its own log, numbered from 1 without gaps
             audit = audit_pb2_grpc.AuditServiceStub(channel)
-            streamed = [e async for e in audit.StreamEvents(audit_pb2.StreamEventsRequest(
-                positions=audit_pb2.PositionRange(after=0)), metadata=auth("auditor", "beta"))]
+            streamed = [
+                e
+                async for e in audit.StreamEvents(
+                    audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)),
+                    metadata=auth("auditor", "beta"),
+                )
+            ]
             assert [e.position for e in streamed] == list(range(1, len(streamed) + 1))
         assert await events_in(fresh_dsn, "acme") > 0 and await events_in(fresh_dsn, "beta") is None
         assert (await events_in(second_server, "beta"), await events_in(second_server, "acme")) == (len(streamed), None)
         # the read models are on the brand's server too, and fed there
         tracked = await scalar(second_server, f"SELECT min(notification_id) FROM {beta.names.q('projection_tracking')}")
         assert tracked == len(streamed)
-        assert await scalar(second_server, "SELECT to_regnamespace($1)", PLATFORM_SCHEMA) is None  # registry: platform only
-        assert await scalar(fresh_dsn, "SELECT count(*) FROM public.loyaltyengine_events") == 0 \
-            if await scalar(fresh_dsn, "SELECT to_regclass('public.loyaltyengine_events')") else True
+        assert (
+            await scalar(second_server, "SELECT to_regnamespace($1)", PLATFORM_SCHEMA) is None
+        )  # registry: platform only
+        assert (
+            await scalar(fresh_dsn, "SELECT count(*) FROM public.loyaltyengine_events") == 0
+            if await scalar(fresh_dsn, "SELECT to_regclass('public.loyaltyengine_events')")
+            else True
+        )
     finally:
         conn = await asyncpg.connect(second_server)
         try:
@@ -131,8 +158,9 @@ async def test_a_brand_not_onboarded_is_denied_with_a_reason_until_it_is_onboard
     await onboard(fresh_dsn, "acme")
     async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (running, channel):
         running.brands.unknown_ttl_s = 0.0  # ask the registry again at the next call
-        details = await expect(register(channel, "beta", "o-1"), grpc.StatusCode.PERMISSION_DENIED,
-                               "BRAND_NOT_ONBOARDED")
+        details = await expect(
+            register(channel, "beta", "o-1"), grpc.StatusCode.PERMISSION_DENIED, "BRAND_NOT_ONBOARDED"
+        )
         assert details == {"brand": "beta"}
         await register(channel, "acme", "o-1")
         await onboard(fresh_dsn, "beta")  # while the server runs: its next call opens the brand
@@ -141,12 +169,13 @@ async def test_a_brand_not_onboarded_is_denied_with_a_reason_until_it_is_onboard
         # a caller without a valid token is still unauthenticated, whatever the brand
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await members_pb2_grpc.MemberServiceStub(channel).GetMember(
-                m.GetMemberRequest(name=member.name), metadata=(("authorization", "Bearer nope-nope-nope-nope"),))
+                m.GetMemberRequest(name=member.name), metadata=(("authorization", "Bearer nope-nope-nope-nope"),)
+            )
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_one_brands_log_lock_does_not_hold_up_another_brand_in_the_same_database(fresh_dsn, tmp_path):
-    async with serving(fresh_dsn, tmp_path) as (running, channel):  # tokens' brands onboarded at start
+    async with serving(fresh_dsn, tmp_path) as (_, channel):  # tokens' brands onboarded at start
         blocker = await hold_events_table(fresh_dsn, "acme")  # acme's log is locked, as by a long writer
         try:
             acme = asyncio.ensure_future(register(channel, "acme", "o-acme"))
@@ -171,7 +200,7 @@ async def test_a_database_from_before_tenants_is_adopted_not_hidden(fresh_dsn, t
     await onboard(fresh_dsn, "acme", schema="public")  # the old log becomes acme's
     tenants = await onboard_brands(fresh_dsn, ["acme"], legacy_schema="public")
     assert [(t.brand, t.schema) for t in tenants] == [("acme", "public")]
-    async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (running, channel):
+    async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (running, _):
         assert await running.brand("acme").store.max_notification_id() == 1
 
 
@@ -195,19 +224,29 @@ async def test_the_tools_onboard_list_export_verify_and_rebuild_per_brand(fresh_
     positions = [json.loads(line)["notification_id"] for line in exported.stdout.splitlines()]
     assert positions == list(range(1, await events_in(fresh_dsn, "beta") + 1)) and len(positions) >= 3
     assert b"o-2" in exported.stdout  # opened with the brand's keys: the personal fields decoded
-    wrong = {"LOYALTY_KEK": "other:" + "b3RoZXIta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=", "LOYALTY_BLIND_INDEX_KEY":
-             KEYS["LOYALTY_BLIND_INDEX_KEY"]}
+    wrong = {
+        "LOYALTY_KEK": "other:" + "b3RoZXIta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=",
+        "LOYALTY_BLIND_INDEX_KEY": KEYS["LOYALTY_BLIND_INDEX_KEY"],
+    }
     refused = tool("infrastructure.export", "--brand", "beta", dsn=fresh_dsn, keys=wrong)
     assert refused.returncode != 0 and b"KeyConfigurationError" in refused.stderr and not refused.stdout
     rotated = tool("infrastructure.privacy", "rotate", "--brand", "beta", dsn=fresh_dsn)
     assert rotated.returncode == 0 and b"re-wrapped 0 data keys" in rotated.stderr, rotated.stderr
-    purged = tool("infrastructure.privacy", "purge-request-log", "--brand", "beta", "--older-than-days", "1",
-                  dsn=fresh_dsn)
+    purged = tool(
+        "infrastructure.privacy", "purge-request-log", "--brand", "beta", "--older-than-days", "1", dsn=fresh_dsn
+    )
     assert purged.returncode == 0 and b"purged 0 request-log rows" in purged.stderr, purged.stderr
     verified = tool("infrastructure.hash_chain", "verify", "--brand", "beta", dsn=fresh_dsn)
     assert verified.returncode == 0 and json.loads(verified.stdout)["checked"] == len(positions), verified.stderr
-    rebuilt = tool("infrastructure.rebuild", "infrastructure.projections:all_projections", "--brand", "acme",
-                   "--only", "member_points", dsn=fresh_dsn)
+    rebuilt = tool(
+        "infrastructure.rebuild",
+        "infrastructure.projections:all_projections",
+        "--brand",
+        "acme",
+        "--only",
+        "member_points",
+        dsn=fresh_dsn,
+    )
     assert rebuilt.returncode == 0, rebuilt.stderr
     unknown = tool("infrastructure.export", "--brand", "gamma", dsn=fresh_dsn)
     assert unknown.returncode != 0 and b"gamma is not onboarded" in unknown.stderr
