@@ -58,7 +58,13 @@ class CommitOutcome:
     duplicates: frozenset[str] = frozenset()  # request ids already in the request log
 
 
-class EventStore(Protocol):
+class RequestLog(Protocol):
+    async def logged(self, request_id: str) -> LoggedRequest | None: ...
+
+
+class EventStore(RequestLog, Protocol):
+    """The log of events, which also keeps the request log (``logged``)."""
+
     async def select_events(
         self,
         originator_id: UUID,
@@ -75,10 +81,6 @@ class EventStore(Protocol):
     async def commit(self, writes: Sequence[Write]) -> CommitOutcome:
         """All of ``writes`` in one transaction under the events-table lock, or nothing."""
         ...
-
-
-class RequestLog(Protocol):
-    async def logged(self, request_id: str) -> LoggedRequest | None: ...
 
 
 class Notifications(Protocol):

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast, overload
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
@@ -80,7 +80,11 @@ class Repository:
 
     # --- reading --------------------------------------------------------------------
 
-    async def get(self, aggregate_id: UUID, kind: type[A] | None = None, *, for_update: bool = False) -> A:
+    @overload
+    async def get(self, aggregate_id: UUID, kind: type[A], *, for_update: bool = False) -> A: ...
+    @overload
+    async def get(self, aggregate_id: UUID, kind: None = None, *, for_update: bool = False) -> Aggregate: ...
+    async def get(self, aggregate_id: UUID, kind: type[A] | None = None, *, for_update: bool = False) -> Aggregate:
         """The current aggregate.
 
         ``for_update`` (only under the unit of work's per-aggregate lock) checks the
@@ -97,7 +101,7 @@ class Repository:
             raise NotFound(f"{what} {aggregate_id} not found", reason=f"{what.upper()}_NOT_FOUND", id=aggregate_id)
         if for_update:
             self._checked_out.add(aggregate_id)
-        return aggregate  # type: ignore[return-value]
+        return aggregate
 
     async def exists(self, aggregate_id: UUID) -> bool:
         return await self._for_reader(aggregate_id) is not None

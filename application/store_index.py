@@ -27,7 +27,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator
 from itertools import count
-from typing import NamedTuple
+from typing import NamedTuple, final
 from uuid import UUID
 
 from domain.geo import EARTH_MEAN_RADIUS_M
@@ -57,6 +57,7 @@ def metres_to_chord(metres: float) -> float:
     return 2.0 * math.sin(metres / (2.0 * EARTH_MEAN_RADIUS_M))
 
 
+@final  # so that `type(obj) is _Entry` tells the type checker obj is a _Node otherwise
 class _Entry:
     __slots__ = ("leaf", "store", "x", "y", "z")
 
@@ -182,7 +183,9 @@ class StoreIndex:
                     node.hi[i] = point[i]
             if node.items is not None:
                 break
-            node = node.left if point[node.axis] < node.split else node.right  # type: ignore[assignment]
+            child = node.left if point[node.axis] < node.split else node.right
+            assert child is not None  # a node without items is an inner node: it has both children
+            node = child
         node.items.append(entry)
         entry.leaf = node
         if len(node.items) > 2 * self._leaf_size:
@@ -196,7 +199,7 @@ class StoreIndex:
         limit = _INF if max_distance_m is None else metres_to_chord(max_distance_m) ** 2 * (1 + 1e-12)
         seq = count()
         push, pop = heapq.heappush, heapq.heappop
-        heap: list[tuple[float, int, object]] = [(_box_d2(self._root, qx, qy, qz), next(seq), self._root)]
+        heap: list[tuple[float, int, _Entry | _Node]] = [(_box_d2(self._root, qx, qy, qz), next(seq), self._root)]
         while heap:
             d2, _, obj = pop(heap)
             if d2 > limit:
@@ -204,14 +207,15 @@ class StoreIndex:
             if type(obj) is _Entry:
                 yield Neighbour(obj.store, chord_to_metres(math.sqrt(d2)))
                 continue
-            node: _Node = obj  # type: ignore[assignment]
+            node = obj  # not an _Entry (a final class): a _Node
             if node.items is not None:
                 for e in node.items:
                     dx, dy, dz = e.x - qx, e.y - qy, e.z - qz
                     push(heap, (dx * dx + dy * dy + dz * dz, next(seq), e))
             else:
                 for child in (node.left, node.right):
-                    push(heap, (_box_d2(child, qx, qy, qz), next(seq), child))  # type: ignore[arg-type]
+                    if child is not None:  # always, for an inner node
+                        push(heap, (_box_d2(child, qx, qy, qz), next(seq), child))
 
     def nearest(
         self,

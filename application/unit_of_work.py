@@ -32,7 +32,7 @@ from application.admission import Admission, Overloaded, remaining
 from application.group_commit import GroupCommitter, Ticket, Verdict
 from application.ports import LoggedRequest, RequestLog, Write
 from application.repository import Repository, checked_reads
-from domain.errors import DomainError, InvalidArgument
+from domain.errors import DomainError, InvalidArgument, NotFound
 
 R = TypeVar("R")
 Outcome = tuple[R | None, bytes | None]
@@ -132,8 +132,14 @@ class UnitOfWork:
 
     async def get(self, aggregate_id: UUID, kind: type[A]) -> A:
         """The aggregate, locked for this command and checked out to it to change in place."""
-        if aggregate_id in self._aggregates:
-            return self._aggregates[aggregate_id]  # type: ignore[return-value]
+        if (held := self._aggregates.get(aggregate_id)) is not None:
+            if not isinstance(held, kind):  # as the repository answers an id of another kind
+                raise NotFound(
+                    f"{kind.__name__} {aggregate_id} not found",
+                    reason=f"{kind.__name__.upper()}_NOT_FOUND",
+                    id=aggregate_id,
+                )
+            return held
         await self._lock(aggregate_id)
         aggregate = await self.repository.get(aggregate_id, kind, for_update=True)
         self._aggregates[aggregate_id] = aggregate
@@ -235,7 +241,7 @@ class CommandRunner:
     ) -> None:
         self.repository = repository
         self.store = repository.store
-        self.request_log: RequestLog = repository.store  # type: ignore[assignment]
+        self.request_log: RequestLog = repository.store
         self.admission = admission or Admission()
         self.locks = KeyedLocks(self.admission)
         self.max_attempts = max_attempts

@@ -138,7 +138,7 @@ class Member(Aggregate):
         at: datetime,
     ) -> None:
         self.brand = brand
-        self.openid = openid
+        self.openid: str | None = openid  # None once the personal data is erased
         self.unionid = unionid
         self.phone = phone
         self.nickname: str | None = None
@@ -246,7 +246,7 @@ class Member(Aggregate):
 
     @event("PersonalDataErased")
     def _personal_data_erased(self, by: str, reason: str, at: datetime) -> None:
-        self.openid = None  # type: ignore[assignment]
+        self.openid = None
         self.unionid = None
         self.phone = None
         self.nickname = None

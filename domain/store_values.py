@@ -96,7 +96,8 @@ class OpeningHours:
     @property
     def calendar(self) -> LocalCalendar:
         """The store's calendar: its local days for hours, capacity and revenue."""
-        return LocalCalendar(self.utc_offset_minutes)  # type: ignore[arg-type]
+        offset = self.utc_offset_minutes  # filled in by __post_init__; the brand's offset is its default
+        return LocalCalendar(offset if offset is not None else BRAND_CALENDAR.utc_offset_minutes)
 
     def local(self, at: datetime) -> datetime:
         return self.calendar.local(at)
