@@ -466,7 +466,8 @@ async def _call(channel, rpc: str, request, metadata) -> tuple[grpc.StatusCode, 
             return grpc.StatusCode.OK, "", [x async for x in call(request, metadata=metadata)]
         return grpc.StatusCode.OK, "", [await call(request, metadata=metadata)]
     except grpc.aio.AioRpcError as e:
-        status: status_pb2.Status | None = rpc_status.from_call(e)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
+        # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+        status: status_pb2.Status | None = rpc_status.from_call(e)  # type: ignore[arg-type]
         reasons = []
         for detail in status.details if status else ():
             info = error_details_pb2.ErrorInfo()

@@ -77,7 +77,8 @@ def write_pair(directory: Path, name: str, cert, key) -> dict[str, Path]:
 
 
 async def health_of(channel: grpc.aio.Channel, service: str = "") -> int:
-    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+    # the HealthStub stub declares none of the methods __init__ sets
+    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)  # type: ignore[attr-defined]
     return reply.status
 
 

@@ -26,7 +26,8 @@ CUSTOMER = (31.2305, 121.4738)
 
 
 def reason(e: grpc.aio.AioRpcError) -> str:
-    for detail in rpc_status.from_call(e).details:  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
+    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    for detail in rpc_status.from_call(e).details:  # type: ignore[arg-type]
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
             return info.reason

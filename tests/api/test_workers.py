@@ -66,7 +66,8 @@ def wait_serving(port: int, proc: subprocess.Popen) -> None:
         assert proc.poll() is None, "the parent exited early"
         try:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+                # the HealthStub stub declares none of the methods __init__ sets
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
         except grpc.RpcError:

@@ -86,7 +86,8 @@ class Load:
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
+    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
@@ -95,13 +96,15 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
 
 
 def _retry_info(error: grpc.aio.AioRpcError) -> bool:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
+    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
     return status is not None and any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
 
 
 async def _health(channel: grpc.aio.Channel) -> int:
     try:
-        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+        # the HealthStub stub declares none of the methods __init__ sets
+        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)  # type: ignore[attr-defined]
         return response.status
     except grpc.aio.AioRpcError:
         return -1
@@ -212,7 +215,8 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             for error in (read.value, write.value):
                 assert error.code() is grpc.StatusCode.UNAVAILABLE
                 info = error_details_pb2.ErrorInfo()
-                rpc_status.from_call(error).details[0].Unpack(info)  # type: ignore[arg-type]  # it reads code(), details(), trailing_metadata(), as AioRpcError has; stub: grpc.Call
+                # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+                rpc_status.from_call(error).details[0].Unpack(info)  # type: ignore[arg-type]
                 assert info.reason == "DATABASE_UNAVAILABLE"
                 assert _retry_info(error)
 

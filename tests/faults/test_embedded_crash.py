@@ -69,7 +69,8 @@ class ServerProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+                # the HealthStub stub declares none of the methods __init__ sets
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return channel
             except grpc.RpcError:

@@ -513,7 +513,8 @@ def test_serve_runs_the_server_until_sigterm(tmp_path: Path, fresh_dsn: str) -> 
     def serving() -> bool:
         try:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+                # the HealthStub stub declares none of the methods __init__ sets
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]
                 return reply.status == health_pb2.HealthCheckResponse.SERVING
         except grpc.RpcError:
             return False

@@ -61,7 +61,8 @@ async def serving_ok(address: str) -> None:
         while True:
             try:
                 async with grpc.aio.insecure_channel(address) as channel:
-                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)  # type: ignore[attr-defined]  # the HealthStub stub declares none of the methods __init__ sets
+                    # the HealthStub stub declares none of the methods __init__ sets
+                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)  # type: ignore[attr-defined]
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
                         return
             except grpc.aio.AioRpcError:
