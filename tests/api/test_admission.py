@@ -18,7 +18,7 @@ MP = auth("miniprogram")
 
 def details(error: grpc.aio.AioRpcError) -> tuple[str, float | None]:
     """The ErrorInfo reason and the RetryInfo delay (seconds) of a refused call."""
-    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     reason, delay = "", None
     for detail in status.details:

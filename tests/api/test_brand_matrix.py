@@ -466,7 +466,7 @@ async def _call(channel, rpc: str, request, metadata) -> tuple[grpc.StatusCode, 
             return grpc.StatusCode.OK, "", [x async for x in call(request, metadata=metadata)]
         return grpc.StatusCode.OK, "", [await call(request, metadata=metadata)]
     except grpc.aio.AioRpcError as e:
-        # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+        # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
         status: status_pb2.Status | None = rpc_status.from_call(e)  # type: ignore[arg-type]
         reasons = []
         for detail in status.details if status else ():

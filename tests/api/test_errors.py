@@ -42,7 +42,7 @@ async def rejected(call) -> tuple[grpc.StatusCode, str, dict[str, str]]:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         result = await call
         pytest.fail(f"expected an error, got {result}")
-    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
     status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
     assert status is not None, f"no google.rpc.Status details: {caught.value}"
     infos = []

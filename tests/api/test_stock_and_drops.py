@@ -26,7 +26,7 @@ CUSTOMER = (31.2305, 121.4738)
 
 
 def reason(e: grpc.aio.AioRpcError) -> str:
-    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
     for detail in rpc_status.from_call(e).details:  # type: ignore[arg-type]
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):

@@ -86,7 +86,7 @@ class Load:
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
-    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
@@ -96,7 +96,7 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
 
 
 def _retry_info(error: grpc.aio.AioRpcError) -> bool:
-    # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+    # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     return status is not None and any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
 
@@ -215,7 +215,7 @@ async def test_health_says_not_serving_while_postgres_is_down_and_serving_again_
             for error in (read.value, write.value):
                 assert error.code() is grpc.StatusCode.UNAVAILABLE
                 info = error_details_pb2.ErrorInfo()
-                # from_call reads only code(), details() and trailing_metadata(), as AioRpcError has; its stub wants grpc.Call
+                # from_call reads code(), details(), trailing_metadata(): AioRpcError has them (stub: grpc.Call)
                 rpc_status.from_call(error).details[0].Unpack(info)  # type: ignore[arg-type]
                 assert info.reason == "DATABASE_UNAVAILABLE"
                 assert _retry_info(error)
