@@ -65,9 +65,8 @@ class Ticket:
         self.failed = False
         self.abandoned = False  # its caller gave up while it was being written
         self.reads: list[UUID] = []  # aggregates read from memory, checked at commit, not changed
-        self.on_fail: list[
-            Callable[[], None]
-        ] = []  # run when the ticket fails: whatever was read from memory is read again
+        # run when the ticket fails: whatever was read from memory is read again
+        self.on_fail: list[Callable[[], None]] = []
 
     @property
     def done(self) -> bool:
