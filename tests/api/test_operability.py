@@ -328,7 +328,9 @@ async def test_graceful_shutdown_finishes_calls_in_flight(fresh_dsn, tmp_path):
                     try:
                         await health_of(late)  # SERVING, then NOT_SERVING (health enters shutdown first)
                     except grpc.aio.AioRpcError as refused:
-                        assert refused.code() == grpc.StatusCode.UNAVAILABLE
+                        # Turned away, not served: UNAVAILABLE once the listener is closed; CANCELLED from grpc's
+                        # core when the call arrived as the shutdown began (seen under load).
+                        assert refused.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
                         break
                 await asyncio.sleep(0.01)
             else:
