@@ -225,14 +225,16 @@ async def hold_events_table(dsn: str, brand: str = "acme") -> asyncpg.Connection
     return conn
 
 
-async def waiting_for_locks(dsn: str, count: int) -> None:
+async def waiting_for_locks(dsn: str, count: int, *, at_most: bool = False) -> None:
+    """Until at least ``count`` lock requests wait in PostgreSQL (``at_most``: until no more than ``count`` do)."""
     conn = await asyncpg.connect(dsn)
     try:
-        for _ in range(200):
-            if await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted") >= count:
+        for _ in range(1000):
+            waiting = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if (waiting <= count) if at_most else (waiting >= count):
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError("the call never reached the events table")
+        raise AssertionError(f"lock waits never reached {count} ({'at most' if at_most else 'at least'})")
     finally:
         await conn.close()
 
@@ -273,6 +275,9 @@ async def test_a_call_past_its_deadline_is_cancelled_on_the_server_and_writes_no
                 break
             await asyncio.sleep(0.01)
         assert logged() == {"earn-1": "DEADLINE_EXCEEDED", "earn-2": "DEADLINE_EXCEEDED"}
+        # The abandoned commit is withdrawn by a cancel request to PostgreSQL, which arrives on its own
+        # connection: wait until its lock wait is gone, or releasing the table first would let it commit.
+        await waiting_for_locks(fresh_dsn, 0, at_most=True)
     finally:
         await blocker.execute("ROLLBACK")
         await blocker.close()
