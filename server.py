@@ -28,6 +28,7 @@ from infrastructure.api.auth import TokenAuthenticator, development_tokens
 from infrastructure.api.tenancy import BrandRouter
 from infrastructure.brands import Brand, Brands
 from infrastructure.config import Settings, load_settings
+from infrastructure.database import platform_database
 from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.event_store import EventStore
@@ -135,14 +136,6 @@ SERVICES = {
 }
 
 
-async def platform_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
-    """The platform database's DSN (the registry's home; brands without a DSN of their own live there too)."""
-    if settings.database_url is not None:
-        return settings.database_url, None
-    embedded = EmbeddedPostgres(settings.data_dir)
-    return embedded.start(), embedded
-
-
 async def tenants_to_open(settings: Settings, platform_dsn: str, auth: TokenAuthenticator) -> list[Tenant]:
     """Every registered brand, after onboarding the tokens' brands when allowed."""
     if settings.onboard_token_brands:
@@ -165,7 +158,7 @@ async def start(
     if tokens is None:
         tokens = env.get("LOYALTY_API_TOKENS") or development_tokens(settings.data_dir)
     auth = TokenAuthenticator.parse(tokens)
-    platform_dsn, embedded = await platform_database(settings)
+    platform_dsn, embedded = platform_database(settings)
     try:
         tenants = await tenants_to_open(settings, platform_dsn, auth)
     except BaseException:
@@ -342,11 +335,7 @@ def serve_workers(settings: Settings, env: dict[str, str] | None = None) -> int:
     the parent stops every worker (each drains its calls) and then the database; exit status 0.
     """
     env = dict(os.environ) if env is None else dict(env)
-    embedded = None
-    dsn = settings.database_url
-    if dsn is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        dsn = embedded.start()
+    dsn, embedded = platform_database(settings)
     procs: dict[int, subprocess.Popen] = {}
     stopping = False
 

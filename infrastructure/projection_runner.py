@@ -407,15 +407,10 @@ async def open_store_from_env(brand: str | None = None) -> tuple[PrivateEventSto
 
 async def _registered_brands() -> list[str]:
     from infrastructure.config import load_settings
-    from infrastructure.embedded_postgres import EmbeddedPostgres
+    from infrastructure.database import platform_database
     from infrastructure.tenants import Registry
 
-    settings = load_settings()
-    embedded = None
-    dsn = settings.database_url
-    if dsn is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        dsn = embedded.start()
+    dsn, embedded = platform_database(load_settings())
     try:
         return [t.brand for t in await Registry(dsn).all()]
     finally:

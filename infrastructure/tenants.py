@@ -255,15 +255,11 @@ async def onboard_brands(platform_dsn: str, brands: Sequence[str], *, legacy_sch
 async def open_brand_store(brand: str, *, settings: Any = None):
     """The brand's event store for the command-line tools; and how to release it (SystemExit if unknown)."""
     from infrastructure.config import load_settings
-    from infrastructure.embedded_postgres import EmbeddedPostgres
+    from infrastructure.database import platform_database
     from infrastructure.event_store import EventStore
 
     settings = settings or load_settings()
-    embedded = None
-    platform = settings.database_url
-    if platform is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        platform = embedded.start()
+    platform, embedded = platform_database(settings)
     try:
         tenant = await Registry(platform).get(brand)
         if tenant is None:
@@ -287,7 +283,7 @@ async def open_brand_store(brand: str, *, settings: Any = None):
 
 async def _command(argv: Sequence[str] | None) -> int:
     from infrastructure.config import load_settings
-    from infrastructure.embedded_postgres import EmbeddedPostgres
+    from infrastructure.database import platform_database
 
     parser = argparse.ArgumentParser(prog="python -m infrastructure.tenants", description="Brands as tenants.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -306,11 +302,7 @@ async def _command(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    embedded = None
-    platform = settings.database_url
-    if platform is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        platform = embedded.start()
+    platform, embedded = platform_database(settings)
     try:
         if args.command == "onboard":
             tenant = await onboard(platform, args.brand, dsn=args.dsn, schema=args.schema, replica_dsn=args.replica_dsn)
