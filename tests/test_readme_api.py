@@ -10,34 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from protos.loyalty.v1 import (
-    attribution_pb2,
-    audit_pb2,
-    common_pb2,
-    drops_pb2,
-    errors_pb2,
-    members_pb2,
-    orders_pb2,
-    privacy_pb2,
-    programmes_pb2,
-    stock_pb2,
-    stores_pb2,
-)
+from tests.loyalty_protos import MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = (
-    attribution_pb2,
-    audit_pb2,
-    common_pb2,
-    drops_pb2,
-    errors_pb2,
-    members_pb2,
-    orders_pb2,
-    privacy_pb2,
-    programmes_pb2,
-    stock_pb2,
-    stores_pb2,
-)
+FILES = MODULES
 
 
 def services() -> dict[str, set[str]]:

@@ -15,6 +15,7 @@ from protos.loyalty.v1 import members_pb2 as m
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import register_member, store_spec
 from tests.api.conftest import auth
+from tests.loyalty_protos import MODULES
 
 MP, OP = auth("miniprogram"), auth("operator")
 
@@ -125,36 +126,7 @@ async def test_an_update_mask_of_star_replaces_every_updatable_field(api):
 
 
 def _loyalty_files():
-    from protos.loyalty.v1 import (
-        attribution_pb2,
-        audit_pb2,
-        common_pb2,
-        drops_pb2,
-        errors_pb2,
-        members_pb2,
-        orders_pb2,
-        privacy_pb2,
-        programmes_pb2,
-        stock_pb2,
-        stores_pb2,
-    )
-
-    return [
-        f.DESCRIPTOR
-        for f in (
-            attribution_pb2,
-            audit_pb2,
-            common_pb2,
-            drops_pb2,
-            errors_pb2,
-            members_pb2,
-            orders_pb2,
-            privacy_pb2,
-            programmes_pb2,
-            stock_pb2,
-            stores_pb2,
-        )
-    ]
+    return [module.DESCRIPTOR for module in MODULES]
 
 
 def test_every_field_has_a_field_behavior_and_every_resource_an_annotation():
