@@ -81,6 +81,10 @@ class DropEntryIndex:
                 return
             self._apply(batch)
 
+    def _scanned(self, position: int) -> None:
+        """The log was read up to ``position`` and nothing more of ours is in it: resume after it."""
+        self.position = max(self.position or 0, position)
+
     def _apply(self, notifications: Iterable[Notification]) -> None:
         for n in notifications:
             self.position = n.id
@@ -100,7 +104,7 @@ class DropEntryIndex:
         async def follow() -> None:
             while True:
                 try:
-                    async for n in self._store.subscribe(gt=self.position, topics=ENTRY_TOPICS):
+                    async for n in self._store.subscribe(gt=self.position, topics=ENTRY_TOPICS, progress=self._scanned):
                         self._apply([n])
                 except asyncio.CancelledError:
                     raise

@@ -13,7 +13,7 @@ those commands alone and commit the others.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -97,8 +97,17 @@ class Notifications(Protocol):
     async def max_notification_id(self) -> int | None: ...
 
     def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500, poll_interval: float = 5.0
-    ) -> AsyncIterator[Notification]: ...
+        self,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        batch: int = 500,
+        poll_interval: float = 5.0,
+        progress: Callable[[int], None] | None = None,
+    ) -> AsyncIterator[Notification]:
+        """Every notification after ``gt``, forever; with ``topics``, ``progress`` hears how far the log was
+        scanned past the last match (a follower resumes or catches up from there)."""
+        ...
 
 
 class SeedSource(Protocol):

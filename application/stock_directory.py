@@ -56,7 +56,7 @@ class StockDirectory:
     async def _follow(self) -> None:
         while True:
             try:
-                async for n in self._store.subscribe(gt=self.position, topics=STOCK_TOPICS):
+                async for n in self._store.subscribe(gt=self.position, topics=STOCK_TOPICS, progress=self._scanned):
                     self._apply([n])
             except asyncio.CancelledError:
                 raise
@@ -72,6 +72,10 @@ class StockDirectory:
             if not batch:
                 return
             self._apply(batch)
+
+    def _scanned(self, position: int) -> None:
+        """The log was read up to ``position`` and nothing more of ours is in it: resume after it."""
+        self.position = max(self.position or 0, position)
 
     def _apply(self, notifications: Iterable[Notification]) -> None:
         for n in notifications:

@@ -95,13 +95,17 @@ class StoreDirectory:
     async def _follow(self) -> None:
         while True:
             try:
-                async for n in self._store.subscribe(gt=self.position, topics=STORE_TOPICS):
+                async for n in self._store.subscribe(gt=self.position, topics=STORE_TOPICS, progress=self._scanned):
                     self._apply([n], reindex=True)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("store directory follower failed; resuming in 1 s")
                 await asyncio.sleep(1)
+
+    def _scanned(self, position: int) -> None:
+        """The log was read up to ``position`` and nothing more of ours is in it: resume after it."""
+        self.position = max(self.position or 0, position)
 
     def _apply(self, notifications: Iterable[Notification], *, reindex: bool = False) -> None:
         for n in notifications:

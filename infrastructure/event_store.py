@@ -454,6 +454,14 @@ class EventStore:
             application_name,
         )
 
+    async def tracking_positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The recorded positions of these projections (one query; a projection never run is absent)."""
+        rows = await self.pool.fetch(
+            f"SELECT application_name, notification_id FROM {self.tracking} WHERE application_name = ANY($1::text[])",
+            list(names),
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
         if notification_id is None:
             return True
@@ -469,12 +477,19 @@ class EventStore:
         *,
         batch: int = 500,
         poll_interval: float = 5.0,
+        progress: Callable[[int], None] | None = None,
     ) -> AsyncIterator[Notification]:
         """Yield every notification after ``gt``, forever, waking on NOTIFY.
 
         The wake-up flag is cleared *before* each read, so a NOTIFY that lands
         between an empty read and the wait is not lost. ``poll_interval`` is only
         a safety net for a dropped listener connection.
+
+        With ``topics``, each read stops at the log head read just before it, and
+        once a read comes back short the position moves to that head (every id up
+        to it is committed and was scanned: the store commits ids in order), and
+        ``progress`` is told. Without that, a subscription to rare topics would
+        rescan every event since its last match on every NOTIFY.
         """
         woken = asyncio.Event()
         async with Listener(self, woken.set):
@@ -482,8 +497,9 @@ class EventStore:
             while True:
                 woken.clear()
                 try:
+                    head = await self.max_notification_id() if topics else None
                     batch_rows = await self.select_notifications(
-                        position, batch, topics=topics, inclusive_of_start=False
+                        position, batch, stop=head, topics=topics, inclusive_of_start=False
                     )
                 except Exception as e:
                     if not connection_failure(e):
@@ -495,6 +511,10 @@ class EventStore:
                     position = n.id
                     yield n
                 if len(batch_rows) < batch:
+                    if head is not None and (position is None or head > position):
+                        position = head
+                        if progress is not None:
+                            progress(head)
                     await wait_event(woken, poll_interval)
 
 

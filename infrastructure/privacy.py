@@ -646,9 +646,14 @@ class PrivateEventStore(_WrappedStore):
         async def follow() -> None:
             topic = get_topic(Member.PersonalDataErased)
             position = await self.inner.max_notification_id()
+
+            def scanned(head: int) -> None:
+                nonlocal position
+                position = head
+
             while True:
                 try:
-                    async for n in self.inner.subscribe(gt=position, topics=[topic]):
+                    async for n in self.inner.subscribe(gt=position, topics=[topic], progress=scanned):
                         position = n.id
                         self.keyring.mark_erased(n.originator_id)
                         on_erased(n.originator_id)

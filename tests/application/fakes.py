@@ -9,7 +9,7 @@ commit order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
@@ -113,11 +113,22 @@ class InMemoryStore:
         return len(self.log) or None
 
     async def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = (), *, batch: int = 500, poll_interval: float = 5.0
+        self,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        batch: int = 500,
+        poll_interval: float = 5.0,
+        progress: Callable[[int], None] | None = None,
     ) -> AsyncIterator[Notification]:
         position = gt
         while True:
-            for n in await self.select_notifications(position, batch, topics=topics, inclusive_of_start=False):
+            head = len(self.log)
+            for n in await self.select_notifications(position, batch, head, topics, inclusive_of_start=False):
                 position = n.id
                 yield n
+            if topics and head > (position or 0):
+                position = head
+                if progress is not None:
+                    progress(head)
             await asyncio.sleep(0.001)

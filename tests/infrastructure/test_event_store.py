@@ -159,3 +159,29 @@ async def test_migrations_run_once(fresh_dsn: str):
         assert await migrate(conn, NAMES) == []
     finally:
         await conn.close()
+
+
+async def test_a_subscription_to_rare_topics_moves_past_the_events_it_skips(store: EventStore):
+    """A follower of rare topics must not rescan every event since its last match on each NOTIFY: once a read
+    comes back short, its position moves to the head read before it, and ``progress`` says so."""
+    a, b = uuid4(), uuid4()
+    await store.insert_events([ev(a, 1, topic="t:Rare")])
+    scanned: list[int] = []
+    got: list[int] = []
+
+    async def consume():
+        async for n in store.subscribe(gt=None, topics=["t:Rare"], poll_interval=60, progress=scanned.append):
+            got.append(n.id)
+            if len(got) == 2:
+                return
+
+    task = asyncio.create_task(consume())
+    common = [await store.insert_events([ev(b, v)]) for v in range(1, 6)]
+    head = common[-1][-1]
+    async with asyncio.timeout(20):
+        while not scanned or scanned[-1] < head:
+            await asyncio.sleep(0.01)
+    (rare,) = await store.insert_events([ev(a, 2, topic="t:Rare")])
+    await asyncio.wait_for(task, timeout=20)
+    assert got[1] == rare
+    assert scanned == sorted(scanned) and head in scanned and all(s not in got for s in scanned)

@@ -305,3 +305,33 @@ async def test_rebuilt_tables_equal_the_live_ones(store: EventStore, mapper: Map
     assert stats.events == await store.pool.fetchval(f"SELECT count(*) FROM {store.events}")
     assert stats.position == await store.max_notification_id()
     assert "\r" in progress.getvalue() and "events/s" in progress.getvalue()
+
+
+async def test_several_projections_read_the_log_once_and_decode_each_event_once(store: EventStore, mapper: Mapper):
+    """Per NOTIFY, the read models cost one read of the log and one decode per event, not one per projection."""
+    await workload(store, mapper, random.Random(8), 10)
+    projections = [Counts(store, name=f"counts-{i}") for i in range(4)]
+    reads: list[int] = []
+    decodes = 0
+    select, decode = store.select_notifications, mapper.to_domain_event
+
+    async def counted_select(*args: Any, **kwargs: Any) -> Any:
+        batch = await select(*args, **kwargs)
+        reads.append(len(batch))
+        return batch
+
+    def counted_decode(n: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return decode(n)
+
+    store.select_notifications = counted_select  # type: ignore[method-assign]
+    mapper.to_domain_event = counted_decode  # type: ignore[method-assign,assignment]
+    runner = ProjectionRunner(store, projections, mapper)
+    await runner.setup()
+    await runner.catch_up()
+    events = len(await select(None, 10_000))
+    assert reads == [events] and decodes == events
+    for p in projections:
+        assert await p.rows(store) == await recomputed(store)
+        assert await runner.position(p) == await store.max_notification_id()
