@@ -492,14 +492,14 @@ class EventStore:
         rescan every event since its last match on every NOTIFY.
         """
         woken = asyncio.Event()
-        async with Listener(self, woken.set):
-            position = gt
+        cursor = _Cursor(gt, frozenset(topics), progress)
+        async with Listener(self, woken.set, hint=cursor.skips if topics else None):
             while True:
                 woken.clear()
                 try:
                     head = await self.max_notification_id() if topics else None
                     batch_rows = await self.select_notifications(
-                        position, batch, stop=head, topics=topics, inclusive_of_start=False
+                        cursor.position, batch, stop=head, topics=topics, inclusive_of_start=False
                     )
                 except Exception as e:
                     if not connection_failure(e):
@@ -508,14 +508,52 @@ class EventStore:
                     await wait_event(woken, min(poll_interval, 1.0))
                     continue
                 for n in batch_rows:
-                    position = n.id
+                    cursor.position = n.id
                     yield n
                 if len(batch_rows) < batch:
-                    if head is not None and (position is None or head > position):
-                        position = head
-                        if progress is not None:
-                            progress(head)
-                    await wait_event(woken, poll_interval)
+                    if head is not None:
+                        cursor.scanned(head)
+                    cursor.idle = not woken.is_set()
+                    try:
+                        await wait_event(woken, poll_interval)
+                    finally:
+                        cursor.idle = False
+
+
+class _Cursor:
+    """Where a subscription to some topics has read the log up to, and the NOTIFY hint that moves it on.
+
+    A group commit's NOTIFY names the ids and topics it wrote (migration 5): while the subscription waits,
+    a commit that starts right after its position and holds none of its topics moves it past, with no
+    query. Anything else (another payload, a gap, a topic of ours, a subscription busy reading or
+    yielding) wakes it to read as usual.
+    """
+
+    __slots__ = ("idle", "position", "progress", "topics")
+
+    def __init__(self, position: int | None, topics: frozenset[str], progress: Callable[[int], None] | None) -> None:
+        self.position, self.topics, self.progress = position, topics, progress
+        self.idle = False
+
+    def scanned(self, head: int) -> None:
+        if self.position is None or head > self.position:
+            self.position = head
+            if self.progress is not None:
+                self.progress(head)
+
+    def skips(self, payload: str) -> bool:
+        if not self.idle or self.position is None:
+            return False
+        first, _, rest = payload.partition(" ")
+        last, _, written = rest.partition(" ")
+        if not (first.isdigit() and last.isdigit()) or written == "*":
+            return False
+        if int(last) <= self.position:
+            return True  # already read (the head read before our last query included it)
+        if int(first) != self.position + 1 or not self.topics.isdisjoint(written.split(" ")):
+            return False
+        self.scanned(int(last))
+        return True
 
 
 class Listener:
@@ -524,7 +562,8 @@ class Listener:
     It holds a pooled connection with the listener. When that connection drops (the
     database restarted, crashed or went away) it reconnects, retrying after
     ``min_backoff`` seconds, doubling up to ``max_backoff``. ``on_notify`` runs for
-    every NOTIFY; ``on_connect`` (default: ``on_notify``) runs after every
+    every NOTIFY unless ``hint``, given the NOTIFY's payload, answers that it was
+    dealt with; ``on_connect`` (default: ``on_notify``) runs after every
     (re)connection, so its owner catches up at once on whatever committed while
     nobody was listening, instead of waiting for its next poll.
     """
@@ -535,6 +574,7 @@ class Listener:
         on_notify: Callable[[], None],
         *,
         on_connect: Callable[[], None] | None = None,
+        hint: Callable[[str], bool] | None = None,
         min_backoff: float = 0.05,
         max_backoff: float = 1.0,
         check_interval: float = 0.5,
@@ -542,6 +582,7 @@ class Listener:
         self.store = store
         self.on_notify = on_notify
         self.on_connect = on_connect or on_notify
+        self.hint = hint
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.check_interval = check_interval
@@ -550,8 +591,9 @@ class Listener:
         """How many times it has (re)connected (tests watch it)."""
         self._task: asyncio.Task | None = None
 
-    def _callback(self, *_: object) -> None:
-        self.on_notify()
+    def _callback(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        if self.hint is None or not self.hint(str(payload)):
+            self.on_notify()
 
     async def __aenter__(self) -> Listener:
         self._task = asyncio.create_task(self._run(), name="event-store-listener")

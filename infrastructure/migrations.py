@@ -118,6 +118,39 @@ def _v3_group_commit(n: Names) -> list[str]:
     ]
 
 
+def _v5_commit_notice(n: Names) -> list[str]:
+    # The same group commit, but its NOTIFY says what it wrote: "<first id> <last id> <topic> <topic> ..." (the
+    # distinct topics, or "*" when they would not fit a NOTIFY's 8000 bytes). A follower of other topics
+    # that has read the log up to just before <first id> moves past the commit without a query.
+    (function,) = _v3_group_commit(n)
+    events = n.q(n.events)
+    insert_and_notify = f"""INSERT INTO {events} (originator_id, originator_version, topic, state)
+                SELECT * FROM unnest(event_ids, event_versions, event_topics, event_states);
+            IF cardinality(event_ids) > 0 THEN
+                PERFORM pg_notify('{n.channel}', '');
+            END IF;"""
+    assert insert_and_notify in function
+    function = function.replace(
+        insert_and_notify,
+        f"""IF cardinality(event_ids) > 0 THEN
+                WITH inserted AS (
+                    INSERT INTO {events} (originator_id, originator_version, topic, state)
+                    SELECT * FROM unnest(event_ids, event_versions, event_topics, event_states)
+                    RETURNING notification_id, topic)
+                SELECT min(notification_id), max(notification_id), string_agg(DISTINCT topic, ' ')
+                    INTO first_id, last_id, written
+                    FROM inserted;
+                PERFORM pg_notify('{n.channel}', first_id || ' ' || last_id || ' '
+                    || CASE WHEN length(written) > 7000 THEN '*' ELSE written END);
+            END IF;""",
+    ).replace(
+        "LANGUAGE plpgsql AS $$\n        BEGIN",
+        "LANGUAGE plpgsql AS $$\n        DECLARE first_id bigint; last_id bigint; written text;\n        BEGIN",
+    )
+    assert "DECLARE" in function
+    return [function]
+
+
 def commit_function(n: Names) -> str:
     return f'"{n.schema}"."{n.events}_commit"'
 
@@ -129,6 +162,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     # A schema other than public notifies its own channel (Names.channel); re-creating the function moves a
     # schema migrated before that onto it (for public it is the same function).
     (4, "group commit function notifies the schema's own channel", _v3_group_commit),
+    (5, "group commit's NOTIFY names the ids and topics it wrote", _v5_commit_notice),
 ]
 
 

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
+from application.ports import Write
 from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
 from infrastructure.migrations import MIGRATIONS, migrate
 from tests.conftest import NAMES
@@ -185,3 +186,43 @@ async def test_a_subscription_to_rare_topics_moves_past_the_events_it_skips(stor
     await asyncio.wait_for(task, timeout=20)
     assert got[1] == rare
     assert scanned == sorted(scanned) and head in scanned and all(s not in got for s in scanned)
+
+
+async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_without_a_query(store: EventStore):
+    """A group commit's NOTIFY names the ids and topics it wrote: a follower of other topics that has read up to
+    just before it moves on with no query; a commit of its own topic is read and yielded as usual."""
+    a, b = uuid4(), uuid4()
+    await store.commit([Write(events=[ev(a, 1, topic="t:Rare")])])
+    reads, scanned, got = 0, list[int](), list[int]()
+    select = store.select_notifications
+
+    async def counted(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await select(*args, **kwargs)
+
+    store.select_notifications = counted  # type: ignore[method-assign]
+
+    async def consume():
+        async for n in store.subscribe(gt=None, topics=["t:Rare"], poll_interval=60, progress=scanned.append):
+            got.append(n.id)
+            if len(got) == 2:
+                return
+
+    task = asyncio.create_task(consume())
+    async with asyncio.timeout(20):
+        while not got or reads < 1:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # the first read is done and the subscription waits
+    reads_before = reads
+    for version in range(1, 21):
+        await store.commit([Write(events=[ev(b, version, topic="t:Common")])])
+    head = await store.max_notification_id()
+    assert head is not None
+    async with asyncio.timeout(20):
+        while not scanned or scanned[-1] < head:
+            await asyncio.sleep(0.01)
+    assert reads == reads_before  # twenty commits of another topic: not one query
+    await store.commit([Write(events=[ev(a, 2, topic="t:Rare")])])
+    await asyncio.wait_for(task, timeout=20)
+    assert got[1] == await store.max_notification_id() and reads == reads_before + 1
