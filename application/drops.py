@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -55,21 +54,20 @@ class DropSpec:
 
 
 class DropEntryIndex:
-    """Every drop's entries as the draw sees them (member -> pool and tickets), following the log.
+    """Every drop's entries as the draw sees them (``EntryTickets``: member, pool, tickets), following the log.
 
     Each entry event is decoded once, as it arrives (a server keeps this current in the background
     during registration), so the draw only reads the tail since the last catch-up: the draw of a
-    drop with 20,000 entries does not decode 20,000 events at the draw. Reads the events' fields;
-    builds no aggregates.
+    drop with 20,000 entries neither decodes 20,000 events nor builds 20,000 objects at the draw.
+    Reads the events' fields; builds no aggregates.
     """
 
     def __init__(self, store: Notifications, mapper: Mapper[UUID]) -> None:
         self._store = store
         self._mapper = mapper
         self.position: int | None = None
-        # a row is [store id or None, tickets, member id], a list so that bonus tickets add up in place
-        self._drop_of: dict[UUID, tuple[UUID, list[Any]]] = {}  # entry id -> drop id, its row
-        self.entries: dict[UUID, dict[UUID, list[Any]]] = {}  # drop id -> member -> its row
+        self._owner: dict[UUID, tuple[UUID, UUID]] = {}  # entry id -> drop id, member id
+        self.entries: dict[UUID, dict[UUID, EntryTickets]] = {}  # drop id -> member -> the entry as drawn
         self._task: asyncio.Task[None] | None = None
 
     async def catch_up(self) -> None:
@@ -83,18 +81,23 @@ class DropEntryIndex:
 
     def _apply(self, notifications: Iterable[Notification]) -> None:
         for n in notifications:
+            if self.position is not None and n.id <= self.position:
+                continue  # applied already: the follower and a catch-up (at the draw) both read it
             self.position = n.id
             event = self._mapper.to_domain_event(n)
             if isinstance(event, DropEntry.Registered):
-                row = [event.store_id, 1, event.member_id]
-                self._drop_of[event.originator_id] = (event.drop_id, row)
-                self.entries.setdefault(event.drop_id, {})[event.member_id] = row
+                self._owner[event.originator_id] = (event.drop_id, event.member_id)
+                self.entries.setdefault(event.drop_id, {})[event.member_id] = EntryTickets(
+                    event.member_id, event.store_id, 1
+                )
             elif isinstance(event, DropEntry.BonusGranted):
-                _, row = self._drop_of[event.originator_id]
-                row[1] += event.tickets
+                drop_id, member_id = self._owner[event.originator_id]
+                entries = self.entries[drop_id]
+                e = entries[member_id]
+                entries[member_id] = EntryTickets(member_id, e.store_id, e.tickets + event.tickets)
 
     def drawn(self, drop_id: UUID) -> list[EntryTickets]:
-        return [EntryTickets(m, store, tickets) for m, (store, tickets, _) in self.entries.get(drop_id, {}).items()]
+        return list(self.entries.get(drop_id, {}).values())
 
     def start(self) -> None:
         async def follow() -> None:
