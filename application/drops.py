@@ -263,3 +263,22 @@ class DropService(Service):
             return locked
 
         return await self.execute(handler, call)
+
+    async def pass_on_lapsed(self, drop_id: UUID) -> bool:
+        """The scheduler's pass-on (``pass_on``): True if offers lapsed here. Idempotent and safe beside another
+        process doing the same: the lapsed offers are read on the locked drop, and a write built on a version
+        another process has moved past is refused at commit and run again on the fresh drop, which has none."""
+        drop = await self.repository.get(drop_id, Drop)
+        if not drop.drawn or not drop.lapsed_offers(self.clock.now()):
+            return False
+        entries = await self.entries(drop.id)
+
+        async def handler(uow: UnitOfWork) -> bool:
+            at = self.clock.now()
+            locked = await uow.get(drop.id, Drop)
+            if not locked.lapsed_offers(at):
+                return False
+            locked.pass_on(entries, at)
+            return True
+
+        return await self.execute(handler, None)

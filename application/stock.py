@@ -150,10 +150,17 @@ class StockService(Service):
     async def sweep_expired(self, store_id: UUID, sku: str) -> int:
         """Release holds past their time on one stock (a safety net: the due-payments sweep cancels the
         unpaid order, which releases its stock in the same transaction). Returns how many were released."""
+        return await self.sweep_expired_stock(stock_id(store_id, sku))
+
+    async def sweep_expired_stock(self, sid: UUID) -> int:
+        """The scheduler's sweep of one stock aggregate (``sweep_expired``). Idempotent and safe beside another
+        process sweeping the same stock: the holds are read on the locked aggregate, and a write built on a
+        version another process has moved past is refused at commit and run again on the fresh state (which
+        then finds nothing to release)."""
 
         async def handler(uow: UnitOfWork) -> int:
             at = self.clock.now()
-            stock = await uow.get(stock_id(store_id, sku), StoreStock)
+            stock = await uow.get(sid, StoreStock)
             lapsed = stock.expired(at)
             for order_id in lapsed:
                 stock.expire(order_id, at)

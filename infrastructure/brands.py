@@ -240,6 +240,9 @@ class Brands:
             audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
             if keyring is not None:  # the replica's events decode with the brand's keys (read from the primary)
                 audit_store = PrivateEventStore(audit_store, keyring, mapper)
+        stock = StockService(runner, clock, programmes, stock_directory)
+        seeds = self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir)
+        drops = DropService(runner, clock, programmes, seeds, mapper, drop_entries)
         servicers = {
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
@@ -250,21 +253,13 @@ class Brands:
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
-            "StockService": StockServicer(auth, StockService(runner, clock, programmes, stock_directory)),
-            "DropService": DropServicer(
-                auth,
-                DropService(
-                    runner,
-                    clock,
-                    programmes,
-                    self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir),
-                    mapper,
-                    drop_entries,
-                ),
-            ),
+            "StockService": StockServicer(auth, stock),
+            "DropService": DropServicer(auth, drops),
             "PrivacyService": PrivacyServicer(auth, members, orders),
         }
-        scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
+        scheduler = Scheduler(
+            store, orders, members, programmes, clock, interval=s.scheduler_interval_s, stock=stock, drops=drops
+        )
         stack = Brand(
             tenant,
             store,
