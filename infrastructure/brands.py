@@ -207,10 +207,10 @@ class Brands:
         directory = StoreDirectory(store, mapper)
         await directory.load()
         directory.start()
-        stock_directory = StockDirectory(store, mapper)  # which stores hold which SKUs, for stock-aware routing
+        stock_directory = StockDirectory(store, mapper, max_bytes=s.stock_directory_mb * 2**20)  # stock-aware routing
         await stock_directory.load()
         stock_directory.start()
-        drop_entries = DropEntryIndex(store, mapper)  # entries decoded as they come, not at the draw
+        drop_entries = DropEntryIndex(store, mapper, max_bytes=s.drop_entries_mb * 2**20)  # decoded as they come
         await drop_entries.catch_up()
         drop_entries.start()
         read_models = all_projections(store)
