@@ -14,7 +14,7 @@
            have applied the entries before each draw, as in a server 30 s after registration closed;
            ``--unsettled`` draws while they still work through them (how the first figures were taken).
 
-Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only] [--repeats N] [--profile TAG]
+Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only] [--repeats N] [--profile TAG] [--unsettled]
 """
 
 from __future__ import annotations
