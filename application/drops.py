@@ -11,10 +11,11 @@ that a registration accepted just before the close has committed before the entr
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -31,6 +32,8 @@ from domain.cloud_store import CloudStore
 from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, EntryTickets, InviteeFacts, commitment_of, entry_id
 from domain.errors import RuleViolation
 from domain.member import Member
+
+log = logging.getLogger(__name__)
 
 DRAW_GRACE = timedelta(seconds=30)  # longer than any command may take (the lock timeout and the call deadlines)
 MAX_UPLINE = 64
@@ -54,23 +57,39 @@ class DropSpec:
     invite_ticket_cap: int = 0
 
 
+ENTRY_BYTES = 500
+"""What one entry takes in the index, at most (its tickets, its member id, its owner row): tracemalloc measured
+about 410 bytes (tests/application/test_drop_entry_index.py checks the estimate stays above what it measures)."""
+
+
 class DropEntryIndex:
-    """Every drop's entries as the draw sees them (member -> pool and tickets), following the log.
+    """Every drop's entries as the draw sees them (``EntryTickets``: member, pool, tickets), following the log.
 
     Each entry event is decoded once, as it arrives (a server keeps this current in the background
     during registration), so the draw only reads the tail since the last catch-up: the draw of a
-    drop with 20,000 entries does not decode 20,000 events at the draw. Reads the events' fields;
-    builds no aggregates.
+    drop with 20,000 entries does not decode 20,000 events at the draw, nor build an object per entry.
+    Reads the events' fields; builds no aggregates.
+
+    Bounded in bytes (``max_bytes``, ``ENTRY_BYTES`` an entry): past the bound the least recently used
+    drops are dropped whole, and later events of a dropped drop are skipped. A dropped drop's entries
+    are read again from the log when the draw (or a pass-on) asks for them: slower, never wrong.
     """
 
-    def __init__(self, store: Notifications, mapper: Mapper[UUID]) -> None:
+    def __init__(self, store: Notifications, mapper: Mapper[UUID], *, max_bytes: int = 64 * 2**20) -> None:
         self._store = store
         self._mapper = mapper
+        self.max_bytes = max_bytes
         self.position: int | None = None
-        # a row is [store id or None, tickets, member id], a list so that bonus tickets add up in place
-        self._drop_of: dict[UUID, tuple[UUID, list[Any]]] = {}  # entry id -> drop id, its row
-        self.entries: dict[UUID, dict[UUID, list[Any]]] = {}  # drop id -> member -> its row
+        self._drops: OrderedDict[UUID, dict[UUID, EntryTickets]] = OrderedDict()  # least recently used first
+        self._owner: dict[UUID, tuple[UUID, UUID]] = {}  # entry id -> drop id, member id
+        self._dropped: set[UUID] = set()  # drops whose entries were dropped for the bound (one id each)
+        self._count = 0  # entries held
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def usage(self) -> tuple[int, int]:
+        """Entries held and their estimated bytes."""
+        return self._count, self._count * ENTRY_BYTES
 
     async def catch_up(self) -> None:
         while True:
@@ -87,18 +106,86 @@ class DropEntryIndex:
 
     def _apply(self, notifications: Iterable[Notification]) -> None:
         for n in notifications:
+            if self.position is not None and n.id <= self.position:
+                continue  # applied already (the follower and a catch-up both read it)
             self.position = n.id
             event = self._mapper.to_domain_event(n)
             if isinstance(event, DropEntry.Registered):
-                row = [event.store_id, 1, event.member_id]
-                self._drop_of[event.originator_id] = (event.drop_id, row)
-                self.entries.setdefault(event.drop_id, {})[event.member_id] = row
+                if event.drop_id in self._dropped:
+                    continue
+                entries = self._drops.get(event.drop_id)
+                if entries is None:
+                    entries = self._drops[event.drop_id] = {}
+                if event.member_id not in entries:
+                    self._count += 1
+                entries[event.member_id] = EntryTickets(event.member_id, event.store_id, 1)
+                self._owner[event.originator_id] = (event.drop_id, event.member_id)
+                self._drops.move_to_end(event.drop_id)
+                self._bound()
             elif isinstance(event, DropEntry.BonusGranted):
-                _, row = self._drop_of[event.originator_id]
-                row[1] += event.tickets
+                owner = self._owner.get(event.originator_id)
+                if owner is None:
+                    continue  # its drop was dropped for the bound
+                e = self._drops[owner[0]][owner[1]]
+                self._drops[owner[0]][owner[1]] = EntryTickets(e.member_id, e.store_id, e.tickets + event.tickets)
 
-    def drawn(self, drop_id: UUID) -> list[EntryTickets]:
-        return [EntryTickets(m, store, tickets) for m, (store, tickets, _) in self.entries.get(drop_id, {}).items()]
+    def _bound(self, keep: UUID | None = None) -> None:
+        while self._count * ENTRY_BYTES > self.max_bytes and self._drops:
+            drop_id = next(iter(self._drops))
+            if drop_id == keep:
+                break
+            self._drop(drop_id)
+
+    def _drop(self, drop_id: UUID) -> None:
+        entries = self._drops.pop(drop_id)
+        for member_id in entries:
+            self._owner.pop(entry_id(drop_id, member_id), None)
+        self._count -= len(entries)
+        self._dropped.add(drop_id)
+
+    async def of(self, drop_id: UUID) -> list[EntryTickets]:
+        """Every entry of the drop as of now (the log read up to its end)."""
+        await self.catch_up()
+        entries = self._drops.get(drop_id)
+        if entries is not None:
+            self._drops.move_to_end(drop_id)
+            return list(entries.values())
+        if drop_id not in self._dropped:
+            return []  # nobody registered
+        return await self._reread(drop_id)
+
+    async def _reread(self, drop_id: UUID) -> list[EntryTickets]:
+        """A dropped drop's entries, from the whole log of entry events up to this index's position (the
+        follower skips them meanwhile); kept again if they fit the bound."""
+        log.info("drop %s: its entries were dropped for the index's bound; reading them from the log", drop_id)
+        entries: dict[UUID, EntryTickets] = {}
+        owners: dict[UUID, UUID] = {}
+        pos: int | None = None
+        while True:
+            batch = await self._store.select_notifications(pos, 5000, topics=ENTRY_TOPICS, inclusive_of_start=False)
+            past = False
+            for n in batch:
+                if self.position is None or n.id > self.position:
+                    past = True  # the follower has not got this far: it applies what comes next
+                    break
+                pos = n.id
+                event = self._mapper.to_domain_event(n)
+                if isinstance(event, DropEntry.Registered) and event.drop_id == drop_id:
+                    entries[event.member_id] = EntryTickets(event.member_id, event.store_id, 1)
+                    owners[event.originator_id] = event.member_id
+                elif isinstance(event, DropEntry.BonusGranted) and event.originator_id in owners:
+                    e = entries[owners[event.originator_id]]
+                    entries[e.member_id] = EntryTickets(e.member_id, e.store_id, e.tickets + event.tickets)
+            # every entry event up to the follower's position, as it stands now (no await since), is read
+            if past or not batch or pos == self.position:
+                break
+        if drop_id in self._dropped and len(entries) * ENTRY_BYTES <= self.max_bytes:
+            self._dropped.discard(drop_id)
+            self._drops[drop_id] = entries
+            self._owner.update({eid: (drop_id, m) for eid, m in owners.items()})
+            self._count += len(entries)
+            self._bound(keep=drop_id)
+        return list(entries.values())
 
     def start(self) -> None:
         async def follow() -> None:
@@ -222,8 +309,7 @@ class DropService(Service):
 
     async def entries(self, drop_id: UUID) -> list[EntryTickets]:
         """Every entry of the drop, as the draw sees it, read from the log (``DropEntryIndex``)."""
-        await self.index.catch_up()
-        return self.index.drawn(drop_id)
+        return await self.index.of(drop_id)
 
     async def draw(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Answer:
         drop = owned(await self.repository.get(drop_id, Drop), brand)
@@ -264,3 +350,22 @@ class DropService(Service):
             return locked
 
         return await self.execute(handler, call)
+
+    async def pass_on_lapsed(self, drop_id: UUID) -> bool:
+        """The scheduler's pass-on (``pass_on``): True if offers lapsed here. Idempotent and safe beside another
+        process doing the same: the lapsed offers are read on the locked drop, and a write built on a version
+        another process has moved past is refused at commit and run again on the fresh drop, which has none."""
+        drop = await self.repository.get(drop_id, Drop)
+        if not drop.drawn or not drop.lapsed_offers(self.clock.now()):
+            return False
+        entries = await self.entries(drop.id)
+
+        async def handler(uow: UnitOfWork) -> bool:
+            at = self.clock.now()
+            locked = await uow.get(drop.id, Drop)
+            if not locked.lapsed_offers(at):
+                return False
+            locked.pass_on(entries, at)
+            return True
+
+        return await self.execute(handler, None)

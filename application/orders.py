@@ -213,7 +213,14 @@ class OrderService(Service):
         facts = replace(facts, needs=self._needs(draft.lines, member.brand))
         programme = await self.programmes.current(member.brand)
         at = self.clock.now()
-        return self._route(facts, programme.attribution, at, {}, {}, programme.version, member.brand)
+        stock_overrides: dict[UUID, dict[str, int]] = {}
+        for _ in range(MAX_REROUTES):
+            decision = self._route(
+                facts, programme.attribution, at, {}, stock_overrides, programme.version, member.brand
+            )
+            if not await self._read_unknown_stock(decision, stock_overrides):
+                return decision
+        return decision
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
@@ -239,6 +246,8 @@ class OrderService(Service):
             stock_overrides: dict[UUID, dict[str, int]] = {}
             for _ in range(MAX_REROUTES):
                 decision = self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
+                if await self._read_unknown_stock(decision, stock_overrides):
+                    continue  # the stock directory dropped some candidates' figures for its bound: read, route again
                 if decision.store_id is None:  # not allocated
                     if await self._refresh_full_stores(decision, overrides, at):
                         continue  # the router's copy may lag a release: route again on fresh counts
@@ -258,6 +267,10 @@ class OrderService(Service):
                 store = await uow.get(decision.store_id, CloudStore)
                 if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
                     stocks = [await uow.get(stock_id(store.id, n.sku), StoreStock) for n in needs]  # SKU order
+                    if self.stock is not None and self.stock.dropped:  # bring rows dropped for the bound back
+                        for s in stocks:
+                            if self.repository.pending_ticket(s.id) is None:  # committed state only
+                                self.stock.observe(s)
                     if any(s.available_online < n.qty for s, n in zip(stocks, needs, strict=True)):
                         stock_overrides[store.id] = {s.sku: s.available_online for s in stocks}
                         continue  # the router's copy of the stock was stale: route again on fresh figures
@@ -278,6 +291,27 @@ class OrderService(Service):
             return order
 
         return await self.execute(handler, call)
+
+    async def _read_unknown_stock(self, decision: RoutingDecision, stock_overrides: dict[UUID, dict[str, int]]) -> bool:
+        """Candidates whose stock figures the directory dropped for its memory bound: read them afresh (True: route
+        again on them). Never the case while the directory holds every row."""
+        if self.stock is None or not decision.needs:
+            return False
+        skus = [n.sku for n in decision.needs]
+        unknown = [
+            c.store_id
+            for c in decision.candidates
+            if c.store_id not in stock_overrides and self.stock.unknown(c.store_id, skus)
+        ]
+        for store_id in unknown:
+            figures = {}
+            for sku in skus:
+                stock = await self.repository.find(stock_id(store_id, sku), StoreStock)
+                figures[sku] = stock.available_online if stock is not None else 0
+                if stock is not None:
+                    self.stock.observe(stock)
+            stock_overrides[store_id] = figures
+        return bool(unknown)
 
     async def _refresh_full_stores(
         self, decision: RoutingDecision, overrides: dict[UUID, StoreSnapshot], at: datetime

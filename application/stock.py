@@ -140,20 +140,32 @@ class StockService(Service):
         return await self.repository.get(stock_id(store.id, check_text("sku", sku, max_length=64)), StoreStock)
 
     async def levels(self, store_id: UUID, *, brand: str | None = None, dealer: str | None = None) -> list[StoreStock]:
-        """Every SKU counted at the store, from the live replica (read model), by SKU."""
+        """Every SKU counted at the store, by SKU: which ones from the stock directory, each read afresh."""
         store = _dealer_may(owned(await self.repository.get(store_id, CloudStore), brand), dealer)
         if self.view is None:
             return []
         await self.view.catch_up()
-        return sorted((s for s in self.view.replicas.values() if s.store_id == store.id), key=lambda s: s.sku)
+        out = []
+        for sku in self.view.skus_at(store.id, store.brand):
+            stock = await self.repository.find(stock_id(store.id, sku), StoreStock)
+            if stock is not None:
+                out.append(stock)
+        return out
 
     async def sweep_expired(self, store_id: UUID, sku: str) -> int:
         """Release holds past their time on one stock (a safety net: the due-payments sweep cancels the
         unpaid order, which releases its stock in the same transaction). Returns how many were released."""
+        return await self.sweep_expired_stock(stock_id(store_id, sku))
+
+    async def sweep_expired_stock(self, sid: UUID) -> int:
+        """The scheduler's sweep of one stock aggregate (``sweep_expired``). Idempotent and safe beside another
+        process sweeping the same stock: the holds are read on the locked aggregate, and a write built on a
+        version another process has moved past is refused at commit and run again on the fresh state (which
+        then finds nothing to release)."""
 
         async def handler(uow: UnitOfWork) -> int:
             at = self.clock.now()
-            stock = await uow.get(stock_id(store_id, sku), StoreStock)
+            stock = await uow.get(sid, StoreStock)
             lapsed = stock.expired(at)
             for order_id in lapsed:
                 stock.expire(order_id, at)

@@ -1,6 +1,6 @@
 """The live view of store stock that routing reads, in every server process.
 
-Like the store directory: a read-only replica of every ``StoreStock`` applied from the
+Like the store directory: a read-only copy of every ``StoreStock``'s figures applied from the
 event log (``subscribe`` follows new events), so routing knows which stores hold
 which SKUs without a query. It may lag a reservation made a moment ago; that only
 costs a retry, never an oversell: the order's unit of work reserves on the locked
@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
-from typing import cast
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic
 
 from application.background import stop_task
 from application.ports import Notifications
-from domain.stock import StoreStock
+from domain.stock import Protection, StoreStock, stock_id
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,40 @@ STOCK_TOPICS = tuple(
 )
 
 
+ROW_BYTES = 800
+"""What one stock's row (its figures and its keys in the indexes) takes in memory, at most: tracemalloc measured
+about 520 bytes with four SKUs a store, 700 with one SKU a store (each its own figures dict);
+tests/application/test_stock_directory.py checks the estimate stays above what it measures."""
+
+
 class StockDirectory:
-    def __init__(self, store: Notifications, mapper: Mapper[UUID]) -> None:
+    """Compact rows, not aggregates: per (store, SKU) its brand, on-hand, reserved units, walk-in protection and
+    version, each kept current from the events' own fields (a reservation adds its quantity, a release takes it
+    off...), so memory per stock is constant however many orders hold units there.
+
+    Bounded in bytes (``max_bytes``; ``ROW_BYTES`` per row): past the bound the least recently used rows are
+    dropped. A dropped row is *unknown*, not zero: routing asks ``unknown`` and reads such stores' stock afresh
+    (``OrderService``), and a fresh read brings the row back (``observe``). Which SKUs a brand tracks is kept
+    apart and never dropped (one entry per SKU): forgetting it would let an order skip its reservation.
+    """
+
+    def __init__(self, store: Notifications, mapper: Mapper[UUID], *, max_bytes: int = 64 * 2**20) -> None:
         self._store = store
         self._mapper = mapper
-        self.replicas: dict[UUID, StoreStock] = {}
+        self.max_bytes = max_bytes
+        # stock id -> [brand, store id, sku, on_hand, reserved, floor_units, share_bp, version], least recent first
+        self._rows: OrderedDict[UUID, list[Any]] = OrderedDict()
+        self.dropped = 0  # rows dropped for the bound so far: once any is, a stock without a row is unknown
         self.available: dict[UUID, dict[str, int]] = {}  # store id -> SKU -> units an online order may reserve
-        self.holders: dict[tuple[str, str], set[UUID]] = {}  # (brand, SKU) -> stores counting it
+        self.holders: dict[tuple[str, str], set[UUID]] = {}  # (brand, SKU) -> stores whose row is held
+        self._tracked: set[tuple[str, str]] = set()  # (brand, SKU) counted at some store: never dropped
         self.position: int | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def usage(self) -> tuple[int, int]:
+        """Rows held and their estimated bytes."""
+        return len(self._rows), len(self._rows) * ROW_BYTES
 
     async def load(self) -> None:
         await self.catch_up()
@@ -79,27 +105,85 @@ class StockDirectory:
 
     def _apply(self, notifications: Iterable[Notification]) -> None:
         for n in notifications:
+            if self.position is not None and n.id <= self.position:
+                continue  # applied already (the follower and a catch-up both read it)
             self.position = n.id
-            # STOCK_TOPICS only: StoreStock events (the mapper is typed to return the bare event protocol)
-            event = cast(CanMutateAggregate[UUID], self._mapper.to_domain_event(n))
-            current = self.replicas.get(event.originator_id)
-            if current is not None and current.version >= n.originator_version:
+            event = self._mapper.to_domain_event(n)
+            sid = event.originator_id
+            if isinstance(event, StoreStock.Opened):
+                self._tracked.add((event.brand, event.sku))
+                self._set([event.brand, event.store_id, event.sku, 0, 0, 0, 0, n.originator_version], sid)
                 continue
-            replica = event.mutate(current)
-            if replica is None:  # no StoreStock event discards its aggregate
-                continue
-            self.replicas[replica.id] = replica
-            self.observe(replica)
+            row = self._rows.get(sid)
+            if row is None or row[7] >= n.originator_version:
+                continue  # dropped for the bound (a fresh read brings it back), or applied already
+            if isinstance(event, StoreStock.Adjusted):
+                row[3] += event.delta
+            elif isinstance(event, StoreStock.Reserved):
+                row[4] += event.qty
+            elif isinstance(event, StoreStock.Released):
+                row[4] -= event.qty
+            elif isinstance(event, StoreStock.Consumed):
+                row[3] -= event.qty
+                row[4] -= event.qty
+            elif isinstance(event, StoreStock.SoldInStore):
+                row[3] -= event.qty
+            elif isinstance(event, StoreStock.ProtectionSet):
+                row[5], row[6] = event.protection.floor_units, event.protection.share_bp
+            row[7] = n.originator_version
+            self._set(row, sid)
 
     def observe(self, stock: StoreStock) -> None:
-        """Take a fresher figure (the replica, or an aggregate a command just read)."""
-        self.available.setdefault(stock.store_id, {})[stock.sku] = stock.available_online
-        self.holders.setdefault((stock.brand, stock.sku), set()).add(stock.store_id)
+        """Take a fresher figure (an aggregate a command just read): also brings a dropped row back."""
+        row = self._rows.get(stock.id)
+        if row is not None and row[7] > stock.version:
+            return
+        p = stock.protection
+        self._tracked.add((stock.brand, stock.sku))
+        self._set(
+            [
+                stock.brand,
+                stock.store_id,
+                stock.sku,
+                stock.on_hand,
+                stock.reserved,
+                p.floor_units,
+                p.share_bp,
+                stock.version,
+            ],
+            stock.id,
+        )
+
+    def _set(self, row: list[Any], sid: UUID) -> None:
+        brand, store_id, sku, on_hand, reserved, floor_units, share_bp = row[:7]
+        kept = Protection(floor_units, share_bp).kept(on_hand)
+        self.available.setdefault(store_id, {})[sku] = max(0, on_hand - reserved - kept)
+        self.holders.setdefault((brand, sku), set()).add(store_id)
+        self._rows[sid] = row
+        self._rows.move_to_end(sid)
+        while len(self._rows) * ROW_BYTES > self.max_bytes and self._rows:
+            _, (b, st, k, *_) = self._rows.popitem(last=False)
+            self.dropped += 1
+            figures = self.available.get(st, {})
+            figures.pop(k, None)
+            if not figures:
+                self.available.pop(st, None)
+            holders = self.holders.get((b, k))
+            if holders is not None:
+                holders.discard(st)
 
     # --- what routing asks --------------------------------------------------------------
 
     def tracked(self, brand: str, sku: str) -> bool:
-        return (brand, sku) in self.holders
+        return (brand, sku) in self._tracked
+
+    def unknown(self, store_id: UUID, skus: Iterable[str]) -> bool:
+        """Whether a needed SKU's figure at the store may have been dropped for the bound (read it afresh, then
+        ``observe``). Until a row is dropped, a stock without a row is one the store does not count."""
+        return bool(self.dropped) and any(stock_id(store_id, sku) not in self._rows for sku in skus)
+
+    def tracked_skus(self, brand: str) -> list[str]:
+        return sorted(sku for b, sku in self._tracked if b == brand)
 
     def stores_holding(self, brand: str, skus: Iterable[str]) -> set[UUID]:
         """Stores of ``brand`` with at least one unit of any of ``skus`` an online order could reserve."""
@@ -111,3 +195,8 @@ class StockDirectory:
     def figures(self, store_ids: Iterable[UUID], skus: Iterable[str]) -> dict[UUID, dict[str, int]]:
         skus = tuple(skus)
         return {s: {k: self.available.get(s, {}).get(k, 0) for k in skus} for s in store_ids}
+
+    def skus_at(self, store_id: UUID, brand: str) -> list[str]:
+        """The SKUs the store may count: those with a row, or while rows are dropped every SKU the brand counts
+        anywhere (the caller reads each afresh)."""
+        return self.tracked_skus(brand) if self.dropped else sorted(self.available.get(store_id, {}))

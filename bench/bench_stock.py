@@ -7,9 +7,14 @@
            stock orders/s over plain orders/s.
 2. drop    In-process server on another database: a drop of 1,000 online units, 20,000 entries saved
            straight through the repository (registration is not what is timed), then DrawDrop over gRPC
-           (reads the entries from the log, draws, commits) and the pure domain draw alone.
+           (reads the entries from the log, draws, commits) and the pure domain draw alone; repeated on
+           ``--repeats`` new drops (default 3), with this process's and PostgreSQL's CPU per draw.
+           ``--profile TAG`` samples the last draw with py-spy (--idle, 200 Hz) into
+           bench/results/profiles/drop-draw-TAG.txt (top frames) and .raw.gz (stacks). The read models
+           have applied the entries before each draw, as in a server 30 s after registration closed;
+           ``--unsettled`` draws while they still work through them (how the first figures were taken).
 
-Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only]
+Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only] [--repeats N] [--profile TAG] [--unsettled]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_orders as bo  # noqa: E402
 import grpc  # noqa: E402
+import suite  # noqa: E402
 
 from application.clock import ManualClock  # noqa: E402
 from domain.drop import DropEntry, draw_order  # noqa: E402
@@ -38,7 +44,7 @@ from domain.tiers import Tier  # noqa: E402
 from infrastructure.api.convert import timestamp  # noqa: E402
 from infrastructure.config import load_settings  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from protos.loyalty.v1 import (  # noqa: E402  # noqa: E402
+from protos.loyalty.v1 import (  # noqa: E402
     common_pb2,
     drops_pb2,
     drops_pb2_grpc,
@@ -53,6 +59,9 @@ from protos.loyalty.v1 import (  # noqa: E402  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 DROP_ONLY = "--drop-only" in sys.argv
+REPEATS = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
+UNSETTLED = "--unsettled" in sys.argv  # draw while the read models still apply the entries (the first runs did)
+PROFILE_TAG = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
 STORES = 50
 MEMBERS = 200 if QUICK else 500
 ORDERS = 150 if QUICK else 600  # per round
@@ -167,8 +176,11 @@ async def orders_bench(dsn: str, tmp: Path, say) -> None:
         bo.stop_server(proc)
 
 
-async def drop_bench(dsn: str, tmp: Path, say) -> None:
+async def drop_bench(dsn: str, tmp: Path, say, pg_pid: int | None = None) -> None:
     import server
+    from application.repository import Repository
+    from domain.drop import Drop
+    from infrastructure.mapper import build_mapper
 
     start = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
     clock = ManualClock(start)
@@ -182,69 +194,109 @@ async def drop_bench(dsn: str, tmp: Path, say) -> None:
     )
     running = await server.start(settings, clock=clock, tokens=bo.TOKEN_SPEC, env={})
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    walls, cpus, pg_cpus = [], [], []
     try:
         drops = drops_pb2_grpc.DropServiceStub(channel)
-        drop = await drops.CreateDrop(
-            drops_pb2.CreateDropRequest(
-                request_id="drop-1",
-                drop=drops_pb2.Drop(
-                    display_name="Flash",
-                    sku="SNK",
-                    pools=[drops_pb2.DropPool(units=DROP_UNITS)],
-                    registration_open_time=timestamp(start),
-                    registration_close_time=timestamp(start + timedelta(hours=1)),
-                    purchase_window_minutes=30,
-                    per_member_limit=1,
-                ),
-            ),
-            metadata=bo.OP,
-        )
-        from application.repository import Repository
-        from domain.drop import Drop
-        from infrastructure.mapper import build_mapper
-
         repository = Repository(running.store, build_mapper({}))
-        aggregate = await repository.get(UUID(drop.name.split("/")[1]), Drop)
-        rng = random.Random(3)
-        t0 = time.perf_counter()
-        entries = []
-        for _ in range(DROP_ENTRIES):
-            entry = DropEntry.register(
-                drop=aggregate, member_id=UUID(int=rng.getrandbits(128)), tier=Tier.NEW, at=start + timedelta(minutes=1)
-            )
-            entries.append(entry)
-        for i in range(0, len(entries), 2000):
-            await repository.save(*entries[i : i + 2000])
-        say(f"  {DROP_ENTRIES} entries saved in {time.perf_counter() - t0:.1f} s (setup, not timed)")
-        t0 = time.perf_counter()
         assert running.default_brand is not None
         drop_entries = running.brand(running.default_brand).drop_entries
         assert drop_entries is not None
-        await drop_entries.catch_up()  # what the server's follower does during registration
+        rng = random.Random(3)
+        for round_ in range(REPEATS):
+            opens = clock.now()
+            drop = await drops.CreateDrop(
+                drops_pb2.CreateDropRequest(
+                    request_id=f"drop-{round_}",
+                    drop=drops_pb2.Drop(
+                        display_name="Flash",
+                        sku="SNK",
+                        pools=[drops_pb2.DropPool(units=DROP_UNITS)],
+                        registration_open_time=timestamp(opens),
+                        registration_close_time=timestamp(opens + timedelta(hours=1)),
+                        purchase_window_minutes=30,
+                        per_member_limit=1,
+                    ),
+                ),
+                metadata=bo.OP,
+            )
+            aggregate = await repository.get(UUID(drop.name.split("/")[1]), Drop)
+            t0 = time.perf_counter()
+            entries = [
+                DropEntry.register(
+                    drop=aggregate,
+                    member_id=UUID(int=rng.getrandbits(128)),
+                    tier=Tier.NEW,
+                    at=opens + timedelta(minutes=1),
+                )
+                for _ in range(DROP_ENTRIES)
+            ]
+            for i in range(0, len(entries), 2000):
+                await repository.save(*entries[i : i + 2000])
+            say(f"  {DROP_ENTRIES} entries saved in {time.perf_counter() - t0:.1f} s (setup, not timed)")
+            t0 = time.perf_counter()
+            await drop_entries.catch_up()  # what the server's follower does during registration
+            say(
+                f"  the entry index read them from the log in {time.perf_counter() - t0:.1f} s "
+                "(during registration in a server; not part of the draw)"
+            )
+            t0 = time.perf_counter()
+            while (
+                not UNSETTLED
+            ):  # the read models (the hash chain first) have applied the entries: idle before the draw,
+                try:  # as they are in a server 30 s after registration closed
+                    await running.settled()
+                    break
+                except TimeoutError:
+                    continue
+            say(f"  the read models applied them in {time.perf_counter() - t0:.1f} s (not part of the draw)")
+            clock.advance(hours=1, minutes=1)
+            profiling = PROFILE_TAG is not None and round_ == REPEATS - 1
+            if profiling:
+                import bench_overload as bov
+
+                raw = tmp / "draw.raw"
+                spy = bov.start_spy(os.getpid(), raw)
+                await asyncio.sleep(1.0)  # py-spy attached
+            pg0 = suite.tree_cpu(pg_pid) if pg_pid else 0.0
+            t0, c0 = time.perf_counter(), time.process_time()
+            drawn = await drops.DrawDrop(
+                drops_pb2.DrawDropRequest(request_id=f"draw-{round_}", name=drop.name), metadata=bo.OP, timeout=120
+            )
+            api_seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            pg_cpu = (suite.tree_cpu(pg_pid) - pg0) if pg_pid else 0.0
+            if profiling and spy is not None:
+                await asyncio.sleep(0.5)  # the read models' work after the answer shows too
+                bov.stop_spy(
+                    spy,
+                    raw,
+                    bov.PROFILES / f"drop-draw-{PROFILE_TAG}.txt",
+                    f"DrawDrop, {DROP_UNITS} units over {DROP_ENTRIES} entries, in-process server ({PROFILE_TAG}); "
+                    f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+                )
+            walls.append(api_seconds)
+            cpus.append(cpu)
+            pg_cpus.append(pg_cpu)
+            say(
+                f"DrawDrop over gRPC, {DROP_UNITS} units, {drawn.entry_count} entries: {api_seconds:.3f} s wall, "
+                f"{cpu:.3f} s CPU of this process (server and client), {pg_cpu:.3f} s PostgreSQL CPU "
+                f"({drawn.offer_count} offers)  (target < 1 s)"
+            )
+            drawn_entries = [e.as_drawn() for e in entries]
+            t0 = time.perf_counter()
+            draw_order(bytes.fromhex(drawn.seed), drawn_entries)
+            say(f"  the pure draw order alone: {time.perf_counter() - t0:.3f} s")
+        walls.sort()
         say(
-            f"  the entry index read them from the log in {time.perf_counter() - t0:.1f} s "
-            "(during registration in a server; not part of the draw)"
+            f"DrawDrop over {REPEATS} drops: wall median {walls[len(walls) // 2]:.3f} s, min {walls[0]:.3f} s, "
+            f"max {walls[-1]:.3f} s; CPU median {sorted(cpus)[len(cpus) // 2]:.3f} s; "
+            f"PostgreSQL CPU median {sorted(pg_cpus)[len(pg_cpus) // 2]:.3f} s"
         )
-        clock.advance(hours=1, minutes=1)
-        t0, c0 = time.perf_counter(), time.process_time()
-        drawn = await drops.DrawDrop(
-            drops_pb2.DrawDropRequest(request_id="draw-1", name=drop.name), metadata=bo.OP, timeout=120
-        )
-        api_seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        say(
-            f"DrawDrop over gRPC, {DROP_UNITS} units, {drawn.entry_count} entries: {api_seconds:.3f} s wall, "
-            f"{cpu:.3f} s CPU of this process (server and client) ({drawn.offer_count} offers)  (target < 1 s)"
-        )
-        drawn_entries = [e.as_drawn() for e in entries]
-        t0 = time.perf_counter()
-        draw_order(bytes.fromhex(drawn.seed), drawn_entries)
-        say(f"  the pure draw order alone: {time.perf_counter() - t0:.3f} s")
     finally:
         await channel.close()
         await running.stop(grace=1)
 
 
-async def bench(admin_dsn: str, tmp: Path, say) -> None:
+async def bench(admin_dsn: str, tmp: Path, say, pg_pid: int | None = None) -> None:
     base, _, query = admin_dsn.partition("?")
     dsns = {}
     for name in ("bench_stock_orders", "bench_stock_drop"):
@@ -258,7 +310,7 @@ async def bench(admin_dsn: str, tmp: Path, say) -> None:
     if not DROP_ONLY:
         await orders_bench(dsns["bench_stock_orders"], tmp, say)
     say(f"load average between: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    await drop_bench(dsns["bench_stock_drop"], tmp, say)
+    await drop_bench(dsns["bench_stock_drop"], tmp, say, pg_pid)
 
 
 def main() -> None:
@@ -266,7 +318,7 @@ def main() -> None:
     pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
     admin_dsn = pg.start()
     try:
-        asyncio.run(bench(admin_dsn, tmp, lambda line: print(line, flush=True)))
+        asyncio.run(bench(admin_dsn, tmp, lambda line: print(line, flush=True), suite.postmaster_pid(pg)))
     finally:
         pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)

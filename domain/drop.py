@@ -101,31 +101,39 @@ def ticket_key(seed: bytes, member_id: UUID, n: int) -> bytes:
     return hashlib.sha256(seed + member_id.bytes + n.to_bytes(4, "big")).digest()
 
 
+_FIRST_TICKET = (0).to_bytes(4, "big")
+
+
 def draw_order(seed: bytes, entries: Iterable[EntryTickets]) -> list[UUID]:
     """Members ranked by their smallest ticket key (``ticket_key``; ties, never seen in practice, by member id
-    bytes). The seed's hash state is computed once and copied per ticket: the same digests, less work."""
-    base = hashlib.sha256(seed)
-    keyed = []
+    bytes). Every entry has at least one ticket (the draw checks): its first key is the starting best."""
+    sha256 = hashlib.sha256
+    keyed: list[tuple[bytes, bytes, UUID]] = []
+    append = keyed.append
     for e in entries:
-        member = e.member_id.bytes
-        best = b"\xff" * 33  # above every digest
-        for n in range(e.tickets):
-            h = base.copy()
-            h.update(member + n.to_bytes(4, "big"))
-            digest = h.digest()
+        member_id = e.member_id
+        member = member_id.bytes
+        best = sha256(seed + member + _FIRST_TICKET).digest()
+        for n in range(1, e.tickets):
+            digest = sha256(seed + member + n.to_bytes(4, "big")).digest()
             if digest < best:
                 best = digest
-        keyed.append((best, member, e.member_id))
+        append((best, member, member_id))
     keyed.sort()
     return [m for _, _, m in keyed]
 
 
 def entries_digest(entries: Iterable[EntryTickets]) -> str:
-    """SHA-256 over the entries in member order: pins exactly what was drawn."""
-    lines = sorted(
-        (e.member_id.bytes, f"{e.member_id.hex}:{e.store_id.hex if e.store_id else '-'}:{e.tickets}\n") for e in entries
-    )
-    return hashlib.sha256("".join(line for _, line in lines).encode()).hexdigest()
+    """SHA-256 over the entries in member order: pins exactly what was drawn.
+
+    One line per entry, ``<member hex>:<pool store hex or ->:<tickets>``; each line starts with the member's
+    fixed-width hex, so sorting the lines as text is sorting them by member."""
+    lines = [
+        f"{e.member_id.int:032x}:{'-' if e.store_id is None else f'{e.store_id.int:032x}'}:{e.tickets}\n"
+        for e in entries
+    ]
+    lines.sort()
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,9 +349,7 @@ class Drop(Aggregate):
         if commitment_of(seed) != self.commitment:
             raise InvalidArgument("the seed does not match the drop's commitment", reason="SEED_MISMATCH")
         entries = tuple(entries)
-        if not all(isinstance(e, EntryTickets) and e.tickets >= 1 for e in entries) or len(
-            {e.member_id for e in entries}
-        ) != len(entries):
+        if len({e.member_id for e in entries if type(e) is EntryTickets and e.tickets >= 1}) != len(entries):
             raise InvalidArgument("entries: one per member, at least one ticket each", reason="INVALID_ENTRIES")
         cursors: dict[UUID | None, int] = {}
         offers = self._offer_from(self._pool_orders(seed, entries), self._free(), cursors, at, set())

@@ -207,10 +207,10 @@ class Brands:
         directory = StoreDirectory(store, mapper)
         await directory.load()
         directory.start()
-        stock_directory = StockDirectory(store, mapper)  # which stores hold which SKUs, for stock-aware routing
+        stock_directory = StockDirectory(store, mapper, max_bytes=s.stock_directory_mb * 2**20)  # stock-aware routing
         await stock_directory.load()
         stock_directory.start()
-        drop_entries = DropEntryIndex(store, mapper)  # entries decoded as they come, not at the draw
+        drop_entries = DropEntryIndex(store, mapper, max_bytes=s.drop_entries_mb * 2**20)  # decoded as they come
         await drop_entries.catch_up()
         drop_entries.start()
         read_models = all_projections(store)
@@ -240,6 +240,9 @@ class Brands:
             audit_store = EventStore(reads, tenant.names, lock_timeout_s=s.lock_timeout_s)
             if keyring is not None:  # the replica's events decode with the brand's keys (read from the primary)
                 audit_store = PrivateEventStore(audit_store, keyring, mapper)
+        stock = StockService(runner, clock, programmes, stock_directory)
+        seeds = self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir)
+        drops = DropService(runner, clock, programmes, seeds, mapper, drop_entries)
         servicers = {
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
@@ -250,21 +253,13 @@ class Brands:
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
-            "StockService": StockServicer(auth, StockService(runner, clock, programmes, stock_directory)),
-            "DropService": DropServicer(
-                auth,
-                DropService(
-                    runner,
-                    clock,
-                    programmes,
-                    self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir),
-                    mapper,
-                    drop_entries,
-                ),
-            ),
+            "StockService": StockServicer(auth, stock),
+            "DropService": DropServicer(auth, drops),
             "PrivacyService": PrivacyServicer(auth, members, orders),
         }
-        scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
+        scheduler = Scheduler(
+            store, orders, members, programmes, clock, interval=s.scheduler_interval_s, stock=stock, drops=drops
+        )
         stack = Brand(
             tenant,
             store,

@@ -55,6 +55,8 @@ class Settings:
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
     request_cache_mb: int = 16
+    stock_directory_mb: int = 64
+    drop_entries_mb: int = 64
     log_format: str = "json"
     log_level: str = "INFO"
     workers: int = 1
@@ -139,6 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
+        stock_directory_mb=_int(env, "STOCK_DIRECTORY_MB", 64, minimum=1),
+        drop_entries_mb=_int(env, "DROP_ENTRIES_MB", 64, minimum=1),
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         workers=_int(env, "GRPC_WORKERS", 1, minimum=1),

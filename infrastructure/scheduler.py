@@ -8,6 +8,13 @@
   the order when placed) are cancelled, releasing the store's daily capacity.
 - Points lots past their expiry are swept into ``PointsExpired`` events (balances
   already ignore them; the events put the expiry on the ledger).
+- Stock held for an order past its time and still not released (a safety net behind the
+  payment timeout, which releases it with the cancellation) is released (``sweep_stock``), and
+  drop offers unclaimed past their purchase window lapse, their units offered to the next
+  members in draw order (``pass_on_offers``). Both find their work in read models
+  (``stock_holds``, ``drop_offers``) and do it as commands on the aggregates, which decide:
+  a second process sweeping the same aggregate has its write refused at commit by the version
+  check, runs again on the fresh state and finds nothing left to do.
 
 Every server process runs it; claimed rows are locked with ``FOR UPDATE SKIP LOCKED``
 and both jobs are idempotent, so processes share the work and a crash only delays it.
@@ -21,9 +28,11 @@ from datetime import datetime
 
 from application.background import stop_task
 from application.clock import Clock
+from application.drops import DropService
 from application.members import MemberService
 from application.orders import OrderService
 from application.programmes import ProgrammeCatalog
+from application.stock import StockService
 from application.unit_of_work import Conflict
 from domain.errors import DomainError
 from infrastructure.event_store import EventStore
@@ -35,6 +44,7 @@ from infrastructure.projections.due_work import (
     members_with_expired_lots,
     reschedule,
 )
+from infrastructure.projections.stock_levels import drops_with_lapsed_offers, stocks_with_expired_holds
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,8 @@ class Scheduler:
         *,
         interval: float = 60.0,
         batch: int = 200,
+        stock: StockService | None = None,
+        drops: DropService | None = None,
     ) -> None:
         self.store = store
         self.orders = orders
@@ -58,6 +70,8 @@ class Scheduler:
         self.clock = clock
         self.interval = interval
         self.batch = batch
+        self.stock = stock
+        self.drops = drops
         self._task: asyncio.Task | None = None
 
     async def run_once(self) -> tuple[int, int]:
@@ -66,7 +80,38 @@ class Scheduler:
         cancelled = await self.cancel_unpaid()
         if cancelled:
             log.info("unpaid orders cancelled", extra={"orders_cancelled": cancelled})
+        released = await self.sweep_stock()
+        passed = await self.pass_on_offers()
+        if released or passed:
+            log.info("stock and drops swept", extra={"holds_released": released, "drops_passed_on": passed})
         return await self._settle_due(), await self._sweep_expired()
+
+    async def sweep_stock(self) -> int:
+        """Release stock holds past their time (unpaid orders the payment timeout has not cancelled yet);
+        returns how many holds were released here."""
+        if self.stock is None:
+            return 0
+        released = 0
+        for sid in await stocks_with_expired_holds(self.store.pool, self.clock.now(), self.batch):
+            try:
+                released += await self.stock.sweep_expired_stock(sid)
+            except (Conflict, DomainError) as e:
+                log.info("expired holds on stock %s not released: %s", sid, getattr(e, "reason", e))
+        return released
+
+    async def pass_on_offers(self) -> int:
+        """Lapse drop offers unclaimed past their purchase window and offer their units to the next members in
+        draw order; returns how many drops passed offers on here."""
+        if self.drops is None:
+            return 0
+        passed = 0
+        for drop_id in await drops_with_lapsed_offers(self.store.pool, self.clock.now(), self.batch):
+            try:
+                if await self.drops.pass_on_lapsed(drop_id):
+                    passed += 1
+            except (Conflict, DomainError) as e:
+                log.info("lapsed offers of drop %s not passed on: %s", drop_id, getattr(e, "reason", e))
+        return passed
 
     async def cancel_unpaid(self) -> int:
         """Cancel the orders whose payment time ran out (releasing capacity); returns how many."""

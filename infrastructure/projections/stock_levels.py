@@ -6,11 +6,19 @@ figure is what the aggregate holds: on-hand, reserved (held for online orders), 
 available-online units are derived the way the aggregate derives them
 (``stock_levels_view``). ``drop_offers``: one row per offer of a drawn drop, with its state
 (WON, CLAIMED, LAPSED), fed from ``Drop``'s events.
+
+``stock_holds`` (kept by the ``stock_levels`` projection): one row per reservation not yet paid
+(committed holds never expire) nor released or consumed, with its expiry; the scheduler reads it
+to sweep expired holds (``stocks_with_expired_holds``), as it reads ``drop_offers`` for offers past
+their purchase window (``drops_with_lapsed_offers``). Both only say where to look: the sweep runs
+as a command on the aggregate, which decides (and a second process's sweep finds nothing to do).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -52,10 +60,17 @@ class StockLevels:
                         AS available_online
                FROM stock_levels"""
         )
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS stock_holds (
+                stock_id uuid NOT NULL, order_id uuid NOT NULL, expires_at timestamptz NOT NULL,
+                PRIMARY KEY (stock_id, order_id))"""
+        )
+        await conn.execute("CREATE INDEX IF NOT EXISTS stock_holds_expiry ON stock_holds (expires_at)")
 
     async def reset(self, conn: Any) -> None:
         await conn.execute("DROP VIEW IF EXISTS stock_levels_view")
         await conn.execute("DROP TABLE IF EXISTS stock_levels")
+        await conn.execute("DROP TABLE IF EXISTS stock_holds")
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
         sid, version, at = event.originator_id, event.originator_version, event.at
@@ -71,6 +86,15 @@ class StockLevels:
                 at,
             )
             return
+        if isinstance(event, StoreStock.Reserved):
+            await conn.execute(
+                "INSERT INTO stock_holds VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                sid,
+                event.order_id,
+                event.expires_at,
+            )
+        elif isinstance(event, (StoreStock.Committed, StoreStock.Released, StoreStock.Consumed)):
+            await conn.execute("DELETE FROM stock_holds WHERE stock_id = $1 AND order_id = $2", sid, event.order_id)
         change = {
             StoreStock.Adjusted: ("on_hand = on_hand + $4", lambda e: e.delta),
             StoreStock.Reserved: ("reserved = reserved + $4", lambda e: e.qty),
@@ -117,6 +141,9 @@ class DropResults:
                 expires_at timestamptz NOT NULL, state text NOT NULL, offered_at timestamptz NOT NULL,
                 PRIMARY KEY (drop_id, member_id))"""
         )
+        await conn.execute(
+            "CREATE INDEX IF NOT EXISTS drop_offers_open ON drop_offers (expires_at) WHERE state = 'WON'"
+        )
 
     async def reset(self, conn: Any) -> None:
         await conn.execute("DROP TABLE IF EXISTS drop_offers")
@@ -143,3 +170,24 @@ class DropResults:
                 [(drop_id, m) for m in event.lapsed],
             )
             await self._offer(conn, drop_id, event.offers, event.at)
+
+
+async def stocks_with_expired_holds(pool: Any, now: datetime, limit: int) -> list[UUID]:
+    """Stock aggregates holding units for an unpaid order past its time (the read model may lag: the
+    aggregate decides)."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT stock_id FROM stock_holds WHERE expires_at <= $1 LIMIT $2",
+        now,
+        limit,
+    )
+    return [r["stock_id"] for r in rows]
+
+
+async def drops_with_lapsed_offers(pool: Any, now: datetime, limit: int) -> list[UUID]:
+    """Drawn drops with an offer unclaimed past its purchase window, not yet passed on."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT drop_id FROM drop_offers WHERE state = 'WON' AND expires_at <= $1 LIMIT $2",
+        now,
+        limit,
+    )
+    return [r["drop_id"] for r in rows]

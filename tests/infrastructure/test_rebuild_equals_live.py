@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EMPTY_OK = {
     "settlement_closes",  # the workload closes no settlement period
     "stock_levels",
+    "stock_holds",
     "drop_offers",
 }  # nor counts stock or draws a drop: tests/infrastructure/test_stock_read_models.py
 BULK = {"event_chain", "dealer_ledger", "due_settlements"}  # rebuilt from raw rows in bulk
@@ -48,7 +49,7 @@ def tables_of(store: EventStore) -> dict[str, tuple[str, ...]]:
         "due_settlements": ("due_settlements",),
         "due_payments": ("due_payments",),
         "member_orders": ("member_orders",),
-        "stock_levels": ("stock_levels",),
+        "stock_levels": ("stock_levels", "stock_holds"),
         "drop_results": ("drop_offers",),
     }
 

@@ -33,6 +33,9 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     assert levels == [
         (stock.on_hand, stock.reserved, stock.consumed, stock.sold_in_store, stock.protected, stock.available_online)
     ]
+    holds = await rows(store, "SELECT stock_id, order_id, expires_at FROM stock_holds")
+    assert holds == sorted((stock.id, r.order_id, r.expires_at) for r in stock.reservations.values() if not r.committed)
+    assert len(holds) == 1  # the workload leaves one hold unpaid: the one the scheduler's sweep would look at
     offers = await rows(store, "SELECT member_id, units, state FROM drop_offers")
     expected = sorted(
         (o.member_id, o.units, "CLAIMED" if o.claimed else "LAPSED" if o.lapsed else "WON")
@@ -40,7 +43,8 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     )
     assert offers == expected and {state for _, _, state in offers} >= {"CLAIMED", "LAPSED", "WON"}
 
-    live = [await rows(store, "SELECT * FROM stock_levels"), await rows(store, "SELECT * FROM drop_offers")]
+    tables = ("stock_levels", "stock_holds", "drop_offers")
+    live = [await rows(store, f"SELECT * FROM {t}") for t in tables]
     for projection in projections:
         await rebuild(store, projection, build_mapper({}), batch_size=2, out=None)
-    assert [await rows(store, "SELECT * FROM stock_levels"), await rows(store, "SELECT * FROM drop_offers")] == live
+    assert [await rows(store, f"SELECT * FROM {t}") for t in tables] == live
