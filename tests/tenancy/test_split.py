@@ -290,3 +290,48 @@ async def test_a_store_from_before_stores_recorded_their_brand_takes_the_brand_o
         assert await conn.fetchval("SELECT count(*) FROM brand_acme.event_chain") == events
     finally:
         await conn.close()
+
+
+async def test_a_split_interrupted_after_the_copy_leaves_the_brand_where_it_was_and_the_next_run_resumes(
+    fresh_dsn, tmp_path, monkeypatch
+):
+    await onboard(fresh_dsn, "acme", schema="public")
+    async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (_, channel):
+        for i in range(3):
+            await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
+                m.RegisterMemberRequest(request_id=f"r-{i}", member=m.Member(openid=f"o-{i}")),
+                metadata=auth("miniprogram"),
+            )
+    import infrastructure.tenant_split as tenant_split
+
+    async def crash(*_args, **_kwargs):
+        raise RuntimeError("killed during the rebuild")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tenant_split, "_rebuild_and_verify", crash)
+        with pytest.raises(RuntimeError, match="killed"):
+            await split(fresh_dsn, "public", env=KEYS, data_dir=tmp_path, say=lambda _: None)
+    assert (await Registry(fresh_dsn).get("acme")).schema == "public"  # the servers would still open the old log
+    dry = await split(fresh_dsn, "public", env=KEYS, data_dir=tmp_path, dry_run=True, say=lambda _: None)
+    assert dry.brands["acme"].state == "to rebuild"
+    plan = await split(fresh_dsn, "public", env=KEYS, data_dir=tmp_path, say=lambda _: None)
+    assert plan.brands["acme"].state == "done"
+    assert (await Registry(fresh_dsn).get("acme")).schema == "brand_acme"
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        copied = await conn.fetchval("SELECT count(*) FROM brand_acme.loyaltyengine_events")
+        assert copied == await conn.fetchval("SELECT count(*) FROM public.loyaltyengine_events") > 0
+        assert await conn.fetchval("SELECT count(*) FROM brand_acme.event_chain") == copied
+        assert await conn.fetchval("SELECT count(*) FROM brand_acme.request_log") == 3  # acme/r-0 .. acme/r-2
+    finally:
+        await conn.close()
+    async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (_, channel):  # a retry after the split: its answer
+        again = await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
+            m.RegisterMemberRequest(request_id="r-1", member=m.Member(openid="o-1")), metadata=auth("miniprogram")
+        )
+        assert again.openid == "o-1"
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM brand_acme.loyaltyengine_events") == copied  # nothing new
+    finally:
+        await conn.close()
