@@ -37,7 +37,8 @@ changes nothing. The shared schema is left as it was (drop it after checking the
 
 The copy runs inside one database (``INSERT ... SELECT`` across the two schemas): the one place
 a query leaves a schema, offline, by design. Stop the servers first: the copy takes a SHARE lock
-on the shared events table and refuses if the log moved since the plan.
+on the shared events table and refuses if the log moved since the plan. The plan holds the map of
+aggregate -> brand in memory (about 100 bytes per aggregate) and reads the log once.
 """
 
 from __future__ import annotations
