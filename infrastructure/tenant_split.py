@@ -547,10 +547,13 @@ async def split(
                 f"{len(plan.unassigned)} aggregates of no single brand and {len(plan.conflicts)} cross-brand "
                 "references: nothing was split"
             )
+        registered = {t.brand: t for t in await registry.all()}
+        for t in registered.values():  # a brand registered on the shared schema that never wrote: a schema of its own
+            if t.schema == source_schema and t.dsn is None and t.brand not in plan.brands:
+                plan.brands[t.brand] = BrandPlan(t.brand, schema_for(t.brand))
         wanted = set(brands) or set(plan.brands)
         if unknown := wanted - set(plan.brands):
             raise TenantError(f"no aggregate of brand(s) {', '.join(sorted(unknown))} in schema {source_schema}")
-        registered = {t.brand: t for t in await registry.all()}
         for b in plan.brands.values():
             b.state = await _brand_state(conn, plan, b, registered.get(b.brand))
             if b.brand not in wanted and b.state != "done":

@@ -296,6 +296,7 @@ async def test_a_split_interrupted_after_the_copy_leaves_the_brand_where_it_was_
     fresh_dsn, tmp_path, monkeypatch
 ):
     await onboard(fresh_dsn, "acme", schema="public")
+    await onboard(fresh_dsn, "beta", schema="public")  # registered on the shared schema, never wrote anything
     async with serving(fresh_dsn, tmp_path, env=NO_AUTO) as (_, channel):
         for i in range(3):
             await members_pb2_grpc.MemberServiceStub(channel).RegisterMember(
@@ -315,10 +316,11 @@ async def test_a_split_interrupted_after_the_copy_leaves_the_brand_where_it_was_
     dry = await split(fresh_dsn, "public", env=KEYS, data_dir=tmp_path, dry_run=True, say=lambda _: None)
     assert dry.brands["acme"].state == "to rebuild"
     plan = await split(fresh_dsn, "public", env=KEYS, data_dir=tmp_path, say=lambda _: None)
-    assert plan.brands["acme"].state == "done"
-    assert (await Registry(fresh_dsn).get("acme")).schema == "brand_acme"
+    assert plan.brands["acme"].state == "done" and plan.brands["beta"].state == "done"
+    assert {t.brand: t.schema for t in await Registry(fresh_dsn).all()} == {"acme": "brand_acme", "beta": "brand_beta"}
     conn = await asyncpg.connect(fresh_dsn)
     try:
+        assert await conn.fetchval("SELECT count(*) FROM brand_beta.loyaltyengine_events") == 0
         copied = await conn.fetchval("SELECT count(*) FROM brand_acme.loyaltyengine_events")
         assert copied == await conn.fetchval("SELECT count(*) FROM public.loyaltyengine_events") > 0
         assert await conn.fetchval("SELECT count(*) FROM brand_acme.event_chain") == copied
