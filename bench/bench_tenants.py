@@ -1,200 +1,444 @@
-"""Two brands flash-selling at once vs one brand alone, one server process, one PostgreSQL.
+"""Brands as tenants under a flash sale: two brands at once vs one alone, and 1 vs 2 server processes.
 
-Each brand is a tenant with its own schema, log and events-table lock. Both brands have one hot
-store (every customer next to it); clients loop PlaceOrder -> PayOrder for a fixed time. Runs,
-interleaved A-B-B-A so host drift hits both alike:
+Both figures go through the real server (``python server.py`` subprocess, gRPC over loopback, one
+embedded PostgreSQL with a schema per brand). Each client loops PlaceOrder -> PayOrder; every brand's
+orders are concentrated on a few hot stores (``--stores`` per brand, customers within ~100 m of one).
 
-- alone:    acme only, C clients
-- together: acme and beta at once, C/2 clients each (the same total concurrency)
-- together, C each (twice the clients)
+  brands   A = one brand alone (acme, C clients) vs B = two brands at once (acme and beta, C/2 each):
+           the same total client concurrency, one server process. Target: B/A >= 1.0 (no cross-brand
+           lock contention: each brand's log has its own events-table lock).
+  workers  A = 1 server process vs B = 2 (GRPC_WORKERS=2, SO_REUSEPORT), two brands, C/2 each, the
+           client on 8 connections so the kernel spreads them over the processes.
 
-and, for contrast, the same "together" load with both brands in ONE shared schema (the layout
-before tenants: ``onboard --schema public`` for both), i.e. one log lock for both.
+Robust to a noisy shared machine: rounds interleave A B B A A B ... (each mode equally often first, so
+drift cancels); every round starts a fresh database (same log size for every run: nothing carries
+over) and a fresh server, sets the brands up through the API, warms up, then measures ``--duration``
+s. Per run: paid orders/s (total and per brand), errors, p50/p99 of both RPCs, and CPU per paid order
+from /proc of the server's process tree (parent and workers) and of PostgreSQL's (postmaster, its
+backends, and the CPU of backends that exited, via cutime/cstime). Reported: medians per mode, the
+ratio of medians and the median of the per-round ratios (each B beside the A of its own round).
 
-``--store`` measures below the server instead: W writers appending one event per transaction through the
-event store's commit path (the events-table lock of each transaction) to one brand's schema, vs W/2
-writers to each of two brands' schemas, interleaved A-B-B-A-A-B: the log lock's share of it.
-
-Usage: .venv/bin/python bench/bench_tenants.py [--quick] [--store]   (about 3 minutes; --quick about 1)
-Prints the figures; writes nothing.
+Usage:
+  .venv/bin/python bench/bench_tenants.py [--rounds 5] [--duration 20] [--only brands|workers] [--json PATH]
+  .venv/bin/python bench/bench_tenants.py --quick      # smoke test: 1 round, 3 s (numbers meaningless)
+  .venv/bin/python bench/bench_tenants.py --store      # below the server: the events-table lock alone
+Time: about (2 modes x rounds x (duration + ~20 s setup)) per part: the default (5 rounds, 20 s, both
+parts) takes about 14 minutes. Writes bench/results/tenants.txt (not with --quick or --store).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
+import platform
 import random
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import grpc  # noqa: E402
-from bench_orders import (  # noqa: E402
-    SUZHOU,
-    cpu_seconds,
-    draft,
-    free_port,
-    spec,
-    sql,
-    stop_server,
-    wait_serving,
-)
+from bench_orders import SUZHOU, draft, free_port, pct, spec, sql, stop_server, wait_serving  # noqa: E402
 
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.tenants import onboard  # noqa: E402
-from protos.loyalty.v1 import members_pb2, members_pb2_grpc, orders_pb2, orders_pb2_grpc, stores_pb2, stores_pb2_grpc  # noqa: E402  # noqa: E402
+from protos.loyalty.v1 import (  # noqa: E402
+    members_pb2,
+    members_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    stores_pb2,
+    stores_pb2_grpc,
+)
 
-QUICK = "--quick" in sys.argv
-SECONDS = 6 if QUICK else 15
-MEMBERS = 100 if QUICK else 300
-C = 32
 BRANDS = ("acme", "beta")
 TOKENS = {f"{role}@{b}": f"bench-{role}-{b}-0123456789" for b in BRANDS for role in ("miniprogram", "operator")}
+RESULTS = ROOT / "bench" / "results"
+CALL_TIMEOUT_S = 10.0
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def md(role: str, brand: str):
+def md(role: str, brand: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {TOKENS[f'{role}@{brand}']}"),)
 
 
-def start_server(dsn: str, data_dir: Path, port: int, log_path: Path, env: dict[str, str] | None = None):
-    import subprocess
-
-    full = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "GRPC_ADDRESS": f"127.0.0.1:{port}",
-        "LOYALTY_DATA_DIR": str(data_dir),
-        "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()),
-        "LOG_LEVEL": "warning",
-        **(env or {}),
-    }
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT
-    )
+# --- /proc: CPU of process trees -------------------------------------------------------------
 
 
-async def setup_brand(channel, brand: str, rid) -> list[str]:
-    stores = stores_pb2_grpc.StoreServiceStub(channel)
-    members = members_pb2_grpc.MemberServiceStub(channel)
-    orders = orders_pb2_grpc.OrderServiceStub(channel)
-    hot = await stores.OpenCloudStore(
-        stores_pb2.OpenCloudStoreRequest(
-            request_id=rid(), cloud_store=stores_pb2.CloudStore(spec=spec(f"HOT-{brand}", *SUZHOU, "DHOT"))
-        ),
-        metadata=md("operator", brand),
-    )
-    names = []
-    for i in range(MEMBERS):
-        names.append(
-            (
-                await members.RegisterMember(
-                    members_pb2.RegisterMemberRequest(
-                        request_id=rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")
-                    ),
-                    metadata=md("miniprogram", brand),
+def _stats() -> dict[int, tuple[int, float]]:
+    """pid -> (ppid, own utime+stime + reaped children's cutime+cstime, in s)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            f = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(entry)] = (int(f[1]), (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / TICK)
+    return out
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every descendant alive, plus what exited ones left in their parents."""
+    stats = _stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += stats[pid][1]
+            todo.extend(children.get(pid, ()))
+    return total
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    part: str
+    mode: str
+    round: int
+    seconds: float = 0.0
+    paid: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    server_cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+    load_average: float = 0.0
+
+    @property
+    def total_paid(self) -> int:
+        return sum(self.paid.values())
+
+    @property
+    def rate(self) -> float:
+        return self.total_paid / self.seconds if self.seconds else 0.0
+
+    def per_order_ms(self, cpu_s: float) -> float:
+        return 1000 * cpu_s / max(1, self.total_paid)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "mode": self.mode,
+            "round": self.round,
+            "orders_per_s": round(self.rate, 1),
+            "per_brand_orders_per_s": {b: round(n / self.seconds, 1) for b, n in self.paid.items()},
+            "errors": self.errors,
+            "p50_ms": round(pct(self.latencies, 0.5), 1),
+            "p99_ms": round(pct(self.latencies, 0.99), 1),
+            "server_cpu_ms_per_order": round(self.per_order_ms(self.server_cpu_s), 2),
+            "pg_cpu_ms_per_order": round(self.per_order_ms(self.pg_cpu_s), 2),
+            "load_average": round(self.load_average, 2),
+        }
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, pg: EmbeddedPostgres, admin_dsn: str, tmp: Path) -> None:
+        self.args, self.pg, self.admin_dsn, self.tmp = args, pg, admin_dsn, tmp
+        self.postmaster = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
+        self.n = 0
+
+    def dsn(self, database: str) -> str:
+        base, _, query = self.admin_dsn.partition("?")
+        return f"{base.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+
+    def rid(self) -> str:
+        self.n += 1
+        return f"{self.prefix}-{self.n}"
+
+    def stores_at(self, brand: str) -> list[tuple[float, float]]:
+        """The brand's hot stores, ~3 km apart (both brands at the same spots: they never see each other's)."""
+        return [(SUZHOU[0] + 0.03 * i, SUZHOU[1]) for i in range(self.args.stores)]
+
+    async def run(self, part: str, mode: str, index: int) -> Run:
+        """A fresh database and server; both brands set up; warm-up; one measured run of ``mode``."""
+        workers = 2 if (part, mode) == ("workers", "2 processes") else 1
+        database = f"bench_tenants_{part}_{index}_{workers}_{mode.split()[0]}"
+        self.prefix = uuid4().hex[:8]
+        await sql(self.admin_dsn, f'DROP DATABASE IF EXISTS "{database}"')
+        await sql(self.admin_dsn, f'CREATE DATABASE "{database}"')
+        dsn = self.dsn(database)
+        for b in BRANDS:
+            await onboard(dsn, b)
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "GRPC_ADDRESS": f"127.0.0.1:{port}",
+            "GRPC_WORKERS": str(workers),
+            "LOYALTY_DATA_DIR": str(self.tmp / "data"),  # one data dir: the same development keys every round
+            "LOYALTY_API_TOKENS": ",".join(f"{t}={r}" for r, t in TOKENS.items()),
+            "LOYALTY_ONBOARD_TOKEN_BRANDS": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        log = self.tmp / f"server-{database}.log"
+        with open(log, "wb") as out:  # noqa: ASYNC230 - a moment's blocking before the run, not during it
+            proc = subprocess.Popen(  # noqa: ASYNC220 - started and left running; stopped below
+                [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        channels = [
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(8 if part == "workers" else 1)
+        ]
+        try:
+            await wait_serving(channels[0], proc, timeout=120)
+            if workers > 1:
+                await asyncio.sleep(1.0)  # every worker bound
+            members = {b: await self.setup(channels[0], b) for b in BRANDS}
+            c = self.args.clients
+            plan = {"acme": c} if mode == "one brand" else {"acme": c // 2, "beta": c - c // 2}
+            await self.load(Run(part, "warm-up", index), channels, members, plan, self.args.warmup)
+            run = Run(part, mode, index)
+            cpu0, pg0 = tree_cpu(proc.pid), tree_cpu(self.postmaster)
+            await self.load(run, channels, members, plan, self.args.duration)
+            run.server_cpu_s, run.pg_cpu_s = tree_cpu(proc.pid) - cpu0, tree_cpu(self.postmaster) - pg0
+            run.load_average = os.getloadavg()[0]
+            return run
+        finally:
+            for channel in channels:
+                await channel.close()
+            stop_server(proc)
+            await sql(self.admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    async def setup(self, channel: grpc.aio.Channel, brand: str) -> list[str]:
+        stores = stores_pb2_grpc.StoreServiceStub(channel)
+        members = members_pb2_grpc.MemberServiceStub(channel)
+        orders = orders_pb2_grpc.OrderServiceStub(channel)
+        names = []
+        for i, at in enumerate(self.stores_at(brand)):
+            store = await stores.OpenCloudStore(
+                stores_pb2.OpenCloudStoreRequest(
+                    request_id=self.rid(),
+                    cloud_store=stores_pb2.CloudStore(spec=spec(f"HOT-{brand}-{i}", *at, f"D{i}")),
+                ),
+                metadata=md("operator", brand),
+            )
+            names.append((store.name, at))
+        registered: list[str] = []
+        todo = list(range(self.args.members))
+
+        async def register() -> None:
+            while todo:
+                i = todo.pop()
+                request = members_pb2.RegisterMemberRequest(
+                    request_id=self.rid(), member=members_pb2.Member(openid=f"o-{brand}-{i}")
                 )
-            ).name
+                while True:
+                    try:
+                        m = await members.RegisterMember(request, metadata=md("miniprogram", brand), timeout=30)
+                        break
+                    except grpc.aio.AioRpcError as e:
+                        if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                        await asyncio.sleep(0.1)
+                registered.append(m.name)
+
+        await asyncio.gather(*(register() for _ in range(16)))
+        deadline = time.monotonic() + 60
+        for name, at in names:  # the store directory follows the log: wait until it routes to every store
+            while True:
+                d = await orders.SimulateOrder(
+                    orders_pb2.SimulateOrderRequest(order=draft(registered[0], *at)), metadata=md("miniprogram", brand)
+                )
+                if d.allocated and d.store == name:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{brand}: the directory never routed to {name}")
+                await asyncio.sleep(0.2)
+        return registered
+
+    async def load(
+        self,
+        run: Run,
+        channels: list[grpc.aio.Channel],
+        members: dict[str, list[str]],
+        plan: dict[str, int],
+        seconds: float,
+    ) -> None:
+        stubs = [orders_pb2_grpc.OrderServiceStub(c) for c in channels]
+        end = time.perf_counter() + seconds
+        turn = 0
+
+        async def client(brand: str, rng: random.Random) -> None:
+            nonlocal turn
+            meta = md("miniprogram", brand)
+            spots = self.stores_at(brand)
+            while time.perf_counter() < end:
+                turn += 1
+                stub = stubs[turn % len(stubs)]
+                lat, lng = rng.choice(spots)
+                at = (lat + rng.gauss(0, 0.001), lng + rng.gauss(0, 0.001))
+                t0 = time.perf_counter()
+                try:
+                    order = await stub.PlaceOrder(
+                        orders_pb2.PlaceOrderRequest(
+                            request_id=self.rid(), order=draft(rng.choice(members[brand]), *at)
+                        ),
+                        metadata=meta,
+                        timeout=CALL_TIMEOUT_S,
+                    )
+                    run.latencies.append(time.perf_counter() - t0)
+                    if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
+                        run.errors["UNALLOCATED"] = run.errors.get("UNALLOCATED", 0) + 1
+                        continue
+                    t0 = time.perf_counter()
+                    await stub.PayOrder(
+                        orders_pb2.PayOrderRequest(request_id=self.rid(), name=order.name, paid_fen=order.total_fen),
+                        metadata=meta,
+                        timeout=CALL_TIMEOUT_S,
+                    )
+                    run.latencies.append(time.perf_counter() - t0)
+                    run.paid[brand] = run.paid.get(brand, 0) + 1
+                except grpc.aio.AioRpcError as e:
+                    run.errors[e.code().name] = run.errors.get(e.code().name, 0) + 1
+                    if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        await asyncio.sleep(0.05)  # as RetryInfo asks, roughly
+
+        t0 = time.perf_counter()
+        seed = hash((run.part, run.mode, run.round))
+        await asyncio.gather(
+            *(client(b, random.Random(seed + 1000 * k + i)) for k, (b, n) in enumerate(plan.items()) for i in range(n))
         )
-    async with asyncio.timeout(30):
-        while True:
-            d = await orders.SimulateOrder(
-                orders_pb2.SimulateOrderRequest(order=draft(names[0], *SUZHOU)), metadata=md("miniprogram", brand)
-            )
-            if d.allocated and d.store == hot.name:
-                return names
-            await asyncio.sleep(0.2)
+        run.seconds = time.perf_counter() - t0
 
 
-async def load(channel, brand: str, members: list[str], clients: int, until: float, rid, counts: dict) -> None:
-    orders = orders_pb2_grpc.OrderServiceStub(channel)
-    rng = random.Random(hash(brand))
-    meta = md("miniprogram", brand)
+# --- the parts ----------------------------------------------------------------------------------
 
-    async def client() -> None:
-        while time.monotonic() < until:
-            at = (SUZHOU[0] + rng.gauss(0, 0.001), SUZHOU[1] + rng.gauss(0, 0.001))
-            try:
-                order = await orders.PlaceOrder(
-                    orders_pb2.PlaceOrderRequest(request_id=rid(), order=draft(rng.choice(members), *at)),
-                    metadata=meta,
-                    timeout=30,
-                )
-                if order.state != orders_pb2.ORDER_STATE_ALLOCATED:
-                    counts["unallocated"] = counts.get("unallocated", 0) + 1
-                    continue
-                await orders.PayOrder(
-                    orders_pb2.PayOrderRequest(request_id=rid(), name=order.name, paid_fen=order.total_fen),
-                    metadata=meta,
-                    timeout=30,
-                )
-                counts[brand] = counts.get(brand, 0) + 1
-            except grpc.aio.AioRpcError as e:
-                counts[e.code().name] = counts.get(e.code().name, 0) + 1
-
-    await asyncio.gather(*(client() for _ in range(clients)))
+PARTS = {"brands": ("one brand", "two brands"), "workers": ("1 process", "2 processes")}
 
 
-async def scenario(channel, members: dict[str, list[str]], plan: dict[str, int], rid, pid: int) -> dict:
-    counts: dict = {}
-    cpu0, t0 = cpu_seconds(pid), time.monotonic()
-    until = t0 + SECONDS
-    await asyncio.gather(*(load(channel, b, members[b], c, until, rid, counts) for b, c in plan.items()))
-    seconds = time.monotonic() - t0
-    paid = sum(counts.get(b, 0) for b in BRANDS)
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarise(part: str, runs: list[Run]) -> dict[str, Any]:
+    a_mode, b_mode = PARTS[part]
+    a = [r for r in runs if r.mode == a_mode]
+    b = [r for r in runs if r.mode == b_mode]
+    by_round = {r.round: r for r in a}
+    pair = [r.rate / by_round[r.round].rate for r in b if r.round in by_round and by_round[r.round].rate]
+
+    def side(rs: list[Run]) -> dict[str, Any]:
+        return {
+            "orders_per_s_median": round(median([r.rate for r in rs]), 1),
+            "orders_per_s": [round(r.rate, 1) for r in rs],
+            "server_cpu_ms_per_order_median": round(median([r.per_order_ms(r.server_cpu_s) for r in rs]), 2),
+            "pg_cpu_ms_per_order_median": round(median([r.per_order_ms(r.pg_cpu_s) for r in rs]), 2),
+            "p99_ms_median": round(median([pct(r.latencies, 0.99) for r in rs]), 1),
+            "errors": {k: sum(r.errors.get(k, 0) for r in rs) for k in sorted({k for r in rs for k in r.errors})},
+        }
+
+    sa, sb = side(a), side(b)
     return {
-        "rate": paid / seconds,
-        "per_brand": {b: counts.get(b, 0) / seconds for b in plan},
-        "errors": {k: v for k, v in counts.items() if k not in BRANDS},
-        "server_cpu_ms": (cpu_seconds(pid) - cpu0) * 1000 / max(paid, 1),
+        "a": a_mode,
+        "b": b_mode,
+        a_mode: sa,
+        b_mode: sb,
+        "ratio_of_medians": round(sb["orders_per_s_median"] / sa["orders_per_s_median"], 3)
+        if sa["orders_per_s_median"]
+        else None,
+        "median_round_ratio": round(median(pair), 3) if pair else None,
+        "round_ratios": [round(x, 3) for x in pair],
     }
 
 
-async def measure(dsn: str, tmp: Path, label: str) -> list[tuple[str, dict]]:
-    port = free_port()
-    proc = start_server(
-        dsn, tmp / f"data-{label}", port, tmp / f"server-{label}.log", {"LOYALTY_ONBOARD_TOKEN_BRANDS": "0"}
+def describe(part: str, s: dict[str, Any]) -> list[str]:
+    a, b = s[s["a"]], s[s["b"]]
+    lines = [f"{part}: {s['b']} vs {s['a']}"]
+    for mode in (s["a"], s["b"]):
+        x = s[mode]
+        lines.append(
+            f"  {mode:12s} median {x['orders_per_s_median']:7.1f} orders/s  runs {x['orders_per_s']}  "
+            f"server CPU {x['server_cpu_ms_per_order_median']:.2f} ms/order  PostgreSQL CPU "
+            f"{x['pg_cpu_ms_per_order_median']:.2f} ms/order  p99 {x['p99_ms_median']:.0f} ms  errors {x['errors']}"
+        )
+    lines.append(
+        f"  ratio of medians {s['ratio_of_medians']}x; median of per-round ratios {s['median_round_ratio']}x "
+        f"(rounds: {s['round_ratios']}); CPU per order {b['server_cpu_ms_per_order_median']:.2f} vs "
+        f"{a['server_cpu_ms_per_order_median']:.2f} ms (server), {b['pg_cpu_ms_per_order_median']:.2f} vs "
+        f"{a['pg_cpu_ms_per_order_median']:.2f} ms (PostgreSQL)"
     )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    return lines
+
+
+async def server_main(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tenants-"))
+    pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
+    admin = pg.start()
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": await sql(admin, "SHOW server_version"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "settings": {
+            k: getattr(args, k) for k in ("rounds", "duration", "warmup", "clients", "stores", "members", "quick")
+        },
+        "parts": {},
+        "runs": [],
+    }
+    say = print
+    say(f"bench_tenants: {result['machine']}; {result['settings']}", flush=True)
     try:
-        await wait_serving(channel, proc)
-        n = iter(range(10**9))
-        prefix = uuid4().hex[:8]
-
-        def rid() -> str:
-            return f"{prefix}-{next(n)}"
-
-        members = {b: await setup_brand(channel, b, rid) for b in BRANDS}
-        await scenario(channel, members, {"acme": 8, "beta": 8}, rid, proc.pid)  # warm-up
-        runs = []
-        alone, together = {"acme": C}, {"acme": C // 2, "beta": C // 2}
-        for name, plan in (
-            ("alone", alone),
-            ("together", together),
-            ("together", together),
-            ("alone", alone),
-            ("together, C each", {"acme": C, "beta": C}),
-        ):
-            runs.append((name, await scenario(channel, members, plan, rid, proc.pid)))
-            print(
-                f"  [{label}] {name}: {runs[-1][1]['rate']:.1f} orders/s {runs[-1][1]['per_brand']} "
-                f"errors {runs[-1][1]['errors']}",
-                flush=True,
-            )
-        return runs
+        bench = Bench(args, pg, admin, tmp)
+        for part in args.only or list(PARTS):
+            runs: list[Run] = []
+            a, b = PARTS[part]
+            for i in range(args.rounds):
+                for mode in (a, b) if i % 2 == 0 else (b, a):  # A B, B A, A B, ...: each first equally often
+                    run = await bench.run(part, mode, i)
+                    runs.append(run)
+                    result["runs"].append(run.summary())
+                    say(f"  {json.dumps(run.summary())}", flush=True)
+            result["parts"][part] = summarise(part, runs)
+            for line in describe(part, result["parts"][part]):
+                say(line, flush=True)
     finally:
-        await channel.close()
-        stop_server(proc)
+        pg.stop()
+    result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
 
 
-def mean(runs, name: str) -> float:
-    rates = [r["rate"] for n, r in runs if n == name]
-    return sum(rates) / len(rates)
+def write_text(result: dict[str, Any], path: Path) -> None:
+    m = result["machine"]
+    lines = [
+        f"bench/bench_tenants.py {m['date']}: {m['platform']}, {m['cores']} cores, Python {m['python']}, "
+        f"PostgreSQL {m['postgresql']} (embedded, Unix socket); load average {m['load_average_start']} at start, "
+        f"{m['load_average_end']} at end; {result['seconds']:.0f} s",
+        f"settings: {result['settings']} (clients: total concurrency, split evenly over the brands that sell)",
+        "each run: a fresh database and server, both brands set up through the API, warm-up, then the measured "
+        "closed loop; rounds interleave A B / B A",
+        "",
+    ]
+    for part, s in result["parts"].items():
+        lines += [*describe(part, s), ""]
+    lines.append("runs:")
+    lines += [f"  {json.dumps(r)}" for r in result["runs"]]
+    path.write_text("\n".join(lines) + "\n")
+
+
+# --- below the server: the events-table lock alone -------------------------------------------------
 
 
 async def appends(stores: list, writers: int, seconds: float) -> float:
@@ -215,13 +459,13 @@ async def appends(stores: list, writers: int, seconds: float) -> float:
     return done / (time.monotonic() - t0)
 
 
-async def store_main() -> None:
+async def store_main(quick: bool) -> None:
     from infrastructure.event_store import EventStore
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-tenants-"))
     pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
     dsn = pg.start()
-    writers, seconds = 16, (4 if QUICK else 10)
+    writers, seconds = 16, (4 if quick else 10)
     try:
         stores = {}
         for b in BRANDS:
@@ -238,7 +482,7 @@ async def store_main() -> None:
             rate = await appends([stores["acme"]] if name == "one brand" else list(stores.values()), writers, seconds)
             runs[name].append(rate)
             print(f"  {name}: {rate:,.0f} txn/s", flush=True)
-        one, two = (sum(v) / len(v) for v in runs.values())
+        one, two = (median(v) for v in runs.values())
         print(f"load average at end: {os.getloadavg()}")
         print(f"one brand's log: {one:,.0f} txn/s; two brands' logs at once: {two:,.0f} txn/s = {two / one:.2f}x")
         for store in stores.values():
@@ -247,41 +491,42 @@ async def store_main() -> None:
         pg.stop()
 
 
-async def main() -> None:
-    if "--store" in sys.argv:
-        await store_main()
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="bench-tenants-"))
-    pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
-    admin = pg.start()
-    try:
-        base, _, query = admin.partition("?")
-        dsns = {}
-        for db in ("own_schemas", "shared_schema"):
-            await sql(admin, f'CREATE DATABASE "{db}"')
-            dsns[db] = f"{base.rsplit('/', 1)[0]}/{db}" + (f"?{query}" if query else "")
-        for b in BRANDS:
-            await onboard(dsns["own_schemas"], b)
-            await onboard(dsns["shared_schema"], b, schema="public")  # the layout before tenants: one log
-        print(
-            f"load average at start: {os.getloadavg()}; {os.cpu_count()} cores; {SECONDS} s per run, "
-            f"C={C} clients alone",
-            flush=True,
-        )
-        own = await measure(dsns["own_schemas"], tmp, "schema per brand")
-        shared = await measure(dsns["shared_schema"], tmp, "one shared schema")
-        print(f"load average at end: {os.getloadavg()}")
-        for label, runs in (("schema per brand", own), ("one shared schema", shared)):
-            a, t = mean(runs, "alone"), mean(runs, "together")
-            each = mean(runs, "together, C each")
-            cpu = {n: round(r["server_cpu_ms"], 2) for n, r in runs}
-            print(
-                f"{label}: alone {a:.1f} orders/s; two brands at once (C/2 each) {t:.1f} orders/s = {t / a:.2f}x; "
-                f"two brands, C each {each:.1f} orders/s = {each / a:.2f}x; server CPU ms/order {cpu}"
-            )
-    finally:
-        pg.stop()
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=None, help="rounds per part, each one run of both modes (5)")
+    p.add_argument("--duration", type=float, default=None, help="measured seconds per run (20)")
+    p.add_argument("--warmup", type=float, default=None, help="warm-up seconds per run (5)")
+    p.add_argument("--clients", type=int, default=32, help="total client concurrency (32)")
+    p.add_argument("--stores", type=int, default=4, help="hot stores per brand (4)")
+    p.add_argument("--members", type=int, default=None, help="members per brand (200)")
+    p.add_argument("--only", choices=list(PARTS), action="append", default=None)
+    p.add_argument("--quick", action="store_true", help="smoke test: tiny and short, numbers meaningless")
+    p.add_argument("--store", action="store_true", help="below the server: appends to one vs two brands' logs")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
+    p.add_argument("--out", type=Path, default=None, help="the text report (default bench/results/tenants.txt)")
+    args = p.parse_args(argv)
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    args.duration = args.duration or (3.0 if args.quick else 20.0)
+    args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 5.0)
+    args.members = args.members or (30 if args.quick else 200)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.store:
+        asyncio.run(store_main(args.quick))
+        return 0
+    result = asyncio.run(server_main(args))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out or (None if args.quick else RESULTS / "tenants.txt")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(result, out)
+        print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(main())

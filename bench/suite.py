@@ -17,6 +17,7 @@ Scenarios (C = 32 closed-loop callers, each PlaceOrder then PayOrder, for ``--du
   memory      server RSS under steady load (C = 8, spread) for ``--rss-minutes``
   replay      bench/bench_replay.py: bulk rebuilds on 1M events beside the read+decode ceiling and stock
   store, routing  bench/bench_event_store.py and bench/bench_routing.py, raw output kept
+  tenants     bench/bench_tenants.py: two brands at once vs one alone, 1 vs 2 server processes (issue 16)
 
 Writes bench/results/latest.json and the README's table between ``<!-- bench:begin -->`` and
 ``<!-- bench:end -->``. ``--quick`` runs everything small (a few minutes) and writes
@@ -848,6 +849,41 @@ def replay_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     )
 
 
+def tenants_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
+    """bench/bench_tenants.py (issue 16): two brands at once vs one alone, 1 vs 2 server processes."""
+    out = tmp / "tenants.json"
+    argv = ["--json", str(out)] + (["--quick"] if args.quick else [])
+    result = run_script("bench_tenants.py", argv, timeout=3600)
+    report.details["tenants_run"] = result
+    if not out.exists():
+        report.figure("two brands at once", None, "orders/s", note=f"bench_tenants failed: {result['tail'][-3:]}")
+        return
+    f = json.loads(out.read_text())
+    report.details["tenants"] = f["parts"]
+    rounds = f["settings"]["rounds"]
+    for part, name, target in (
+        ("brands", "two brands flash-selling at once vs one brand alone, same total C (a schema each)", ">= 1.0x"),
+        ("workers", "2 server processes (GRPC_WORKERS=2) vs 1, two brands", ""),
+    ):
+        if part not in f["parts"]:
+            continue
+        s = f["parts"][part]
+        a, b = s[s["a"]], s[s["b"]]
+        report.figure(
+            name,
+            b["orders_per_s_median"],
+            "orders/s",
+            baseline=s["a"],
+            baseline_value=a["orders_per_s_median"],
+            target=target,
+            met=(s["ratio_of_medians"] or 0) >= 1.0 if target else None,
+            note=f"medians of {rounds} interleaved rounds, a fresh database each; per-round ratios' median "
+            f"{s['median_round_ratio']}x; CPU per paid order {b['server_cpu_ms_per_order_median']:.2f} vs "
+            f"{a['server_cpu_ms_per_order_median']:.2f} ms (server), {b['pg_cpu_ms_per_order_median']:.2f} vs "
+            f"{a['pg_cpu_ms_per_order_median']:.2f} ms (PostgreSQL)",
+        )
+
+
 def other_benches(args: argparse.Namespace, report: Report) -> None:
     report.details["event_store_bench"] = run_script("bench_event_store.py", ["--quick"] if args.quick else [], 900)
     report.details["routing_bench"] = run_script("bench_routing.py", [], 600)
@@ -926,7 +962,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=("orders", "replay", "other"),
+        choices=("orders", "replay", "other", "tenants"),
         action="append",
         default=None,
         help="run only these parts (repeatable)",
@@ -949,7 +985,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.quick:  # the order benchmark's fixtures, small
         bo.STORES, bo.MEMBERS = 50, 200
-    parts = set(args.only or ("orders", "replay", "other"))
+    parts = set(args.only or ("orders", "replay", "other", "tenants"))
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench-suite-"))
     report = Report()
@@ -969,6 +1005,9 @@ def main(argv: list[str] | None = None) -> int:
         if "other" in parts:
             report.part = "other"
             other_benches(args, report)
+        if "tenants" in parts:
+            report.part = "tenants"
+            tenants_suite(args, tmp, report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -992,7 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only and previous.exists():  # a partial run replaces its parts in the last full results
         old = json.loads(previous.read_text())
         result["figures"] = [r for r in old["figures"] if r.get("part", "orders") not in parts] + result["figures"]
-        result["figures"].sort(key=lambda r: ("orders", "replay", "other").index(r.get("part", "orders")))
+        result["figures"].sort(key=lambda r: ("orders", "replay", "other", "tenants").index(r.get("part", "orders")))
         result["details"] = {**old["details"], **result["details"]}
         result["settings"]["parts"] = sorted(set(old["settings"].get("parts", ())) | parts)
         result["machine"]["rerun"] = {

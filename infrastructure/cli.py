@@ -949,10 +949,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "tenants",
-        help="onboard brands (a schema each) and list or relocate them",
+        help="onboard brands (a schema each), list, relocate them, split a shared schema into theirs",
         epilog=EPILOG,
         description="Brands as tenants: onboard BRAND [--dsn] [--replica-dsn] [--schema], list, "
-        "relocate (see README, Deploying). Arguments go to python -m infrastructure.tenants.",
+        "relocate, split [--schema] [--dry-run] [--assign ID=BRAND] (see README, Deploying). "
+        "Arguments go to python -m infrastructure.tenants.",
         add_help=False,
     )
     p.add_argument("tenant_args", nargs=argparse.REMAINDER, metavar="ACTION ...")

@@ -16,11 +16,13 @@ and changes nothing else.
     python -m infrastructure.tenants onboard <brand> [--dsn DSN] [--schema SCHEMA]
     python -m infrastructure.tenants list
     python -m infrastructure.tenants relocate <brand> --dsn DSN   # after copying the schema (README "Deploying")
+    python -m infrastructure.tenants split [--schema public] [--dry-run] [--assign ID=BRAND ...] [--brand B ...]
 
 A database that predates tenants keeps its events in the configured ``POSTGRES_SCHEMA`` (``public``):
 ``onboard <brand> --schema public`` makes that schema the brand's (several brands that already
 shared it may keep sharing it; the ownership checks still separate them), and the server refuses to
 start if it would otherwise open a fresh, empty schema for a brand while that old log holds events.
+``split`` copies every brand's history out of such a shared schema into its own (``infrastructure.tenant_split``).
 """
 
 from __future__ import annotations
@@ -154,6 +156,21 @@ class Registry:
             await conn.close()
         return _tenant(row)
 
+    async def move(self, brand: str, schema: str) -> Tenant:
+        """Point ``brand`` at ``schema`` of the platform database, registering it if need be (the switch at the end
+        of ``split``, once the schema holds the brand's history)."""
+        conn = await self._connect()
+        try:
+            row = await conn.fetchrow(
+                f"INSERT INTO {REGISTRY} (brand, schema_name) VALUES ($1, $2) ON CONFLICT (brand) DO UPDATE "
+                "SET schema_name = EXCLUDED.schema_name, dsn = NULL RETURNING brand, schema_name, dsn, replica_dsn",
+                brand,
+                schema,
+            )
+        finally:
+            await conn.close()
+        return _tenant(row)
+
     async def relocate(self, brand: str, dsn: str | None, replica_dsn: str | None = None) -> Tenant:
         conn = await self._connect()
         try:
@@ -225,6 +242,10 @@ async def legacy_events(platform_dsn: str, schema: str) -> bool:
     try:
         if await conn.fetchval("SELECT to_regclass($1)", names.q(names.events)) is None:
             return False
+        if await conn.fetchval("SELECT to_regclass($1)", names.q("tenant_split_done")) is not None and (
+            await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {names.q('tenant_split_done')} WHERE brand = '*')")
+        ):
+            return False  # every brand's history was split out of it into schemas of their own
         return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {names.q(names.events)})"))
     finally:
         await conn.close()
@@ -299,6 +320,21 @@ async def _command(argv: Sequence[str] | None) -> int:
     mv.add_argument("brand")
     mv.add_argument("--dsn", default=None, help="the new database; omit for the platform database")
     mv.add_argument("--replica-dsn", default=None, help="the new database's streaming replica, if any")
+    sp = sub.add_parser(
+        "split",
+        help="copy each brand's history out of a shared schema from before tenants into the brand's own schema "
+        "(offline; all or nothing per brand; a rerun resumes or does nothing)",
+    )
+    sp.add_argument("--schema", default=None, help="the shared schema (default: POSTGRES_SCHEMA, i.e. public)")
+    sp.add_argument("--brand", action="append", default=[], help="only this brand (repeatable; default: every one)")
+    sp.add_argument(
+        "--assign",
+        action="append",
+        default=[],
+        metavar="ID=BRAND",
+        help="the brand of an aggregate the data does not assign (repeatable)",
+    )
+    sp.add_argument("--dry-run", action="store_true", help="report what would be copied; write nothing")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -307,6 +343,22 @@ async def _command(argv: Sequence[str] | None) -> int:
         if args.command == "onboard":
             tenant = await onboard(platform, args.brand, dsn=args.dsn, schema=args.schema, replica_dsn=args.replica_dsn)
             print(f"{tenant.brand}\t{tenant.schema}\t{'platform' if tenant.dsn is None else tenant.dsn}")
+        elif args.command == "split":
+            import os
+
+            from infrastructure.tenant_split import parse_assignments, split
+
+            plan = await split(
+                platform,
+                args.schema or settings.schema,
+                env=os.environ,
+                data_dir=settings.data_dir,
+                brands=args.brand,
+                assign=parse_assignments(args.assign),
+                dry_run=args.dry_run,
+            )
+            for b in sorted(plan.brands.values(), key=lambda b: b.brand):
+                print(f"{b.brand}\t{b.schema}\t{b.events}\t{b.state}")
         elif args.command == "list":
             for tenant in await Registry(platform).all():
                 print(f"{tenant.brand}\t{tenant.schema}\t{'platform' if tenant.dsn is None else tenant.dsn}")
@@ -326,5 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_command(argv))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the module's own copy, so TenantError is the one infrastructure.tenant_split raises
+    from infrastructure.tenants import main as _main
+
+    raise SystemExit(_main())
