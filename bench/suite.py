@@ -853,6 +853,8 @@ def tenants_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     """bench/bench_tenants.py (issue 16): two brands at once vs one alone, 1 vs 2 server processes."""
     out = tmp / "tenants.json"
     argv = ["--json", str(out)] + (["--quick"] if args.quick else [])
+    if args.tenant_rounds:
+        argv += ["--rounds", str(args.tenant_rounds)]
     result = run_script("bench_tenants.py", argv, timeout=3600)
     report.details["tenants_run"] = result
     if not out.exists():
@@ -957,6 +959,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run the whole benchmark suite; write JSON results and the README table.")
     p.add_argument("--quick", action="store_true", help="small and short: everything in a few minutes")
     p.add_argument("--duration", type=float, default=None, help="seconds per closed-loop scenario (15; 5 quick)")
+    p.add_argument("--tenant-rounds", type=int, default=None, help="rounds of each tenants part (bench_tenants: 5)")
     p.add_argument(
         "--rss-minutes", type=float, default=None, help="minutes of steady load for RSS (10; 0.5 quick; 0 skips it)"
     )
