@@ -262,7 +262,7 @@ class Brands:
                     drop_entries,
                 ),
             ),
-            "PrivacyService": PrivacyServicer(auth, members, orders),
+            "PrivacyService": PrivacyServicer(auth, members, orders, store, mapper),
         }
         scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
         stack = Brand(

@@ -17,6 +17,11 @@ class MemberDataSection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MEMBER_DATA_SECTION_PROFILE: _ClassVar[MemberDataSection]
     MEMBER_DATA_SECTION_POINTS_HISTORY: _ClassVar[MemberDataSection]
     MEMBER_DATA_SECTION_ORDER: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_IDENTITIES: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_BINDINGS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_REFERRALS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_CONSENTS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_ERASURE: _ClassVar[MemberDataSection]
 
 class MarketingConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +32,11 @@ MEMBER_DATA_SECTION_UNSPECIFIED: MemberDataSection
 MEMBER_DATA_SECTION_PROFILE: MemberDataSection
 MEMBER_DATA_SECTION_POINTS_HISTORY: MemberDataSection
 MEMBER_DATA_SECTION_ORDER: MemberDataSection
+MEMBER_DATA_SECTION_IDENTITIES: MemberDataSection
+MEMBER_DATA_SECTION_BINDINGS: MemberDataSection
+MEMBER_DATA_SECTION_REFERRALS: MemberDataSection
+MEMBER_DATA_SECTION_CONSENTS: MemberDataSection
+MEMBER_DATA_SECTION_ERASURE: MemberDataSection
 MARKETING_CONSENT_STATE_UNSPECIFIED: MarketingConsentState
 MARKETING_CONSENT_STATE_GRANTED: MarketingConsentState
 MARKETING_CONSENT_STATE_WITHDRAWN: MarketingConsentState

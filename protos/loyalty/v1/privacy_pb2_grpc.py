@@ -72,7 +72,8 @@ class PrivacyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportMemberData(self, request, context):
-        """Everything held about the member, as JSON documents, streamed (the profile first).
+        """Everything held about the member, as JSON documents, streamed: the profile first, then identities,
+        points history, bindings, referrals, consents and the erasure receipt, then every order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
