@@ -264,7 +264,15 @@ class Brands:
             ),
             "PrivacyService": PrivacyServicer(auth, members, orders, store, mapper),
         }
-        scheduler = Scheduler(store, orders, members, programmes, clock, interval=s.scheduler_interval_s)
+        scheduler = Scheduler(
+            store,
+            orders,
+            members,
+            programmes,
+            clock,
+            interval=s.scheduler_interval_s,
+            request_log_retention_days=s.request_log_retention_days,
+        )
         stack = Brand(
             tenant,
             store,

@@ -55,6 +55,9 @@ class Settings:
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
     request_cache_mb: int = 16
+    request_log_retention_days: int = 30
+    """Request-log rows (request id, payload hash, sealed response) older than this are purged by the scheduler;
+    a request id is answerable at least this long, a retry after it is executed anew; 0 keeps them for ever."""
     log_format: str = "json"
     log_level: str = "INFO"
     workers: int = 1
@@ -139,6 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
+        request_log_retention_days=_int(env, "REQUEST_LOG_RETENTION_DAYS", 30, minimum=0),
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         workers=_int(env, "GRPC_WORKERS", 1, minimum=1),

@@ -713,15 +713,39 @@ async def open_private(store: Any, env: Mapping[str, str], data_dir: Path | None
     return private
 
 
-async def purge_request_log(pool: Any, names: Names, older_than_days: int) -> int:
-    """Deletes request-log rows older than the retention period (their responses hold personal data);
-    a retry of such a request is executed anew. Returns how many rows went."""
+REQUEST_LOG_PURGE_LOCK = 7417018
+"""Advisory lock class of the request-log purge (two-key form; the key is the hash of the brand's table)."""
+
+
+async def purge_request_log(pool: Any, names: Names, older_than_days: int, *, batch: int = 5_000) -> int | None:
+    """Deletes request-log rows recorded more than ``older_than_days`` days ago (their responses hold personal
+    data), in batches of ``batch`` rows, each its own statement (no long transaction, no long row locks).
+
+    Rows younger than the retention are never touched: a request id stays answerable for at least that long,
+    and a retry after it is executed anew (README, *Personal data*). One process at a time per brand: the
+    purge holds an advisory lock on the brand's table; when another process holds it (purging the same rows),
+    this one returns None at once. Otherwise returns how many rows went."""
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
-    status = await pool.execute(
-        f"DELETE FROM {names.q('request_log')} WHERE recorded_at < now() - make_interval(days => $1)", older_than_days
-    )
-    return int(status.split()[-1])
+    table = names.q("request_log")
+    deleted = 0
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", REQUEST_LOG_PURGE_LOCK, table):
+            return None
+        try:
+            while True:
+                status = await conn.execute(
+                    f"""DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}
+                            WHERE recorded_at < now() - make_interval(days => $1) LIMIT $2))""",
+                    older_than_days,
+                    batch,
+                )
+                n = int(status.split()[-1])
+                deleted += n
+                if n < batch:
+                    return deleted
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REQUEST_LOG_PURGE_LOCK, table)
 
 
 async def _command(argv: Sequence[str] | None) -> int:
@@ -754,8 +778,11 @@ async def _command(argv: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
         else:
+            purged = await purge_request_log(private.pool, private.names, args.older_than_days)
             print(
-                f"purged {await purge_request_log(private.pool, private.names, args.older_than_days)} request-log rows",
+                "another process is purging this request log now"
+                if purged is None
+                else f"purged {purged} request-log rows",
                 file=sys.stderr,
             )
     finally:

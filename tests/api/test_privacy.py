@@ -9,12 +9,14 @@ from uuid import UUID
 import asyncpg
 import grpc
 
+from infrastructure.config import load_settings
 from infrastructure.projections import all_projections
 from infrastructure.rebuild import rebuild
 from protos.loyalty.v1 import (
     audit_pb2,
     audit_pb2_grpc,
     members_pb2,
+    members_pb2_grpc,
     orders_pb2,
     privacy_pb2,
     privacy_pb2_grpc,
@@ -410,3 +412,45 @@ async def test_the_export_holds_everything_about_the_member_and_every_order_in_e
     assert {o["name"]: o["status"] for o in orders_after} == statuses  # the orders stay, their coordinates do not
     assert all(o["customer_location"] is None for o in orders_after)
     assert not any(n in json.dumps(after) for n in NEEDLES[:4])
+
+
+async def test_the_scheduler_purges_the_request_log_after_the_retention_one_process_at_a_time(fresh_dsn, tmp_path):
+    mp = auth("miniprogram")
+    retention = {"REQUEST_LOG_RETENTION_DAYS": "7"}
+
+    def register(request_id: str, openid: str) -> members_pb2.RegisterMemberRequest:
+        return members_pb2.RegisterMemberRequest(
+            request_id=request_id, brand="acme", member=members_pb2.Member(openid=openid)
+        )
+
+    async with (
+        serving(fresh_dsn, tmp_path / "one", env=retention) as (one, channel),
+        serving(fresh_dsn, tmp_path / "two", env=retention) as (two, other),
+    ):
+        first = members_pb2_grpc.MemberServiceStub(channel)
+        old = await first.RegisterMember(register("reg-old", OPENID), metadata=mp)
+        await first.RegisterMember(register("reg-new", "o-newer"), metadata=mp)
+        await one.store.pool.execute(  # committed 8 days ago (the purge goes by the database's clock; ids by brand)
+            "UPDATE request_log SET recorded_at = now() - interval '8 days' WHERE request_id = 'acme/reg-old'"
+        )
+        await one.store.pool.execute(
+            "UPDATE request_log SET recorded_at = now() - interval '6 days 23 hours' WHERE request_id = 'acme/reg-new'"
+        )
+        purged = await asyncio.gather(  # both processes' schedulers at once: the rows go once, nothing fails
+            one.scheduler.purge_request_log(force=True), two.scheduler.purge_request_log(force=True)
+        )
+        assert sorted(purged) == [0, 1]
+        assert [r[0] for r in await one.store.pool.fetch("SELECT request_id FROM request_log")] == ["acme/reg-new"]
+        assert await one.scheduler.purge_request_log() == 0  # purged this hour already
+
+        second = members_pb2_grpc.MemberServiceStub(other)  # a process that never saw these requests
+        await expect(  # within the retention the id is still answerable: another payload is refused
+            second.RegisterMember(register("reg-new", "o-somebody-else"), metadata=mp),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "REQUEST_ID_REUSED",
+        )
+        again = await second.RegisterMember(register("reg-old", "o-somebody-else"), metadata=mp)
+        assert again.name != old.name  # past the retention the id is forgotten: the call is executed anew
+
+    assert load_settings({"REQUEST_LOG_RETENTION_DAYS": "0"}).request_log_retention_days == 0  # 0: kept for ever
+    assert load_settings({}).request_log_retention_days == 30
