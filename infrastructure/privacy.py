@@ -675,14 +675,15 @@ class PrivateEventStore(_WrappedStore):
         """Follow the log (from now on) for erasures, wherever recorded: the subject's key is treated as destroyed
         here at once (its destruction follows the event by moments) and ``on_erased`` runs (the server drops the
         aggregates it decoded with the key). So an erasure through one server process holds in every other."""
+        from domain.guide import Guide
         from domain.member import Member
 
         async def follow() -> None:
-            topic = get_topic(Member.PersonalDataErased)
+            topics = [get_topic(Member.PersonalDataErased), get_topic(Guide.PersonalDataErased)]
             position = await self.inner.max_notification_id()
             while True:
                 try:
-                    async for n in self.inner.subscribe(gt=position, topics=[topic]):
+                    async for n in self.inner.subscribe(gt=position, topics=topics):
                         position = n.id
                         self.keyring.mark_erased(n.originator_id)
                         on_erased(n.originator_id)

@@ -1,4 +1,4 @@
-"""PrivacyService: erasure, export and marketing consent of a member (PIPL)."""
+"""PrivacyService: erasure, export and marketing consent of a member, erasure of a guide (PIPL)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import orjson
 
 from application.auth import Role
 from application.commands import Call
+from application.guides import GuideService
 from application.members import MemberService
 from application.orders import OrderService
 from domain.errors import InvalidArgument, NotFound
+from domain.guide import Guide
 from domain.member import Member
 from infrastructure.api import names
 from infrastructure.api.members import timestamp
@@ -32,6 +34,14 @@ def receipt(member: Member) -> pb.ErasureReceipt:
     by, reason = getattr(member, "erasure", ("", ""))
     message = pb.ErasureReceipt(name=names.name(MEMBERS, member.id), requested_by=by, reason=reason)
     if (erased_at := getattr(member, "erased_at", None)) is not None:
+        message.erase_time.CopyFrom(timestamp(erased_at))
+    return message
+
+
+def guide_receipt(guide: Guide) -> pb.GuideErasureReceipt:
+    by, reason = getattr(guide, "erasure", ("", ""))
+    message = pb.GuideErasureReceipt(name=names.name(GUIDES, guide.id), requested_by=by, reason=reason)
+    if (erased_at := getattr(guide, "erased_at", None)) is not None:
         message.erase_time.CopyFrom(timestamp(erased_at))
     return message
 
@@ -122,10 +132,13 @@ def profile(member: Member) -> dict[str, Any]:
 
 
 class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
-    def __init__(self, auth, members: MemberService, orders: OrderService, store: Any, mapper: Any) -> None:
+    def __init__(
+        self, auth, members: MemberService, orders: OrderService, guides: GuideService, store: Any, mapper: Any
+    ) -> None:
         super().__init__(auth)
         self.members = members
         self.orders = orders
+        self.guides = guides
         self.store = store  # the primary: the export reads the member_orders read model and the log after it
         self.mapper = mapper
 
@@ -141,6 +154,17 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
             member_id, request.requested_by, request.reason, call=call, brand=principal.brand
         )
         return pb.ErasureReceipt.FromString(data)
+
+    @unary(Role.OPERATOR)
+    async def EraseGuide(self, request: pb.EraseGuideRequest, principal) -> pb.GuideErasureReceipt:
+        call = Call(idempotency(request, "EraseGuide", principal), lambda g: guide_receipt(g).SerializeToString())
+        guide_id = names.parse(request.name, GUIDES, field="name")
+        if not request.requested_by:
+            raise InvalidArgument("requested_by is required", reason="FIELD_REQUIRED", field="requested_by")
+        if not request.reason:
+            raise InvalidArgument("reason is required", reason="FIELD_REQUIRED", field="reason")
+        data = await self.guides.erase(guide_id, request.requested_by, request.reason, call=call, brand=principal.brand)
+        return pb.GuideErasureReceipt.FromString(data)
 
     @streaming(*READ)
     async def ExportMemberData(self, request: pb.ExportMemberDataRequest, principal):

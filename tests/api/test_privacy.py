@@ -414,6 +414,101 @@ async def test_the_export_holds_everything_about_the_member_and_every_order_in_e
     assert not any(n in json.dumps(after) for n in NEEDLES[:4])
 
 
+async def test_a_guide_who_left_is_erased_and_the_figures_stay(api, fresh_dsn):
+    mp, op, au = auth("miniprogram"), auth("operator"), auth("auditor")
+    privacy = privacy_pb2_grpc.PrivacyServiceStub(api.channel)
+    member, paid = await populate(api)
+    guide = await api.guides.HireGuide(  # the guide populate hired (hiring is idempotent on the WeCom id)
+        stores_pb2.HireGuideRequest(
+            request_id=api.rid(),
+            brand="acme",
+            guide=stores_pb2.Guide(store=paid[0].routing.store, wecom_userid=WECOM, display_name=GUIDE_NAME),
+        ),
+        metadata=op,
+    )
+    await api.members.BindGuide(
+        members_pb2.BindGuideRequest(request_id=api.rid(), name=member.name, guide=guide.name), metadata=op
+    )
+    order = await api.orders.PlaceOrder(
+        orders_pb2.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, LAT, LNG)), metadata=mp
+    )
+    await api.orders.PayOrder(
+        orders_pb2.PayOrderRequest(request_id=api.rid(), name=order.name, paid_fen=12_800), metadata=mp
+    )
+
+    def erase(name: str = guide.name, **kw):
+        fields = {"request_id": api.rid(), "name": name, "requested_by": "operator-7", "reason": "PIPL Art. 47", **kw}
+        return privacy.EraseGuide(privacy_pb2.EraseGuideRequest(**fields), metadata=op)
+
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    await expect(erase(), grpc.StatusCode.FAILED_PRECONDITION, "GUIDE_EMPLOYED")  # release the guide first
+    assert (await expect(erase(requested_by=""), invalid, "FIELD_REQUIRED"))["field"] == "requested_by"
+    assert (await expect(erase(reason=""), invalid, "FIELD_REQUIRED"))["field"] == "reason"
+    assert (await expect(erase(name=member.name), invalid, "INVALID_RESOURCE_NAME"))["field"] == "name"
+    await expect(
+        privacy.EraseGuide(
+            privacy_pb2.EraseGuideRequest(request_id=api.rid(), name=guide.name, requested_by="g", reason="r"),
+            metadata=mp,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
+    await api.guides.ReleaseGuide(stores_pb2.ReleaseGuideRequest(request_id=api.rid(), name=guide.name), metadata=op)
+    await api.settled()
+    before = await api.guides.GetGuidePerformance(stores_pb2.GetGuidePerformanceRequest(name=guide.name), metadata=op)
+    assert before.display_name == GUIDE_NAME and before.customers_added == 1
+
+    receipt = await erase()
+    again = await erase(requested_by="operator-8", reason="again")
+    assert (receipt.name, receipt.requested_by, receipt.reason) == (guide.name, "operator-7", "PIPL Art. 47")
+    assert (again.requested_by, again.reason, again.erase_time) == ("operator-7", "PIPL Art. 47", receipt.erase_time)
+    await api.settled()
+
+    read = await api.guides.GetGuide(stores_pb2.GetGuideRequest(name=guide.name), metadata=op)
+    assert (read.wecom_userid, read.display_name) == ("", "")
+    assert read.customer_count == 1 and read.status == stores_pb2.GUIDE_STATUS_LEFT
+    after = await api.guides.GetGuidePerformance(stores_pb2.GetGuidePerformanceRequest(name=guide.name), metadata=op)
+    assert after.display_name == "" and after.update_time == before.update_time
+    assert [getattr(after, f) for f in ("customers_added", "credits", "sales_orders", "sales_fen")] == [
+        getattr(before, f) for f in ("customers_added", "credits", "sales_orders", "sales_fen")
+    ]
+    bound = await api.members.GetMember(members_pb2.GetMemberRequest(name=member.name), metadata=mp)
+    assert bound.guide == guide.name  # the binding is the member's: it stays
+
+    seen = [
+        e.state_json
+        async for e in api.audit.StreamEvents(
+            audit_pb2.StreamEventsRequest(positions=audit_pb2.PositionRange(after=0)), metadata=au
+        )
+    ]
+    for request in (
+        audit_pb2.GetAggregateStateRequest(name=guide.name),
+        audit_pb2.GetAggregateStateRequest(name=guide.name, version=1),  # as hired
+    ):
+        seen.append(str(await api.audit.GetAggregateState(request, metadata=au)))
+    assert any(guide.name[7:] in s for s in seen)
+    assert [n for n in (WECOM, GUIDE_NAME) if any(n in s for s in seen)] == []
+    verified = await api.audit.VerifyEventLog(audit_pb2.VerifyEventLogRequest(), metadata=au)
+    assert verified.ok and verified.checked > 0
+
+    store = api.running.store  # every read model rebuilt from scratch: the same figures, no name
+    performance = await store.pool.fetch("SELECT * FROM guide_performance ORDER BY guide_id")
+    for projection in all_projections(store):
+        await rebuild(store, projection, store.mapper, out=None)
+    assert await store.pool.fetch("SELECT * FROM guide_performance ORDER BY guide_id") == performance
+    assert await scan(fresh_dsn) == []
+
+    rehired = await api.guides.HireGuide(  # the WeCom id is free again: a new guide, who knows nothing of the old
+        stores_pb2.HireGuideRequest(
+            request_id=api.rid(),
+            brand="acme",
+            guide=stores_pb2.Guide(store=paid[0].routing.store, wecom_userid=WECOM, display_name="Zhang Again"),
+        ),
+        metadata=op,
+    )
+    assert rehired.name != guide.name and rehired.wecom_userid == WECOM and rehired.customer_count == 0
+
+
 async def test_the_scheduler_purges_the_request_log_after_the_retention_one_process_at_a_time(fresh_dsn, tmp_path):
     mp = auth("miniprogram")
     retention = {"REQUEST_LOG_RETENTION_DAYS": "7"}
