@@ -11,18 +11,33 @@ from datetime import datetime
 from uuid import UUID
 
 from application.auth import owned
+from application.clock import Clock
 from application.commands import Answer, Call, Service
-from application.unit_of_work import UnitOfWork
+from application.ports import PersonalDataKeys
+from application.programmes import ProgrammeCatalog
+from application.unit_of_work import CommandRunner, UnitOfWork
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
 from domain.guide import Guide, HandoverKind
-from domain.identity import IdentityIndex, IdentityKind
+from domain.identity import IdentityIds, IdentityIndex, IdentityKind
 from domain.member import Member
 
 MAX_HANDOVER = 1000
 
 
 class GuideService(Service):
+    def __init__(
+        self,
+        runner: CommandRunner,
+        clock: Clock,
+        programmes: ProgrammeCatalog,
+        *,
+        identities: IdentityIds | None = None,
+        keys: PersonalDataKeys | None = None,
+    ) -> None:
+        super().__init__(runner, clock, programmes, identities=identities)
+        self.keys = keys
+
     async def hire(
         self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None
     ) -> Answer:
@@ -31,14 +46,42 @@ class GuideService(Service):
             owned(await self.repository.get(store_id, CloudStore), brand)  # the brand's store must exist
             index_id = self.identities.index_id(brand, IdentityKind.WECOM, wecom_userid)
             index = await self.repository.find(index_id, IdentityIndex)
-            if index is not None and index.owner_id is not None:  # a WeCom id is never released
+            if index is not None and index.owner_id is not None:  # released only by an erasure
                 return await self.repository.get(index.owner_id, Guide)  # idempotent on the WeCom id
             guide = Guide.hire(brand, store_id, wecom_userid, name, at)
             await uow.add(guide)
-            await uow.add(IdentityIndex.claim(brand, IdentityKind.WECOM, wecom_userid, guide.id, at, index_id=index_id))
+            if index is None:
+                await uow.add(
+                    IdentityIndex.claim(brand, IdentityKind.WECOM, wecom_userid, guide.id, at, index_id=index_id)
+                )
+            else:  # an erased guide's WeCom id, hired again: a new guide, who knows nothing of the old one
+                (await uow.get(index_id, IdentityIndex)).reclaim(guide.id, at)
             return guide
 
         return await self.execute(handler, call)
+
+    async def erase(
+        self, guide_id: UUID, by: str, reason: str, *, call: Call | None = None, brand: str | None = None
+    ) -> Answer:
+        """Records who erased the guide's personal data (WeCom id, name), when and why, frees the WeCom id, then
+        destroys the guide's data key; customers, credits and commission stay. Only a guide who has left.
+        Idempotent as MemberService.erase: again records nothing and destroys the key again."""
+
+        async def handler(uow: UnitOfWork) -> Guide:
+            at = self.clock.now()
+            guide = owned(await uow.get(guide_id, Guide), brand)
+            wecom = guide.wecom_userid
+            if guide.erase_personal_data(by, reason, at) and wecom is not None:
+                index = await uow.get(self.identities.index_id(guide.brand, IdentityKind.WECOM, wecom), IdentityIndex)
+                if index.owner_id == guide.id:
+                    index.release(at)
+            return guide
+
+        result = await self.execute(handler, call)
+        if self.keys is not None:
+            await self.keys.destroy(guide_id)
+        self.repository.forget_idle()  # cached aggregates decoded with the key: read again, as erased
+        return result
 
     async def get(self, guide_id: UUID, *, brand: str | None = None) -> Guide:
         return owned(await self.repository.get(guide_id, Guide), brand)

@@ -10,6 +10,7 @@ from application.clock import Clock
 from application.commands import Answer, Call, Service
 from application.ports import PersonalDataKeys
 from application.programmes import ProgrammeCatalog
+from application.repository import RecordedEvent
 from application.unit_of_work import CommandRunner, UnitOfWork
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.guide import Guide
@@ -314,6 +315,12 @@ class MemberService(Service):
             await self.keys.destroy(member_id)
         self.repository.forget_idle()  # cached aggregates decoded with the key: read again, as erased
         return result
+
+    async def recorded(self, member_id: UUID, *, brand: str | None = None) -> tuple[Member, list[RecordedEvent]]:
+        """The member and every event recorded about it, decoded, oldest first (the export, PIPL Art. 45):
+        bindings, referrals and consents as they happened, not only as they stand."""
+        member = await self.get(member_id, brand=brand)
+        return member, await self.repository.events(member_id)
 
     async def record_consent(
         self, member_id: UUID, granted: bool, channel: str, *, call: Call | None = None, brand: str | None = None

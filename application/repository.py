@@ -175,6 +175,10 @@ class Repository:
         # ``timestamp``; every event this repository stores is an Aggregate event or a Snapshot, which have both.
         return cast(RecordedEvent, self.mapper.to_domain_event(stored))
 
+    async def events(self, aggregate_id: UUID) -> list[RecordedEvent]:
+        """Every event of the aggregate, decoded, oldest first (a data export; not for hot paths)."""
+        return [self.decode(s) for s in await self.store.select_events(aggregate_id)]
+
     async def get_as_of(
         self, aggregate_id: UUID, *, version: int | None = None, at: datetime | None = None
     ) -> Aggregate:

@@ -889,6 +889,33 @@ def tenants_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
 def other_benches(args: argparse.Namespace, report: Report) -> None:
     report.details["event_store_bench"] = run_script("bench_event_store.py", ["--quick"] if args.quick else [], 900)
     report.details["routing_bench"] = run_script("bench_routing.py", [], 600)
+    privacy_bench(args, report)
+
+
+def privacy_bench(args: argparse.Namespace, report: Report) -> None:
+    """bench_privacy.py: sealed personal data vs the same path in clear (issue 17: within 10 %)."""
+    out = Path(tempfile.mkdtemp(prefix="suite-privacy-")) / "privacy.json"
+    report.details["privacy_bench"] = run_script(
+        "bench_privacy.py", ["--json", str(out), *(["--quick"] if args.quick else [])], 1800
+    )
+    if not out.exists():
+        return
+    f = json.loads(out.read_text())
+    report.details["privacy"] = f
+    for key, cpu, name, unit in (
+        ("registrations_per_s", "registration_cpu_ms", "RegisterMember, personal data sealed", "registrations/s"),
+        ("orders_per_s", "order_cpu_ms", "PlaceOrder+PayOrder, personal data sealed", "orders/s"),
+    ):
+        report.figure(
+            name,
+            f["sealed"][key],
+            unit,
+            baseline="same run, sealing off (median of interleaved rounds)",
+            baseline_value=f["plain"][key],
+            target="within 10 %",
+            met=f["within_10_percent"][key],
+            note=f"server CPU per operation sealed/plain {f['ratios'][cpu]}",
+        )
 
 
 # --- output ---------------------------------------------------------------------------------------

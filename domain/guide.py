@@ -88,6 +88,7 @@ class Guide(Aggregate):
         Hired: ClassVar[DecoratedEvent]
         MovedToStore: ClassVar[DecoratedEvent]
         Left: ClassVar[DecoratedEvent]
+        PersonalDataErased: ClassVar[DecoratedEvent]
         CustomerAdded: ClassVar[DecoratedEvent]
         CustomerReleased: ClassVar[DecoratedEvent]
         HandoverConcluded: ClassVar[DecoratedEvent]
@@ -115,8 +116,8 @@ class Guide(Aggregate):
     def __init__(self, brand: str, store_id: UUID, wecom_userid: str, name: str, at: datetime) -> None:
         self.brand = brand
         self.store_id = store_id
-        self.wecom_userid = wecom_userid
-        self.name = name
+        self.wecom_userid: str | None = wecom_userid  # None once erased (PIPL)
+        self.name: str | None = name
         self.hired_at = at
         self.left_at: datetime | None = None
         self.customers: dict[UUID, datetime] = {}
@@ -165,6 +166,35 @@ class Guide(Aggregate):
     @event("Left")
     def _left(self, at: datetime) -> None:
         self.left_at = at
+
+    # ------------------------------------------------------------------ personal data (PIPL)
+    @property
+    def erased(self) -> bool:
+        return getattr(self, "erased_at", None) is not None
+
+    def erase_personal_data(self, by: str, reason: str, at: datetime) -> bool:
+        """PIPL Art. 47: forget who the guide is (WeCom id, name); customers, credits and commission stay.
+
+        Only a guide who has left (``GUIDE_EMPLOYED`` otherwise: an employee's WeCom id is how customers
+        reach them). Records who asked, why and when; False (nothing recorded) when already erased. The
+        infrastructure destroys the guide's data key, so earlier events cannot be read either.
+        """
+        check_text("requested_by", by, max_length=64)  # named as in EraseGuideRequest
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
+        check_utc("at", at)
+        if self.erased:
+            return False
+        if self.employed:
+            raise RuleViolation("the guide is still employed: release the guide first", reason="GUIDE_EMPLOYED")
+        self._personal_data_erased(by=by, reason=reason, at=at)
+        return True
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, by: str, reason: str, at: datetime) -> None:
+        self.wecom_userid = None
+        self.name = None
+        self.erased_at = at
+        self.erasure = (by, reason)
 
     # ------------------------------------------------------------------ customers
     def add_customer(self, member_id: UUID, programme: LoyaltyProgramme, at: datetime) -> None:

@@ -223,6 +223,7 @@ class Brands:
             store.watch_erasures(lambda _: repository.forget_idle())
         members = MemberService(runner, clock, programmes, identities=sealed.identities, keys=keyring)
         orders = OrderService(runner, clock, programmes, directory, stock_directory)
+        guides = GuideService(runner, clock, programmes, identities=sealed.identities, keys=keyring)
         settlements = SettlementService(runner, clock, programmes, SettlementReadModel(store, mapper))
         # Lag-tolerant reads (dealer revenue and ledger CSV, audit streams, liability, verification) go to the
         # brand's replica when there is one; writes and everything that reads its own writes stay on the primary.
@@ -246,19 +247,25 @@ class Brands:
         servicers = {
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),
-            "GuideService": GuideServicer(
-                auth, GuideService(runner, clock, programmes, identities=sealed.identities), store.pool
-            ),
+            "GuideService": GuideServicer(auth, guides, store.pool),
             "OrderService": OrderServicer(auth, orders, store.pool),
             "AttributionService": AttributionServicer(auth, reads, orders, settlements),
             "AuditService": AuditServicer(auth, audit_store, repository, clock),
             "ProgrammeService": ProgrammeServicer(auth, programmes),
             "StockService": StockServicer(auth, stock),
             "DropService": DropServicer(auth, drops),
-            "PrivacyService": PrivacyServicer(auth, members, orders),
+            "PrivacyService": PrivacyServicer(auth, members, orders, guides, store, mapper),
         }
         scheduler = Scheduler(
-            store, orders, members, programmes, clock, interval=s.scheduler_interval_s, stock=stock, drops=drops
+            store,
+            orders,
+            members,
+            programmes,
+            clock,
+            interval=s.scheduler_interval_s,
+            stock=stock,
+            drops=drops,
+            request_log_retention_days=s.request_log_retention_days,
         )
         stack = Brand(
             tenant,

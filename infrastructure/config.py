@@ -57,6 +57,9 @@ class Settings:
     request_cache_mb: int = 16
     stock_directory_mb: int = 64
     drop_entries_mb: int = 64
+    request_log_retention_days: int = 30
+    """Request-log rows (request id, payload hash, sealed response) older than this are purged by the scheduler;
+    a request id is answerable at least this long, a retry after it is executed anew; 0 keeps them for ever."""
     log_format: str = "json"
     log_level: str = "INFO"
     workers: int = 1
@@ -143,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
         stock_directory_mb=_int(env, "STOCK_DIRECTORY_MB", 64, minimum=1),
         drop_entries_mb=_int(env, "DROP_ENTRIES_MB", 64, minimum=1),
+        request_log_retention_days=_int(env, "REQUEST_LOG_RETENTION_DAYS", 30, minimum=0),
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         workers=_int(env, "GRPC_WORKERS", 1, minimum=1),

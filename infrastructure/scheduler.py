@@ -15,6 +15,9 @@
   (``stock_holds``, ``drop_offers``) and do it as commands on the aggregates, which decide:
   a second process sweeping the same aggregate has its write refused at commit by the version
   check, runs again on the fresh state and finds nothing left to do.
+- Request-log rows older than the configured retention (``REQUEST_LOG_RETENTION_DAYS``) are
+  purged, at most once an hour per process and one process at a time per brand: their stored
+  responses hold personal data (infrastructure.privacy.purge_request_log).
 
 Every server process runs it; claimed rows are locked with ``FOR UPDATE SKIP LOCKED``
 and both jobs are idempotent, so processes share the work and a crash only delays it.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 
 from application.background import stop_task
@@ -36,6 +40,7 @@ from application.stock import StockService
 from application.unit_of_work import Conflict
 from domain.errors import DomainError
 from infrastructure.event_store import EventStore
+from infrastructure.privacy import purge_request_log
 from infrastructure.projections.due_work import (
     claim_due,
     claim_unpaid,
@@ -47,6 +52,9 @@ from infrastructure.projections.due_work import (
 from infrastructure.projections.stock_levels import drops_with_lapsed_offers, stocks_with_expired_holds
 
 log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 3600.0
+"""The request-log retention is counted in days: one purge an hour per process is plenty."""
 
 
 class Scheduler:
@@ -62,6 +70,7 @@ class Scheduler:
         batch: int = 200,
         stock: StockService | None = None,
         drops: DropService | None = None,
+        request_log_retention_days: int = 0,
     ) -> None:
         self.store = store
         self.orders = orders
@@ -72,6 +81,9 @@ class Scheduler:
         self.batch = batch
         self.stock = stock
         self.drops = drops
+        self.request_log_retention_days = request_log_retention_days
+        """0: the request log is kept for ever (or purged by ``python -m infrastructure.privacy purge-request-log``)."""
+        self._purged_at: float | None = None  # monotonic time of this process's last purge
         self._task: asyncio.Task | None = None
 
     async def run_once(self) -> tuple[int, int]:
@@ -84,7 +96,22 @@ class Scheduler:
         passed = await self.pass_on_offers()
         if released or passed:
             log.info("stock and drops swept", extra={"holds_released": released, "drops_passed_on": passed})
-        return await self._settle_due(), await self._sweep_expired()
+        done = await self._settle_due(), await self._sweep_expired()
+        purged = await self.purge_request_log()
+        if purged:
+            log.info("request log purged", extra={"request_log_rows_purged": purged})
+        return done
+
+    async def purge_request_log(self, *, force: bool = False) -> int:
+        """Deletes the brand's request-log rows older than the retention, at most once per ``PURGE_EVERY_S``
+        in this process (``force``: now); returns how many went (0 also when another process was purging)."""
+        if not self.request_log_retention_days:
+            return 0
+        now = time.monotonic()
+        if not force and self._purged_at is not None and now - self._purged_at < PURGE_EVERY_S:
+            return 0
+        self._purged_at = now
+        return await purge_request_log(self.store.pool, self.store.names, self.request_log_retention_days) or 0
 
     async def sweep_stock(self) -> int:
         """Release stock holds past their time (unpaid orders the payment timeout has not cancelled yet);

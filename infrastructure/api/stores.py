@@ -115,8 +115,8 @@ def guide_message(guide: Guide) -> pb.Guide:
         name=names.name(GUIDES, guide.id),
         store=names.name(STORES, guide.store_id),
         brand=guide.brand,
-        wecom_userid=guide.wecom_userid,
-        display_name=guide.name,
+        wecom_userid=guide.wecom_userid or "",  # empty once erased (PIPL)
+        display_name=guide.name or "",
         status=pb.GUIDE_STATUS_EMPLOYED if guide.employed else pb.GUIDE_STATUS_LEFT,
         customer_count=len(guide.customers),
         pending_handovers=len(guide.incoming),
@@ -367,7 +367,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
             else pb.GuidePerformance(
                 guide=names.name(GUIDES, guide.id),
                 store=names.name(STORES, guide.store_id),
-                display_name=guide.name,
+                display_name=guide.name or "",
                 employed=guide.employed,
             )
         )  # hired a moment ago: the read model has not counted it yet
@@ -389,12 +389,12 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
 STORE_SUMS = ("customers", "customers_added", "referrals", "sales_orders", "sales_fen", "refunded_fen")
 
 
-def performance_message(row, display_name: str) -> pb.GuidePerformance:
+def performance_message(row, display_name: str | None) -> pb.GuidePerformance:
     """``display_name`` from the guide itself: the read model's name column stays empty (personal data)."""
     return pb.GuidePerformance(
         guide=names.name(GUIDES, row["guide_id"]),
         store=names.name(STORES, row["store_id"]),
-        display_name=display_name,
+        display_name=display_name or "",  # None once erased
         employed=row["left_at"] is None,
         **{c: row[c] for c in PERFORMANCE_COLUMNS},
         update_time=convert.timestamp(row["updated_at"]),

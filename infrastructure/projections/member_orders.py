@@ -6,6 +6,7 @@ member's rows newest first by (placed_at, order_id) and loads each order for its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -62,3 +63,37 @@ async def member_orders(
         before[1],
         limit,
     )
+
+
+async def every_order_of(store: Any, mapper: Any, brand: str, member_ids: Sequence[UUID]) -> list[UUID]:
+    """Every order the members placed, in any status, oldest first, however far this read model lags.
+
+    The read model's position is read first, then its rows (everything up to that position at least), then the
+    ``Order.Placed`` events after the position straight from the log: an order placed a moment ago, not projected
+    yet, is still found (a data export must be complete, PIPL Art. 45).
+    """
+    wanted = set(member_ids)
+    position = await store.max_tracking_id(MemberOrders.name)
+    rows = await store.pool.fetch(
+        """SELECT order_id FROM member_orders WHERE member_id = ANY($1::uuid[]) AND brand = $2
+           ORDER BY placed_at, order_id""",
+        list(wanted),
+        brand,
+    )
+    found = [UUID(bytes=r["order_id"].bytes) for r in rows]
+    seen = set(found)
+    head = await store.max_notification_id()
+    after = position
+    while head is not None and (after is None or after < head):
+        batch = await store.select_notifications(
+            after, 500, stop=head, topics=MemberOrders.topics, inclusive_of_start=False
+        )
+        if not batch:
+            break
+        for n in batch:
+            event = mapper.to_domain_event(n)
+            if event.member_id in wanted and event.brand == brand and n.originator_id not in seen:
+                seen.add(n.originator_id)
+                found.append(n.originator_id)
+        after = batch[-1].id
+    return found

@@ -346,6 +346,11 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, Callable[[], Any]]] = {
         lambda: pv.RecordMarketingConsentRequest(request_id=rid(), name=A.member, granted=True, channel="miniprogram"),
     ),
     "PrivacyService/GetMarketingConsent": (READ, NOT_FOUND, lambda: pv.GetMarketingConsentRequest(name=A.member)),
+    "PrivacyService/EraseGuide": (  # guide3 left in ReleaseGuide's row (still employed: FAILED_PRECONDITION)
+        (OP,),
+        NOT_FOUND,
+        lambda: pv.EraseGuideRequest(request_id=rid(), name=A.guide3, requested_by="ops-1", reason="PIPL Art. 47"),
+    ),
 }
 
 

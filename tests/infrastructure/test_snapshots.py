@@ -166,7 +166,7 @@ def member_workload() -> list[Aggregate]:
 
 
 def guide_workload() -> list[Aggregate]:
-    """Customers, credits, commission settled and clawed back, a handover, leaving."""
+    """Customers, credits, commission settled and clawed back, a handover, leaving, erasure."""
     p, small = PROGRAMME, dataclasses.replace(PROGRAMME, version=4, guide_customer_limit=2)
     giver = Guide.hire(BRAND, ids("store-1"), "wecom-li", "李导购", T0)
     receiver = Guide.hire(BRAND, ids("store-1"), "wecom-wang", "王导购", T0)
@@ -200,6 +200,7 @@ def guide_workload() -> list[Aggregate]:
     giver.conclude_handover(refused[0], False, "RECEIVER_AT_CUSTOMER_LIMIT", T0 + 14 * DAY)
     receiver.offer_handover(ids("guide-9"), (ids("customer-9"),), HandoverKind.REASSIGNMENT, p, T0 + 15 * DAY)
     receiver.refuse_handover(ids("customer-9"), "NOT_MY_AREA", T0 + 15 * DAY)
+    giver.erase_personal_data("ops-1", "PIPL Art. 47", T0 + 16 * DAY)  # left: its WeCom id and name forgotten
     return [giver, receiver]
 
 

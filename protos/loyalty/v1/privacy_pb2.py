@@ -27,7 +27,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/privacy.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x12\x45raseMemberRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x04name\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"\xa6\x01\n\x0e\x45rasureReceipt\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x34\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\"G\n\x17\x45xportMemberDataRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\"[\n\x0fMemberDataChunk\x12\x34\n\x07section\x18\x01 \x01(\x0e\x32\x1d.loyalty.v1.MemberDataSectionB\x04\xe2\x41\x01\x03\x12\x12\n\x04json\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\x95\x01\n\x1dRecordMarketingConsentRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x04name\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x15\n\x07granted\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x15\n\x07\x63hannel\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"J\n\x1aGetMarketingConsentRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\"\xc6\x01\n\x10MarketingConsent\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32!.loyalty.v1.MarketingConsentStateB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x64\x65\x63ide_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\xa0\x01\n\x11MemberDataSection\x12#\n\x1fMEMBER_DATA_SECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMEMBER_DATA_SECTION_PROFILE\x10\x01\x12&\n\"MEMBER_DATA_SECTION_POINTS_HISTORY\x10\x02\x12\x1d\n\x19MEMBER_DATA_SECTION_ORDER\x10\x03*\x8c\x01\n\x15MarketingConsentState\x12\'\n#MARKETING_CONSENT_STATE_UNSPECIFIED\x10\x00\x12#\n\x1fMARKETING_CONSENT_STATE_GRANTED\x10\x01\x12%\n!MARKETING_CONSENT_STATE_WITHDRAWN\x10\x02\x32\xf3\x02\n\x0ePrivacyService\x12I\n\x0b\x45raseMember\x12\x1e.loyalty.v1.EraseMemberRequest\x1a\x1a.loyalty.v1.ErasureReceipt\x12V\n\x10\x45xportMemberData\x12#.loyalty.v1.ExportMemberDataRequest\x1a\x1b.loyalty.v1.MemberDataChunk0\x01\x12\x61\n\x16RecordMarketingConsent\x12).loyalty.v1.RecordMarketingConsentRequest\x1a\x1c.loyalty.v1.MarketingConsent\x12[\n\x13GetMarketingConsent\x12&.loyalty.v1.GetMarketingConsentRequest\x1a\x1c.loyalty.v1.MarketingConsentB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyalty/v1/privacy.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x12\x45raseMemberRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x04name\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"\xa6\x01\n\x0e\x45rasureReceipt\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x34\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\"G\n\x17\x45xportMemberDataRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\"[\n\x0fMemberDataChunk\x12\x34\n\x07section\x18\x01 \x01(\x0e\x32\x1d.loyalty.v1.MemberDataSectionB\x04\xe2\x41\x01\x03\x12\x12\n\x04json\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\x95\x01\n\x1dRecordMarketingConsentRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x04name\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x15\n\x07granted\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x15\n\x07\x63hannel\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"J\n\x1aGetMarketingConsentRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\"\xc6\x01\n\x10MarketingConsent\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32!.loyalty.v1.MarketingConsentStateB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x64\x65\x63ide_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x8c\x01\n\x11\x45raseGuideRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12+\n\x04name\x18\x02 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14loyalty.engine/Guide\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"\xaa\x01\n\x13GuideErasureReceipt\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x03\xfa\x41\x16\n\x14loyalty.engine/Guide\x12\x34\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0crequested_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03*\xcc\x02\n\x11MemberDataSection\x12#\n\x1fMEMBER_DATA_SECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMEMBER_DATA_SECTION_PROFILE\x10\x01\x12&\n\"MEMBER_DATA_SECTION_POINTS_HISTORY\x10\x02\x12\x1d\n\x19MEMBER_DATA_SECTION_ORDER\x10\x03\x12\"\n\x1eMEMBER_DATA_SECTION_IDENTITIES\x10\x04\x12 \n\x1cMEMBER_DATA_SECTION_BINDINGS\x10\x05\x12!\n\x1dMEMBER_DATA_SECTION_REFERRALS\x10\x06\x12 \n\x1cMEMBER_DATA_SECTION_CONSENTS\x10\x07\x12\x1f\n\x1bMEMBER_DATA_SECTION_ERASURE\x10\x08*\x8c\x01\n\x15MarketingConsentState\x12\'\n#MARKETING_CONSENT_STATE_UNSPECIFIED\x10\x00\x12#\n\x1fMARKETING_CONSENT_STATE_GRANTED\x10\x01\x12%\n!MARKETING_CONSENT_STATE_WITHDRAWN\x10\x02\x32\xc1\x03\n\x0ePrivacyService\x12I\n\x0b\x45raseMember\x12\x1e.loyalty.v1.EraseMemberRequest\x1a\x1a.loyalty.v1.ErasureReceipt\x12V\n\x10\x45xportMemberData\x12#.loyalty.v1.ExportMemberDataRequest\x1a\x1b.loyalty.v1.MemberDataChunk0\x01\x12\x61\n\x16RecordMarketingConsent\x12).loyalty.v1.RecordMarketingConsentRequest\x1a\x1c.loyalty.v1.MarketingConsent\x12[\n\x13GetMarketingConsent\x12&.loyalty.v1.GetMarketingConsentRequest\x1a\x1c.loyalty.v1.MarketingConsent\x12L\n\nEraseGuide\x12\x1d.loyalty.v1.EraseGuideRequest\x1a\x1f.loyalty.v1.GuideErasureReceiptB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -75,10 +75,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MARKETINGCONSENT'].fields_by_name['channel']._serialized_options = b'\342A\001\003'
   _globals['_MARKETINGCONSENT'].fields_by_name['decide_time']._loaded_options = None
   _globals['_MARKETINGCONSENT'].fields_by_name['decide_time']._serialized_options = b'\342A\001\003'
-  _globals['_MEMBERDATASECTION']._serialized_start=1043
-  _globals['_MEMBERDATASECTION']._serialized_end=1203
-  _globals['_MARKETINGCONSENTSTATE']._serialized_start=1206
-  _globals['_MARKETINGCONSENTSTATE']._serialized_end=1346
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\026\n\024loyalty.engine/Guide'
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['requested_by']._loaded_options = None
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['requested_by']._serialized_options = b'\342A\001\002'
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_ERASEGUIDEREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\002'
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['name']._loaded_options = None
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['name']._serialized_options = b'\342A\001\003\372A\026\n\024loyalty.engine/Guide'
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['erase_time']._loaded_options = None
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['erase_time']._serialized_options = b'\342A\001\003'
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['requested_by']._loaded_options = None
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['requested_by']._serialized_options = b'\342A\001\003'
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['reason']._loaded_options = None
+  _globals['_GUIDEERASURERECEIPT'].fields_by_name['reason']._serialized_options = b'\342A\001\003'
+  _globals['_MEMBERDATASECTION']._serialized_start=1359
+  _globals['_MEMBERDATASECTION']._serialized_end=1691
+  _globals['_MARKETINGCONSENTSTATE']._serialized_start=1694
+  _globals['_MARKETINGCONSENTSTATE']._serialized_end=1834
   _globals['_ERASEMEMBERREQUEST']._serialized_start=134
   _globals['_ERASEMEMBERREQUEST']._serialized_end=276
   _globals['_ERASURERECEIPT']._serialized_start=279
@@ -93,6 +109,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMARKETINGCONSENTREQUEST']._serialized_end=839
   _globals['_MARKETINGCONSENT']._serialized_start=842
   _globals['_MARKETINGCONSENT']._serialized_end=1040
-  _globals['_PRIVACYSERVICE']._serialized_start=1349
-  _globals['_PRIVACYSERVICE']._serialized_end=1720
+  _globals['_ERASEGUIDEREQUEST']._serialized_start=1043
+  _globals['_ERASEGUIDEREQUEST']._serialized_end=1183
+  _globals['_GUIDEERASURERECEIPT']._serialized_start=1186
+  _globals['_GUIDEERASURERECEIPT']._serialized_end=1356
+  _globals['_PRIVACYSERVICE']._serialized_start=1837
+  _globals['_PRIVACYSERVICE']._serialized_end=2286
 # @@protoc_insertion_point(module_scope)

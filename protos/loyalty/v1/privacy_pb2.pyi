@@ -17,6 +17,11 @@ class MemberDataSection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MEMBER_DATA_SECTION_PROFILE: _ClassVar[MemberDataSection]
     MEMBER_DATA_SECTION_POINTS_HISTORY: _ClassVar[MemberDataSection]
     MEMBER_DATA_SECTION_ORDER: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_IDENTITIES: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_BINDINGS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_REFERRALS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_CONSENTS: _ClassVar[MemberDataSection]
+    MEMBER_DATA_SECTION_ERASURE: _ClassVar[MemberDataSection]
 
 class MarketingConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +32,11 @@ MEMBER_DATA_SECTION_UNSPECIFIED: MemberDataSection
 MEMBER_DATA_SECTION_PROFILE: MemberDataSection
 MEMBER_DATA_SECTION_POINTS_HISTORY: MemberDataSection
 MEMBER_DATA_SECTION_ORDER: MemberDataSection
+MEMBER_DATA_SECTION_IDENTITIES: MemberDataSection
+MEMBER_DATA_SECTION_BINDINGS: MemberDataSection
+MEMBER_DATA_SECTION_REFERRALS: MemberDataSection
+MEMBER_DATA_SECTION_CONSENTS: MemberDataSection
+MEMBER_DATA_SECTION_ERASURE: MemberDataSection
 MARKETING_CONSENT_STATE_UNSPECIFIED: MarketingConsentState
 MARKETING_CONSENT_STATE_GRANTED: MarketingConsentState
 MARKETING_CONSENT_STATE_WITHDRAWN: MarketingConsentState
@@ -98,3 +108,27 @@ class MarketingConsent(_message.Message):
     channel: str
     decide_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[MarketingConsentState, str]] = ..., channel: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class EraseGuideRequest(_message.Message):
+    __slots__ = ("request_id", "name", "requested_by", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    name: str
+    requested_by: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GuideErasureReceipt(_message.Message):
+    __slots__ = ("name", "erase_time", "requested_by", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ERASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    erase_time: _timestamp_pb2.Timestamp
+    requested_by: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., erase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

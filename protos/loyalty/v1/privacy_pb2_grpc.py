@@ -56,6 +56,11 @@ class PrivacyServiceStub:
                 request_serializer=loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
                 response_deserializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
                 _registered_method=True)
+        self.EraseGuide = channel.unary_unary(
+                '/loyalty.v1.PrivacyService/EraseGuide',
+                request_serializer=loyalty_dot_v1_dot_privacy__pb2.EraseGuideRequest.SerializeToString,
+                response_deserializer=loyalty_dot_v1_dot_privacy__pb2.GuideErasureReceipt.FromString,
+                _registered_method=True)
 
 
 class PrivacyServiceServicer:
@@ -72,7 +77,8 @@ class PrivacyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportMemberData(self, request, context):
-        """Everything held about the member, as JSON documents, streamed (the profile first).
+        """Everything held about the member, as JSON documents, streamed: the profile first, then identities,
+        points history, bindings, referrals, consents and the erasure receipt, then every order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,6 +93,16 @@ class PrivacyServiceServicer:
 
     def GetMarketingConsent(self, request, context):
         """The member's marketing consent as last recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseGuide(self, request, context):
+        """Erases a guide's personal data (WeCom id and name) by destroying the guide's data key, recording who,
+        when and why, and frees the WeCom id (hiring it again makes a new guide). Only a guide who has left
+        (FAILED_PRECONDITION, reason GUIDE_EMPLOYED, otherwise). Customers, credits, commission and performance
+        figures stay. Idempotent: erasing again changes nothing. Operators only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,6 +130,11 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.GetMarketingConsent,
                     request_deserializer=loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.FromString,
                     response_serializer=loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.SerializeToString,
+            ),
+            'EraseGuide': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseGuide,
+                    request_deserializer=loyalty_dot_v1_dot_privacy__pb2.EraseGuideRequest.FromString,
+                    response_serializer=loyalty_dot_v1_dot_privacy__pb2.GuideErasureReceipt.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +247,33 @@ class PrivacyService:
             '/loyalty.v1.PrivacyService/GetMarketingConsent',
             loyalty_dot_v1_dot_privacy__pb2.GetMarketingConsentRequest.SerializeToString,
             loyalty_dot_v1_dot_privacy__pb2.MarketingConsent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseGuide(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.v1.PrivacyService/EraseGuide',
+            loyalty_dot_v1_dot_privacy__pb2.EraseGuideRequest.SerializeToString,
+            loyalty_dot_v1_dot_privacy__pb2.GuideErasureReceipt.FromString,
             options,
             channel_credentials,
             insecure,
