@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from application.clock import Clock
+from application.ports import PersonalDataKeys
 from application.programmes import ProgrammeCatalog
 from application.repository import Repository
 from application.unit_of_work import CommandRunner, Idempotency, UnitOfWork
@@ -40,8 +41,11 @@ class Service:
         programmes: ProgrammeCatalog,
         *,
         identities: IdentityIds | None = None,
+        keys: PersonalDataKeys | None = None,
     ) -> None:
         self.identities = identities or IdentityIds(DEVELOPMENT_BLIND_INDEX_KEY)
+        self.keys = keys
+        """The personal-data keys erasure destroys (members' and guides' services; None in use-case tests)."""
         self.runner = runner
         self.repository: Repository = runner.repository
         self.clock = clock

@@ -11,33 +11,18 @@ from datetime import datetime
 from uuid import UUID
 
 from application.auth import owned
-from application.clock import Clock
 from application.commands import Answer, Call, Service
-from application.ports import PersonalDataKeys
-from application.programmes import ProgrammeCatalog
-from application.unit_of_work import CommandRunner, UnitOfWork
+from application.unit_of_work import UnitOfWork
 from domain.cloud_store import CloudStore
 from domain.errors import InvalidArgument, RuleViolation
 from domain.guide import Guide, HandoverKind
-from domain.identity import IdentityIds, IdentityIndex, IdentityKind
+from domain.identity import IdentityIndex, IdentityKind
 from domain.member import Member
 
 MAX_HANDOVER = 1000
 
 
 class GuideService(Service):
-    def __init__(
-        self,
-        runner: CommandRunner,
-        clock: Clock,
-        programmes: ProgrammeCatalog,
-        *,
-        identities: IdentityIds | None = None,
-        keys: PersonalDataKeys | None = None,
-    ) -> None:
-        super().__init__(runner, clock, programmes, identities=identities)
-        self.keys = keys
-
     async def hire(
         self, brand: str, store_id: UUID, wecom_userid: str, name: str, *, call: Call | None = None
     ) -> Answer:

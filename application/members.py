@@ -6,15 +6,12 @@ from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from application.auth import owned
-from application.clock import Clock
 from application.commands import Answer, Call, Service
-from application.ports import PersonalDataKeys
-from application.programmes import ProgrammeCatalog
 from application.repository import RecordedEvent
-from application.unit_of_work import CommandRunner, UnitOfWork
+from application.unit_of_work import UnitOfWork
 from domain.errors import AlreadyExists, InvalidArgument, RuleViolation
 from domain.guide import Guide
-from domain.identity import IdentityIds, IdentityIndex, IdentityKind, normalise, resolve
+from domain.identity import IdentityIndex, IdentityKind, normalise, resolve
 from domain.member import Member, merge
 from domain.points import PointsLot
 from domain.tiers import Tier
@@ -29,18 +26,6 @@ def member_id_for(openid_index_id: UUID, generation: int = 0) -> UUID:
 
 
 class MemberService(Service):
-    def __init__(
-        self,
-        runner: CommandRunner,
-        clock: Clock,
-        programmes: ProgrammeCatalog,
-        *,
-        identities: IdentityIds | None = None,
-        keys: PersonalDataKeys | None = None,
-    ) -> None:
-        super().__init__(runner, clock, programmes, identities=identities)
-        self.keys = keys
-
     async def register(
         self,
         brand: str,
