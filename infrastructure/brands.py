@@ -217,7 +217,9 @@ class Brands:
         leadership = (
             Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models]) if self.projections else None
         )  # one leader per projection and brand across the fleet
-        projections = ProjectionRunner(store, read_models, mapper, leadership=leadership)
+        projections = ProjectionRunner(
+            store, read_models, mapper, leadership=leadership, gather=s.projection_gather_ms / 1000
+        )
         await projections.setup()  # read models exist before the first query
         if keyring is not None:  # an erasure through another server process: forget what was decoded here
             store.watch_erasures(lambda _: repository.forget_idle())

@@ -55,6 +55,9 @@ class Settings:
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
     request_cache_mb: int = 16
+    projection_gather_ms: int = 20
+    """After a NOTIFY the server's projections wait this long before reading, so one batch takes the commits
+    that land meanwhile (0: read at once)."""
     stock_directory_mb: int = 64
     drop_entries_mb: int = 64
     request_log_retention_days: int = 30
@@ -144,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
+        projection_gather_ms=_int(env, "PROJECTION_GATHER_MS", 20, minimum=0),
         stock_directory_mb=_int(env, "STOCK_DIRECTORY_MB", 64, minimum=1),
         drop_entries_mb=_int(env, "DROP_ENTRIES_MB", 64, minimum=1),
         request_log_retention_days=_int(env, "REQUEST_LOG_RETENTION_DAYS", 30, minimum=0),

@@ -335,3 +335,42 @@ async def test_several_projections_read_the_log_once_and_decode_each_event_once(
     for p in projections:
         assert await p.rows(store) == await recomputed(store)
         assert await runner.position(p) == await store.max_notification_id()
+
+
+async def test_with_a_gather_the_commits_that_land_together_are_projected_in_one_batch(
+    store: EventStore, mapper: Mapper
+):
+    """Under load the read models should cost per batch, not per commit: after a NOTIFY the running runner
+    waits ``gather`` seconds before reading, and takes every commit that landed meanwhile in one read."""
+    counts = Counts(store)
+    runner = ProjectionRunner(store, [counts], mapper, poll_interval=60, gather=2.0)
+    reads: list[int] = []
+    select = store.select_notifications
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        batch = await select(*args, **kwargs)
+        if batch:
+            reads.append(len(batch))
+        return batch
+
+    store.select_notifications = counted  # type: ignore[method-assign]
+
+    async def insert(name: str) -> None:
+        thing = Thing(name=name)
+        await store.insert_events([mapper.to_stored_event(e) for e in thing.collect_events()])
+
+    runner.start()
+    try:
+        await asyncio.sleep(2.5)  # set up, caught up (nothing), past the gather of the connection's wake-up
+        await insert("first")
+        await asyncio.sleep(0.3)  # a runner without a gather reads the first commit meanwhile
+        await insert("second")
+        await insert("third")
+        head = await store.max_notification_id()
+        async with asyncio.timeout(20):
+            while await runner.position(counts) != head:
+                await asyncio.sleep(0.02)
+    finally:
+        await runner.stop()
+    assert reads == [3]
+    assert await counts.rows(store) == await recomputed(store)
