@@ -454,9 +454,10 @@ class EventStore:
             application_name,
         )
 
-    async def tracking_positions(self, names: Sequence[str]) -> dict[str, int]:
-        """The recorded positions of these projections (one query; a projection never run is absent)."""
-        rows = await self.pool.fetch(
+    async def tracking_positions(self, names: Sequence[str], conn: Connection | None = None) -> dict[str, int]:
+        """The recorded positions of these projections (one query; a projection never run is absent), read on
+        ``conn`` (a transaction's) when given."""
+        rows = await (conn or self.pool).fetch(
             f"SELECT application_name, notification_id FROM {self.tracking} WHERE application_name = ANY($1::text[])",
             list(names),
         )

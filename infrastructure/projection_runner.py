@@ -98,33 +98,16 @@ class ProjectionRunner:
         return await self.store.max_tracking_id(projection.name)
 
     async def step(self, projection: AnyProjection) -> int | None:
-        """Handle one batch; the number of events handled, or None when caught up."""
-        position = await self.position(projection)
-        head = await self.store.max_notification_id() if projection.topics else None
-        batch = await self.store.select_notifications(
-            position, self.batch_size, stop=head, topics=projection.topics, inclusive_of_start=False
-        )
-        if len(batch) == self.batch_size or not projection.topics:
-            new_position = batch[-1].id if batch else None
-        else:
-            new_position = head  # every event up to the head was scanned
-        if new_position is None or (position is not None and new_position <= position):
-            return None
-        decoded = self._decode(projection, batch)
-        async with self.store.transaction() as tx:
-            if not await _hold(tx.conn, self.store, projection.name, position):
-                return 0  # another runner moved it meanwhile; re-read and go on
-            if batch:
-                if isinstance(projection, NotificationProjection):
-                    await projection.handle_notifications(tx.conn, batch)
-                else:
-                    for event, n in decoded:
-                        await projection.handle(tx.conn, event, n.id)
-            await tx.insert_tracking(Tracking(projection.name, new_position))
-        return len(batch)
+        """Handle one batch of one projection: the number of events handled (0 when another runner moved it
+        meanwhile: re-read and go on), or None when caught up. A failing ``handle`` raises its own error."""
+        try:
+            return await self.step_together([projection])
+        except _Failed as f:
+            raise f.error from None
 
     async def step_together(self, projections: Sequence[AnyProjection], on_batch: OnBatch | None = None) -> int | None:
-        """One batch for several projections at once; the number of events read, or None when all are caught up.
+        """One batch for several projections at once; the number of events read (0 when another runner moved
+        them all meanwhile), or None when all are caught up.
 
         The log is read once (from the position of the one furthest behind, up to the head read first), each
         event is decoded once, and one transaction holds every projection's writes: each projection is still
@@ -182,14 +165,7 @@ class ProjectionRunner:
         if on_batch is not None:
             for p, count in handled:
                 on_batch(p, count, new_position)
-        return len(batch)
-
-    def _decode(self, projection: AnyProjection, batch: Sequence[Notification]) -> list[tuple[Any, Notification]]:
-        """Decode before the transaction opens, to keep it short."""
-        if isinstance(projection, NotificationProjection):
-            return []
-        assert self.mapper is not None
-        return [(self.mapper.to_domain_event(n), n) for n in batch]
+        return len(batch) if handled else 0  # 0: every one of them was moved meanwhile by another runner
 
     async def catch_up(self, on_batch: OnBatch | None = None, *, honour_backoff: bool = False) -> int:
         """Feed every projection up to the current log head; the number of events handled.
@@ -327,9 +303,7 @@ class ProjectionRunner:
 
 async def _hold(conn: Connection, store: EventStore, name: str, expected: int | None) -> bool:
     """Lock the projection for this transaction; False if its position is no longer ``expected``."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection_lock_key(store, name))
-    current = await conn.fetchval(f"SELECT notification_id FROM {store.tracking} WHERE application_name = $1", name)
-    return current == expected
+    return name in await _hold_many(conn, store, {name: expected})
 
 
 class _Failed(Exception):
@@ -348,11 +322,7 @@ async def _hold_many(conn: Connection, store: EventStore, expected: dict[str, in
         "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i",
         [projection_lock_key(store, n) for n in names],
     )
-    rows = await conn.fetch(
-        f"SELECT application_name, notification_id FROM {store.tracking} WHERE application_name = ANY($1::text[])",
-        names,
-    )
-    current: dict[str, int] = {r[0]: r[1] for r in rows}
+    current = await store.tracking_positions(names, conn)
     return {n for n in names if current.get(n) == expected[n]}
 
 
