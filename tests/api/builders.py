@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protos.loyalty.v1 import common_pb2, members_pb2, orders_pb2, stores_pb2
+from protos.loyalty.v1 import common_pb2, members_pb2, orders_pb2, stock_pb2, stock_pb2_grpc, stores_pb2
 
 # Shanghai People's Square area, GCJ-02 as a mini-program reports it.
 PEOPLES_SQUARE = (31.2304, 121.4737)
@@ -94,3 +94,38 @@ def described(step) -> tuple[str, str]:
 def entry_name(drop: str, member: str) -> str:
     """A member's drop entry: drops/{uuid}/entries/{member uuid}."""
     return f"{drop}/entries/{member.removeprefix('members/')}"
+
+
+async def stocked_store_with_an_unpaid_and_a_paid_order(api, code: str, customer: tuple[float, float]):
+    """A store holding 3 units of SKU-1, and a fresh member's two orders of one unit there: the first left
+    unpaid, the second paid; read models settled. Returns the store and the unpaid order."""
+    from tests.api.conftest import auth
+
+    op, mp = auth("operator"), auth("miniprogram")
+    store = await api.stores.OpenCloudStore(
+        stores_pb2.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=stores_pb2.CloudStore(spec=store_spec(code, 31.2310, 121.4740)),
+        ),
+        metadata=op,
+    )
+    await stock_pb2_grpc.StockServiceStub(api.channel).ImportStock(
+        stock_pb2.ImportStockRequest(
+            request_id=api.rid(), batch_id="dn-1", lines=[stock_pb2.StockLine(store=store.name, sku="SKU-1", count=3)]
+        ),
+        metadata=op,
+    )
+    member = await register_member(api)
+    orders = [
+        await api.orders.PlaceOrder(
+            orders_pb2.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *customer)), metadata=mp
+        )
+        for _ in range(2)
+    ]
+    unpaid, paid = orders
+    await api.orders.PayOrder(
+        orders_pb2.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=paid.total_fen), metadata=mp
+    )
+    await api.settled()
+    return store, unpaid

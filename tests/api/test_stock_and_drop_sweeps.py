@@ -13,8 +13,7 @@ from protos.loyalty.v1 import drops_pb2 as d
 from protos.loyalty.v1 import drops_pb2_grpc, stock_pb2_grpc
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import stock_pb2 as k
-from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, register_member, store_spec
+from tests.api.builders import register_member, stocked_store_with_an_unpaid_and_a_paid_order
 from tests.api.conftest import START, auth, serving
 
 OP, MP, AU = auth("operator"), auth("miniprogram"), auth("auditor")
@@ -27,30 +26,7 @@ async def topics(store, aggregate_id: UUID) -> list[str]:
 
 async def test_expired_holds_are_released_once_though_two_processes_sweep(api, fresh_dsn, tmp_path):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    store = await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(
-            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-W", 31.2310, 121.4740))
-        ),
-        metadata=OP,
-    )
-    await stock.ImportStock(
-        k.ImportStockRequest(
-            request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=3)]
-        ),
-        metadata=OP,
-    )
-    member = await register_member(api)
-    await api.settled()
-    unpaid = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
-    )
-    paid = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
-    )
-    await api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=paid.total_fen), metadata=MP
-    )
-    await api.settled()
+    store, unpaid = await stocked_store_with_an_unpaid_and_a_paid_order(api, "S-W", CUSTOMER)
     level_name = f"{store.name}/stock/SKU-1"
     sid = stock_id(UUID(store.name.split("/")[1]), "SKU-1")
 

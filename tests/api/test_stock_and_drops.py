@@ -18,7 +18,14 @@ from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import programmes_pb2 as p
 from protos.loyalty.v1 import stock_pb2 as k
 from protos.loyalty.v1 import stores_pb2 as s
-from tests.api.builders import draft, entry_name, gcj, register_member, store_spec
+from tests.api.builders import (
+    draft,
+    entry_name,
+    gcj,
+    register_member,
+    stocked_store_with_an_unpaid_and_a_paid_order,
+    store_spec,
+)
 from tests.api.conftest import START, auth
 
 OP, MP, AU = auth("operator"), auth("miniprogram"), auth("auditor")
@@ -174,30 +181,7 @@ async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_s
 
 async def test_the_payment_timeout_sweep_gives_an_unpaid_orders_units_back(api):
     stock = stock_pb2_grpc.StockServiceStub(api.channel)
-    store = await api.stores.OpenCloudStore(
-        s.OpenCloudStoreRequest(
-            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-T", 31.2310, 121.4740))
-        ),
-        metadata=OP,
-    )
-    await stock.ImportStock(
-        k.ImportStockRequest(
-            request_id=api.rid(), batch_id="dn-1", lines=[k.StockLine(store=store.name, sku="SKU-1", count=3)]
-        ),
-        metadata=OP,
-    )
-    member = await register_member(api)
-    await api.settled()
-    unpaid = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
-    )
-    paid = await api.orders.PlaceOrder(
-        o.PlaceOrderRequest(request_id=api.rid(), order=draft(member.name, *CUSTOMER)), metadata=MP
-    )
-    await api.orders.PayOrder(
-        o.PayOrderRequest(request_id=api.rid(), name=paid.name, paid_fen=paid.total_fen), metadata=MP
-    )
-    await api.settled()
+    store, unpaid = await stocked_store_with_an_unpaid_and_a_paid_order(api, "S-T", CUSTOMER)
 
     api.clock.advance(minutes=121)
     assert await api.running.scheduler.cancel_unpaid() == 1
