@@ -25,7 +25,7 @@ from application.clock import Clock, SystemClock
 from application.store_directory import StoreDirectory
 from infrastructure import reflection
 from infrastructure.api.auth import TokenAuthenticator, development_tokens
-from infrastructure.api.tenancy import BrandRouter
+from infrastructure.api.tenancy import BrandRouter, add_service
 from infrastructure.brands import Brand, Brands
 from infrastructure.config import Settings, load_settings
 from infrastructure.database import platform_database
@@ -40,23 +40,14 @@ from infrastructure.scheduler import Scheduler
 from infrastructure.tenants import Registry, Tenant, onboard_brands
 from protos.loyalty.v1 import (
     attribution_pb2,
-    attribution_pb2_grpc,
     audit_pb2,
-    audit_pb2_grpc,
     drops_pb2,
-    drops_pb2_grpc,
     members_pb2,
-    members_pb2_grpc,
     orders_pb2,
-    orders_pb2_grpc,
     privacy_pb2,
-    privacy_pb2_grpc,
     programmes_pb2,
-    programmes_pb2_grpc,
     stock_pb2,
-    stock_pb2_grpc,
     stores_pb2,
-    stores_pb2_grpc,
 )
 
 log = logging.getLogger("loyalty")
@@ -122,17 +113,17 @@ class Running:
             self.embedded.stop()
 
 
-SERVICES = {
-    "MemberService": (members_pb2, members_pb2_grpc.add_MemberServiceServicer_to_server),
-    "StoreService": (stores_pb2, stores_pb2_grpc.add_StoreServiceServicer_to_server),
-    "GuideService": (stores_pb2, stores_pb2_grpc.add_GuideServiceServicer_to_server),
-    "OrderService": (orders_pb2, orders_pb2_grpc.add_OrderServiceServicer_to_server),
-    "AttributionService": (attribution_pb2, attribution_pb2_grpc.add_AttributionServiceServicer_to_server),
-    "AuditService": (audit_pb2, audit_pb2_grpc.add_AuditServiceServicer_to_server),
-    "ProgrammeService": (programmes_pb2, programmes_pb2_grpc.add_ProgrammeServiceServicer_to_server),
-    "StockService": (stock_pb2, stock_pb2_grpc.add_StockServiceServicer_to_server),
-    "DropService": (drops_pb2, drops_pb2_grpc.add_DropServiceServicer_to_server),
-    "PrivacyService": (privacy_pb2, privacy_pb2_grpc.add_PrivacyServiceServicer_to_server),
+SERVICES = {  # each service's descriptor, by name
+    "MemberService": members_pb2,
+    "StoreService": stores_pb2,
+    "GuideService": stores_pb2,
+    "OrderService": orders_pb2,
+    "AttributionService": attribution_pb2,
+    "AuditService": audit_pb2,
+    "ProgrammeService": programmes_pb2,
+    "StockService": stock_pb2,
+    "DropService": drops_pb2,
+    "PrivacyService": privacy_pb2,
 }
 
 
@@ -199,9 +190,9 @@ async def start(
         ]
     server = grpc.aio.server(options=options)
     service_names = []
-    for name, (module, add) in SERVICES.items():
+    for name, module in SERVICES.items():
         descriptor = module.DESCRIPTOR.services_by_name[name]
-        add(BrandRouter(descriptor, auth, brands.servicers, door=admission), server)
+        add_service(server, descriptor, BrandRouter(descriptor, auth, brands.servicers, door=admission))
         service_names.append(descriptor.full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -145,7 +145,7 @@ class AttributionServicer(Servicer, attribution_pb2_grpc.AttributionServiceServi
         )
         dealer = names.dealer_id(request.dealer)
         data = await self.settlements.close(principal.brand, dealer, Month.parse(request.month), call=call)
-        return pb.SettlementStatement.FromString(data)
+        return data
 
     @unary(*READERS)
     async def GetOrderAttribution(self, request: pb.GetOrderAttributionRequest, principal: Principal):

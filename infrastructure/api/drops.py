@@ -155,9 +155,7 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
     async def CreateDrop(self, request, principal):
         brand = brand_scope(principal, request.brand)
         spec = drop_spec(request)
-        return pb.Drop.FromString(
-            await self.drops.create(brand, spec, call=self._call(request, "CreateDrop", principal))
-        )
+        return await self.drops.create(brand, spec, call=self._call(request, "CreateDrop", principal))
 
     @unary(*READ)
     async def GetDrop(self, request, principal):
@@ -175,10 +173,8 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
             idempotency(request, "RegisterForDrop", principal),
             lambda entry: entry_message(entry, drop).SerializeToString(),
         )
-        return pb.DropEntry.FromString(
-            await self.drops.register(
-                drop.id, member, store_id=store, invited_by=invited_by, brand=principal.brand, call=call
-            )
+        return await self.drops.register(
+            drop.id, member, store_id=store, invited_by=invited_by, brand=principal.brand, call=call
         )
 
     @unary(*READ)
@@ -189,10 +185,8 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
 
     @unary(Role.OPERATOR)
     async def DrawDrop(self, request, principal):
-        return pb.Drop.FromString(
-            await self.drops.draw(
-                self._drop(request), brand=principal.brand, call=self._call(request, "DrawDrop", principal)
-            )
+        return await self.drops.draw(
+            self._drop(request), brand=principal.brand, call=self._call(request, "DrawDrop", principal)
         )
 
     @unary(*WRITE)
@@ -205,10 +199,8 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
 
     @unary(Role.OPERATOR)
     async def PassOnUnclaimedOffers(self, request, principal):
-        return pb.Drop.FromString(
-            await self.drops.pass_on(
-                self._drop(request), brand=principal.brand, call=self._call(request, "PassOnUnclaimedOffers", principal)
-            )
+        return await self.drops.pass_on(
+            self._drop(request), brand=principal.brand, call=self._call(request, "PassOnUnclaimedOffers", principal)
         )
 
     @unary(*RESULTS)

@@ -84,7 +84,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             referrer_id=names.parse(new.referrer, MEMBERS, field="member.referrer", required=False),
             call=call,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(*READ)
     async def GetMember(self, request: pb.GetMemberRequest, principal) -> pb.Member:
@@ -108,7 +108,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             brand=principal.brand,
             **text,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def AssignTierFloor(self, request: pb.AssignTierFloorRequest, principal) -> pb.Member:
@@ -124,7 +124,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def MergeMembers(self, request: pb.MergeMembersRequest, principal) -> pb.Member:
@@ -135,7 +135,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(*WRITE)
     async def BindGuide(self, request: pb.BindGuideRequest, principal) -> pb.Member:
@@ -146,7 +146,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(*WRITE)
     async def RecordReferral(self, request: pb.RecordReferralRequest, principal) -> pb.Member:
@@ -157,7 +157,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Member.FromString(data)
+        return data
 
     @unary(*WRITE)
     async def EarnPoints(self, request: pb.EarnPointsRequest, principal) -> pb.PointsChange:
@@ -169,7 +169,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.PointsChange.FromString(data)
+        return data
 
     @unary(*WRITE)
     async def RedeemPoints(self, request: pb.RedeemPointsRequest, principal) -> pb.PointsChange:
@@ -181,7 +181,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.PointsChange.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def AdjustPoints(self, request: pb.AdjustPointsRequest, principal) -> pb.PointsChange:
@@ -195,7 +195,7 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.PointsChange.FromString(data)
+        return data
 
     @unary(*READ)
     async def ListPointsHistory(self, request: pb.ListPointsHistoryRequest, principal):
@@ -248,4 +248,4 @@ class MemberServicer(Servicer, members_pb2_grpc.MemberServiceServicer):
         data = await self.members.evaluate_tier(
             names.parse(request.name, MEMBERS, field="name"), call=call, brand=principal.brand
         )
-        return pb.Member.FromString(data)
+        return data

@@ -150,7 +150,7 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     @unary(*WRITE)
     async def PlaceOrder(self, request, principal):
         call = _call(request, "PlaceOrder", principal)
-        return pb.Order.FromString(await self.orders.place(draft(request.order), call=call, brand=principal.brand))
+        return await self.orders.place(draft(request.order), call=call, brand=principal.brand)
 
     @unary(*WRITE)
     async def SimulateOrder(self, request, principal):
@@ -159,21 +159,17 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
     @unary(*WRITE)
     async def PayOrder(self, request, principal):
         call = _call(request, "PayOrder", principal)
-        return pb.Order.FromString(
-            await self.orders.pay(self._order(request), request.paid_fen, call=call, brand=principal.brand)
-        )
+        return await self.orders.pay(self._order(request), request.paid_fen, call=call, brand=principal.brand)
 
     @unary(*WRITE)
     async def FulfilOrder(self, request, principal):
         call = _call(request, "FulfilOrder", principal)
-        return pb.Order.FromString(await self.orders.fulfil(self._order(request), call=call, brand=principal.brand))
+        return await self.orders.fulfil(self._order(request), call=call, brand=principal.brand)
 
     @unary(*WRITE)
     async def CancelOrder(self, request, principal):
         call = _call(request, "CancelOrder", principal)
-        return pb.Order.FromString(
-            await self.orders.cancel(self._order(request), request.reason, call=call, brand=principal.brand)
-        )
+        return await self.orders.cancel(self._order(request), request.reason, call=call, brand=principal.brand)
 
     @unary(*WRITE)
     async def RefundOrder(self, request, principal):
@@ -186,12 +182,12 @@ class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Order.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def SettleOrder(self, request, principal):
         call = _call(request, "SettleOrder", principal)
-        return pb.Order.FromString(await self.orders.settle(self._order(request), call=call, brand=principal.brand))
+        return await self.orders.settle(self._order(request), call=call, brand=principal.brand)
 
     @unary(*READ)
     async def GetOrder(self, request, principal):

@@ -153,7 +153,7 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
         data = await self.members.erase(
             member_id, request.requested_by, request.reason, call=call, brand=principal.brand
         )
-        return pb.ErasureReceipt.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def EraseGuide(self, request: pb.EraseGuideRequest, principal) -> pb.GuideErasureReceipt:
@@ -164,7 +164,7 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
         if not request.reason:
             raise InvalidArgument("reason is required", reason="FIELD_REQUIRED", field="reason")
         data = await self.guides.erase(guide_id, request.requested_by, request.reason, call=call, brand=principal.brand)
-        return pb.GuideErasureReceipt.FromString(data)
+        return data
 
     @streaming(*READ)
     async def ExportMemberData(self, request: pb.ExportMemberDataRequest, principal):
@@ -238,7 +238,7 @@ class PrivacyServicer(Servicer, privacy_pb2_grpc.PrivacyServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.MarketingConsent.FromString(data)
+        return data
 
     @unary(*READ)
     async def GetMarketingConsent(self, request: pb.GetMarketingConsentRequest, principal) -> pb.MarketingConsent:

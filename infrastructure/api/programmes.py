@@ -157,7 +157,7 @@ class ProgrammeServicer(Servicer, programmes_pb2_grpc.ProgrammeServiceServicer):
         message.CopyFrom(request.programme)
         message.brand = brand_scope(principal, request.programme.brand)
         programme = programme_from(message)
-        return pb.Programme.FromString(await self.programmes.publish(programme, call=call))
+        return await self.programmes.publish(programme, call=call)
 
     @unary(*READ)
     async def GetProgramme(self, request: pb.GetProgrammeRequest, principal) -> pb.Programme:

@@ -77,9 +77,7 @@ class StockServicer(Servicer, stock_pb2_grpc.StockServiceServicer):
         call = Call(idempotency(request, "ImportStock", principal), lambda r: build(r).SerializeToString())
         brand = brand_scope(principal, request.brand)
         lines = [stock_line(line) for line in request.lines]
-        return pb.ImportStockResponse.FromString(
-            await self.stock.import_counts(brand, request.batch_id, lines, request.reason, call=call)
-        )
+        return await self.stock.import_counts(brand, request.batch_id, lines, request.reason, call=call)
 
     @unary(*KEEPERS)
     async def RecordInStoreSale(self, request, principal):
@@ -87,10 +85,8 @@ class StockServicer(Servicer, stock_pb2_grpc.StockServiceServicer):
             idempotency(request, "RecordInStoreSale", principal), lambda r: level_message(r).SerializeToString()
         )
         store = names.parse(request.store, STORES, field="store")
-        return pb.StockLevel.FromString(
-            await self.stock.sell_in_store(
-                store, request.sku, request.quantity, brand=principal.brand, dealer=_dealer(principal), call=call
-            )
+        return await self.stock.sell_in_store(
+            store, request.sku, request.quantity, brand=principal.brand, dealer=_dealer(principal), call=call
         )
 
     @unary(*KEEPERS)
@@ -99,10 +95,8 @@ class StockServicer(Servicer, stock_pb2_grpc.StockServiceServicer):
         call = Call(idempotency(request, "SetStockProtection", principal), lambda r: build(r).SerializeToString())
         store = names.parse(request.store, STORES, field="store")
         protection = Protection(floor_units=request.floor_units, share_bp=request.share_basis_points)
-        return pb.SetStockProtectionResponse.FromString(
-            await self.stock.protect(
-                store, list(request.skus), protection, brand=principal.brand, dealer=_dealer(principal), call=call
-            )
+        return await self.stock.protect(
+            store, list(request.skus), protection, brand=principal.brand, dealer=_dealer(principal), call=call
         )
 
     @unary(*READERS)

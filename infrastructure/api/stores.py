@@ -146,7 +146,7 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         data = await self.stores.open(
             brand_scope(principal, request.brand), store_spec(request.cloud_store.spec), call=call
         )
-        return pb.CloudStore.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def ImportCloudStores(self, request, principal):
@@ -157,9 +157,7 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
             lambda stores: pb.ImportCloudStoresResponse(cloud_stores=[store_message(s) for s in stores]),
         )
         specs = [store_spec(s.spec) for s in request.cloud_stores]
-        return pb.ImportCloudStoresResponse.FromString(
-            await self.stores.import_many(brand_scope(principal, request.brand), specs, call=call)
-        )
+        return await self.stores.import_many(brand_scope(principal, request.brand), specs, call=call)
 
     @unary(Role.OPERATOR)
     async def RelocateCloudStore(self, request, principal):
@@ -167,40 +165,34 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
         data = await self.stores.relocate(
             self._store(request), convert.location(request.location, field="location"), call=call, brand=principal.brand
         )
-        return pb.CloudStore.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def UpdateCloudStore(self, request, principal):
         call = _call(request, "UpdateCloudStore", principal, store_message)
-        return pb.CloudStore.FromString(
-            await self.stores.update(
-                names.parse(request.cloud_store.name, STORES, field="cloud_store.name"),
-                store_changes(request),
-                call=call,
-                brand=principal.brand,
-            )
+        return await self.stores.update(
+            names.parse(request.cloud_store.name, STORES, field="cloud_store.name"),
+            store_changes(request),
+            call=call,
+            brand=principal.brand,
         )
 
     @unary(Role.OPERATOR)
     async def SuspendCloudStore(self, request, principal):
         call = _call(request, "SuspendCloudStore", principal, store_message)
-        return pb.CloudStore.FromString(
-            await self.stores.suspend(
-                self._store(request), request.reason or "SUSPENDED", call=call, brand=principal.brand
-            )
+        return await self.stores.suspend(
+            self._store(request), request.reason or "SUSPENDED", call=call, brand=principal.brand
         )
 
     @unary(Role.OPERATOR)
     async def ReopenCloudStore(self, request, principal):
         call = _call(request, "ReopenCloudStore", principal, store_message)
-        return pb.CloudStore.FromString(
-            await self.stores.reopen(self._store(request), call=call, brand=principal.brand)
-        )
+        return await self.stores.reopen(self._store(request), call=call, brand=principal.brand)
 
     @unary(Role.OPERATOR)
     async def CloseCloudStore(self, request, principal):
         call = _call(request, "CloseCloudStore", principal, store_message)
-        return pb.CloudStore.FromString(await self.stores.close(self._store(request), call=call, brand=principal.brand))
+        return await self.stores.close(self._store(request), call=call, brand=principal.brand)
 
     @unary(Role.OPERATOR)
     async def TransferCloudStore(self, request, principal):
@@ -213,7 +205,7 @@ class StoreServicer(Servicer, stores_pb2_grpc.StoreServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.CloudStore.FromString(data)
+        return data
 
     @unary(*READ)
     async def GetCloudStore(self, request, principal):
@@ -287,7 +279,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
             new.display_name,
             call=call,
         )
-        return pb.Guide.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def MoveGuide(self, request, principal):
@@ -298,7 +290,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Guide.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def ReleaseGuide(self, request, principal):
@@ -306,7 +298,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
         data = await self.guides.release(
             names.parse(request.name, GUIDES, field="name"), call=call, brand=principal.brand
         )
-        return pb.Guide.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def InheritCustomers(self, request, principal):
@@ -327,7 +319,7 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.InheritCustomersResponse.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)  # the receiving guide's answer, relayed from WeCom by brand operations
     async def ConcludeHandover(self, request, principal):
@@ -340,15 +332,13 @@ class GuideServicer(Servicer, stores_pb2_grpc.GuideServiceServicer):
             call=call,
             brand=principal.brand,
         )
-        return pb.Guide.FromString(data)
+        return data
 
     @unary(Role.OPERATOR)
     async def CompleteDueHandovers(self, request, principal):
         call = _call(request, "CompleteDueHandovers", principal, guide_message)
-        return pb.Guide.FromString(
-            await self.guides.complete_due(
-                names.parse(request.name, GUIDES, field="name"), call=call, brand=principal.brand
-            )
+        return await self.guides.complete_due(
+            names.parse(request.name, GUIDES, field="name"), call=call, brand=principal.brand
         )
 
     @unary(*READ)

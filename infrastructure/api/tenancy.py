@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message_factory import GetMessageClass
 
 from application.admission import Admission, Overloaded
 from application.auth import PermissionDenied, Unauthenticated
@@ -129,3 +130,28 @@ class BrandRouter:
 
         handler.__name__ = rpc
         return handler
+
+
+def _encoded_or(serialize: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """A response serializer that sends bytes as they are: a command's response is encoded once, for the request
+    log, and those same bytes go to the wire (not decoded into a message to be encoded again)."""
+
+    def serializer(response: Any) -> bytes:
+        return response if type(response) is bytes else serialize(response)
+
+    return serializer
+
+
+def add_service(server: grpc.aio.Server, service: ServiceDescriptor, servicer: Any) -> None:
+    """Register ``servicer``'s methods for ``service`` (what the generated ``add_*_to_server`` does), with
+    responses that may be already-encoded bytes."""
+    handlers = {}
+    for method in service.methods:
+        deserialize = GetMessageClass(method.input_type).FromString
+        serialize = _encoded_or(GetMessageClass(method.output_type).SerializeToString)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(
+            getattr(servicer, method.name), request_deserializer=deserialize, response_serializer=serialize
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)

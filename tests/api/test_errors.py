@@ -25,6 +25,7 @@ from application.unit_of_work import CommandRunner, Conflict
 from infrastructure.api.auth import TokenAuthenticator
 from infrastructure.api.errors import ERROR_DOMAIN
 from infrastructure.api.members import MemberServicer
+from infrastructure.api.tenancy import add_service
 from protos.loyalty.v1 import attribution_pb2 as a
 from protos.loyalty.v1 import audit_pb2, drops_pb2, members_pb2_grpc, programmes_pb2, stock_pb2
 from protos.loyalty.v1 import common_pb2 as c
@@ -388,7 +389,7 @@ async def test_a_concurrency_conflict_that_outlasts_the_retries_is_aborted(api):
 
     server = grpc.aio.server()
     auth_ = TokenAuthenticator.parse(",".join(f"{t}={r}" for r, t in TOKENS.items()))
-    members_pb2_grpc.add_MemberServiceServicer_to_server(MemberServicer(auth_, members), server)
+    add_service(server, m.DESCRIPTOR.services_by_name["MemberService"], MemberServicer(auth_, members))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
