@@ -31,13 +31,13 @@ from domain.cloud_store import CloudStore
 from domain.geo import haversine_m, to_wgs84
 from domain.routing import (
     MAX_SPLIT_CANDIDATES,
+    Assessment,
     OrderFacts,
     Rejection,
     RoutingDecision,
     StoreSnapshot,
-    decide,
-    has_every_line,
-    rejections_for,
+    assess,
+    decide_assessed,
 )
 from domain.store_values import FulfilmentMode, StoreStatus
 
@@ -159,9 +159,30 @@ class StoreDirectory:
         Delivery never looks beyond the widest service radius; the decision keeps a
         bounded list of candidates, so order events stay small in dense cities.
         """
+        found = self._assessed(facts, policy, at, overrides, brand=brand, stock=stock, holders=holders)
+        return [a.store for a in found.values()]
+
+    def _assessed(
+        self,
+        facts: OrderFacts,
+        policy: AttributionPolicy,
+        at: datetime,
+        overrides: dict[UUID, StoreSnapshot] | None,
+        *,
+        brand: str,
+        stock: Callable[[UUID], Mapping[str, int]] | None,
+        holders: Iterable[UUID],
+    ) -> dict[UUID, Assessment]:
+        """``candidates``, each as ``decide`` weighs it (``assess``): weighed once, to choose and to decide."""
         overrides = overrides or {}
         customer = to_wgs84(facts.customer)
-        found: dict[UUID, StoreSnapshot] = {}
+        found: dict[UUID, Assessment] = {}
+
+        def weigh(store_id: UUID) -> Assessment:
+            snapshot = self._snapshot(store_id, at, overrides)
+            units = stock(store_id) if facts.needs and stock is not None else None
+            return assess(snapshot, facts, customer, at, policy, units)
+
         eligible = rejected = 0
         reach = policy.max_distance_m or None
         if facts.mode is FulfilmentMode.DELIVERY:  # nobody delivers beyond the widest service radius
@@ -170,18 +191,15 @@ class StoreDirectory:
         for scanned, neighbour in enumerate(index.iter_nearest(customer.lat, customer.lng, reach)):
             if scanned >= MAX_SCANNED or eligible >= ELIGIBLE_WANTED:
                 break
-            snapshot = self._snapshot(neighbour.store.store_id, at, overrides)
-            refused = rejections_for(snapshot, facts.mode, neighbour.distance_m, at, policy)
-            if facts.needs and stock is not None and not has_every_line(stock(snapshot.store_id), facts.needs):
-                refused += (Rejection.OUT_OF_STOCK,)
-            if not refused:
+            assessed = weigh(neighbour.store.store_id)
+            if not assessed.rejections:
                 eligible += 1
             elif rejected < REJECTED_KEPT:
                 rejected += 1
             else:
                 continue
-            found[snapshot.store_id] = snapshot
-            if Rejection.BEYOND_PICKUP_DISTANCE in refused:
+            found[assessed.store.store_id] = assessed
+            if Rejection.BEYOND_PICKUP_DISTANCE in assessed.rejections:
                 break  # every store after this one is farther still: one is kept as evidence
         named = [facts.entry.store_id, facts.home_store_id, facts.bound_guide.store_id if facts.bound_guide else None]
         for store_id in named:
@@ -189,7 +207,7 @@ class StoreDirectory:
                 continue
             replica = self.replicas.get(store_id)
             if replica is not None and replica.brand == brand and store_id not in found:
-                found[store_id] = self._snapshot(store_id, at, overrides)
+                found[store_id] = weigh(store_id)
         if facts.needs and policy.stock_fallback is not StockFallback.UNALLOCATED:
             # the stock fallback may look past distance: the nearest stores holding a needed SKU, within its reach
             near: list[tuple[float, UUID]] = []
@@ -201,8 +219,8 @@ class StoreDirectory:
                 if not policy.stock_max_distance_m or d <= policy.stock_max_distance_m:
                     near.append((d, store_id))
             for _, store_id in sorted(near)[:MAX_SPLIT_CANDIDATES]:
-                found[store_id] = self._snapshot(store_id, at, overrides)
-        return list(found.values())
+                found[store_id] = weigh(store_id)
+        return found
 
     def _snapshot(self, store_id: UUID, at: datetime, overrides: dict[UUID, StoreSnapshot]) -> StoreSnapshot:
         return overrides.get(store_id) or self.replicas[store_id].snapshot(at)
@@ -223,6 +241,6 @@ class StoreDirectory:
 
         ``stock`` gives a store's reservable units per SKU (for ``facts.needs``); ``holders`` are stores holding a
         needed SKU, offered to the brand's stock fallback."""
-        candidates = self.candidates(facts, policy, at, overrides, brand=brand, stock=stock, holders=holders)
-        figures = {c.store_id: stock(c.store_id) for c in candidates} if stock is not None and facts.needs else None
-        return decide(facts, candidates, policy, at, programme_version, stock=figures)
+        assessed = self._assessed(facts, policy, at, overrides, brand=brand, stock=stock, holders=holders)
+        figures = {i: stock(i) for i in assessed} if stock is not None and facts.needs else None
+        return decide_assessed(facts, assessed.values(), policy, at, programme_version, stock=figures)

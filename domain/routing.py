@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from itertools import combinations
+from typing import NamedTuple
 from uuid import UUID, uuid5
 
 from domain.attribution import (
@@ -315,6 +316,53 @@ def decide(
     store was refused for stock, the policy's ``stock_fallback`` decides
     (``_stock_fallback``).
     """
+    _check(facts, policy, at, programme_version)
+    customer = to_wgs84(facts.customer)
+    figures = stock or {}
+    assessed = (assess(store, facts, customer, at, policy, figures.get(store.store_id)) for store in candidates)
+    return _decide(facts, assessed, policy, at, programme_version, figures)
+
+
+class Assessment(NamedTuple):
+    """One candidate store as ``decide`` weighs it: its distance from the customer and every reason it is refused."""
+
+    store: StoreSnapshot
+    distance_m: float
+    rejections: tuple[Rejection, ...]
+
+
+def assess(
+    store: StoreSnapshot,
+    facts: OrderFacts,
+    customer: Location,
+    at: datetime,
+    policy: AttributionPolicy,
+    stock: Mapping[str, int] | None,
+) -> Assessment:
+    """``store`` weighed for this order: great-circle metres from ``customer`` (WGS-84) and its rejections,
+    ``OUT_OF_STOCK`` when ``stock`` (its reservable units per SKU) lacks a line of ``facts.needs``."""
+    d = haversine_m(customer.lat, customer.lng, store.lat, store.lng)
+    rejections = rejections_for(store, facts.mode, d, at, policy)
+    if facts.needs and not has_every_line(stock, facts.needs):
+        rejections += (Rejection.OUT_OF_STOCK,)
+    return Assessment(store, d, rejections)
+
+
+def decide_assessed(
+    facts: OrderFacts,
+    assessed: Iterable[Assessment],
+    policy: AttributionPolicy,
+    at: datetime,
+    programme_version: int = 1,
+    stock: Mapping[UUID, Mapping[str, int]] | None = None,
+) -> RoutingDecision:
+    """``decide`` over candidates already weighed by :func:`assess` for these facts, policy and instant (a caller
+    that had to weigh them to choose them need not weigh them twice)."""
+    _check(facts, policy, at, programme_version)
+    return _decide(facts, assessed, policy, at, programme_version, stock or {})
+
+
+def _check(facts: OrderFacts, policy: AttributionPolicy, at: datetime, programme_version: int) -> None:
     require_utc(at)
     if not isinstance(facts, OrderFacts) or not isinstance(policy, AttributionPolicy):
         raise InvalidArgument("decide takes OrderFacts and an AttributionPolicy", reason="INVALID_ARGUMENT")
@@ -322,16 +370,19 @@ def decide(
     require_uuid(facts.order_id, "order_id")
     if not isinstance(facts.mode, FulfilmentMode) or not isinstance(facts.customer, Location):
         raise InvalidArgument("facts need a FulfilmentMode and a Location", reason="INVALID_ARGUMENT")
-    customer = to_wgs84(facts.customer)
-    stores: dict[UUID, tuple[StoreSnapshot, float, tuple[Rejection, ...]]] = {}
-    for store in candidates:
-        if store.store_id in stores:
-            continue
-        d = haversine_m(customer.lat, customer.lng, store.lat, store.lng)
-        rejections = rejections_for(store, facts.mode, d, at, policy)
-        if facts.needs and not has_every_line((stock or {}).get(store.store_id), facts.needs):
-            rejections += (Rejection.OUT_OF_STOCK,)
-        stores[store.store_id] = (store, d, rejections)
+
+
+def _decide(
+    facts: OrderFacts,
+    assessed: Iterable[Assessment],
+    policy: AttributionPolicy,
+    at: datetime,
+    programme_version: int,
+    stock: Mapping[UUID, Mapping[str, int]],
+) -> RoutingDecision:
+    stores: dict[UUID, Assessment] = {}
+    for a in assessed:
+        stores.setdefault(a.store.store_id, a)
     ordered = sorted(stores.values(), key=lambda t: (t[1], str(t[0].store_id)))
     reports = tuple(CandidateReport(s.store_id, s.dealer_id, round(d), rej) for s, d, rej in ordered)
 
@@ -372,7 +423,7 @@ def decide(
         and policy.stock_fallback is not StockFallback.UNALLOCATED
         and not any(not rej for _, _, rej in ordered)
     ):
-        fallback = _stock_fallback(facts.needs, ordered, policy, stock or {})
+        fallback = _stock_fallback(facts.needs, ordered, policy, stock)
         if isinstance(fallback, tuple) and len(fallback) > 1:
             fallback = tuple(replace(p, order_id=part_order_id(facts.order_id, i)) for i, p in enumerate(fallback))
             steps.append(
@@ -486,7 +537,7 @@ def _within(d: float, policy: AttributionPolicy) -> bool:
 
 def _stock_fallback(
     needs: tuple[StockNeed, ...],
-    ordered: list[tuple[StoreSnapshot, float, tuple[Rejection, ...]]],
+    ordered: list[Assessment],
     policy: AttributionPolicy,
     stock: Mapping[UUID, Mapping[str, int]],
 ) -> tuple[SplitPart, ...] | None:

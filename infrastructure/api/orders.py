@@ -4,31 +4,67 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from application.auth import Role, owned
 from application.commands import Call
 from application.orders import OrderDraft, OrderService
-from domain.attribution import EntryKind
+from domain.attribution import AttributionSource, EntryKind
 from domain.errors import InvalidArgument
 from domain.member import Member
 from domain.order import Order, OrderLine
-from domain.routing import Rejection, RoutingDecision
+from domain.routing import (
+    Rejection,
+    RoutingDecision,
+    StepOutcome,
+    StepReason,
+    UnallocatedReason,
+)
 from infrastructure.api import convert, names, pages
 from infrastructure.api.names import GUIDES, MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from infrastructure.projections.member_orders import member_orders
 from protos.loyalty.v1 import orders_pb2 as pb
-from protos.loyalty.v1 import orders_pb2_grpc
+from protos.loyalty.v1 import orders_pb2_grpc, programmes_pb2
 
 WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_LINES = 200
+MAX_STORE_NAMES = 100_000
+MAX_ROUTINGS = 10_000
 LIST_DEFAULT, LIST_MAX = 20, 100
 
 
 def rejections(values: Iterable[Rejection]) -> list[str]:
     return [f"REJECTION_REASON_{r.value}" for r in values]
+
+
+def _wire(enum: type[Enum], prefix: str, wire: Any) -> dict[Any, Any]:
+    """Each member of a domain enum as its protobuf enum number (built once: a constructor given a number does
+    not look a label up)."""
+    return {member: wire.Value(f"{prefix}{member.value}") for member in enum}
+
+
+_REJECTION = _wire(Rejection, "REJECTION_REASON_", pb.RejectionReason)
+_SOURCE = _wire(AttributionSource, "ATTRIBUTION_SOURCE_", programmes_pb2.AttributionSource)
+_OUTCOME = _wire(StepOutcome, "STEP_OUTCOME_", pb.StepOutcome)
+_REASON = _wire(StepReason, "STEP_REASON_", pb.StepReason)
+_UNALLOCATED = _wire(UnallocatedReason, "UNALLOCATED_REASON_", pb.UnallocatedReason)
+_store_names: dict[UUID, str] = {}
+
+
+def _store(store_id: UUID | None) -> str:
+    """``cloudStores/{uuid}``, remembered: a decision names its few candidates again and again."""
+    if store_id is None:
+        return ""
+    name = _store_names.get(store_id)
+    if name is None:
+        if len(_store_names) >= MAX_STORE_NAMES:
+            _store_names.clear()
+        name = _store_names[store_id] = names.name(STORES, store_id)
+    return name
 
 
 def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
@@ -38,45 +74,41 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
     if d.guide_credit is not None:
         credit = pb.GuideCredit(
             guide=names.name(GUIDES, d.guide_credit.guide_id),
-            guide_store=names.name(STORES, d.guide_credit.guide_store_id),
+            guide_store=_store(d.guide_credit.guide_store_id),
             source=f"GUIDE_CREDIT_SOURCE_{d.guide_credit.source.value}",
             dual_credit=d.dual_credit,
         )
     return pb.RoutingDecision(
         allocated=d.allocated,
         programme_version=d.programme_version,
-        store=names.name(STORES, d.store_id),
+        store=_store(d.store_id),
         dealer=f"dealers/{d.dealer_id}" if d.dealer_id else "",
         distance_m=float(d.distance_m or 0),
         candidates=[
             pb.Candidate(
-                store=names.name(STORES, c.store_id),
+                store=_store(c.store_id),
                 distance_m=float(c.distance_m),
-                rejected_because=rejections(c.rejections),
+                rejected_because=[_REJECTION[r] for r in c.rejections],
             )
             for c in d.candidates
         ],
         attribution=[
             pb.AttributionStep(
-                source=f"ATTRIBUTION_SOURCE_{s.source.value}",
-                outcome=f"STEP_OUTCOME_{s.outcome.value}",
-                reason=f"STEP_REASON_{s.reason.value}",
-                rejections=rejections(s.rejections),
-                store=names.name(STORES, s.store_id),
+                source=_SOURCE[s.source],
+                outcome=_OUTCOME[s.outcome],
+                reason=_REASON[s.reason],
+                rejections=[_REJECTION[r] for r in s.rejections],
+                store=_store(s.store_id),
             )
             for s in d.explanation
         ],
         guide_credit=credit,
-        unallocated_reason=(
-            f"UNALLOCATED_REASON_{d.unallocated_reason.value}"
-            if d.unallocated_reason
-            else pb.UNALLOCATED_REASON_UNSPECIFIED
-        ),
+        unallocated_reason=_UNALLOCATED[d.unallocated_reason] if d.unallocated_reason else None,
         fallback=d.fallback_target or "",
         split=[
             pb.SplitPart(
                 order=names.name(ORDERS, p.order_id) if p.order_id else "",
-                store=names.name(STORES, p.store_id),
+                store=_store(p.store_id),
                 dealer=f"dealers/{p.dealer_id}",
                 distance_m=float(p.distance_m),
                 needs=[pb.StockNeed(sku=n.sku, quantity=n.qty) for n in p.needs],
@@ -86,7 +118,7 @@ def decision_message(d: RoutingDecision | None) -> pb.RoutingDecision:
     )
 
 
-def order_message(order: Order) -> pb.Order:
+def order_message(order: Order, *, routing: bool = True) -> pb.Order:
     return pb.Order(
         name=names.name(ORDERS, order.id),
         member=names.name(MEMBERS, order.member_id),
@@ -95,7 +127,7 @@ def order_message(order: Order) -> pb.Order:
         paid_fen=order.paid_fen,
         refunded_fen=order.refunded_fen,
         fulfilment=convert.mode_value(order.mode),
-        routing=decision_message(order.decision),
+        routing=decision_message(order.decision) if routing else None,
         place_time=convert.timestamp(order.placed_at),
         version=order.version,
         refunds=[
@@ -105,6 +137,36 @@ def order_message(order: Order) -> pb.Order:
             for r in order.refunds
         ],
     )
+
+
+_ROUTING_TAG = bytes([pb.Order.ROUTING_FIELD_NUMBER << 3 | 2])  # field 8, length-delimited
+_routings: dict[UUID, tuple[RoutingDecision | None, bytes]] = {}
+
+
+def order_bytes(order: Order) -> bytes:
+    """``order_message(order).SerializeToString()``, with the routing field's bytes remembered per order.
+
+    An order's decision (a few kB: every candidate and step) is made once and answered on every later
+    command (PayOrder, FulfilOrder ...): those encode the rest and append the stored field. Fields may come in
+    any order on the wire (protobuf encoding), so the bytes parse to the same message.
+    """
+    hit = _routings.get(order.id)
+    if hit is None or hit[0] is not order.decision:
+        routing = decision_message(order.decision).SerializeToString()
+        field = _ROUTING_TAG + _varint(len(routing)) + routing  # present even when empty, as order_message has it
+        if len(_routings) >= MAX_ROUTINGS:
+            del _routings[next(iter(_routings))]  # the oldest: orders are paid soon after they are placed
+        hit = _routings[order.id] = (order.decision, field)
+    return order_message(order, routing=False).SerializeToString() + hit[1]
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def draft(msg: pb.OrderDraft) -> OrderDraft:
@@ -135,7 +197,7 @@ def draft(msg: pb.OrderDraft) -> OrderDraft:
 
 
 def _call(request, method: str, principal) -> Call:
-    return Call(idempotency(request, method, principal), lambda order: order_message(order).SerializeToString())
+    return Call(idempotency(request, method, principal), order_bytes)
 
 
 class OrderServicer(Servicer, orders_pb2_grpc.OrderServiceServicer):

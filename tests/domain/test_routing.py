@@ -24,7 +24,9 @@ from domain.routing import (
     StepReason,
     StoreSnapshot,
     UnallocatedReason,
+    assess,
     decide,
+    decide_assessed,
 )
 from domain.store_values import DayHours, FulfilmentMode, OpeningHours, StoreStatus
 
@@ -341,3 +343,15 @@ def test_an_allocated_store_is_always_an_eligible_candidate_and_the_nearest_such
         chosen = next(c for c in d.candidates if c.store_id == d.store_id)
         assert chosen.eligible
         assert chosen.distance_m <= min(c.distance_m for c in eligible) + 1
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 5000), st.sampled_from(list(StoreStatus)), st.booleans()), max_size=12),
+    st.sampled_from(ALL_MODES),
+)
+def test_deciding_over_stores_weighed_beforehand_is_deciding_over_the_stores(specs, mode):
+    """The directory weighs each store once, to choose the candidates, and hands the weights on: same decision."""
+    stores = [store_at(m, status=s, online_orders_enabled=o) for m, s, o in specs]
+    order = facts(mode)
+    weighed = [assess(store, order, CUSTOMER, NOON_SHANGHAI, POLICY, None) for store in stores]
+    assert decide_assessed(order, weighed, POLICY, NOON_SHANGHAI) == decide(order, stores, POLICY, NOON_SHANGHAI)
