@@ -85,12 +85,12 @@ from domain.store_values import FulfilmentMode, OpeningHours  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.event_store import EventStore  # noqa: E402
 from infrastructure.hash_chain import HashChainer  # noqa: E402
-from infrastructure.mapper import build_mapper, domain_value_types  # noqa: E402
+from infrastructure.mapper import build_mapper, domain_value_types, register_domain_types  # noqa: E402
 from infrastructure.migrations import Names  # noqa: E402
 from infrastructure.projections.dealer_ledger import SHANGHAI, DealerLedger  # noqa: E402
 from infrastructure.projections.due_work import DueSettlements  # noqa: E402
 from infrastructure.rebuild import BULK_BATCH, rebuild, state_loader  # noqa: E402
-from infrastructure.transcoder import default_transcodings, register_value_types  # noqa: E402
+from infrastructure.transcoder import default_transcodings  # noqa: E402
 
 NAMES = Names(schema="public", events="loyaltyengine_events", snapshots="loyaltyengine_snapshots")
 PAGE = 1000
@@ -276,7 +276,7 @@ class LoyaltyEngine(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         for transcoding in default_transcodings():
             transcoder.register(transcoding)
-        register_value_types(transcoder, domain_value_types())
+        register_domain_types(transcoder, domain_value_types())
 
 
 def stock_env(dsn: str) -> dict[str, str]:

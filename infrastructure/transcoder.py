@@ -61,12 +61,17 @@ class FastUUIDAsHex(UUIDAsHex):
     """
 
     def decode(self, data: str) -> UUID:
-        if len(data) == 32 and data.isascii() and data.isalnum():
-            uuid = object.__new__(UUID)
-            object.__setattr__(uuid, "int", int(data, 16))
-            object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
-            return uuid
-        return UUID(data)
+        return uuid_from_hex(data)
+
+
+def uuid_from_hex(data: str) -> UUID:
+    """``UUID(data)``, faster for our own 32-digit form."""
+    if len(data) == 32 and data.isascii() and data.isalnum():
+        uuid = object.__new__(UUID)
+        object.__setattr__(uuid, "int", int(data, 16))
+        object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
+        return uuid
+    return UUID(data)
 
 
 class TupleAsList(Transcoding):
@@ -249,9 +254,11 @@ class OrjsonTranscoder(Transcoder):
     def __init__(self, *, register_defaults: bool = True) -> None:
         self.types: dict[type, Transcoding] = {}
         self.names: dict[str, Transcoding] = {}
+        self.flat: set[str] = set()
+        """Names of transcodings whose data holds no tagged value (``flat = True``): decoded without a walk."""
         # Closures over the (mutable) registries: the walks are the hot path.
         self._prepare = _preparer(self.types)
-        self._restore = _restorer(self.names)
+        self._restore = _restorer(self.names, self.flat)
         self.register(TupleAsList())
         if register_defaults:
             for transcoding in default_transcodings():
@@ -261,6 +268,10 @@ class OrjsonTranscoder(Transcoder):
         """Registers given transcoding, by type for encoding and by name for decoding."""
         self.types[transcoding.type] = transcoding
         self.names[transcoding.name] = transcoding
+        if getattr(transcoding, "flat", False):
+            self.flat.add(transcoding.name)
+        else:
+            self.flat.discard(transcoding.name)
 
     def encode(self, obj: Any) -> bytes:
         """Encodes given object as UTF-8 JSON bytes."""
@@ -377,10 +388,11 @@ def _preparer(types: dict[type, Transcoding]) -> Callable[[Any], Any]:
     return prepare
 
 
-def _restorer(names: dict[str, Transcoding]) -> Callable[[Any], Any]:
+def _restorer(names: dict[str, Transcoding], flat: set[str]) -> Callable[[Any], Any]:
     """A walk that decodes tagged dicts bottom-up, as JSONTranscoder's object_hook does.
 
-    It rebuilds the freshly parsed containers in place.
+    It rebuilds the freshly parsed containers in place. A tagged value of a ``flat`` transcoding is decoded as
+    it is: its data has nothing to restore.
     """
 
     def transcoding_named(name: Any) -> Transcoding:
@@ -396,12 +408,17 @@ def _restorer(names: dict[str, Transcoding]) -> Callable[[Any], Any]:
 
     def restore(o: Any) -> Any:
         if type(o) is dict:
+            if len(o) == 2 and o.get("_type_") in flat and "_data_" in o:
+                return transcoding_named(o["_type_"]).decode(o["_data_"])
             for key, value in o.items():
                 t = type(value)
                 if t is dict:
                     if (
-                        len(value) == 2 and "_type_" in value and "_data_" in value and type(value["_data_"]) in _LEAVES
-                    ):  # A tagged scalar, the commonest case: no call needed.
+                        len(value) == 2
+                        and "_type_" in value
+                        and "_data_" in value
+                        and (type(value["_data_"]) in _LEAVES or value["_type_"] in flat)
+                    ):  # A tagged scalar (the commonest case) or flat value: no call needed.
                         o[key] = transcoding_named(value["_type_"]).decode(value["_data_"])
                     else:
                         o[key] = restore(value)

@@ -25,11 +25,11 @@ from domain.geo import CoordSystem, Location
 from domain.order import OrderLine
 from domain.programme import ExpiryPolicy, LoyaltyProgramme
 from domain.settlement import Month
-from domain.store_values import DayHours, OpeningHours
+from domain.store_values import DayHours, OpeningHours, StoreStatus
 from infrastructure import mapper as mapper_module
 from infrastructure.config import APPLICATION_NAME
-from infrastructure.mapper import build_mapper, build_transcoder, domain_value_types
-from infrastructure.transcoder import default_transcodings, register_value_types
+from infrastructure.mapper import build_mapper, build_transcoder, domain_value_types, register_domain_types
+from infrastructure.transcoder import OrjsonTranscoder, default_transcodings, register_value_types
 from tests.infrastructure.test_transcoder import (
     VALUE_TYPES,
     Colour,
@@ -387,3 +387,48 @@ def test_the_round_trip_check_catches_a_lossy_value_type() -> None:
 @pytest.mark.parametrize("value_type", domain_value_types(), ids=get_topic)
 def test_every_value_type_round_trips(value_type: type[Any]) -> None:
     check_round_trip(domain_value_types(), value_type)
+
+
+# A routing decision's candidates and steps are written compactly; those written before still decode.
+
+
+def a_decision() -> Any:
+    from dataclasses import replace as copy_with
+    from uuid import uuid4
+
+    from tests.domain.test_order import STORE, place, routed
+
+    order = place()
+    closed = copy_with(STORE, store_id=uuid4(), status=StoreStatus.CLOSED, online_orders_enabled=False)
+    stores = [closed, *(copy_with(STORE, store_id=uuid4(), lat=STORE.lat + 0.001 * i) for i in range(4))]
+    decision = routed(order, stores)
+    assert decision.candidates[0].rejections or any(c.rejections for c in decision.candidates)
+    return decision
+
+
+def test_a_decision_round_trips_compactly_with_exact_types() -> None:
+    decision = a_decision()
+    ours = build_transcoder()
+    encoded = ours.encode(decision)
+    assert b"candidate_list" in encoded and b"step_list" in encoded
+    assert b"domain.routing:CandidateReport" not in encoded
+    assert strictly_equal(ours.decode(encoded), decision)
+
+
+def test_a_decision_written_before_the_compact_form_still_decodes() -> None:
+    decision = a_decision()
+    before = OrjsonTranscoder()  # the dataclass forms only, as events were written before
+    register_value_types(before, domain_value_types())
+    old = before.encode(decision)
+    assert b"domain.routing:CandidateReport" in old and b"candidate_list" not in old
+    assert strictly_equal(build_transcoder().decode(old), decision)
+    assert len(build_transcoder().encode(decision)) < len(old) / 1.5
+
+
+def test_a_stock_transcoder_given_the_domain_types_reads_the_compact_form() -> None:
+    decision = a_decision()
+    stock = JSONTranscoder()
+    for transcoding in default_transcodings():
+        stock.register(transcoding)
+    register_domain_types(stock, domain_value_types())
+    assert stock.decode(build_transcoder().encode(decision)) == decision

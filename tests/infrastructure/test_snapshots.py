@@ -37,11 +37,10 @@ from domain.stock import Protection, StoreStock
 from domain.store_values import FulfilmentMode, OpeningHours
 from domain.tiers import Tier
 from infrastructure.event_store import EventStore
-from infrastructure.mapper import build_mapper, build_transcoder, domain_value_types
+from infrastructure.mapper import COMPACT, build_mapper, build_transcoder, domain_value_types, register_domain_types
 from infrastructure.transcoder import (
     OrjsonTranscoder,
     default_transcodings,
-    register_value_types,
 )
 
 T0 = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
@@ -439,7 +438,7 @@ def stock_transcoder() -> JSONTranscoder:
     transcoder = JSONTranscoder()
     for transcoding in default_transcodings():
         transcoder.register(transcoding)
-    register_value_types(transcoder, (*domain_value_types(), Colour))
+    register_domain_types(transcoder, (*domain_value_types(), Colour))
     return transcoder
 
 
@@ -497,9 +496,14 @@ def test_a_non_str_key_without_dict_as_items_registered_fails_loudly() -> None:
 
 
 def test_registered_type_names_are_module_and_qualname() -> None:
+    """Each value type is written under its module:qualname, or its compact form's own name, and every
+    module:qualname still decodes (events written before a compact form existed)."""
     transcoder = build_transcoder()
+    compact = {c.type: c.name for c in COMPACT}
     for cls in domain_value_types():
-        assert transcoder.types[cls].name == f"{cls.__module__}:{cls.__qualname__}"
+        qualified = f"{cls.__module__}:{cls.__qualname__}"
+        assert transcoder.types[cls].name == compact.get(cls, qualified)
+        assert transcoder.names[qualified].type is cls
 
 
 def test_a_class_topic_alias_does_not_change_the_stored_name() -> None:

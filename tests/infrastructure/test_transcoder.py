@@ -272,3 +272,36 @@ def test_the_stock_transcoder_reads_any_nesting_we_write(obj: Any) -> None:
 @given(nested(json_leaves | st.uuids() | st.datetimes(timezones=st.just(UTC)), tuples=False))
 def test_we_write_the_same_bytes_as_the_stock_transcoder_where_it_keeps_types(obj: Any) -> None:
     assert ours().encode(obj) == stock().encode(obj)
+
+
+class Pair:
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+
+class PairAsList(Transcoding):
+    type = Pair
+    name = "pair"
+    flat = True
+
+    def encode(self, obj: Pair) -> Any:
+        return obj.data
+
+    def decode(self, data: Any) -> Pair:
+        return Pair(data)
+
+
+def test_a_flat_transcodings_data_is_decoded_as_it_is_not_walked() -> None:
+    """Data that would look tagged reaches a flat transcoding's decode untouched (its data holds no tags), and
+    a transcoding registered again under that name without ``flat`` is walked as before."""
+    transcoder = OrjsonTranscoder()
+    transcoder.register(PairAsList())
+    tagged_lookalike = [{"_type_": "uuid_hex", "_data_": "0" * 32}]
+    decoded = transcoder.decode(transcoder.encode({"p": Pair(tagged_lookalike), "l": [Pair([1])]}))
+    assert decoded["p"].data == tagged_lookalike and decoded["l"][0].data == [1]
+
+    class Walked(PairAsList):
+        flat = False
+
+    transcoder.register(Walked())
+    assert transcoder.decode(transcoder.encode(Pair(tagged_lookalike))).data == [UUID(int=0)]
