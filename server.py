@@ -237,6 +237,7 @@ async def main() -> None:
         _tag_worker_logs(int(worker))
     log.info("starting", extra={"event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0]})
     running = await start(settings, background=worker in (None, "0"))
+    tune_gc(settings.gc_gen0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -247,6 +248,18 @@ async def main() -> None:
     log.info("shutting down")
     await running.stop()
     log.info("stopped")
+
+
+def tune_gc(gen0: int) -> None:
+    """Fewer, cheaper garbage collections under load: what start-up built (store directory, indexes, caches'
+    first entries, modules) moves to the permanent generation, and the youngest generation is collected every
+    ``gen0`` allocations instead of 700 (0 keeps the threshold). The spread profile had 3.5 % of the server's
+    CPU in ``gc_collect_main``: reference counting frees nearly everything a call makes, so collections
+    mostly walk live objects."""
+    gc.collect()
+    gc.freeze()
+    if gen0:
+        gc.set_threshold(gen0, *gc.get_threshold()[1:])
 
 
 def _allocation_growth():

@@ -63,6 +63,9 @@ class Settings:
     request_log_retention_days: int = 30
     """Request-log rows (request id, payload hash, sealed response) older than this are purged by the scheduler;
     a request id is answerable at least this long, a retry after it is executed anew; 0 keeps them for ever."""
+    gc_gen0: int = 20_000
+    """Allocations between the garbage collector's youngest-generation runs (CPython's default is 700; 0 keeps
+    it). The server also freezes what start-up built (``gc.freeze``) so no collection walks it again."""
     log_format: str = "json"
     log_level: str = "INFO"
     workers: int = 1
@@ -151,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stock_directory_mb=_int(env, "STOCK_DIRECTORY_MB", 64, minimum=1),
         drop_entries_mb=_int(env, "DROP_ENTRIES_MB", 64, minimum=1),
         request_log_retention_days=_int(env, "REQUEST_LOG_RETENTION_DAYS", 30, minimum=0),
+        gc_gen0=_int(env, "GC_GEN0_THRESHOLD", 20_000, minimum=0),
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         workers=_int(env, "GRPC_WORKERS", 1, minimum=1),

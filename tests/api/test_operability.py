@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import io
 import ipaddress
 import json
@@ -417,3 +418,26 @@ async def test_reflection_answers_the_v1_protocol_newer_clients_ask_for_first(ap
     ]
     assert "loyalty/v1/orders.proto" in {f.name for f in files}
     assert itself.file_descriptor_response.file_descriptor_proto, "the v1 service describes itself"
+
+
+# --- garbage collection ---------------------------------------------------------------------------------------
+
+
+def test_the_server_freezes_what_start_up_built_and_collects_its_youngest_objects_less_often():
+    from server import tune_gc
+
+    assert load_settings({}).gc_gen0 == 20_000 and load_settings({"GC_GEN0_THRESHOLD": "0"}).gc_gen0 == 0
+    with pytest.raises(ValueError):
+        load_settings({"GC_GEN0_THRESHOLD": "-1"})
+    before = gc.get_threshold()
+    kept = [object() for _ in range(10)]  # alive across the freeze, as start-up's objects are
+    try:
+        tune_gc(5_000)
+        assert gc.get_threshold() == (5_000, *before[1:])
+        assert gc.get_freeze_count() > 0
+        tune_gc(0)
+        assert gc.get_threshold()[0] == 5_000  # 0 leaves the threshold as it is
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert kept
