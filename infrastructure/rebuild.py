@@ -45,12 +45,18 @@ Tagged values stay tagged (``{"_type_": "datetime_iso", "_data_": "..."}``): the
 converts just the fields it reads."""
 
 
+DEFAULT_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
+
+
 @runtime_checkable
 class BulkProjection(Protocol):
     """A projection that can also apply a batch of raw rows at once, as ``handle`` would one by one.
 
     ``rows`` are in log order, each indexable as (notification_id, originator_id,
-    originator_version, topic, state) with the stored (possibly encrypted) state bytes.
+    originator_version, topic, state) with the stored (possibly encrypted) state bytes; or,
+    when the projection has a ``bulk_columns`` attribute (SQL select-list over the events
+    table, the notification id first), as those columns: the hash chain reads each event's
+    link body computed by PostgreSQL, ready to hash.
     """
 
     name: str
@@ -165,8 +171,9 @@ async def bulk_replay(
     :meth:`ProjectionRunner.step` does: a crash loses nothing, and a live runner takes turns.
     The next batch is read while the current one is applied (a second connection).
     """
+    columns = getattr(projection, "bulk_columns", None)
     sql = (
-        f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
+        f"SELECT {columns or DEFAULT_COLUMNS} FROM {store.events} "
         "WHERE notification_id > $1 AND notification_id <= $2"
         + (" AND topic = ANY($4::text[])" if projection.topics else "")
         + " ORDER BY notification_id LIMIT $3"
@@ -175,7 +182,8 @@ async def bulk_replay(
 
     async def read(after: int) -> list[Any]:
         rows = await store.pool.fetch(sql, after, head, batch_size, *params)
-        if (prepare := getattr(store, "prepare_states", None)) is not None:  # sealed personal fields' keys
+        prepare = None if columns else getattr(store, "prepare_states", None)
+        if prepare is not None:  # sealed personal fields' keys, for the states the projection decodes
             await prepare(r[4] for r in rows)
         return rows
 
