@@ -26,8 +26,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, TextIO, TypeVar, runtime_checkable
 
+import msgspec
 import orjson
 from eventsourcing.persistence import Mapper, Tracking
 
@@ -42,7 +43,15 @@ RUNNER_BATCH = 1_000
 Loads = Callable[[bytes], dict[str, Any]]
 """Stored state to its JSON object: the mapper's decryption and decompression, then ``orjson.loads``.
 Tagged values stay tagged (``{"_type_": "datetime_iso", "_data_": "..."}``): the projection
-converts just the fields it reads."""
+converts just the fields it reads. A :class:`StateLoader` also decodes only some fields."""
+
+T = TypeVar("T")
+
+
+class Tagged(msgspec.Struct):
+    """A transcoded value (``{"_type_": ..., "_data_": ...}``) whose text is all a projection needs."""
+
+    data: str = msgspec.field(name="_data_")
 
 
 DEFAULT_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
@@ -62,24 +71,52 @@ class BulkProjection(Protocol):
     name: str
     topics: Sequence[str]
 
-    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Loads) -> None: ...
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: StateLoader) -> None: ...
 
 
-def state_loader(mapper: Mapper | None) -> Loads:
+class StateLoader:
+    """Stored states to JSON: undo the mapper's cipher and compressor (if any), then parse.
+
+    Called, it parses the whole state with ``orjson``; :meth:`fields` makes a decoder of just
+    the fields of a ``msgspec.Struct`` (the rest is skipped, not built into objects: about 3x
+    faster on an ``Order.Placed`` read for its brand).
+    """
+
+    def __init__(self, mapper: Mapper | None) -> None:
+        self.cipher = getattr(mapper, "cipher", None)
+        self.compressor = getattr(mapper, "compressor", None)
+        self.plain = self.cipher is None and self.compressor is None
+        self._decoders: dict[type, Callable[[bytes], Any]] = {}
+
+    def unwrap(self, state: bytes) -> bytes:
+        if self.cipher is not None:
+            state = self.cipher.decrypt(state)
+        if self.compressor is not None:
+            state = self.compressor.decompress(state)
+        return state
+
+    def __call__(self, state: bytes) -> dict[str, Any]:
+        return orjson.loads(state if self.plain else self.unwrap(state))
+
+    def fields(self, struct: type[T]) -> Callable[[bytes], T]:
+        if (known := self._decoders.get(struct)) is not None:
+            return known
+        parse: Callable[[bytes], T] = msgspec.json.Decoder(struct).decode
+        if self.plain:
+            decode = parse
+        else:
+            unwrap = self.unwrap
+
+            def decode(state: bytes) -> T:
+                return parse(unwrap(state))
+
+        self._decoders[struct] = decode
+        return decode
+
+
+def state_loader(mapper: Mapper | None) -> StateLoader:
     """Undo the mapper's cipher and compressor (if any), then parse the JSON; nothing else."""
-    cipher = getattr(mapper, "cipher", None)
-    compressor = getattr(mapper, "compressor", None)
-    if cipher is None and compressor is None:
-        return orjson.loads
-
-    def loads(state: bytes) -> dict[str, Any]:
-        if cipher is not None:
-            state = cipher.decrypt(state)
-        if compressor is not None:
-            state = compressor.decompress(state)
-        return orjson.loads(state)
-
-    return loads
+    return StateLoader(mapper)
 
 
 class Progress:
@@ -158,7 +195,7 @@ async def rebuild(
 async def bulk_replay(
     store: EventStore,
     projection: BulkProjection,
-    loads: Loads,
+    loads: StateLoader,
     head: int,
     *,
     batch_size: int = BULK_BATCH,
