@@ -4,10 +4,12 @@ Reset and forgetting the position happen in one transaction, under the lock
 the runner takes per batch. A projection that can apply raw rows in bulk
 (:class:`BulkProjection`: the dealer ledger, due settlements, the hash chain)
 is then replayed up to the head read at the start in large batches: one query
-per batch reads only its topics and only the columns it needs, it decodes only
-the fields it uses (``orjson`` on the state, after the mapper's cipher and
-compressor, no domain objects) and writes each batch with a few set-based
-statements, in one transaction with its tracking position. Every other
+per batch reads only its topics and only the columns it needs (the hash chain
+reads each event's link body, computed by PostgreSQL), it decodes only the
+fields it uses (a ``msgspec`` Struct of them, after the mapper's cipher and
+compressor: the rest of the JSON is skipped, no domain objects) and writes each
+batch with a few set-based statements, in one transaction with its tracking
+position. Every other
 projection, and whatever was appended after that head, goes through the
 ordinary :class:`ProjectionRunner`, so the rebuilt tables are exactly what the
 live runner would have written (tested). A live runner of the same projection
