@@ -606,7 +606,10 @@ def fmt(f: Figure) -> str:
 
 def versions() -> str:
     v = importlib.metadata.version
-    return f"eventsourcing {v('eventsourcing')}, asyncpg {v('asyncpg')}, psycopg {v('psycopg')}, orjson {v('orjson')}"
+    return (
+        f"eventsourcing {v('eventsourcing')}, asyncpg {v('asyncpg')}, psycopg {v('psycopg')}, "
+        f"orjson {v('orjson')}, msgspec {v('msgspec')}"
+    )
 
 
 def scan(f: Figure) -> str:
