@@ -19,11 +19,20 @@ Measured (each once, one after the other, on a 2-core machine shared with
 other engineers' test runs, so expect noise of a few tens of percent):
 
 ours   load      ``EventStore.insert_events``, 1000 events per transaction
-ours   rebuild   ``infrastructure.rebuild.rebuild`` (reset + ``ProjectionRunner.catch_up``,
-                 1000 events per batch and transaction) of
-                 - HashChainer: raw notifications, SHA-256 chain written to ``event_chain``
-                 - EventCounter: every event decoded, counted (in memory)
-                 - DealerLedger: the two attribution topics, one upsert per event
+ours   rebuild   ``infrastructure.rebuild.rebuild``: the bulk path (pages of 20,000 raw rows, the next
+                 read while one is applied, one transaction each) for
+                 - HashChainer: each event's link body computed by PostgreSQL, SHA-256 chained
+                   in Python, COPY into ``event_chain``; beside it, same run, the previous
+                   bulk code (five columns read, every link encoded by ``link()``)
+                 - DealerLedger: its topics only, only the fields used decoded, summed, one upsert
+                 - DueSettlements: its topics only, only the fields used decoded (msgspec), one
+                   INSERT per batch; beside it, same run, the previous code (``orjson`` on every
+                   state, an INSERT then an UPDATE)
+                 and ``ProjectionRunner.catch_up`` (1000 per batch) for
+                 - EventCounter: every event decoded through the mapper, counted (in memory)
+                 with the CPU seconds this process and PostgreSQL spent on each
+ours   ceiling   the same pages of every event's five columns read with nothing decoded (the raw
+                 ceiling), and with every state parsed whole by ``orjson`` (the read + decode ceiling)
 ours   read      ``select_notifications`` pages of 1000 + ``mapper.to_domain_event``
 stock  read      ``app.recorder.select_notifications`` pages of 1000 + ``app.mapper.to_domain_event``
 stock  rebuild   ``eventsourcing.projection.ProjectionRunner`` with the same two
@@ -84,7 +93,7 @@ from domain.routing import OrderFacts, decide  # noqa: E402
 from domain.store_values import FulfilmentMode, OpeningHours  # noqa: E402
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.event_store import EventStore  # noqa: E402
-from infrastructure.hash_chain import HashChainer  # noqa: E402
+from infrastructure.hash_chain import CHAIN_TABLE, GENESIS, HashChainer, link  # noqa: E402
 from infrastructure.mapper import build_mapper, domain_value_types, register_domain_types  # noqa: E402
 from infrastructure.migrations import Names  # noqa: E402
 from infrastructure.projections.dealer_ledger import SHANGHAI, DealerLedger  # noqa: E402
@@ -267,6 +276,63 @@ class EventCounter:
         self.counts[type(event)] += 1
 
 
+class HashChainerBefore(HashChainer):
+    """The chain's bulk path before link bodies came from SQL: five columns read, each link encoded in Python."""
+
+    name = "event_chain"
+    bulk_columns: str | None = None  # type: ignore[assignment]  # the five default columns
+
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Any) -> None:
+        prev = await conn.fetchval(f"SELECT hash FROM {self.table} ORDER BY notification_id DESC LIMIT 1")
+        prev = GENESIS if prev is None else bytes(prev)
+        ids, hashes = [], []
+        for row in rows:
+            prev = link(prev, *row)
+            ids.append(row[0])
+            hashes.append(prev)
+        await conn.copy_records_to_table(
+            CHAIN_TABLE,
+            records=zip(ids, hashes, strict=True),
+            schema_name=self.schema,
+            columns=("notification_id", "hash"),
+        )
+
+
+class DueSettlementsBefore(DueSettlements):
+    """Due settlements' bulk path before: every state parsed whole, an INSERT of the orders then an UPDATE."""
+
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Any) -> None:
+        placed_topic = self.topics[0]
+        placed: list[tuple[Any, str]] = []
+        paid: dict[Any, tuple[datetime, datetime | None]] = {}
+        for _, order_id, _, topic, state in rows:
+            e = loads(state)
+            if topic == placed_topic:
+                placed.append((order_id, e["brand"]))
+            else:
+                due = e.get("settle_due_at")
+                paid[order_id] = (
+                    datetime.fromisoformat(e["at"]["_data_"]),
+                    datetime.fromisoformat(due["_data_"]) if due else None,
+                )
+        if placed:
+            await conn.execute(
+                "INSERT INTO due_settlements (order_id, brand) SELECT * FROM unnest($1::uuid[], $2::text[]) "
+                "ON CONFLICT DO NOTHING",
+                [p[0] for p in placed],
+                [p[1] for p in placed],
+            )
+        if paid:
+            await conn.execute(
+                "UPDATE due_settlements d SET paid_at = u.at, due_at = u.due"
+                " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(id, at, due)"
+                " WHERE d.order_id = u.id",
+                list(paid),
+                [p[0] for p in paid.values()],
+                [p[1] for p in paid.values()],
+            )
+
+
 # --- stock eventsourcing: the same log, the library's way -----------------------------------
 
 
@@ -368,6 +434,8 @@ class Figure:
     note: str = ""
     scanned: int | None = None
     """Log events covered, when a projection reads only some topics."""
+    cpu: tuple[float, float] | None = None
+    """CPU seconds spent meanwhile by this process and by PostgreSQL (all its processes)."""
 
     @property
     def rate(self) -> float:
@@ -407,8 +475,9 @@ async def ours_read(store: EventStore, mapper: Mapper[UUID]) -> Figure:
     return Figure("read + decode", count, time.perf_counter() - t0)
 
 
-async def bulk_read(store: EventStore, mapper: Mapper[UUID]) -> Figure:
-    """The ceiling of a bulk rebuild: the bulk path's reads of every event and its decode, nothing applied."""
+async def bulk_read(store: EventStore, mapper: Mapper[UUID], *, decode: bool = True) -> Figure:
+    """The ceiling of a bulk rebuild: the bulk path's reads of every event and (``decode``) its decode
+    (``orjson``, whole state), nothing applied."""
     loads = state_loader(mapper)
     sql = (
         f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
@@ -418,8 +487,9 @@ async def bulk_read(store: EventStore, mapper: Mapper[UUID]) -> Figure:
     count, position = 0, 0
     while True:
         rows = await store.pool.fetch(sql, position, BULK_BATCH)
-        for row in rows:
-            loads(row[4])
+        if decode:
+            for row in rows:
+                loads(row[4])
         count += len(rows)
         if len(rows) < BULK_BATCH:
             break
@@ -499,13 +569,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class CpuMeter:
+    """CPU seconds of this process and of the embedded PostgreSQL's processes between start() and stop()."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._start = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        import psutil
+
+        try:
+            postmaster = psutil.Process(int((self.pgdata / "postmaster.pid").read_text().split()[0]))
+            own = postmaster.cpu_times()  # its children's too, once they have exited
+            pg = own.user + own.system + own.children_user + own.children_system
+            pg += sum(t.user + t.system for t in (p.cpu_times() for p in postmaster.children()))
+        except (OSError, ValueError, psutil.Error):
+            pg = float("nan")
+        return time.process_time(), pg
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> tuple[float, float]:
+        now = self._now()
+        return now[0] - self._start[0], now[1] - self._start[1]
+
+
+def cpus(f: Figure) -> str:
+    return "" if f.cpu is None else f"   [CPU s: client {f.cpu[0]:.1f}, PostgreSQL {f.cpu[1]:.1f}]"
+
+
 def fmt(f: Figure) -> str:
     return f"{f.events:>11,} {f.seconds:8.1f} {f.rate:>11,.0f}"
 
 
 def versions() -> str:
     v = importlib.metadata.version
-    return f"eventsourcing {v('eventsourcing')}, asyncpg {v('asyncpg')}, psycopg {v('psycopg')}, orjson {v('orjson')}"
+    return (
+        f"eventsourcing {v('eventsourcing')}, asyncpg {v('asyncpg')}, psycopg {v('psycopg')}, "
+        f"orjson {v('orjson')}, msgspec {v('msgspec')}"
+    )
 
 
 def scan(f: Figure) -> str:
@@ -606,22 +710,34 @@ def main(argv: Sequence[str] | None = None) -> None:
         say()
 
         # --- ours ---
+        cpu = CpuMeter(pg.pgdata)
         ours: dict[str, Figure] = {}
-        chain = HashChainer(store)
-        stats = run(rebuild(store, chain, mapper, out=None))
-        ours["chain"] = Figure("rebuild HashChainer (raw, SHA-256 chain)", stats.events, stats.seconds)
+
+        def rebuilt(key: str, label: str, projection: Any, *, topics: bool = False) -> Any:
+            cpu.start()
+            stats = run(rebuild(store, projection, mapper, out=None))
+            ours[key] = Figure(
+                label, stats.events, stats.seconds, scanned=stats.position if topics else None, cpu=cpu.stop()
+            )
+            return stats
+
+        rebuilt("chain_before", "before: HashChainer (5 columns, link())", HashChainerBefore(store))
+        rebuilt("chain", "rebuild HashChainer (SQL link bodies)", HashChainer(store))
         counter = EventCounter()
-        stats = run(rebuild(store, counter, mapper, out=None))
+        rebuilt("count", "rebuild EventCounter (decode all)", counter)
         assert sum(counter.counts.values()) == total, "the counter missed events"
-        ours["count"] = Figure("rebuild EventCounter (decode all)", stats.events, stats.seconds)
-        ledger = DealerLedger()
-        stats = run(rebuild(store, ledger, mapper, out=None))
+        stats = rebuilt("ledger", "rebuild DealerLedger (2 topics)", DealerLedger(), topics=True)
         assert stats.bulk == stats.events, "the ledger was not rebuilt in bulk"
-        ours["ledger"] = Figure("rebuild DealerLedger (2 topics)", stats.events, stats.seconds, scanned=stats.position)
-        due = DueSettlements()
-        stats = run(rebuild(store, due, mapper, out=None))
-        ours["due"] = Figure("rebuild DueSettlements (2 topics)", stats.events, stats.seconds, scanned=stats.position)
-        ours["bulk_read"] = run(bulk_read(store, mapper))
+        rebuilt("due_before", "before: DueSettlements (orjson, 2 writes)", DueSettlementsBefore(), topics=True)
+        due_rows_before = run(store.pool.fetch("SELECT * FROM due_settlements ORDER BY order_id"))
+        rebuilt("due", "rebuild DueSettlements (fields, 1 write)", DueSettlements(), topics=True)
+        due_rows = run(store.pool.fetch("SELECT * FROM due_settlements ORDER BY order_id"))
+        assert due_rows == due_rows_before, "due settlements differ between the two bulk paths"
+        for key, decode in (("raw_read", False), ("bulk_read", True)):
+            cpu.start()
+            figure = run(bulk_read(store, mapper, decode=decode))
+            figure.cpu = cpu.stop()
+            ours[key] = figure
         ours["read"] = run(ours_read(store, mapper))
         sums = run(
             store.pool.fetchrow(
@@ -687,12 +803,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         say(
             f"ours: infrastructure.rebuild.rebuild; bulk path (raw rows of the projection's topics, {BULK_BATCH:,}"
             " per batch+txn, only the fields used decoded, set-based writes) for the chain, ledger and due"
-            " settlements; the decode-all counter through ProjectionRunner.catch_up (mapper, 1000 per batch+txn)"
+            " settlements; the decode-all counter through ProjectionRunner.catch_up (mapper, 1000 per batch+txn);"
+            " 'before:' lines are the previous bulk code of the same projection, same run"
         )
-        for key in ("chain", "ledger", "due", "count"):
+        for key in ("chain_before", "chain", "ledger", "due_before", "due", "count"):
             f = ours[key]
-            say(f"  {f.label:<{w - 2}}{fmt(f)}{scan(f)}")
-        say(f"  {'read + decode, bulk (orjson, no projection)':<{w - 2}}{fmt(ours['bulk_read'])}   <- ceiling")
+            say(f"  {f.label:<{w - 2}}{fmt(f)}{scan(f)}{cpus(f)}")
+        say(
+            f"  {'read, no decode (bulk pages, 5 columns)':<{w - 2}}{fmt(ours['raw_read'])}"
+            f"{cpus(ours['raw_read'])}   <- raw ceiling"
+        )
+        say(
+            f"  {'read + decode, bulk (orjson, no projection)':<{w - 2}}{fmt(ours['bulk_read'])}"
+            f"{cpus(ours['bulk_read'])}   <- ceiling"
+        )
         say(f"  {'read + decode (mapper, no projection)':<{w - 2}}{fmt(ours['read'])}")
         say("stock: eventsourcing ProjectionRunner (one transaction per event), LoyaltyEngine app")
         say(
@@ -716,6 +840,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             + (boxed if stock_ledger.note else "")
         )
         say(f"  read + decode                   {ours['read'].rate / stock_read_fig.rate:6.1f}x")
+        say(f"  HashChainer after / before      {ours['chain'].rate / ours['chain_before'].rate:6.2f}x   (same run)")
+        say(f"  DueSettlements after / before   {ours['due'].rate / ours['due_before'].rate:6.2f}x   (same run)")
         say(
             f"  DealerLedger log events/s / bulk read+decode ceiling: "
             f"{(ours['ledger'].scan_rate or 0.0) / ours['bulk_read'].rate:.2f}x"
@@ -728,6 +854,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             "rebuild_ledger_own_ev_s": ours["ledger"].rate,
             "rebuild_due_log_ev_s": ours["due"].scan_rate,
             "rebuild_chain_ev_s": ours["chain"].rate,
+            "rebuild_chain_before_ev_s": ours["chain_before"].rate,
+            "rebuild_due_before_log_ev_s": ours["due_before"].scan_rate,
+            "ceiling_raw_read_ev_s": ours["raw_read"].rate,
             "rebuild_decode_all_ev_s": ours["count"].rate,
             "ceiling_bulk_read_decode_ev_s": ours["bulk_read"].rate,
             "ours_mapper_read_decode_ev_s": ours["read"].rate,

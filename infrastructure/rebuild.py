@@ -4,10 +4,12 @@ Reset and forgetting the position happen in one transaction, under the lock
 the runner takes per batch. A projection that can apply raw rows in bulk
 (:class:`BulkProjection`: the dealer ledger, due settlements, the hash chain)
 is then replayed up to the head read at the start in large batches: one query
-per batch reads only its topics and only the columns it needs, it decodes only
-the fields it uses (``orjson`` on the state, after the mapper's cipher and
-compressor, no domain objects) and writes each batch with a few set-based
-statements, in one transaction with its tracking position. Every other
+per batch reads only its topics and only the columns it needs (the hash chain
+reads each event's link body, computed by PostgreSQL), it decodes only the
+fields it uses (a ``msgspec`` Struct of them, after the mapper's cipher and
+compressor: the rest of the JSON is skipped, no domain objects) and writes each
+batch with a few set-based statements, in one transaction with its tracking
+position. Every other
 projection, and whatever was appended after that head, goes through the
 ordinary :class:`ProjectionRunner`, so the rebuilt tables are exactly what the
 live runner would have written (tested). A live runner of the same projection
@@ -26,8 +28,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, TextIO, TypeVar, runtime_checkable
 
+import msgspec
 import orjson
 from eventsourcing.persistence import Mapper, Tracking
 
@@ -42,7 +45,18 @@ RUNNER_BATCH = 1_000
 Loads = Callable[[bytes], dict[str, Any]]
 """Stored state to its JSON object: the mapper's decryption and decompression, then ``orjson.loads``.
 Tagged values stay tagged (``{"_type_": "datetime_iso", "_data_": "..."}``): the projection
-converts just the fields it reads."""
+converts just the fields it reads. A :class:`StateLoader` also decodes only some fields."""
+
+T = TypeVar("T")
+
+
+class Tagged(msgspec.Struct):
+    """A transcoded value (``{"_type_": ..., "_data_": ...}``) whose text is all a projection needs."""
+
+    data: str = msgspec.field(name="_data_")
+
+
+DEFAULT_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
 
 
 @runtime_checkable
@@ -50,30 +64,61 @@ class BulkProjection(Protocol):
     """A projection that can also apply a batch of raw rows at once, as ``handle`` would one by one.
 
     ``rows`` are in log order, each indexable as (notification_id, originator_id,
-    originator_version, topic, state) with the stored (possibly encrypted) state bytes.
+    originator_version, topic, state) with the stored (possibly encrypted) state bytes; or,
+    when the projection has a ``bulk_columns`` attribute (SQL select-list over the events
+    table, the notification id first), as those columns: the hash chain reads each event's
+    link body computed by PostgreSQL, ready to hash.
     """
 
     name: str
     topics: Sequence[str]
 
-    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Loads) -> None: ...
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: StateLoader) -> None: ...
 
 
-def state_loader(mapper: Mapper | None) -> Loads:
+class StateLoader:
+    """Stored states to JSON: undo the mapper's cipher and compressor (if any), then parse.
+
+    Called, it parses the whole state with ``orjson``; :meth:`fields` makes a decoder of just
+    the fields of a ``msgspec.Struct`` (the rest is skipped, not built into objects: about 3x
+    faster on an ``Order.Placed`` read for its brand).
+    """
+
+    def __init__(self, mapper: Mapper | None) -> None:
+        self.cipher = getattr(mapper, "cipher", None)
+        self.compressor = getattr(mapper, "compressor", None)
+        self.plain = self.cipher is None and self.compressor is None
+        self._decoders: dict[type, Callable[[bytes], Any]] = {}
+
+    def unwrap(self, state: bytes) -> bytes:
+        if self.cipher is not None:
+            state = self.cipher.decrypt(state)
+        if self.compressor is not None:
+            state = self.compressor.decompress(state)
+        return state
+
+    def __call__(self, state: bytes) -> dict[str, Any]:
+        return orjson.loads(state if self.plain else self.unwrap(state))
+
+    def fields(self, struct: type[T]) -> Callable[[bytes], T]:
+        if (known := self._decoders.get(struct)) is not None:
+            return known
+        parse: Callable[[bytes], T] = msgspec.json.Decoder(struct).decode
+        if self.plain:
+            decode = parse
+        else:
+            unwrap = self.unwrap
+
+            def decode(state: bytes) -> T:
+                return parse(unwrap(state))
+
+        self._decoders[struct] = decode
+        return decode
+
+
+def state_loader(mapper: Mapper | None) -> StateLoader:
     """Undo the mapper's cipher and compressor (if any), then parse the JSON; nothing else."""
-    cipher = getattr(mapper, "cipher", None)
-    compressor = getattr(mapper, "compressor", None)
-    if cipher is None and compressor is None:
-        return orjson.loads
-
-    def loads(state: bytes) -> dict[str, Any]:
-        if cipher is not None:
-            state = cipher.decrypt(state)
-        if compressor is not None:
-            state = compressor.decompress(state)
-        return orjson.loads(state)
-
-    return loads
+    return StateLoader(mapper)
 
 
 class Progress:
@@ -152,7 +197,7 @@ async def rebuild(
 async def bulk_replay(
     store: EventStore,
     projection: BulkProjection,
-    loads: Loads,
+    loads: StateLoader,
     head: int,
     *,
     batch_size: int = BULK_BATCH,
@@ -165,8 +210,9 @@ async def bulk_replay(
     :meth:`ProjectionRunner.step` does: a crash loses nothing, and a live runner takes turns.
     The next batch is read while the current one is applied (a second connection).
     """
+    columns = getattr(projection, "bulk_columns", None)
     sql = (
-        f"SELECT notification_id, originator_id, originator_version, topic, state FROM {store.events} "
+        f"SELECT {columns or DEFAULT_COLUMNS} FROM {store.events} "
         "WHERE notification_id > $1 AND notification_id <= $2"
         + (" AND topic = ANY($4::text[])" if projection.topics else "")
         + " ORDER BY notification_id LIMIT $3"
@@ -175,7 +221,8 @@ async def bulk_replay(
 
     async def read(after: int) -> list[Any]:
         rows = await store.pool.fetch(sql, after, head, batch_size, *params)
-        if (prepare := getattr(store, "prepare_states", None)) is not None:  # sealed personal fields' keys
+        prepare = None if columns else getattr(store, "prepare_states", None)
+        if prepare is not None:  # sealed personal fields' keys, for the states the projection decodes
             await prepare(r[4] for r in rows)
         return rows
 

@@ -14,16 +14,33 @@ and every query names the brand as well as the dealer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.calendar import BRAND_CALENDAR
 from domain.cloud_store import CloudStore
+from infrastructure.rebuild import StateLoader, Tagged
 
 SHANGHAI = BRAND_CALENDAR.tzinfo  # kept for bench/bench_replay.py; days come from the events
+
+
+class _Opened(msgspec.Struct):
+    """The fields of the states a bulk rebuild reads: a store's brand (absent from version 1)..."""
+
+    brand: str = ""
+
+
+class _Booked(msgspec.Struct):
+    """...and a booking's dealer, amount and day (the store's own, or the instant for the brand calendar)."""
+
+    dealer_id: str
+    amount_fen: int
+    local_date: Tagged | None = None
+    at: Tagged | None = None
 
 
 class DealerLedger:
@@ -68,37 +85,42 @@ class DealerLedger:
             0 if paid else event.amount_fen,
         )
 
-    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: StateLoader) -> None:
         """The rows of a rebuild batch summed per (dealer, store, day) in memory, then one upsert.
 
         Stores opened in the batch are recorded first: a store's Opened precedes its bookings in the log.
         """
         opened_topic, paid_topic = self.topics[0], self.topics[1]
+        opened_fields, booked_fields = loads.fields(_Opened), loads.fields(_Booked)
         sums: dict[tuple[str, Any, date], list[int]] = {}
         days: dict[str, date] = {}
-        opened: list[tuple[Any, str]] = []
+        opened: dict[Any, str] = {}
         for _, store_id, _, topic, state in rows:
-            e = loads(state)
             if topic == opened_topic:
-                opened.append((store_id, e.get("brand", "")))  # raw state: version-1 events have no brand
+                opened.setdefault(store_id, opened_fields(state).brand)  # the first, as ON CONFLICT DO NOTHING
                 continue
-            recorded = e.get("local_date")  # date_iso: the store's own day, as handle() reads it
-            if recorded:
-                text = recorded["_data_"]
+            e = booked_fields(state)
+            if e.local_date is not None:  # the store's own day, as handle() reads it
+                text = e.local_date.data
                 day = days.get(text) or days.setdefault(text, date.fromisoformat(text))
             else:  # recorded before the store's day was: the brand calendar, one conversion per instant
-                at = e["at"]["_data_"]
+                assert e.at is not None, "a booking without its instant"
+                at = e.at.data
                 day = days.get(at) or days.setdefault(at, BRAND_CALENDAR.day(datetime.fromisoformat(at)))
-            key = (e["dealer_id"], store_id, day)
+            key = (e.dealer_id, store_id, day)
             row = sums.get(key) or sums.setdefault(key, [0, 0, 0, 0])
             if topic == paid_topic:
                 row[0] += 1
-                row[1] += e["amount_fen"]
+                row[1] += e.amount_fen
             else:
                 row[2] += 1
-                row[3] += e["amount_fen"]
+                row[3] += e.amount_fen
         if opened:
-            await conn.executemany("INSERT INTO dealer_ledger_stores VALUES ($1, $2) ON CONFLICT DO NOTHING", opened)
+            await conn.execute(
+                "INSERT INTO dealer_ledger_stores SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING",
+                list(opened),
+                list(opened.values()),
+            )
         if sums:
             keys, values = list(sums), list(sums.values())
             await conn.execute(

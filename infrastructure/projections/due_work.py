@@ -12,14 +12,29 @@ LOCKED``, so several server processes share the work without doing it twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.order import Order
+from infrastructure.rebuild import StateLoader, Tagged
+
+
+class _Placed(msgspec.Struct):
+    """The fields of the states a bulk rebuild reads: an order's brand..."""
+
+    brand: str
+
+
+class _Paid(msgspec.Struct):
+    """...and its payment's instant and settlement due time."""
+
+    at: Tagged
+    settle_due_at: Tagged | None = None  # absent (version 1) or null: derived when settled
 
 
 class DueSettlements:
@@ -57,39 +72,48 @@ class DueSettlements:
                 event.settle_due_at,
             )
 
-    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: Callable[[bytes], dict]) -> None:
-        """A rebuild batch: every order placed in it inserted at once, then every payment set at once.
+    async def handle_bulk(self, conn: Any, rows: Sequence[Any], loads: StateLoader) -> None:
+        """A rebuild batch: one INSERT of the orders placed in it, already carrying the payments that
+        follow in the same batch, then one UPDATE for the payments of orders placed in earlier batches.
 
-        An order's Paid follows its Placed in the log, so inserting first is what one-by-one does.
+        The same rows as one-by-one: an order's Paid follows its Placed in the log, and an order is
+        placed once (the event is its version 1), so no inserted order can already have a row.
         """
         placed_topic = self.topics[0]
-        placed: list[tuple[Any, str]] = []
-        paid: dict[Any, tuple[datetime, datetime | None]] = {}
+        placed_fields, paid_fields = loads.fields(_Placed), loads.fields(_Paid)
+        placed: dict[Any, list[Any]] = {}
+        paid_before: dict[Any, tuple[datetime, datetime | None]] = {}
         for _, order_id, _, topic, state in rows:
-            e = loads(state)
             if topic == placed_topic:
-                placed.append((order_id, e["brand"]))
+                placed.setdefault(order_id, [placed_fields(state).brand, None, None])
+                continue
+            e = paid_fields(state)
+            due = e.settle_due_at
+            payment = (datetime.fromisoformat(e.at.data), datetime.fromisoformat(due.data) if due else None)
+            row = placed.get(order_id)
+            if row is None:
+                paid_before[order_id] = payment
             else:
-                due = e.get("settle_due_at")  # absent (version 1) or null: derived when settled
-                paid[order_id] = (
-                    datetime.fromisoformat(e["at"]["_data_"]),
-                    datetime.fromisoformat(due["_data_"]) if due else None,
-                )
+                row[1], row[2] = payment
         if placed:
+            values = list(placed.values())
             await conn.execute(
-                "INSERT INTO due_settlements (order_id, brand) SELECT * FROM unnest($1::uuid[], $2::text[]) "
-                "ON CONFLICT DO NOTHING",
-                [p[0] for p in placed],
-                [p[1] for p in placed],
+                "INSERT INTO due_settlements (order_id, brand, paid_at, due_at)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])"
+                " ON CONFLICT DO NOTHING",
+                list(placed),
+                [v[0] for v in values],
+                [v[1] for v in values],
+                [v[2] for v in values],
             )
-        if paid:
+        if paid_before:
             await conn.execute(
                 "UPDATE due_settlements d SET paid_at = u.at, due_at = u.due"
                 " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(id, at, due)"
                 " WHERE d.order_id = u.id",
-                list(paid),
-                [p[0] for p in paid.values()],
-                [p[1] for p in paid.values()],
+                list(paid_before),
+                [p[0] for p in paid_before.values()],
+                [p[1] for p in paid_before.values()],
             )
 
 

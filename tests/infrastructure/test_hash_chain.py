@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from uuid import UUID, uuid4
 
@@ -11,8 +12,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infrastructure.event_store import ConcurrencyConflict, EventStore
-from infrastructure.hash_chain import GENESIS, ChainHead, HashChainer, head, link, verify
+from infrastructure.hash_chain import (
+    CHAIN_TABLE,
+    GENESIS,
+    LINK_BODY_SQL,
+    ChainHead,
+    HashChainer,
+    chain_links,
+    head,
+    link,
+    link_body,
+    verify,
+)
 from infrastructure.projection_runner import ProjectionRunner
+from infrastructure.rebuild import rebuild
 
 
 async def log_of(store: EventStore, n: int, seed: int = 1) -> list[int]:
@@ -167,3 +180,43 @@ def test_distinct_events_have_distinct_links(a, b):
 def test_moving_bytes_between_topic_and_state_changes_the_link():
     u = uuid4()
     assert link(GENESIS, 1, u, 1, "ab", b"c") != link(GENESIS, 1, u, 1, "a", b"bc")
+
+
+@given(_fields, st.binary(min_size=32, max_size=32))
+def test_a_link_is_the_hash_of_the_previous_link_and_the_link_body(fields, prev):
+    assert link(prev, *fields) == hashlib.sha256(prev + link_body(*fields)).digest()
+    assert chain_links(prev, [(fields[0], link_body(*fields))]) == ([fields[0]], [link(prev, *fields)])
+
+
+TRICKY = [  # (topic, state): empty state, non-ASCII topic and state, NUL bytes, a state past TOAST's 2 kB
+    ("t:Empty", b""),
+    ("域名.订单:Order.已支付", "金额 ¥1,990 — café".encode()),
+    ("t:Nul", b"\x00\xff\x00"),
+    ("", b"x"),
+    ("t:Large", bytes(range(256)) * 40),
+]
+
+
+async def test_postgresql_computes_the_same_link_bodies_byte_for_byte(store: EventStore):
+    """The bulk rebuild reads each event's link body computed by SQL (LINK_BODY_SQL): it equals link_body()."""
+    a, b = uuid4(), UUID(int=2**128 - 1)
+    events = [StoredEvent(a, v, topic, state) for v, (topic, state) in enumerate(TRICKY, start=1)]
+    events.append(StoredEvent(b, 2**62, "t:Max", b"{}"))
+    ids = await store.insert_events(events)
+    rows = await store.pool.fetch(
+        f"SELECT notification_id, {LINK_BODY_SQL} AS body FROM {store.events} ORDER BY notification_id"
+    )
+    assert [r[0] for r in rows] == ids
+    for row, e, originator in zip(rows, events, [a] * len(TRICKY) + [b], strict=True):
+        assert row["body"] == link_body(row[0], originator, e.originator_version, e.topic, e.state), e.topic
+
+
+async def test_a_bulk_rebuilt_chain_over_tricky_events_equals_the_live_chain_and_verifies(store: EventStore):
+    await store.insert_events([StoredEvent(uuid4(), 1, topic, state) for topic, state in TRICKY])
+    await log_of(store, 25, seed=3)
+    await ProjectionRunner(store, [HashChainer(store)], batch_size=4).catch_up()  # the live path, in Python
+    live = await store.pool.fetch(f"SELECT * FROM {store.names.q(CHAIN_TABLE)} ORDER BY notification_id")
+    stats = await rebuild(store, HashChainer(store), None, batch_size=6, out=None)
+    assert stats.bulk == stats.events == len(TRICKY) + 25
+    assert await store.pool.fetch(f"SELECT * FROM {store.names.q(CHAIN_TABLE)} ORDER BY notification_id") == live
+    assert (await verify(store)).ok
