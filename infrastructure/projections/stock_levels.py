@@ -5,7 +5,7 @@ figure is what the aggregate holds: on-hand, reserved (held for online orders), 
 (fulfilled online plus till sales), till sales, and the walk-in protection; protected and
 available-online units are derived the way the aggregate derives them
 (``stock_levels_view``). ``drop_offers``: one row per offer of a drawn drop, with its state
-(WON, CLAIMED, LAPSED), fed from ``Drop``'s events.
+(WON, CLAIMED, RELEASED: its order was cancelled, LAPSED), fed from ``Drop``'s events.
 
 ``stock_holds`` (kept by the ``stock_levels`` projection): one row per reservation not yet paid
 (committed holds never expire) nor released or consumed, with its expiry; the scheduler reads it
@@ -35,7 +35,7 @@ STOCK_EVENTS = (
     StoreStock.SoldInStore,
     StoreStock.ProtectionSet,
 )
-DROP_EVENTS = (Drop.Drawn, Drop.Claimed, Drop.PassedOn)
+DROP_EVENTS = (Drop.Drawn, Drop.Claimed, Drop.ClaimReleased, Drop.PassedOn)
 
 
 class StockLevels:
@@ -164,6 +164,12 @@ class DropResults:
                 drop_id,
                 event.member_id,
             )
+        elif isinstance(event, Drop.ClaimReleased):  # its order was cancelled: the units wait for the pass-on
+            await conn.execute(
+                "UPDATE drop_offers SET state = 'RELEASED' WHERE drop_id = $1 AND member_id = $2",
+                drop_id,
+                event.member_id,
+            )
         elif isinstance(event, Drop.PassedOn):
             await conn.executemany(
                 "UPDATE drop_offers SET state = 'LAPSED' WHERE drop_id = $1 AND member_id = $2",
@@ -184,9 +190,11 @@ async def stocks_with_expired_holds(pool: Any, now: datetime, limit: int) -> lis
 
 
 async def drops_with_lapsed_offers(pool: Any, now: datetime, limit: int) -> list[UUID]:
-    """Drawn drops with an offer unclaimed past its purchase window, not yet passed on."""
+    """Drawn drops with an offer unclaimed past its purchase window, or a claim whose order was cancelled, not yet
+    passed on."""
     rows = await pool.fetch(
-        "SELECT DISTINCT drop_id FROM drop_offers WHERE state = 'WON' AND expires_at <= $1 LIMIT $2",
+        "SELECT DISTINCT drop_id FROM drop_offers WHERE (state = 'WON' AND expires_at <= $1) OR state = 'RELEASED'"
+        " LIMIT $2",
         now,
         limit,
     )
