@@ -129,7 +129,6 @@ class StockLevels:
                 event.protection.share_bp,
             )
 
-
     async def handle_many(self, conn: Any, events: list[Any]) -> None:
         """A batch of events at once, as ``handle`` would one by one (the runner prefers this): three statements
         per batch whatever its size, not two per reservation. Per stock, its events' changes are summed into one

@@ -55,7 +55,6 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     assert [await rows(store, f"SELECT * FROM {t}") for t in tables] == live
 
 
-
 async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by_one(store: EventStore) -> None:
     """``StockLevels.handle_many`` (the runner's path: three statements a batch) against ``handle`` (two a
     reservation): the same rows for every way of cutting two stocks' interleaved events into batches, including
@@ -69,7 +68,7 @@ async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by
     other.reserve(b, 2, T0 + timedelta(hours=2), T0)
     other.protect(Protection(floor_units=1), T0)
     mine, theirs = first.collect_events(), other.collect_events()
-    events = [e for pair in zip(mine, theirs) for e in pair] + mine[len(theirs) :] + theirs[len(mine) :]
+    events = [e for pair in zip(mine, theirs, strict=False) for e in pair] + mine[len(theirs) :] + theirs[len(mine) :]
     projection = StockLevels()
     tables = ("stock_levels", "stock_holds")
 
@@ -91,3 +90,49 @@ async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by
                 await projection.handle_many(conn, events[i : i + size])
             await projection.handle_many(conn, [e for e in events[:6] if not isinstance(e, StoreStock.Reserved)])
         assert await state() == expected, size  # and a batch applied already changes no level (version guard)
+
+
+async def test_a_batch_of_order_events_leaves_due_payments_as_handling_them_one_by_one(store: EventStore) -> None:
+    """``DuePayments.handle_many`` against ``handle``: orders with a payment time placed, timed out, cancelled (one
+    placed and cancelled in the same batch when the batch is long enough), and one without a payment time."""
+    from domain.geo import Location
+    from domain.order import Order, OrderLine
+    from domain.store_values import FulfilmentMode
+    from infrastructure.projections.due_work import DuePayments
+
+    def placed(n: int, due: bool) -> Order:
+        return Order.place(
+            member_id=uuid5(NAMESPACE_URL, f"m-{n}"),
+            brand="acme",
+            mode=FulfilmentMode.DELIVERY,
+            customer_location=Location(31.23, 121.47),
+            lines=(OrderLine("SKU-1", 1, 100),),
+            at=T0,
+            payment_due_at=T0 + timedelta(hours=2) if due else None,
+            id=uuid5(NAMESPACE_URL, f"o-{n}"),
+        )
+
+    orders = [placed(n, due=n != 3) for n in range(6)]
+    orders[1].cancel_unpaid(T0 + timedelta(hours=3))  # Paid and Cancelled both end the wait: one path
+    orders[2].cancel("CHANGED_MIND", T0 + timedelta(minutes=6))
+    orders[4].cancel("CHANGED_MIND", T0 + timedelta(minutes=7))
+    events = [e for o in orders for e in o.collect_events()]
+    projection = DuePayments()
+
+    async def state() -> list[tuple]:
+        return await rows(store, "SELECT * FROM due_payments")
+
+    async with store.pool.acquire() as conn:
+        await projection.reset(conn)
+        await projection.setup(conn)
+        for e in events:
+            await projection.handle(conn, e, 0)
+    expected = await state()
+    assert sorted(order_id for order_id, _ in expected) == sorted(orders[n].id for n in (0, 5))
+    for size in (1, 2, 3, len(events)):
+        async with store.pool.acquire() as conn:
+            await projection.reset(conn)
+            await projection.setup(conn)
+            for i in range(0, len(events), size):
+                await projection.handle_many(conn, events[i : i + size])
+        assert await state() == expected, size
