@@ -60,6 +60,7 @@ async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by
     reservation): the same rows for every way of cutting two stocks' interleaved events into batches, including
     batches that open a stock, reserve and release one order, or commit and consume it."""
     (first,) = stock_workload()
+    assert isinstance(first, StoreStock)
     other = StoreStock.open(brand="acme", store_id=first.store_id, sku="SKU-2", at=T0)
     other.adjust("import-2", T0, count=5)
     a, b = uuid5(NAMESPACE_URL, "hold-a"), uuid5(NAMESPACE_URL, "hold-b")
@@ -67,7 +68,7 @@ async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by
     other.release(a, "CANCELLED", T0)  # reserved and released: no hold left
     other.reserve(b, 2, T0 + timedelta(hours=2), T0)
     other.protect(Protection(floor_units=1), T0)
-    mine, theirs = first.collect_events(), other.collect_events()
+    mine, theirs = list(first.collect_events()), list(other.collect_events())
     events = [e for pair in zip(mine, theirs, strict=False) for e in pair] + mine[len(theirs) :] + theirs[len(mine) :]
     projection = StockLevels()
     tables = ("stock_levels", "stock_holds")
