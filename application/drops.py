@@ -1,6 +1,14 @@
 """Drop (限量发售) use cases: create with a committed seed, register (idempotent, invitation bonus), draw, claim,
 pass unclaimed units on.
 
+A winner's claim places the order that holds the offered units (``claim``): the drop and the order
+(and the store that accepts it) commit in one unit of work, so the offer names its order exactly when
+the order exists. A store pool's order is pinned to the pool's store (``pool_decision``: collected
+there); an online pool's order is routed like PlaceOrder, without stock needs: the units are the
+drop's allotment, not the stores' open stock (``domain.drop``). Cancelling that order, or its payment
+timing out, releases the claim in the cancellation's unit of work (``OrderService._release_capacity``)
+and the next pass-on offers the units to the next member in draw order.
+
 The seed comes from a ``SeedSource`` port (the server derives it from a secret key; tests
 pass a fixed one): the drop records only its SHA-256 at creation, and the draw reveals it.
 The draw gathers every entry of the drop from the log (``entries``) and pins them in the
@@ -25,13 +33,30 @@ from eventsourcing.utils import get_topic
 from application.auth import owned
 from application.clock import Clock
 from application.commands import Answer, Call, Service
+from application.orders import MAX_REROUTES, OrderDraft, OrderService
 from application.ports import Notifications, SeedSource
 from application.programmes import ProgrammeCatalog
-from application.unit_of_work import CommandRunner, UnitOfWork
+from application.unit_of_work import CommandRunner, Conflict, UnitOfWork
+from domain.attribution import guide_credit_for
 from domain.cloud_store import CloudStore
-from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, EntryTickets, InviteeFacts, commitment_of, entry_id
-from domain.errors import RuleViolation
+from domain.drop import (
+    Drop,
+    DropEntry,
+    DropPool,
+    EarlyAccess,
+    EntryTickets,
+    InviteeFacts,
+    Offer,
+    commitment_of,
+    entry_id,
+    pool_decision,
+)
+from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import Location
 from domain.member import Member
+from domain.order import Order, OrderLine
+from domain.routing import StoreSnapshot
+from domain.store_values import FulfilmentMode
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +80,29 @@ class DropSpec:
     early_access: tuple[EarlyAccess, ...] = ()
     tickets_per_invite: int = 0
     invite_ticket_cap: int = 0
+    price_fen: int = 0  # a unit's price; required (1 or more): 0 is refused by Drop.create
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What the claim's order needs to be fulfilled, as PlaceOrder's draft gives it.
+
+    An online pool: ``mode`` and ``customer`` (routing measures from there), no ``pickup_store_id``. A store
+    pool: collected at the pool's store: ``mode`` PICKUP (None: PICKUP), ``pickup_store_id`` the pool's store
+    (None: that store), ``customer`` optional (None: the store's position)."""
+
+    mode: FulfilmentMode | None = None
+    customer: Location | None = None
+    pickup_store_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claim's answer: the drop, the winner's entry and the order that holds the units."""
+
+    drop: Drop
+    entry: DropEntry
+    order: Order
 
 
 ENTRY_BYTES = 500
@@ -215,8 +263,10 @@ class DropService(Service):
         seeds: SeedSource,
         mapper: Mapper[UUID],
         index: DropEntryIndex,
+        orders: OrderService | None = None,
     ) -> None:
         super().__init__(runner, clock, programmes)
+        self.orders = orders  # routing a claim's order (an online pool's); claims need it
         self.seeds = seeds
         self.mapper = mapper
         self.index = index  # the entries as the draw reads them, from the log (the EventStore port has no log)
@@ -240,6 +290,7 @@ class DropService(Service):
                 per_member_limit=spec.per_member_limit,
                 tickets_per_invite=spec.tickets_per_invite,
                 invite_ticket_cap=spec.invite_ticket_cap,
+                price_fen=spec.price_fen,
                 commitment=commitment_of(self.seeds.seed_for(drop_id)),
                 at=self.clock.now(),
                 id=drop_id,
@@ -330,14 +381,141 @@ class DropService(Service):
         return await self.execute(handler, call)
 
     async def claim(
-        self, drop_id: UUID, member_id: UUID, *, brand: str | None = None, call: Call | None = None
+        self,
+        drop_id: UUID,
+        member_id: UUID,
+        request: ClaimRequest = ClaimRequest(),
+        *,
+        brand: str | None = None,
+        call: Call | None = None,
     ) -> Answer:
-        async def handler(uow: UnitOfWork) -> Drop:
-            drop = owned(await uow.get(drop_id, Drop), brand)
-            drop.claim(member_id, self.clock.now())
-            return drop
+        """The winner buys: one unit of work records the claim on the drop and places the order holding the
+        offered units (``offer.units`` x ``price_fen``, payable until the offer's purchase window closes), accepted
+        by its store. Answers ``Claimed``. A second claim of the same offer is refused (``OFFER_CLAIMED``, naming
+        the order); a retry of the same request gets the first answer (the request log)."""
+        if self.orders is None:
+            raise RuntimeError("DropService was built without an OrderService: claims place orders")
+        orders = self.orders
+
+        async def handler(uow: UnitOfWork) -> Claimed:
+            at = self.clock.now()
+            drop = owned(await uow.get(drop_id, Drop), brand)  # locked first: then the store (as cancellations do)
+            offer = drop.check_claim(member_id, at)  # nothing is built for a claim the drop refuses
+            entry = await self.repository.get(entry_id(drop.id, member_id), DropEntry)
+            if offer.store_id is None:
+                order = await self._routed_order(uow, orders, drop, offer, request, at)
+            else:
+                order = await self._pool_order(uow, orders, drop, offer, request, at)
+            drop.claim(member_id, order.id, at)
+            await uow.add(order)
+            return Claimed(drop, entry, order)
 
         return await self.execute(handler, call)
+
+    @staticmethod
+    def _lines(drop: Drop, offer: Offer) -> tuple[OrderLine, ...]:
+        return (OrderLine(drop.sku, offer.units, drop.price_fen),)
+
+    async def _routed_order(
+        self, uow: UnitOfWork, orders: OrderService, drop: Drop, offer: Offer, request: ClaimRequest, at: datetime
+    ) -> Order:
+        """An online pool's order: routed as PlaceOrder routes (the brand's precedence, eligibility, capacity,
+        re-routing when a store's copy was stale; unallocated with the brand's fallback when no store can take
+        it) but with no stock needs: the units are the drop's, so no store's stock is reserved."""
+        if request.pickup_store_id is not None:
+            raise InvalidArgument(
+                "an online pool's order is routed: name no pickup store",
+                reason="POOL_STORE_MISMATCH",
+                field="pickup_store",
+            )
+        if request.mode is None:
+            raise InvalidArgument("fulfilment is required", reason="FULFILMENT_MODE_REQUIRED", field="fulfilment")
+        if request.customer is None:
+            raise InvalidArgument(
+                "customer_location is required for routing", reason="FIELD_REQUIRED", field="customer_location"
+            )
+        draft = OrderDraft(offer.member_id, self._lines(drop, offer), request.mode, request.customer)
+        member, facts, entry = await orders._facts(uuid4(), draft, drop.brand)
+        programme = await self.programmes.current(drop.brand)
+        order = Order.place(
+            member_id=member.id,
+            brand=drop.brand,
+            mode=draft.mode,
+            customer_location=draft.customer,
+            entry=entry,
+            lines=draft.lines,
+            at=at,
+            payment_due_at=offer.expires_at,
+            id=facts.order_id,
+            drop_id=drop.id,
+        )
+        overrides: dict[UUID, StoreSnapshot] = {}
+        for _ in range(MAX_REROUTES):
+            decision = orders.directory.route(
+                facts, programme.attribution, at, overrides, programme_version=programme.version, brand=drop.brand
+            )
+            if decision.store_id is None:
+                if await orders._refresh_full_stores(decision, overrides, at):
+                    continue  # the router's copy may lag a release: route again on fresh counts
+                order.leave_unallocated(decision, at)
+                return order
+            store = await uow.get(decision.store_id, CloudStore)
+            if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
+                try:
+                    store.accept_order(order.id, at)
+                except RuleViolation:
+                    pass  # full or closed meanwhile
+                else:
+                    order.allocate(decision, at)
+                    return order
+            overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
+        raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
+
+    async def _pool_order(
+        self, uow: UnitOfWork, orders: OrderService, drop: Drop, offer: Offer, request: ClaimRequest, at: datetime
+    ) -> Order:
+        """A store pool's order: collected at the pool's store, which accepts it (open, taking online orders,
+        its daily capacity) or the claim is refused with the store's reason, nothing written."""
+        assert offer.store_id is not None
+        if request.mode not in (None, FulfilmentMode.PICKUP):
+            raise InvalidArgument(
+                "a store pool's units are collected at its store: fulfilment is PICKUP",
+                reason="DROP_POOL_PICKUP_ONLY",
+                field="fulfilment",
+            )
+        if request.pickup_store_id not in (None, offer.store_id):
+            raise InvalidArgument(
+                "the pickup store is the store of the winner's pool",
+                reason="POOL_STORE_MISMATCH",
+                field="pickup_store",
+                store_id=offer.store_id,
+            )
+        store = await uow.get(offer.store_id, CloudStore)
+        snapshot = store.snapshot(at)
+        customer = request.customer or Location(snapshot.lat, snapshot.lng)
+        draft = OrderDraft(offer.member_id, self._lines(drop, offer), FulfilmentMode.PICKUP, customer)
+        member, facts, entry = await orders._facts(uuid4(), draft, drop.brand)
+        programme = await self.programmes.current(drop.brand)
+        policy = programme.attribution
+        order = Order.place(
+            member_id=member.id,
+            brand=drop.brand,
+            mode=FulfilmentMode.PICKUP,
+            customer_location=customer,
+            entry=entry,
+            lines=draft.lines,
+            at=at,
+            payment_due_at=offer.expires_at,
+            id=facts.order_id,
+            drop_id=drop.id,
+        )
+        credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
+        decision = pool_decision(
+            order.id, snapshot, customer, at, guide_credit=credit, programme_version=programme.version
+        )
+        store.accept_order(order.id, at)  # refused (closed, online orders off, full): the claim is refused
+        order.allocate(decision, at)
+        return order
 
     async def pass_on(self, drop_id: UUID, *, brand: str | None = None, call: Call | None = None) -> Answer:
         """Lapse the offers unclaimed past their window and offer their units to the next in draw order."""
@@ -356,14 +534,14 @@ class DropService(Service):
         process doing the same: the lapsed offers are read on the locked drop, and a write built on a version
         another process has moved past is refused at commit and run again on the fresh drop, which has none."""
         drop = await self.repository.get(drop_id, Drop)
-        if not drop.drawn or not drop.lapsed_offers(self.clock.now()):
+        if not drop.drawn or not drop.to_pass_on(self.clock.now()):
             return False
         entries = await self.entries(drop.id)
 
         async def handler(uow: UnitOfWork) -> bool:
             at = self.clock.now()
             locked = await uow.get(drop.id, Drop)
-            if not locked.lapsed_offers(at):
+            if not locked.to_pass_on(at):
                 return False
             locked.pass_on(entries, at)
             return True

@@ -29,6 +29,7 @@ from application.store_directory import StoreDirectory
 from application.unit_of_work import CommandRunner, Conflict, UnitOfWork
 from domain.attribution import AttributionPolicy, EntryContext, EntryKind, GuideRef, StockFallback
 from domain.cloud_store import CloudStore
+from domain.drop import Drop
 from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import Location
 from domain.guide import Guide
@@ -478,6 +479,9 @@ class OrderService(Service):
     @staticmethod
     async def _release_capacity(uow: UnitOfWork, order: Order, at: datetime, *, expired: bool = False) -> None:
         """Capacity and stock go back together, in the cancellation's transaction: nothing is stranded."""
+        if order.drop_id is not None:  # a drop's claim: its units go back to the drop (locked before the store)
+            drop = await uow.get(order.drop_id, Drop)
+            drop.release_claim(order.id, "PAYMENT_TIMED_OUT" if expired else "CANCELLED", at)
         decision = order.decision
         if decision is not None and decision.store_id is not None:  # an allocated order was accepted by its store
             store = await uow.get(decision.store_id, CloudStore)

@@ -14,7 +14,13 @@
            have applied the entries before each draw, as in a server 30 s after registration closed;
            ``--unsettled`` draws while they still work through them (how the first figures were taken).
 
-Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only] [--repeats N] [--profile TAG] [--unsettled]
+``--orders-only`` skips part 2; ``--cycles N`` repeats the A-B-B-A rounds N times (default 1).
+``--profile-orders TAG`` adds, after the counted rounds, one plain and one stock round sampled by py-spy (the
+server process) into bench/results/profiles/stock-orders-{plain,stock}-TAG.txt and .raw.gz, to see what the
+reservation adds per order.
+
+Usage: .venv/bin/python bench/bench_stock.py [--quick] [--drop-only | --orders-only] [--repeats N] [--profile TAG]
+       [--profile-orders TAG] [--cycles N] [--unsettled]
 """
 
 from __future__ import annotations
@@ -59,6 +65,9 @@ from protos.loyalty.v1 import (  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 DROP_ONLY = "--drop-only" in sys.argv
+ORDERS_ONLY = "--orders-only" in sys.argv
+CYCLES = int(sys.argv[sys.argv.index("--cycles") + 1]) if "--cycles" in sys.argv else 1  # A-B-B-A repeated
+PROFILE_ORDERS = sys.argv[sys.argv.index("--profile-orders") + 1] if "--profile-orders" in sys.argv else None
 REPEATS = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
 UNSETTLED = "--unsettled" in sys.argv  # draw while the read models still apply the entries (the first runs did)
 PROFILE_TAG = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
@@ -150,7 +159,7 @@ async def orders_bench(dsn: str, tmp: Path, say) -> None:
         rates: dict[str, list[float]] = {"SKU-PLAIN": [], "SKU-STOCK": []}
         lat: dict[str, list[float]] = {"SKU-PLAIN": [], "SKU-STOCK": []}
         cpu: dict[str, float] = {"SKU-PLAIN": 0.0, "SKU-STOCK": 0.0}
-        for sku in ("SKU-PLAIN", "SKU-STOCK", "SKU-STOCK", "SKU-PLAIN"):
+        for sku in ("SKU-PLAIN", "SKU-STOCK", "SKU-STOCK", "SKU-PLAIN") * CYCLES:
             c0 = bo.cpu_seconds(proc.pid)
             seconds, done, latencies = await place_round(orders, members, points, sku, rng, rid)
             cpu[sku] += bo.cpu_seconds(proc.pid) - c0
@@ -160,13 +169,32 @@ async def orders_bench(dsn: str, tmp: Path, say) -> None:
                 f"  round {sku:9s}: {done}/{ORDERS} allocated in {seconds:5.2f} s = {done / seconds:6.1f} orders/s, "
                 f"p50 {bo.pct(latencies, 0.5):5.1f} ms p99 {bo.pct(latencies, 0.99):6.1f} ms"
             )
-        plain, stocked = (sum(rates[k]) / 2 for k in ("SKU-PLAIN", "SKU-STOCK"))
+        plain, stocked = (sum(rates[k]) / (2 * CYCLES) for k in ("SKU-PLAIN", "SKU-STOCK"))
         for k in rates:
             say(
-                f"  {k}: mean {sum(rates[k]) / 2:6.1f} orders/s, server CPU {cpu[k] * 1000 / (2 * ORDERS):5.2f} ms "
+                f"  {k}: mean {sum(rates[k]) / (2 * CYCLES):6.1f} orders/s, server CPU "
+                f"{cpu[k] * 1000 / (2 * CYCLES * ORDERS):5.2f} ms "
                 f"per order, p99 {bo.pct(lat[k], 0.99):6.1f} ms"
             )
-        say(f"PlaceOrder with reservation / without: {stocked / plain:.2f}x  (target >= 0.85x)")
+        say(f"PlaceOrder with reservation / without: {stocked / plain:.3f}x  (target >= 0.85x)")
+        if PROFILE_ORDERS is not None:
+            import bench_overload as bov
+
+            for sku in ("SKU-PLAIN", "SKU-STOCK"):
+                kind = "plain" if sku == "SKU-PLAIN" else "stock"
+                raw = tmp / f"orders-{kind}.raw"
+                spy = bov.start_spy(proc.pid, raw)
+                await asyncio.sleep(1.0)  # py-spy attached
+                seconds, done, _ = await place_round(orders, members, points, sku, rng, rid)
+                if spy is not None:
+                    bov.stop_spy(
+                        spy,
+                        raw,
+                        bov.PROFILES / f"stock-orders-{kind}-{PROFILE_ORDERS}.txt",
+                        f"PlaceOrder {sku}, {ORDERS} orders at C={CLIENTS} ({done / seconds:.1f} orders/s while "
+                        f"sampled), server process ({PROFILE_ORDERS}); load average "
+                        + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                    )
         level = await stock.ListStockLevels(
             stock_pb2.ListStockLevelsRequest(parent=opened.cloud_stores[0].name), metadata=bo.OP
         )
@@ -215,6 +243,7 @@ async def drop_bench(dsn: str, tmp: Path, say, pg_pid: int | None = None) -> Non
                         registration_close_time=timestamp(opens + timedelta(hours=1)),
                         purchase_window_minutes=30,
                         per_member_limit=1,
+                        price_fen=59_900,
                     ),
                 ),
                 metadata=bo.OP,
@@ -310,7 +339,8 @@ async def bench(admin_dsn: str, tmp: Path, say, pg_pid: int | None = None) -> No
     if not DROP_ONLY:
         await orders_bench(dsns["bench_stock_orders"], tmp, say)
     say(f"load average between: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    await drop_bench(dsns["bench_stock_drop"], tmp, say, pg_pid)
+    if not ORDERS_ONLY:
+        await drop_bench(dsns["bench_stock_drop"], tmp, say, pg_pid)
 
 
 def main() -> None:

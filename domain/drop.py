@@ -28,13 +28,26 @@ inviter's upline, one bonus per invitee).
 
 Early access (会员提早选购): a tier may register ``minutes`` before the registration
 window opens (higher tiers earlier); everyone's registration closes together.
+
+Claim (the purchase): a winner claims within the purchase window, and the claim places an
+order for the offered units at the drop's ``price_fen`` in the same unit of work (the
+application's ``DropService.claim``): the offer records the order (``Offer.order_id``) and
+the units stay held by that order. The drop's units are an *allotment* set aside when the
+drop is created, not store stock: the order reserves no ``StoreStock`` (taking the unit
+from open stock again would count it twice and let a walk-in sale or an ordinary online
+order take a unit a winner holds). If the order is cancelled or its payment times out,
+``release_claim`` (in the cancellation's unit of work) lapses the offer and marks its units
+returned; the next pass-on offers them to the next members in draw order, as for an offer
+left unclaimed. A paid order keeps its units for good (a refund returns money, not units).
+So at any moment the units of a pool are offered at most once: free + held by live offers
+(unclaimed or claimed with a live order) = the pool's units (``check_units``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -42,12 +55,24 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate, DecoratedEvent
+from domain.attribution import AttributionSource, GuideCredit
 from domain.errors import InvalidArgument, RuleViolation
+from domain.geo import Location, haversine_m, to_wgs84
 from domain.loyalty_args import check_brand
-from domain.store_values import require_int, require_text, require_utc, require_uuid
+from domain.routing import (
+    CandidateReport,
+    ExplanationStep,
+    RoutingDecision,
+    StepOutcome,
+    StepReason,
+    StoreSnapshot,
+)
+from domain.store_values import FulfilmentMode, require_int, require_text, require_utc, require_uuid
 from domain.tiers import Tier
 
 MAX_UNITS = 10_000_000
+MAX_ORDER_FEN = 10**12  # an order's bound: a winner's order (per_member_limit x price_fen) stays within it
+MAX_PER_MEMBER = 100_000  # an order line's bound on quantity
 _ENTRY_NAMESPACE = uuid5(NAMESPACE_URL, "loyalty:drop-entry")
 
 
@@ -95,6 +120,7 @@ class Offer:
     expires_at: datetime
     claimed: bool = False
     lapsed: bool = False
+    order_id: UUID | None = None  # the order the claim placed (kept after it was cancelled, for the record)
 
 
 def ticket_key(seed: bytes, member_id: UUID, n: int) -> bytes:
@@ -147,11 +173,49 @@ class InviteeFacts:
     inviter_upline: tuple[UUID, ...] = ()  # the inviter's referrers, nearest first
 
 
+def pool_decision(
+    order_id: UUID,
+    store: StoreSnapshot,
+    customer: Location,
+    at: datetime,
+    *,
+    guide_credit: GuideCredit | None = None,
+    programme_version: int = 1,
+) -> RoutingDecision:
+    """A store pool's order: collected (PICKUP) at the pool's store, which books it, whatever routing would pick.
+
+    The units were allotted to that store when the drop was created, so the winner collects there; the
+    store still accepts the order (``CloudStore.accept_order``: open, taking online orders, capacity) in the
+    claim's unit of work. Attributed as the entrance the order came through (the drop's pool names the store).
+    """
+    if not isinstance(store, StoreSnapshot) or not isinstance(customer, Location):
+        raise InvalidArgument("a pool decision takes a StoreSnapshot and a Location", reason="INVALID_ARGUMENT")
+    where = to_wgs84(customer)
+    d = round(haversine_m(where.lat, where.lng, store.lat, store.lng))
+    return RoutingDecision(
+        require_uuid(order_id, "order_id"),
+        require_utc(at),
+        FulfilmentMode.PICKUP,
+        store.store_id,
+        store.dealer_id,
+        d,
+        AttributionSource.ENTRY_CONTEXT,
+        guide_credit,
+        (CandidateReport(store.store_id, store.dealer_id, d),),
+        (ExplanationStep(AttributionSource.ENTRY_CONTEXT, StepOutcome.CHOSEN, StepReason.DROP_POOL, store.store_id),),
+        programme_version=require_int(programme_version, "programme_version", 1),
+    )
+
+
 class Drop(Aggregate):
     if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
         Drawn: ClassVar[DecoratedEvent]
         Claimed: ClassVar[DecoratedEvent]
+        ClaimReleased: ClassVar[DecoratedEvent]
         PassedOn: ClassVar[DecoratedEvent]
+
+    price_fen: int = 0  # class default: drops created before drops had a price (they cannot be claimed)
+    returned: tuple[UUID, ...] = ()  # class default: members whose claim's order was cancelled, not yet passed on
 
     @classmethod
     def create(
@@ -168,6 +232,7 @@ class Drop(Aggregate):
         per_member_limit: int,
         tickets_per_invite: int = 0,
         invite_ticket_cap: int = 0,
+        price_fen: int,
         commitment: str,
         at: datetime,
         id: UUID | None = None,
@@ -200,6 +265,14 @@ class Drop(Aggregate):
             or any(c not in "0123456789abcdef" for c in commitment)
         ):
             raise InvalidArgument("the commitment is a SHA-256 in hex", reason="INVALID_COMMITMENT")
+        require_int(per_member_limit, "per_member_limit", 1, MAX_PER_MEMBER)
+        require_int(price_fen, "price_fen", 1, MAX_ORDER_FEN)
+        if price_fen * per_member_limit > MAX_ORDER_FEN:
+            raise InvalidArgument(
+                "a winner's order (per_member_limit x price_fen) would exceed an order's bound",
+                reason="OUT_OF_RANGE",
+                field="price_fen",
+            )
         return cls._create(
             cls.Created,
             id=require_uuid(id, "id") if id is not None else None,
@@ -211,11 +284,12 @@ class Drop(Aggregate):
             registration_closes_at=registration_closes_at,
             early_access=early,
             purchase_window_minutes=require_int(purchase_window_minutes, "purchase_window_minutes", 1, 30 * 24 * 60),
-            per_member_limit=require_int(per_member_limit, "per_member_limit", 1, MAX_UNITS),
+            per_member_limit=per_member_limit,
             tickets_per_invite=require_int(tickets_per_invite, "tickets_per_invite", 0, 1000),
             invite_ticket_cap=require_int(invite_ticket_cap, "invite_ticket_cap", 0, 100_000),
             commitment=commitment,
             at=require_utc(at),
+            price_fen=price_fen,
         )
 
     class Created(Aggregate.Created):
@@ -232,6 +306,7 @@ class Drop(Aggregate):
         invite_ticket_cap: int
         commitment: str
         at: datetime
+        price_fen: int = 0  # 0: created before drops had a price
 
     @event(Created)
     def __init__(
@@ -249,7 +324,10 @@ class Drop(Aggregate):
         invite_ticket_cap: int,
         commitment: str,
         at: datetime,
+        price_fen: int = 0,
     ) -> None:
+        if price_fen:  # else the class default: a drop created before drops had a price
+            self.price_fen = price_fen
         self.brand = brand
         self.name = name
         self.sku = sku
@@ -376,31 +454,86 @@ class Drop(Aggregate):
         self.offers = {o.member_id: o for o in offers}
         self.cursors = dict(cursors)
 
-    def claim(self, member_id: UUID, at: datetime) -> Offer:
-        """The winner buys within the purchase window."""
+    def check_claim(self, member_id: UUID, at: datetime) -> Offer:
+        """The offer a claim by ``member_id`` now would take (raises why not): checked before the order is built."""
         require_utc(at)
         offer = self.offers.get(member_id)
         if offer is None or offer.lapsed:
             raise RuleViolation("no purchase reservation for this member", reason="NO_OFFER", member_id=member_id)
         if offer.claimed:
-            raise RuleViolation("already bought", reason="OFFER_CLAIMED", member_id=member_id)
+            raise RuleViolation(
+                f"the offer was already claimed: its order is {offer.order_id} (pay it, or cancel it to let the "
+                "units go to the next in draw order)",
+                reason="OFFER_CLAIMED",
+                member_id=member_id,
+                order_id=offer.order_id or "",
+            )
         if at >= offer.expires_at:
             raise RuleViolation(
                 "the purchase window has closed", reason="OFFER_EXPIRED", expires_at=offer.expires_at.isoformat()
             )
-        self._claimed(member_id=member_id, at=at)
+        if not self.price_fen:
+            raise RuleViolation(
+                "this drop was created without a price: it cannot be bought", reason="DROP_HAS_NO_PRICE"
+            )
+        return offer
+
+    def claim(self, member_id: UUID, order_id: UUID, at: datetime) -> Offer:
+        """The winner buys within the purchase window: ``order_id`` (placed in the same unit of work, for
+        ``offer.units`` at ``price_fen``, payable until ``offer.expires_at``) holds the offered units."""
+        self.check_claim(member_id, at)
+        self._claimed(member_id=member_id, at=at, order_id=require_uuid(order_id, "order_id"))
         return self.offers[member_id]
 
     @event("Claimed")
-    def _claimed(self, member_id: UUID, at: datetime) -> None:
+    def _claimed(self, member_id: UUID, at: datetime, order_id: UUID | None = None) -> None:
+        # order_id None: a claim recorded before claims placed orders
         o = self.offers[member_id]
-        self.offers = {**self.offers, member_id: Offer(o.member_id, o.store_id, o.units, o.expires_at, True)}
+        self.offers = {**self.offers, member_id: replace(o, claimed=True, order_id=order_id)}
+
+    def claim_of(self, order_id: UUID) -> Offer | None:
+        """The live claim ``order_id`` holds (None: none, or it was released)."""
+        for o in self.offers.values():
+            if o.order_id == order_id and o.claimed:
+                return o
+        return None
+
+    def release_claim(self, order_id: UUID, reason: str, at: datetime) -> bool:
+        """The claim's order was cancelled (by the customer, or its payment timed out) before it was paid: the
+        offer lapses and its units go back to the drop, for the next pass-on to offer in draw order. False (and
+        nothing recorded) when ``order_id`` holds no live claim here: a cancellation is never refused for it."""
+        require_uuid(order_id, "order_id")
+        require_text(reason, "reason")
+        require_utc(at)
+        offer = self.claim_of(order_id)
+        if offer is None:
+            return False
+        self._claim_released(member_id=offer.member_id, order_id=order_id, reason=reason, at=at)
+        return True
+
+    @event("ClaimReleased")
+    def _claim_released(self, member_id: UUID, order_id: UUID, reason: str, at: datetime) -> None:
+        o = self.offers[member_id]
+        self.offers = {**self.offers, member_id: replace(o, claimed=False, lapsed=True)}
+        self.returned = (*self.returned, member_id)
+
+    def check_units(self) -> None:
+        """Invariant (property-tested): per pool, the units of live offers (not lapsed) never exceed its units,
+        and each member holds at most one offer."""
+        free = self._free()
+        assert all(0 <= free[p.store_id] <= p.units for p in self.pools), f"units over-offered: {free}"
+        assert all(o.units >= 1 for o in self.offers.values())
 
     def lapsed_offers(self, at: datetime) -> tuple[UUID, ...]:
         return tuple(o.member_id for o in self.offers.values() if not o.claimed and not o.lapsed and at >= o.expires_at)
 
+    def to_pass_on(self, at: datetime) -> bool:
+        """Whether a pass-on has units to offer: offers lapsed unclaimed, or claims whose order was cancelled."""
+        return bool(self.returned) or bool(self.lapsed_offers(at))
+
     def pass_on(self, entries: Sequence[EntryTickets], at: datetime) -> tuple[Offer, ...]:
-        """Offers unclaimed past their window lapse; their units go to the next members in draw order.
+        """Offers unclaimed past their window lapse; their units, and those of claims whose order was cancelled
+        (``returned``), go to the next members in draw order.
 
         ``entries`` must be exactly the drawn ones (checked by digest): the order is recomputed, not stored.
         """
@@ -408,13 +541,13 @@ class Drop(Aggregate):
         if not self.drawn:
             raise RuleViolation("the drop has not been drawn", reason="NOT_DRAWN")
         lapsed = self.lapsed_offers(at)
-        if not lapsed:
+        if not lapsed and not self.returned:
             return ()
         entries = tuple(entries)
         if entries_digest(entries) != self.digest:
             raise InvalidArgument("entries differ from the drawn ones", reason="ENTRIES_MISMATCH")
         assert self.seed is not None
-        free = self._free()
+        free = self._free()  # the returned claims' offers are lapsed already: their units are free
         for m in lapsed:
             o = self.offers[m]
             free[o.store_id] += o.units
@@ -422,7 +555,7 @@ class Drop(Aggregate):
         offers = self._offer_from(
             self._pool_orders(bytes.fromhex(self.seed), entries), free, cursors, at, set(self.offers)
         )
-        self._passed_on(lapsed=lapsed, offers=tuple(offers), cursors=tuple(cursors.items()), at=at)
+        self._passed_on(lapsed=lapsed + self.returned, offers=tuple(offers), cursors=tuple(cursors.items()), at=at)
         return tuple(offers)
 
     @event("PassedOn")
@@ -434,13 +567,14 @@ class Drop(Aggregate):
         at: datetime,
     ) -> None:
         updated = dict(self.offers)
-        for m in lapsed:
-            o = updated[m]
-            updated[m] = Offer(o.member_id, o.store_id, o.units, o.expires_at, False, True)
+        for m in lapsed:  # unclaimed past the window, or a released claim's (lapsed already, its order kept)
+            updated[m] = replace(updated[m], claimed=False, lapsed=True)
         for o in offers:
             updated[o.member_id] = o
         self.offers = updated
         self.cursors = dict(cursors)
+        if self.returned:
+            self.returned = ()
 
 
 class DropEntry(Aggregate):

@@ -99,6 +99,7 @@ class Order(Aggregate):
     settle_due_at: datetime | None = None  # orders paid before Paid carried it (and their snapshots): derived
     refunds: tuple[RefundRecord, ...] = ()  # class default: state saved before refunds were kept reads as none
     payment_due_at: datetime | None = None  # class default: no payment timeout (and state saved before it)
+    drop_id: UUID | None = None  # class default: not a drop's order (and state saved before drops placed orders)
 
     @classmethod
     def place(
@@ -114,8 +115,10 @@ class Order(Aggregate):
         at: datetime,
         payment_due_at: datetime | None = None,
         id: UUID | None = None,
+        drop_id: UUID | None = None,
     ) -> Order:
-        """``payment_due_at`` (from the programme's payment timeout): after it, the order cannot be paid."""
+        """``payment_due_at`` (from the programme's payment timeout): after it, the order cannot be paid.
+        ``drop_id``: a drop winner's claim placed it (its units are the drop's; cancelling it returns them)."""
         lines = tuple(lines)
         if not all(isinstance(line, OrderLine) for line in lines):
             raise InvalidArgument("lines must be OrderLine values", reason="INVALID_LINES")
@@ -138,6 +141,7 @@ class Order(Aggregate):
             entry=entry,
             at=require_utc(at),
             payment_due_at=require_utc(payment_due_at, "payment_due_at") if payment_due_at is not None else None,
+            drop_id=require_uuid(drop_id, "drop_id") if drop_id is not None else None,
         )
 
     @event("Placed")
@@ -153,8 +157,11 @@ class Order(Aggregate):
         entry: EntryContext,
         at: datetime,
         payment_due_at: datetime | None = None,  # None: no timeout (and Placed events recorded before it)
+        drop_id: UUID | None = None,  # a drop's claim placed it (Placed events of other orders do not carry it)
     ) -> None:
         self.member_id = member_id
+        if drop_id is not None:  # else the class default
+            self.drop_id = drop_id
         if payment_due_at is not None:  # else the class default: state without a timeout reads the same
             self.payment_due_at = payment_due_at
         self.brand = brand

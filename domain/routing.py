@@ -122,6 +122,7 @@ class StepReason(str, Enum):
     GUIDE_LEFT = "GUIDE_LEFT"  # the share link's or the bound guide has left: they name no store, earn nothing
     NEAREST_IN_STOCK = "NEAREST_IN_STOCK"  # stock fallback: nearest store holding every line
     SPLIT_ACROSS_STORES = "SPLIT_ACROSS_STORES"  # stock fallback: the fewest stores holding the lines between them
+    DROP_POOL = "DROP_POOL"  # a drop winner's order, pinned to the store of the drop's pool (domain.drop)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,10 @@ nothing), always in SKU order so two orders never wait on each other crosswise.
 State is bounded by what is *open*: on-hand units, the live reservations (one per
 order holding units here, gone when released or consumed), running totals for the
 conservation check, and the last few import batch ids (idempotency). Snapshots stay
-small however many orders the SKU has seen.
+small however many orders the SKU has seen. The units held are a running total
+(``held_units``) and the reservations change in place, so a reservation costs the same
+with ten open holds or a flash sale's thousand (summing and copying them on every
+order grew with the holds).
 
 Rules:
 
@@ -127,12 +130,16 @@ class StoreStock(Aggregate):
         self.protection = Protection()
         self.reservations: dict[UUID, Reservation] = {}
         self.batches: tuple[str, ...] = ()
+        self.held_units = 0  # sum of the reservations' qty, kept by the events that change them
 
     # --- reading ------------------------------------------------------------------------
 
     @property
     def reserved(self) -> int:
-        return sum(r.qty for r in self.reservations.values())
+        held = self.__dict__.get("held_units")
+        if held is None:  # state from before the running total (an older snapshot): count once
+            held = self.held_units = sum(r.qty for r in self.reservations.values())
+        return held
 
     @property
     def protected(self) -> int:
@@ -154,6 +161,7 @@ class StoreStock(Aggregate):
 
     def check_invariants(self) -> None:
         assert self.on_hand == self.adjusted - self.consumed, "on-hand is not adjustments minus consumed"
+        assert self.reserved == sum(r.qty for r in self.reservations.values()), "running total of held units"
         assert 0 <= self.reserved <= self.on_hand, "reserved beyond on-hand (oversold)"
         assert all(r.qty > 0 for r in self.reservations.values())
 
@@ -185,7 +193,8 @@ class StoreStock(Aggregate):
 
     @event("Reserved")
     def _reserved(self, order_id: UUID, qty: int, expires_at: datetime, at: datetime) -> None:
-        self.reservations = {**self.reservations, order_id: Reservation(order_id, qty, expires_at)}
+        self.held_units = self.reserved + qty
+        self.reservations[order_id] = Reservation(order_id, qty, expires_at)
 
     def _held(self, order_id: UUID) -> Reservation:
         r = self.reservations.get(order_id)
@@ -209,7 +218,7 @@ class StoreStock(Aggregate):
     @event("Committed")
     def _committed(self, order_id: UUID, at: datetime) -> None:
         r = self.reservations[order_id]
-        self.reservations = {**self.reservations, order_id: Reservation(r.order_id, r.qty, r.expires_at, True)}
+        self.reservations[order_id] = Reservation(r.order_id, r.qty, r.expires_at, True)
 
     def release(self, order_id: UUID, reason: str, at: datetime, *, refund: bool = False) -> None:
         """The order was cancelled (or refunded before fulfilment, ``refund``): its units are free again."""
@@ -238,7 +247,7 @@ class StoreStock(Aggregate):
 
     @event("Released")
     def _released(self, order_id: UUID, qty: int, reason: str, at: datetime) -> None:
-        self.reservations = {k: v for k, v in self.reservations.items() if k != order_id}
+        self.held_units = self.reserved - self.reservations.pop(order_id).qty
 
     def consume(self, order_id: UUID, at: datetime) -> None:
         """The order was fulfilled: its committed units leave the shelf."""
@@ -252,7 +261,7 @@ class StoreStock(Aggregate):
 
     @event("Consumed")
     def _consumed(self, order_id: UUID, qty: int, at: datetime) -> None:
-        self.reservations = {k: v for k, v in self.reservations.items() if k != order_id}
+        self.held_units = self.reserved - self.reservations.pop(order_id).qty
         self.on_hand -= qty
         self.consumed += qty
 

@@ -245,7 +245,7 @@ class Brands:
                 audit_store = PrivateEventStore(audit_store, keyring, mapper)
         stock = StockService(runner, clock, programmes, stock_directory)
         seeds = self.seeds or HmacSeedSource.from_environment(self.env, s.data_dir)
-        drops = DropService(runner, clock, programmes, seeds, mapper, drop_entries)
+        drops = DropService(runner, clock, programmes, seeds, mapper, drop_entries, orders)
         servicers = {
             "MemberService": MemberServicer(auth, members),
             "StoreService": StoreServicer(auth, StoreService(runner, clock, programmes), directory),

@@ -153,6 +153,9 @@ class ProjectionRunner:
                     if isinstance(p, NotificationProjection):
                         if mine:
                             await p.handle_notifications(tx.conn, mine)
+                    elif (many := getattr(p, "handle_many", None)) is not None:  # a whole batch at once
+                        if mine:
+                            await many(tx.conn, [decoded[n.id] for n in mine])
                     else:
                         for n in mine:
                             await p.handle(tx.conn, decoded[n.id], n.id)

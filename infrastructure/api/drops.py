@@ -7,12 +7,12 @@ from uuid import UUID
 
 from application.auth import Role, brand_scope
 from application.commands import Call
-from application.drops import DropService, DropSpec
+from application.drops import Claimed, ClaimRequest, DropService, DropSpec
 from domain.drop import Drop, DropEntry, DropPool, EarlyAccess, Offer
 from domain.errors import InvalidArgument
 from domain.tiers import Tier
 from infrastructure.api import convert, names
-from infrastructure.api.names import MEMBERS, STORES
+from infrastructure.api.names import MEMBERS, ORDERS, STORES
 from infrastructure.api.rpc import Servicer, idempotency, unary
 from protos.loyalty.v1 import drops_pb2 as pb
 from protos.loyalty.v1 import drops_pb2_grpc
@@ -54,6 +54,20 @@ def drop_spec(request: pb.CreateDropRequest) -> DropSpec:
         early_access=tuple(EarlyAccess(_tier(e.tier), e.minutes) for e in drop.early_access),
         tickets_per_invite=drop.tickets_per_invite,
         invite_ticket_cap=drop.invite_ticket_cap,
+        price_fen=drop.price_fen,
+    )
+
+
+def claim_request(request: pb.ClaimDropOfferRequest) -> ClaimRequest:
+    """The claim's order details, as an OrderDraft gives them (the use case checks them against the pool)."""
+    return ClaimRequest(
+        mode=convert.mode(request.fulfilment) if request.fulfilment else None,
+        customer=(
+            convert.location(request.customer_location, field="customer_location")
+            if request.HasField("customer_location")
+            else None
+        ),
+        pickup_store_id=names.parse(request.pickup_store, STORES, field="pickup_store", required=False),
     )
 
 
@@ -94,6 +108,7 @@ def drop_message(drop: Drop) -> pb.Drop:
         offer_count=len(drop.offers),
         create_time=convert.timestamp(drop.created_at),
         version=drop.version,
+        price_fen=drop.price_fen,
     )
 
 
@@ -123,6 +138,7 @@ def entry_message(entry: DropEntry, drop: Drop) -> pb.DropEntry:
         register_time=convert.timestamp(entry.registered_at),
         result=_result(offer, drop.drawn),
         offered_units=offer.units if offer else 0,
+        order=names.name(ORDERS, offer.order_id) if offer is not None and offer.order_id is not None else "",
     )
     if offer is not None and not offer.claimed and not offer.lapsed:
         msg.offer_expire_time.CopyFrom(convert.timestamp(offer.expires_at))
@@ -192,10 +208,15 @@ class DropServicer(Servicer, drops_pb2_grpc.DropServiceServicer):
     @unary(*WRITE)
     async def ClaimDropOffer(self, request, principal):
         drop_id, member = parse_entry_name(request.name)
-        call = Call(idempotency(request, "ClaimDropOffer", principal), lambda d: b"")
-        await self.drops.claim(drop_id, member, brand=principal.brand, call=call)
-        drop = await self.drops.get(drop_id, brand=principal.brand)
-        return entry_message(await self.drops.entry(drop.id, member, brand=principal.brand), drop)
+        details = claim_request(request)
+
+        def encode(claimed: Claimed) -> bytes:
+            return entry_message(claimed.entry, claimed.drop).SerializeToString()
+
+        call = Call(idempotency(request, "ClaimDropOffer", principal), encode)
+        return pb.DropEntry.FromString(
+            await self.drops.claim(drop_id, member, details, brand=principal.brand, call=call)
+        )
 
     @unary(Role.OPERATOR)
     async def PassOnUnclaimedOffers(self, request, principal):

@@ -176,6 +176,30 @@ class DuePayments:
         else:
             await forget_payment(conn, event.originator_id)
 
+    async def handle_many(self, conn: Any, events: list[Any]) -> None:
+        """A batch at once, as ``handle`` would one by one (the runner prefers this): one DELETE and one INSERT
+        per batch, not a statement per order holding stock (whose orders all have a payment time). Per order
+        the end state is the same: deleted if paid or cancelled in the batch, inserted if placed after that."""
+        rows: dict[UUID, list[Any]] = {}  # order id -> [deleted in the batch, due time of a later Placed]
+        for event in events:
+            row = rows.setdefault(event.originator_id, [False, None])
+            if isinstance(event, Order.Placed):
+                due = getattr(event, "payment_due_at", None)
+                if due is not None and row[1] is None:  # ON CONFLICT DO NOTHING: the first insert stands
+                    row[1] = due
+            else:
+                row[0], row[1] = True, None
+        gone = [order_id for order_id, (deleted, _) in rows.items() if deleted]
+        if gone:
+            await conn.execute("DELETE FROM due_payments WHERE order_id = ANY($1::uuid[])", gone)
+        due = [(order_id, at) for order_id, (_, at) in rows.items() if at is not None]
+        if due:
+            await conn.execute(
+                "INSERT INTO due_payments SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) ON CONFLICT DO NOTHING",
+                [order_id for order_id, _ in due],
+                [at for _, at in due],
+            )
+
 
 async def claim_unpaid(conn: Any, now: datetime, limit: int) -> list[UUID]:
     """Lock up to ``limit`` orders whose payment time has run out (inside a transaction)."""

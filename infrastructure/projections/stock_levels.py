@@ -5,7 +5,7 @@ figure is what the aggregate holds: on-hand, reserved (held for online orders), 
 (fulfilled online plus till sales), till sales, and the walk-in protection; protected and
 available-online units are derived the way the aggregate derives them
 (``stock_levels_view``). ``drop_offers``: one row per offer of a drawn drop, with its state
-(WON, CLAIMED, LAPSED), fed from ``Drop``'s events.
+(WON, CLAIMED, RELEASED: its order was cancelled, LAPSED), fed from ``Drop``'s events.
 
 ``stock_holds`` (kept by the ``stock_levels`` projection): one row per reservation not yet paid
 (committed holds never expire) nor released or consumed, with its expiry; the scheduler reads it
@@ -35,7 +35,7 @@ STOCK_EVENTS = (
     StoreStock.SoldInStore,
     StoreStock.ProtectionSet,
 )
-DROP_EVENTS = (Drop.Drawn, Drop.Claimed, Drop.PassedOn)
+DROP_EVENTS = (Drop.Drawn, Drop.Claimed, Drop.ClaimReleased, Drop.PassedOn)
 
 
 class StockLevels:
@@ -129,6 +129,94 @@ class StockLevels:
                 event.protection.share_bp,
             )
 
+    async def handle_many(self, conn: Any, events: list[Any]) -> None:
+        """A batch of events at once, as ``handle`` would one by one (the runner prefers this): three statements
+        per batch whatever its size, not two per reservation. Per stock, its events' changes are summed into one
+        row update guarded by the batch's first version (its events are consecutive versions of one aggregate,
+        so they apply together or not at all); per hold, the inserts and deletes reduce to the same end state."""
+        opened: list[tuple[Any, ...]] = []
+        change: dict[UUID, list[Any]] = {}  # stock id -> on_hand, reserved, consumed, sold, protection, first v, v, at
+        holds: dict[tuple[UUID, UUID], list[Any]] = {}  # (stock, order) -> [deleted in the batch, insert expiry]
+        for event in events:
+            sid, version, at = event.originator_id, event.originator_version, event.at
+            kind = type(event)
+            if kind is StoreStock.Opened:
+                opened.append((sid, event.brand, event.store_id, event.sku, version, at))
+                continue
+            row = change.get(sid)
+            if row is None:
+                row = change[sid] = [0, 0, 0, 0, None, version, version, at]
+            row[6], row[7] = version, at
+            if kind is StoreStock.Reserved:
+                row[1] += event.qty
+                hold = holds.setdefault((sid, event.order_id), [False, None])
+                if hold[1] is None:  # ON CONFLICT DO NOTHING: the first insert since the last delete stands
+                    hold[1] = event.expires_at
+            elif kind is StoreStock.Released:
+                row[1] -= event.qty
+            elif kind is StoreStock.Consumed:
+                row[0] -= event.qty
+                row[1] -= event.qty
+                row[2] += event.qty
+            elif kind is StoreStock.Adjusted:
+                row[0] += event.delta
+            elif kind is StoreStock.SoldInStore:
+                row[0] -= event.qty
+                row[2] += event.qty
+                row[3] += event.qty
+            elif kind is StoreStock.ProtectionSet:
+                row[4] = event.protection
+            if kind in (StoreStock.Committed, StoreStock.Released, StoreStock.Consumed):
+                holds[(sid, event.order_id)] = [True, None]
+        if opened:
+            await conn.executemany(
+                """INSERT INTO stock_levels (stock_id, brand, store_id, sku, version, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+                opened,
+            )
+        deleted = [key for key, (gone, _) in holds.items() if gone]
+        if deleted:
+            await conn.execute(
+                """DELETE FROM stock_holds h USING unnest($1::uuid[], $2::uuid[]) AS d(stock_id, order_id)
+                   WHERE h.stock_id = d.stock_id AND h.order_id = d.order_id""",
+                [k[0] for k in deleted],
+                [k[1] for k in deleted],
+            )
+        inserted = [(key, expires) for key, (_, expires) in holds.items() if expires is not None]
+        if inserted:
+            await conn.execute(
+                """INSERT INTO stock_holds SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING""",
+                [k[0] for k, _ in inserted],
+                [k[1] for k, _ in inserted],
+                [e for _, e in inserted],
+            )
+        if change:
+            rows = list(change.items())
+            await conn.execute(
+                """UPDATE stock_levels s SET on_hand = s.on_hand + d.on_hand, reserved = s.reserved + d.reserved,
+                          consumed = s.consumed + d.consumed, sold_in_store = s.sold_in_store + d.sold,
+                          floor_units = CASE WHEN d.protect THEN d.floor_units ELSE s.floor_units END,
+                          share_bp = CASE WHEN d.protect THEN d.share_bp ELSE s.share_bp END,
+                          version = d.version, updated_at = d.at
+                   FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[],
+                               $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::timestamptz[])
+                        AS d(stock_id, on_hand, reserved, consumed, sold, protect, floor_units, share_bp,
+                             first_version, version, at)
+                   WHERE s.stock_id = d.stock_id AND s.version < d.first_version""",
+                [sid for sid, _ in rows],
+                [r[0] for _, r in rows],
+                [r[1] for _, r in rows],
+                [r[2] for _, r in rows],
+                [r[3] for _, r in rows],
+                [r[4] is not None for _, r in rows],
+                [r[4].floor_units if r[4] is not None else 0 for _, r in rows],
+                [r[4].share_bp if r[4] is not None else 0 for _, r in rows],
+                [r[5] for _, r in rows],
+                [r[6] for _, r in rows],
+                [r[7] for _, r in rows],
+            )
+
 
 class DropResults:
     name = "drop_results"
@@ -164,6 +252,12 @@ class DropResults:
                 drop_id,
                 event.member_id,
             )
+        elif isinstance(event, Drop.ClaimReleased):  # its order was cancelled: the units wait for the pass-on
+            await conn.execute(
+                "UPDATE drop_offers SET state = 'RELEASED' WHERE drop_id = $1 AND member_id = $2",
+                drop_id,
+                event.member_id,
+            )
         elif isinstance(event, Drop.PassedOn):
             await conn.executemany(
                 "UPDATE drop_offers SET state = 'LAPSED' WHERE drop_id = $1 AND member_id = $2",
@@ -184,9 +278,11 @@ async def stocks_with_expired_holds(pool: Any, now: datetime, limit: int) -> lis
 
 
 async def drops_with_lapsed_offers(pool: Any, now: datetime, limit: int) -> list[UUID]:
-    """Drawn drops with an offer unclaimed past its purchase window, not yet passed on."""
+    """Drawn drops with an offer unclaimed past its purchase window, or a claim whose order was cancelled, not yet
+    passed on."""
     rows = await pool.fetch(
-        "SELECT DISTINCT drop_id FROM drop_offers WHERE state = 'WON' AND expires_at <= $1 LIMIT $2",
+        "SELECT DISTINCT drop_id FROM drop_offers WHERE (state = 'WON' AND expires_at <= $1) OR state = 'RELEASED'"
+        " LIMIT $2",
         now,
         limit,
     )

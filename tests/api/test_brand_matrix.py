@@ -367,6 +367,7 @@ def drop_request(brand: str) -> d.CreateDropRequest:
             registration_close_time=timestamp(START + timedelta(days=10)),
             purchase_window_minutes=30,
             per_member_limit=1,
+            price_fen=59_900,
         ),
     )
 
@@ -573,6 +574,7 @@ MIXED: dict[str, tuple[str, Callable[[], Any]]] = {
                 registration_close_time=timestamp(START + timedelta(days=1)),
                 purchase_window_minutes=30,
                 per_member_limit=1,
+                price_fen=59_900,
             ),
         ),
     ),

@@ -71,6 +71,7 @@ async def test_the_scheduler_passes_lapsed_offers_on_once_though_two_processes_s
                 registration_close_time=timestamp(START + timedelta(hours=1)),
                 purchase_window_minutes=30,
                 per_member_limit=1,
+                price_fen=59_900,
             ),
         ),
         metadata=OP,

@@ -143,6 +143,7 @@ async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_s
                 early_access=[d.EarlyAccess(tier=d.DROP_TIER_CORE, minutes=30)],
                 purchase_window_minutes=30,
                 per_member_limit=1,
+                price_fen=59_900,
                 tickets_per_invite=2,
                 invite_ticket_cap=2,
             ),
@@ -173,10 +174,124 @@ async def test_a_drop_from_creation_to_results_is_verifiable_from_what_the_api_s
     assert [(r.member, r.units, r.result) for r in results.offers] == [(winner, 1, d.DROP_RESULT_WON)]
     mine = await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, winner)), metadata=MP)
     assert mine.result == d.DROP_RESULT_WON and mine.HasField("offer_expire_time")
-    claimed = await drops.ClaimDropOffer(
-        d.ClaimDropOfferRequest(request_id=api.rid(), name=entry_name(drop.name, winner)), metadata=MP
+    assert drop.price_fen == 59_900
+    store = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-D", 31.2310, 121.4740))
+        ),
+        metadata=OP,
     )
-    assert claimed.result == d.DROP_RESULT_CLAIMED
+    await api.settled()  # routing knows the store
+    claim = d.ClaimDropOfferRequest(
+        request_id=api.rid(),
+        name=entry_name(drop.name, winner),
+        fulfilment=c.FULFILMENT_MODE_DELIVERY,
+        customer_location=gcj(*CUSTOMER),
+    )
+    claimed = await drops.ClaimDropOffer(claim, metadata=MP)
+    assert claimed.result == d.DROP_RESULT_CLAIMED and claimed.order.startswith("orders/")
+    assert await drops.ClaimDropOffer(claim, metadata=MP) == claimed  # a retry: the same answer, the same order
+    again = d.ClaimDropOfferRequest()
+    again.CopyFrom(claim)
+    again.request_id = api.rid()
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await drops.ClaimDropOffer(again, metadata=MP)  # another request: the offer is claimed already
+    assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "OFFER_CLAIMED")
+    assert claimed.order.removeprefix("orders/") in e.value.details()
+
+    order = await api.orders.GetOrder(o.GetOrderRequest(name=claimed.order), metadata=MP)
+    assert order.state == o.ORDER_STATE_ALLOCATED and order.routing.store == store.name  # routed, like PlaceOrder
+    assert order.total_fen == 59_900  # one unit at the drop's price
+    paid = await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=claimed.order, paid_fen=59_900), metadata=MP
+    )
+    assert paid.state == o.ORDER_STATE_PAID
+    mine = await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, winner)), metadata=MP)
+    assert (mine.result, mine.order) == (d.DROP_RESULT_CLAIMED, claimed.order)
+
+
+async def test_a_store_drops_claim_is_pinned_there_and_its_cancelled_order_passes_the_unit_on(api):
+    drops = drops_pb2_grpc.DropServiceStub(api.channel)
+    near = await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-N", 31.2306, 121.4739))
+        ),
+        metadata=OP,
+    )
+    pool = await api.stores.OpenCloudStore(  # farther from the winner, beyond its radius: the pool's store all the same
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(),
+            brand="acme",
+            cloud_store=s.CloudStore(spec=store_spec("S-P", 31.2900, 121.4739, dealer="D2", radius=1000)),
+        ),
+        metadata=OP,
+    )
+    drop = await drops.CreateDrop(
+        d.CreateDropRequest(
+            request_id=api.rid(),
+            drop=d.Drop(
+                display_name="Store drop",
+                sku="SNK-S",
+                pools=[d.DropPool(store=pool.name, units=1)],
+                registration_open_time=timestamp(START),
+                registration_close_time=timestamp(START + timedelta(hours=1)),
+                purchase_window_minutes=30,
+                per_member_limit=1,
+                price_fen=9_900,
+            ),
+        ),
+        metadata=OP,
+    )
+    members = [await register_member(api) for _ in range(3)]
+    for m in members:
+        await drops.RegisterForDrop(
+            d.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=m.name, store=pool.name),
+            metadata=MP,
+        )
+    api.clock.advance(hours=1, minutes=1)
+    drawn = await drops.DrawDrop(d.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=OP)
+    seed = bytes.fromhex(drawn.seed)
+    ranked = sorted(
+        members,
+        key=lambda m: hashlib.sha256(seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)).digest(),
+    )  # the draw order, recomputed
+    first, second = ranked[0].name, ranked[1].name
+
+    def claim_by(member: str, **kw) -> d.ClaimDropOfferRequest:
+        return d.ClaimDropOfferRequest(request_id=api.rid(), name=entry_name(drop.name, member), **kw)
+
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await drops.ClaimDropOffer(claim_by(first, pickup_store=near.name), metadata=MP)
+    assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "POOL_STORE_MISMATCH")
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await drops.ClaimDropOffer(claim_by(first, fulfilment=c.FULFILMENT_MODE_DELIVERY), metadata=MP)
+    assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "DROP_POOL_PICKUP_ONLY")
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await drops.ClaimDropOffer(claim_by(second), metadata=MP)  # not (yet) a winner
+    assert (e.value.code(), reason(e.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_OFFER")
+
+    claimed = await drops.ClaimDropOffer(
+        claim_by(first, pickup_store=pool.name, customer_location=gcj(*CUSTOMER)), metadata=MP
+    )
+    order = await api.orders.GetOrder(o.GetOrderRequest(name=claimed.order), metadata=MP)
+    assert order.state == o.ORDER_STATE_ALLOCATED and order.routing.store == pool.name  # pinned, not the nearest
+    assert order.fulfilment == c.FULFILMENT_MODE_PICKUP and order.total_fen == 9_900
+
+    await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), name=claimed.order), metadata=MP)
+    lapsed = await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, first)), metadata=MP)
+    assert (lapsed.result, lapsed.order) == (d.DROP_RESULT_LAPSED, claimed.order)
+    await api.settled()
+    assert await api.running.scheduler.pass_on_offers() == 1  # the scheduler sees the returned unit
+    offered = await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, second)), metadata=MP)
+    assert offered.result == d.DROP_RESULT_WON and offered.offered_units == 1
+    results = await drops.ListDropResults(d.ListDropResultsRequest(parent=drop.name), metadata=AU)
+    assert sum(r.units for r in results.offers if r.result != d.DROP_RESULT_LAPSED) == 1  # never more than the drop's
+
+    claimed = await drops.ClaimDropOffer(claim_by(second), metadata=MP)  # the pool's store, at its own position
+    paid = await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=claimed.order, paid_fen=9_900), metadata=MP
+    )
+    assert paid.state == o.ORDER_STATE_PAID and paid.routing.store == pool.name
 
 
 async def test_the_payment_timeout_sweep_gives_an_unpaid_orders_units_back(api):

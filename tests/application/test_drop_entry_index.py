@@ -28,6 +28,7 @@ def a_drop() -> Drop:
         registration_closes_at=T0 + timedelta(hours=1),
         purchase_window_minutes=30,
         per_member_limit=1,
+        price_fen=59_900,
         tickets_per_invite=2,
         invite_ticket_cap=4,
         commitment=commitment_of(SEED),

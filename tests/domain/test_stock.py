@@ -154,3 +154,16 @@ def test_any_interleaving_conserves_units_and_never_oversells(initial, steps):
         assert s.on_hand == initial + adjustments - consumed
         assert s.reserved >= 0 and s.reserved <= s.on_hand  # never oversold
         assert s.available_online <= max(0, s.on_hand - s.protected)
+
+
+def test_state_from_before_the_running_total_counts_its_holds_once_and_then_keeps_the_total():
+    s = fresh(10)
+    first, second = uuid4(), uuid4()
+    s.reserve(first, 3, T0 + timedelta(hours=1), T0)
+    s.reserve(second, 2, T0 + timedelta(hours=1), T0)
+    del vars(s)["held_units"]  # as a snapshot taken before StoreStock kept the total decodes
+    assert s.reserved == 5 and s.available_online == 5
+    s.release(first, "CANCELLED", T0)
+    s.reserve(uuid4(), 4, T0 + timedelta(hours=1), T0)
+    assert s.reserved == 6 and s.available_online == 4
+    s.check_invariants()

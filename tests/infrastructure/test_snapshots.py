@@ -319,7 +319,7 @@ def stock_workload() -> list[Aggregate]:
 
 
 def drop_workload() -> list[Aggregate]:
-    """Every Drop and DropEntry event: created, entries with a bonus, drawn, claimed, passed on."""
+    """Every Drop and DropEntry event: created, entries with a bonus, drawn, claimed, a claim released, passed on."""
     seed = bytes(range(32))
     drop = Drop.create(
         brand="acme",
@@ -331,6 +331,7 @@ def drop_workload() -> list[Aggregate]:
         early_access=[EarlyAccess(Tier.CORE, 30)],
         purchase_window_minutes=30,
         per_member_limit=1,
+        price_fen=59_900,
         tickets_per_invite=2,
         invite_ticket_cap=4,
         commitment=commitment_of(seed),
@@ -346,8 +347,10 @@ def drop_workload() -> list[Aggregate]:
         entries[0].grant_bonus(drop, InviteeFacts(ids(invitee), ids("d-m0"), T0 + HOUR, False), T0 + HOUR)
     drawn = [e.as_drawn() for e in entries]
     drop.draw(seed, drawn, T0 + 2 * HOUR)
-    winner = next(m for m, o in drop.offers.items() if o.store_id is None)
-    drop.claim(winner, T0 + 2 * HOUR)
+    winner, other = [m for m, o in drop.offers.items() if o.store_id is None]
+    drop.claim(winner, ids("d-o1"), T0 + 2 * HOUR)
+    drop.claim(other, ids("d-o2"), T0 + 2 * HOUR)
+    drop.release_claim(ids("d-o2"), "CANCELLED", T0 + 2 * HOUR)  # its order was cancelled
     drop.pass_on(drawn, T0 + 3 * HOUR)
     for e in entries[1:]:
         e.collect_events()  # every event class is covered by the first entry

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, uuid5
+
 from application.projection import AnyProjection
 from application.repository import Repository
 from domain.drop import Drop
-from domain.stock import StoreStock
+from domain.stock import Protection, StoreStock
 from infrastructure.event_store import EventStore
 from infrastructure.mapper import build_mapper
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.projections.stock_levels import DropResults, StockLevels
 from infrastructure.rebuild import rebuild
 from tests.infrastructure.test_snapshots import drop_workload, stock_workload
+
+T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 
 
 async def rows(store: EventStore, query: str) -> list[tuple]:
@@ -48,3 +53,87 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     for projection in projections:
         await rebuild(store, projection, build_mapper({}), batch_size=2, out=None)
     assert [await rows(store, f"SELECT * FROM {t}") for t in tables] == live
+
+
+async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by_one(store: EventStore) -> None:
+    """``StockLevels.handle_many`` (the runner's path: three statements a batch) against ``handle`` (two a
+    reservation): the same rows for every way of cutting two stocks' interleaved events into batches, including
+    batches that open a stock, reserve and release one order, or commit and consume it."""
+    (first,) = stock_workload()
+    assert isinstance(first, StoreStock)
+    other = StoreStock.open(brand="acme", store_id=first.store_id, sku="SKU-2", at=T0)
+    other.adjust("import-2", T0, count=5)
+    a, b = uuid5(NAMESPACE_URL, "hold-a"), uuid5(NAMESPACE_URL, "hold-b")
+    other.reserve(a, 1, T0 + timedelta(hours=1), T0)
+    other.release(a, "CANCELLED", T0)  # reserved and released: no hold left
+    other.reserve(b, 2, T0 + timedelta(hours=2), T0)
+    other.protect(Protection(floor_units=1), T0)
+    mine, theirs = list(first.collect_events()), list(other.collect_events())
+    events = [e for pair in zip(mine, theirs, strict=False) for e in pair] + mine[len(theirs) :] + theirs[len(mine) :]
+    projection = StockLevels()
+    tables = ("stock_levels", "stock_holds")
+
+    async def state() -> list[list[tuple]]:
+        return [await rows(store, f"SELECT * FROM {t}") for t in tables]
+
+    async with store.pool.acquire() as conn:
+        await projection.reset(conn)
+        await projection.setup(conn)
+        for e in events:
+            await projection.handle(conn, e, 0)
+    expected = await state()
+    assert len(expected[0]) == 2 and len(expected[1]) == 2  # two stocks; first's unpaid hold and b
+    for size in (1, 2, 3, 5, len(events)):
+        async with store.pool.acquire() as conn:
+            await projection.reset(conn)
+            await projection.setup(conn)
+            for i in range(0, len(events), size):
+                await projection.handle_many(conn, events[i : i + size])
+            await projection.handle_many(conn, [e for e in events[:6] if not isinstance(e, StoreStock.Reserved)])
+        assert await state() == expected, size  # and a batch applied already changes no level (version guard)
+
+
+async def test_a_batch_of_order_events_leaves_due_payments_as_handling_them_one_by_one(store: EventStore) -> None:
+    """``DuePayments.handle_many`` against ``handle``: orders with a payment time placed, timed out, cancelled (one
+    placed and cancelled in the same batch when the batch is long enough), and one without a payment time."""
+    from domain.geo import Location
+    from domain.order import Order, OrderLine
+    from domain.store_values import FulfilmentMode
+    from infrastructure.projections.due_work import DuePayments
+
+    def placed(n: int, due: bool) -> Order:
+        return Order.place(
+            member_id=uuid5(NAMESPACE_URL, f"m-{n}"),
+            brand="acme",
+            mode=FulfilmentMode.DELIVERY,
+            customer_location=Location(31.23, 121.47),
+            lines=(OrderLine("SKU-1", 1, 100),),
+            at=T0,
+            payment_due_at=T0 + timedelta(hours=2) if due else None,
+            id=uuid5(NAMESPACE_URL, f"o-{n}"),
+        )
+
+    orders = [placed(n, due=n != 3) for n in range(6)]
+    orders[1].cancel_unpaid(T0 + timedelta(hours=3))  # Paid and Cancelled both end the wait: one path
+    orders[2].cancel("CHANGED_MIND", T0 + timedelta(minutes=6))
+    orders[4].cancel("CHANGED_MIND", T0 + timedelta(minutes=7))
+    events = [e for o in orders for e in o.collect_events()]
+    projection = DuePayments()
+
+    async def state() -> list[tuple]:
+        return await rows(store, "SELECT * FROM due_payments")
+
+    async with store.pool.acquire() as conn:
+        await projection.reset(conn)
+        await projection.setup(conn)
+        for e in events:
+            await projection.handle(conn, e, 0)
+    expected = await state()
+    assert sorted(order_id for order_id, _ in expected) == sorted(orders[n].id for n in (0, 5))
+    for size in (1, 2, 3, len(events)):
+        async with store.pool.acquire() as conn:
+            await projection.reset(conn)
+            await projection.setup(conn)
+            for i in range(0, len(events), size):
+                await projection.handle_many(conn, events[i : i + size])
+        assert await state() == expected, size

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.loyalty.v1 import common_pb2 as loyalty_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16loyalty/v1/drops.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x08\x44ropPool\x12\x31\n\x05store\x18\x01 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x13\n\x05units\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"N\n\x0b\x45\x61rlyAccess\x12(\n\x04tier\x18\x01 \x01(\x0e\x32\x14.loyalty.v1.DropTierB\x04\xe2\x41\x01\x02\x12\x15\n\x07minutes\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\"h\n\x11\x43reateDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x62rand\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12$\n\x04\x64rop\x18\x03 \x01(\x0b\x32\x10.loyalty.v1.DropB\x04\xe2\x41\x01\x02\"<\n\x0eGetDropRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"\xd5\x05\n\x04\x44rop\x12\x13\n\x04name\x18\x01 \x01(\tB\x05\xe2\x41\x02\x08\x03\x12\x13\n\x05\x62rand\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x03sku\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12*\n\x05pools\x18\x05 \x03(\x0b\x32\x14.loyalty.v1.DropPoolB\x05\xe2\x41\x02\x02\x05\x12@\n\x16registration_open_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x41\n\x17registration_close_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x33\n\x0c\x65\x61rly_access\x18\x08 \x03(\x0b\x32\x17.loyalty.v1.EarlyAccessB\x04\xe2\x41\x01\x01\x12%\n\x17purchase_window_minutes\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x1e\n\x10per_member_limit\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x02\x12 \n\x12tickets_per_invite\x18\x0b \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11invite_ticket_cap\x18\x0c \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\ncommitment\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04seed\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x65ntries_digest\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x65ntry_count\x18\x10 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0boffer_count\x18\x11 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x13 \x01(\x03\x42\x04\xe2\x41\x01\x03:3\xea\x41\x30\n\x13loyalty.engine/Drop\x12\x0c\x64rops/{drop}*\x05\x64rops2\x04\x64rop\"\xf7\x01\n\x16RegisterForDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x06parent\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\x12.\n\x06member\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x04 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x32\n\ninvited_by\x18\x05 \x01(\tB\x1e\xe2\x41\x01\x01\xfa\x41\x17\n\x15loyalty.engine/Member\"F\n\x13GetDropEntryRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18loyalty.engine/DropEntry\"\xc1\x04\n\tDropEntry\x12\x13\n\x04name\x18\x01 \x01(\tB\x05\xe2\x41\x02\x08\x03\x12*\n\x04\x64rop\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x03\xfa\x41\x15\n\x13loyalty.engine/Drop\x12.\n\x06member\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x04 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x15\n\x07tickets\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rbonus_tickets\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rinvitee_count\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12(\n\x04tier\x18\x08 \x01(\x0e\x32\x14.loyalty.v1.DropTierB\x04\xe2\x41\x01\x03\x12\x37\n\rregister_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06result\x18\n \x01(\x0e\x32\x16.loyalty.v1.DropResultB\x04\xe2\x41\x01\x03\x12\x1b\n\roffered_units\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12;\n\x11offer_expire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:T\xea\x41Q\n\x18loyalty.engine/DropEntry\x12\x1d\x64rops/{drop}/entries/{member}*\x0b\x64ropEntries2\tdropEntry\"W\n\x0f\x44rawDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12*\n\x04name\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"b\n\x15\x43laimDropOfferRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04name\x18\x02 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18loyalty.engine/DropEntry\"d\n\x1cPassOnUnclaimedOffersRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12*\n\x04name\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"F\n\x16ListDropResultsRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"\xe8\x01\n\tDropOffer\x12.\n\x06member\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x02 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x13\n\x05units\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06result\x18\x05 \x01(\x0e\x32\x16.loyalty.v1.DropResultB\x04\xe2\x41\x01\x03\"F\n\x17ListDropResultsResponse\x12+\n\x06offers\x18\x01 \x03(\x0b\x32\x15.loyalty.v1.DropOfferB\x04\xe2\x41\x01\x03*\x8d\x01\n\x08\x44ropTier\x12\x19\n\x15\x44ROP_TIER_UNSPECIFIED\x10\x00\x12\x11\n\rDROP_TIER_NEW\x10\x01\x12\x16\n\x12\x44ROP_TIER_ORDINARY\x10\x02\x12\x12\n\x0e\x44ROP_TIER_SEED\x10\x03\x12\x13\n\x0f\x44ROP_TIER_VALUE\x10\x04\x12\x12\n\x0e\x44ROP_TIER_CORE\x10\x05*\xa1\x01\n\nDropResult\x12\x1b\n\x17\x44ROP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44ROP_RESULT_PENDING\x10\x01\x12\x13\n\x0f\x44ROP_RESULT_WON\x10\x02\x12\x17\n\x13\x44ROP_RESULT_NOT_WON\x10\x03\x12\x17\n\x13\x44ROP_RESULT_CLAIMED\x10\x04\x12\x16\n\x12\x44ROP_RESULT_LAPSED\x10\x05\x32\xd3\x04\n\x0b\x44ropService\x12=\n\nCreateDrop\x12\x1d.loyalty.v1.CreateDropRequest\x1a\x10.loyalty.v1.Drop\x12\x37\n\x07GetDrop\x12\x1a.loyalty.v1.GetDropRequest\x1a\x10.loyalty.v1.Drop\x12L\n\x0fRegisterForDrop\x12\".loyalty.v1.RegisterForDropRequest\x1a\x15.loyalty.v1.DropEntry\x12\x46\n\x0cGetDropEntry\x12\x1f.loyalty.v1.GetDropEntryRequest\x1a\x15.loyalty.v1.DropEntry\x12\x39\n\x08\x44rawDrop\x12\x1b.loyalty.v1.DrawDropRequest\x1a\x10.loyalty.v1.Drop\x12J\n\x0e\x43laimDropOffer\x12!.loyalty.v1.ClaimDropOfferRequest\x1a\x15.loyalty.v1.DropEntry\x12S\n\x15PassOnUnclaimedOffers\x12(.loyalty.v1.PassOnUnclaimedOffersRequest\x1a\x10.loyalty.v1.Drop\x12Z\n\x0fListDropResults\x12\".loyalty.v1.ListDropResultsRequest\x1a#.loyalty.v1.ListDropResultsResponseB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16loyalty/v1/drops.proto\x12\nloyalty.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17loyalty/v1/common.proto\"R\n\x08\x44ropPool\x12\x31\n\x05store\x18\x01 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x13\n\x05units\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"N\n\x0b\x45\x61rlyAccess\x12(\n\x04tier\x18\x01 \x01(\x0e\x32\x14.loyalty.v1.DropTierB\x04\xe2\x41\x01\x02\x12\x15\n\x07minutes\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\"h\n\x11\x43reateDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x62rand\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12$\n\x04\x64rop\x18\x03 \x01(\x0b\x32\x10.loyalty.v1.DropB\x04\xe2\x41\x01\x02\"<\n\x0eGetDropRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"\xef\x05\n\x04\x44rop\x12\x13\n\x04name\x18\x01 \x01(\tB\x05\xe2\x41\x02\x08\x03\x12\x13\n\x05\x62rand\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x03sku\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12*\n\x05pools\x18\x05 \x03(\x0b\x32\x14.loyalty.v1.DropPoolB\x05\xe2\x41\x02\x02\x05\x12@\n\x16registration_open_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x41\n\x17registration_close_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x33\n\x0c\x65\x61rly_access\x18\x08 \x03(\x0b\x32\x17.loyalty.v1.EarlyAccessB\x04\xe2\x41\x01\x01\x12%\n\x17purchase_window_minutes\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x1e\n\x10per_member_limit\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x02\x12 \n\x12tickets_per_invite\x18\x0b \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11invite_ticket_cap\x18\x0c \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\ncommitment\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04seed\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x65ntries_digest\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x65ntry_count\x18\x10 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0boffer_count\x18\x11 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x13 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\tprice_fen\x18\x14 \x01(\x03\x42\x05\xe2\x41\x02\x02\x05:3\xea\x41\x30\n\x13loyalty.engine/Drop\x12\x0c\x64rops/{drop}*\x05\x64rops2\x04\x64rop\"\xf7\x01\n\x16RegisterForDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x06parent\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\x12.\n\x06member\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x04 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x32\n\ninvited_by\x18\x05 \x01(\tB\x1e\xe2\x41\x01\x01\xfa\x41\x17\n\x15loyalty.engine/Member\"F\n\x13GetDropEntryRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18loyalty.engine/DropEntry\"\xef\x04\n\tDropEntry\x12\x13\n\x04name\x18\x01 \x01(\tB\x05\xe2\x41\x02\x08\x03\x12*\n\x04\x64rop\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x03\xfa\x41\x15\n\x13loyalty.engine/Drop\x12.\n\x06member\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x04 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x15\n\x07tickets\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rbonus_tickets\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rinvitee_count\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12(\n\x04tier\x18\x08 \x01(\x0e\x32\x14.loyalty.v1.DropTierB\x04\xe2\x41\x01\x03\x12\x37\n\rregister_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06result\x18\n \x01(\x0e\x32\x16.loyalty.v1.DropResultB\x04\xe2\x41\x01\x03\x12\x1b\n\roffered_units\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12;\n\x11offer_expire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x05order\x18\r \x01(\tB\x1d\xe2\x41\x01\x03\xfa\x41\x16\n\x14loyalty.engine/Order:T\xea\x41Q\n\x18loyalty.engine/DropEntry\x12\x1d\x64rops/{drop}/entries/{member}*\x0b\x64ropEntries2\tdropEntry\"W\n\x0f\x44rawDropRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12*\n\x04name\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"\x89\x02\n\x15\x43laimDropOfferRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04name\x18\x02 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18loyalty.engine/DropEntry\x12\x34\n\nfulfilment\x18\x03 \x01(\x0e\x32\x1a.loyalty.v1.FulfilmentModeB\x04\xe2\x41\x01\x01\x12\x35\n\x11\x63ustomer_location\x18\x04 \x01(\x0b\x32\x14.loyalty.v1.LocationB\x04\xe2\x41\x01\x01\x12\x38\n\x0cpickup_store\x18\x05 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\"d\n\x1cPassOnUnclaimedOffersRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12*\n\x04name\x18\x02 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"F\n\x16ListDropResultsRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13loyalty.engine/Drop\"\xe8\x01\n\tDropOffer\x12.\n\x06member\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x03\xfa\x41\x17\n\x15loyalty.engine/Member\x12\x31\n\x05store\x18\x02 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19loyalty.engine/CloudStore\x12\x13\n\x05units\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06result\x18\x05 \x01(\x0e\x32\x16.loyalty.v1.DropResultB\x04\xe2\x41\x01\x03\"F\n\x17ListDropResultsResponse\x12+\n\x06offers\x18\x01 \x03(\x0b\x32\x15.loyalty.v1.DropOfferB\x04\xe2\x41\x01\x03*\x8d\x01\n\x08\x44ropTier\x12\x19\n\x15\x44ROP_TIER_UNSPECIFIED\x10\x00\x12\x11\n\rDROP_TIER_NEW\x10\x01\x12\x16\n\x12\x44ROP_TIER_ORDINARY\x10\x02\x12\x12\n\x0e\x44ROP_TIER_SEED\x10\x03\x12\x13\n\x0f\x44ROP_TIER_VALUE\x10\x04\x12\x12\n\x0e\x44ROP_TIER_CORE\x10\x05*\xa1\x01\n\nDropResult\x12\x1b\n\x17\x44ROP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44ROP_RESULT_PENDING\x10\x01\x12\x13\n\x0f\x44ROP_RESULT_WON\x10\x02\x12\x17\n\x13\x44ROP_RESULT_NOT_WON\x10\x03\x12\x17\n\x13\x44ROP_RESULT_CLAIMED\x10\x04\x12\x16\n\x12\x44ROP_RESULT_LAPSED\x10\x05\x32\xd3\x04\n\x0b\x44ropService\x12=\n\nCreateDrop\x12\x1d.loyalty.v1.CreateDropRequest\x1a\x10.loyalty.v1.Drop\x12\x37\n\x07GetDrop\x12\x1a.loyalty.v1.GetDropRequest\x1a\x10.loyalty.v1.Drop\x12L\n\x0fRegisterForDrop\x12\".loyalty.v1.RegisterForDropRequest\x1a\x15.loyalty.v1.DropEntry\x12\x46\n\x0cGetDropEntry\x12\x1f.loyalty.v1.GetDropEntryRequest\x1a\x15.loyalty.v1.DropEntry\x12\x39\n\x08\x44rawDrop\x12\x1b.loyalty.v1.DrawDropRequest\x1a\x10.loyalty.v1.Drop\x12J\n\x0e\x43laimDropOffer\x12!.loyalty.v1.ClaimDropOfferRequest\x1a\x15.loyalty.v1.DropEntry\x12S\n\x15PassOnUnclaimedOffers\x12(.loyalty.v1.PassOnUnclaimedOffersRequest\x1a\x10.loyalty.v1.Drop\x12Z\n\x0fListDropResults\x12\".loyalty.v1.ListDropResultsRequest\x1a#.loyalty.v1.ListDropResultsResponseB\x16Z\x14loyalty/v1;loyaltyv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -89,6 +90,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DROP'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_DROP'].fields_by_name['version']._loaded_options = None
   _globals['_DROP'].fields_by_name['version']._serialized_options = b'\342A\001\003'
+  _globals['_DROP'].fields_by_name['price_fen']._loaded_options = None
+  _globals['_DROP'].fields_by_name['price_fen']._serialized_options = b'\342A\002\002\005'
   _globals['_DROP']._loaded_options = None
   _globals['_DROP']._serialized_options = b'\352A0\n\023loyalty.engine/Drop\022\014drops/{drop}*\005drops2\004drop'
   _globals['_REGISTERFORDROPREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -127,6 +130,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DROPENTRY'].fields_by_name['offered_units']._serialized_options = b'\342A\001\003'
   _globals['_DROPENTRY'].fields_by_name['offer_expire_time']._loaded_options = None
   _globals['_DROPENTRY'].fields_by_name['offer_expire_time']._serialized_options = b'\342A\001\003'
+  _globals['_DROPENTRY'].fields_by_name['order']._loaded_options = None
+  _globals['_DROPENTRY'].fields_by_name['order']._serialized_options = b'\342A\001\003\372A\026\n\024loyalty.engine/Order'
   _globals['_DROPENTRY']._loaded_options = None
   _globals['_DROPENTRY']._serialized_options = b'\352AQ\n\030loyalty.engine/DropEntry\022\035drops/{drop}/entries/{member}*\013dropEntries2\tdropEntry'
   _globals['_DRAWDROPREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -137,6 +142,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030loyalty.engine/DropEntry'
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['fulfilment']._loaded_options = None
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['fulfilment']._serialized_options = b'\342A\001\001'
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['customer_location']._loaded_options = None
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['customer_location']._serialized_options = b'\342A\001\001'
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['pickup_store']._loaded_options = None
+  _globals['_CLAIMDROPOFFERREQUEST'].fields_by_name['pickup_store']._serialized_options = b'\342A\001\001\372A\033\n\031loyalty.engine/CloudStore'
   _globals['_PASSONUNCLAIMEDOFFERSREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_PASSONUNCLAIMEDOFFERSREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_PASSONUNCLAIMEDOFFERSREQUEST'].fields_by_name['name']._loaded_options = None
@@ -155,38 +166,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DROPOFFER'].fields_by_name['result']._serialized_options = b'\342A\001\003'
   _globals['_LISTDROPRESULTSRESPONSE'].fields_by_name['offers']._loaded_options = None
   _globals['_LISTDROPRESULTSRESPONSE'].fields_by_name['offers']._serialized_options = b'\342A\001\003'
-  _globals['_DROPTIER']._serialized_start=2764
-  _globals['_DROPTIER']._serialized_end=2905
-  _globals['_DROPRESULT']._serialized_start=2908
-  _globals['_DROPRESULT']._serialized_end=3069
-  _globals['_DROPPOOL']._serialized_start=131
-  _globals['_DROPPOOL']._serialized_end=213
-  _globals['_EARLYACCESS']._serialized_start=215
-  _globals['_EARLYACCESS']._serialized_end=293
-  _globals['_CREATEDROPREQUEST']._serialized_start=295
-  _globals['_CREATEDROPREQUEST']._serialized_end=399
-  _globals['_GETDROPREQUEST']._serialized_start=401
-  _globals['_GETDROPREQUEST']._serialized_end=461
-  _globals['_DROP']._serialized_start=464
-  _globals['_DROP']._serialized_end=1189
-  _globals['_REGISTERFORDROPREQUEST']._serialized_start=1192
-  _globals['_REGISTERFORDROPREQUEST']._serialized_end=1439
-  _globals['_GETDROPENTRYREQUEST']._serialized_start=1441
-  _globals['_GETDROPENTRYREQUEST']._serialized_end=1511
-  _globals['_DROPENTRY']._serialized_start=1514
-  _globals['_DROPENTRY']._serialized_end=2091
-  _globals['_DRAWDROPREQUEST']._serialized_start=2093
-  _globals['_DRAWDROPREQUEST']._serialized_end=2180
-  _globals['_CLAIMDROPOFFERREQUEST']._serialized_start=2182
-  _globals['_CLAIMDROPOFFERREQUEST']._serialized_end=2280
-  _globals['_PASSONUNCLAIMEDOFFERSREQUEST']._serialized_start=2282
-  _globals['_PASSONUNCLAIMEDOFFERSREQUEST']._serialized_end=2382
-  _globals['_LISTDROPRESULTSREQUEST']._serialized_start=2384
-  _globals['_LISTDROPRESULTSREQUEST']._serialized_end=2454
-  _globals['_DROPOFFER']._serialized_start=2457
-  _globals['_DROPOFFER']._serialized_end=2689
-  _globals['_LISTDROPRESULTSRESPONSE']._serialized_start=2691
-  _globals['_LISTDROPRESULTSRESPONSE']._serialized_end=2761
-  _globals['_DROPSERVICE']._serialized_start=3072
-  _globals['_DROPSERVICE']._serialized_end=3667
+  _globals['_DROPTIER']._serialized_start=3029
+  _globals['_DROPTIER']._serialized_end=3170
+  _globals['_DROPRESULT']._serialized_start=3173
+  _globals['_DROPRESULT']._serialized_end=3334
+  _globals['_DROPPOOL']._serialized_start=156
+  _globals['_DROPPOOL']._serialized_end=238
+  _globals['_EARLYACCESS']._serialized_start=240
+  _globals['_EARLYACCESS']._serialized_end=318
+  _globals['_CREATEDROPREQUEST']._serialized_start=320
+  _globals['_CREATEDROPREQUEST']._serialized_end=424
+  _globals['_GETDROPREQUEST']._serialized_start=426
+  _globals['_GETDROPREQUEST']._serialized_end=486
+  _globals['_DROP']._serialized_start=489
+  _globals['_DROP']._serialized_end=1240
+  _globals['_REGISTERFORDROPREQUEST']._serialized_start=1243
+  _globals['_REGISTERFORDROPREQUEST']._serialized_end=1490
+  _globals['_GETDROPENTRYREQUEST']._serialized_start=1492
+  _globals['_GETDROPENTRYREQUEST']._serialized_end=1562
+  _globals['_DROPENTRY']._serialized_start=1565
+  _globals['_DROPENTRY']._serialized_end=2188
+  _globals['_DRAWDROPREQUEST']._serialized_start=2190
+  _globals['_DRAWDROPREQUEST']._serialized_end=2277
+  _globals['_CLAIMDROPOFFERREQUEST']._serialized_start=2280
+  _globals['_CLAIMDROPOFFERREQUEST']._serialized_end=2545
+  _globals['_PASSONUNCLAIMEDOFFERSREQUEST']._serialized_start=2547
+  _globals['_PASSONUNCLAIMEDOFFERSREQUEST']._serialized_end=2647
+  _globals['_LISTDROPRESULTSREQUEST']._serialized_start=2649
+  _globals['_LISTDROPRESULTSREQUEST']._serialized_end=2719
+  _globals['_DROPOFFER']._serialized_start=2722
+  _globals['_DROPOFFER']._serialized_end=2954
+  _globals['_LISTDROPRESULTSRESPONSE']._serialized_start=2956
+  _globals['_LISTDROPRESULTSRESPONSE']._serialized_end=3026
+  _globals['_DROPSERVICE']._serialized_start=3337
+  _globals['_DROPSERVICE']._serialized_end=3932
 # @@protoc_insertion_point(module_scope)

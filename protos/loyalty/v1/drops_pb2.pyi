@@ -3,6 +3,7 @@ import datetime
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos.loyalty.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -75,7 +76,7 @@ class GetDropRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Drop(_message.Message):
-    __slots__ = ("name", "brand", "display_name", "sku", "pools", "registration_open_time", "registration_close_time", "early_access", "purchase_window_minutes", "per_member_limit", "tickets_per_invite", "invite_ticket_cap", "commitment", "seed", "entries_digest", "entry_count", "offer_count", "create_time", "version")
+    __slots__ = ("name", "brand", "display_name", "sku", "pools", "registration_open_time", "registration_close_time", "early_access", "purchase_window_minutes", "per_member_limit", "tickets_per_invite", "invite_ticket_cap", "commitment", "seed", "entries_digest", "entry_count", "offer_count", "create_time", "version", "price_fen")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +96,7 @@ class Drop(_message.Message):
     OFFER_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FEN_FIELD_NUMBER: _ClassVar[int]
     name: str
     brand: str
     display_name: str
@@ -114,7 +116,8 @@ class Drop(_message.Message):
     offer_count: int
     create_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, name: _Optional[str] = ..., brand: _Optional[str] = ..., display_name: _Optional[str] = ..., sku: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[DropPool, _Mapping]]] = ..., registration_open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registration_close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., early_access: _Optional[_Iterable[_Union[EarlyAccess, _Mapping]]] = ..., purchase_window_minutes: _Optional[int] = ..., per_member_limit: _Optional[int] = ..., tickets_per_invite: _Optional[int] = ..., invite_ticket_cap: _Optional[int] = ..., commitment: _Optional[str] = ..., seed: _Optional[str] = ..., entries_digest: _Optional[str] = ..., entry_count: _Optional[int] = ..., offer_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    price_fen: int
+    def __init__(self, name: _Optional[str] = ..., brand: _Optional[str] = ..., display_name: _Optional[str] = ..., sku: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[DropPool, _Mapping]]] = ..., registration_open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registration_close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., early_access: _Optional[_Iterable[_Union[EarlyAccess, _Mapping]]] = ..., purchase_window_minutes: _Optional[int] = ..., per_member_limit: _Optional[int] = ..., tickets_per_invite: _Optional[int] = ..., invite_ticket_cap: _Optional[int] = ..., commitment: _Optional[str] = ..., seed: _Optional[str] = ..., entries_digest: _Optional[str] = ..., entry_count: _Optional[int] = ..., offer_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., price_fen: _Optional[int] = ...) -> None: ...
 
 class RegisterForDropRequest(_message.Message):
     __slots__ = ("request_id", "parent", "member", "store", "invited_by")
@@ -137,7 +140,7 @@ class GetDropEntryRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DropEntry(_message.Message):
-    __slots__ = ("name", "drop", "member", "store", "tickets", "bonus_tickets", "invitee_count", "tier", "register_time", "result", "offered_units", "offer_expire_time")
+    __slots__ = ("name", "drop", "member", "store", "tickets", "bonus_tickets", "invitee_count", "tier", "register_time", "result", "offered_units", "offer_expire_time", "order")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DROP_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +153,7 @@ class DropEntry(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     OFFERED_UNITS_FIELD_NUMBER: _ClassVar[int]
     OFFER_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
     name: str
     drop: str
     member: str
@@ -162,7 +166,8 @@ class DropEntry(_message.Message):
     result: DropResult
     offered_units: int
     offer_expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., drop: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., tickets: _Optional[int] = ..., bonus_tickets: _Optional[int] = ..., invitee_count: _Optional[int] = ..., tier: _Optional[_Union[DropTier, str]] = ..., register_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[DropResult, str]] = ..., offered_units: _Optional[int] = ..., offer_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    order: str
+    def __init__(self, name: _Optional[str] = ..., drop: _Optional[str] = ..., member: _Optional[str] = ..., store: _Optional[str] = ..., tickets: _Optional[int] = ..., bonus_tickets: _Optional[int] = ..., invitee_count: _Optional[int] = ..., tier: _Optional[_Union[DropTier, str]] = ..., register_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[DropResult, str]] = ..., offered_units: _Optional[int] = ..., offer_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order: _Optional[str] = ...) -> None: ...
 
 class DrawDropRequest(_message.Message):
     __slots__ = ("request_id", "name")
@@ -173,12 +178,18 @@ class DrawDropRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ClaimDropOfferRequest(_message.Message):
-    __slots__ = ("request_id", "name")
+    __slots__ = ("request_id", "name", "fulfilment", "customer_location", "pickup_store")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    FULFILMENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_STORE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    fulfilment: _common_pb2.FulfilmentMode
+    customer_location: _common_pb2.Location
+    pickup_store: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., fulfilment: _Optional[_Union[_common_pb2.FulfilmentMode, str]] = ..., customer_location: _Optional[_Union[_common_pb2.Location, _Mapping]] = ..., pickup_store: _Optional[str] = ...) -> None: ...
 
 class PassOnUnclaimedOffersRequest(_message.Message):
     __slots__ = ("request_id", "name")

@@ -125,7 +125,12 @@ class DropServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClaimDropOffer(self, request, context):
-        """A winner buys within the purchase window.
+        """A winner buys within the purchase window: places the order holding the offered units (offered units x
+        price_fen, payable until the window closes) and answers the entry naming it (DropEntry.order); pay it with
+        OrderService.PayOrder. A store pool's order is collected at the pool's store; an online pool's is routed
+        like PlaceOrder, taking no store stock (the units are the drop's). Cancelling the order, or its payment
+        timing out, returns the units to the drop for the next in draw order (PassOnUnclaimedOffers, or the
+        scheduler). Claiming again with another request_id: FAILED_PRECONDITION OFFER_CLAIMED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

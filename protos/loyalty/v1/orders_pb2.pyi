@@ -66,6 +66,7 @@ class StepReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_REASON_GUIDE_LEFT: _ClassVar[StepReason]
     STEP_REASON_NEAREST_IN_STOCK: _ClassVar[StepReason]
     STEP_REASON_SPLIT_ACROSS_STORES: _ClassVar[StepReason]
+    STEP_REASON_DROP_POOL: _ClassVar[StepReason]
 
 class GuideCreditSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -118,6 +119,7 @@ STEP_REASON_NO_ELIGIBLE_STORE: StepReason
 STEP_REASON_GUIDE_LEFT: StepReason
 STEP_REASON_NEAREST_IN_STOCK: StepReason
 STEP_REASON_SPLIT_ACROSS_STORES: StepReason
+STEP_REASON_DROP_POOL: StepReason
 GUIDE_CREDIT_SOURCE_UNSPECIFIED: GuideCreditSource
 GUIDE_CREDIT_SOURCE_GUIDE_SHARE: GuideCreditSource
 GUIDE_CREDIT_SOURCE_BOUND_GUIDE: GuideCreditSource
