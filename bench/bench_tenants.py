@@ -22,6 +22,9 @@ Usage:
   .venv/bin/python bench/bench_tenants.py [--rounds 5] [--duration 20] [--only brands|workers] [--json PATH]
   .venv/bin/python bench/bench_tenants.py --quick      # smoke test: 1 round, 3 s (numbers meaningless)
   .venv/bin/python bench/bench_tenants.py --store      # below the server: the events-table lock alone
+  ... --only brands --rounds 1 --duration 10 --profile DIR [--statements]   # where the cost per order goes:
+      py-spy (raw, --idle) of the server per measured run, PostgreSQL's transactions per paid order, and with
+      --statements its statement log of the run summed by statement, group commits and statements per order
 Time: about (2 modes x rounds x (duration + ~20 s setup)) per part: the default (5 rounds, 20 s, both
 parts) takes about 14 minutes. Writes bench/results/tenants.txt (not with --quick or --store).
 """
@@ -34,6 +37,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,6 +124,8 @@ class Run:
     server_cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
     load_average: float = 0.0
+    counts: dict[str, float] = field(default_factory=dict)
+    """Per paid order (with --profile or --statements): transactions committed, group commits, statements."""
 
     @property
     def total_paid(self) -> int:
@@ -145,6 +151,7 @@ class Run:
             "server_cpu_ms_per_order": round(self.per_order_ms(self.server_cpu_s), 2),
             "pg_cpu_ms_per_order": round(self.per_order_ms(self.pg_cpu_s), 2),
             "load_average": round(self.load_average, 2),
+            **({"per_order": self.counts} if self.counts else {}),
         }
 
 
@@ -176,6 +183,8 @@ class Bench:
         dsn = self.dsn(database)
         for b in BRANDS:
             await onboard(dsn, b)
+        if self.args.statements:  # every statement logged with its duration (costs PostgreSQL CPU of its own)
+            await sql(self.admin_dsn, f'ALTER DATABASE "{database}" SET log_min_duration_statement = 0')
         port = free_port()
         env = {
             **os.environ,
@@ -205,9 +214,12 @@ class Bench:
             plan = {"acme": c} if mode == "one brand" else {"acme": c // 2, "beta": c - c // 2}
             await self.load(Run(part, "warm-up", index), channels, members, plan, self.args.warmup)
             run = Run(part, mode, index)
+            probe = Probe(self, database, proc.pid, f"{part}-{mode.replace(' ', '-')}-{index}")
+            await probe.begin()
             cpu0, pg0 = tree_cpu(proc.pid), tree_cpu(self.postmaster)
             await self.load(run, channels, members, plan, self.args.duration)
             run.server_cpu_s, run.pg_cpu_s = tree_cpu(proc.pid) - cpu0, tree_cpu(self.postmaster) - pg0
+            run.counts = await probe.end(run.total_paid)
             run.load_average = os.getloadavg()[0]
             return run
         finally:
@@ -316,6 +328,77 @@ class Bench:
             *(client(b, random.Random(seed + 1000 * k + i)) for k, (b, n) in enumerate(plan.items()) for i in range(n))
         )
         run.seconds = time.perf_counter() - t0
+
+
+def _py_spy() -> str:
+    found = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return found
+
+
+class Probe:
+    """With ``--profile DIR``: py-spy on the server for the measured run, and PostgreSQL's counters per paid order
+    (transactions, and with ``--statements`` the statement log of the run summed by statement) into DIR."""
+
+    def __init__(self, bench: Bench, database: str, pid: int, name: str) -> None:
+        self.bench, self.database, self.pid, self.name = bench, database, pid, name
+        self.dir: Path | None = bench.args.profile
+        self.spy: subprocess.Popen | None = None
+
+    async def _xacts(self) -> int:
+        return await sql(
+            self.bench.admin_dsn, f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{self.database}'"
+        )
+
+    async def begin(self) -> None:
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log_at = (self.bench.pg.pgdata / "log").stat().st_size
+        self.xacts = await self._xacts()
+        self.spy = subprocess.Popen(  # noqa: ASYNC220 - started and left running for the measured run
+            [
+                _py_spy(),
+                "record",
+                "--format",
+                "raw",
+                "--idle",
+                "-r",
+                "200",
+                "-d",
+                str(int(self.bench.args.duration)),
+                "-o",
+                str(self.dir / f"{self.name}.raw"),
+                "-p",
+                str(self.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def end(self, paid: int) -> dict[str, float]:
+        if self.dir is None:
+            return {}
+        await asyncio.sleep(0.5)  # the last in-flight commits land in the counters
+        counts: dict[str, float] = {"transactions": round((await self._xacts() - self.xacts) / max(1, paid), 3)}
+        if self.bench.args.statements:
+            from pg_statements import summary
+
+            with open(self.bench.pg.pgdata / "log", "rb") as f:  # noqa: ASYNC230 - after the measured run
+                f.seek(self.log_at)
+                text = f.read().decode(errors="replace")
+            lines = [x for x in text.splitlines() if "duration: " in x and ("execute" in x or "statement:" in x)]
+            commits = sum('_commit"(' in x for x in lines)  # one group commit (and one NOTIFY) per call
+            statements = len(lines)
+            counts |= {
+                "group_commits": round(commits / max(1, paid), 3),
+                "statements": round(statements / max(1, paid), 2),
+            }
+            (self.dir / f"{self.name}.statements.txt").write_text(f"paid {paid}\n" + summary(text, 40))
+        if self.spy is not None:
+            self.spy.wait()
+        return counts
 
 
 # --- the parts ----------------------------------------------------------------------------------
@@ -502,6 +585,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", choices=list(PARTS), action="append", default=None)
     p.add_argument("--quick", action="store_true", help="smoke test: tiny and short, numbers meaningless")
     p.add_argument("--store", action="store_true", help="below the server: appends to one vs two brands' logs")
+    p.add_argument("--profile", type=Path, default=None, help="py-spy the server of each measured run into this dir")
+    p.add_argument("--statements", action="store_true", help="with --profile: log and sum PostgreSQL's statements")
     p.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     p.add_argument("--out", type=Path, default=None, help="the text report (default bench/results/tenants.txt)")
     args = p.parse_args(argv)
