@@ -195,6 +195,11 @@ class EventStore:
             "RETURNING notification_id"
         )
 
+    shared_listener: Any = None
+    """A :class:`infrastructure.shared_listener.SharedListener` of this store's database, when the process has
+    one: its followers then LISTEN on that one session (all brands' on one database) instead of each holding
+    a pooled connection of its own."""
+
     dsn: str | None = None
     """Where the pool connects (set by :meth:`open`), for connections of their own (the health probe)."""
 
@@ -591,16 +596,35 @@ class Listener:
         self.connections = 0
         """How many times it has (re)connected (tests watch it)."""
         self._task: asyncio.Task | None = None
+        self._shared: Any = None
 
     def _callback(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        if self.hint is None or not self.hint(str(payload)):
+        self.notified(str(payload))
+
+    @property
+    def channel(self) -> str:
+        return self.store.channel
+
+    def notified(self, payload: str) -> None:
+        if self.hint is None or not self.hint(payload):
             self.on_notify()
 
+    def connected_again(self) -> None:
+        self.connections += 1
+        self.on_connect()
+
     async def __aenter__(self) -> Listener:
+        self._shared = self.store.shared_listener
+        if self._shared is not None:  # the process's one LISTEN session on this database
+            self._shared.add(self)
+            return self
         self._task = asyncio.create_task(self._run(), name="event-store-listener")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._shared is not None:
+            self._shared.remove(self)
+            return
         await stop_task(self._task)
         self._task = None
 
