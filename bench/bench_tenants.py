@@ -395,7 +395,7 @@ class Probe:
                 "group_commits": round(commits / max(1, paid), 3),
                 "statements": round(statements / max(1, paid), 2),
             }
-            (self.dir / f"{self.name}.statements.txt").write_text(f"paid {paid}\n" + summary(text, 40))
+            (self.dir / f"{self.name}.statements.txt").write_text(f"paid {paid}\n" + summary(text, 300))
         if self.spy is not None:
             self.spy.wait()
         return counts

@@ -189,6 +189,13 @@ class EventStore:
         self.sql_logged = (
             f"SELECT request_id, method, payload_hash, response FROM {names.q('request_log')} WHERE request_id = $1"
         )
+        self.sql_to_head = (
+            f"SELECT h.head, e.notification_id, e.originator_id, e.originator_version, e.topic, e.state "
+            f"FROM (SELECT MAX(notification_id) AS head FROM {self.events}) h LEFT JOIN LATERAL ("
+            f"SELECT notification_id, originator_id, originator_version, topic, state FROM {self.events} "
+            "WHERE notification_id > $1 AND notification_id <= h.head AND topic = ANY($2::text[]) "
+            "ORDER BY notification_id LIMIT $3) e ON true ORDER BY e.notification_id"
+        )
         self.sql_insert_events = (
             f"INSERT INTO {self.events} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[]) "
@@ -450,6 +457,20 @@ class EventStore:
             for r in rows
         ]
 
+    async def select_notifications_to_head(
+        self, after: int | None, limit: int, topics: Sequence[str]
+    ) -> tuple[int | None, list[Notification]]:
+        """The log head and the notifications of ``topics`` after ``after`` up to it, in one statement (one
+        snapshot: every id up to the head is committed and visible in it, as the store commits ids in order).
+        A follower pays one round trip per NOTIFY instead of two (the head, then the rows)."""
+        rows = await self.pool.fetch(self.sql_to_head, after or 0, list(topics), limit)
+        head = rows[0][0]
+        return head, [
+            Notification(id=r[1], originator_id=UUID(bytes=r[2].bytes), originator_version=r[3], topic=r[4], state=r[5])
+            for r in rows
+            if r[1] is not None
+        ]
+
     async def max_notification_id(self) -> int | None:
         return await self.pool.fetchval(f"SELECT MAX(notification_id) FROM {self.events}")
 
@@ -503,10 +524,11 @@ class EventStore:
             while True:
                 woken.clear()
                 try:
-                    head = await self.max_notification_id() if topics else None
-                    batch_rows = await self.select_notifications(
-                        cursor.position, batch, stop=head, topics=topics, inclusive_of_start=False
-                    )
+                    if topics:
+                        head, batch_rows = await self.select_notifications_to_head(cursor.position, batch, topics)
+                    else:
+                        head = None
+                        batch_rows = await self.select_notifications(cursor.position, batch, inclusive_of_start=False)
                 except Exception as e:
                     if not connection_failure(e):
                         raise
