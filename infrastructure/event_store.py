@@ -115,6 +115,25 @@ class Transaction:
         if done is None:
             raise TrackingConflict(f"{tracking.application_name} already at or past {tracking.notification_id}")
 
+    async def insert_trackings(self, trackings: Sequence[Tracking]) -> None:
+        """Several projections' positions in one statement (a joint projection batch: one round trip, not one
+        per read model); a :class:`TrackingConflict` if any of them was already at or past its new position."""
+        if not trackings:
+            return
+        s = self.store
+        done = await self.conn.fetch(
+            f"""INSERT INTO {s.tracking} AS t (application_name, notification_id)
+                SELECT * FROM unnest($1::text[], $2::bigint[])
+                ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id
+                WHERE t.notification_id < excluded.notification_id
+                RETURNING application_name""",
+            [t.application_name for t in trackings],
+            [t.notification_id for t in trackings],
+        )
+        if len(done) != len(trackings):
+            moved = sorted({t.application_name for t in trackings} - {r[0] for r in done})
+            raise TrackingConflict(f"{', '.join(moved)} already at or past their new positions")
+
     async def insert_snapshot(self, snapshot: StoredEvent) -> None:
         await self.conn.execute(
             f"""INSERT INTO {self.store.snapshots}
@@ -488,6 +507,16 @@ class EventStore:
             list(names),
         )
         return {r[0]: r[1] for r in rows}
+
+    async def tracking_positions_and_head(self, names: Sequence[str]) -> tuple[dict[str, int], int | None]:
+        """:meth:`tracking_positions` and :meth:`max_notification_id` in one statement (a projection batch's
+        first read)."""
+        rows = await self.pool.fetch(
+            f"SELECT h.head, t.application_name, t.notification_id FROM (SELECT MAX(notification_id) AS head "
+            f"FROM {self.events}) h LEFT JOIN {self.tracking} t ON t.application_name = ANY($1::text[])",
+            list(names),
+        )
+        return {r[1]: r[2] for r in rows if r[1] is not None}, rows[0][0]
 
     async def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
         if notification_id is None:
