@@ -264,10 +264,11 @@ class Bench:
         conn = await asyncpg.connect(self.database_dsn)
         try:
             for t in self.tenants:
-                head, done = await conn.fetchrow(
+                row = await conn.fetchrow(
                     f"SELECT (SELECT max(notification_id) FROM {t.names.q(t.names.events)}), "
                     f"(SELECT min(notification_id) FROM {t.names.q('projection_tracking')})"
                 )
+                head, done = (row[0], row[1]) if row is not None else (0, 0)
                 total += (head or 0) - (done or 0)
         finally:
             await conn.close()

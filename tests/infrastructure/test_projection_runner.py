@@ -366,8 +366,9 @@ async def test_a_joint_batch_costs_the_same_statements_for_two_read_models_as_fo
             assert await runner.step_together(runner.projections) == 0  # nothing of theirs: positions move on
             costs.append(statements)
             head = await store.max_notification_id()
+            assert head is not None
             assert [await runner.position(p) for p in runner.projections] == [head] * n
-        assert costs[1] == costs[2]
+        assert costs[1] == costs[2] and head is not None
         with pytest.raises(TrackingConflict, match="quiet-2-0"):  # one moved meanwhile: the batch writes nothing
             async with counted.transaction() as tx:
                 await tx.insert_trackings([Tracking("quiet-2-1", head + 1), Tracking("quiet-2-0", head)])

@@ -53,7 +53,7 @@ async def two_brands(dsn: str, shared: SharedListener) -> dict[str, EventStore]:
 async def follow(store: EventStore, seen: list[uuid.UUID], wanted: int) -> None:
     # No polling to speak of: past the first read only a NOTIFY dispatched to this follower moves it on.
     async for n in store.subscribe(gt=0, poll_interval=600):
-        seen.append(n.originator_id)
+        seen.append(uuid.UUID(str(n.originator_id)))
         if len(seen) == wanted:
             return
 
