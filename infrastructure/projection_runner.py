@@ -514,12 +514,19 @@ async def _worker(
 ) -> None:
     """Run the projections of ``brands``; with ``all_brands`` also of every brand onboarded later (the registry
     is read again every ``rescan_interval`` seconds)."""
+    from infrastructure.shared_listener import SharedListener
+
     opened: list[tuple[EventStore, Callable[[], None]]] = []
     runners: dict[str | None, ProjectionRunner] = {}
+    listeners: dict[str, SharedListener] = {}  # one LISTEN session per database for every brand's runner
 
     async def run(brand: str | None) -> None:
         store, release = await open_store_from_env(brand)
         opened.append((store, release))
+        dsn = store.connect_dsn()
+        if dsn not in listeners:
+            listeners[dsn] = SharedListener(dsn)
+        getattr(store, "inner", store).shared_listener = listeners[dsn]
         projections = [p for f in load_factories(specs) for p in f(store)]
         leadership = Leadership(
             store.connect_dsn(), store.names.schema, [p.name for p in projections], retry_interval=retry_interval
@@ -552,6 +559,8 @@ async def _worker(
         for runner in runners.values():
             await runner.stop()
     finally:
+        for listener in listeners.values():
+            await listener.close()
         for store, release in opened:
             await store.close()
             release()

@@ -7,6 +7,10 @@ a session per follower and brand made each commit wake them all (infrastructure/
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 
@@ -14,9 +18,11 @@ import asyncpg
 from eventsourcing.persistence import StoredEvent
 
 from infrastructure.event_store import EventStore
+from infrastructure.projections import all_projections
 from infrastructure.shared_listener import SharedListener
 from infrastructure.tenants import onboard
-from tests.api.conftest import serving
+from tests.api.conftest import KEYS, serving
+from tests.tenancy.test_tenants import ROOT
 
 
 async def listening_sessions(dsn: str) -> int:
@@ -110,3 +116,36 @@ async def test_a_server_serving_two_brands_on_one_database_holds_one_listening_s
         channels = {stack.store.channel for stack in running.brands.stacks.values()}
         await until(lambda: channels <= shared.listening and not shared._new)
         assert await listening_sessions(fresh_dsn) == 1
+
+
+async def test_a_projection_worker_of_two_brands_holds_one_listening_session(fresh_dsn):
+    stores = await two_brands(fresh_dsn, SharedListener(fresh_dsn))  # (not started: only the schemas are used)
+    for store in stores.values():
+        await append(store)  # something for each brand's read models
+    for store in stores.values():
+        await store.close()
+    worker = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
+        [sys.executable, "-m", "infrastructure.projection_runner", "--brand", "acme", "--brand", "beta"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": fresh_dsn, **KEYS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        async with asyncio.timeout(60):  # each runner listens before its first batch
+            while await conn.fetchval(
+                "SELECT count(*) FROM (SELECT application_name FROM brand_acme.projection_tracking UNION ALL "
+                "SELECT application_name FROM brand_beta.projection_tracking) t"
+            ) < 2 * len(all_projections(stores["acme"])):
+                assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+                await asyncio.sleep(0.05)
+        assert await listening_sessions(fresh_dsn) == 1
+    finally:
+        await conn.close()
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
