@@ -13,7 +13,11 @@ orders are concentrated on a few hot stores (``--stores`` per brand, customers w
 Robust to a noisy shared machine: rounds interleave A B B A A B ... (each mode equally often first, so
 drift cancels); every round starts a fresh database (same log size for every run: nothing carries
 over) and a fresh server, sets the brands up through the API, warms up, then measures ``--duration``
-s. Per run: paid orders/s (total and per brand), errors, p50/p99 of both RPCs, and CPU per paid order
+s (the read models caught up before it starts). Per run: paid orders/s (total and per brand), errors,
+p50/p99 of both RPCs, the read models' backlog when the load stops and the seconds they take to work it off
+("settled" orders/s = paid / (load + catch-up): the projections of a starved runner are not free, they
+are paid after the window; with one brand one runner task competes with every call for the event loop,
+with two brands two do), and CPU per paid order
 from /proc of the server's process tree (parent and workers) and of PostgreSQL's (postmaster, its
 backends, and the CPU of backends that exited, via cutime/cstime). Reported: medians per mode, the
 ratio of medians and the median of the per-round ratios (each B beside the A of its own round).
@@ -22,6 +26,9 @@ Usage:
   .venv/bin/python bench/bench_tenants.py [--rounds 5] [--duration 20] [--only brands|workers] [--json PATH]
   .venv/bin/python bench/bench_tenants.py --quick      # smoke test: 1 round, 3 s (numbers meaningless)
   .venv/bin/python bench/bench_tenants.py --store      # below the server: the events-table lock alone
+  ... --only brands --rounds 1 --duration 10 --profile DIR [--statements]   # where the cost per order goes:
+      py-spy (raw, --idle) of the server per measured run, PostgreSQL's transactions per paid order, and with
+      --statements its statement log of the run summed by statement, group commits and statements per order
 Time: about (2 modes x rounds x (duration + ~20 s setup)) per part: the default (5 rounds, 20 s, both
 parts) takes about 14 minutes. Writes bench/results/tenants.txt (not with --quick or --store).
 """
@@ -34,6 +41,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,6 +56,7 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import asyncpg  # noqa: E402
 import grpc  # noqa: E402
 from bench_orders import SUZHOU, draft, free_port, pct, spec, sql, stop_server, wait_serving  # noqa: E402
 
@@ -120,6 +129,14 @@ class Run:
     server_cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
     load_average: float = 0.0
+    backlog: int = 0
+    """Events not yet applied by every read model when the load stopped."""
+    catch_up_s: float = 0.0
+    server_cpu_settled_s: float = 0.0
+    pg_cpu_settled_s: float = 0.0
+    """CPU from the start of the measured run until the read models caught up."""
+    counts: dict[str, float] = field(default_factory=dict)
+    """Per paid order (with --profile or --statements): transactions committed, group commits, statements."""
 
     @property
     def total_paid(self) -> int:
@@ -128,6 +145,11 @@ class Run:
     @property
     def rate(self) -> float:
         return self.total_paid / self.seconds if self.seconds else 0.0
+
+    @property
+    def settled_rate(self) -> float:
+        """Paid orders per second of the load and of the read models' catching up after it."""
+        return self.total_paid / (self.seconds + self.catch_up_s) if self.seconds else 0.0
 
     def per_order_ms(self, cpu_s: float) -> float:
         return 1000 * cpu_s / max(1, self.total_paid)
@@ -144,7 +166,13 @@ class Run:
             "p99_ms": round(pct(self.latencies, 0.99), 1),
             "server_cpu_ms_per_order": round(self.per_order_ms(self.server_cpu_s), 2),
             "pg_cpu_ms_per_order": round(self.per_order_ms(self.pg_cpu_s), 2),
+            "backlog_events": self.backlog,
+            "catch_up_s": round(self.catch_up_s, 2),
+            "settled_orders_per_s": round(self.settled_rate, 1),
+            "settled_server_cpu_ms_per_order": round(self.per_order_ms(self.server_cpu_settled_s), 2),
+            "settled_pg_cpu_ms_per_order": round(self.per_order_ms(self.pg_cpu_settled_s), 2),
             "load_average": round(self.load_average, 2),
+            **({"per_order": self.counts} if self.counts else {}),
         }
 
 
@@ -174,8 +202,10 @@ class Bench:
         await sql(self.admin_dsn, f'DROP DATABASE IF EXISTS "{database}"')
         await sql(self.admin_dsn, f'CREATE DATABASE "{database}"')
         dsn = self.dsn(database)
-        for b in BRANDS:
-            await onboard(dsn, b)
+        self.tenants = [await onboard(dsn, b) for b in BRANDS]
+        self.database_dsn = dsn
+        if self.args.statements:  # every statement logged with its duration (costs PostgreSQL CPU of its own)
+            await sql(self.admin_dsn, f'ALTER DATABASE "{database}" SET log_min_duration_statement = 0')
         port = free_port()
         env = {
             **os.environ,
@@ -204,10 +234,22 @@ class Bench:
             c = self.args.clients
             plan = {"acme": c} if mode == "one brand" else {"acme": c // 2, "beta": c - c // 2}
             await self.load(Run(part, "warm-up", index), channels, members, plan, self.args.warmup)
+            await self.caught_up()  # the measured window starts with every read model current
             run = Run(part, mode, index)
+            probe = Probe(self, database, proc.pid, f"{part}-{mode.replace(' ', '-')}-{index}")
+            await probe.begin()
             cpu0, pg0 = tree_cpu(proc.pid), tree_cpu(self.postmaster)
             await self.load(run, channels, members, plan, self.args.duration)
             run.server_cpu_s, run.pg_cpu_s = tree_cpu(proc.pid) - cpu0, tree_cpu(self.postmaster) - pg0
+            # The read models' backlog when the load stops, and the time and CPU to work it off: a mode whose
+            # projections fall behind (one runner starved by the calls) is not cheaper, it pays later.
+            run.backlog = await self.backlog()
+            t0 = time.perf_counter()
+            await self.caught_up()
+            run.catch_up_s = time.perf_counter() - t0
+            run.server_cpu_settled_s = tree_cpu(proc.pid) - cpu0
+            run.pg_cpu_settled_s = tree_cpu(self.postmaster) - pg0
+            run.counts = await probe.end(run.total_paid)  # statements of the load and of the catching up
             run.load_average = os.getloadavg()[0]
             return run
         finally:
@@ -215,6 +257,29 @@ class Bench:
                 await channel.close()
             stop_server(proc)
             await sql(self.admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    async def backlog(self) -> int:
+        """Events committed that some read model has not applied yet, over both brands."""
+        total = 0
+        conn = await asyncpg.connect(self.database_dsn)
+        try:
+            for t in self.tenants:
+                row = await conn.fetchrow(
+                    f"SELECT (SELECT max(notification_id) FROM {t.names.q(t.names.events)}), "
+                    f"(SELECT min(notification_id) FROM {t.names.q('projection_tracking')})"
+                )
+                head, done = (row[0], row[1]) if row is not None else (0, 0)
+                total += (head or 0) - (done or 0)
+        finally:
+            await conn.close()
+        return total
+
+    async def caught_up(self, timeout: float = 300.0) -> None:
+        if os.environ.get("LOYALTY_PROJECTIONS") == "0":  # the server runs no projections: nothing to wait for
+            return
+        async with asyncio.timeout(timeout):
+            while await self.backlog() > 0:  # noqa: ASYNC110 - polling another process's database
+                await asyncio.sleep(0.05)
 
     async def setup(self, channel: grpc.aio.Channel, brand: str) -> list[str]:
         stores = stores_pb2_grpc.StoreServiceStub(channel)
@@ -318,6 +383,77 @@ class Bench:
         run.seconds = time.perf_counter() - t0
 
 
+def _py_spy() -> str:
+    found = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return found
+
+
+class Probe:
+    """With ``--profile DIR``: py-spy on the server for the measured run, and PostgreSQL's counters per paid order
+    (transactions, and with ``--statements`` the statement log of the run summed by statement) into DIR."""
+
+    def __init__(self, bench: Bench, database: str, pid: int, name: str) -> None:
+        self.bench, self.database, self.pid, self.name = bench, database, pid, name
+        self.dir: Path | None = bench.args.profile
+        self.spy: subprocess.Popen | None = None
+
+    async def _xacts(self) -> int:
+        return await sql(
+            self.bench.admin_dsn, f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{self.database}'"
+        )
+
+    async def begin(self) -> None:
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log_at = (self.bench.pg.pgdata / "log").stat().st_size
+        self.xacts = await self._xacts()
+        self.spy = subprocess.Popen(  # noqa: ASYNC220 - started and left running for the measured run
+            [
+                _py_spy(),
+                "record",
+                "--format",
+                "raw",
+                "--idle",
+                "-r",
+                "200",
+                "-d",
+                str(int(self.bench.args.duration)),
+                "-o",
+                str(self.dir / f"{self.name}.raw"),
+                "-p",
+                str(self.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def end(self, paid: int) -> dict[str, float]:
+        if self.dir is None:
+            return {}
+        await asyncio.sleep(0.5)  # the last in-flight commits land in the counters
+        counts: dict[str, float] = {"transactions": round((await self._xacts() - self.xacts) / max(1, paid), 3)}
+        if self.bench.args.statements:
+            from pg_statements import summary
+
+            with open(self.bench.pg.pgdata / "log", "rb") as f:  # noqa: ASYNC230 - after the measured run
+                f.seek(self.log_at)
+                text = f.read().decode(errors="replace")
+            lines = [x for x in text.splitlines() if "duration: " in x and ("execute" in x or "statement:" in x)]
+            commits = sum('_commit"(' in x for x in lines)  # one group commit (and one NOTIFY) per call
+            statements = len(lines)
+            counts |= {
+                "group_commits": round(commits / max(1, paid), 3),
+                "statements": round(statements / max(1, paid), 2),
+            }
+            (self.dir / f"{self.name}.statements.txt").write_text(f"paid {paid}\n" + summary(text, 300))
+        if self.spy is not None:
+            self.spy.wait()
+        return counts
+
+
 # --- the parts ----------------------------------------------------------------------------------
 
 PARTS = {"brands": ("one brand", "two brands"), "workers": ("1 process", "2 processes")}
@@ -333,6 +469,11 @@ def summarise(part: str, runs: list[Run]) -> dict[str, Any]:
     b = [r for r in runs if r.mode == b_mode]
     by_round = {r.round: r for r in a}
     pair = [r.rate / by_round[r.round].rate for r in b if r.round in by_round and by_round[r.round].rate]
+    settled_pair = [
+        r.settled_rate / by_round[r.round].settled_rate
+        for r in b
+        if r.round in by_round and by_round[r.round].settled_rate
+    ]
 
     def side(rs: list[Run]) -> dict[str, Any]:
         return {
@@ -341,6 +482,13 @@ def summarise(part: str, runs: list[Run]) -> dict[str, Any]:
             "server_cpu_ms_per_order_median": round(median([r.per_order_ms(r.server_cpu_s) for r in rs]), 2),
             "pg_cpu_ms_per_order_median": round(median([r.per_order_ms(r.pg_cpu_s) for r in rs]), 2),
             "p99_ms_median": round(median([pct(r.latencies, 0.99) for r in rs]), 1),
+            "backlog_events": [r.backlog for r in rs],
+            "catch_up_s": [round(r.catch_up_s, 2) for r in rs],
+            "settled_orders_per_s_median": round(median([r.settled_rate for r in rs]), 1),
+            "settled_server_cpu_ms_per_order_median": round(
+                median([r.per_order_ms(r.server_cpu_settled_s) for r in rs]), 2
+            ),
+            "settled_pg_cpu_ms_per_order_median": round(median([r.per_order_ms(r.pg_cpu_settled_s) for r in rs]), 2),
             "errors": {k: sum(r.errors.get(k, 0) for r in rs) for k in sorted({k for r in rs for k in r.errors})},
         }
 
@@ -355,6 +503,10 @@ def summarise(part: str, runs: list[Run]) -> dict[str, Any]:
         else None,
         "median_round_ratio": round(median(pair), 3) if pair else None,
         "round_ratios": [round(x, 3) for x in pair],
+        "settled_ratio_of_medians": round(sb["settled_orders_per_s_median"] / sa["settled_orders_per_s_median"], 3)
+        if sa["settled_orders_per_s_median"]
+        else None,
+        "settled_round_ratios": [round(x, 3) for x in settled_pair],
     }
 
 
@@ -373,6 +525,18 @@ def describe(part: str, s: dict[str, Any]) -> list[str]:
         f"(rounds: {s['round_ratios']}); CPU per order {b['server_cpu_ms_per_order_median']:.2f} vs "
         f"{a['server_cpu_ms_per_order_median']:.2f} ms (server), {b['pg_cpu_ms_per_order_median']:.2f} vs "
         f"{a['pg_cpu_ms_per_order_median']:.2f} ms (PostgreSQL)"
+    )
+    for mode in (s["a"], s["b"]):
+        x = s[mode]
+        lines.append(
+            f"  {mode:12s} settled {x['settled_orders_per_s_median']:7.1f} orders/s (read models' backlog at the "
+            f"end {x['backlog_events']} events, caught up in {x['catch_up_s']} s)  server CPU "
+            f"{x['settled_server_cpu_ms_per_order_median']:.2f} ms/order  PostgreSQL CPU "
+            f"{x['settled_pg_cpu_ms_per_order_median']:.2f} ms/order"
+        )
+    lines.append(
+        f"  settled (paid orders / (load + read models catching up)): ratio of medians "
+        f"{s['settled_ratio_of_medians']}x (rounds: {s['settled_round_ratios']})"
     )
     return lines
 
@@ -502,6 +666,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", choices=list(PARTS), action="append", default=None)
     p.add_argument("--quick", action="store_true", help="smoke test: tiny and short, numbers meaningless")
     p.add_argument("--store", action="store_true", help="below the server: appends to one vs two brands' logs")
+    p.add_argument("--profile", type=Path, default=None, help="py-spy the server of each measured run into this dir")
+    p.add_argument("--statements", action="store_true", help="with --profile: log and sum PostgreSQL's statements")
     p.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     p.add_argument("--out", type=Path, default=None, help="the text report (default bench/results/tenants.txt)")
     args = p.parse_args(argv)

@@ -882,7 +882,9 @@ def tenants_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
             note=f"medians of {rounds} interleaved rounds, a fresh database each; per-round ratios' median "
             f"{s['median_round_ratio']}x; CPU per paid order {b['server_cpu_ms_per_order_median']:.2f} vs "
             f"{a['server_cpu_ms_per_order_median']:.2f} ms (server), {b['pg_cpu_ms_per_order_median']:.2f} vs "
-            f"{a['pg_cpu_ms_per_order_median']:.2f} ms (PostgreSQL)",
+            f"{a['pg_cpu_ms_per_order_median']:.2f} ms (PostgreSQL); settled (paid / (load + the read models "
+            f"catching up after it)) {b.get('settled_orders_per_s_median')} vs {a.get('settled_orders_per_s_median')} "
+            f"orders/s, {s.get('settled_ratio_of_medians')}x",
         )
 
 

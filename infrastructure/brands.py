@@ -52,6 +52,7 @@ from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
 from infrastructure.replica import ReplicaReads
 from infrastructure.scheduler import Scheduler
+from infrastructure.shared_listener import SharedListener
 from infrastructure.tenants import Registry, Tenant
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class Brands:
     stacks: dict[str, Brand] = field(default_factory=dict)
     _building: dict[str, asyncio.Lock] = field(default_factory=dict)
     _unknown: dict[str, float] = field(default_factory=dict)
+    listeners: dict[str, SharedListener] = field(default_factory=dict)
+    """One LISTEN session per database, shared by every brand's followers on it (infrastructure.shared_listener)."""
 
     async def start(self, tenants: Iterable[Tenant]) -> None:
         """Open every brand now; one whose database cannot be reached is opened at its first call instead
@@ -161,6 +164,10 @@ class Brands:
             min_size=s.pool_min,
             max_size=s.pool_max,
         )
+        dsn = tenant.database(self.platform_dsn)
+        if dsn not in self.listeners:
+            self.listeners[dsn] = SharedListener(dsn)
+        store.shared_listener = self.listeners[dsn]
         opened: Any = store
         try:
             sealed = await self._sealed(store)
@@ -293,3 +300,6 @@ class Brands:
         for stack in stacks:
             with contextlib.suppress(Exception):
                 await stack.stop()
+        listeners, self.listeners = list(self.listeners.values()), {}
+        for listener in listeners:
+            await listener.close()

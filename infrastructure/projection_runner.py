@@ -116,8 +116,7 @@ class ProjectionRunner:
         each. A projection whose ``handle`` fails rolls the whole batch back (``_Failed`` names it): ``catch_up``
         backs that one off and goes on with the rest.
         """
-        positions = await self.store.tracking_positions([p.name for p in projections])
-        head = await self.store.max_notification_id()
+        positions, head = await self.store.tracking_positions_and_head([p.name for p in projections])
         if head is None:
             return None
         behind = [p for p in projections if positions.get(p.name, 0) < head]
@@ -143,6 +142,7 @@ class ProjectionRunner:
                     if n.id not in decoded:
                         decoded[n.id] = self.mapper.to_domain_event(n)
         handled: list[tuple[AnyProjection, int]] = []
+        trackings: list[Tracking] = []
         async with self.store.transaction() as tx:
             held = await _hold_many(tx.conn, self.store, {name: positions.get(name) for name in parts})
             for p in behind:
@@ -163,8 +163,9 @@ class ProjectionRunner:
                     if connection_failure(e):
                         raise
                     raise _Failed(p, e) from e
-                await tx.insert_tracking(Tracking(p.name, new_position))
+                trackings.append(Tracking(p.name, new_position))
                 handled.append((p, len(mine)))
+            await tx.insert_trackings(trackings)  # every read model's new position in one statement
         if on_batch is not None:
             for p, count in handled:
                 on_batch(p, count, new_position)
@@ -516,12 +517,19 @@ async def _worker(
 ) -> None:
     """Run the projections of ``brands``; with ``all_brands`` also of every brand onboarded later (the registry
     is read again every ``rescan_interval`` seconds)."""
+    from infrastructure.shared_listener import SharedListener
+
     opened: list[tuple[EventStore, Callable[[], None]]] = []
     runners: dict[str | None, ProjectionRunner] = {}
+    listeners: dict[str, SharedListener] = {}  # one LISTEN session per database for every brand's runner
 
     async def run(brand: str | None) -> None:
         store, release = await open_store_from_env(brand)
         opened.append((store, release))
+        dsn = store.connect_dsn()
+        if dsn not in listeners:
+            listeners[dsn] = SharedListener(dsn)
+        getattr(store, "inner", store).shared_listener = listeners[dsn]
         projections = [p for f in load_factories(specs) for p in f(store)]
         leadership = Leadership(
             store.connect_dsn(), store.names.schema, [p.name for p in projections], retry_interval=retry_interval
@@ -554,6 +562,8 @@ async def _worker(
         for runner in runners.values():
             await runner.stop()
     finally:
+        for listener in listeners.values():
+            await listener.close()
         for store, release in opened:
             await store.close()
             release()

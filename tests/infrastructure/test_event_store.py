@@ -188,20 +188,67 @@ async def test_a_subscription_to_rare_topics_moves_past_the_events_it_skips(stor
     assert scanned == sorted(scanned) and head in scanned and all(s not in got for s in scanned)
 
 
+class CountingPool:
+    """The store's pool, counting the statements run through it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.statements = pool, 0
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.pool, name)
+        if name in ("fetch", "fetchrow", "fetchval", "execute"):
+
+            async def counted(*args, **kwargs):
+                self.statements += 1
+                return await attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+
+async def test_a_follower_of_some_topics_reads_the_head_and_its_events_in_one_statement(store: EventStore):
+    """Per NOTIFY a follower (store directory, ...) needs the log head and its events up to it: one round trip, in
+    one snapshot, so every id up to that head is committed and the position can move to it."""
+    a, b = uuid4(), uuid4()
+    assert await store.select_notifications_to_head(None, 10, ["t:Rare"]) == (None, [])
+    (first,) = await store.insert_events([ev(a, 1, topic="t:Rare")])
+    common = await store.insert_events([ev(b, 1), ev(b, 2)])
+    head, rows = await store.select_notifications_to_head(None, 10, ["t:Rare"])
+    assert (head, [n.id for n in rows]) == (common[-1], [first])
+    assert await store.select_notifications_to_head(first, 10, ["t:Rare"]) == (common[-1], [])
+    (second,) = await store.insert_events([ev(a, 2, topic="t:Rare", state=b'{"x":1}')])
+    head, rows = await store.select_notifications_to_head(first - 1, 1, ["t:Rare"])  # the limit holds
+    assert (head, [n.id for n in rows]) == (second, [first])
+    head, rows = await store.select_notifications_to_head(first, 10, ["t:Rare", "t:E"])
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in rows] == [
+        (common[0], b, 1, "t:E", b"{}"),
+        (common[1], b, 2, "t:E", b"{}"),
+        (second, a, 2, "t:Rare", b'{"x":1}'),
+    ]
+
+    counting = CountingPool(store.pool)
+    store.pool = counting  # type: ignore[assignment]
+    scanned: list[int] = []
+    async for n in store.subscribe(gt=second - 1, topics=["t:Rare"], poll_interval=60, progress=scanned.append):
+        assert n.id == second
+        break
+    assert counting.statements == 1
+
+
 async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_without_a_query(store: EventStore):
     """A group commit's NOTIFY names the ids and topics it wrote: a follower of other topics that has read up to
     just before it moves on with no query; a commit of its own topic is read and yielded as usual."""
     a, b = uuid4(), uuid4()
     await store.commit([Write(events=[ev(a, 1, topic="t:Rare")])])
     reads, scanned, got = 0, list[int](), list[int]()
-    select = store.select_notifications
+    select = store.select_notifications_to_head
 
     async def counted(*args, **kwargs):
         nonlocal reads
         reads += 1
         return await select(*args, **kwargs)
 
-    store.select_notifications = counted  # type: ignore[method-assign]
+    store.select_notifications_to_head = counted  # type: ignore[method-assign]
 
     async def consume():
         async for n in store.subscribe(gt=None, topics=["t:Rare"], poll_interval=60, progress=scanned.append):

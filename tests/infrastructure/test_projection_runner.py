@@ -7,14 +7,15 @@ import io
 import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import asyncpg
 import pytest
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
 from application.projection import NotificationProjection, Projection
 from domain.aggregate import DecoratedEvent
-from infrastructure.event_store import ConcurrencyConflict, EventStore
+from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
 from infrastructure.projection_runner import ProjectionRunner, stock_mapper
 from infrastructure.rebuild import rebuild
 from tests.conftest import NAMES
@@ -335,6 +336,45 @@ async def test_several_projections_read_the_log_once_and_decode_each_event_once(
     for p in projections:
         assert await p.rows(store) == await recomputed(store)
         assert await runner.position(p) == await store.max_notification_id()
+
+
+async def test_a_joint_batch_costs_the_same_statements_for_two_read_models_as_for_eight(
+    store: EventStore, mapper: Mapper, fresh_dsn: str
+):
+    """A batch's fixed cost is paid per NOTIFY (per commit under light load, per gather under heavy), and once per
+    brand: its positions and the log head are one read, and every read model's new position one write."""
+    await workload(store, mapper, random.Random(3), 5)
+    statements = 0
+
+    def logged(_query: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(logged)
+
+    pool = await asyncpg.create_pool(fresh_dsn, min_size=1, max_size=1, init=init)
+    try:
+        counted = EventStore(pool, NAMES)
+        costs = []
+        for n in (1, 2, 8):  # the first one warms the connection up (asyncpg's type introspection)
+            runner = ProjectionRunner(
+                counted, [Counts(counted, name=f"quiet-{n}-{i}", topics=("t:Never",)) for i in range(n)], mapper
+            )
+            await runner.setup()
+            statements = 0
+            assert await runner.step_together(runner.projections) == 0  # nothing of theirs: positions move on
+            costs.append(statements)
+            head = await store.max_notification_id()
+            assert head is not None
+            assert [await runner.position(p) for p in runner.projections] == [head] * n
+        assert costs[1] == costs[2] and head is not None
+        with pytest.raises(TrackingConflict, match="quiet-2-0"):  # one moved meanwhile: the batch writes nothing
+            async with counted.transaction() as tx:
+                await tx.insert_trackings([Tracking("quiet-2-1", head + 1), Tracking("quiet-2-0", head)])
+        assert await counted.tracking_positions(["quiet-2-0", "quiet-2-1"]) == {"quiet-2-0": head, "quiet-2-1": head}
+    finally:
+        await pool.close()
 
 
 async def test_with_a_gather_the_commits_that_land_together_are_projected_in_one_batch(
