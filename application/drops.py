@@ -33,10 +33,10 @@ from eventsourcing.utils import get_topic
 from application.auth import owned
 from application.clock import Clock
 from application.commands import Answer, Call, Service
-from application.orders import MAX_REROUTES, OrderDraft, OrderService
+from application.orders import OrderDraft, OrderService
 from application.ports import Notifications, SeedSource
 from application.programmes import ProgrammeCatalog
-from application.unit_of_work import CommandRunner, Conflict, UnitOfWork
+from application.unit_of_work import CommandRunner, UnitOfWork
 from domain.attribution import guide_credit_for
 from domain.cloud_store import CloudStore
 from domain.drop import (
@@ -55,7 +55,6 @@ from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import Location
 from domain.member import Member
 from domain.order import Order, OrderLine
-from domain.routing import StoreSnapshot
 from domain.store_values import FulfilmentMode
 
 log = logging.getLogger(__name__)
@@ -449,27 +448,8 @@ class DropService(Service):
             id=facts.order_id,
             drop_id=drop.id,
         )
-        overrides: dict[UUID, StoreSnapshot] = {}
-        for _ in range(MAX_REROUTES):
-            decision = orders.directory.route(
-                facts, programme.attribution, at, overrides, programme_version=programme.version, brand=drop.brand
-            )
-            if decision.store_id is None:
-                if await orders._refresh_full_stores(decision, overrides, at):
-                    continue  # the router's copy may lag a release: route again on fresh counts
-                order.leave_unallocated(decision, at)
-                return order
-            store = await uow.get(decision.store_id, CloudStore)
-            if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
-                try:
-                    store.accept_order(order.id, at)
-                except RuleViolation:
-                    pass  # full or closed meanwhile
-                else:
-                    order.allocate(decision, at)
-                    return order
-            overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
-        raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
+        # no stock needs (facts.needs is empty): PlaceOrder's routing, reserving nothing
+        return await orders._allocate(uow, order, draft, facts, member, entry, programme, at, offer.expires_at)
 
     async def _pool_order(
         self, uow: UnitOfWork, orders: OrderService, drop: Drop, offer: Offer, request: ClaimRequest, at: datetime

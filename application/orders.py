@@ -35,6 +35,7 @@ from domain.geo import Location
 from domain.guide import Guide
 from domain.member import Member
 from domain.order import Order, OrderLine, OrderStatus
+from domain.programme import LoyaltyProgramme
 from domain.routing import (
     OrderFacts,
     Rejection,
@@ -230,7 +231,6 @@ class OrderService(Service):
             needs = self._needs(draft.lines, member.brand)
             facts = replace(facts, needs=needs)
             programme = await self.programmes.current(member.brand)
-            policy, version = programme.attribution, programme.version
             due = programme.payment_due_at(at) or (at + DEFAULT_HOLD if needs else None)
             order = Order.place(
                 member_id=member.id,
@@ -243,55 +243,75 @@ class OrderService(Service):
                 payment_due_at=due,
                 id=facts.order_id,
             )
-            overrides: dict[UUID, StoreSnapshot] = {}
-            stock_overrides: dict[UUID, dict[str, int]] = {}
-            for _ in range(MAX_REROUTES):
-                decision = self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
-                if await self._read_unknown_stock(decision, stock_overrides):
-                    continue  # the stock directory dropped some candidates' figures for its bound: read, route again
-                if decision.store_id is None:  # not allocated
-                    if await self._refresh_full_stores(decision, overrides, at):
-                        continue  # the router's copy may lag a release: route again on fresh counts
-                    if await self._refresh_stock(uow, decision, stock_overrides):
-                        continue  # ... or a release of stock
-                    if decision.unallocated_reason is UnallocatedReason.SPLIT:
-                        parts = await self._split(uow, decision, draft, member, entry, due, at, stock_overrides)
-                        if parts is None:
-                            continue  # a part's store was short on fresh figures: route again
-                        for part in parts[1:]:
-                            await uow.add(part)
-                        order = parts[0]
-                        break
-                    self._refuse_out_of_stock(decision)
-                    order.leave_unallocated(decision, at)
-                    break
-                store = await uow.get(decision.store_id, CloudStore)
-                if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
-                    stocks = [await uow.get(stock_id(store.id, n.sku), StoreStock) for n in needs]  # SKU order
-                    if self.stock is not None and self.stock.dropped:  # bring rows dropped for the bound back
-                        for s in stocks:
-                            if self.repository.pending_ticket(s.id) is None:  # committed state only
-                                self.stock.observe(s)
-                    if any(s.available_online < n.qty for s, n in zip(stocks, needs, strict=True)):
-                        stock_overrides[store.id] = {s.sku: s.available_online for s in stocks}
-                        continue  # the router's copy of the stock was stale: route again on fresh figures
-                    try:
-                        store.accept_order(order.id, at)
-                    except RuleViolation:
-                        pass  # full or closed meanwhile
-                    else:
-                        for s, n in zip(stocks, needs, strict=True):
-                            assert due is not None  # an order holding stock always has a payment time
-                            s.reserve(order.id, n.qty, due, at)  # checked above: cannot be refused
-                        order.allocate(decision, at)
-                        break
-                overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
-            else:
-                raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
+            order = await self._allocate(uow, order, draft, facts, member, entry, programme, at, due)
             await uow.add(order)
             return order
 
         return await self.execute(handler, call)
+
+    async def _allocate(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        draft: OrderDraft,
+        facts: OrderFacts,
+        member: Member,
+        entry: EntryContext,
+        programme: LoyaltyProgramme,
+        at: datetime,
+        due: datetime | None,
+    ) -> Order:
+        """Route ``order`` and have its store accept it (reserving its stock-tracked lines, ``facts.needs``), or
+        leave it unallocated, or split it; re-routed while the router's copies of stores or stock prove stale.
+        Returns the order to add (the first part of a split: its other parts are added here)."""
+        needs = facts.needs
+        policy, version = programme.attribution, programme.version
+        overrides: dict[UUID, StoreSnapshot] = {}
+        stock_overrides: dict[UUID, dict[str, int]] = {}
+        for _ in range(MAX_REROUTES):
+            decision = self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
+            if await self._read_unknown_stock(decision, stock_overrides):
+                continue  # the stock directory dropped some candidates' figures for its bound: read, route again
+            if decision.store_id is None:  # not allocated
+                if await self._refresh_full_stores(decision, overrides, at):
+                    continue  # the router's copy may lag a release: route again on fresh counts
+                if await self._refresh_stock(uow, decision, stock_overrides):
+                    continue  # ... or a release of stock
+                if decision.unallocated_reason is UnallocatedReason.SPLIT:
+                    parts = await self._split(uow, decision, draft, member, entry, due, at, stock_overrides)
+                    if parts is None:
+                        continue  # a part's store was short on fresh figures: route again
+                    for part in parts[1:]:
+                        await uow.add(part)
+                    order = parts[0]
+                    break
+                self._refuse_out_of_stock(decision)
+                order.leave_unallocated(decision, at)
+                break
+            store = await uow.get(decision.store_id, CloudStore)
+            if store.dealer_at(at) == decision.dealer_id:  # else transferred meanwhile
+                stocks = [await uow.get(stock_id(store.id, n.sku), StoreStock) for n in needs]  # SKU order
+                if self.stock is not None and self.stock.dropped:  # bring rows dropped for the bound back
+                    for s in stocks:
+                        if self.repository.pending_ticket(s.id) is None:  # committed state only
+                            self.stock.observe(s)
+                if any(s.available_online < n.qty for s, n in zip(stocks, needs, strict=True)):
+                    stock_overrides[store.id] = {s.sku: s.available_online for s in stocks}
+                    continue  # the router's copy of the stock was stale: route again on fresh figures
+                try:
+                    store.accept_order(order.id, at)
+                except RuleViolation:
+                    pass  # full or closed meanwhile
+                else:
+                    for s, n in zip(stocks, needs, strict=True):
+                        assert due is not None  # an order holding stock always has a payment time
+                        s.reserve(order.id, n.qty, due, at)  # checked above: cannot be refused
+                    order.allocate(decision, at)
+                    break
+            overrides[store.id] = store.snapshot(at)  # the router's copy was stale: route again
+        else:
+            raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
+        return order
 
     async def _read_unknown_stock(self, decision: RoutingDecision, stock_overrides: dict[UUID, dict[str, int]]) -> bool:
         """Candidates whose stock figures the directory dropped for its memory bound: read them afresh (True: route
