@@ -37,7 +37,7 @@ from application.orders import OrderDraft, OrderService
 from application.ports import Notifications, SeedSource
 from application.programmes import ProgrammeCatalog
 from application.unit_of_work import CommandRunner, UnitOfWork
-from domain.attribution import guide_credit_for
+from domain.attribution import EntryContext, guide_credit_for
 from domain.cloud_store import CloudStore
 from domain.drop import (
     Drop,
@@ -55,6 +55,8 @@ from domain.errors import InvalidArgument, RuleViolation
 from domain.geo import Location
 from domain.member import Member
 from domain.order import Order, OrderLine
+from domain.programme import LoyaltyProgramme
+from domain.routing import OrderFacts
 from domain.store_values import FulfilmentMode
 
 log = logging.getLogger(__name__)
@@ -415,6 +417,27 @@ class DropService(Service):
     def _lines(drop: Drop, offer: Offer) -> tuple[OrderLine, ...]:
         return (OrderLine(drop.sku, offer.units, drop.price_fen),)
 
+    async def _placed(
+        self, orders: OrderService, drop: Drop, offer: Offer, draft: OrderDraft, at: datetime
+    ) -> tuple[Order, Member, OrderFacts, EntryContext, LoyaltyProgramme]:
+        """The claim's order, placed (not yet routed): the winner's units at the drop's price, payable until the
+        offer lapses; with what routing it needs (the member, the order's facts and entry, the programme)."""
+        member, facts, entry = await orders._facts(uuid4(), draft, drop.brand)
+        programme = await self.programmes.current(drop.brand)
+        order = Order.place(
+            member_id=member.id,
+            brand=drop.brand,
+            mode=draft.mode,
+            customer_location=draft.customer,
+            entry=entry,
+            lines=draft.lines,
+            at=at,
+            payment_due_at=offer.expires_at,
+            id=facts.order_id,
+            drop_id=drop.id,
+        )
+        return order, member, facts, entry, programme
+
     async def _routed_order(
         self, uow: UnitOfWork, orders: OrderService, drop: Drop, offer: Offer, request: ClaimRequest, at: datetime
     ) -> Order:
@@ -434,20 +457,7 @@ class DropService(Service):
                 "customer_location is required for routing", reason="FIELD_REQUIRED", field="customer_location"
             )
         draft = OrderDraft(offer.member_id, self._lines(drop, offer), request.mode, request.customer)
-        member, facts, entry = await orders._facts(uuid4(), draft, drop.brand)
-        programme = await self.programmes.current(drop.brand)
-        order = Order.place(
-            member_id=member.id,
-            brand=drop.brand,
-            mode=draft.mode,
-            customer_location=draft.customer,
-            entry=entry,
-            lines=draft.lines,
-            at=at,
-            payment_due_at=offer.expires_at,
-            id=facts.order_id,
-            drop_id=drop.id,
-        )
+        order, member, facts, entry, programme = await self._placed(orders, drop, offer, draft, at)
         # no stock needs (facts.needs is empty): PlaceOrder's routing, reserving nothing
         return await orders._allocate(uow, order, draft, facts, member, entry, programme, at, offer.expires_at)
 
@@ -474,22 +484,8 @@ class DropService(Service):
         snapshot = store.snapshot(at)
         customer = request.customer or Location(snapshot.lat, snapshot.lng)
         draft = OrderDraft(offer.member_id, self._lines(drop, offer), FulfilmentMode.PICKUP, customer)
-        member, facts, entry = await orders._facts(uuid4(), draft, drop.brand)
-        programme = await self.programmes.current(drop.brand)
-        policy = programme.attribution
-        order = Order.place(
-            member_id=member.id,
-            brand=drop.brand,
-            mode=FulfilmentMode.PICKUP,
-            customer_location=customer,
-            entry=entry,
-            lines=draft.lines,
-            at=at,
-            payment_due_at=offer.expires_at,
-            id=facts.order_id,
-            drop_id=drop.id,
-        )
-        credit = guide_credit_for(facts.entry, facts.bound_guide, policy, facts.departed_guides)
+        order, _, facts, _, programme = await self._placed(orders, drop, offer, draft, at)
+        credit = guide_credit_for(facts.entry, facts.bound_guide, programme.attribution, facts.departed_guides)
         decision = pool_decision(
             order.id, snapshot, customer, at, guide_credit=credit, programme_version=programme.version
         )
