@@ -17,6 +17,17 @@ Two shapes, chosen by which method a projection defines:
 
 ``conn`` is an asyncpg connection inside the runner's transaction; typed ``Any``
 so this layer does not import the driver.
+
+Two optional ways for a :class:`Projection` to take a batch for fewer round
+trips (the runner prefers them; the tables must end up as ``handle`` one by
+one would leave them):
+
+- ``handle_many(conn, events, notification_ids)``: the whole batch's events at once;
+- ``batch_key(event)``: every row ``handle`` writes for the event, and every row
+  its statements read, belongs to this key (the member, the order, the store).
+  ``handle`` then gets a recorder with ``execute``/``executemany`` only, and the
+  runner sends the batch's statements grouped by text, each key's in order
+  (``infrastructure/statement_batch.py``).
 """
 
 from __future__ import annotations

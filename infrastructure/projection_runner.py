@@ -36,6 +36,7 @@ from application.background import stop_task, wait_event
 from application.projection import AnyProjection, NotificationProjection
 from infrastructure.event_store import EventStore, Listener, connection_failure
 from infrastructure.pg import Connection
+from infrastructure.statement_batch import StatementBatch
 
 if TYPE_CHECKING:
     from infrastructure.privacy import PrivateEventStore
@@ -155,7 +156,13 @@ class ProjectionRunner:
                             await p.handle_notifications(tx.conn, mine)
                     elif (many := getattr(p, "handle_many", None)) is not None:  # a whole batch at once
                         if mine:
-                            await many(tx.conn, [decoded[n.id] for n in mine])
+                            await many(tx.conn, [decoded[n.id] for n in mine], [n.id for n in mine])
+                    elif (key := getattr(p, "batch_key", None)) is not None:  # its writes, a few round trips
+                        statements = StatementBatch()
+                        for n in mine:
+                            event = decoded[n.id]
+                            await p.handle(statements.writer(key(event)), event, n.id)
+                        await statements.flush(tx.conn)
                     else:
                         for n in mine:
                             await p.handle(tx.conn, decoded[n.id], n.id)

@@ -51,6 +51,10 @@ class DealerLedger:
         get_topic(CloudStore.RefundAttributed),
     )
 
+    @staticmethod
+    def batch_key(event: Any) -> Any:
+        return event.originator_id  # the store: its brand row and its (dealer, day) rows
+
     async def setup(self, conn: Any) -> None:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS dealer_ledger (

@@ -41,6 +41,10 @@ class DueSettlements:
     name = "due_settlements"
     topics = (get_topic(Order.Placed), get_topic(Order.Paid))
 
+    @staticmethod
+    def batch_key(event: Any) -> Any:
+        return event.originator_id  # one row per order
+
     async def setup(self, conn: Any) -> None:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS due_settlements (
@@ -176,7 +180,7 @@ class DuePayments:
         else:
             await forget_payment(conn, event.originator_id)
 
-    async def handle_many(self, conn: Any, events: list[Any]) -> None:
+    async def handle_many(self, conn: Any, events: list[Any], notification_ids: Sequence[int] = ()) -> None:
         """A batch at once, as ``handle`` would one by one (the runner prefers this): one DELETE and one INSERT
         per batch, not a statement per order holding stock (whose orders all have a payment time). Per order
         the end state is the same: deleted if paid or cancelled in the batch, inserted if placed after that."""

@@ -50,6 +50,10 @@ class GuidePerformance:
     name = "guide_performance"
     topics = tuple(get_topic(e) for e in EVENTS)
 
+    @staticmethod
+    def batch_key(event: Any) -> Any:
+        return event.originator_id  # the guide: its row and its (guide, member) rows
+
     async def setup(self, conn: Any) -> None:
         counters = ", ".join(f"{c} bigint NOT NULL DEFAULT 0" for c in COLUMNS)
         await conn.execute(

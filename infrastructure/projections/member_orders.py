@@ -20,6 +20,10 @@ class MemberOrders:
     name = "member_orders"
     topics = (get_topic(Order.Placed),)
 
+    @staticmethod
+    def batch_key(event: Any) -> Any:
+        return event.originator_id  # one row per order
+
     async def setup(self, conn: Any) -> None:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS member_orders (

@@ -86,6 +86,10 @@ class MemberPoints:
     name = "member_points"
     topics = tuple(get_topic(e) for e in EVENTS)
 
+    @staticmethod
+    def batch_key(event: Any) -> Any:
+        return event.originator_id  # the member: every row of these tables is one member's
+
     async def setup(self, conn: Any) -> None:
         for statement in DDL:
             await conn.execute(statement)

@@ -24,7 +24,8 @@ too: runners of one projection take turns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +37,7 @@ from domain.guide import Guide
 from domain.settlement import LineKind, Month, SettlementLine, SettlementPeriod, landing_month, line_kind
 from infrastructure.event_store import EventStore
 from infrastructure.projection_runner import ProjectionRunner
+from infrastructure.statement_batch import StatementBatch
 
 _ORDER_KINDS = [LineKind.ORDER.value, LineKind.LATE_ORDER.value]
 _PAGE = 1000
@@ -54,6 +56,9 @@ class SettlementLines:
             SettlementPeriod.Closed,
         )
     )
+
+    def __init__(self) -> None:
+        self._brands: dict[UUID, str] = {}  # stores' brands, learnt as the batches go (they never change)
 
     async def setup(self, conn: Any) -> None:
         await conn.execute(
@@ -81,18 +86,47 @@ class SettlementLines:
         )
 
     async def handle(self, conn: Any, event: Any, notification_id: int) -> None:
+        await self._apply(conn, event, notification_id, _Reads(conn))
+
+    async def handle_many(self, conn: Any, events: Sequence[Any], notification_ids: Sequence[int]) -> None:
+        """A batch as ``handle`` would apply it one by one, its writes sent a few statements at a time
+        (``infrastructure/statement_batch.py``): every line is one order's, keyed by the order, and each store's
+        brand row by the store. What placing a line reads comes from ``_BatchReads`` (the lines and brands the
+        batch itself wrote are not sent yet). A close moves other orders' lines: what was recorded before it is
+        sent first, and the close is applied as it comes."""
+        statements = StatementBatch()
+        reads = _BatchReads(conn, self._brands)
+        for event, n in zip(events, notification_ids, strict=True):
+            if isinstance(event, SettlementPeriod.Closed):
+                await statements.flush(conn)
+                await self._closed(conn, event)
+                reads.closed.clear()  # its month, and the lines it moved on
+                reads.lines.clear()
+                continue
+            key: UUID | None
+            if isinstance(event, CloudStore.Opened):
+                key = event.originator_id
+            elif isinstance(event, (Guide.SaleCredited, Guide.CommissionClawedBack)):
+                key = _our_order(event.order_id)
+            else:
+                key = event.order_id
+            await self._apply(statements.writer(key), event, n, reads)
+        await statements.flush(conn)
+
+    async def _apply(self, conn: Any, event: Any, notification_id: int, reads: _Reads) -> None:
         if isinstance(event, SettlementPeriod.Closed):
             await self._closed(conn, event)
         elif isinstance(event, CloudStore.Opened):
+            reads.opened(event.originator_id, event.brand)
             await conn.execute(
                 "INSERT INTO settlement_stores VALUES ($1, $2) ON CONFLICT DO NOTHING", event.originator_id, event.brand
             )
         elif isinstance(event, CloudStore.OrderAttributed):
-            await self._order(conn, event, notification_id)
+            await self._order(conn, event, notification_id, reads)
         elif isinstance(event, CloudStore.RefundAttributed):
-            await self._refund(conn, event, notification_id)
+            await self._refund(conn, event, notification_id, reads)
         elif isinstance(event, (Guide.SaleCredited, Guide.CommissionClawedBack)):
-            await self._commission(conn, event, notification_id)
+            await self._commission(conn, event, notification_id, reads)
 
     async def _insert(
         self,
@@ -124,13 +158,14 @@ class SettlementLines:
             at,
         )
 
-    async def _order(self, conn: Any, e: Any, n: int) -> None:
-        brand = await _store_brand(conn, e.originator_id)
-        period = landing_month(e.at, await last_closed(conn, brand, e.dealer_id))
+    async def _order(self, conn: Any, e: Any, n: int, reads: _Reads) -> None:
+        brand = await reads.store_brand(e.originator_id)
+        period = landing_month(e.at, await reads.last_closed(brand, e.dealer_id))
         kind = LineKind.ORDER if period == Month.of(e.at) else LineKind.LATE_ORDER
         await self._insert(
             conn, n, brand, e.dealer_id, period, e.order_id, e.originator_id, None, kind, e.amount_fen, period, e.at
         )
+        reads.order_line(e.order_id, (brand, e.dealer_id, e.originator_id, period.first_day))
         # Commission recorded before its order's line (not the order of today's commands) follows it.
         await conn.execute(
             """UPDATE settlement_lines SET dealer_id = $2, store_id = $3, period = $4, original_month = $4, brand = $5
@@ -142,10 +177,11 @@ class SettlementLines:
             brand,
         )
 
-    async def _refund(self, conn: Any, e: Any, n: int) -> None:
-        brand = await _store_brand(conn, e.originator_id)
-        last = await last_closed(conn, brand, e.dealer_id)
-        original = await _order_month(conn, e.order_id) or Month.of(e.at)
+    async def _refund(self, conn: Any, e: Any, n: int, reads: _Reads) -> None:
+        brand = await reads.store_brand(e.originator_id)
+        last = await reads.last_closed(brand, e.dealer_id)
+        line = await reads.line_of(e.order_id)
+        original = Month.of_day(line[3]) if line and line[3] else Month.of(e.at)
         kind = line_kind(LineKind.REFUND, e.at, original, last)
         await self._insert(
             conn,
@@ -162,37 +198,33 @@ class SettlementLines:
             e.at,
         )
 
-    async def _commission(self, conn: Any, e: Any, n: int) -> None:
+    async def _commission(self, conn: Any, e: Any, n: int, reads: _Reads) -> None:
         if not e.commission_fen:
             return
-        try:
-            order_id = UUID(e.order_id)
-        except ValueError:
+        order_id = _our_order(e.order_id)
+        if order_id is None:
             return  # a sale that is not one of our orders belongs to no dealer's statement
         kind = LineKind.COMMISSION if isinstance(e, Guide.SaleCredited) else LineKind.COMMISSION_CLAWBACK
-        row = await conn.fetchrow(
-            "SELECT brand, dealer_id, store_id, period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)",
-            order_id,
-            _ORDER_KINDS,
-        )
-        if row is None:
+        line = await reads.line_of(order_id)
+        if line is None:
             await self._insert(
                 conn, n, None, None, None, order_id, None, e.originator_id, kind, e.commission_fen, None, e.at
             )
             return
-        period = landing_month(e.at, await last_closed(conn, row["brand"], row["dealer_id"]))
+        brand, dealer_id, store_id, period_day = line
+        period = landing_month(e.at, await reads.last_closed(brand, dealer_id))
         await self._insert(
             conn,
             n,
-            row["brand"],
-            row["dealer_id"],
+            brand,
+            dealer_id,
             period,
             order_id,
-            row["store_id"],
+            store_id,
             e.originator_id,
             kind,
             e.commission_fen,
-            Month.of_day(row["period"]),
+            Month.of_day(period_day),
             e.at,
         )
 
@@ -225,16 +257,79 @@ async def last_closed(conn: Any, brand: str, dealer_id: str) -> Month | None:
     return Month.of_day(day) if day else None
 
 
-async def _store_brand(conn: Any, store_id: UUID) -> str:
-    """The store's brand ("" for a store opened before stores recorded theirs: no caller's)."""
-    return await conn.fetchval("SELECT brand FROM settlement_stores WHERE store_id = $1", store_id) or ""
+def _our_order(order_id: str) -> UUID | None:
+    """A guide's sale names its order as text: ours are uuids."""
+    try:
+        return UUID(order_id)
+    except ValueError:
+        return None
 
 
-async def _order_month(conn: Any, order_id: UUID) -> Month | None:
-    day = await conn.fetchval(
-        "SELECT period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)", order_id, _ORDER_KINDS
-    )
-    return Month.of_day(day) if day else None
+OrderLine = tuple[str, str, UUID, date]  # an order's own line: brand, dealer, store, period
+
+
+class _Reads:
+    """What placing a line reads: a store's brand ("" for a store opened before stores recorded theirs: no
+    caller's), a dealer's last closed month, an order's own line (ORDER or LATE_ORDER)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def store_brand(self, store_id: UUID) -> str:
+        return await self.conn.fetchval("SELECT brand FROM settlement_stores WHERE store_id = $1", store_id) or ""
+
+    async def last_closed(self, brand: str, dealer_id: str) -> Month | None:
+        return await last_closed(self.conn, brand, dealer_id)
+
+    async def line_of(self, order_id: UUID) -> OrderLine | None:
+        row = await self.conn.fetchrow(
+            "SELECT brand, dealer_id, store_id, period FROM settlement_lines WHERE order_id = $1 AND kind = ANY($2)",
+            order_id,
+            _ORDER_KINDS,
+        )
+        return None if row is None else (row["brand"], row["dealer_id"], row["store_id"], row["period"])
+
+    def opened(self, store_id: UUID, brand: str) -> None:
+        """A store's brand row was written."""
+
+    def order_line(self, order_id: UUID, line: OrderLine) -> None:
+        """An order's own line was written."""
+
+
+class _BatchReads(_Reads):
+    """The same reads while the batch's writes are recorded, not yet sent: a line or a store's brand the batch
+    wrote comes from memory; the rest from the table, which nothing recorded can change meanwhile (brands are
+    written once, closes are sent as they come, and the only recorded update is of commission lines). Brands
+    are kept across batches (they never change), last closed months for the batch."""
+
+    def __init__(self, conn: Any, brands: dict[UUID, str]) -> None:
+        super().__init__(conn)
+        self.brands = brands
+        self.closed: dict[tuple[str, str], Month | None] = {}
+        self.lines: dict[UUID, OrderLine] = {}
+
+    async def store_brand(self, store_id: UUID) -> str:
+        brand = self.brands.get(store_id)
+        if brand is None:
+            brand = await super().store_brand(store_id)
+            if brand:  # not "": its Opened may come later in a log written before stores recorded theirs
+                self.brands[store_id] = brand
+        return brand
+
+    async def last_closed(self, brand: str, dealer_id: str) -> Month | None:
+        key = (brand, dealer_id)
+        if key not in self.closed:
+            self.closed[key] = await super().last_closed(brand, dealer_id)
+        return self.closed[key]
+
+    async def line_of(self, order_id: UUID) -> OrderLine | None:
+        return self.lines.get(order_id) or await super().line_of(order_id)
+
+    def opened(self, store_id: UUID, brand: str) -> None:
+        self.brands.setdefault(store_id, brand)  # ON CONFLICT DO NOTHING: the first stands
+
+    def order_line(self, order_id: UUID, line: OrderLine) -> None:
+        self.lines.setdefault(order_id, line)
 
 
 def _line(row: Any) -> SettlementLine:

@@ -16,6 +16,7 @@ as a command on the aggregate, which decides (and a second process's sweep finds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -129,7 +130,7 @@ class StockLevels:
                 event.protection.share_bp,
             )
 
-    async def handle_many(self, conn: Any, events: list[Any]) -> None:
+    async def handle_many(self, conn: Any, events: list[Any], notification_ids: Sequence[int] = ()) -> None:
         """A batch of events at once, as ``handle`` would one by one (the runner prefers this): three statements
         per batch whatever its size, not two per reservation. Per stock, its events' changes are summed into one
         row update guarded by the batch's first version (its events are consecutive versions of one aggregate,
