@@ -202,6 +202,8 @@ class StockDirectory:
     def unknown(self, store_id: UUID, skus: Iterable[str], brand: str) -> bool:
         """Whether the store counts a needed SKU whose figure was dropped for the bound (read it afresh, then
         ``observe``). A stock the store does not count is known: it has nothing."""
+        if not self.dropped:  # every stock counted has its row
+            return False
         figures = self.available.get(store_id, {})
         return any(sku not in figures and store_id in self._counting.get((brand, sku), ()) for sku in skus)
 

@@ -1,5 +1,6 @@
 """The stock directory's memory bound: compact rows, the least recently used dropped past the bound, and routing
-that reads a dropped figure afresh instead of taking it for zero."""
+that reads a dropped figure afresh instead of taking it for zero; which stores count which SKU is never dropped, so
+the stock fallback is still offered a holder whose rows were: with any bound, routing decides as without one."""
 
 from __future__ import annotations
 
