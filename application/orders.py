@@ -130,10 +130,33 @@ class OrderService(Service):
             fresh = stock_overrides.get(store_id)
             return fresh if fresh is not None else view.figures([store_id], skus)[store_id]
 
-        holders = view.stores_holding(brand, skus) if policy.stock_fallback is not StockFallback.UNALLOCATED else ()
+        holders = (
+            view.stores_holding(brand, skus, stock_overrides)
+            if policy.stock_fallback is not StockFallback.UNALLOCATED
+            else ()
+        )
         return self.directory.route(
             facts, policy, at, overrides, programme_version=version, brand=brand, stock=figures, holders=holders
         )
+
+    async def _route_known(
+        self,
+        facts: OrderFacts,
+        policy: AttributionPolicy,
+        at: datetime,
+        overrides: dict[UUID, StoreSnapshot],
+        stock_overrides: dict[UUID, dict[str, int]],
+        version: int,
+        brand: str,
+    ) -> RoutingDecision:
+        """``_route`` on known figures: while a candidate's figures were dropped by the stock directory for its
+        memory bound (a store near the customer, or one the stock fallback was offered as a possible holder), read
+        them afresh into ``stock_overrides`` and route again. The decision is the one an unbounded directory gives;
+        the bound costs only these reads. Ends: each round reads stores not read before, of finitely many."""
+        while True:
+            decision = self._route(facts, policy, at, overrides, stock_overrides, version, brand)
+            if not await self._read_unknown_stock(decision, stock_overrides, brand):
+                return decision
 
     @staticmethod
     def _refuse_out_of_stock(decision: RoutingDecision) -> None:
@@ -215,14 +238,7 @@ class OrderService(Service):
         facts = replace(facts, needs=self._needs(draft.lines, member.brand))
         programme = await self.programmes.current(member.brand)
         at = self.clock.now()
-        stock_overrides: dict[UUID, dict[str, int]] = {}
-        for _ in range(MAX_REROUTES):
-            decision = self._route(
-                facts, programme.attribution, at, {}, stock_overrides, programme.version, member.brand
-            )
-            if not await self._read_unknown_stock(decision, stock_overrides):
-                return decision
-        return decision
+        return await self._route_known(facts, programme.attribution, at, {}, {}, programme.version, member.brand)
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
@@ -269,9 +285,7 @@ class OrderService(Service):
         overrides: dict[UUID, StoreSnapshot] = {}
         stock_overrides: dict[UUID, dict[str, int]] = {}
         for _ in range(MAX_REROUTES):
-            decision = self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
-            if await self._read_unknown_stock(decision, stock_overrides):
-                continue  # the stock directory dropped some candidates' figures for its bound: read, route again
+            decision = await self._route_known(facts, policy, at, overrides, stock_overrides, version, member.brand)
             if decision.store_id is None:  # not allocated
                 if await self._refresh_full_stores(decision, overrides, at):
                     continue  # the router's copy may lag a release: route again on fresh counts
@@ -313,7 +327,9 @@ class OrderService(Service):
             raise Conflict("stores kept changing while the order was routed", attempts=MAX_REROUTES)
         return order
 
-    async def _read_unknown_stock(self, decision: RoutingDecision, stock_overrides: dict[UUID, dict[str, int]]) -> bool:
+    async def _read_unknown_stock(
+        self, decision: RoutingDecision, stock_overrides: dict[UUID, dict[str, int]], brand: str
+    ) -> bool:
         """Candidates whose stock figures the directory dropped for its memory bound: read them afresh (True: route
         again on them). Never the case while the directory holds every row."""
         if self.stock is None or not decision.needs:
@@ -322,7 +338,7 @@ class OrderService(Service):
         unknown = [
             c.store_id
             for c in decision.candidates
-            if c.store_id not in stock_overrides and self.stock.unknown(c.store_id, skus)
+            if c.store_id not in stock_overrides and self.stock.unknown(c.store_id, skus, brand)
         ]
         for store_id in unknown:
             figures = {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +26,7 @@ from eventsourcing.utils import get_topic
 
 from application.background import stop_task
 from application.ports import Notifications
-from domain.stock import Protection, StoreStock, stock_id
+from domain.stock import Protection, StoreStock
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,15 @@ ROW_BYTES = 800
 about 520 bytes with four SKUs a store, 700 with one SKU a store (each its own figures dict);
 tests/application/test_stock_directory.py checks the estimate stays above what it measures."""
 
+COUNTED_BYTES = 200
+"""What one (store, SKU) takes in the never-dropped index of the stores counting each SKU (a set entry and its
+store id): tracemalloc measured about 160 bytes with hundreds of stores a SKU."""
+
+SKU_BYTES = 1000
+"""What one (brand, SKU) takes in that index besides its stores (its key, its set's table): with ``COUNTED_BYTES``
+an estimate above what tracemalloc measured from 1 to 2,000 SKUs over 2,000 stocks (at most 300 bytes a stock in
+all, with a few stores a SKU); tests/application/test_stock_directory.py checks it."""
+
 
 class StockDirectory:
     """Compact rows, not aggregates: per (store, SKU) its brand, on-hand, reserved units, walk-in protection and
@@ -48,8 +57,11 @@ class StockDirectory:
 
     Bounded in bytes (``max_bytes``; ``ROW_BYTES`` per row): past the bound the least recently used rows are
     dropped. A dropped row is *unknown*, not zero: routing asks ``unknown`` and reads such stores' stock afresh
-    (``OrderService``), and a fresh read brings the row back (``observe``). Which SKUs a brand tracks is kept
-    apart and never dropped (one entry per SKU): forgetting it would let an order skip its reservation.
+    (``OrderService``), and a fresh read brings the row back (``observe``). Which stores count which SKUs is kept
+    apart and never dropped (``COUNTED_BYTES`` per stock, ``SKU_BYTES`` per SKU, counted in the bound before any
+    row): forgetting a SKU would let an order skip its reservation, and forgetting a store that counts it would
+    hide a holder from the stock fallback (``stores_holding`` names a store whose figure was dropped as a
+    possible holder, which routing reads afresh when it matters). So the bound costs reads, never a decision.
     """
 
     def __init__(self, store: Notifications, mapper: Mapper[UUID], *, max_bytes: int = 64 * 2**20) -> None:
@@ -60,15 +72,22 @@ class StockDirectory:
         self._rows: OrderedDict[UUID, list[Any]] = OrderedDict()
         self.dropped = 0  # rows dropped for the bound so far: once any is, a stock without a row is unknown
         self.available: dict[UUID, dict[str, int]] = {}  # store id -> SKU -> units an online order may reserve
-        self.holders: dict[tuple[str, str], set[UUID]] = {}  # (brand, SKU) -> stores whose row is held
-        self._tracked: set[tuple[str, str]] = set()  # (brand, SKU) counted at some store: never dropped
+        # (brand, SKU) -> the stores counting it (a StoreStock was opened), whether or not their rows are held: never
+        # dropped; its keys are the SKUs the brand tracks
+        self._counting: dict[tuple[str, str], set[UUID]] = {}
+        self._counted = 0  # (store, SKU) pairs in _counting
         self.position: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def usage(self) -> tuple[int, int]:
-        """Rows held and their estimated bytes."""
-        return len(self._rows), len(self._rows) * ROW_BYTES
+        """Rows held, and the estimated bytes of the rows and of the index of stores counting each SKU."""
+        return len(self._rows), len(self._rows) * ROW_BYTES + self._fixed_bytes
+
+    @property
+    def _fixed_bytes(self) -> int:
+        """What the never-dropped index takes: the bound leaves the rows the rest."""
+        return self._counted * COUNTED_BYTES + len(self._counting) * SKU_BYTES
 
     async def load(self) -> None:
         await self.catch_up()
@@ -111,7 +130,7 @@ class StockDirectory:
             event = self._mapper.to_domain_event(n)
             sid = event.originator_id
             if isinstance(event, StoreStock.Opened):
-                self._tracked.add((event.brand, event.sku))
+                self._count(event.brand, event.sku, event.store_id)
                 self._set([event.brand, event.store_id, event.sku, 0, 0, 0, 0, n.originator_version], sid)
                 continue
             row = self._rows.get(sid)
@@ -139,7 +158,7 @@ class StockDirectory:
         if row is not None and row[7] > stock.version:
             return
         p = stock.protection
-        self._tracked.add((stock.brand, stock.sku))
+        self._count(stock.brand, stock.sku, stock.store_id)
         self._set(
             [
                 stock.brand,
@@ -154,42 +173,59 @@ class StockDirectory:
             stock.id,
         )
 
+    def _count(self, brand: str, sku: str, store_id: UUID) -> None:
+        stores = self._counting.setdefault((brand, sku), set())
+        if store_id not in stores:
+            stores.add(store_id)
+            self._counted += 1
+
     def _set(self, row: list[Any], sid: UUID) -> None:
-        brand, store_id, sku, on_hand, reserved, floor_units, share_bp = row[:7]
+        _, store_id, sku, on_hand, reserved, floor_units, share_bp = row[:7]
         kept = Protection(floor_units, share_bp).kept(on_hand)
         self.available.setdefault(store_id, {})[sku] = max(0, on_hand - reserved - kept)
-        self.holders.setdefault((brand, sku), set()).add(store_id)
         self._rows[sid] = row
         self._rows.move_to_end(sid)
-        while len(self._rows) * ROW_BYTES > self.max_bytes and self._rows:
-            _, (b, st, k, *_) = self._rows.popitem(last=False)
+        room = self.max_bytes - self._fixed_bytes
+        while len(self._rows) * ROW_BYTES > room and self._rows:
+            _, (_, st, k, *_) = self._rows.popitem(last=False)
             self.dropped += 1
             figures = self.available.get(st, {})
             figures.pop(k, None)
             if not figures:
                 self.available.pop(st, None)
-            holders = self.holders.get((b, k))
-            if holders is not None:
-                holders.discard(st)
 
     # --- what routing asks --------------------------------------------------------------
 
     def tracked(self, brand: str, sku: str) -> bool:
-        return (brand, sku) in self._tracked
+        return (brand, sku) in self._counting
 
-    def unknown(self, store_id: UUID, skus: Iterable[str]) -> bool:
-        """Whether a needed SKU's figure at the store may have been dropped for the bound (read it afresh, then
-        ``observe``). Until a row is dropped, a stock without a row is one the store does not count."""
-        return bool(self.dropped) and any(stock_id(store_id, sku) not in self._rows for sku in skus)
+    def unknown(self, store_id: UUID, skus: Iterable[str], brand: str) -> bool:
+        """Whether the store counts a needed SKU whose figure was dropped for the bound (read it afresh, then
+        ``observe``). A stock the store does not count is known: it has nothing."""
+        if not self.dropped:  # every stock counted has its row
+            return False
+        figures = self.available.get(store_id, {})
+        return any(sku not in figures and store_id in self._counting.get((brand, sku), ()) for sku in skus)
 
     def tracked_skus(self, brand: str) -> list[str]:
-        return sorted(sku for b, sku in self._tracked if b == brand)
+        return sorted(sku for b, sku in self._counting if b == brand)
 
-    def stores_holding(self, brand: str, skus: Iterable[str]) -> set[UUID]:
-        """Stores of ``brand`` with at least one unit of any of ``skus`` an online order could reserve."""
+    def stores_holding(
+        self, brand: str, skus: Iterable[str], fresh: Mapping[UUID, Mapping[str, int]] | None = None
+    ) -> set[UUID]:
+        """Stores of ``brand`` with at least one unit of any of ``skus`` an online order could reserve, and those
+        that may have one: a store whose figure of a SKU was dropped for the bound is named unless ``fresh`` (its
+        figures read afresh, ``unknown``) says it has none. A store held in the directory is judged on its row."""
+        fresh = fresh or {}
         out: set[UUID] = set()
         for sku in skus:
-            out.update(s for s in self.holders.get((brand, sku), ()) if self.available.get(s, {}).get(sku, 0) > 0)
+            for s in self._counting.get((brand, sku), ()):
+                units = self.available.get(s, {}).get(sku)
+                if units is None:  # dropped for the bound: a holder unless read afresh and found without any
+                    read = fresh.get(s)
+                    units = 1 if read is None else read.get(sku, 0)
+                if units > 0:
+                    out.add(s)
         return out
 
     def figures(self, store_ids: Iterable[UUID], skus: Iterable[str]) -> dict[UUID, dict[str, int]]:
@@ -197,6 +233,5 @@ class StockDirectory:
         return {s: {k: self.available.get(s, {}).get(k, 0) for k in skus} for s in store_ids}
 
     def skus_at(self, store_id: UUID, brand: str) -> list[str]:
-        """The SKUs the store may count: those with a row, or while rows are dropped every SKU the brand counts
-        anywhere (the caller reads each afresh)."""
-        return self.tracked_skus(brand) if self.dropped else sorted(self.available.get(store_id, {}))
+        """The SKUs the store counts, whether or not their rows are held."""
+        return sorted(sku for (b, sku), stores in self._counting.items() if b == brand and store_id in stores)

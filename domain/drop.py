@@ -122,6 +122,12 @@ class Offer:
     lapsed: bool = False
     order_id: UUID | None = None  # the order the claim placed (kept after it was cancelled, for the record)
 
+    @property
+    def holding_order(self) -> UUID | None:
+        """The order holding the offered units: the live claim's. None before a claim, and once the claim's order
+        was cancelled or timed out unpaid (the units went back to the drop; ``order_id`` keeps it for the record)."""
+        return self.order_id if self.claimed else None
+
 
 def ticket_key(seed: bytes, member_id: UUID, n: int) -> bytes:
     return hashlib.sha256(seed + member_id.bytes + n.to_bytes(4, "big")).digest()

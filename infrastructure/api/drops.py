@@ -146,12 +146,14 @@ def entry_message(entry: DropEntry, drop: Drop) -> pb.DropEntry:
 
 
 def offer_message(offer: Offer) -> pb.DropOffer:
+    held_by = offer.holding_order  # the live claim's order, as the winner's entry names it (DropEntry.order)
     return pb.DropOffer(
         member=names.name(MEMBERS, offer.member_id),
         store=_pool_name(offer.store_id),
         units=offer.units,
         expire_time=convert.timestamp(offer.expires_at),
         result=_result(offer, True),
+        order=names.name(ORDERS, held_by) if held_by is not None else "",
     )
 
 

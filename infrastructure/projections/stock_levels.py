@@ -5,7 +5,8 @@ figure is what the aggregate holds: on-hand, reserved (held for online orders), 
 (fulfilled online plus till sales), till sales, and the walk-in protection; protected and
 available-online units are derived the way the aggregate derives them
 (``stock_levels_view``). ``drop_offers``: one row per offer of a drawn drop, with its state
-(WON, CLAIMED, RELEASED: its order was cancelled, LAPSED), fed from ``Drop``'s events.
+(WON, CLAIMED, RELEASED: its order was cancelled, LAPSED) and, while CLAIMED, the order holding its
+units (``order_id``, as ``Offer.holding_order``), fed from ``Drop``'s events.
 
 ``stock_holds`` (kept by the ``stock_levels`` projection): one row per reservation not yet paid
 (committed holds never expire) nor released or consumed, with its expiry; the scheduler reads it
@@ -230,6 +231,8 @@ class DropResults:
                 expires_at timestamptz NOT NULL, state text NOT NULL, offered_at timestamptz NOT NULL,
                 PRIMARY KEY (drop_id, member_id))"""
         )
+        # the claim's order (null unless CLAIMED); tables made before the column get it here
+        await conn.execute("ALTER TABLE drop_offers ADD COLUMN IF NOT EXISTS order_id uuid")
         await conn.execute(
             "CREATE INDEX IF NOT EXISTS drop_offers_open ON drop_offers (expires_at) WHERE state = 'WON'"
         )
@@ -239,7 +242,8 @@ class DropResults:
 
     async def _offer(self, conn: Any, drop_id, offers, at) -> None:
         await conn.executemany(
-            """INSERT INTO drop_offers VALUES ($1, $2, $3, $4, $5, 'WON', $6) ON CONFLICT DO NOTHING""",
+            """INSERT INTO drop_offers (drop_id, member_id, store_id, units, expires_at, state, offered_at)
+               VALUES ($1, $2, $3, $4, $5, 'WON', $6) ON CONFLICT DO NOTHING""",
             [(drop_id, o.member_id, o.store_id, o.units, o.expires_at, at) for o in offers],
         )
 
@@ -247,21 +251,22 @@ class DropResults:
         drop_id = event.originator_id
         if isinstance(event, Drop.Drawn):
             await self._offer(conn, drop_id, event.offers, event.at)
-        elif isinstance(event, Drop.Claimed):
+        elif isinstance(event, Drop.Claimed):  # a claim recorded before claims placed orders names none
             await conn.execute(
-                "UPDATE drop_offers SET state = 'CLAIMED' WHERE drop_id = $1 AND member_id = $2",
+                "UPDATE drop_offers SET state = 'CLAIMED', order_id = $3 WHERE drop_id = $1 AND member_id = $2",
                 drop_id,
                 event.member_id,
+                getattr(event, "order_id", None),
             )
         elif isinstance(event, Drop.ClaimReleased):  # its order was cancelled: the units wait for the pass-on
             await conn.execute(
-                "UPDATE drop_offers SET state = 'RELEASED' WHERE drop_id = $1 AND member_id = $2",
+                "UPDATE drop_offers SET state = 'RELEASED', order_id = NULL WHERE drop_id = $1 AND member_id = $2",
                 drop_id,
                 event.member_id,
             )
         elif isinstance(event, Drop.PassedOn):
             await conn.executemany(
-                "UPDATE drop_offers SET state = 'LAPSED' WHERE drop_id = $1 AND member_id = $2",
+                "UPDATE drop_offers SET state = 'LAPSED', order_id = NULL WHERE drop_id = $1 AND member_id = $2",
                 [(drop_id, m) for m in event.lapsed],
             )
             await self._offer(conn, drop_id, event.offers, event.at)

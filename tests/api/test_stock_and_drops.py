@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from uuid import UUID
 
 import grpc
 import pytest
@@ -453,3 +454,111 @@ async def test_the_nearest_store_in_stock_is_chosen_when_the_programme_says_so(a
     )
     assert placed.routing.store == holder.name and not placed.routing.split
     assert placed.routing.attribution[-1].reason == o.STEP_REASON_NEAREST_IN_STOCK
+
+
+async def test_the_results_name_each_live_claims_order_and_no_longer_once_it_is_cancelled_or_timed_out(api):
+    """ListDropResults names the order holding a claim's units, as the winner's entry does (DropEntry.order): after
+    the claim, not once the order is cancelled or its payment times out, and then the next claimant's."""
+    drops = drops_pb2_grpc.DropServiceStub(api.channel)
+    await api.stores.OpenCloudStore(
+        s.OpenCloudStoreRequest(
+            request_id=api.rid(), brand="acme", cloud_store=s.CloudStore(spec=store_spec("S-R", 31.2310, 121.4740))
+        ),
+        metadata=OP,
+    )
+    drop = await drops.CreateDrop(
+        d.CreateDropRequest(
+            request_id=api.rid(),
+            drop=d.Drop(
+                display_name="Results",
+                sku="SNK-R",
+                pools=[d.DropPool(units=1)],
+                registration_open_time=timestamp(START),
+                registration_close_time=timestamp(START + timedelta(hours=1)),
+                purchase_window_minutes=30,
+                per_member_limit=1,
+                price_fen=19_900,
+            ),
+        ),
+        metadata=OP,
+    )
+    members = [await register_member(api) for _ in range(3)]
+    for m in members:
+        await drops.RegisterForDrop(
+            d.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=m.name), metadata=MP
+        )
+    api.clock.advance(hours=1, minutes=1)
+    drawn = await drops.DrawDrop(d.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=OP)
+    seed = bytes.fromhex(drawn.seed)
+    first, second, third = (
+        m.name
+        for m in sorted(
+            members,
+            key=lambda m: hashlib.sha256(
+                seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)
+            ).digest(),
+        )
+    )
+    await api.settled()  # routing knows the store
+
+    async def results() -> dict[str, tuple[int, str]]:
+        listed = await drops.ListDropResults(d.ListDropResultsRequest(parent=drop.name), metadata=AU)
+        return {r.member: (r.result, r.order) for r in listed.offers}
+
+    async def entry(member: str) -> d.DropEntry:
+        return await drops.GetDropEntry(d.GetDropEntryRequest(name=entry_name(drop.name, member)), metadata=MP)
+
+    async def claim(member: str) -> str:
+        claimed = await drops.ClaimDropOffer(
+            d.ClaimDropOfferRequest(
+                request_id=api.rid(),
+                name=entry_name(drop.name, member),
+                fulfilment=c.FULFILMENT_MODE_DELIVERY,
+                customer_location=gcj(*CUSTOMER),
+            ),
+            metadata=MP,
+        )
+        assert claimed.order.startswith("orders/")
+        return claimed.order
+
+    async def read_model() -> dict[str, str]:
+        await api.settled()
+        rows = await api.running.store.pool.fetch(
+            "SELECT member_id, order_id FROM drop_offers WHERE drop_id = $1", UUID(drop.name.split("/")[1])
+        )
+        return {f"members/{r['member_id']}": f"orders/{r['order_id']}" if r["order_id"] else "" for r in rows}
+
+    assert await results() == {first: (d.DROP_RESULT_WON, "")}  # won, not claimed: no order
+    first_order = await claim(first)
+    assert await results() == {first: (d.DROP_RESULT_CLAIMED, first_order)}
+    assert (await entry(first)).order == first_order  # the same order the winner's entry names
+    assert await read_model() == {first: first_order}
+
+    await api.orders.CancelOrder(o.CancelOrderRequest(request_id=api.rid(), name=first_order), metadata=MP)
+    assert await results() == {first: (d.DROP_RESULT_LAPSED, "")}  # the units left with the cancelled order
+    assert await read_model() == {first: ""}
+    await drops.PassOnUnclaimedOffers(d.PassOnUnclaimedOffersRequest(request_id=api.rid(), name=drop.name), metadata=OP)
+    assert await results() == {first: (d.DROP_RESULT_LAPSED, ""), second: (d.DROP_RESULT_WON, "")}
+    second_order = await claim(second)
+    assert await results() == {first: (d.DROP_RESULT_LAPSED, ""), second: (d.DROP_RESULT_CLAIMED, second_order)}
+    assert await read_model() == {first: "", second: second_order}
+
+    api.clock.advance(minutes=31)  # the second claimant does not pay: the payment timeout cancels the order
+    await api.settled()
+    assert await api.running.scheduler.cancel_unpaid() == 1
+    assert await results() == {first: (d.DROP_RESULT_LAPSED, ""), second: (d.DROP_RESULT_LAPSED, "")}
+    assert await read_model() == {first: "", second: ""}
+    assert await api.running.scheduler.pass_on_offers() == 1
+    third_order = await claim(third)
+    paid = await api.orders.PayOrder(
+        o.PayOrderRequest(request_id=api.rid(), name=third_order, paid_fen=19_900), metadata=MP
+    )
+    assert paid.state == o.ORDER_STATE_PAID
+    final = {
+        first: (d.DROP_RESULT_LAPSED, ""),
+        second: (d.DROP_RESULT_LAPSED, ""),
+        third: (d.DROP_RESULT_CLAIMED, third_order),
+    }
+    assert await results() == final  # paid: the claim and its order stand
+    assert (await entry(third)).order == third_order
+    assert await read_model() == {m: order for m, (_, order) in final.items()}

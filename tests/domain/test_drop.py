@@ -236,8 +236,10 @@ def test_a_claim_names_its_order_and_a_second_claim_is_refused_naming_it():
     drop, _ = drawn_drop()
     winner = sorted(drop.offers)[0]
     order_id = uuid4()
+    assert drop.offers[winner].holding_order is None  # won, not claimed: no order holds the units
     offer = drop.claim(winner, order_id, T0 + 125 * MIN)
     assert offer.claimed and offer.order_id == order_id and drop.claim_of(order_id) == offer
+    assert offer.holding_order == order_id
     with pytest.raises(RuleViolation) as e:
         drop.claim(winner, uuid4(), T0 + 126 * MIN)
     assert e.value.reason == "OFFER_CLAIMED" and e.value.details["order_id"] == str(order_id)
@@ -266,6 +268,7 @@ def test_a_cancelled_claims_units_go_to_the_next_in_draw_order():
 
     assert drop.release_claim(a, "CANCELLED", T0 + 130 * MIN)
     assert drop.offers[first].lapsed and not drop.offers[first].claimed and drop.offers[first].order_id == a
+    assert drop.offers[first].holding_order is None and drop.offers[second].holding_order == b  # kept: the record
     assert drop.to_pass_on(T0 + 130 * MIN) and drop.claim_of(a) is None
     assert not drop.release_claim(a, "CANCELLED", T0 + 131 * MIN)  # released once; never refuses a cancellation
     assert not drop.release_claim(uuid4(), "CANCELLED", T0 + 131 * MIN)
@@ -275,6 +278,7 @@ def test_a_cancelled_claims_units_go_to_the_next_in_draw_order():
 
     passed = drop.pass_on(drawn, T0 + 133 * MIN)
     assert [o.member_id for o in passed] == [order[2]] and passed[0].units == 1
+    assert drop.offers[first].holding_order is None and passed[0].holding_order is None
     assert passed[0].expires_at == T0 + 163 * MIN  # a fresh purchase window
     assert drop.returned == () and not drop.to_pass_on(T0 + 133 * MIN)
     drop.check_units()
@@ -349,6 +353,9 @@ def test_units_are_never_offered_beyond_the_drop_nor_held_by_two_orders(units, s
         drop.check_units()
         orders = [o.order_id for o in drop.offers.values() if o.claimed]
         assert len(orders) == len(set(orders))
+        for o in drop.offers.values():  # an offer names the order holding it exactly while that order's claim lives
+            assert o.holding_order == (o.order_id if o.claimed else None)
+            assert o.holding_order is None or drop.claim_of(o.holding_order) == o
         for pool in drop.pools:
             held = sum(o.units for o in drop.offers.values() if not o.lapsed and o.store_id == pool.store_id)
             assert held <= pool.units

@@ -41,18 +41,52 @@ async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventSt
     holds = await rows(store, "SELECT stock_id, order_id, expires_at FROM stock_holds")
     assert holds == sorted((stock.id, r.order_id, r.expires_at) for r in stock.reservations.values() if not r.committed)
     assert len(holds) == 1  # the workload leaves one hold unpaid: the one the scheduler's sweep would look at
-    offers = await rows(store, "SELECT member_id, units, state FROM drop_offers")
-    expected = sorted(
-        (o.member_id, o.units, "CLAIMED" if o.claimed else "LAPSED" if o.lapsed else "WON")
-        for o in drop.offers.values()
-    )
-    assert offers == expected and {state for _, _, state in offers} >= {"CLAIMED", "LAPSED", "WON"}
+
+    async def offers_match() -> list[tuple]:
+        offers = await rows(store, "SELECT member_id, units, state, order_id FROM drop_offers")
+        expected = sorted(
+            (o.member_id, o.units, "CLAIMED" if o.claimed else "LAPSED" if o.lapsed else "WON", o.holding_order)
+            for o in drop.offers.values()
+        )
+        assert offers == expected
+        return offers
+
+    offers = await offers_match()
+    assert {state for _, _, state, _ in offers} >= {"CLAIMED", "LAPSED", "WON"}
+    assert any(o.order_id is not None and o.lapsed for o in drop.offers.values())  # released: named no more
+    assert sum(order is not None for *_, order in offers) == 1  # the one live claim's order
+    # the released claim's unit, passed on, is claimed: its row names the new order
+    (passed_on,) = [o for o in drop.offers.values() if not o.claimed and not o.lapsed and o.store_id is None]
+    drop.claim(passed_on.member_id, uuid5(NAMESPACE_URL, "d-o3"), passed_on.expires_at - timedelta(minutes=1))
+    await Repository(store, build_mapper({})).save(drop)
+    await runner.catch_up()
+    assert sum(order is not None for *_, order in await offers_match()) == 2
 
     tables = ("stock_levels", "stock_holds", "drop_offers")
     live = [await rows(store, f"SELECT * FROM {t}") for t in tables]
     for projection in projections:
         await rebuild(store, projection, build_mapper({}), batch_size=2, out=None)
     assert [await rows(store, f"SELECT * FROM {t}") for t in tables] == live
+
+
+async def test_the_drop_results_setup_adds_the_order_column_to_a_table_made_before_it(store: EventStore) -> None:
+    """A table made before ``order_id`` existed (its rows kept) gets the column from ``setup``, run any number of
+    times; rows claimed before it name no order until the read model is rebuilt."""
+    drop_id, member_id = uuid5(NAMESPACE_URL, "old-drop"), uuid5(NAMESPACE_URL, "old-member")
+    async with store.pool.acquire() as conn:
+        await DropResults().reset(conn)
+        await conn.execute(
+            """CREATE TABLE drop_offers (
+                drop_id uuid NOT NULL, member_id uuid NOT NULL, store_id uuid, units bigint NOT NULL,
+                expires_at timestamptz NOT NULL, state text NOT NULL, offered_at timestamptz NOT NULL,
+                PRIMARY KEY (drop_id, member_id))"""
+        )
+        await conn.execute(
+            "INSERT INTO drop_offers VALUES ($1, $2, NULL, 1, $3, 'CLAIMED', $3)", drop_id, member_id, T0
+        )
+        for _ in range(2):
+            await DropResults().setup(conn)
+    assert await rows(store, "SELECT member_id, state, order_id FROM drop_offers") == [(member_id, "CLAIMED", None)]
 
 
 async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by_one(store: EventStore) -> None:

@@ -206,18 +206,20 @@ class ListDropResultsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ...) -> None: ...
 
 class DropOffer(_message.Message):
-    __slots__ = ("member", "store", "units", "expire_time", "result")
+    __slots__ = ("member", "store", "units", "expire_time", "result", "order")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
     member: str
     store: str
     units: int
     expire_time: _timestamp_pb2.Timestamp
     result: DropResult
-    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., units: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[DropResult, str]] = ...) -> None: ...
+    order: str
+    def __init__(self, member: _Optional[str] = ..., store: _Optional[str] = ..., units: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[DropResult, str]] = ..., order: _Optional[str] = ...) -> None: ...
 
 class ListDropResultsResponse(_message.Message):
     __slots__ = ("offers",)
