@@ -7,7 +7,6 @@ connections with ``pg_terminate_backend`` (what a restart does to them).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -113,72 +112,3 @@ async def test_a_link_lost_at_commit_is_an_unknown_outcome(store: EventStore, fr
             await tx.insert_events([mapper.to_stored_event(e) for e in thing.collect_events()])
             await terminate_connections(fresh_dsn)  # the next thing this connection does is COMMIT
             await asyncio.sleep(0.1)
-
-
-async def test_a_stores_subscription_and_projection_runner_share_one_listen_session_that_comes_back(
-    store: EventStore, fresh_dsn: str
-):
-    """A store on its own (no LISTEN session of the process: tools, tests, the sync adapter) still has one
-    LISTEN connection for all its followers, the same reconnecting session as brands share; when the
-    database ends it, the next one tells every follower to catch up, and the last follower to leave closes it."""
-    mapper = stock_mapper()
-    counts = Counts(store)
-    runner = ProjectionRunner(store, [counts], mapper, poll_interval=60)
-    seen: list[int] = []
-
-    async def follow() -> None:
-        async for n in store.subscribe(poll_interval=30):
-            seen.append(n.id)
-
-    session = store.listen_session()
-    runner.start()
-    task = asyncio.create_task(follow())
-    try:
-        await until(lambda: session.listening == {store.channel} and len(session._followers[store.channel]) == 2)
-        await until(lambda: not session._new)  # both followers were told they listen
-        assert await listening_backends(fresh_dsn) == [session.application_name]  # one session, not one each
-        conn = await asyncpg.connect(fresh_dsn)
-        try:
-            killed = await conn.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
-                session.application_name,
-            )
-        finally:
-            await conn.close()
-        assert killed == 1
-        await until(lambda: session.connections == 2 and session.listening == {store.channel} and not session._new)
-        head = await insert_things(store, mapper)
-
-        async def caught_up() -> None:  # only a NOTIFY is this fast: they poll every 30 and 60 s
-            while not seen or seen[-1] != head or await runner.position(counts) != head:
-                await asyncio.sleep(0.02)
-
-        await asyncio.wait_for(caught_up(), FRESH_WITHIN_S)
-        async with asyncio.timeout(10):  # the ended backend leaves pg_stat_activity as it exits
-            while await listening_backends(fresh_dsn) != [session.application_name]:
-                await asyncio.sleep(0.02)
-    finally:
-        await runner.stop()
-        await stop_task(task)
-    assert not [t for t in asyncio.all_tasks() if t.get_name() == "shared-listener"]  # closed with its last follower
-    assert not session.connected
-    assert await counts.rows(store) == await recomputed(store)
-
-
-async def listening_backends(dsn: str) -> list[str]:
-    """The application names of this database's sessions whose last statement was a LISTEN."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT application_name FROM pg_stat_activity "
-            "WHERE datname = current_database() AND query ILIKE 'LISTEN %'"
-        )
-        return [r[0] for r in rows]
-    finally:
-        await conn.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
