@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.persistence import (
     IntegrityError,
     Notification,
@@ -28,10 +27,11 @@ from eventsourcing.persistence import (
 )
 
 from application.availability import CommitOutcomeUnknown, Unavailable
-from application.background import stop_task, wait_event
+from application.background import wait_event
 from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names, commit_function, migrate
 from infrastructure.pg import Connection
+from infrastructure.shared_listener import SharedListener
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,8 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     asyncpg itself still rolls back an open transaction and drops listener callbacks. The
     rest of what its reset query undoes is never left behind by this code base: settings
     are only ``SET LOCAL`` (transaction-scoped), advisory locks are transaction-scoped or
-    released explicitly (migrations), cursors live inside transactions, and listeners are
-    removed (UNLISTEN) before their connection goes back.
+    released explicitly (migrations), cursors live inside transactions, and no pooled
+    connection LISTENs (the LISTEN session is a connection of its own: infrastructure.shared_listener).
     """
 
 
@@ -221,10 +221,20 @@ class EventStore:
             "RETURNING notification_id"
         )
 
-    shared_listener: Any = None
-    """A :class:`infrastructure.shared_listener.SharedListener` of this store's database, when the process has
-    one: its followers then LISTEN on that one session (all brands' on one database) instead of each holding
-    a pooled connection of its own."""
+    shared_listener: SharedListener | None = None
+    """The process's LISTEN session of this store's database, when it has one (all brands' followers on one
+    database share it); otherwise :meth:`listen_session` gives the store one of its own."""
+
+    _own_listener: SharedListener | None = None
+
+    def listen_session(self) -> SharedListener:
+        """The LISTEN session this store's followers join: :attr:`shared_listener`, or else the store's own on
+        :meth:`connect_dsn` (its subscriptions and projection runner share it; it runs while followed)."""
+        if self.shared_listener is not None:
+            return self.shared_listener
+        if self._own_listener is None:
+            self._own_listener = SharedListener(self.connect_dsn())
+        return self._own_listener
 
     dsn: str | None = None
     """Where the pool connects (set by :meth:`open`), for connections of their own (the health probe)."""
@@ -276,6 +286,8 @@ class EventStore:
         except TimeoutError:
             log.warning("event store pool did not close within %s s; terminating its connections", timeout)
             self.pool.terminate()
+        if self._own_listener is not None:  # a follower abandoned without leaving: stop its session too
+            await self._own_listener.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -616,12 +628,11 @@ class _Cursor:
 class Listener:
     """LISTEN on the event store's channel while open, across database restarts.
 
-    It holds a pooled connection with the listener. When that connection drops (the
-    database restarted, crashed or went away) it reconnects, retrying after
-    ``min_backoff`` seconds, doubling up to ``max_backoff``. ``on_notify`` runs for
-    every NOTIFY unless ``hint``, given the NOTIFY's payload, answers that it was
-    dealt with; ``on_connect`` (default: ``on_notify``) runs after every
-    (re)connection, so its owner catches up at once on whatever committed while
+    A follower of the store's LISTEN session (:meth:`EventStore.listen_session`, an
+    :class:`infrastructure.shared_listener.SharedListener`), which reconnects with backoff when its
+    connection drops. ``on_notify`` runs for every NOTIFY unless ``hint``, given the NOTIFY's payload,
+    answers that it was dealt with; ``on_connect`` (default: ``on_notify``) runs once the channel is
+    listened and after every reconnection, so its owner catches up at once on whatever committed while
     nobody was listening, instead of waiting for its next poll.
     """
 
@@ -632,87 +643,27 @@ class Listener:
         *,
         on_connect: Callable[[], None] | None = None,
         hint: Callable[[str], bool] | None = None,
-        min_backoff: float = 0.05,
-        max_backoff: float = 1.0,
-        check_interval: float = 0.5,
     ) -> None:
         self.store = store
+        self.channel = store.channel
         self.on_notify = on_notify
         self.on_connect = on_connect or on_notify
         self.hint = hint
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.check_interval = check_interval
-        self.connected = False
-        self.connections = 0
-        """How many times it has (re)connected (tests watch it)."""
-        self._task: asyncio.Task | None = None
-        self._shared: Any = None
-
-    def _callback(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        self.notified(str(payload))
-
-    @property
-    def channel(self) -> str:
-        return self.store.channel
+        self._session: SharedListener | None = None
 
     def notified(self, payload: str) -> None:
         if self.hint is None or not self.hint(payload):
             self.on_notify()
 
     def connected_again(self) -> None:
-        self.connections += 1
         self.on_connect()
 
     async def __aenter__(self) -> Listener:
-        self._shared = self.store.shared_listener
-        if self._shared is not None:  # the process's one LISTEN session on this database
-            self._shared.add(self)
-            return self
-        self._task = asyncio.create_task(self._run(), name="event-store-listener")
+        self._session = self.store.listen_session()
+        self._session.add(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._shared is not None:
-            self._shared.remove(self)
-            return
-        await stop_task(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
-        delay = self.min_backoff
-        while True:
-            conn: PoolConnectionProxy | None = None
-            try:
-                conn = await self.store.pool.acquire()
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _, lost=lost: lost.set())  # this connection's own event
-                await conn.add_listener(self.store.channel, self._callback)
-                self.connected, delay = True, self.min_backoff
-                self.connections += 1
-                if self.connections > 1:
-                    log.info("LISTEN reconnected")
-                self.on_connect()
-                while not conn.is_closed():
-                    await wait_event(lost, self.check_interval)
-                log.warning("LISTEN connection lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("LISTEN failed (%s); retrying in %.2f s", type(e).__name__, delay)
-            finally:
-                self.connected = False
-                if conn is not None:
-                    await self._release(conn)
-            await asyncio.sleep(delay)
-            delay = min(self.max_backoff, delay * 2)
-
-    async def _release(self, conn: PoolConnectionProxy) -> None:
-        try:
-            if not conn.is_closed():
-                await conn.remove_listener(self.store.channel, self._callback)
-        except Exception:
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                await self.store.pool.release(conn)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.remove(self)

@@ -14,6 +14,11 @@ Nothing here couples brands: the connection carries messages, and the dispatch i
 each follower's callback (which sets an event), never a wait on another brand's lock or batch. A
 follower's channel is LISTENed before its ``on_connect`` runs, so it reads after it can no longer miss a
 NOTIFY; when the connection drops every follower is told again once the new one listens.
+
+This is the only LISTEN loop: an event store with no session of the process (a tool, a test, the sync adapter)
+gets one of its own (``EventStore.listen_session``), which its followers (subscriptions, the projection
+runner) share the same way. The session runs while it has followers: the first one starts it, the last one
+to leave stops it and waits until its connection is closed.
 """
 
 from __future__ import annotations
@@ -65,13 +70,17 @@ class SharedListener:
         self._task: asyncio.Task[None] | None = None
 
     def add(self, follower: Follower) -> None:
+        """Follow ``follower.channel``: its ``connected_again`` runs once the channel is LISTENed (and after
+        every reconnection), its ``notified`` on every NOTIFY of that channel."""
         self._followers.setdefault(follower.channel, []).append(follower)
         self._new.append(follower)
         self._changed.set()
         if self._task is None or self._task.done():
+            self._changed = asyncio.Event()  # of this loop (a store may outlive one, as in tests)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="shared-listener")
 
-    def remove(self, follower: Follower) -> None:
+    async def remove(self, follower: Follower) -> None:
+        """Stop following; the last follower to leave closes the session (the next :meth:`add` opens one)."""
         followers = self._followers.get(follower.channel, [])
         if follower in followers:
             followers.remove(follower)
@@ -80,6 +89,8 @@ class SharedListener:
         if follower in self._new:
             self._new.remove(follower)
         self._changed.set()
+        if not self._followers:
+            await self.close()
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -130,7 +141,8 @@ class SharedListener:
             except Exception as e:
                 log.warning("shared LISTEN failed (%s); retrying in %.2f s", type(e).__name__, delay)
             finally:
-                self.connected, self.listening = False, set()
+                if self._task in (None, asyncio.current_task()):  # not a session started since close()
+                    self.connected, self.listening = False, set()
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)

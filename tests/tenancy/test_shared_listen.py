@@ -17,11 +17,16 @@ from collections.abc import Callable
 import asyncpg
 from eventsourcing.persistence import StoredEvent
 
+from application.background import stop_task
 from infrastructure.event_store import EventStore
+from infrastructure.projection_runner import ProjectionRunner, stock_mapper
 from infrastructure.projections import all_projections
 from infrastructure.shared_listener import SharedListener
 from infrastructure.tenants import onboard
 from tests.api.conftest import KEYS, serving
+from tests.conftest import NAMES
+from tests.infrastructure.test_connection_loss import FRESH_WITHIN_S, insert_things
+from tests.infrastructure.test_projection_runner import Counts, recomputed
 from tests.tenancy.test_tenants import ROOT
 
 
@@ -31,6 +36,18 @@ async def listening_sessions(dsn: str) -> int:
     try:
         return await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN %'"
+        )
+    finally:
+        await conn.close()
+
+
+async def end_sessions(dsn: str, application_name: str) -> int:
+    """pg_terminate_backend the sessions of this application name (what a database restart does to them)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            application_name,
         )
     finally:
         await conn.close()
@@ -89,15 +106,7 @@ async def test_the_shared_session_comes_back_after_it_is_dropped_and_its_followe
         seen: dict[str, list[uuid.UUID]] = {"acme": [], "beta": []}
         followers = [asyncio.ensure_future(follow(stores[b], seen[b], 1)) for b in stores]
         await until(lambda: len(shared.listening) == 2 and not shared._new)
-        conn = await asyncpg.connect(fresh_dsn)
-        try:
-            killed = await conn.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
-                shared.application_name,
-            )
-        finally:
-            await conn.close()
-        assert killed == 1
+        assert await end_sessions(fresh_dsn, shared.application_name) == 1
         await until(lambda: shared.connections == 2 and len(shared.listening) == 2 and not shared._new)
         written = {b: await append(stores[b]) for b in stores}
         async with asyncio.timeout(10):
@@ -107,6 +116,51 @@ async def test_the_shared_session_comes_back_after_it_is_dropped_and_its_followe
         await shared.close()
         for store in stores.values():
             await store.close()
+
+
+async def test_a_plain_stores_subscription_and_projection_runner_share_one_session_that_comes_back(fresh_dsn):
+    """A store with no session of the process (a tool, a test, the sync adapter) gets one of its own, the same
+    reconnecting session: its subscriptions and projection runner hold one LISTEN connection between them, all
+    catch up by NOTIFY after the database ends it, and the last follower to leave closes it."""
+    store = await EventStore.open(fresh_dsn, NAMES)
+    mapper = stock_mapper()
+    counts = Counts(store)
+    runner = ProjectionRunner(store, [counts], mapper, poll_interval=60)
+    seen: list[int] = []
+
+    async def subscriber() -> None:
+        async for n in store.subscribe(poll_interval=30):
+            seen.append(n.id)
+
+    session = store.listen_session()
+    runner.start()
+    task = asyncio.create_task(subscriber())
+    try:
+        try:
+            await until(lambda: session.listening == {store.channel} and len(session._followers[store.channel]) == 2)
+            await until(lambda: not session._new)  # both were told they listen
+            assert await listening_sessions(fresh_dsn) == 1  # not one each
+            assert await end_sessions(fresh_dsn, session.application_name) == 1
+            await until(lambda: session.connections == 2 and session.listening == {store.channel} and not session._new)
+            head = await insert_things(store, mapper)
+
+            async def caught_up() -> None:  # only a NOTIFY is this fast: they poll every 30 and 60 s
+                while not seen or seen[-1] != head or await runner.position(counts) != head:
+                    await asyncio.sleep(0.02)
+
+            async with asyncio.timeout(FRESH_WITHIN_S):
+                await caught_up()
+            assert await counts.rows(store) == await recomputed(store)
+            async with asyncio.timeout(10):  # the ended backend leaves pg_stat_activity as it exits
+                while await listening_sessions(fresh_dsn) != 1:
+                    await asyncio.sleep(0.02)
+        finally:
+            await runner.stop()
+            await stop_task(task)
+        running = [t for t in asyncio.all_tasks() if t.get_name() == "shared-listener"]
+        assert not running and not session.connected  # the last follower to leave closed the session
+    finally:
+        await store.close()
 
 
 async def test_a_server_serving_two_brands_on_one_database_holds_one_listening_session(fresh_dsn, tmp_path):
