@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from protos.loyalty.v1 import common_pb2, members_pb2, orders_pb2, stock_pb2, stock_pb2_grpc, stores_pb2
+import hashlib
+from datetime import timedelta
+
+from infrastructure.api.convert import timestamp
+from protos.loyalty.v1 import (
+    common_pb2,
+    drops_pb2,
+    drops_pb2_grpc,
+    members_pb2,
+    orders_pb2,
+    stock_pb2,
+    stock_pb2_grpc,
+    stores_pb2,
+)
 
 # Shanghai People's Square area, GCJ-02 as a mini-program reports it.
 PEOPLES_SQUARE = (31.2304, 121.4737)
@@ -129,3 +142,49 @@ async def stocked_store_with_an_unpaid_and_a_paid_order(api, code: str, customer
     )
     await api.settled()
     return store, unpaid
+
+
+async def drawn_drop(
+    api, sku: str, price_fen: int, *, store: str = "", entrants: int = 3
+) -> tuple[drops_pb2.Drop, list[str]]:
+    """A drop of one unit (from ``store``'s pool, or online when empty), registration open from START for an
+    hour, that ``entrants`` new members entered (at ``store``), drawn a minute after it closed. Returns the drawn
+    drop and the entrants' names in draw order, recomputed from the published seed as an auditor would."""
+    from tests.api.conftest import START, auth
+
+    drops = drops_pb2_grpc.DropServiceStub(api.channel)
+    drop = await drops.CreateDrop(
+        drops_pb2.CreateDropRequest(
+            request_id=api.rid(),
+            drop=drops_pb2.Drop(
+                display_name=sku,
+                sku=sku,
+                pools=[drops_pb2.DropPool(store=store, units=1)],
+                registration_open_time=timestamp(START),
+                registration_close_time=timestamp(START + timedelta(hours=1)),
+                purchase_window_minutes=30,
+                per_member_limit=1,
+                price_fen=price_fen,
+            ),
+        ),
+        metadata=auth("operator"),
+    )
+    members = [(await register_member(api)).name for _ in range(entrants)]
+    for member in members:
+        await drops.RegisterForDrop(
+            drops_pb2.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=member, store=store),
+            metadata=auth("miniprogram"),
+        )
+    api.clock.advance(hours=1, minutes=1)
+    drawn = await drops.DrawDrop(
+        drops_pb2.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=auth("operator")
+    )
+    return drawn, draw_order(drawn.seed, members)
+
+
+def draw_order(seed: str, members: list[str]) -> list[str]:
+    """Members (``members/{uuid}``) in a drop's draw order: by SHA-256 of the seed, the member id and ticket 0."""
+    key = bytes.fromhex(seed)
+    return sorted(
+        members, key=lambda m: hashlib.sha256(key + bytes.fromhex(m.split("/")[1].replace("-", "")) + bytes(4)).digest()
+    )

@@ -4,17 +4,15 @@ processes sweeping the same aggregates (each with its own cached copy: the versi
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from uuid import UUID
 
 from domain.stock import stock_id
-from infrastructure.api.convert import timestamp
 from protos.loyalty.v1 import drops_pb2 as d
 from protos.loyalty.v1 import drops_pb2_grpc, stock_pb2_grpc
 from protos.loyalty.v1 import orders_pb2 as o
 from protos.loyalty.v1 import stock_pb2 as k
-from tests.api.builders import register_member, stocked_store_with_an_unpaid_and_a_paid_order
-from tests.api.conftest import START, auth, serving
+from tests.api.builders import drawn_drop, stocked_store_with_an_unpaid_and_a_paid_order
+from tests.api.conftest import auth, serving
 
 OP, MP, AU = auth("operator"), auth("miniprogram"), auth("auditor")
 CUSTOMER = (31.2305, 121.4738)
@@ -60,29 +58,7 @@ async def test_expired_holds_are_released_once_though_two_processes_sweep(api, f
 
 async def test_the_scheduler_passes_lapsed_offers_on_once_though_two_processes_sweep(api, fresh_dsn, tmp_path):
     drops = drops_pb2_grpc.DropServiceStub(api.channel)
-    drop = await drops.CreateDrop(
-        d.CreateDropRequest(
-            request_id=api.rid(),
-            drop=d.Drop(
-                display_name="Sneaker",
-                sku="SNK",
-                pools=[d.DropPool(units=1)],
-                registration_open_time=timestamp(START),
-                registration_close_time=timestamp(START + timedelta(hours=1)),
-                purchase_window_minutes=30,
-                per_member_limit=1,
-                price_fen=59_900,
-            ),
-        ),
-        metadata=OP,
-    )
-    members = [await register_member(api) for _ in range(3)]
-    for m in members:
-        await drops.RegisterForDrop(
-            d.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=m.name), metadata=MP
-        )
-    api.clock.advance(hours=1, minutes=1)
-    await drops.DrawDrop(d.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=OP)
+    drop, members = await drawn_drop(api, "SNK", 59_900)
     await api.settled()
     drop_id = UUID(drop.name.split("/")[1])
 
@@ -110,7 +86,7 @@ async def test_the_scheduler_passes_lapsed_offers_on_once_though_two_processes_s
         await api.settled()
         final = dict(await results())
         assert final[second] == d.DROP_RESULT_LAPSED and list(final.values()).count(d.DROP_RESULT_WON) == 1
-        assert set(final) == {m.name for m in members}
+        assert set(final) == set(members)
 
         api.clock.advance(minutes=31)  # nobody is left to offer it to: the last offer lapses, and that is all
         assert sorted(await asyncio.gather(*(x.pass_on_offers() for x in schedulers))) == [0, 1]

@@ -21,6 +21,7 @@ from protos.loyalty.v1 import stock_pb2 as k
 from protos.loyalty.v1 import stores_pb2 as s
 from tests.api.builders import (
     draft,
+    drawn_drop,
     entry_name,
     gcj,
     register_member,
@@ -227,36 +228,7 @@ async def test_a_store_drops_claim_is_pinned_there_and_its_cancelled_order_passe
         ),
         metadata=OP,
     )
-    drop = await drops.CreateDrop(
-        d.CreateDropRequest(
-            request_id=api.rid(),
-            drop=d.Drop(
-                display_name="Store drop",
-                sku="SNK-S",
-                pools=[d.DropPool(store=pool.name, units=1)],
-                registration_open_time=timestamp(START),
-                registration_close_time=timestamp(START + timedelta(hours=1)),
-                purchase_window_minutes=30,
-                per_member_limit=1,
-                price_fen=9_900,
-            ),
-        ),
-        metadata=OP,
-    )
-    members = [await register_member(api) for _ in range(3)]
-    for m in members:
-        await drops.RegisterForDrop(
-            d.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=m.name, store=pool.name),
-            metadata=MP,
-        )
-    api.clock.advance(hours=1, minutes=1)
-    drawn = await drops.DrawDrop(d.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=OP)
-    seed = bytes.fromhex(drawn.seed)
-    ranked = sorted(
-        members,
-        key=lambda m: hashlib.sha256(seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)).digest(),
-    )  # the draw order, recomputed
-    first, second = ranked[0].name, ranked[1].name
+    drop, (first, second, _) = await drawn_drop(api, "SNK-S", 9_900, store=pool.name)
 
     def claim_by(member: str, **kw) -> d.ClaimDropOfferRequest:
         return d.ClaimDropOfferRequest(request_id=api.rid(), name=entry_name(drop.name, member), **kw)
@@ -466,39 +438,7 @@ async def test_the_results_name_each_live_claims_order_and_no_longer_once_it_is_
         ),
         metadata=OP,
     )
-    drop = await drops.CreateDrop(
-        d.CreateDropRequest(
-            request_id=api.rid(),
-            drop=d.Drop(
-                display_name="Results",
-                sku="SNK-R",
-                pools=[d.DropPool(units=1)],
-                registration_open_time=timestamp(START),
-                registration_close_time=timestamp(START + timedelta(hours=1)),
-                purchase_window_minutes=30,
-                per_member_limit=1,
-                price_fen=19_900,
-            ),
-        ),
-        metadata=OP,
-    )
-    members = [await register_member(api) for _ in range(3)]
-    for m in members:
-        await drops.RegisterForDrop(
-            d.RegisterForDropRequest(request_id=api.rid(), parent=drop.name, member=m.name), metadata=MP
-        )
-    api.clock.advance(hours=1, minutes=1)
-    drawn = await drops.DrawDrop(d.DrawDropRequest(request_id=api.rid(), name=drop.name), metadata=OP)
-    seed = bytes.fromhex(drawn.seed)
-    first, second, third = (
-        m.name
-        for m in sorted(
-            members,
-            key=lambda m: hashlib.sha256(
-                seed + bytes.fromhex(m.name.split("/")[1].replace("-", "")) + bytes(4)
-            ).digest(),
-        )
-    )
+    drop, (first, second, third) = await drawn_drop(api, "SNK-R", 19_900)
     await api.settled()  # routing knows the store
 
     async def results() -> dict[str, tuple[int, str]]:
