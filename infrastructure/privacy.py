@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -55,6 +55,7 @@ from eventsourcing.utils import get_topic
 from application.background import stop_task
 from application.ports import CommitOutcome, LoggedRequest, Write
 from infrastructure.migrations import Names
+from infrastructure.transcoder import OrjsonTranscoder
 
 SEALED_TAG = "pii"
 _SEALED_SUBJECTS = re.compile(rb'"_type_":"pii","_data_":"([0-9a-f]{32})\.')
@@ -445,6 +446,20 @@ class SealedAsText(Transcoding):
         return self.inner(aead.decrypt(raw[:12], raw[12:], subject.bytes))
 
 
+class SealedUnopened(Transcoding):
+    """Decodes a sealed value as None without opening it: for readers that keep no personal data (the read
+    models), which then need no data key loaded and no decryption per field."""
+
+    type = Sealed
+    name = SEALED_TAG
+
+    def encode(self, obj: Sealed) -> str:
+        raise TypeError("a reader that does not open personal data writes none")
+
+    def decode(self, data: str) -> Any:
+        return None
+
+
 def _is_sealed(value: Any) -> bool:
     return type(value) is Sealed or (type(value) is dict and value.get("_type_") == SEALED_TAG)
 
@@ -498,6 +513,7 @@ class PersonalDataMapper(Mapper):
         self.keyring = keyring
         self.policies = _personal_fields()
         self._by_class: dict[type, Policy | None] = {}
+        self._unopened: Mapper | None = None
         transcoder.register(SealedAsText(keyring, transcoder.decode))
 
     def _sealed_state(self, policy: Policy, state: dict[str, Any], originator_id: UUID) -> dict[str, Any]:
@@ -544,6 +560,16 @@ class PersonalDataMapper(Mapper):
         copy = object.__new__(cls)
         object.__setattr__(copy, "__dict__", self._sealed_state(policy, vars(domain_event), domain_event.originator_id))
         return super().to_stored_event(copy)
+
+    def without_personal_data(self) -> Mapper:
+        """A mapper of the same log that decodes every personal field as None, opening nothing (read models)."""
+        if self._unopened is None:
+            self._unopened = Mapper(
+                cast(OrjsonTranscoder, self.transcoder).replacing(SealedUnopened()),
+                compressor=self.compressor,
+                cipher=self.cipher,
+            )
+        return self._unopened
 
     def subjects_in(self, state: bytes) -> set[UUID]:
         """The subjects whose keys decoding ``state`` needs."""
@@ -592,6 +618,15 @@ if TYPE_CHECKING:  # a stand-in for the EventStore it wraps: typed as one, forwa
     _WrappedStore = EventStore
 else:
     _WrappedStore = object
+
+
+def for_read_models(store: Any, mapper: Mapper) -> tuple[Any, Mapper]:
+    """The store and mapper the read models read the log through. They keep no personal data, so with personal
+    data sealed they read the plain store (no data keys loaded per batch) and decode personal fields as None (no
+    decryption per field); otherwise they are the ones given."""
+    if isinstance(store, PrivateEventStore) and isinstance(mapper, PersonalDataMapper):
+        return store.inner, mapper.without_personal_data()
+    return store, mapper
 
 
 class PrivateEventStore(_WrappedStore):

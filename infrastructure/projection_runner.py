@@ -541,7 +541,10 @@ async def _worker(
         leadership = Leadership(
             store.connect_dsn(), store.names.schema, [p.name for p in projections], retry_interval=retry_interval
         )
-        runner = ProjectionRunner(store, projections, store.mapper, batch_size=batch_size, leadership=leadership)
+        from infrastructure.privacy import for_read_models
+
+        log_store, log_mapper = for_read_models(store, store.mapper)  # read models keep no personal data
+        runner = ProjectionRunner(log_store, projections, log_mapper, batch_size=batch_size, leadership=leadership)
         runners[brand] = runner
         runner.start()
         log.info(

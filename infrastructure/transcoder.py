@@ -264,6 +264,15 @@ class OrjsonTranscoder(Transcoder):
             for transcoding in default_transcodings():
                 self.register(transcoding)
 
+    def replacing(self, transcoding: Transcoding) -> OrjsonTranscoder:
+        """A copy with ``transcoding`` registered in place of the one of its name (this one is left as it is)."""
+        copy = OrjsonTranscoder(register_defaults=False)
+        copy.types.update(self.types)
+        copy.names.update(self.names)
+        copy.flat.update(self.flat)
+        copy.register(transcoding)
+        return copy
+
     def register(self, transcoding: Transcoding) -> None:
         """Registers given transcoding, by type for encoding and by name for decoding."""
         self.types[transcoding.type] = transcoding

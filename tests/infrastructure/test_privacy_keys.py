@@ -174,3 +174,32 @@ def test_every_event_and_snapshot_round_trips_sealed_with_exact_field_types():
             for name in ("openid", "phone", "nickname", "birthday", "customer_location", "wecom_userid", "name"):
                 if hasattr(aggregate, name) and type(aggregate).__name__ != "IdentityIndex":
                     assert getattr(copy, name) == getattr(aggregate, name), name
+
+
+def test_the_read_models_decode_personal_fields_as_none_and_open_nothing(monkeypatch):
+    """Read models keep no personal data: their mapper leaves every sealed field unopened (None) and asks the
+    keyring for no key, while every other field decodes as the opening mapper decodes it."""
+    from tests.infrastructure.test_event_round_trip import fields_of, workload_events
+
+    keyring = Keyring(None, NAMES, keys(f"k1:{b64()}").provider)
+    mapper = build_mapper({}, keyring=keyring)
+    unopened = mapper.without_personal_data()
+    assert mapper.without_personal_data() is unopened  # made once
+    personal = {name for entry in mapper.policies.values() for policy in entry if policy for name in policy.fields}
+    stored = [(event, mapper.to_stored_event(event)) for event in workload_events()]
+
+    def no_key(*_: Any) -> None:
+        raise AssertionError("a read model's decoding asked for a data key")
+
+    monkeypatch.setattr(keyring, "for_read", no_key)
+    sealed = 0
+    for event, row in stored:
+        copy = fields_of(unopened.to_domain_event(row))
+        expected = fields_of(event)
+        hidden = {k for k in expected if b'"' + k.encode() + b'":{"_type_":"pii"' in row.state}
+        sealed += bool(hidden)
+        assert hidden <= personal and all(copy[k] is None for k in hidden), type(event).__qualname__
+        assert {k: v for k, v in copy.items() if k not in hidden} == {
+            k: v for k, v in expected.items() if k not in hidden
+        }, type(event).__qualname__
+    assert sealed >= 5  # registrations, profile updates, hires, claims, placed orders
