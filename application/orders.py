@@ -111,7 +111,7 @@ class OrderService(Service):
                 qty[line.sku] = qty.get(line.sku, 0) + line.qty
         return tuple(StockNeed(sku, qty[sku]) for sku in sorted(qty))
 
-    def _route(
+    async def _route(
         self,
         facts: OrderFacts,
         policy: AttributionPolicy,
@@ -121,6 +121,11 @@ class OrderService(Service):
         version: int,
         brand: str,
     ) -> RoutingDecision:
+        """The directory's decision, on known stock figures: while a candidate's figures were dropped by the stock
+        directory for its memory bound (a store near the customer, or one the stock fallback was offered as a
+        possible holder), read them afresh into ``stock_overrides`` and route again. The decision is the one an
+        unbounded directory gives; the bound costs only these reads. Ends: each round reads stores not read
+        before, of finitely many."""
         if not facts.needs or self.stock is None:
             return self.directory.route(facts, policy, at, overrides, programme_version=version, brand=brand)
         skus = [n.sku for n in facts.needs]
@@ -130,31 +135,15 @@ class OrderService(Service):
             fresh = stock_overrides.get(store_id)
             return fresh if fresh is not None else view.figures([store_id], skus)[store_id]
 
-        holders = (
-            view.stores_holding(brand, skus, stock_overrides)
-            if policy.stock_fallback is not StockFallback.UNALLOCATED
-            else ()
-        )
-        return self.directory.route(
-            facts, policy, at, overrides, programme_version=version, brand=brand, stock=figures, holders=holders
-        )
-
-    async def _route_known(
-        self,
-        facts: OrderFacts,
-        policy: AttributionPolicy,
-        at: datetime,
-        overrides: dict[UUID, StoreSnapshot],
-        stock_overrides: dict[UUID, dict[str, int]],
-        version: int,
-        brand: str,
-    ) -> RoutingDecision:
-        """``_route`` on known figures: while a candidate's figures were dropped by the stock directory for its
-        memory bound (a store near the customer, or one the stock fallback was offered as a possible holder), read
-        them afresh into ``stock_overrides`` and route again. The decision is the one an unbounded directory gives;
-        the bound costs only these reads. Ends: each round reads stores not read before, of finitely many."""
         while True:
-            decision = self._route(facts, policy, at, overrides, stock_overrides, version, brand)
+            holders = (
+                view.stores_holding(brand, skus, stock_overrides)
+                if policy.stock_fallback is not StockFallback.UNALLOCATED
+                else ()
+            )
+            decision = self.directory.route(
+                facts, policy, at, overrides, programme_version=version, brand=brand, stock=figures, holders=holders
+            )
             if not await self._read_unknown_stock(decision, stock_overrides, brand):
                 return decision
 
@@ -238,7 +227,7 @@ class OrderService(Service):
         facts = replace(facts, needs=self._needs(draft.lines, member.brand))
         programme = await self.programmes.current(member.brand)
         at = self.clock.now()
-        return await self._route_known(facts, programme.attribution, at, {}, {}, programme.version, member.brand)
+        return await self._route(facts, programme.attribution, at, {}, {}, programme.version, member.brand)
 
     async def place(self, draft: OrderDraft, *, call: Call | None = None, brand: str | None = None) -> Answer:
         async def handler(uow: UnitOfWork) -> Order:
@@ -285,7 +274,7 @@ class OrderService(Service):
         overrides: dict[UUID, StoreSnapshot] = {}
         stock_overrides: dict[UUID, dict[str, int]] = {}
         for _ in range(MAX_REROUTES):
-            decision = await self._route_known(facts, policy, at, overrides, stock_overrides, version, member.brand)
+            decision = await self._route(facts, policy, at, overrides, stock_overrides, version, member.brand)
             if decision.store_id is None:  # not allocated
                 if await self._refresh_full_stores(decision, overrides, at):
                     continue  # the router's copy may lag a release: route again on fresh counts
