@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -479,6 +480,13 @@ async def wait_projections(dsn: str, timeout: float = 120) -> float:
         if time.perf_counter() - t0 > timeout:
             return float("inf")
         await asyncio.sleep(0.1)
+
+
+async def caught_up(backlog: Callable[[], Awaitable[int]], timeout: float = 300.0) -> None:
+    """Wait until ``backlog()`` (events committed that some read model has not applied) is 0."""
+    async with asyncio.timeout(timeout):
+        while await backlog() > 0:  # noqa: ASYNC110 - polling another process's database
+            await asyncio.sleep(0.05)
 
 
 async def sql(dsn: str, query: str):

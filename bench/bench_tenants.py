@@ -58,7 +58,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import asyncpg  # noqa: E402
 import grpc  # noqa: E402
-from bench_orders import SUZHOU, draft, free_port, pct, spec, sql, stop_server, wait_serving  # noqa: E402
+from bench_orders import SUZHOU, caught_up, draft, free_port, pct, spec, sql, stop_server, wait_serving  # noqa: E402
 
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from infrastructure.tenants import onboard  # noqa: E402
@@ -277,9 +277,7 @@ class Bench:
     async def caught_up(self, timeout: float = 300.0) -> None:
         if os.environ.get("LOYALTY_PROJECTIONS") == "0":  # the server runs no projections: nothing to wait for
             return
-        async with asyncio.timeout(timeout):
-            while await self.backlog() > 0:  # noqa: ASYNC110 - polling another process's database
-                await asyncio.sleep(0.05)
+        await caught_up(self.backlog, timeout)
 
     async def setup(self, channel: grpc.aio.Channel, brand: str) -> list[str]:
         stores = stores_pb2_grpc.StoreServiceStub(channel)

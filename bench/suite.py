@@ -112,12 +112,6 @@ async def backlog(dsn: str) -> int:
     )
 
 
-async def caught_up(dsn: str, timeout: float = 300.0) -> None:
-    async with asyncio.timeout(timeout):
-        while await backlog(dsn) > 0:  # noqa: ASYNC110 - polling another process's database
-            await asyncio.sleep(0.05)
-
-
 def tree_cpu(root: int) -> float:
     """CPU seconds of a process tree: every live member's own time plus what exited members left
     in their reaped parents (cutime/cstime), e.g. PostgreSQL backends that closed."""
@@ -305,7 +299,7 @@ class Orders:
         the load starts with the read models caught up, and after it the backlog, the catch-up time and the CPU
         until caught up are recorded: the read models' work belongs to the orders even when it lags them."""
         if settle:
-            await caught_up(settle)
+            await bo.caught_up(lambda: backlog(settle))
         load = Load()
         end = time.perf_counter() + seconds
 
@@ -322,7 +316,7 @@ class Orders:
         if settle:
             load.backlog = await backlog(settle)
             t1 = time.perf_counter()
-            await caught_up(settle)
+            await bo.caught_up(lambda: backlog(settle))
             load.catch_up_s = time.perf_counter() - t1
             if cpu and before:
                 load.server_cpu_settled = tree_cpu(cpu[0]) - before[0]
