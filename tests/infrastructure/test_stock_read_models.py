@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from application.projection import AnyProjection
@@ -21,6 +22,20 @@ T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 
 async def rows(store: EventStore, query: str) -> list[tuple]:
     return sorted(tuple(r) for r in await store.pool.fetch(query))
+
+
+async def applied(store: EventStore, projection: Any, events: list[Any], size: int | None = None) -> None:
+    """The projection's tables made afresh from ``events``: one at a time through ``handle``, or ``size`` at a
+    time through ``handle_many``."""
+    async with store.pool.acquire() as conn:
+        await projection.reset(conn)
+        await projection.setup(conn)
+        if size is None:
+            for e in events:
+                await projection.handle(conn, e, 0)
+        else:
+            for i in range(0, len(events), size):
+                await projection.handle_many(conn, events[i : i + size])
 
 
 async def test_the_read_models_match_the_aggregates_and_a_rebuild(store: EventStore) -> None:
@@ -110,19 +125,12 @@ async def test_a_batch_of_stock_events_leaves_the_tables_as_handling_them_one_by
     async def state() -> list[list[tuple]]:
         return [await rows(store, f"SELECT * FROM {t}") for t in tables]
 
-    async with store.pool.acquire() as conn:
-        await projection.reset(conn)
-        await projection.setup(conn)
-        for e in events:
-            await projection.handle(conn, e, 0)
+    await applied(store, projection, events)
     expected = await state()
     assert len(expected[0]) == 2 and len(expected[1]) == 2  # two stocks; first's unpaid hold and b
     for size in (1, 2, 3, 5, len(events)):
+        await applied(store, projection, events, size)
         async with store.pool.acquire() as conn:
-            await projection.reset(conn)
-            await projection.setup(conn)
-            for i in range(0, len(events), size):
-                await projection.handle_many(conn, events[i : i + size])
             await projection.handle_many(conn, [e for e in events[:6] if not isinstance(e, StoreStock.Reserved)])
         assert await state() == expected, size  # and a batch applied already changes no level (version guard)
 
@@ -157,17 +165,9 @@ async def test_a_batch_of_order_events_leaves_due_payments_as_handling_them_one_
     async def state() -> list[tuple]:
         return await rows(store, "SELECT * FROM due_payments")
 
-    async with store.pool.acquire() as conn:
-        await projection.reset(conn)
-        await projection.setup(conn)
-        for e in events:
-            await projection.handle(conn, e, 0)
+    await applied(store, projection, events)
     expected = await state()
     assert sorted(order_id for order_id, _ in expected) == sorted(orders[n].id for n in (0, 5))
     for size in (1, 2, 3, len(events)):
-        async with store.pool.acquire() as conn:
-            await projection.reset(conn)
-            await projection.setup(conn)
-            for i in range(0, len(events), size):
-                await projection.handle_many(conn, events[i : i + size])
+        await applied(store, projection, events, size)
         assert await state() == expected, size
