@@ -440,7 +440,7 @@ class Probe:
                 f.seek(self.log_at)
                 text = f.read().decode(errors="replace")
             lines = [x for x in text.splitlines() if "duration: " in x and ("execute" in x or "statement:" in x)]
-            commits = sum('_commit"(' in x for x in lines)  # one group commit (and one NOTIFY) per call
+            commits = sum('_commit_ids"(' in x for x in lines)  # one group commit (and one NOTIFY) per call
             statements = len(lines)
             counts |= {
                 "group_commits": round(commits / max(1, paid), 3),

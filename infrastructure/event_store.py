@@ -10,9 +10,10 @@ are never blocked by that lock.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,7 @@ from eventsourcing.persistence import (
 from application.availability import CommitOutcomeUnknown, Unavailable
 from application.background import wait_event
 from application.ports import CommitOutcome, LoggedRequest, Write
-from infrastructure.migrations import Names, commit_function, migrate
+from infrastructure.migrations import Names, commit_ids_function, migrate
 from infrastructure.pg import Connection
 from infrastructure.shared_listener import SharedListener
 
@@ -204,7 +205,10 @@ class EventStore:
             "bytea[]",
         )
         params = ", ".join(f"${i}::{t}" for i, t in enumerate(types, 1))
-        self.sql_commit = f"SELECT stale, duplicate FROM {commit_function(names)}({params})"
+        self.sql_commit = f"SELECT stale, duplicate, first_id, last_id FROM {commit_ids_function(names)}({params})"
+        self.own_commits = OwnCommits()
+        self._committing: set[int] = set()  # the backends running this process's group commits right now
+        self._own_followers: set[Callable[[], None]] = set()  # subscriptions' wake-ups
         self.sql_logged = (
             f"SELECT request_id, method, payload_hash, response FROM {names.q('request_log')} WHERE request_id = $1"
         )
@@ -354,6 +358,8 @@ class EventStore:
             if connection_failure(e):
                 raise Unavailable() from e  # nothing was sent
             raise
+        pid = conn.get_server_pid()
+        self._committing.add(pid)
         try:
             rows = await conn.fetch(
                 self.sql_commit,
@@ -373,6 +379,8 @@ class EventStore:
                 [e.topic for e in events],
                 [e.state for e in events],
             )
+            if len(rows) == 1 and rows[0][0] is None and rows[0][1] is None and rows[0][2] is not None:
+                self.own_commits.add(rows[0][2], rows[0][3], events)
         except asyncpg.LockNotAvailableError as e:
             raise OperationalError(f"events table lock not acquired: {e}") from e
         except asyncpg.UniqueViolationError as e:
@@ -382,9 +390,13 @@ class EventStore:
                 raise CommitOutcomeUnknown() from e  # the one statement may have committed
             raise
         finally:
+            self._committing.discard(pid)
+            if events:  # its NOTIFY may have been held back for it (_Cursor.notice): the followers look now
+                for wake in tuple(self._own_followers):
+                    wake()
             with contextlib.suppress(Exception):  # a dropped link is terminated by the pool; the error above stands
                 await self.pool.release(conn)
-        if not rows:
+        if len(rows) == 1 and rows[0][0] is None and rows[0][1] is None:  # committed
             return CommitOutcome(True)
         return CommitOutcome(
             False,
@@ -488,6 +500,17 @@ class EventStore:
             for r in rows
         ]
 
+    def kept_notifications(
+        self, after: int | None, stop: int, topics: Sequence[str], limit: int
+    ) -> list[Notification] | None:
+        """What ``select_notifications(after, limit, stop, topics, inclusive_of_start=False)`` reads, taken from
+        this process's own commits (:attr:`own_commits`), or None when they do not hold every id up to ``stop``."""
+        run = self.own_commits.after(after)
+        if not run or run[-1].id < stop:
+            return None
+        wanted = frozenset(topics)
+        return [n for n in run if n.id <= stop and (not wanted or n.topic in wanted)][:limit]
+
     async def select_notifications_to_head(
         self, after: int | None, limit: int, topics: Sequence[str]
     ) -> tuple[int | None, list[Notification]]:
@@ -560,49 +583,140 @@ class EventStore:
         rescan every event since its last match on every NOTIFY.
         """
         woken = asyncio.Event()
-        cursor = _Cursor(gt, frozenset(topics), progress)
-        async with Listener(self, woken.set, hint=cursor.skips if topics else None):
-            while True:
-                woken.clear()
-                try:
-                    if topics:
-                        head, batch_rows = await self.select_notifications_to_head(cursor.position, batch, topics)
-                    else:
-                        head = None
-                        batch_rows = await self.select_notifications(cursor.position, batch, inclusive_of_start=False)
-                except Exception as e:
-                    if not connection_failure(e):
-                        raise
-                    # The database is away: wait for the listener to reconnect (it wakes us) or a second.
-                    await wait_event(woken, min(poll_interval, 1.0))
-                    continue
-                for n in batch_rows:
-                    cursor.position = n.id
-                    yield n
-                if len(batch_rows) < batch:
-                    if head is not None:
-                        cursor.scanned(head)
-                    cursor.idle = not woken.is_set()
+        cursor = _Cursor(gt, frozenset(topics), progress, self._committing)
+
+        def reconnected() -> None:
+            cursor.unknown = True  # commits may have landed while nobody listened
+            woken.set()
+
+        self._own_followers.add(woken.set)
+        try:
+            async with Listener(self, woken.set, on_connect=reconnected, hint=cursor.notice):
+                while True:
+                    woken.clear()
+                    if own := self.own_commits.after(cursor.position):  # this process's commits, from memory
+                        for n in own:
+                            if not topics or n.topic in cursor.topics:
+                                cursor.position = n.id
+                                yield n
+                        cursor.scanned(own[-1].id)
+                    if cursor.caught_up():  # every commit heard of is read: nothing to read
+                        await self._idle(cursor, woken, poll_interval)
+                        continue
+                    cursor.unknown = False  # the read covers every commit heard of before it
                     try:
-                        await wait_event(woken, poll_interval)
-                    finally:
-                        cursor.idle = False
+                        if topics:
+                            head, batch_rows = await self.select_notifications_to_head(cursor.position, batch, topics)
+                        else:
+                            head = None
+                            batch_rows = await self.select_notifications(
+                                cursor.position, batch, inclusive_of_start=False
+                            )
+                    except Exception as e:
+                        if not connection_failure(e):
+                            raise
+                        # The database is away: wait for the listener to reconnect (it wakes us) or a second.
+                        cursor.unknown = True
+                        await wait_event(woken, min(poll_interval, 1.0))
+                        continue
+                    for n in batch_rows:
+                        cursor.position = n.id
+                        yield n
+                    if len(batch_rows) < batch:
+                        if head is not None:
+                            cursor.scanned(head)
+                        await self._idle(cursor, woken, poll_interval)
+                    else:
+                        cursor.unknown = True  # a full batch: more to read
+        finally:
+            self._own_followers.discard(woken.set)
+
+    @staticmethod
+    async def _idle(cursor: _Cursor, woken: asyncio.Event, poll_interval: float) -> None:
+        """Wait for a NOTIFY (or the poll: the safety net for a lost one, after which the log is read)."""
+        cursor.idle = not woken.is_set()
+        try:
+            if not await wait_event(woken, poll_interval):
+                cursor.unknown = True
+        finally:
+            cursor.idle = False
+
+
+class OwnCommits:
+    """The last group commits this process made, as the notifications they wrote, bounded in bytes.
+
+    The commit function answers with the ids it gave (migration 6): ids are issued under the events-table lock,
+    so one commit's events hold consecutive ids in the order they were sent. A reader of this store whose
+    position is inside or just before a kept commit takes it from here instead of reading the log: every server
+    follows its own brand's commits (the store directory, the projections), so without this each commit is read
+    back by the process that made it. Another process's commit is never here; a follower hears of it by its
+    NOTIFY and reads the log. The oldest (lowest ids) go first when the budget is spent.
+    """
+
+    BUDGET_BYTES = 1 << 20
+    _OVERHEAD = 200  # per notification, beside its state
+
+    def __init__(self, budget_bytes: int = BUDGET_BYTES) -> None:
+        self.budget_bytes = budget_bytes
+        self._by_first: dict[int, tuple[list[Notification], int]] = {}
+        self._firsts: list[int] = []  # ascending (answers of concurrent commits may come back out of order)
+        self.bytes = 0
+
+    def add(self, first: int, last: int, events: Sequence[StoredEvent]) -> None:
+        if last - first + 1 != len(events) or first in self._by_first:  # not one unbroken run of ours
+            return
+        notifications = [
+            Notification(
+                id=first + i,
+                originator_id=e.originator_id,
+                originator_version=e.originator_version,
+                topic=e.topic,
+                state=e.state,
+            )
+            for i, e in enumerate(events)
+        ]
+        size = sum(len(e.state) for e in events) + self._OVERHEAD * len(events)
+        self._by_first[first] = (notifications, size)
+        bisect.insort(self._firsts, first)
+        self.bytes += size
+        while self.bytes > self.budget_bytes:
+            _, dropped = self._by_first.pop(self._firsts.pop(0))
+            self.bytes -= dropped
+
+    def after(self, position: int | None) -> list[Notification]:
+        """The notifications after ``position`` up to the first id not kept here (none when the next id is not)."""
+        if position is None or (i := bisect.bisect_right(self._firsts, position + 1) - 1) < 0:
+            return []
+        notifications = self._by_first[self._firsts[i]][0]
+        run = notifications[position + 1 - notifications[0].id :]
+        while run and (commit := self._by_first.get(run[-1].id + 1)) is not None:
+            run.extend(commit[0])
+        return run
 
 
 class _Cursor:
-    """Where a subscription to some topics has read the log up to, and the NOTIFY hint that moves it on.
+    """Where a subscription has read the log up to, and what its NOTIFYs say.
 
-    A group commit's NOTIFY names the ids and topics it wrote (migration 5): while the subscription waits,
-    a commit that starts right after its position and holds none of its topics moves it past, with no
-    query. Anything else (another payload, a gap, a topic of ours, a subscription busy reading or
-    yielding) wakes it to read as usual.
+    A group commit's NOTIFY names the ids and topics it wrote (migration 5). Every one moves ``heard`` (the
+    last id known to be committed); a subscription whose position has reached it, with nothing ``unknown``
+    (its start, a reconnection, a lost NOTIFY's poll, a payload without ids), has nothing to read. While the
+    subscription to some topics waits, a commit that starts right after its position and holds none of its
+    topics moves it past, with no query, and a commit it already read is ignored. Anything else wakes it.
     """
 
-    __slots__ = ("idle", "position", "progress", "topics")
+    __slots__ = ("committing", "heard", "idle", "position", "progress", "topics", "unknown")
 
-    def __init__(self, position: int | None, topics: frozenset[str], progress: Callable[[int], None] | None) -> None:
-        self.position, self.topics, self.progress = position, topics, progress
+    def __init__(
+        self,
+        position: int | None,
+        topics: frozenset[str],
+        progress: Callable[[int], None] | None,
+        committing: Container[int] = (),
+    ) -> None:
+        self.position, self.topics, self.progress, self.committing = position, topics, progress, committing
         self.idle = False
+        self.heard = 0
+        self.unknown = True
 
     def scanned(self, head: int) -> None:
         if self.position is None or head > self.position:
@@ -610,15 +724,26 @@ class _Cursor:
             if self.progress is not None:
                 self.progress(head)
 
-    def skips(self, payload: str) -> bool:
-        if not self.idle or self.position is None:
-            return False
+    def caught_up(self) -> bool:
+        return not self.unknown and self.position is not None and self.heard <= self.position
+
+    def notice(self, payload: str, pid: int) -> bool:
+        """The listener's hint: True when this NOTIFY needs no wake-up."""
         first, _, rest = payload.partition(" ")
         last, _, written = rest.partition(" ")
-        if not (first.isdigit() and last.isdigit()) or written == "*":
+        if not (first.isdigit() and last.isdigit()):
+            self.unknown = True
             return False
-        if int(last) <= self.position:
-            return True  # already read (the head read before our last query included it)
+        self.heard = max(self.heard, int(last))
+        if self.position is not None and int(last) <= self.position:
+            return True  # already read (the head read before our last query included it, or our own commit)
+        if pid in self.committing:
+            # A group commit of this process whose answer has not reached it yet (PostgreSQL signals the
+            # listeners as it commits, before it answers): the commit wakes its followers once it has kept its
+            # events (EventStore.own_commits), or, had the answer been lost, to read them.
+            return True
+        if not (self.idle and self.topics) or written == "*" or self.position is None:
+            return False
         if int(first) != self.position + 1 or not self.topics.isdisjoint(written.split(" ")):
             return False
         self.scanned(int(last))
@@ -633,7 +758,8 @@ class Listener:
     connection drops. ``on_notify`` runs for every NOTIFY unless ``hint``, given the NOTIFY's payload,
     answers that it was dealt with; ``on_connect`` (default: ``on_notify``) runs once the channel is
     listened and after every reconnection, so its owner catches up at once on whatever committed while
-    nobody was listening, instead of waiting for its next poll.
+    nobody was listening, instead of waiting for its next poll. ``hint`` is also given the PostgreSQL backend
+    that sent the NOTIFY.
     """
 
     def __init__(
@@ -642,7 +768,7 @@ class Listener:
         on_notify: Callable[[], None],
         *,
         on_connect: Callable[[], None] | None = None,
-        hint: Callable[[str], bool] | None = None,
+        hint: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.store = store
         self.channel = store.channel
@@ -651,8 +777,8 @@ class Listener:
         self.hint = hint
         self._session: SharedListener | None = None
 
-    def notified(self, payload: str) -> None:
-        if self.hint is None or not self.hint(payload):
+    def notified(self, payload: str, pid: int) -> None:
+        if self.hint is None or not self.hint(payload, pid):
             self.on_notify()
 
     def connected_again(self) -> None:

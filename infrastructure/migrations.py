@@ -151,8 +151,68 @@ def _v5_commit_notice(n: Names) -> list[str]:
     return [function]
 
 
+def _v6_commit_ids(n: Names) -> list[str]:
+    # The group commit of migration 5 under a new name, answering with the ids it wrote: one row
+    # (NULL, NULL, first id, last id) when it committed (the ids NULL without events), the stale aggregates'
+    # and logged requests' rows when it wrote nothing. The server keeps what it committed by those ids, so its
+    # own followers take its own commits from memory (EventStore.own_commits). A new name, not a new body for
+    # the old one: a server from before it reads any row as "not committed", so the old function stays
+    # (unchanged) for servers not upgraded yet during a rolling upgrade.
+    events, snapshots, requests = n.q(n.events), n.q(n.snapshots), n.q("request_log")
+    return [
+        f"""CREATE OR REPLACE FUNCTION {commit_ids_function(n)}(
+            lock_timeout text,
+            check_ids uuid[], check_versions bigint[],
+            request_ids text[], request_methods text[], request_hashes bytea[], request_responses bytea[],
+            snapshot_ids uuid[], snapshot_versions bigint[], snapshot_topics text[], snapshot_states bytea[],
+            event_ids uuid[], event_versions bigint[], event_topics text[], event_states bytea[])
+        RETURNS TABLE (stale uuid, duplicate text, first_id bigint, last_id bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE written text;
+        BEGIN
+            PERFORM set_config('lock_timeout', lock_timeout, true);
+            LOCK TABLE {events} IN EXCLUSIVE MODE;
+            RETURN QUERY
+                SELECT c.id, NULL::text, NULL::bigint, NULL::bigint
+                FROM unnest(check_ids, check_versions) AS c(id, version)
+                WHERE EXISTS (SELECT 1 FROM {events} e
+                              WHERE e.originator_id = c.id AND e.originator_version > c.version)
+                UNION ALL
+                SELECT NULL::uuid, r.id, NULL::bigint, NULL::bigint FROM unnest(request_ids) AS r(id)
+                WHERE EXISTS (SELECT 1 FROM {requests} l WHERE l.request_id = r.id);
+            IF FOUND THEN
+                RETURN;
+            END IF;
+            INSERT INTO {requests} (request_id, method, payload_hash, response)
+                SELECT * FROM unnest(request_ids, request_methods, request_hashes, request_responses);
+            INSERT INTO {snapshots} (originator_id, originator_version, topic, state)
+                SELECT * FROM unnest(snapshot_ids, snapshot_versions, snapshot_topics, snapshot_states)
+                ON CONFLICT DO NOTHING;
+            IF cardinality(event_ids) > 0 THEN
+                WITH inserted AS (
+                    INSERT INTO {events} (originator_id, originator_version, topic, state)
+                    SELECT * FROM unnest(event_ids, event_versions, event_topics, event_states)
+                    RETURNING notification_id, topic)
+                SELECT min(notification_id), max(notification_id), string_agg(DISTINCT topic, ' ')
+                    INTO first_id, last_id, written
+                    FROM inserted;
+                PERFORM pg_notify('{n.channel}', first_id || ' ' || last_id || ' '
+                    || CASE WHEN length(written) > 7000 THEN '*' ELSE written END);
+            END IF;
+            RETURN NEXT;
+        END
+        $$""",
+    ]
+
+
 def commit_function(n: Names) -> str:
+    """The group commit of migrations 3-5 (kept for servers from before migration 6)."""
     return f'"{n.schema}"."{n.events}_commit"'
+
+
+def commit_ids_function(n: Names) -> str:
+    """The group commit the server calls (migration 6)."""
+    return f'"{n.schema}"."{n.events}_commit_ids"'
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
@@ -163,6 +223,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Names], list[str]]]] = [
     # schema migrated before that onto it (for public it is the same function).
     (4, "group commit function notifies the schema's own channel", _v3_group_commit),
     (5, "group commit's NOTIFY names the ids and topics it wrote", _v5_commit_notice),
+    (6, "group commit answers with the ids it wrote", _v6_commit_ids),
 ]
 
 

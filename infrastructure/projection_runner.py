@@ -126,9 +126,11 @@ class ProjectionRunner:
         starts = [positions.get(p.name) for p in behind]
         start = None if None in starts else min(s for s in starts if s is not None)
         topics = sorted({t for p in behind for t in p.topics}) if all(p.topics for p in behind) else ()
-        batch = await self.store.select_notifications(
-            start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
-        )
+        batch = self.store.kept_notifications(start, head, topics, self.batch_size)  # all our own commits
+        if batch is None:
+            batch = await self.store.select_notifications(
+                start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
+            )
         new_position = batch[-1].id if len(batch) == self.batch_size else head  # short: all up to head scanned
         parts: dict[str, list[Notification]] = {}
         decoded: dict[int, Any] = {}

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Follower(Protocol):
     channel: str
 
-    def notified(self, payload: str) -> None: ...
+    def notified(self, payload: str, pid: int) -> None: ...  # pid: the PostgreSQL backend that sent it
     def connected_again(self) -> None: ...
 
 
@@ -96,10 +96,10 @@ class SharedListener:
         task, self._task = self._task, None
         await stop_task(task)
 
-    def _dispatch(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+    def _dispatch(self, _conn: object, pid: int, channel: str, payload: object) -> None:
         for follower in tuple(self._followers.get(channel, ())):
             try:
-                follower.notified(str(payload))
+                follower.notified(str(payload), pid)
             except Exception:  # one follower's bug must not keep the NOTIFY from the others
                 log.exception("a follower of %s failed on NOTIFY", channel)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from uuid import uuid4
 
 import asyncpg
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from application.ports import Write
-from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
+from infrastructure.event_store import ConcurrencyConflict, EventStore, OwnCommits, TrackingConflict
 from infrastructure.migrations import MIGRATIONS, migrate
 from tests.conftest import NAMES
 
@@ -270,6 +271,137 @@ async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_w
         while not scanned or scanned[-1] < head:
             await asyncio.sleep(0.01)
     assert reads == reads_before  # twenty commits of another topic: not one query
-    await store.commit([Write(events=[ev(a, 2, topic="t:Rare")])])
+    other = await EventStore.open(store.connect_dsn(), NAMES)  # another process: its commit is read from the log
+    try:
+        await other.commit([Write(events=[ev(a, 2, topic="t:Rare")])])
+    finally:
+        await other.close()
     await asyncio.wait_for(task, timeout=20)
     assert got[1] == await store.max_notification_id() and reads == reads_before + 1
+
+
+def _rows(notifications):
+    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
+
+
+async def test_a_group_commit_keeps_what_it_wrote_under_the_ids_it_was_given(store: EventStore):
+    """The commit function answers with the first and last id it gave (migration 6): what the store keeps of
+    its own commit is exactly what the log holds under those ids, in order; a commit that wrote nothing keeps
+    nothing."""
+    a, b = uuid4(), uuid4()
+    await store.commit([Write(events=[ev(a, 1)])])
+    before = await store.max_notification_id()
+    writes = [
+        Write(events=[ev(a, 2, "t:A", b'{"n":1}'), ev(b, 1, "t:B", b'{"n":2}')]),
+        Write(events=[ev(b, 2, "t:B", b'{"n":3}')], snapshots=[ev(b, 2, "t:S")]),
+    ]
+    assert (await store.commit(writes)).committed
+    kept = store.own_commits.after(before)
+    assert _rows(kept) == _rows(await store.select_notifications(before, 10, inclusive_of_start=False))
+    assert [n.state for n in kept] == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    head = await store.max_notification_id()
+    stale = await store.commit([Write(events=[ev(a, 3)], expected={a: 1})])
+    assert not stale.committed and stale.stale == {a}
+    assert store.own_commits.after(head) == [] and await store.max_notification_id() == head
+
+
+def test_own_commits_are_bounded_in_bytes_and_only_an_unbroken_run_is_kept():
+    own = OwnCommits(budget_bytes=3_000)
+    a = uuid4()
+    own.add(1, 2, [ev(a, 1, state=b"x" * 500), ev(a, 2, state=b"x" * 500)])
+    own.add(3, 3, [ev(a, 3, state=b"x" * 500)])
+    assert [n.id for n in own.after(0)] == [1, 2, 3] and [n.id for n in own.after(2)] == [3]
+    assert [(n.id, n.originator_version) for n in own.after(1)] == [(2, 2), (3, 3)]  # from inside a commit
+    assert own.after(3) == [] and own.after(None) == []
+    own.add(10, 12, [ev(a, 4)])  # three ids for one event: not ours to vouch for
+    assert own.after(9) == []
+    own.add(6, 6, [ev(a, 6)])  # answers of concurrent commits can come back out of order
+    assert [n.id for n in own.after(2)] == [3] and own.after(5)[0].originator_version == 6
+    own.add(4, 5, [ev(a, 4, state=b"x" * 400), ev(a, 5, state=b"x" * 400)])
+    assert [n.id for n in own.after(2)] == [3, 4, 5, 6]
+    assert own.after(0) == [] and own.bytes <= own.budget_bytes  # the oldest went first
+
+
+class _LateAnswers:
+    """The store's pool, whose connections hand a statement's answer over 20 ms after it came: a group commit's
+    NOTIFY then reaches the followers before its answer reaches the committer (PostgreSQL signals the listeners
+    as it commits, before it answers)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    def __getattr__(self, name: str):
+        return getattr(self.pool, name)
+
+    async def acquire(self):
+        return _LateConnection(await self.pool.acquire())
+
+    async def release(self, conn) -> None:
+        await self.pool.release(conn.conn)
+
+
+class _LateConnection:
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str):
+        return getattr(self.conn, name)
+
+    async def fetch(self, *args, **kwargs):
+        rows = await self.conn.fetch(*args, **kwargs)
+        await asyncio.sleep(0.02)
+        return rows
+
+
+@pytest.mark.parametrize("late_answers", [False, True], ids=["answer-first", "notify-first"])
+async def test_a_follower_takes_its_own_process_commits_from_memory_and_reads_the_others(
+    store: EventStore, late_answers: bool
+):
+    """A follower of the store (the store directory) takes the commits its own process made from memory, also
+    when their NOTIFY comes before the commit's answer; a commit of another process (another store on the
+    database) it hears of by NOTIFY and reads. Whatever the interleaving, it yields exactly the log's events of
+    its topics, in order, once each."""
+    if late_answers:
+        store.pool = _LateAnswers(store.pool)  # type: ignore[assignment]
+    reads = 0
+    select = store.select_notifications_to_head
+
+    async def counted(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await select(*args, **kwargs)
+
+    store.select_notifications_to_head = counted  # type: ignore[method-assign]
+    other = await EventStore.open(store.connect_dsn(), NAMES)
+    got: list[Notification] = []
+    scanned: list[int] = []
+
+    async def follow():
+        async for n in store.subscribe(gt=0, topics=["t:X"], poll_interval=60, progress=scanned.append):
+            got.append(n)
+
+    task = asyncio.create_task(follow())
+    rng = random.Random(7)
+    aggregates = {uuid4(): 0 for _ in range(4)}
+    theirs = 0
+    try:
+        for i in range(40):
+            writer = rng.choice([store, store, other])
+            theirs += writer is other
+            events = []
+            for aggregate in rng.sample(list(aggregates), rng.randint(1, 3)):
+                aggregates[aggregate] += 1
+                events.append(ev(aggregate, aggregates[aggregate], rng.choice(["t:X", "t:Y"]), b'{"i":%d}' % i))
+            assert (await writer.commit([Write(events=events)])).committed
+            head = await store.max_notification_id()
+            assert head is not None
+            async with asyncio.timeout(20):  # caught up: yielded its last event of t:X, or moved past the rest
+                while max([n.id for n in got] + scanned + [0]) < head:
+                    await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await other.close()
+    assert _rows(got) == _rows(await store.select_notifications(None, 1_000, topics=["t:X"]))
+    assert reads <= 1 + theirs < 40  # the first read, then one per commit of the other process at most

@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Mapper, StoredEvent, Tracking
 from eventsourcing.utils import get_topic
 
+from application.ports import Write
 from application.projection import NotificationProjection, Projection
 from domain.aggregate import DecoratedEvent
 from infrastructure.event_store import ConcurrencyConflict, EventStore, TrackingConflict
@@ -414,3 +415,49 @@ async def test_with_a_gather_the_commits_that_land_together_are_projected_in_one
         await runner.stop()
     assert reads == [3]
     assert await counts.rows(store) == await recomputed(store)
+
+
+async def test_a_runner_takes_its_own_process_commits_from_memory_and_reads_the_others(
+    store: EventStore, mapper: Mapper
+):
+    """The projections of a server read the log only for what another process committed: a batch wholly of this
+    process's own group commits comes from the store's memory of them (EventStore.own_commits), also when a batch
+    ends inside a commit. Either way the read models equal a recomputation from the log."""
+    other = await EventStore.open(store.connect_dsn(), NAMES)
+    reads = 0
+    select = store.select_notifications
+
+    async def counted(*args: Any, **kwargs: Any) -> list:
+        nonlocal reads
+        reads += 1
+        return await select(*args, **kwargs)
+
+    store.select_notifications = counted  # type: ignore[method-assign]
+    everything, bumps = Counts(store), Counts(store, name="bumps", topics=(BUMPED,))
+    runner = ProjectionRunner(store, [everything, bumps], mapper, batch_size=7)
+    await runner.setup()
+    rnd = random.Random(5)
+    things = [Thing(name=f"t{i}") for i in range(3)]
+    await store.commit([Write(events=[mapper.to_stored_event(e) for t in things for e in t.collect_events()])])
+    await runner.catch_up()
+    reads_before, theirs, batches = reads, 0, 0
+    try:
+        for _ in range(12):
+            writer = rnd.choice([store, store, other])
+            written = 0
+            for _ in range(rnd.randint(1, 4)):  # several commits per round, up to 12 events each
+                touched = rnd.sample(things, rnd.randint(1, 3))
+                for t in touched:
+                    for _ in range(rnd.randint(1, 4)):
+                        t.bump(1) if rnd.random() < 0.7 else t.rename(f"n{rnd.random()}")
+                events = [mapper.to_stored_event(e) for t in touched for e in t.collect_events()]
+                assert (await writer.commit([Write(events=events)])).committed
+                written += len(events)
+            batches += -(-written // 7)
+            theirs += -(-written // 7) if writer is other else 0
+            await runner.catch_up()
+    finally:
+        await other.close()
+    assert await everything.rows(store) == await recomputed(store)
+    assert await bumps.rows(store) == await recomputed(store, (BUMPED,))
+    assert reads - reads_before <= theirs < batches  # reads for the other process's commits only
