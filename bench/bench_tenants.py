@@ -7,6 +7,10 @@ orders are concentrated on a few hot stores (``--stores`` per brand, customers w
   brands   A = one brand alone (acme, C clients) vs B = two brands at once (acme and beta, C/2 each):
            the same total client concurrency, one server process. Target: B/A >= 1.0 (no cross-brand
            lock contention: each brand's log has its own events-table lock).
+  each     A = one brand alone (C clients) vs B = two brands each selling as hard as the one alone (C
+           clients each), one server process: the second brand's sale arriving on top of the first's. On a
+           saturated process the total cannot rise, so B/A >= 1.0 says the second sale costs the first
+           nothing beyond sharing the CPU (no lock waits between brands, no cost per order that grows).
   workers  A = 1 server process vs B = 2 (GRPC_WORKERS=2, SO_REUSEPORT), two brands, C/2 each, the
            client on 8 connections so the kernel spreads them over the processes.
 
@@ -29,8 +33,8 @@ Usage:
   ... --only brands --rounds 1 --duration 10 --profile DIR [--statements]   # where the cost per order goes:
       py-spy (raw, --idle) of the server per measured run, PostgreSQL's transactions per paid order, and with
       --statements its statement log of the run summed by statement, group commits and statements per order
-Time: about (2 modes x rounds x (duration + ~20 s setup)) per part: the default (5 rounds, 20 s, both
-parts) takes about 14 minutes. Writes bench/results/tenants.txt (not with --quick or --store).
+Time: about (2 modes x rounds x (duration + ~20 s setup)) per part: the default (5 rounds, 20 s, all
+three parts) takes about 21 minutes. Writes bench/results/tenants.txt (not with --quick or --store).
 """
 
 from __future__ import annotations
@@ -232,7 +236,12 @@ class Bench:
                 await asyncio.sleep(1.0)  # every worker bound
             members = {b: await self.setup(channels[0], b) for b in BRANDS}
             c = self.args.clients
-            plan = {"acme": c} if mode == "one brand" else {"acme": c // 2, "beta": c - c // 2}
+            if mode == "one brand":
+                plan = {"acme": c}
+            elif mode == "two brands at C each":
+                plan = {"acme": c, "beta": c}
+            else:
+                plan = {"acme": c // 2, "beta": c - c // 2}
             await self.load(Run(part, "warm-up", index), channels, members, plan, self.args.warmup)
             await self.caught_up()  # the measured window starts with every read model current
             run = Run(part, mode, index)
@@ -454,7 +463,11 @@ class Probe:
 
 # --- the parts ----------------------------------------------------------------------------------
 
-PARTS = {"brands": ("one brand", "two brands"), "workers": ("1 process", "2 processes")}
+PARTS = {
+    "brands": ("one brand", "two brands"),
+    "each": ("one brand", "two brands at C each"),
+    "workers": ("1 process", "2 processes"),
+}
 
 
 def median(values: list[float]) -> float:
@@ -588,7 +601,8 @@ def write_text(result: dict[str, Any], path: Path) -> None:
         f"bench/bench_tenants.py {m['date']}: {m['platform']}, {m['cores']} cores, Python {m['python']}, "
         f"PostgreSQL {m['postgresql']} (embedded, Unix socket); load average {m['load_average_start']} at start, "
         f"{m['load_average_end']} at end; {result['seconds']:.0f} s",
-        f"settings: {result['settings']} (clients: total concurrency, split evenly over the brands that sell)",
+        f"settings: {result['settings']} (clients: total concurrency, split evenly over the brands that sell; "
+        "in part each, C per brand)",
         "each run: a fresh database and server, both brands set up through the API, warm-up, then the measured "
         "closed loop; rounds interleave A B / B A",
         "",

@@ -910,6 +910,11 @@ def tenants_suite(args: argparse.Namespace, tmp: Path, report: Report) -> None:
     rounds = f["settings"]["rounds"]
     for part, name, target in (
         ("brands", "two brands flash-selling at once vs one brand alone, same total C (a schema each)", ">= 1.0x"),
+        (
+            "each",
+            "two brands flash-selling at once, each at the one brand's load (C each) vs one brand alone (C)",
+            ">= 1.0x",
+        ),
         ("workers", "2 server processes (GRPC_WORKERS=2) vs 1, two brands", ""),
     ):
         if part not in f["parts"]:
