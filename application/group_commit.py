@@ -7,6 +7,11 @@ command hands its writes over as a :class:`Ticket`; one committer task takes
 every ticket queued so far and writes them with one call of the store's
 ``commit`` (one round trip, one lock). Tickets queued while that call runs form
 the next batch, so batches grow with the load and cost nothing when it is light.
+Before it takes a batch the committer lets the event loop run ``gather_turns``
+turns: commands a step from submitting (their last read answered, their events
+being mapped) join it. Under load a turn runs many callers' steps and the batch
+grows (a commit's cost is mostly per call, on both sides); when the loop is idle
+a turn is microseconds.
 
 Each command keeps its own outcome. The store checks every write's expected
 versions and request id under the lock; if any is stale or already logged it
@@ -79,10 +84,13 @@ class Ticket:
 
 
 class GroupCommitter:
-    def __init__(self, store: EventStore, repository: Repository, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, store: EventStore, repository: Repository, *, max_batch: int = 256, gather_turns: int = 16
+    ) -> None:
         self.store = store
         self.repository = repository
         self.max_batch = max_batch
+        self.gather_turns = gather_turns
         self._queue: deque[Ticket] = deque()
         self._task: asyncio.Task[None] | None = None
         self._batch: list[Ticket] = []
@@ -116,6 +124,10 @@ class GroupCommitter:
 
     async def _drain(self) -> None:
         while self._queue:
+            for _ in range(self.gather_turns):
+                if len(self._queue) >= self.max_batch:
+                    break
+                await asyncio.sleep(0)  # one turn of the loop: the commands it runs may submit
             batch: list[Ticket] = []
             while self._queue and len(batch) < self.max_batch:
                 ticket = self._queue.popleft()

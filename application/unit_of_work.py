@@ -237,6 +237,7 @@ class CommandRunner:
         lock_timeout: float = 5.0,
         admission: Admission | None = None,
         max_batch: int = 256,
+        gather_turns: int = 16,
         requests: RememberedRequests | None = None,
     ) -> None:
         self.repository = repository
@@ -246,7 +247,7 @@ class CommandRunner:
         self.locks = KeyedLocks(self.admission)
         self.max_attempts = max_attempts
         self.lock_timeout = lock_timeout
-        self.committer = GroupCommitter(self.store, repository, max_batch=max_batch)
+        self.committer = GroupCommitter(self.store, repository, max_batch=max_batch, gather_turns=gather_turns)
         self.requests = requests or RememberedRequests()
         self._in_flight: dict[str, asyncio.Future[None]] = {}
 

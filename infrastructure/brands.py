@@ -208,6 +208,7 @@ class Brands:
             lock_timeout=s.lock_timeout_s,
             admission=self.admission,
             max_batch=s.max_batch,
+            gather_turns=s.gather_turns,
             requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20),
         )
         programmes = ProgrammeCatalog(runner, clock)

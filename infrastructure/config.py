@@ -52,6 +52,8 @@ class Settings:
     max_loop_lag_ms: int = 50
     max_pending_calls: int = 100
     max_batch: int = 256
+    gather_turns: int = 16
+    """Turns of the event loop the group committer lets run before it takes a batch (0: take it at once)."""
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
     request_cache_mb: int = 16
@@ -147,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_loop_lag_ms=_int(env, "MAX_LOOP_LAG_MS", 50, minimum=0),
         max_pending_calls=_int(env, "GRPC_MAX_PENDING_CALLS", 100, minimum=0),
         max_batch=_int(env, "GROUP_COMMIT_MAX", 256, minimum=1),
+        gather_turns=_int(env, "GROUP_COMMIT_GATHER_TURNS", 16, minimum=0),
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),

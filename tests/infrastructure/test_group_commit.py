@@ -147,12 +147,13 @@ async def test_a_failing_command_does_not_fail_its_batch_mates(store: EventStore
     await asyncio.sleep(0.05)
     gated.gate.set()
     await blocker
-    assert gated.batch_sizes[1] >= 12  # the mates, the stale one and the duplicate were written as one batch
-
     assert sorted(int(r) for r in await asyncio.gather(*before, *after)) == list(range(101, 111))
+    assert gated.batch_sizes[1] >= 12  # the mates, the stale one and the duplicate were written as one batch
     # Those before the duplicate ran once: committed in the next round, not run again. Those after it
-    # had built on its change and ran again on the stored state.
-    assert sorted(runs) == [0, 1, 2, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]
+    # had built on its change and ran again on the stored state (more than once if, while the committer
+    # gathered, the state they ran on again was itself overtaken).
+    assert sorted(i for i in runs if i < 5) == [0, 1, 2, 3, 4]
+    assert all(runs.count(i) >= 2 for i in range(5, 10))
     with pytest.raises(RuleViolation):
         await rejected
     assert await retried == 11  # refused as stale, run again alone on fresh state

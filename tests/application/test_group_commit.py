@@ -1,0 +1,51 @@
+"""The group committer lets the event loop run a few turns before it takes a batch (in memory, milliseconds)."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from application.repository import Repository
+from application.unit_of_work import CommandRunner, UnitOfWork
+from infrastructure.mapper import build_mapper
+from tests.application.fakes import InMemoryStore
+
+
+class Tally(Aggregate):
+    @event("Started")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Added")
+    def add(self, n: int) -> None:
+        self.count += n
+
+
+def adding(tally_id: UUID, turns_before: int):
+    async def handler(uow: UnitOfWork) -> None:
+        for _ in range(turns_before):  # e.g. a read whose answer arrives some turns of the loop later
+            await asyncio.sleep(0)
+        (await uow.get(tally_id, Tally)).add(1)
+
+    return handler
+
+
+@pytest.mark.parametrize("gather_turns", [0, 16])
+async def test_commands_a_few_loop_turns_apart_commit_in_one_batch_when_the_committer_gathers(gather_turns: int):
+    """Commands of four aggregates finish 0, 2, 4 and 6 turns of the loop after one another. Taking each batch at
+    once writes them in several commits; letting 16 turns run first writes them in one, each exactly once."""
+    store = InMemoryStore()
+    repository = Repository(store, build_mapper({}))
+    tallies = [Tally() for _ in range(4)]
+    for t in tallies:
+        await repository.save(t)
+    runner = CommandRunner(repository, gather_turns=gather_turns)
+    before = store.commits
+    await asyncio.gather(*(runner.run(adding(t.id, 2 * i)) for i, t in enumerate(tallies)))
+    commits = store.commits - before
+    assert commits == 1 if gather_turns else commits > 1
+    fresh = Repository(store, build_mapper({}))
+    assert [(await fresh.get(t.id, Tally)).count for t in tallies] == [1, 1, 1, 1]
