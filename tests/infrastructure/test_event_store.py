@@ -189,6 +189,20 @@ async def test_a_subscription_to_rare_topics_moves_past_the_events_it_skips(stor
     assert scanned == sorted(scanned) and head in scanned and all(s not in got for s in scanned)
 
 
+class Calls:
+    """Counts the calls of one of an object's coroutine methods (replaced on the instance)."""
+
+    def __init__(self, obj: object, method: str) -> None:
+        self.count = 0
+        inner = getattr(obj, method)
+
+        async def counted(*args, **kwargs):
+            self.count += 1
+            return await inner(*args, **kwargs)
+
+        setattr(obj, method, counted)
+
+
 class CountingPool:
     """The store's pool, counting the statements run through it."""
 
@@ -241,15 +255,8 @@ async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_w
     just before it moves on with no query; a commit of its own topic is read and yielded as usual."""
     a, b = uuid4(), uuid4()
     await store.commit([Write(events=[ev(a, 1, topic="t:Rare")])])
-    reads, scanned, got = 0, list[int](), list[int]()
-    select = store.select_notifications_to_head
-
-    async def counted(*args, **kwargs):
-        nonlocal reads
-        reads += 1
-        return await select(*args, **kwargs)
-
-    store.select_notifications_to_head = counted  # type: ignore[method-assign]
+    scanned, got = list[int](), list[int]()
+    reads = Calls(store, "select_notifications_to_head")
 
     async def consume():
         async for n in store.subscribe(gt=None, topics=["t:Rare"], poll_interval=60, progress=scanned.append):
@@ -259,10 +266,10 @@ async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_w
 
     task = asyncio.create_task(consume())
     async with asyncio.timeout(20):
-        while not got or reads < 1:
+        while not got or reads.count < 1:
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)  # the first read is done and the subscription waits
-    reads_before = reads
+    reads_before = reads.count
     for version in range(1, 21):
         await store.commit([Write(events=[ev(b, version, topic="t:Common")])])
     head = await store.max_notification_id()
@@ -270,14 +277,14 @@ async def test_a_waiting_subscription_moves_past_group_commits_of_other_topics_w
     async with asyncio.timeout(20):
         while not scanned or scanned[-1] < head:
             await asyncio.sleep(0.01)
-    assert reads == reads_before  # twenty commits of another topic: not one query
+    assert reads.count == reads_before  # twenty commits of another topic: not one query
     other = await EventStore.open(store.connect_dsn(), NAMES)  # another process: its commit is read from the log
     try:
         await other.commit([Write(events=[ev(a, 2, topic="t:Rare")])])
     finally:
         await other.close()
     await asyncio.wait_for(task, timeout=20)
-    assert got[1] == await store.max_notification_id() and reads == reads_before + 1
+    assert got[1] == await store.max_notification_id() and reads.count == reads_before + 1
 
 
 def _rows(notifications):
@@ -363,15 +370,7 @@ async def test_a_follower_takes_its_own_process_commits_from_memory_and_reads_th
     its topics, in order, once each."""
     if late_answers:
         store.pool = _LateAnswers(store.pool)  # type: ignore[assignment]
-    reads = 0
-    select = store.select_notifications_to_head
-
-    async def counted(*args, **kwargs):
-        nonlocal reads
-        reads += 1
-        return await select(*args, **kwargs)
-
-    store.select_notifications_to_head = counted  # type: ignore[method-assign]
+    reads = Calls(store, "select_notifications_to_head")
     other = await EventStore.open(store.connect_dsn(), NAMES)
     got: list[Notification] = []
     scanned: list[int] = []
@@ -404,4 +403,4 @@ async def test_a_follower_takes_its_own_process_commits_from_memory_and_reads_th
             await task
         await other.close()
     assert _rows(got) == _rows(await store.select_notifications(None, 1_000, topics=["t:X"]))
-    assert reads <= 1 + theirs < 40  # the first read, then one per commit of the other process at most
+    assert reads.count <= 1 + theirs < 40  # the first read, then one per commit of the other process at most

@@ -20,6 +20,7 @@ from infrastructure.event_store import ConcurrencyConflict, EventStore, Tracking
 from infrastructure.projection_runner import ProjectionRunner, stock_mapper
 from infrastructure.rebuild import rebuild
 from tests.conftest import NAMES
+from tests.infrastructure.test_event_store import Calls
 
 
 class Thing(Aggregate):
@@ -424,15 +425,7 @@ async def test_a_runner_takes_its_own_process_commits_from_memory_and_reads_the_
     process's own group commits comes from the store's memory of them (EventStore.own_commits), also when a batch
     ends inside a commit. Either way the read models equal a recomputation from the log."""
     other = await EventStore.open(store.connect_dsn(), NAMES)
-    reads = 0
-    select = store.select_notifications
-
-    async def counted(*args: Any, **kwargs: Any) -> list:
-        nonlocal reads
-        reads += 1
-        return await select(*args, **kwargs)
-
-    store.select_notifications = counted  # type: ignore[method-assign]
+    reads = Calls(store, "select_notifications")
     everything, bumps = Counts(store), Counts(store, name="bumps", topics=(BUMPED,))
     runner = ProjectionRunner(store, [everything, bumps], mapper, batch_size=7)
     await runner.setup()
@@ -440,7 +433,7 @@ async def test_a_runner_takes_its_own_process_commits_from_memory_and_reads_the_
     things = [Thing(name=f"t{i}") for i in range(3)]
     await store.commit([Write(events=[mapper.to_stored_event(e) for t in things for e in t.collect_events()])])
     await runner.catch_up()
-    reads_before, theirs, batches = reads, 0, 0
+    reads_before, theirs, batches = reads.count, 0, 0
     try:
         for _ in range(12):
             writer = rnd.choice([store, store, other])
@@ -460,4 +453,4 @@ async def test_a_runner_takes_its_own_process_commits_from_memory_and_reads_the_
         await other.close()
     assert await everything.rows(store) == await recomputed(store)
     assert await bumps.rows(store) == await recomputed(store, (BUMPED,))
-    assert reads - reads_before <= theirs < batches  # reads for the other process's commits only
+    assert reads.count - reads_before <= theirs < batches  # reads for the other process's commits only
