@@ -208,7 +208,7 @@ class EventStore:
         self.sql_commit = f"SELECT stale, duplicate, first_id, last_id FROM {commit_ids_function(names)}({params})"
         self.own_commits = OwnCommits()
         self._committing: set[int] = set()  # the backends running this process's group commits right now
-        self._own_followers: set[Callable[[], None]] = set()  # subscriptions' wake-ups
+        self._own_followers: dict[_Cursor, asyncio.Event] = {}  # subscriptions, and what wakes each
         self.sql_logged = (
             f"SELECT request_id, method, payload_hash, response FROM {names.q('request_log')} WHERE request_id = $1"
         )
@@ -391,9 +391,9 @@ class EventStore:
             raise
         finally:
             self._committing.discard(pid)
-            if events:  # its NOTIFY may have been held back for it (_Cursor.notice): the followers look now
-                for wake in tuple(self._own_followers):
-                    wake()
+            for cursor, woken in tuple(self._own_followers.items()):
+                if cursor.held.pop(pid, False):  # its NOTIFY was held back for it (_Cursor.notice): look now
+                    woken.set()
             with contextlib.suppress(Exception):  # a dropped link is terminated by the pool; the error above stands
                 await self.pool.release(conn)
         if len(rows) == 1 and rows[0][0] is None and rows[0][1] is None:  # committed
@@ -589,7 +589,7 @@ class EventStore:
             cursor.unknown = True  # commits may have landed while nobody listened
             woken.set()
 
-        self._own_followers.add(woken.set)
+        self._own_followers[cursor] = woken
         try:
             async with Listener(self, woken.set, on_connect=reconnected, hint=cursor.notice):
                 while True:
@@ -629,7 +629,7 @@ class EventStore:
                     else:
                         cursor.unknown = True  # a full batch: more to read
         finally:
-            self._own_followers.discard(woken.set)
+            self._own_followers.pop(cursor, None)
 
     @staticmethod
     async def _idle(cursor: _Cursor, woken: asyncio.Event, poll_interval: float) -> None:
@@ -704,7 +704,7 @@ class _Cursor:
     topics moves it past, with no query, and a commit it already read is ignored. Anything else wakes it.
     """
 
-    __slots__ = ("committing", "heard", "idle", "position", "progress", "topics", "unknown")
+    __slots__ = ("committing", "heard", "held", "idle", "position", "progress", "topics", "unknown")
 
     def __init__(
         self,
@@ -717,6 +717,7 @@ class _Cursor:
         self.idle = False
         self.heard = 0
         self.unknown = True
+        self.held: dict[int, bool] = {}  # backends of this process's commits whose NOTIFY waits for their answer
 
     def scanned(self, head: int) -> None:
         if self.position is None or head > self.position:
@@ -739,8 +740,9 @@ class _Cursor:
             return True  # already read (the head read before our last query included it, or our own commit)
         if pid in self.committing:
             # A group commit of this process whose answer has not reached it yet (PostgreSQL signals the
-            # listeners as it commits, before it answers): the commit wakes its followers once it has kept its
-            # events (EventStore.own_commits), or, had the answer been lost, to read them.
+            # listeners as it commits, before it answers): the commit wakes this subscription once it has kept
+            # its events (EventStore.own_commits), or, had the answer been lost, to read them.
+            self.held[pid] = True
             return True
         if not (self.idle and self.topics) or written == "*" or self.position is None:
             return False
