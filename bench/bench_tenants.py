@@ -27,7 +27,7 @@ backends, and the CPU of backends that exited, via cutime/cstime). Reported: med
 ratio of medians and the median of the per-round ratios (each B beside the A of its own round).
 
 Usage:
-  .venv/bin/python bench/bench_tenants.py [--rounds 5] [--duration 20] [--only brands|workers] [--json PATH]
+  .venv/bin/python bench/bench_tenants.py [--rounds 5] [--duration 20] [--only brands|each|workers] [--json PATH]
   .venv/bin/python bench/bench_tenants.py --quick      # smoke test: 1 round, 3 s (numbers meaningless)
   .venv/bin/python bench/bench_tenants.py --store      # below the server: the events-table lock alone
   ... --only brands --rounds 1 --duration 10 --profile DIR [--statements]   # where the cost per order goes:
