@@ -379,7 +379,8 @@ class EventStore:
                 [e.topic for e in events],
                 [e.state for e in events],
             )
-            if len(rows) == 1 and rows[0][0] is None and rows[0][1] is None and rows[0][2] is not None:
+            committed = len(rows) == 1 and rows[0][0] is None and rows[0][1] is None  # else: stale or duplicate
+            if committed and rows[0][2] is not None:
                 self.own_commits.add(rows[0][2], rows[0][3], events)
         except asyncpg.LockNotAvailableError as e:
             raise OperationalError(f"events table lock not acquired: {e}") from e
@@ -392,11 +393,12 @@ class EventStore:
         finally:
             self._committing.discard(pid)
             for cursor, woken in tuple(self._own_followers.items()):
-                if cursor.held.pop(pid, False):  # its NOTIFY was held back for it (_Cursor.notice): look now
+                if pid in cursor.held:  # its NOTIFY was held back for it (_Cursor.notice): look now
+                    cursor.held.discard(pid)
                     woken.set()
             with contextlib.suppress(Exception):  # a dropped link is terminated by the pool; the error above stands
                 await self.pool.release(conn)
-        if len(rows) == 1 and rows[0][0] is None and rows[0][1] is None:  # committed
+        if committed:
             return CommitOutcome(True)
         return CommitOutcome(
             False,
@@ -596,7 +598,7 @@ class EventStore:
                     woken.clear()
                     if own := self.own_commits.after(cursor.position):  # this process's commits, from memory
                         for n in own:
-                            if not topics or n.topic in cursor.topics:
+                            if not cursor.topics or n.topic in cursor.topics:
                                 cursor.position = n.id
                                 yield n
                         cursor.scanned(own[-1].id)
@@ -717,7 +719,7 @@ class _Cursor:
         self.idle = False
         self.heard = 0
         self.unknown = True
-        self.held: dict[int, bool] = {}  # backends of this process's commits whose NOTIFY waits for their answer
+        self.held: set[int] = set()  # backends of this process's commits whose NOTIFY waits for their answer
 
     def scanned(self, head: int) -> None:
         if self.position is None or head > self.position:
@@ -742,7 +744,7 @@ class _Cursor:
             # A group commit of this process whose answer has not reached it yet (PostgreSQL signals the
             # listeners as it commits, before it answers): the commit wakes this subscription once it has kept
             # its events (EventStore.own_commits), or, had the answer been lost, to read them.
-            self.held[pid] = True
+            self.held.add(pid)
             return True
         if not (self.idle and self.topics) or written == "*" or self.position is None:
             return False
