@@ -47,7 +47,7 @@ from infrastructure.drop_seeds import HmacSeedSource
 from infrastructure.event_store import EventStore, connection_failure
 from infrastructure.mapper import build_mapper
 from infrastructure.privacy import PrivateEventStore, for_read_models, key_config, open_private
-from infrastructure.projection_runner import Leadership, ProjectionRunner
+from infrastructure.projection_runner import Leadership, ProjectionRunner, gathering
 from infrastructure.projections import all_projections
 from infrastructure.projections.settlement import SettlementReadModel
 from infrastructure.replica import ReplicaReads
@@ -227,7 +227,11 @@ class Brands:
         )  # one leader per projection and brand across the fleet
         log_store, log_mapper = for_read_models(store, mapper)  # read models keep no personal data: none opened
         projections = ProjectionRunner(
-            log_store, read_models, log_mapper, leadership=leadership, gather=s.projection_gather_ms / 1000
+            log_store,
+            read_models,
+            log_mapper,
+            leadership=leadership,
+            **gathering(s),
         )
         await projections.setup()  # read models exist before the first query
         if keyring is not None:  # an erasure through another server process: forget what was decoded here

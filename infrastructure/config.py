@@ -60,6 +60,10 @@ class Settings:
     projection_gather_ms: int = 20
     """After a NOTIFY the server's projections wait this long before reading, so one batch takes the commits
     that land meanwhile (0: read at once)."""
+    projection_busy_gather_ms: int = 250
+    projection_gather_events: int = 200
+    """Under load (commits landing while a batch is written) they take the next batch once this many events are
+    waiting or the busy gather has passed (``ProjectionRunner.busy_gather``; 0 ms: at once, as when idle)."""
     stock_directory_mb: int = 64
     drop_entries_mb: int = 64
     request_log_retention_days: int = 30
@@ -154,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
         projection_gather_ms=_int(env, "PROJECTION_GATHER_MS", 20, minimum=0),
+        projection_busy_gather_ms=_int(env, "PROJECTION_BUSY_GATHER_MS", 250, minimum=0),
+        projection_gather_events=_int(env, "PROJECTION_GATHER_EVENTS", 200, minimum=0),
         stock_directory_mb=_int(env, "STOCK_DIRECTORY_MB", 64, minimum=1),
         drop_entries_mb=_int(env, "DROP_ENTRIES_MB", 64, minimum=1),
         request_log_retention_days=_int(env, "REQUEST_LOG_RETENTION_DAYS", 30, minimum=0),

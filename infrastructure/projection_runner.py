@@ -27,18 +27,19 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, Tracking
 
 from application.background import stop_task, wait_event
-from application.projection import AnyProjection, NotificationProjection
+from application.projection import AnyProjection, NotificationProjection, Projection
 from infrastructure.event_store import EventStore, Listener, connection_failure
 from infrastructure.pg import Connection
 from infrastructure.statement_batch import StatementBatch
 
 if TYPE_CHECKING:
+    from infrastructure.config import Settings
     from infrastructure.privacy import PrivateEventStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class ProjectionRunner:
         max_backoff: float = 30.0,
         leadership: Leadership | None = None,
         gather: float = 0.0,
+        busy_gather: float = 0.0,
+        gather_events: int = 0,
     ) -> None:
         self.store = store
         self.leadership = leadership
@@ -67,7 +70,8 @@ class ProjectionRunner:
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
-        if mapper is None and any(not isinstance(p, NotificationProjection) for p in self.projections):
+        self._undecoded: dict[str, bool] = {}
+        if mapper is None and not all(self._takes_notifications(p) for p in self.projections):
             raise ValueError("a mapper is needed to decode events for these projections")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -78,6 +82,16 @@ class ProjectionRunner:
         self.gather = gather
         """Seconds to wait after a NOTIFY before reading, so that one batch takes the commits that land meanwhile:
         under load the read models cost per batch, not per commit (they lag by at most this much more)."""
+        self.busy_gather = busy_gather
+        self.gather_events = gather_events
+        """Under load (commits landed while a batch was being written) the background loop takes the next batch
+        once ``gather_events`` events are waiting or ``busy_gather`` seconds have passed, whichever comes first,
+        instead of at once: a batch's fixed cost (a dozen statements whatever its size) is then paid per
+        ``gather_events`` events, not per however few arrived during the last batch. So a process serving
+        several brands, whose runners each see a share of the load, writes about as many batches per order as
+        one brand alone (0: no such wait)."""
+        self._heard = 0  # the last notification id a NOTIFY named
+        self._seen = 0  # the log head the last batch read up to
         self.errors: dict[str, BaseException] = {}
         """The last failure of each projection that is currently failing (for health checks)."""
         self._woken = asyncio.Event()
@@ -85,6 +99,14 @@ class ProjectionRunner:
         self._task: asyncio.Task[None] | None = None
         self._ready = False
         self._retry_at: dict[str, tuple[float, float]] = {}  # name -> (loop time, last delay)
+
+    def _takes_notifications(self, p: AnyProjection) -> bool:
+        """Whether the projection takes stored notifications undecoded (asked once per name: a check against a
+        runtime-checkable protocol inspects every member, several times a batch per projection otherwise)."""
+        undecoded = self._undecoded.get(p.name)
+        if undecoded is None:
+            undecoded = self._undecoded[p.name] = isinstance(p, NotificationProjection)
+        return undecoded
 
     # --- one batch -----------------------------------------------------------------------
 
@@ -120,6 +142,7 @@ class ProjectionRunner:
         positions, head = await self.store.tracking_positions_and_head([p.name for p in projections])
         if head is None:
             return None
+        self._seen = head
         behind = [p for p in projections if positions.get(p.name, 0) < head]
         if not behind:
             return None
@@ -132,6 +155,7 @@ class ProjectionRunner:
                 start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
             )
         new_position = batch[-1].id if len(batch) == self.batch_size else head  # short: all up to head scanned
+        self._seen = new_position
         parts: dict[str, list[Notification]] = {}
         decoded: dict[int, Any] = {}
         for p in behind:
@@ -139,7 +163,7 @@ class ProjectionRunner:
             if position >= new_position:
                 continue
             parts[p.name] = mine = [n for n in batch if n.id > position and (not wanted or n.topic in wanted)]
-            if not isinstance(p, NotificationProjection):
+            if not self._takes_notifications(p):
                 assert self.mapper is not None
                 for n in mine:
                     if n.id not in decoded:
@@ -153,9 +177,9 @@ class ProjectionRunner:
                     continue
                 mine = parts[p.name]
                 try:
-                    if isinstance(p, NotificationProjection):
+                    if self._takes_notifications(p):
                         if mine:
-                            await p.handle_notifications(tx.conn, mine)
+                            await cast(NotificationProjection, p).handle_notifications(tx.conn, mine)
                     elif (many := getattr(p, "handle_many", None)) is not None:  # a whole batch at once
                         if mine:
                             await many(tx.conn, [decoded[n.id] for n in mine], [n.id for n in mine])
@@ -163,11 +187,11 @@ class ProjectionRunner:
                         statements = StatementBatch()
                         for n in mine:
                             event = decoded[n.id]
-                            await p.handle(statements.writer(key(event)), event, n.id)
+                            await cast(Projection, p).handle(statements.writer(key(event)), event, n.id)
                         await statements.flush(tx.conn)
                     else:
                         for n in mine:
-                            await p.handle(tx.conn, decoded[n.id], n.id)
+                            await cast(Projection, p).handle(tx.conn, decoded[n.id], n.id)
                 except Exception as e:
                     if connection_failure(e):
                         raise
@@ -180,14 +204,17 @@ class ProjectionRunner:
                 on_batch(p, count, new_position)
         return len(batch) if handled else 0  # 0: every one of them was moved meanwhile by another runner
 
-    async def catch_up(self, on_batch: OnBatch | None = None, *, honour_backoff: bool = False) -> int:
+    async def catch_up(
+        self, on_batch: OnBatch | None = None, *, honour_backoff: bool = False, paced: bool = False
+    ) -> int:
         """Feed every projection up to the current log head; the number of events handled.
 
         A failing projection is logged and recorded in ``errors``; the others go
         on. The first failure is re-raised at the end, so callers (tests, the
         rebuild tool) see it. With ``honour_backoff`` (the background loop), a
         failing projection is skipped until its retry time, doubling up to
-        ``max_backoff``, so a poison event is not retried on every NOTIFY.
+        ``max_backoff``, so a poison event is not retried on every NOTIFY. With ``paced`` (the background loop,
+        which then gathers), it returns after the first batch that reached the head it read.
         """
         if not self._ready:
             await self.setup()
@@ -205,6 +232,8 @@ class ProjectionRunner:
             try:
                 while not self._stopping and (handled := await self.step_together(due, on_batch)) is not None:
                     total += handled
+                    if paced and handled < self.batch_size:
+                        break
             except _Failed as f:
                 self._failed(f.projection, f.error, now)
                 first_error = first_error or f.error
@@ -226,6 +255,8 @@ class ProjectionRunner:
                     total += handled
                     if on_batch is not None:
                         on_batch(p, handled, await self.position(p) or 0)
+                    if paced and handled < self.batch_size:
+                        break
                 self.errors.pop(p.name, None)
                 self._retry_at.pop(p.name, None)
             except Exception as e:
@@ -294,24 +325,43 @@ class ProjectionRunner:
         self._retry_at.clear()
         self._woken.set()
 
+    def _heard_of(self, payload: str, pid: int) -> bool:
+        """Note the last id a commit's NOTIFY names ("<first> <last> <topics>"; empty from a server before
+        migration 5); the runner is woken either way."""
+        with contextlib.suppress(ValueError, IndexError):
+            self._heard = max(self._heard, int(payload.split(" ", 2)[1]))
+        return False
+
+    async def _gather(self, limit: float) -> None:
+        """Wait up to ``limit`` seconds for more commits, or until ``gather_events`` are waiting."""
+        deadline = asyncio.get_running_loop().time() + limit
+        while not self._stopping and (self.gather_events <= 0 or self._heard - self._seen < self.gather_events):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._woken.clear()
+            await wait_event(self._woken, left)
+
     async def _run(self) -> None:
-        async with Listener(self.store, self._woken.set, on_connect=self._reconnected):
+        async with Listener(self.store, self._woken.set, on_connect=self._reconnected, hint=self._heard_of):
             while not self._stopping:
                 self._woken.clear()
                 try:
-                    await self.catch_up(honour_backoff=True)
+                    await self.catch_up(honour_backoff=True, paced=self.busy_gather > 0)
                 except Exception:
                     if not self._ready:
                         log.exception("projection setup failed")
                 if self._stopping:
                     return
+                busy = self._woken.is_set()  # commits landed while it worked
                 wait = self.poll_interval if self._ready else min(self.poll_interval, 1.0)
                 if self._retry_at:
                     soonest = min(t for t, _ in self._retry_at.values())
                     wait = max(0.0, min(wait, soonest - asyncio.get_running_loop().time()))
                 await wait_event(self._woken, wait)
-                if self.gather and self._woken.is_set() and not self._stopping:
-                    await asyncio.sleep(self.gather)
+                limit = self.busy_gather if busy and self.busy_gather > 0 else self.gather
+                if limit > 0 and self._woken.is_set() and not self._stopping:
+                    await self._gather(limit)
 
 
 async def _hold(conn: Connection, store: EventStore, name: str, expected: int | None) -> bool:
@@ -477,6 +527,15 @@ def load_factories(specs: Sequence[str]) -> list[Callable[[EventStore], Iterable
     return factories
 
 
+def gathering(settings: Settings) -> dict[str, Any]:
+    """The runner's gathering (``gather``, ``busy_gather``, ``gather_events``) as configured."""
+    return {
+        "gather": settings.projection_gather_ms / 1000,
+        "busy_gather": settings.projection_busy_gather_ms / 1000,
+        "gather_events": settings.projection_gather_events,
+    }
+
+
 async def open_store_from_env(brand: str | None = None) -> tuple[PrivateEventStore, Callable[[], None]]:
     """The event store from the same settings the server uses (``brand``'s tenant, or without one the
     configured ``POSTGRES_SCHEMA`` of a database from before tenants), with personal data sealed under the
@@ -526,8 +585,10 @@ async def _worker(
 ) -> None:
     """Run the projections of ``brands``; with ``all_brands`` also of every brand onboarded later (the registry
     is read again every ``rescan_interval`` seconds)."""
+    from infrastructure.config import load_settings
     from infrastructure.shared_listener import SharedListener
 
+    paced = gathering(load_settings())
     opened: list[tuple[EventStore, Callable[[], None]]] = []
     runners: dict[str | None, ProjectionRunner] = {}
     listeners: dict[str, SharedListener] = {}  # one LISTEN session per database for every brand's runner
@@ -546,7 +607,9 @@ async def _worker(
         from infrastructure.privacy import for_read_models
 
         log_store, log_mapper = for_read_models(store, store.mapper)  # read models keep no personal data
-        runner = ProjectionRunner(log_store, projections, log_mapper, batch_size=batch_size, leadership=leadership)
+        runner = ProjectionRunner(
+            log_store, projections, log_mapper, batch_size=batch_size, leadership=leadership, **paced
+        )
         runners[brand] = runner
         runner.start()
         log.info(

@@ -454,3 +454,51 @@ async def test_a_runner_takes_its_own_process_commits_from_memory_and_reads_the_
     assert await everything.rows(store) == await recomputed(store)
     assert await bumps.rows(store) == await recomputed(store, (BUMPED,))
     assert reads.count - reads_before <= theirs < batches  # reads for the other process's commits only
+
+
+class Gated(Counts):
+    """Waits in ``handle`` until ``gate`` opens, and says when it got there."""
+
+    def __init__(self, store: EventStore, **kw: Any) -> None:
+        super().__init__(store, **kw)
+        self.gate, self.inside = asyncio.Event(), asyncio.Event()
+
+    async def handle(self, conn: Any, domain_event: Any, notification_id: int) -> None:
+        self.inside.set()
+        await self.gate.wait()
+        await super().handle(conn, domain_event, notification_id)
+
+
+async def test_a_busy_runner_waits_for_gather_events_and_an_idle_one_does_not(store: EventStore, mapper: Mapper):
+    """Under load (a commit landed while a batch was being written) the running runner takes its next batch once
+    ``gather_events`` events are waiting or ``busy_gather`` has passed, not at once: a batch's fixed cost is then
+    paid per that many events. A commit after a quiet batch is taken at once, as before."""
+    gated = Gated(store)
+    runner = ProjectionRunner(store, [gated], mapper, poll_interval=60, busy_gather=30.0, gather_events=10)
+
+    async def commit(n: int) -> int:
+        things = [Thing(name=f"t{i}") for i in range(n)]
+        events = [mapper.to_stored_event(e) for t in things for e in t.collect_events()]
+        assert (await store.commit([Write(events=events)])).committed
+        head = await store.max_notification_id()
+        assert head is not None
+        return head
+
+    runner.start()
+    try:
+        first = await commit(1)
+        async with asyncio.timeout(10):
+            await gated.inside.wait()  # the first batch is being written
+        second = await commit(1)  # lands meanwhile: the runner is busy
+        await asyncio.sleep(0.2)  # its NOTIFY reaches the runner's listener
+        gated.gate.set()
+        await runner.run_until(first)
+        await asyncio.sleep(0.5)
+        assert await runner.position(gated) == first  # one event waiting, fewer than gather_events: not taken
+        await runner.run_until(await commit(9), timeout=5)  # ten waiting: taken well before the busy gather ends
+        assert second < await runner.position(gated)  # type: ignore[operator]
+        await asyncio.sleep(0.3)  # nothing landed during that batch: the runner is idle
+        await runner.run_until(await commit(1), timeout=5)  # one event, taken at once
+    finally:
+        await runner.stop()
+    assert await gated.rows(store) == await recomputed(store)
