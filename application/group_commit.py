@@ -7,11 +7,16 @@ command hands its writes over as a :class:`Ticket`; one committer task takes
 every ticket queued so far and writes them with one call of the store's
 ``commit`` (one round trip, one lock). Tickets queued while that call runs form
 the next batch, so batches grow with the load and cost nothing when it is light.
-Before it takes a batch the committer lets the event loop run ``gather_turns``
-turns: commands a step from submitting (their last read answered, their events
-being mapped) join it. Under load a turn runs many callers' steps and the batch
-grows (a commit's cost is mostly per call, on both sides); when the loop is idle
-a turn is microseconds.
+Before it takes a batch the committer lets the event loop run up to
+``gather_turns`` turns, until ``gather_tickets`` tickets are queued: commands a
+step from submitting (their last read answered, their events being mapped) join
+it. Under load a turn runs many callers' steps and the batch grows (a commit's
+cost is mostly per call, on both sides); when the loop is idle a turn is
+microseconds. Counting tickets, not only turns, keeps a batch's size when the
+process's load is shared by several brands (a committer each): each brand's
+tickets arrive at a fraction of the rate, so a fixed number of turns would carry
+a fraction of the orders per commit and the process would pay more commits per
+order.
 
 Each command keeps its own outcome. The store checks every write's expected
 versions and request id under the lock; if any is stale or already logged it
@@ -85,12 +90,19 @@ class Ticket:
 
 class GroupCommitter:
     def __init__(
-        self, store: EventStore, repository: Repository, *, max_batch: int = 256, gather_turns: int = 16
+        self,
+        store: EventStore,
+        repository: Repository,
+        *,
+        max_batch: int = 256,
+        gather_turns: int = 48,
+        gather_tickets: int = 12,
     ) -> None:
         self.store = store
         self.repository = repository
         self.max_batch = max_batch
         self.gather_turns = gather_turns
+        self.gather_tickets = min(gather_tickets, max_batch)
         self._queue: deque[Ticket] = deque()
         self._task: asyncio.Task[None] | None = None
         self._batch: list[Ticket] = []
@@ -125,7 +137,7 @@ class GroupCommitter:
     async def _drain(self) -> None:
         while self._queue:
             for _ in range(self.gather_turns):
-                if len(self._queue) >= self.max_batch:
+                if len(self._queue) >= self.gather_tickets:
                     break
                 await asyncio.sleep(0)  # one turn of the loop: the commands it runs may submit
             batch: list[Ticket] = []

@@ -237,7 +237,8 @@ class CommandRunner:
         lock_timeout: float = 5.0,
         admission: Admission | None = None,
         max_batch: int = 256,
-        gather_turns: int = 16,
+        gather_turns: int = 48,
+        gather_tickets: int = 12,
         requests: RememberedRequests | None = None,
     ) -> None:
         self.repository = repository
@@ -247,7 +248,9 @@ class CommandRunner:
         self.locks = KeyedLocks(self.admission)
         self.max_attempts = max_attempts
         self.lock_timeout = lock_timeout
-        self.committer = GroupCommitter(self.store, repository, max_batch=max_batch, gather_turns=gather_turns)
+        self.committer = GroupCommitter(
+            self.store, repository, max_batch=max_batch, gather_turns=gather_turns, gather_tickets=gather_tickets
+        )
         self.requests = requests or RememberedRequests()
         self._in_flight: dict[str, asyncio.Future[None]] = {}
 

@@ -209,6 +209,7 @@ class Brands:
             admission=self.admission,
             max_batch=s.max_batch,
             gather_turns=s.gather_turns,
+            gather_tickets=s.gather_tickets,
             requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20),
         )
         programmes = ProgrammeCatalog(runner, clock)

@@ -52,8 +52,10 @@ class Settings:
     max_loop_lag_ms: int = 50
     max_pending_calls: int = 100
     max_batch: int = 256
-    gather_turns: int = 16
-    """Turns of the event loop the group committer lets run before it takes a batch (0: take it at once)."""
+    gather_turns: int = 48
+    gather_tickets: int = 12
+    """The group committer lets the event loop run up to ``gather_turns`` turns before it takes a batch, until
+    ``gather_tickets`` commands wait to be written (0 turns: take it at once)."""
     aggregate_cache_entries: int = 10_000
     aggregate_cache_mb: int = 64
     request_cache_mb: int = 16
@@ -153,7 +155,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_loop_lag_ms=_int(env, "MAX_LOOP_LAG_MS", 50, minimum=0),
         max_pending_calls=_int(env, "GRPC_MAX_PENDING_CALLS", 100, minimum=0),
         max_batch=_int(env, "GROUP_COMMIT_MAX", 256, minimum=1),
-        gather_turns=_int(env, "GROUP_COMMIT_GATHER_TURNS", 16, minimum=0),
+        gather_turns=_int(env, "GROUP_COMMIT_GATHER_TURNS", 48, minimum=0),
+        gather_tickets=_int(env, "GROUP_COMMIT_GATHER_TICKETS", 12, minimum=1),
         aggregate_cache_entries=_int(env, "AGGREGATE_CACHE_ENTRIES", 10_000, minimum=0),
         aggregate_cache_mb=_int(env, "AGGREGATE_CACHE_MB", 64, minimum=0),
         request_cache_mb=_int(env, "REQUEST_CACHE_MB", 16, minimum=0),
