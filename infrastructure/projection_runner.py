@@ -346,14 +346,15 @@ class ProjectionRunner:
         async with Listener(self.store, self._woken.set, on_connect=self._reconnected, hint=self._heard_of):
             while not self._stopping:
                 self._woken.clear()
+                handled = 0
                 try:
-                    await self.catch_up(honour_backoff=True, paced=self.busy_gather > 0)
+                    handled = await self.catch_up(honour_backoff=True, paced=self.busy_gather > 0)
                 except Exception:
                     if not self._ready:
                         log.exception("projection setup failed")
                 if self._stopping:
                     return
-                busy = self._woken.is_set()  # commits landed while it worked
+                busy = handled > 0 and self._heard > self._seen  # commits landed while it wrote a batch
                 wait = self.poll_interval if self._ready else min(self.poll_interval, 1.0)
                 if self._retry_at:
                     soonest = min(t for t, _ in self._retry_at.values())
