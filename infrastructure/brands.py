@@ -227,13 +227,7 @@ class Brands:
             Leadership(store.connect_dsn(), tenant.schema, [p.name for p in read_models]) if self.projections else None
         )  # one leader per projection and brand across the fleet
         log_store, log_mapper = for_read_models(store, mapper)  # read models keep no personal data: none opened
-        projections = ProjectionRunner(
-            log_store,
-            read_models,
-            log_mapper,
-            leadership=leadership,
-            **gathering(s),
-        )
+        projections = ProjectionRunner(log_store, read_models, log_mapper, leadership=leadership, **gathering(s))
         await projections.setup()  # read models exist before the first query
         if keyring is not None:  # an erasure through another server process: forget what was decoded here
             store.watch_erasures(lambda _: repository.forget_idle())
