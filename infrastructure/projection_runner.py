@@ -354,13 +354,14 @@ class ProjectionRunner:
                         log.exception("projection setup failed")
                 if self._stopping:
                     return
-                busy = handled > 0 and self._heard > self._seen  # commits landed while it wrote a batch
+                # busy: the runner gathers under load, and commits landed while it wrote a batch
+                busy = self.busy_gather > 0 and handled > 0 and self._heard > self._seen
                 wait = self.poll_interval if self._ready else min(self.poll_interval, 1.0)
                 if self._retry_at:
                     soonest = min(t for t, _ in self._retry_at.values())
                     wait = max(0.0, min(wait, soonest - asyncio.get_running_loop().time()))
                 await wait_event(self._woken, wait)
-                limit = self.busy_gather if busy and self.busy_gather > 0 else self.gather
+                limit = self.busy_gather if busy else self.gather
                 if limit > 0 and self._woken.is_set() and not self._stopping:
                     await self._gather(limit)
 
