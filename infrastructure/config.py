@@ -50,7 +50,7 @@ class Settings:
     retry_after_ms: int = 100
     max_calls: int = 128
     max_loop_lag_ms: int = 50
-    max_pending_calls: int = 100
+    max_pending_calls: int = 64
     max_batch: int = 256
     gather_turns: int = 48
     gather_tickets: int = 12
@@ -153,7 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_after_ms=_int(env, "RETRY_AFTER_MS", 100, minimum=0),
         max_calls=_int(env, "MAX_CALLS", 128, minimum=1),
         max_loop_lag_ms=_int(env, "MAX_LOOP_LAG_MS", 50, minimum=0),
-        max_pending_calls=_int(env, "GRPC_MAX_PENDING_CALLS", 100, minimum=0),
+        max_pending_calls=_int(env, "GRPC_MAX_PENDING_CALLS", 64, minimum=0),
         max_batch=_int(env, "GROUP_COMMIT_MAX", 256, minimum=1),
         gather_turns=_int(env, "GROUP_COMMIT_GATHER_TURNS", 48, minimum=0),
         gather_tickets=_int(env, "GROUP_COMMIT_GATHER_TICKETS", 12, minimum=1),
