@@ -37,6 +37,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 import bench_orders as bo  # noqa: E402
 import grpc  # noqa: E402
+from bench_overload import start_spy  # noqa: E402
 
 from infrastructure.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from protos.loyalty.v1 import members_pb2, members_pb2_grpc, orders_pb2_grpc, stores_pb2_grpc  # noqa: E402
@@ -80,6 +82,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--out", type=Path, default=None, help="text results (default bench/results/privacy.txt)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the server's registrations into DIR/<mode>-<round>.raw"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.rounds = args.rounds or (2 if quick else 6)
@@ -231,9 +236,16 @@ async def one_round(admin: str, tmp: Path, index: int, mode: str, args: argparse
         await bo.wait_routable(orders, warm[0], points[0], simulated.store)
         await bo.drive(orders, "warm", warm, points, 20, args.clients, rng, rid, 0.01, proc.pid, dsn)
 
+        spy = None
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            spy = start_spy(proc.pid, args.profile / f"{mode}-{index}.raw")
         cpu0 = bo.cpu_seconds(proc.pid)
         reg_rate, names, reg_lat = await register(members, rid, args.registrations, "m", args.clients)
         reg_cpu = (bo.cpu_seconds(proc.pid) - cpu0) * 1000 / args.registrations
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         run = await bo.drive(orders, mode, names, points, args.orders, args.clients, rng, rid, 0.01, proc.pid, dsn)
         return Round(
             index,

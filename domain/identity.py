@@ -19,12 +19,12 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.aggregate import Aggregate, DecoratedEvent
+from domain.aggregate import Aggregate
 from domain.errors import InvalidArgument, RuleViolation
 from domain.loyalty_args import check_brand, check_enum, check_text, check_utc, check_uuid
 
@@ -98,8 +98,12 @@ def conflicting_owners(candidates: Iterable[tuple[IdentityKind, UUID | None]]) -
 class IdentityIndex(Aggregate):
     """Points one identity of one brand at its owner (member or guide)."""
 
-    if TYPE_CHECKING:  # made by eventsourcing from the @event methods below, when the class is created
-        Claimed: ClassVar[DecoratedEvent]
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken while an index kept its value (written unsealed, with sealing off)."""
+        state.pop("value", None)
 
     @staticmethod
     def create_id(brand: str, kind: IdentityKind, value: str) -> UUID:
@@ -109,21 +113,35 @@ class IdentityIndex(Aggregate):
     def claim(
         cls, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime, *, index_id: UUID | None = None
     ) -> IdentityIndex:
-        """``index_id``: the blind index id (``IdentityIds.index_id``); without it, the unkeyed ``create_id``."""
+        """``index_id``: the blind index id (``IdentityIds.index_id``); without it, the unkeyed ``create_id``.
+        The value is checked and names the index; the index does not keep it."""
         check_brand(brand)
         value = normalise(kind, value)
         check_uuid("owner_id", owner_id)
         check_utc("at", at)
         if index_id is None:
-            return cls(brand=brand, kind=kind, value=value, owner_id=owner_id, at=at)
+            index_id = cls.create_id(brand, kind, value)
         check_uuid("index_id", index_id)
-        return cls._create(cls.Claimed, id=index_id, brand=brand, kind=kind, value=value, owner_id=owner_id, at=at)
+        return cls._create(cls.Claimed, id=index_id, brand=brand, kind=kind, owner_id=owner_id, at=at)
 
-    @event("Claimed")
-    def __init__(self, brand: str, kind: IdentityKind, value: str, owner_id: UUID, at: datetime) -> None:
+    class Claimed(Aggregate.Created):
+        """Version 1 carried the identity's value (sealed under its owner's key): a second copy of what the
+        owner's events hold, read by nothing; it upcasts away. The id is the index: blind, keyed."""
+
+        class_version = 2
+        brand: str
+        kind: IdentityKind
+        owner_id: UUID
+        at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.pop("value", None)
+
+    @event(Claimed)
+    def __init__(self, brand: str, kind: IdentityKind, owner_id: UUID, at: datetime) -> None:
         self.brand = brand
         self.kind = kind
-        self.value = value
         self.owner_id: UUID | None = owner_id
         self.changed_at = at
 

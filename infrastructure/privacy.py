@@ -3,7 +3,7 @@
 The model (README, *Personal data*):
 
 - Every personal field of an event (a member's openid, unionid, phone, nickname, birthday; an
-  order's customer coordinates; a guide's WeCom id and name; an identity index's value) is
+  order's customer coordinates; a guide's WeCom id and name) is
   *sealed* in the stored event: AES-256-GCM under the data key of the person it is about (the
   *subject*: the member, or the guide), with the subject's id as associated data. The sealed value
   names its subject in clear (``{"_type_": "pii", "_data_": "<subject hex>.<base64 nonce|ct>"}``),
@@ -478,27 +478,23 @@ class Policy:
     fields: tuple[str, ...]
 
 
-def _personal_fields() -> dict[str, tuple[Policy, Policy | None]]:
+def _personal_fields() -> dict[str, tuple[Policy, Policy]]:
     """By event topic: the event's personal fields and whose they are; and the same for its aggregate's snapshot."""
     from domain.guide import Guide
-    from domain.identity import IdentityIndex
     from domain.member import Member
     from domain.order import Order
 
     member = Policy(_originator, ("openid", "unionid", "phone", "nickname", "birthday"))
     order = Policy(_field("member_id"), ("customer_location", "original_customer_location"))
     guide = Policy(_originator, ("wecom_userid", "name"))
-    index = Policy(_field("owner_id"), ("value",))
     return {
         get_topic(Member.Registered): (Policy(_originator, ("openid", "unionid", "phone")), member),
         get_topic(Member.ProfileUpdated): (Policy(_originator, ("phone", "unionid", "nickname", "birthday")), member),
         get_topic(Order.Placed): (order, order),
         get_topic(Guide.Hired): (guide, guide),
-        get_topic(IdentityIndex.Claimed): (index, None),  # an index's snapshot keeps no value: see seal_snapshot
         get_topic(Member): (member, member),
         get_topic(Order): (order, order),
         get_topic(Guide): (guide, guide),
-        get_topic(IdentityIndex): (Policy(_originator, ("value",)), None),
     }
 
 
@@ -544,9 +540,6 @@ class PersonalDataMapper(Mapper):
         if cls is Snapshot or issubclass(cls, Snapshot):
             entry = self.policies.get(domain_event.topic)
             policy = entry[1] if entry else None
-            if entry is not None and policy is None:  # an identity index's snapshot: no value kept
-                state = {k: v for k, v in domain_event.state.items() if k != "value"}
-                return super().to_stored_event(_with_state(domain_event, state))
             if policy is None:
                 return super().to_stored_event(domain_event)
             state = self._sealed_state(policy, domain_event.state, domain_event.originator_id)

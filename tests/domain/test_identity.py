@@ -30,6 +30,13 @@ def test_claim_records_the_owner():
     assert [type(e).__name__ for e in index.collect_events()] == ["Claimed"]
 
 
+def test_an_index_keeps_no_copy_of_the_identity():
+    """The id names the identity; the value lives in its owner's events alone (PIPL: nothing twice)."""
+    index = IdentityIndex.claim("acme", IdentityKind.PHONE, "13800138000", uuid4(), AT, index_id=uuid4())
+    (claimed,) = index.collect_events()
+    assert "13800138000" not in repr(vars(claimed)) and "13800138000" not in repr(vars(index))
+
+
 @pytest.mark.parametrize(
     "kind,value", [(IdentityKind.PHONE, "not-a-phone"), ("openid", "o-1"), (IdentityKind.OPENID, " ")]
 )

@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -15,7 +16,15 @@ import server
 from domain.member import Member
 from infrastructure.config import load_settings
 from infrastructure.mapper import build_mapper
-from infrastructure.privacy import KeyConfig, KeyConfigurationError, Keyring, PrivateEventStore, key_config, rotate
+from infrastructure.privacy import (
+    KeyConfig,
+    KeyConfigurationError,
+    Keyring,
+    Policy,
+    PrivateEventStore,
+    key_config,
+    rotate,
+)
 from tests.conftest import NAMES
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -174,6 +183,43 @@ def test_every_event_and_snapshot_round_trips_sealed_with_exact_field_types():
             for name in ("openid", "phone", "nickname", "birthday", "customer_location", "wecom_userid", "name"):
                 if hasattr(aggregate, name) and type(aggregate).__name__ != "IdentityIndex":
                     assert getattr(copy, name) == getattr(aggregate, name), name
+
+
+def test_an_index_claimed_with_its_value_sealed_by_the_older_code_decodes_without_it():
+    """Version 1 of ``IdentityIndex.Claimed`` carried the value sealed under the owner's key (and, sealing off,
+    its snapshots the value in clear): both decode to the index without it; a claim now stores no value."""
+    from eventsourcing.domain import Snapshot
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.utils import get_topic
+
+    from domain.identity import IdentityIndex, IdentityKind
+    from infrastructure.privacy import PersonalDataMapper
+
+    keyring = Keyring(None, NAMES, keys(f"k1:{b64()}").provider)
+    mapper = build_mapper({}, keyring=keyring)
+    assert isinstance(mapper, PersonalDataMapper)
+    owner, index_id = uuid4(), uuid4()
+    index = IdentityIndex.claim("acme", IdentityKind.PHONE, "13800138000", owner, AT, index_id=index_id)
+    (claimed,) = index.collect_events()
+    now = mapper.to_stored_event(claimed)
+    assert b"value" not in now.state and b'"_type_":"pii"' not in now.state and b'"class_version":2' in now.state
+
+    state = dict(vars(claimed), value="13800138000")  # what the older code wrote, its value sealed by the policy
+    del state["originator_id"], state["originator_version"]
+    sealed = mapper._sealed_state(Policy(lambda s, _: s["owner_id"], ("value",)), state, index_id)
+    older = StoredEvent(index_id, 1, get_topic(IdentityIndex.Claimed), mapper.transcoder.encode(sealed))
+    assert b'"_type_":"pii"' in older.state and b"class_version" not in older.state
+    decoded = mapper.to_domain_event(older).mutate(None)
+    assert isinstance(decoded, IdentityIndex) and decoded.owner_id == owner and not hasattr(decoded, "value")
+
+    plain = build_mapper({})
+    snapshot = Snapshot.take(index)
+    snapshot_state = {k: v for k, v in vars(snapshot).items() if k not in ("originator_id", "originator_version")}
+    snapshot_state["state"] = {**snapshot.state, "value": "13800138000"}
+    del snapshot_state["state"]["class_version"]
+    old_snapshot = StoredEvent(index_id, 1, get_topic(Snapshot), plain.transcoder.encode(snapshot_state))
+    restored = plain.to_domain_event(old_snapshot).mutate(None)
+    assert restored.owner_id == owner and not hasattr(restored, "value")
 
 
 def test_the_read_models_decode_personal_fields_as_none_and_open_nothing(monkeypatch):
