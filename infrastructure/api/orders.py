@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from application.auth import Role, owned
@@ -33,7 +34,6 @@ WRITE = (Role.MINIPROGRAM, Role.OPERATOR)
 READ = (Role.MINIPROGRAM, Role.OPERATOR, Role.AUDITOR)
 MAX_LINES = 200
 MAX_STORE_NAMES = 100_000
-MAX_ROUTINGS = 10_000
 LIST_DEFAULT, LIST_MAX = 20, 100
 
 
@@ -140,7 +140,15 @@ def order_message(order: Order, *, routing: bool = True) -> pb.Order:
 
 
 _ROUTING_TAG = bytes([pb.Order.ROUTING_FIELD_NUMBER << 3 | 2])  # field 8, length-delimited
-_routings: dict[UUID, tuple[RoutingDecision | None, bytes]] = {}
+
+
+class _Routing(NamedTuple):
+    order: weakref.ref[Order]  # its callback drops the entry when the order object goes
+    decision: RoutingDecision | None
+    field: bytes
+
+
+_routings: dict[UUID, _Routing] = {}
 
 
 def order_bytes(order: Order) -> bytes:
@@ -149,15 +157,27 @@ def order_bytes(order: Order) -> bytes:
     An order's decision (a few kB: every candidate and step) is made once and answered on every later
     command (PayOrder, FulfilOrder ...): those encode the rest and append the stored field. Fields may come in
     any order on the wire (protobuf encoding), so the bytes parse to the same message.
+
+    An entry lives as long as the order object it was made for (the aggregate cache's, or a command's): it
+    holds the order weakly and goes with it, so it never keeps a decision the cache let go of, and the cache's
+    bound in bytes bounds these too. (A separate bound in entries let 10,000 decisions outlive their orders:
+    memory the aggregate cache's estimate had already given back.)
     """
     hit = _routings.get(order.id)
-    if hit is None or hit[0] is not order.decision:
+    if hit is None or hit.order() is not order or hit.decision is not order.decision:
         routing = decision_message(order.decision).SerializeToString()
         field = _ROUTING_TAG + _varint(len(routing)) + routing  # present even when empty, as order_message has it
-        if len(_routings) >= MAX_ROUTINGS:
-            del _routings[next(iter(_routings))]  # the oldest: orders are paid soon after they are placed
-        hit = _routings[order.id] = (order.decision, field)
-    return order_message(order, routing=False).SerializeToString() + hit[1]
+        hit = _routings[order.id] = _Routing(weakref.ref(order, _forget_routing(order.id)), order.decision, field)
+    return order_message(order, routing=False).SerializeToString() + hit.field
+
+
+def _forget_routing(order_id: UUID) -> Callable[[weakref.ref[Order]], None]:
+    def forget(ref: weakref.ref[Order]) -> None:
+        hit = _routings.get(order_id)
+        if hit is not None and hit.order is ref:  # not an entry made since for another object of the order
+            del _routings[order_id]
+
+    return forget
 
 
 def _varint(n: int) -> bytes:

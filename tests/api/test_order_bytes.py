@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 from dataclasses import replace
 from uuid import uuid4
 
-from infrastructure.api.orders import order_bytes, order_message
+from infrastructure.api.orders import _routings, order_bytes, order_message
 from protos.loyalty.v1 import orders_pb2 as pb
 from tests.domain.test_order import PROGRAMME, STORE, T0, allocated_order, place, routed
 
@@ -34,3 +36,21 @@ def test_a_new_decision_replaces_the_remembered_one():
     changed = replace(order.decision, store_id=STORE.store_id)
     order.__dict__["decision"] = changed  # as a re-route does: the order holds a new decision object
     assert pb.Order.FromString(order_bytes(order)).routing.store == f"cloudStores/{STORE.store_id}"
+
+
+def test_the_remembered_routing_lives_as_long_as_its_order_object():
+    """The aggregate cache's bound in bytes bounds the remembered fields: an order object evicted (or a copy
+    a command dropped) takes its entry, and its decision, with it; a newer object's entry stays."""
+    order = allocated_order()
+    order_id = order.id
+    order_bytes(order)
+    assert order_id in _routings
+    newer = copy.copy(order)  # another object of the same order, as a reload from the store makes
+    order_bytes(newer)
+    del order
+    gc.collect()
+    assert _routings[order_id].order() is newer  # the older object's going left the newer one's entry
+    assert pb.Order.FromString(order_bytes(newer)) == order_message(newer)
+    del newer
+    gc.collect()
+    assert order_id not in _routings
