@@ -242,8 +242,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=1: SIGUSR1 logs what grew since the last SIGUSR1
-        loop.add_signal_handler(signal.SIGUSR1, _allocation_growth())
+    loop.add_signal_handler(signal.SIGUSR1, _memory_report(running.brands))
     await stop.wait()
     log.info("shutting down")
     await running.stop()
@@ -262,12 +261,21 @@ def tune_gc(gen0: int) -> None:
         gc.set_threshold(gen0, *gc.get_threshold()[1:])
 
 
-def _allocation_growth():
-    """A SIGUSR1 handler: the first call takes a tracemalloc snapshot, each later one logs the 25 source
-    lines whose allocations grew most since the previous snapshot (memory investigations; bench_overload.py)."""
+def _memory_report(brands: Brands):
+    """A SIGUSR1 handler (``kill -USR1 <pid>``): logs the process's resident memory and what each brand's
+    bounded caches hold (entries, estimated bytes). Under tracemalloc (``PYTHONTRACEMALLOC=1``) the first call
+    also takes a snapshot, and each later one logs the 25 source lines whose allocations grew most since the
+    previous one (memory investigations; bench_overload.py)."""
     last: list = []
 
     def handler() -> None:
+        caches = {
+            brand: {name: {"entries": n, "bytes": size} for name, (n, size) in stack.memory_usage().items()}
+            for brand, stack in brands.stacks.items()
+        }
+        log.info("memory", extra={"rss_mb": round(_rss_bytes() / 2**20, 1), "caches": caches})
+        if not tracemalloc.is_tracing():
+            return
         gc.collect()
         snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
         if last:
@@ -277,6 +285,14 @@ def _allocation_growth():
         last[:] = [snapshot]
 
     return handler
+
+
+def _rss_bytes() -> int:
+    """Resident set size (Linux: /proc/self/statm); 0 where there is none."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 # --- several worker processes on one address ---------------------------------------------

@@ -215,6 +215,11 @@ class RememberedRequests:
     def get(self, request_id: str) -> LoggedRequest | None:
         return self._items.get(request_id)
 
+    @property
+    def usage(self) -> tuple[int, int]:
+        """Entries, and their estimated bytes."""
+        return len(self._items), self._bytes
+
     def add(self, request: LoggedRequest) -> None:
         self._items[request.request_id] = request
         self._bytes += len(request.response) + len(request.request_id) + 64

@@ -73,6 +73,19 @@ class Brand:
     replica: ReplicaReads | None = None
     stock_directory: StockDirectory | None = None
     drop_entries: DropEntryIndex | None = None
+    requests: RememberedRequests | None = None
+
+    def memory_usage(self) -> dict[str, tuple[int, int]]:
+        """What each bounded cache of the brand holds: (entries, estimated bytes)."""
+        usage = {"aggregates": self.repository.cache_usage}
+        for name, cache in (
+            ("requests", self.requests),
+            ("stock_directory", self.stock_directory),
+            ("drop_entries", self.drop_entries),
+        ):
+            if cache is not None:
+                usage[name] = cache.usage
+        return usage
 
     async def stop(self) -> None:
         await self.scheduler.stop()
@@ -203,6 +216,7 @@ class Brands:
             cache_size=s.aggregate_cache_entries,
             cache_bytes=s.aggregate_cache_mb * 2**20,
         )
+        requests = RememberedRequests(max_bytes=s.request_cache_mb * 2**20)
         runner = CommandRunner(
             repository,
             lock_timeout=s.lock_timeout_s,
@@ -210,7 +224,7 @@ class Brands:
             max_batch=s.max_batch,
             gather_turns=s.gather_turns,
             gather_tickets=s.gather_tickets,
-            requests=RememberedRequests(max_bytes=s.request_cache_mb * 2**20),
+            requests=requests,
         )
         programmes = ProgrammeCatalog(runner, clock)
         directory = StoreDirectory(store, mapper)
@@ -288,6 +302,7 @@ class Brands:
             replica=reads if isinstance(reads, ReplicaReads) else None,
             stock_directory=stock_directory,
             drop_entries=drop_entries,
+            requests=requests,
         )
         if self.projections:
             projections.start()

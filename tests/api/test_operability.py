@@ -441,3 +441,27 @@ def test_the_server_freezes_what_start_up_built_and_collects_its_youngest_object
         gc.unfreeze()
         gc.set_threshold(*before)
     assert kept
+
+
+# --- memory ---------------------------------------------------------------------------------------------------
+
+
+async def test_sigusr1_logs_resident_memory_and_what_each_brands_caches_hold(api, caplog):
+    """``kill -USR1 <pid>``: the resident set and, per brand, each bounded cache's entries and estimated MB."""
+    from server import _memory_report
+
+    caplog.set_level(logging.INFO, logger="loyalty")
+    report = _memory_report(api.running.brands)
+    report()
+    (empty,) = [r for r in caplog.records if r.getMessage() == "memory"]
+    await api.members.RegisterMember(
+        m.RegisterMemberRequest(request_id="reg-mem", brand="acme", member=m.Member(openid="o-mem")), metadata=MP
+    )
+    report()
+    full = [r for r in caplog.records if r.getMessage() == "memory"][-1]
+    assert full.rss_mb > 10
+    before, after = empty.caches["acme"], full.caches["acme"]
+    assert after["aggregates"]["entries"] == before["aggregates"]["entries"] + 2  # the member, its identity index
+    assert after["aggregates"]["bytes"] > before["aggregates"]["bytes"]
+    assert after["requests"]["entries"] == before["requests"]["entries"] + 1
+    assert set(after) == {"aggregates", "requests", "stock_directory", "drop_entries"}
